@@ -1,0 +1,13 @@
+/* commands.h: dialerd's subcommands besides running the daemon */
+#ifndef DIALERD_COMMANDS_H
+#define DIALERD_COMMANDS_H
+
+struct config;
+
+/* dialerd check [--json] FILE.xml|-: 0 valid, 1 invalid, 2 usage or I/O. */
+int cmd_check(int argc, char **argv);
+
+/* dialerd migrate [--status]: 0 done, 1 failed, 2 usage. */
+int cmd_migrate(const struct config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,472 @@
+/* config.c: the daemon's settings: a key = value file plus DIALERD_* environment overrides */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "daemon/config.h"
+
+enum ctype {
+	C_STR,		/* any text */
+	C_SECRET,	/* text never echoed in errors */
+	C_ADDR,
+	C_URL,		/* http:// or https:// */
+	C_UINT,
+	C_BOOL,
+	C_LEVEL,
+	C_SID,		/* AC + 32 hex, or a SignalWire project UUID */
+	C_NAME,		/* [A-Za-z0-9_-]{1,32} */
+};
+
+struct ckey {
+	const char *key;
+	enum ctype type;
+	size_t off;
+	const char *def;
+	unsigned min, max;	/* C_UINT range */
+	const char *doc;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+/* The one table of settings: defaults, checks, documentation, and the
+ * environment name (DIALERD_ + the key in upper case). */
+static const struct ckey keys[] = {
+	{"database_url", C_SECRET, OFF(database_url), NULL, 0, 0,
+	 "PostgreSQL URL (postgresql://user:pass@host:port/db); empty: no call log"},
+	{"http_listen", C_ADDR, OFF(http_listen), "127.0.0.1:8080", 0, 0,
+	 "REST API, /health and /metrics: numeric HOST:PORT or [V6]:PORT"},
+	{"sip_listen", C_ADDR, OFF(sip_listen), "127.0.0.1:5060", 0, 0,
+	 "SIP UDP and TCP listener: numeric HOST:PORT or [V6]:PORT"},
+	{"account_sid", C_SID, OFF(account_sid), NULL, 0, 0,
+	 "account of the REST API and webhook signatures (AC + 32 hex, or a UUID)"},
+	{"auth_token", C_SECRET, OFF(auth_token), NULL, 0, 0,
+	 "REST Basic-auth password and webhook signing key"},
+	{"voice_url", C_URL, OFF(voice_url), NULL, 0, 0,
+	 "webhook fetched for inbound SIP calls"},
+	{"log_level", C_LEVEL, OFF(log_level), "info", 0, 0,
+	 "err, warning, notice, info or debug"},
+	{"log_file", C_STR, OFF(log_file), NULL, 0, 0,
+	 "log file (reopened on SIGHUP); empty: standard error"},
+	{"instance", C_NAME, OFF(instance), "local", 0, 0,
+	 "this daemon's name in the call log when several share a database"},
+	{"data_dir", C_STR, OFF(data_dir), "/var/lib/dialerd", 0, 0,
+	 "directory for the write-ahead journal used while PostgreSQL is away"},
+	{"auto_migrate", C_BOOL, OFF(auto_migrate), "true", 0, 0,
+	 "apply pending migrations at start-up"},
+	{"shutdown_timeout", C_UINT, OFF(shutdown_timeout), "30", 1, 3600,
+	 "seconds SIGTERM waits for in-flight work before exiting"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+int config_level_parse(const char *s, int *level)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {
+		{"err", LOG_ERR}, {"error", LOG_ERR}, {"warning", LOG_WARNING},
+		{"warn", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+		{"debug", LOG_DEBUG},
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcasecmp(s, levels[i].name) == 0) {
+			*level = levels[i].level;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+const char *config_level_name(int level)
+{
+	switch (level) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "err";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+int config_parse_addr(struct config_addr *a, const char *s)
+{
+	const char *colon, *host = s;
+	size_t hlen;
+	char *end;
+	unsigned long port;
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	memset(a, 0, sizeof(*a));
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return EINVAL;
+		host = s + 1;
+		hlen = (size_t)(rb - host);
+		colon = rb + 1;
+		a->family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return EINVAL;	/* a bare IPv6 address needs brackets */
+		hlen = (size_t)(colon - s);
+		a->family = AF_INET;
+	}
+	if (hlen == 0 || hlen >= sizeof(a->host))
+		return EINVAL;
+	memcpy(a->host, host, hlen);
+	a->host[hlen] = '\0';
+	if (inet_pton(a->family, a->host, buf) != 1)
+		return EINVAL;
+	if (!isdigit((unsigned char)colon[1]))
+		return EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port == 0 || port > 65535)
+		return EINVAL;
+	a->port = (uint16_t)port;
+	return 0;
+}
+
+void config_addr_str(const struct config_addr *a, char *buf, size_t size)
+{
+	if (a->family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", a->host, a->port);
+	else
+		snprintf(buf, size, "%s:%u", a->host, a->port);
+}
+
+static bool is_sid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 34 && s[0] == 'A' && s[1] == 'C') {
+		for (size_t i = 2; i < n; i++)
+			if (!isxdigit((unsigned char)s[i]))
+				return false;
+		return true;
+	}
+	if (n == 36) {	/* 8-4-4-4-12 */
+		for (size_t i = 0; i < n; i++) {
+			bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+			if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+static bool is_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+	return true;
+}
+
+static bool is_url(const char *s)
+{
+	const char *rest;
+
+	if (strncasecmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else
+		return false;
+	if (!*rest || *rest == '/')
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *p = NULL;
+
+	if (*v) {
+		p = strdup(v);
+		if (!p)
+			return ENOMEM;
+	}
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+/* Applies one value; on failure writes why (without the value of secrets). */
+static int apply(struct config *cfg, const struct ckey *k, const char *v,
+		 char *why, size_t whysz)
+{
+	char *base = (char *)cfg;
+	char *end;
+	unsigned long n;
+
+	switch (k->type) {
+	case C_STR:
+	case C_SECRET:
+		if (strpbrk(v, "\r\n")) {
+			snprintf(why, whysz, "must be a single line");
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_URL:
+		if (*v && !is_url(v)) {
+			snprintf(why, whysz,
+				 "bad URL \"%s\": expected http:// or https:// and a host, no spaces", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_SID:
+		if (*v && !is_sid(v)) {
+			snprintf(why, whysz,
+				 "bad account SID \"%s\": expected AC + 32 hex digits or a UUID", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_NAME:
+		if (!is_name(v)) {
+			snprintf(why, whysz,
+				 "bad name \"%s\": 1 to 32 of A-Z a-z 0-9 - _", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_ADDR:
+		if (config_parse_addr((struct config_addr *)(base + k->off), v)) {
+			snprintf(why, whysz,
+				 "bad address \"%s\": expected a numeric HOST:PORT or [IPV6]:PORT", v);
+			return EINVAL;
+		}
+		return 0;
+	case C_UINT:
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (!isdigit((unsigned char)*v) || *end || errno || n < k->min ||
+		    n > k->max) {
+			snprintf(why, whysz, "bad number \"%s\": expected %u to %u",
+				 v, k->min, k->max);
+			return EINVAL;
+		}
+		*(unsigned *)(base + k->off) = (unsigned)n;
+		return 0;
+	case C_BOOL:
+		if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
+		    strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0) {
+			*(bool *)(base + k->off) = true;
+		} else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
+			   strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0) {
+			*(bool *)(base + k->off) = false;
+		} else {
+			snprintf(why, whysz, "bad boolean \"%s\": expected true or false", v);
+			return EINVAL;
+		}
+		return 0;
+	case C_LEVEL:
+		if (config_level_parse(v, (int *)(base + k->off))) {
+			snprintf(why, whysz,
+				 "bad level \"%s\": expected err, warning, notice, info or debug", v);
+			return EINVAL;
+		}
+		return 0;
+	}
+	return EINVAL;
+}
+
+static const struct ckey *find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].key, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct config *cfg, const char *path, bool seen[NKEYS],
+		     char *err, size_t errsz)
+{
+	char line[8192], why[512];
+	unsigned lineno = 0;
+	int e = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f) {
+		e = errno;
+		snprintf(err, errsz, "%s: cannot open: %s", path, strerror(e));
+		return e;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *eq, *name, *val;
+		const struct ckey *k;
+		size_t vlen;
+
+		++lineno;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errsz, "%s:%u: line longer than %zu bytes",
+				 path, lineno, sizeof(line) - 2);
+			e = EINVAL;
+			break;
+		}
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		eq = strchr(p, '=');
+		if (!eq) {
+			snprintf(err, errsz, "%s:%u: expected \"key = value\"", path, lineno);
+			e = EINVAL;
+			break;
+		}
+		*eq = '\0';
+		name = trim(p);
+		val = trim(eq + 1);
+		vlen = strlen(val);
+		if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+			val[vlen - 1] = '\0';
+			val++;
+		}
+		k = find_key(name);
+		if (!k) {
+			snprintf(err, errsz, "%s:%u: unknown key \"%s\"", path, lineno, name);
+			e = EINVAL;
+			break;
+		}
+		if (seen[k - keys]) {
+			snprintf(err, errsz, "%s:%u: key \"%s\" set twice", path, lineno, name);
+			e = EINVAL;
+			break;
+		}
+		seen[k - keys] = true;
+		why[0] = '\0';
+		e = apply(cfg, k, val, why, sizeof(why));
+		if (e) {
+			snprintf(err, errsz, "%s:%u: %s: %s", path, lineno, name, why);
+			break;
+		}
+	}
+	fclose(f);
+	return e;
+}
+
+static void env_name(const struct ckey *k, char *buf, size_t size)
+{
+	size_t i;
+
+	snprintf(buf, size, "DIALERD_%s", k->key);
+	for (i = 8; buf[i]; i++)
+		buf[i] = (char)toupper((unsigned char)buf[i]);
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errsz)
+{
+	bool seen[NKEYS] = {false};
+	char why[512], env[64];
+	int e;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!keys[i].def)
+			continue;
+		e = apply(cfg, &keys[i], keys[i].def, why, sizeof(why));
+		if (e) {
+			snprintf(err, errsz, "default of %s: %s", keys[i].key, why);
+			goto out;
+		}
+	}
+	if (path) {
+		e = load_file(cfg, path, seen, err, errsz);
+		if (e)
+			goto out;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *v;
+
+		env_name(&keys[i], env, sizeof(env));
+		v = getenv(env);
+		if (!v)
+			continue;
+		e = apply(cfg, &keys[i], v, why, sizeof(why));
+		if (e) {
+			snprintf(err, errsz, "environment %s: %s", env, why);
+			goto out;
+		}
+	}
+	e = 0;
+ out:
+	if (e)
+		config_free(cfg);
+	return e;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		switch (keys[i].type) {
+		case C_STR:
+		case C_SECRET:
+		case C_URL:
+		case C_SID:
+		case C_NAME: {
+			char **p = (char **)((char *)cfg + keys[i].off);
+
+			free(*p);
+			*p = NULL;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+void config_print_defaults(void)
+{
+	char env[64];
+
+	printf("# dialerd configuration: key = value, one per line; '#' starts a comment line.\n"
+	       "# Every key may be overridden by its environment variable.\n");
+	for (size_t i = 0; i < NKEYS; i++) {
+		env_name(&keys[i], env, sizeof(env));
+		printf("\n# %s (%s)\n%s%s = %s\n", keys[i].doc, env,
+		       keys[i].def ? "" : "# ", keys[i].key,
+		       keys[i].def ? keys[i].def : "");
+	}
+}

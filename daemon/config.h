@@ -1,0 +1,48 @@
+/* config.h: the daemon's settings: a key = value file plus DIALERD_* environment overrides */
+#ifndef DIALERD_CONFIG_H
+#define DIALERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config_addr {
+	char host[64];		/* numeric IPv4 or IPv6, no brackets */
+	uint16_t port;
+	int family;		/* AF_INET or AF_INET6 */
+};
+
+struct config {
+	char *database_url;
+	struct config_addr http_listen;
+	struct config_addr sip_listen;
+	char *account_sid;
+	char *auth_token;
+	char *voice_url;
+	int log_level;		/* syslog level: LOG_ERR .. LOG_DEBUG */
+	char *log_file;		/* NULL: standard error */
+	char *instance;
+	char *data_dir;
+	bool auto_migrate;
+	unsigned shutdown_timeout;	/* seconds to finish in-flight work */
+};
+
+/* Fills cfg with defaults, then the file (when path is not NULL), then the
+ * environment. On failure returns EINVAL (or the errno of opening the file)
+ * and writes one line naming the key and where it came from into err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errsz);
+void config_free(struct config *cfg);
+
+/* Parses "HOST:PORT" or "[V6]:PORT" with a numeric host. 0 or EINVAL. */
+int config_parse_addr(struct config_addr *a, const char *s);
+/* Writes "127.0.0.1:8080" or "[::1]:8080". */
+void config_addr_str(const struct config_addr *a, char *buf, size_t size);
+
+/* Syslog level from its name ("debug", "info", "notice", "warning", "err"). */
+int config_level_parse(const char *s, int *level);
+const char *config_level_name(int level);
+
+/* Writes the documented default configuration file to stdout. */
+void config_print_defaults(void);
+
+#endif

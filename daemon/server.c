@@ -1,0 +1,205 @@
+/* server.c: the running daemon: event loop, listeners, signals, orderly shutdown */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "autoconf.h"
+#include "daemon/config.h"
+#include "daemon/db.h"
+#include "daemon/http.h"
+#include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/server.h"
+#include "daemon/status.h"
+
+#define MAX_BUSY 8
+#define DRAIN_POLL_MS 50
+
+struct busy {
+	server_busy_h *h;
+	void *arg;
+};
+
+struct server {
+	const struct config *cfg;
+	struct event_base *base;
+	struct http_server *http;
+	struct db *db;
+	struct event *sig_int, *sig_term, *sig_hup;
+	struct event *drain;
+	struct timespec started;
+	struct timespec stop_deadline;
+	bool stopping;
+	struct busy busy[MAX_BUSY];
+	size_t nbusy;
+};
+
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+double server_uptime(const struct server *srv)
+{
+	return since(&srv->started);
+}
+
+int server_busy_add(struct server *srv, server_busy_h *h, void *arg)
+{
+	if (srv->nbusy == MAX_BUSY)
+		return ENOSPC;
+	srv->busy[srv->nbusy].h = h;
+	srv->busy[srv->nbusy].arg = arg;
+	srv->nbusy++;
+	return 0;
+}
+
+static bool http_busy(void *arg)
+{
+	return http_server_inflight(arg) > 0;
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	bool busy = false;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < srv->nbusy; i++)
+		busy = busy || srv->busy[i].h(srv->busy[i].arg);
+	if (!busy) {
+		log_msg(LOG_NOTICE, "daemon", "in-flight work done, exiting");
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	if (since(&srv->stop_deadline) >= 0) {
+		log_msg(LOG_WARNING, "daemon",
+			"shutdown_timeout (%u s) passed with work in flight, exiting",
+			srv->cfg->shutdown_timeout);
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+
+	event_add(srv->drain, &tv);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (srv->stopping) {
+		log_msg(LOG_WARNING, "daemon", "second %s: exiting now",
+			strsignal((int)sig));
+		event_base_loopbreak(srv->base);
+		return;
+	}
+	srv->stopping = true;
+	log_msg(LOG_NOTICE, "daemon", "%s: no new work accepted; finishing in-flight work",
+		strsignal((int)sig));
+	http_server_stop_accepting(srv->http);
+	clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+	srv->stop_deadline.tv_sec += srv->cfg->shutdown_timeout;
+	on_drain(-1, 0, srv);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	int err;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	err = log_reopen();
+	if (err)
+		log_msg(LOG_ERR, "daemon", "cannot reopen the log file: %s",
+			strerror(err));
+	else
+		log_msg(LOG_NOTICE, "daemon", "log reopened");
+}
+
+static void teardown(struct server *srv)
+{
+	if (srv->sig_int)
+		event_free(srv->sig_int);
+	if (srv->sig_term)
+		event_free(srv->sig_term);
+	if (srv->sig_hup)
+		event_free(srv->sig_hup);
+	if (srv->drain)
+		event_free(srv->drain);
+	srv->http = http_server_free(srv->http);
+	srv->db = db_free(srv->db);
+	if (srv->base)
+		event_base_free(srv->base);
+	metrics_reset();
+}
+
+int server_run(const struct config *cfg)
+{
+	struct server srv;
+	char err[512], where[96];
+	int e;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.cfg = cfg;
+	clock_gettime(CLOCK_MONOTONIC, &srv.started);
+	/* the SIP thread posts events into this loop (design.md §2) */
+	if (evthread_use_pthreads() != 0) {
+		log_msg(LOG_ERR, "daemon", "libevent has no pthreads support");
+		return 1;
+	}
+	srv.base = event_base_new();
+	if (!srv.base) {
+		log_msg(LOG_ERR, "daemon", "cannot create the event loop");
+		return 1;
+	}
+	err[0] = '\0';
+	e = http_server_alloc(&srv.http, srv.base, &cfg->http_listen, err, sizeof(err));
+	if (e) {
+		log_msg(LOG_ERR, "daemon", "%s", err[0] ? err : strerror(e));
+		teardown(&srv);
+		return 1;
+	}
+	e = db_alloc(&srv.db, srv.base, cfg);
+	if (!e)
+		e = status_init(srv.http, &srv, srv.db);
+	if (e) {
+		log_msg(LOG_ERR, "daemon", "start-up failed: %s", strerror(e));
+		teardown(&srv);
+		return 1;
+	}
+	server_busy_add(&srv, http_busy, srv.http);
+	srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop_signal, &srv);
+	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);
+	srv.sig_hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
+	srv.drain = evtimer_new(srv.base, on_drain, &srv);
+	if (!srv.sig_int || !srv.sig_term || !srv.sig_hup || !srv.drain ||
+	    event_add(srv.sig_int, NULL) || event_add(srv.sig_term, NULL) ||
+	    event_add(srv.sig_hup, NULL)) {
+		log_msg(LOG_ERR, "daemon", "cannot install signal handlers");
+		teardown(&srv);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	config_addr_str(&cfg->http_listen, where, sizeof(where));
+	log_msg(LOG_NOTICE, "daemon",
+		"dialerd %s listening: http=%s instance=%s database=%s",
+		PACKAGE_VERSION, where, cfg->instance, db_state_name(srv.db));
+	event_base_loop(srv.base, EVLOOP_NO_EXIT_ON_EMPTY);
+	teardown(&srv);
+	log_msg(LOG_NOTICE, "daemon", "stopped");
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* status.c: GET /health and GET /metrics */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "autoconf.h"
+#include "cxml/cxml.h"
+#include "daemon/db.h"
+#include "daemon/http.h"
+#include "daemon/metrics.h"
+#include "daemon/server.h"
+#include "daemon/status.h"
+#include "dial/dial.h"
+#include "store/store.h"
+
+struct status {
+	struct server *srv;
+	struct db *db;
+};
+
+static struct status status;
+
+static void on_health(struct evhttp_request *req, void *arg)
+{
+	struct status *st = arg;
+	const char *dbs = db_state_name(st->db);
+	char body[256];
+	int n;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		http_reply(req, 405, "text/plain", "GET only\n", 9);
+		return;
+	}
+	/* the process answers: 200; whether the call log is reachable is data */
+	n = snprintf(body, sizeof(body),
+		     "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%.0f,"
+		     "\"database\":\"%s\"}\n",
+		     strcmp(dbs, "up") == 0 || strcmp(dbs, "unconfigured") == 0
+			     ? "ok" : "degraded",
+		     PACKAGE_VERSION, server_uptime(st->srv), dbs);
+	http_reply(req, 200, "application/json", body, (size_t)n);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct status *st = arg;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		http_reply(req, 405, "text/plain", "GET only\n", 9);
+		return;
+	}
+	metrics_set("dialerd_uptime_seconds", NULL, server_uptime(st->srv));
+	if (metrics_render(&buf, &len)) {
+		http_reply(req, 503, "text/plain", "out of memory\n", 14);
+		return;
+	}
+	http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+	free(buf);
+}
+
+int status_init(struct http_server *http, struct server *srv, struct db *db)
+{
+	char labels[256];
+	int err;
+
+	status.srv = srv;
+	status.db = db;
+	metrics_family("dialerd_build_info", METRICS_GAUGE,
+		       "always 1; labels name the version and the libraries");
+	snprintf(labels, sizeof(labels),
+		 "version=\"%s\",libre=\"%s\",libpq=\"%d\",libxml2=\"%s\"",
+		 PACKAGE_VERSION, dial_libre_version(), store_libpq_version(),
+		 cxml_libxml_version());
+	metrics_set("dialerd_build_info", labels, 1);
+	metrics_family("dialerd_uptime_seconds", METRICS_GAUGE,
+		       "seconds since the daemon started");
+	metrics_family("dialerd_calls_open", METRICS_GAUGE,
+		       "calls (all legs) not yet ended");
+	metrics_set("dialerd_calls_open", NULL, 0);
+	err = http_route_add(http, "/health", false, "/health", on_health, &status);
+	if (!err)
+		err = http_route_add(http, "/metrics", false, "/metrics",
+				     on_metrics, &status);
+	return err;
+}

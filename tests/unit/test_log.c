@@ -1,0 +1,69 @@
+/* test_log.c: log line shape and masking of secrets */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "tests/tap.h"
+
+static char path[] = "/tmp/dialerd-test-log-XXXXXX";
+
+static char *slurp(void)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+int main(void)
+{
+	char *text, moved[64];
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return 99;
+	close(fd);
+	is_int(log_open(LOG_INFO, path), 0, "log opens a file");
+	log_add_secret("s3cr3t-token-value");
+	log_add_conninfo_secret("postgresql://dialer:pgpass123@127.0.0.1:5432/db");
+	log_add_conninfo_secret("host=x password=kvpass99 dbname=y");
+	log_write(LOG_NOTICE, "daemon", "CA0123456789abcdef0123456789abcdef",
+		  "leg answered %d", 200);
+	log_msg(LOG_ERR, "api", "token was s3cr3t-token-value, twice s3cr3t-token-value");
+	log_msg(LOG_ERR, "store", "url postgresql://dialer:pgpass123@h/db and kvpass99");
+	log_msg(LOG_INFO, "dial", "INVITE\r\nAuthorization: Digest username=\"a\", response=\"abc\"\r\nX-A: 1");
+	log_msg(LOG_DEBUG, "daemon", "not shown at info");
+	text = slurp();
+	ok(strstr(text, "notice  daemon call=CA0123456789abcdef0123456789abcdef leg answered 200\n") != NULL,
+	   "line has level, module, call SID and message");
+	ok(text[4] == '-' && text[10] == 'T' && strstr(text, "Z notice") != NULL,
+	   "line starts with an ISO 8601 UTC time");
+	ok(strstr(text, "s3cr3t") == NULL, "auth token never appears");
+	ok(strstr(text, "token was [redacted], twice [redacted]") != NULL,
+	   "every occurrence masked");
+	ok(strstr(text, "pgpass123") == NULL && strstr(text, "kvpass99") == NULL,
+	   "database passwords never appear");
+	ok(strstr(text, "response=") == NULL && strstr(text, "Authorization: [redacted]"),
+	   "Authorization header value masked");
+	ok(strstr(text, "INVITE  Authorization") != NULL, "line breaks folded");
+	ok(strstr(text, "not shown") == NULL, "level filter");
+
+	/* SIGHUP after rotation: the old name is moved, reopen creates it anew */
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	rename(path, moved);
+	is_int(log_reopen(), 0, "reopen");
+	log_msg(LOG_NOTICE, "daemon", "after rotation");
+	text = slurp();
+	ok(strstr(text, "after rotation") && !strstr(text, "leg answered"),
+	   "reopen writes to a new file");
+	log_close();
+	unlink(path);
+	unlink(moved);
+	return tap_done();
+}
