@@ -1,0 +1,381 @@
+/* tmr_heap.c: every libre timer (re_tmr.h) as one binary min-heap per thread, replacing 1.1.0's sorted list */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <re.h>
+
+#include "dial/internal.h"
+
+#define DEBUG_MODULE "tmr_heap"
+#define DEBUG_LEVEL 5
+#include <re_dbg.h>
+
+/*
+ * Why: libre 1.1.0 keeps all timers of a thread in one sorted linked list and
+ * every tmr_start() walks it from the tail. Each answered call leaves 32 s of
+ * ACK and transaction timers behind, so at a few hundred calls/s every new
+ * Timer A walks past thousands of nodes (notes/libre-1.1.0.md §8, §9).
+ *
+ * How: libre.so.0 calls every tmr_* function through its PLT, so a program
+ * that defines them replaces them for libre's own timers too (transactions,
+ * sipsess, DNS, TCP, ...). This file defines the whole of re_tmr.h.
+ *
+ * Bookkeeping lives in the public struct tmr, which libre only reads through
+ * tmr_isrunning() (th) and tmr_get_expire() (th, jfs):
+ *   le.list  marker: the heap of the thread that started the timer
+ *   le.prev  the timer's index in that heap, so cancel is O(log n)
+ *   le.next  the start sequence number: equal deadlines fire in start
+ *            order, as they did in libre's list
+ *   le.data  the timer itself, as libre set it
+ * A timer is in a heap exactly when th != NULL.
+ *
+ * The heap is thread-local: libre's loop state is per thread (re_main and
+ * tmr_poll run in the thread that started the timers), so no locks.
+ */
+
+struct theap {
+	struct tmr **v;       /* v[0] is the earliest deadline */
+	size_t n;
+	size_t cap;
+	uintptr_t seq;        /* start counter, wraps harmlessly */
+	uint64_t started;     /* timers started in this thread, ever */
+	struct list empty;    /* what tmrl_get() hands out: always empty */
+};
+
+static _Thread_local struct theap heap;
+
+enum { HEAP_MIN_CAP = 256 };
+
+static inline size_t idx_get(const struct tmr *t)
+{
+	return (size_t)(uintptr_t)t->le.prev;
+}
+
+static inline void idx_set(struct tmr *t, size_t i)
+{
+	t->le.prev = (struct le *)(uintptr_t)i;
+}
+
+static inline uintptr_t seq_get(const struct tmr *t)
+{
+	return (uintptr_t)t->le.next;
+}
+
+/* a fires before b: earlier deadline, or same deadline and started first */
+static inline bool before(const struct tmr *a, const struct tmr *b)
+{
+	if (a->jfs != b->jfs)
+		return a->jfs < b->jfs;
+
+	return (intptr_t)(seq_get(a) - seq_get(b)) < 0;
+}
+
+static inline void place(struct tmr *t, size_t i)
+{
+	heap.v[i] = t;
+	idx_set(t, i);
+}
+
+static void sift_up(size_t i)
+{
+	struct tmr *t = heap.v[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (!before(t, heap.v[parent]))
+			break;
+
+		place(heap.v[parent], i);
+		i = parent;
+	}
+
+	place(t, i);
+}
+
+static void sift_down(size_t i)
+{
+	struct tmr *t = heap.v[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= heap.n)
+			break;
+
+		if (c + 1 < heap.n && before(heap.v[c + 1], heap.v[c]))
+			++c;
+
+		if (!before(heap.v[c], t))
+			break;
+
+		place(heap.v[c], i);
+		i = c;
+	}
+
+	place(t, i);
+}
+
+static bool in_heap(const struct tmr *t)
+{
+	size_t i;
+
+	if (!t->th || t->le.list != &heap.empty)
+		return false;
+
+	i = idx_get(t);
+
+	return i < heap.n && heap.v[i] == t;
+}
+
+static void unmark(struct tmr *t)
+{
+	t->le.list = NULL;
+	t->le.prev = NULL;
+	t->le.next = NULL;
+}
+
+static void heap_remove(struct tmr *t)
+{
+	size_t i = idx_get(t);
+	struct tmr *last = heap.v[--heap.n];
+
+	unmark(t);
+
+	if (last != t) {
+		place(last, i);
+		if (i > 0 && before(last, heap.v[(i - 1) / 2]))
+			sift_up(i);
+		else
+			sift_down(i);
+	}
+
+	/* an idle thread holds no memory, so a thread that ends leaks none */
+	if (heap.n == 0) {
+		free(heap.v);
+		heap.v = NULL;
+		heap.cap = 0;
+	}
+}
+
+static int heap_grow(void)
+{
+	size_t cap = heap.cap ? heap.cap * 2 : HEAP_MIN_CAP;
+	struct tmr **v;
+
+	if (cap > SIZE_MAX / sizeof(*v))
+		return ENOMEM;
+
+	v = realloc(heap.v, cap * sizeof(*v));
+	if (!v)
+		return ENOMEM;
+
+	heap.v = v;
+	heap.cap = cap;
+
+	return 0;
+}
+
+
+uint64_t tmr_jiffies(void)
+{
+	struct timespec ts;
+
+	/* monotonic: libre's list used gettimeofday(), so a clock step
+	 * fired or froze every timer; libre only ever uses differences */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+
+void tmr_init(struct tmr *tmr)
+{
+	if (!tmr)
+		return;
+
+	memset(tmr, 0, sizeof(*tmr));
+}
+
+
+void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
+{
+	if (!tmr)
+		return;
+
+	if (in_heap(tmr))
+		heap_remove(tmr);
+	else if (tmr->th)
+		DEBUG_WARNING("tmr_start: timer %p runs in another thread\n",
+			      (void *)tmr);
+
+	tmr->th  = th;
+	tmr->arg = arg;
+
+	if (!th) {
+		unmark(tmr);
+		return;
+	}
+
+	if (heap.n == heap.cap && heap_grow()) {
+		/* cannot queue it: report it as not running rather than
+		 * pretend it will fire */
+		DEBUG_WARNING("tmr_start: out of memory, timer dropped\n");
+		tmr->th = NULL;
+		unmark(tmr);
+		return;
+	}
+
+	tmr->jfs = delay + tmr_jiffies();
+	tmr->le.list = &heap.empty;
+	tmr->le.next = (struct le *)++heap.seq;
+	tmr->le.data = tmr;
+	++heap.started;
+
+	heap.v[heap.n] = tmr;
+	++heap.n;
+	sift_up(heap.n - 1);
+}
+
+
+void tmr_cancel(struct tmr *tmr)
+{
+	tmr_start(tmr, 0, NULL, NULL);
+}
+
+
+/* The list argument is libre's own (empty) timer list: ignored. */
+void tmr_poll(struct list *tmrl)
+{
+	const uint64_t jfs = tmr_jiffies();
+
+	(void)tmrl;
+
+	/* same bound as libre: deadline <= the time read on entry, so a
+	 * handler that restarts its timer with delay 0 cannot spin here */
+	while (heap.n > 0 && heap.v[0]->jfs <= jfs) {
+		struct tmr *t = heap.v[0];
+		tmr_h *th = t->th;
+		void *arg = t->arg;
+
+		heap_remove(t);
+		t->th = NULL;   /* before the call: handlers restart timers */
+
+		th(arg);
+	}
+}
+
+
+uint64_t tmr_next_timeout(struct list *tmrl)
+{
+	uint64_t jif;
+
+	(void)tmrl;
+
+	if (heap.n == 0)
+		return 0;
+
+	jif = tmr_jiffies();
+
+	if (heap.v[0]->jfs <= jif)
+		return 1;
+
+	return heap.v[0]->jfs - jif;
+}
+
+
+uint64_t tmr_get_expire(const struct tmr *tmr)
+{
+	uint64_t jfs;
+
+	if (!tmr || !tmr->th)
+		return 0;
+
+	jfs = tmr_jiffies();
+
+	return (tmr->jfs > jfs) ? (tmr->jfs - jfs) : 0;
+}
+
+
+/* libre reaches its list only through tmr_* and this; keep it empty so any
+ * list walker (libre's own tmr_status) sees nothing rather than our fields */
+struct list *tmrl_get(void)
+{
+	return &heap.empty;
+}
+
+
+int tmr_status(struct re_printf *pf, void *unused)
+{
+	int err = 0;
+	size_t i;
+
+	(void)unused;
+
+	if (heap.n == 0)
+		return 0;
+
+	err = re_hprintf(pf, "Timers (%zu, binary heap):\n", heap.n);
+
+	for (i = 0; i < heap.n && i < 100; i++) {
+		const struct tmr *t = heap.v[i];
+
+		err |= re_hprintf(pf, "  %p: th=%p expire=%llums\n",
+				  (const void *)t, (void *)t->th,
+				  (unsigned long long)tmr_get_expire(t));
+	}
+
+	if (heap.n > 100)
+		err |= re_hprintf(pf, "    (Dumped Timers: %zu)\n", heap.n);
+
+	return err;
+}
+
+
+void tmr_debug(void)
+{
+	if (heap.n > 0)
+		(void)re_fprintf(stderr, "%H", tmr_status, NULL);
+}
+
+
+/* Our definition wins only if the dynamic linker resolves libre's PLT
+ * entries to it: the executable exports tmr_start and the global scope
+ * finds it first. Ask the dynamic linker the same question libre's PLT
+ * asks. */
+bool dial_tmr_active(void)
+{
+	void (*mine)(struct tmr *, uint64_t, tmr_h *, void *) = tmr_start;
+	void *found = dlsym(RTLD_DEFAULT, "tmr_start");
+	void *want;
+
+	memcpy(&want, &mine, sizeof(want));
+
+	return found == want;
+}
+
+
+const char *dial_tmr_impl_name(void)
+{
+	if (!dial_tmr_active())
+		return "libre sorted list (dial/tmr_heap.c NOT active)";
+
+	return "binary heap (dial/tmr_heap.c)";
+}
+
+
+size_t dial_tmr_count(void)
+{
+	return heap.n;
+}
+
+
+uint64_t dial_tmr_started(void)
+{
+	return heap.started;
+}
