@@ -1,0 +1,131 @@
+# common.sh: shared helpers of the integration cases; source it, then call dlr_init
+# Every process a case starts is registered with dlr_track and stopped by PID
+# at exit; nothing is ever killed by name.
+
+dlr_pids=""
+dlr_exit_hooks=""
+
+dlr_log() { printf '%s\n' "$*"; }
+pass() { printf 'ok - %s\n' "$*"; }
+fail() { printf 'not ok - %s\n' "$*"; dlr_dump_logs; exit 1; }
+skip() { printf 'skip - %s\n' "$*"; exit 77; }
+harness_error() { printf 'harness error - %s\n' "$*"; dlr_dump_logs; exit 99; }
+
+# assert_eq GOT WANT MESSAGE
+assert_eq() {
+	if [ "$1" = "$2" ]; then
+		pass "$3"
+	else
+		fail "$3: got '$1', want '$2'"
+	fi
+}
+
+# assert_match TEXT EXTENDED-REGEX MESSAGE
+assert_match() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		pass "$3"
+	else
+		fail "$3: '$1' does not match /$2/"
+	fi
+}
+
+dlr_track() { dlr_pids="$dlr_pids $1"; }
+
+# dlr_on_exit "COMMAND": runs at exit, before tracked PIDs are stopped.
+dlr_on_exit() { dlr_exit_hooks="$dlr_exit_hooks
+$1"; }
+
+# On failure, show the tail of the logs a case produced.
+dlr_dump_logs() {
+	[ -n "${WORK:-}" ] && [ -d "$WORK" ] || return 0
+	for f in "$WORK"/*.log; do
+		[ -f "$f" ] || continue
+		printf '# --- %s (last 30 lines)\n' "${f##*/}"
+		tail -n 30 "$f" | sed 's/^/# /'
+	done
+}
+
+dlr_cleanup() {
+	set +e
+	eval "$dlr_exit_hooks"
+	for pid in $dlr_pids; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in $dlr_pids; do
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	if [ -n "${WORK:-}" ] && [ -z "${DIALERD_KEEP_WORK:-}" ]; then
+		rm -rf "$WORK"
+	fi
+}
+
+dlr_init() {
+	set -u
+	TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+	BUILD=${DIALERD_BUILD:-$TOP/build}
+	DIALERD=$BUILD/daemon/dialerd
+	[ -x "$DIALERD" ] || harness_error "no dialerd binary at $DIALERD (build first, or set DIALERD_BUILD)"
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/dialerd-it.XXXXXX")
+	chmod 755 "$WORK"
+	trap dlr_cleanup EXIT
+	trap 'exit 130' INT TERM
+	export TOP BUILD DIALERD WORK
+}
+
+# free_port: a port free for both TCP and UDP on 127.0.0.1 right now
+free_port() {
+	python3 - <<'PY'
+import socket
+while True:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close(); continue
+    print(port)
+    break
+PY
+}
+
+# wait_http URL [SECONDS]: until the URL answers 2xx
+wait_http() {
+	_deadline=$(( $(date +%s) + ${2:-10} ))
+	while [ "$(date +%s)" -le $_deadline ]; do
+		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_dialerd [ARGS...]: runs the daemon in the background with the
+# DIALERD_* variables already exported; picks free ports where unset.
+start_dialerd() {
+	: "${DIALERD_HTTP_LISTEN:=127.0.0.1:$(free_port)}"
+	: "${DIALERD_SIP_LISTEN:=127.0.0.1:$(free_port)}"
+	: "${DIALERD_DATA_DIR:=$WORK/data}"
+	export DIALERD_HTTP_LISTEN DIALERD_SIP_LISTEN DIALERD_DATA_DIR
+	mkdir -p "$DIALERD_DATA_DIR"
+	DIALERD_URL=http://$DIALERD_HTTP_LISTEN
+	export DIALERD_URL
+	"$DIALERD" "$@" >>"$WORK/dialerd.log" 2>&1 &
+	DIALERD_PID=$!
+	dlr_track "$DIALERD_PID"
+	if ! wait_http "$DIALERD_URL/health" 15; then
+		harness_error "dialerd did not answer /health on $DIALERD_URL"
+	fi
+}
+
+# stop_dialerd [SIGNAL]: signal the daemon, wait, set DIALERD_RC to its exit status
+stop_dialerd() {
+	kill "-${1:-TERM}" "$DIALERD_PID" 2>/dev/null
+	wait "$DIALERD_PID"
+	DIALERD_RC=$?
+}
