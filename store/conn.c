@@ -13,18 +13,6 @@
 /* libpq's connect_timeout is not enforced by PQconnectPoll: keep our own. */
 #define CONNECT_TIMEOUT_MS 10000
 
-struct store {
-	char *conninfo;
-	unsigned reconnect_min_ms;
-	unsigned reconnect_max_ms;
-	PGconn *conn;
-	enum store_state state;
-	PostgresPollingStatusType poll;
-	unsigned long long deadline;	/* connect timeout or next retry */
-	unsigned backoff_ms;
-	unsigned long connects;
-};
-
 static store_log_h *log_h;
 static void *log_arg;
 
@@ -61,6 +49,8 @@ unsigned long long store_now_ms(void)
 
 static void schedule_retry(struct store *s)
 {
+	if (s->state == STORE_UP)
+		writer_on_lost(s);
 	if (s->conn) {
 		PQfinish(s->conn);
 		s->conn = NULL;
@@ -91,9 +81,15 @@ static void start_connect(struct store *s)
 	s->deadline = store_now_ms() + CONNECT_TIMEOUT_MS;
 }
 
+void conn_fail(struct store *s)
+{
+	schedule_retry(s);
+}
+
 int store_alloc(struct store **sp, const struct store_conf *conf)
 {
 	struct store *s;
+	int err;
 
 	if (!sp || !conf)
 		return EINVAL;
@@ -103,28 +99,51 @@ int store_alloc(struct store **sp, const struct store_conf *conf)
 	s->reconnect_min_ms = conf->reconnect_min_ms ? conf->reconnect_min_ms : 250;
 	s->reconnect_max_ms = conf->reconnect_max_ms ? conf->reconnect_max_ms : 10000;
 	s->backoff_ms = s->reconnect_min_ms;
+	s->batch_rows = conf->batch_rows ? conf->batch_rows : 2000;
+	s->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
+	s->queue_max_bytes = conf->queue_max_bytes ? conf->queue_max_bytes
+						   : (size_t)64 << 20;
+	s->instance = strdup(conf->instance && *conf->instance ? conf->instance
+							       : "local");
+	if (!s->instance) {
+		err = ENOMEM;
+		goto out;
+	}
 	if (!conf->conninfo || !*conf->conninfo) {
 		s->state = STORE_UNCONFIGURED;
-		*sp = s;
-		return 0;
+		err = 0;
+		goto out;
 	}
 	s->conninfo = strdup(conf->conninfo);
 	if (!s->conninfo) {
-		free(s);
-		return ENOMEM;
+		err = ENOMEM;
+		goto out;
 	}
+	if (conf->data_dir && *conf->data_dir) {
+		err = journal_open(&s->journal, conf->data_dir);
+		if (err)
+			goto out;
+		s->have_journal = true;
+	}
+	err = 0;
 	start_connect(s);
-	*sp = s;
-	return 0;
+ out:
+	if (err)
+		s = store_free(s);
+	else
+		*sp = s;
+	return err;
 }
 
 struct store *store_free(struct store *s)
 {
 	if (!s)
 		return NULL;
+	writer_free(s);
 	if (s->conn)
 		PQfinish(s->conn);
 	free(s->conninfo);
+	free(s->instance);
 	free(s);
 	return NULL;
 }
@@ -143,7 +162,10 @@ enum store_io store_want(const struct store *s)
 		return s->poll == PGRES_POLLING_READING ? STORE_IO_READ
 							: STORE_IO_WRITE;
 	case STORE_UP:
-		return STORE_IO_READ;	/* notices, NOTIFY, or the server going away */
+		/* results, notices, or the server going away; writes while a
+		 * batch does not fit libpq's buffers */
+		return writer_want_write(s) ? STORE_IO_READ | STORE_IO_WRITE
+					    : STORE_IO_READ;
 	default:
 		return STORE_IO_NONE;
 	}
@@ -152,11 +174,18 @@ enum store_io store_want(const struct store *s)
 int store_timeout_ms(const struct store *s)
 {
 	unsigned long long now;
+	int conn = -1, w;
 
-	if (!s || (s->state != STORE_DOWN && s->state != STORE_CONNECTING))
+	if (!s)
 		return -1;
-	now = store_now_ms();
-	return s->deadline > now ? (int)(s->deadline - now) : 0;
+	if (s->state == STORE_DOWN || s->state == STORE_CONNECTING) {
+		now = store_now_ms();
+		conn = s->deadline > now ? (int)(s->deadline - now) : 0;
+	}
+	w = writer_timeout_ms(s);
+	if (conn < 0)
+		return w;
+	return w < 0 || conn < w ? conn : w;
 }
 
 static void on_connected(struct store *s)
@@ -169,12 +198,14 @@ static void on_connected(struct store *s)
 			  PQerrorMessage(s->conn));
 	store_log(LOG_NOTICE, "database: connected (server %d, database %s)",
 		  PQserverVersion(s->conn), PQdb(s->conn));
+	writer_on_connected(s);
 }
 
 void store_process(struct store *s)
 {
 	if (!s)
 		return;
+	writer_tick(s);
 	switch (s->state) {
 	case STORE_UNCONFIGURED:
 		return;
@@ -206,6 +237,7 @@ void store_process(struct store *s)
 		}
 		for (PGnotify *n; (n = PQnotifies(s->conn)) != NULL;)
 			PQfreemem(n);
+		writer_process(s);
 		return;
 	}
 }

@@ -3,6 +3,9 @@
 #define DIALERD_STORE_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -11,5 +14,207 @@ void store_log(int level, const char *fmt, ...)
 
 /* Monotonic clock in milliseconds. */
 unsigned long long store_now_ms(void);
+
+/* ---- growable byte buffer (buf.c) ---- */
+struct sbuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+int sbuf_reserve(struct sbuf *b, size_t extra);
+int sbuf_put(struct sbuf *b, const void *data, size_t n);
+int sbuf_putc(struct sbuf *b, unsigned char c);
+void sbuf_reset(struct sbuf *b);	/* keeps the memory */
+void sbuf_free(struct sbuf *b);
+/* Drops the first n bytes. */
+void sbuf_consume(struct sbuf *b, size_t n);
+
+uint32_t store_crc32(const void *data, size_t n);
+
+/* ---- records (record.c) ----
+ * A record is one row of one table. Its frame, identical in the memory
+ * queue and in the journal, is:
+ *   u32 payload length (LE) | u32 CRC32 of the payload (LE) | payload
+ * payload: u8 table | u16 column count (LE) | columns, each
+ *   u8 kind | NULL: nothing | INT/TIME: i64 LE | TEXT/BYTEA/JSON: u32 len + bytes
+ * Columns are in the order of the table's columns in the schema.
+ */
+#define REC_HDR 8u
+#define REC_MAX_PAYLOAD (16u << 20)
+
+enum rec_table {
+	T_CALLS,
+	T_EVENTS,
+	T_MSGS,
+	T_HDRS,
+	T_HOOKS,
+	T_POLICY,
+	T_COUNT
+};
+
+enum rec_kind {
+	K_NULL,
+	K_TEXT,		/* UTF-8 without NUL (sanitised on the way in) */
+	K_INT,
+	K_TIME,		/* microseconds since the epoch */
+	K_BYTEA,
+	K_JSON,		/* JSON text */
+};
+
+struct rec_col {
+	enum rec_kind kind;
+	int64_t i;
+	const unsigned char *p;
+	uint32_t len;
+};
+
+#define REC_MAX_COLS 32
+struct rec {
+	enum rec_table table;
+	unsigned ncols;
+	struct rec_col col[REC_MAX_COLS];
+};
+
+/* Builder: rec_begin writes the frame header placeholder, rec_end fills it. */
+struct rec_builder {
+	struct sbuf *b;
+	size_t start;
+	unsigned ncols;
+	int err;
+};
+void rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t);
+void rec_null(struct rec_builder *rb);
+void rec_text(struct rec_builder *rb, const char *s);	/* NULL -> NULL */
+void rec_textn(struct rec_builder *rb, const void *p, size_t n);
+void rec_int(struct rec_builder *rb, int64_t v);
+void rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value);
+void rec_time(struct rec_builder *rb, int64_t us);	/* 0 -> NULL */
+void rec_bytea(struct rec_builder *rb, const void *p, size_t n);
+void rec_json(struct rec_builder *rb, const char *s, size_t n);
+int rec_end(struct rec_builder *rb);	/* 0, ENOMEM or EINVAL; rolls back on error */
+
+/* Decodes one payload (without its 8-byte frame header). EBADMSG. */
+int rec_decode(struct rec *r, const unsigned char *p, size_t n);
+
+/* Checks one frame at p (avail bytes): 0 and its total size in *framelen,
+ * EAGAIN when truncated, EBADMSG when the length or CRC is wrong. */
+int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen);
+
+/* Text as stored: valid UTF-8 without NUL is kept; anything else is
+ * written as PostgreSQL's encode(bytes, 'escape') would (\\ and \ooo).
+ * Returns true when escaping was needed. */
+bool text_needs_escape(const unsigned char *p, size_t n);
+int text_escape(struct sbuf *out, const unsigned char *p, size_t n);
+
+/* Appends one COPY text-format line for r (with a leading "ord" column
+ * when ord >= 0). ENOMEM. */
+int rec_copy_line(struct sbuf *out, const struct rec *r, long ord);
+
+const char *rec_table_name(enum rec_table t);
+/* call_sid of a record, for log lines ("?" when none). */
+void rec_describe(const struct rec *r, char *buf, size_t size);
+
+/* ---- journal (journal.c) ---- */
+struct journal {
+	int fd;
+	char *path;
+	uint64_t size;		/* bytes on disk */
+	uint64_t replay_off;	/* bytes already replayed (in flight or landed) */
+	uint64_t done_off;	/* bytes whose rows have landed */
+	unsigned long long rows_appended;
+};
+/* Opens (creating) data_dir/store.journal, locks it, cuts a torn tail. */
+int journal_open(struct journal *j, const char *dir);
+void journal_close(struct journal *j);
+/* Appends whole frames and fsyncs. */
+int journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
+/* Reads up to max_rows frames / max_bytes from replay_off into out; sets
+ * *rows. The frames were checked at open; a bad one now is cut. */
+int journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
+		 size_t max_bytes, size_t *rows);
+/* All replayed rows landed: empty the file. */
+int journal_truncate(struct journal *j);
+bool journal_pending(const struct journal *j);
+
+/* ---- the store ---- */
+enum wphase {
+	W_IDLE,
+	W_SETUP,	/* temp staging tables being created */
+	W_BATCH,	/* a batch query in flight */
+};
+
+struct range {
+	size_t lo, hi;	/* record indexes in the batch */
+};
+
+struct batch {
+	struct sbuf frames;	/* the records, as frames */
+	size_t *offs;		/* frame offsets, nrec + 1 entries */
+	size_t nrec, offs_cap;
+	bool from_journal;
+	uint64_t journal_end;	/* replay position after this batch */
+	struct range *ranges;	/* still to write; top = last */
+	size_t nranges, ranges_cap;
+	struct range cur;	/* the range in flight */
+	struct sbuf copy[T_COUNT];	/* COPY data of cur, per table */
+	int copy_order[T_COUNT];
+	int ncopy, copy_next;	/* copies sent so far */
+	size_t copy_sent;	/* bytes of copy[copy_order[copy_next]] sent */
+	bool copying;		/* in COPY IN, data not all sent */
+	bool failed;
+	char sqlstate[6];
+	char errmsg[256];
+	bool want_write;
+};
+
+struct store {
+	char *conninfo;
+	char *instance;
+	unsigned reconnect_min_ms;
+	unsigned reconnect_max_ms;
+	void *conn;		/* PGconn */
+	enum store_state state;
+	int poll;		/* PostgresPollingStatusType */
+	unsigned long long deadline;	/* connect timeout or next retry */
+	unsigned backoff_ms;
+	unsigned long connects;
+
+	/* writer */
+	unsigned batch_rows;
+	unsigned flush_ms;
+	size_t queue_max_bytes;
+	struct sbuf queue;	/* frames */
+	size_t queue_rows;
+	unsigned long long queue_since;	/* ms when the oldest queued row came */
+	enum wphase phase;
+	struct batch batch;
+	bool in_batch;
+	bool have_journal;
+	struct journal journal;
+	struct store_stats stats;
+};
+
+/* writer.c hooks called by conn.c */
+void writer_on_connected(struct store *s);
+void writer_on_lost(struct store *s);
+void writer_process(struct store *s);	/* connection is up */
+bool writer_want_write(const struct store *s);
+int writer_timeout_ms(const struct store *s);
+void writer_tick(struct store *s);	/* flush timers, any state */
+void writer_free(struct store *s);
+/* conn.c: drop the connection and schedule a retry */
+void conn_fail(struct store *s);
+
+/* Queue a built record (called by the store_*_add functions). */
+int writer_enqueued(struct store *s, size_t rows);
+
+/* migrations_embedded.c (generated) */
+struct store_migration {
+	unsigned version;
+	const char *name;
+	const char *sha256;	/* hex */
+	const char *sql;
+	size_t len;
+};
+extern const struct store_migration store_migrations[];
 
 #endif

@@ -3,12 +3,18 @@
  * The store never blocks its caller. It owns one PostgreSQL connection and
  * tells the caller which socket to watch and when to call back; the daemon's
  * event loop does the watching (design.md §2). Main thread only.
+ *
+ * Records handed to store_*_add() are copied and serialised at once; they
+ * are queued in memory and written in batches (one transaction each), or
+ * appended to a journal under data_dir while PostgreSQL is away and replayed
+ * when it is back. Every row has a key, so a replayed batch never duplicates.
  */
 #ifndef DIALERD_STORE_H
 #define DIALERD_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum store_state {
 	STORE_UNCONFIGURED,	/* no database URL */
@@ -28,6 +34,11 @@ struct store_conf {
 	const char *conninfo;		/* libpq URL or key=value string */
 	unsigned reconnect_min_ms;	/* first retry delay, doubles */
 	unsigned reconnect_max_ms;	/* retry delay cap */
+	const char *instance;		/* calls.instance; default "local" */
+	const char *data_dir;		/* journal directory; NULL: no journal */
+	unsigned batch_rows;		/* flush at this many rows (default 2000) */
+	unsigned flush_ms;		/* ... or this long after the first (100) */
+	size_t queue_max_bytes;		/* memory bound; past it: journal (64 MiB) */
 };
 
 typedef void (store_log_h)(int level, const char *msg, void *arg);
@@ -37,9 +48,12 @@ struct store;
 /* Route the store's log lines (syslog levels) to the daemon's handler. */
 void store_log_handler_set(store_log_h *h, void *arg);
 
-/* Allocates a store and starts connecting; conf is copied. ENOMEM, EINVAL. */
+/* Allocates a store, opens (and checks) the journal, starts connecting;
+ * conf is copied. ENOMEM, EINVAL, or the errno of opening the journal
+ * (EBUSY: another process holds it). */
 int store_alloc(struct store **sp, const struct store_conf *conf);
-/* Closes the connection and frees everything; NULL-safe, returns NULL. */
+/* Writes whatever is still queued or in flight to the journal, closes the
+ * connection and frees everything; NULL-safe, returns NULL. */
 struct store *store_free(struct store *s);
 
 /* The socket to watch (-1 when none) and the readiness wanted on it. */
@@ -47,8 +61,8 @@ int store_fd(const struct store *s);
 enum store_io store_want(const struct store *s);
 /* Milliseconds until store_process() must run even without I/O; -1: never. */
 int store_timeout_ms(const struct store *s);
-/* Does pending work: connect steps, reads, writes, retries. Call it when
- * the socket is ready or the timeout expired. The fd may change after it. */
+/* Does pending work: connect steps, reads, writes, flushes, retries. Call
+ * it when the socket is ready or the timeout expired. The fd may change. */
 void store_process(struct store *s);
 
 enum store_state store_state(const struct store *s);
@@ -58,5 +72,157 @@ unsigned long store_connects(const struct store *s);
 
 /* Version of libpq in use, e.g. 150020. */
 int store_libpq_version(void);
+
+/* ---- records ----
+ * Times are microseconds since the Unix epoch (UTC); 0 means unknown.
+ * Strings are NUL-terminated UTF-8 and may be NULL (SQL NULL) unless
+ * marked required; invalid UTF-8 is stored escaped, never dropped.
+ * All functions copy what they need and return at once: 0, EINVAL (a
+ * required field missing), or ENOMEM. */
+
+/* Microseconds since the epoch, now (CLOCK_REALTIME). */
+int64_t store_now_us(void);
+
+/* A full snapshot of a call or leg; the newest updated_at wins, and a NULL
+ * field keeps what an earlier snapshot stored. */
+struct store_call {
+	const char *sid;		/* required: CA + 32 hex */
+	const char *account_sid;	/* required */
+	const char *parent_call_sid;
+	const char *direction;		/* required: inbound, outbound-api, outbound-dial */
+	const char *from;
+	const char *to;
+	const char *caller_name;
+	const char *status;		/* required: queued ... canceled */
+	const char *sip_call_id;
+	int sip_response_code;		/* 0: none */
+	const char *reason_protocol;	/* Reason header: "SIP", "Q.850" */
+	int reason_cause;		/* 0: none */
+	const char *reason_text;
+	const char *codec;
+	int64_t created_at;		/* required */
+	int64_t ringing_at, answered_at, ended_at;
+	int duration;			/* seconds; -1: none */
+	const char *dial_call_status;	/* on parents after a <Dial> */
+	int64_t updated_at;		/* 0: now */
+};
+int store_call_upsert(struct store *s, const struct store_call *c);
+
+struct store_event {
+	const char *call_sid;		/* required */
+	uint32_t sequence_number;	/* per call, unique: the row's key */
+	const char *event;		/* required: "ringing", "answered", ... */
+	int sip_code;			/* 0: none */
+	int64_t at;			/* 0: now */
+	const char *detail_json;	/* a JSON document, or NULL */
+};
+int store_event_add(struct store *s, const struct store_event *e);
+
+/* A header as it was on the wire: byte strings with lengths (a value may
+ * hold NUL or invalid UTF-8 and is kept as is). */
+struct store_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+enum store_dir {
+	STORE_DIR_IN,
+	STORE_DIR_OUT,
+};
+
+struct store_sip_message {
+	const char *call_sid;		/* required: the leg */
+	uint32_t seq;			/* per leg, unique: the row's key */
+	enum store_dir direction;
+	int64_t at;			/* 0: now */
+	const char *start_line;		/* required, without CRLF */
+	size_t start_line_len;		/* 0: strlen(start_line) */
+	const char *sip_call_id;
+	const char *sdp;		/* SDP summary, e.g. "audio 10.0.0.1:4000 PCMU" */
+	const struct store_header *hdrs;	/* in wire order */
+	size_t nhdrs;
+};
+/* Stores the whole header block once (sip_messages.headers) and one
+ * sip_headers row per policy header (X-*, User-to-User, Remote-Party-ID,
+ * P-Preferred-Identity, P-Called-Party-ID, Diversion). */
+int store_sip_message_add(struct store *s, const struct store_sip_message *m);
+/* True when name (case-insensitive) is a policy header kept in sip_headers. */
+bool store_header_is_policy(const char *name, size_t len);
+
+struct store_param {
+	const char *name;
+	const char *value;
+};
+
+struct store_webhook {
+	const char *call_sid;		/* required */
+	const char *kind;		/* required: voice, action, whisper, status-callback, fallback */
+	uint32_t sequence_number;	/* with kind and attempt: the row's key */
+	uint32_t attempt;		/* 1, 2, ... */
+	const char *method;		/* required: GET or POST */
+	const char *url;		/* required */
+	const struct store_param *params;	/* stored as a JSON object */
+	size_t nparams;
+	const char *idempotency_token;
+	int response_status;		/* 0: no response */
+	int latency_ms;			/* -1: none */
+	const char *error;
+	int64_t at;			/* 0: now */
+};
+int store_webhook_add(struct store *s, const struct store_webhook *w);
+
+struct store_policy_event {
+	const char *call_sid;		/* required */
+	int64_t at;			/* 0: now; with call_sid and name: the key */
+	const char *name;		/* required */
+	const char *value;		/* bytes, may hold NUL */
+	size_t value_len;
+	bool refused;			/* refused (call failed) or dropped */
+	const char *reason;		/* required */
+};
+int store_header_policy_add(struct store *s, const struct store_policy_event *p);
+
+/* Writes the queue now: to PostgreSQL when it is up and idle, otherwise
+ * to the journal (fsync'd). 0 or the errno of the journal write. */
+int store_flush(struct store *s);
+/* True while records are queued or a batch is in flight (shutdown waits). */
+bool store_busy(const struct store *s);
+
+struct store_stats {
+	size_t queue_rows;		/* rows waiting in memory */
+	size_t queue_bytes;
+	unsigned long long rows_written;	/* rows committed */
+	unsigned long long batches;		/* transactions committed */
+	unsigned long long rows_rejected;	/* bad rows logged and dropped */
+	unsigned long long rows_journaled;
+	unsigned long long journal_bytes;	/* current journal file size */
+	unsigned long long rows_discarded;	/* no database configured */
+};
+void store_stats(const struct store *s, struct store_stats *st);
+
+/* ---- migrations (blocking: for "dialerd migrate" and start-up) ---- */
+
+enum store_migrate_mode {
+	STORE_MIGRATE_CHECK,	/* only verify: nothing unknown, checksums equal */
+	STORE_MIGRATE_APPLY,	/* verify, then apply pending ones */
+	STORE_MIGRATE_STATUS,	/* print every migration's state */
+};
+
+/* Receives one human-readable line per migration applied or listed. */
+typedef void (store_migrate_out_h)(const char *line, void *arg);
+
+/* Connects (blocking, connect_timeout seconds), takes an advisory lock,
+ * and checks/applies. Returns 0; EPROTO when the database holds a
+ * migration this binary does not know or a checksum differs; ESTALE
+ * (CHECK mode) when migrations are pending; EIO when the database is
+ * unreachable or a statement failed. err gets one line on failure. */
+int store_migrate(const char *conninfo, enum store_migrate_mode mode,
+		  unsigned connect_timeout, store_migrate_out_h *out, void *arg,
+		  char *err, size_t errsz);
+/* Number of migrations built into this binary and the newest version. */
+size_t store_migrations_count(void);
+unsigned store_migrations_latest(void);
 
 #endif

@@ -1,0 +1,297 @@
+/* api.c: store_*_add(): copy what the call state machine reports into row records */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "store/internal.h"
+
+int64_t store_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t or_now(int64_t t)
+{
+	return t ? t : store_now_us();
+}
+
+int store_call_upsert(struct store *s, const struct store_call *c)
+{
+	struct rec_builder rb;
+
+	if (!s || !c || !c->sid || !c->account_sid || !c->direction ||
+	    !c->status || !c->created_at)
+		return EINVAL;
+	rec_begin(&rb, &s->queue, T_CALLS);
+	rec_text(&rb, c->sid);
+	rec_text(&rb, c->account_sid);
+	rec_text(&rb, c->parent_call_sid);
+	rec_text(&rb, s->instance);
+	rec_text(&rb, c->direction);
+	rec_text(&rb, c->from);
+	rec_text(&rb, c->to);
+	rec_text(&rb, c->caller_name);
+	rec_text(&rb, c->status);
+	rec_text(&rb, c->sip_call_id);
+	rec_int_or_null(&rb, c->sip_response_code, 0);
+	rec_text(&rb, c->reason_protocol);
+	rec_int_or_null(&rb, c->reason_cause, 0);
+	rec_text(&rb, c->reason_text);
+	rec_text(&rb, c->codec);
+	rec_time(&rb, c->created_at);
+	rec_time(&rb, c->ringing_at);
+	rec_time(&rb, c->answered_at);
+	rec_time(&rb, c->ended_at);
+	rec_int_or_null(&rb, c->duration, -1);
+	rec_text(&rb, c->dial_call_status);
+	rec_time(&rb, or_now(c->updated_at));
+	if (rec_end(&rb))
+		return rb.err;
+	return writer_enqueued(s, 1);
+}
+
+int store_event_add(struct store *s, const struct store_event *e)
+{
+	struct rec_builder rb;
+
+	if (!s || !e || !e->call_sid || !e->event)
+		return EINVAL;
+	rec_begin(&rb, &s->queue, T_EVENTS);
+	rec_text(&rb, e->call_sid);
+	rec_int(&rb, e->sequence_number);
+	rec_text(&rb, e->event);
+	rec_int_or_null(&rb, e->sip_code, 0);
+	rec_time(&rb, or_now(e->at));
+	rec_json(&rb, e->detail_json, e->detail_json ? strlen(e->detail_json) : 0);
+	if (rec_end(&rb))
+		return rb.err;
+	return writer_enqueued(s, 1);
+}
+
+bool store_header_is_policy(const char *name, size_t len)
+{
+	static const char *const names[] = {
+		"User-to-User", "Remote-Party-ID", "P-Preferred-Identity",
+		"P-Called-Party-ID", "Diversion",
+	};
+
+	if (!name)
+		return false;
+	if (len >= 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-')
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncasecmp(names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* "SIP/2.0 200 OK" -> status 200; "INVITE sip:... SIP/2.0" -> method */
+static void parse_start_line(const char *p, size_t n, int *code,
+			     const char **method, size_t *mlen)
+{
+	*code = 0;
+	*method = NULL;
+	*mlen = 0;
+	if (n >= 11 && memcmp(p, "SIP/2.0 ", 8) == 0) {
+		int v = 0;
+
+		for (size_t i = 8; i < 11; i++) {
+			if (p[i] < '0' || p[i] > '9')
+				return;
+			v = v * 10 + (p[i] - '0');
+		}
+		*code = v;
+		return;
+	}
+	for (size_t i = 0; i < n && p[i] != ' '; i++)
+		(*mlen)++;
+	if (*mlen)
+		*method = p;
+}
+
+int store_sip_message_add(struct store *s, const struct store_sip_message *m)
+{
+	struct rec_builder rb;
+	struct sbuf block = {0};
+	size_t start, sl_len, mlen, rows = 1;
+	const char *method;
+	int code, err = 0;
+	int64_t at;
+
+	if (!s || !m || !m->call_sid || !m->start_line || (m->nhdrs && !m->hdrs))
+		return EINVAL;
+	sl_len = m->start_line_len ? m->start_line_len : strlen(m->start_line);
+	at = or_now(m->at);
+	for (size_t i = 0; i < m->nhdrs && !err; i++) {
+		const struct store_header *h = &m->hdrs[i];
+
+		if ((!h->name && h->name_len) || (!h->value && h->value_len)) {
+			err = EINVAL;
+			break;
+		}
+		err = sbuf_put(&block, h->name, h->name_len);
+		if (!err)
+			err = sbuf_put(&block, ": ", 2);
+		if (!err)
+			err = sbuf_put(&block, h->value, h->value_len);
+		if (!err)
+			err = sbuf_put(&block, "\r\n", 2);
+	}
+	if (err)
+		goto out;
+	parse_start_line(m->start_line, sl_len, &code, &method, &mlen);
+	start = s->queue.len;
+	rec_begin(&rb, &s->queue, T_MSGS);
+	rec_text(&rb, m->call_sid);
+	rec_int(&rb, m->seq);
+	rec_text(&rb, m->direction == STORE_DIR_IN ? "in" : "out");
+	rec_time(&rb, at);
+	rec_textn(&rb, method, mlen);
+	rec_int_or_null(&rb, code, 0);
+	rec_textn(&rb, m->start_line, sl_len);
+	rec_text(&rb, m->sip_call_id);
+	rec_text(&rb, m->sdp);
+	rec_int(&rb, (int64_t)m->nhdrs);
+	rec_bytea(&rb, block.p, block.len);
+	err = rec_end(&rb);
+	for (size_t i = 0; i < m->nhdrs && !err; i++) {
+		const struct store_header *h = &m->hdrs[i];
+		bool esc;
+
+		if (!store_header_is_policy(h->name, h->name_len))
+			continue;
+		esc = text_needs_escape((const unsigned char *)h->value, h->value_len);
+		rec_begin(&rb, &s->queue, T_HDRS);
+		rec_text(&rb, m->call_sid);
+		rec_int(&rb, m->seq);
+		rec_int(&rb, (int64_t)i + 1);
+		rec_time(&rb, at);
+		rec_textn(&rb, h->name, h->name_len);
+		rec_textn(&rb, h->value ? h->value : "", h->value_len);
+		if (esc)
+			rec_bytea(&rb, h->value, h->value_len);
+		else
+			rec_null(&rb);
+		err = rec_end(&rb);
+		rows++;
+	}
+	if (err)
+		s->queue.len = start;	/* all of the message or nothing */
+	else
+		err = writer_enqueued(s, rows);
+ out:
+	sbuf_free(&block);
+	return err;
+}
+
+/* JSON string body: ", \ and control characters escaped; the text was
+ * sanitised to UTF-8 first */
+static int json_str(struct sbuf *b, const char *s)
+{
+	struct sbuf tmp = {0};
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	int err = 0;
+
+	if (text_needs_escape(p, n)) {
+		if (text_escape(&tmp, p, n)) {
+			sbuf_free(&tmp);
+			return ENOMEM;
+		}
+		p = tmp.p;
+		n = tmp.len;
+	}
+	err = sbuf_putc(b, '"');
+	for (size_t i = 0; i < n && !err; i++) {
+		char e[8];
+
+		if (p[i] == '"' || p[i] == '\\') {
+			e[0] = '\\';
+			e[1] = (char)p[i];
+			err = sbuf_put(b, e, 2);
+		} else if (p[i] < 0x20) {
+			snprintf(e, sizeof(e), "\\u%04x", p[i]);
+			err = sbuf_put(b, e, 6);
+		} else {
+			err = sbuf_putc(b, p[i]);
+		}
+	}
+	if (!err)
+		err = sbuf_putc(b, '"');
+	sbuf_free(&tmp);
+	return err;
+}
+
+int store_webhook_add(struct store *s, const struct store_webhook *w)
+{
+	struct rec_builder rb;
+	struct sbuf json = {0};
+	int err = 0;
+
+	if (!s || !w || !w->call_sid || !w->kind || !w->method || !w->url ||
+	    (w->nparams && !w->params))
+		return EINVAL;
+	if (w->params) {
+		err = sbuf_putc(&json, '{');
+		for (size_t i = 0; i < w->nparams && !err; i++) {
+			if (!w->params[i].name)
+				err = EINVAL;
+			if (!err && i)
+				err = sbuf_putc(&json, ',');
+			if (!err)
+				err = json_str(&json, w->params[i].name);
+			if (!err)
+				err = sbuf_putc(&json, ':');
+			if (!err)
+				err = json_str(&json, w->params[i].value ?
+							      w->params[i].value : "");
+		}
+		if (!err)
+			err = sbuf_putc(&json, '}');
+		if (err)
+			goto out;
+	}
+	rec_begin(&rb, &s->queue, T_HOOKS);
+	rec_text(&rb, w->call_sid);
+	rec_text(&rb, w->kind);
+	rec_int(&rb, w->sequence_number);
+	rec_int(&rb, w->attempt);
+	rec_text(&rb, w->method);
+	rec_text(&rb, w->url);
+	rec_json(&rb, w->params ? (const char *)json.p : NULL, json.len);
+	rec_text(&rb, w->idempotency_token);
+	rec_int_or_null(&rb, w->response_status, 0);
+	rec_int_or_null(&rb, w->latency_ms, -1);
+	rec_text(&rb, w->error);
+	rec_time(&rb, or_now(w->at));
+	err = rec_end(&rb);
+	if (!err)
+		err = writer_enqueued(s, 1);
+ out:
+	sbuf_free(&json);
+	return err;
+}
+
+int store_header_policy_add(struct store *s, const struct store_policy_event *p)
+{
+	struct rec_builder rb;
+
+	if (!s || !p || !p->call_sid || !p->name || !p->reason ||
+	    (!p->value && p->value_len))
+		return EINVAL;
+	rec_begin(&rb, &s->queue, T_POLICY);
+	rec_text(&rb, p->call_sid);
+	rec_time(&rb, or_now(p->at));
+	rec_text(&rb, p->name);
+	rec_textn(&rb, p->value, p->value_len);
+	rec_text(&rb, p->refused ? "refused" : "dropped");
+	rec_text(&rb, p->reason);
+	if (rec_end(&rb))
+		return rb.err;
+	return writer_enqueued(s, 1);
+}

@@ -1,0 +1,448 @@
+/* record.c: the store's row records: binary frames, decoding, COPY text lines */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/internal.h"
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void put_i64(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(u >> (8 * i));
+}
+
+static int64_t get_i64(const unsigned char *p)
+{
+	uint64_t u = 0;
+
+	for (int i = 0; i < 8; i++)
+		u |= (uint64_t)p[i] << (8 * i);
+	return (int64_t)u;
+}
+
+void rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t)
+{
+	unsigned char hdr[REC_HDR + 3] = {0};
+
+	rb->b = b;
+	rb->start = b->len;
+	rb->ncols = 0;
+	hdr[REC_HDR] = (unsigned char)t;
+	rb->err = sbuf_put(b, hdr, sizeof(hdr));
+}
+
+static void col_head(struct rec_builder *rb, enum rec_kind k)
+{
+	if (rb->err)
+		return;
+	if (rb->ncols == REC_MAX_COLS) {
+		rb->err = EINVAL;
+		return;
+	}
+	rb->ncols++;
+	rb->err = sbuf_putc(rb->b, (unsigned char)k);
+}
+
+void rec_null(struct rec_builder *rb)
+{
+	col_head(rb, K_NULL);
+}
+
+static void col_bytes(struct rec_builder *rb, enum rec_kind k, const void *p,
+		      size_t n)
+{
+	unsigned char len[4];
+
+	if (n > REC_MAX_PAYLOAD) {
+		rb->err = rb->err ? rb->err : EINVAL;
+		return;
+	}
+	col_head(rb, k);
+	if (rb->err)
+		return;
+	put_u32(len, (uint32_t)n);
+	rb->err = sbuf_put(rb->b, len, 4);
+	if (!rb->err)
+		rb->err = sbuf_put(rb->b, p, n);
+}
+
+void rec_textn(struct rec_builder *rb, const void *p, size_t n)
+{
+	struct sbuf tmp = {0};
+
+	if (!p) {
+		rec_null(rb);
+		return;
+	}
+	if (!text_needs_escape(p, n)) {
+		col_bytes(rb, K_TEXT, p, n);
+		return;
+	}
+	if (text_escape(&tmp, p, n)) {
+		rb->err = rb->err ? rb->err : ENOMEM;
+		return;
+	}
+	col_bytes(rb, K_TEXT, tmp.p, tmp.len);
+	sbuf_free(&tmp);
+}
+
+void rec_text(struct rec_builder *rb, const char *s)
+{
+	rec_textn(rb, s, s ? strlen(s) : 0);
+}
+
+void rec_int(struct rec_builder *rb, int64_t v)
+{
+	unsigned char b[8];
+
+	col_head(rb, K_INT);
+	if (rb->err)
+		return;
+	put_i64(b, v);
+	rb->err = sbuf_put(rb->b, b, 8);
+}
+
+void rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value)
+{
+	if (v == null_value)
+		rec_null(rb);
+	else
+		rec_int(rb, v);
+}
+
+void rec_time(struct rec_builder *rb, int64_t us)
+{
+	unsigned char b[8];
+
+	if (!us) {
+		rec_null(rb);
+		return;
+	}
+	col_head(rb, K_TIME);
+	if (rb->err)
+		return;
+	put_i64(b, us);
+	rb->err = sbuf_put(rb->b, b, 8);
+}
+
+void rec_bytea(struct rec_builder *rb, const void *p, size_t n)
+{
+	if (!p && n) {
+		rb->err = rb->err ? rb->err : EINVAL;
+		return;
+	}
+	col_bytes(rb, K_BYTEA, p ? p : "", n);
+}
+
+void rec_json(struct rec_builder *rb, const char *s, size_t n)
+{
+	if (!s) {
+		rec_null(rb);
+		return;
+	}
+	/* JSON is text: bad bytes are left for PostgreSQL to refuse, and the
+	 * batch split then isolates and logs this one row */
+	if (memchr(s, '\0', n)) {
+		rb->err = rb->err ? rb->err : EINVAL;
+		return;
+	}
+	col_bytes(rb, K_JSON, s, n);
+}
+
+int rec_end(struct rec_builder *rb)
+{
+	struct sbuf *b = rb->b;
+	size_t plen;
+	unsigned char *payload;
+
+	if (!rb->err && b->len - rb->start - REC_HDR > REC_MAX_PAYLOAD)
+		rb->err = EINVAL;
+	if (rb->err) {
+		b->len = rb->start;
+		return rb->err;
+	}
+	payload = b->p + rb->start + REC_HDR;
+	plen = b->len - rb->start - REC_HDR;
+	payload[1] = (unsigned char)rb->ncols;
+	payload[2] = (unsigned char)(rb->ncols >> 8);
+	put_u32(b->p + rb->start, (uint32_t)plen);
+	put_u32(b->p + rb->start + 4, store_crc32(payload, plen));
+	return 0;
+}
+
+int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
+{
+	uint32_t len;
+
+	if (avail < REC_HDR)
+		return EAGAIN;
+	len = get_u32(p);
+	if (len < 3 || len > REC_MAX_PAYLOAD)
+		return EBADMSG;
+	if (avail - REC_HDR < len)
+		return EAGAIN;
+	if (store_crc32(p + REC_HDR, len) != get_u32(p + 4))
+		return EBADMSG;
+	*framelen = REC_HDR + len;
+	return 0;
+}
+
+int rec_decode(struct rec *r, const unsigned char *p, size_t n)
+{
+	size_t off = 3;
+	unsigned ncols;
+
+	if (n < 3 || p[0] >= T_COUNT)
+		return EBADMSG;
+	r->table = p[0];
+	ncols = (unsigned)p[1] | (unsigned)p[2] << 8;
+	if (ncols > REC_MAX_COLS)
+		return EBADMSG;
+	r->ncols = ncols;
+	for (unsigned i = 0; i < ncols; i++) {
+		struct rec_col *c = &r->col[i];
+
+		if (off >= n)
+			return EBADMSG;
+		c->kind = p[off++];
+		c->p = NULL;
+		c->len = 0;
+		c->i = 0;
+		switch (c->kind) {
+		case K_NULL:
+			break;
+		case K_INT:
+		case K_TIME:
+			if (n - off < 8)
+				return EBADMSG;
+			c->i = get_i64(p + off);
+			off += 8;
+			break;
+		case K_TEXT:
+		case K_BYTEA:
+		case K_JSON:
+			if (n - off < 4)
+				return EBADMSG;
+			c->len = get_u32(p + off);
+			off += 4;
+			if (n - off < c->len)
+				return EBADMSG;
+			c->p = p + off;
+			off += c->len;
+			break;
+		default:
+			return EBADMSG;
+		}
+	}
+	return off == n ? 0 : EBADMSG;
+}
+
+bool text_needs_escape(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t need;
+		uint32_t cp;
+
+		if (c == 0)
+			return true;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return true;
+		}
+		if (n - i - 1 < need)
+			return true;
+		for (size_t k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return true;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		/* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return true;
+		i += need + 1;
+	}
+	return false;
+}
+
+int text_escape(struct sbuf *out, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+		char oct[5];
+
+		if (c == '\\') {
+			if (sbuf_put(out, "\\\\", 2))
+				return ENOMEM;
+		} else if (c == 0 || c >= 0x80) {
+			snprintf(oct, sizeof(oct), "\\%03o", c);
+			if (sbuf_put(out, oct, 4))
+				return ENOMEM;
+		} else if (sbuf_putc(out, c)) {
+			return ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* COPY text format: backslash, tab, newline and CR must be escaped */
+static int copy_text(struct sbuf *out, const unsigned char *p, size_t n)
+{
+	size_t run = 0;
+
+	if (sbuf_reserve(out, n + 16))
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *esc;
+
+		switch (p[i]) {
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		default:
+			continue;
+		}
+		if (sbuf_put(out, p + run, i - run) || sbuf_put(out, esc, 2))
+			return ENOMEM;
+		run = i + 1;
+	}
+	return sbuf_put(out, p + run, n - run);
+}
+
+static int copy_time(struct sbuf *out, int64_t us)
+{
+	char buf[48];
+	int64_t sec = us / 1000000, frac = us % 1000000;
+	time_t t;
+	struct tm tm;
+	int n;
+
+	if (frac < 0) {
+		frac += 1000000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (!gmtime_r(&t, &tm))
+		return EINVAL;
+	n = snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		     tm.tm_min, tm.tm_sec, (int)frac);
+	return sbuf_put(out, buf, (size_t)n);
+}
+
+int rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
+{
+	static const char hex[] = "0123456789abcdef";
+	char num[32];
+	int err = 0;
+
+	if (ord >= 0) {
+		int n = snprintf(num, sizeof(num), "%ld\t", ord);
+
+		err = sbuf_put(out, num, (size_t)n);
+	}
+	for (unsigned i = 0; i < r->ncols && !err; i++) {
+		const struct rec_col *c = &r->col[i];
+
+		if (i)
+			err = sbuf_putc(out, '\t');
+		if (err)
+			break;
+		switch (c->kind) {
+		case K_NULL:
+			err = sbuf_put(out, "\\N", 2);
+			break;
+		case K_INT: {
+			int n = snprintf(num, sizeof(num), "%lld", (long long)c->i);
+
+			err = sbuf_put(out, num, (size_t)n);
+			break;
+		}
+		case K_TIME:
+			err = copy_time(out, c->i);
+			break;
+		case K_TEXT:
+		case K_JSON:
+			err = copy_text(out, c->p, c->len);
+			break;
+		case K_BYTEA:
+			/* "\x" hex input, its backslash escaped for COPY */
+			err = sbuf_reserve(out, 3 + 2 * (size_t)c->len);
+			if (err)
+				break;
+			memcpy(out->p + out->len, "\\\\x", 3);
+			out->len += 3;
+			for (uint32_t k = 0; k < c->len; k++) {
+				out->p[out->len++] = (unsigned char)hex[c->p[k] >> 4];
+				out->p[out->len++] = (unsigned char)hex[c->p[k] & 15];
+			}
+			break;
+		}
+	}
+	if (!err)
+		err = sbuf_putc(out, '\n');
+	return err;
+}
+
+const char *rec_table_name(enum rec_table t)
+{
+	static const char *const names[T_COUNT] = {
+		"calls", "call_events", "sip_messages", "sip_headers",
+		"webhook_requests", "header_policy_events",
+	};
+
+	return t < T_COUNT ? names[t] : "?";
+}
+
+void rec_describe(const struct rec *r, char *buf, size_t size)
+{
+	const struct rec_col *c = r->ncols ? &r->col[0] : NULL;
+
+	/* the first column of every table is the call SID */
+	if (c && c->kind == K_TEXT)
+		snprintf(buf, size, "%s call=%.*s", rec_table_name(r->table),
+			 (int)(c->len > 64 ? 64 : c->len), (const char *)c->p);
+	else
+		snprintf(buf, size, "%s call=?", rec_table_name(r->table));
+}

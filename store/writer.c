@@ -1,0 +1,675 @@
+/* writer.c: the queue, batches (COPY into staging, then idempotent inserts), splits and the journal path */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <libpq-fe.h>
+
+#include "store/internal.h"
+
+#define COPY_CHUNK (256u * 1024)
+
+static const char *const staging[T_COUNT] = {
+	"s_calls", "s_events", "s_msgs", "s_hdrs", "s_hooks", "s_policy",
+};
+
+/* Staging tables mirror the real ones (plus an arrival order for calls);
+ * ON COMMIT DELETE ROWS empties them after every batch. Temporary tables
+ * write no WAL, so the extra copy costs CPU only. */
+static const char setup_sql[] =
+	"set client_encoding to 'UTF8';"
+	"create temp table s_calls on commit delete rows as"
+	" select 0::integer as ord, * from calls with no data;"
+	"create temp table s_events on commit delete rows as"
+	" select * from call_events with no data;"
+	"create temp table s_msgs on commit delete rows as"
+	" select * from sip_messages with no data;"
+	"create temp table s_hdrs on commit delete rows as"
+	" select * from sip_headers with no data;"
+	"create temp table s_hooks on commit delete rows as"
+	" select * from webhook_requests with no data;"
+	"create temp table s_policy on commit delete rows as"
+	" select * from header_policy_events with no data;";
+
+/* A call row is a full snapshot: within a batch the newest wins; across
+ * batches (or a journal replayed late) an older snapshot never overwrites
+ * a newer one, and a NULL keeps what was known. */
+static const char *const insert_sql[T_COUNT] = {
+	"insert into calls select distinct on (sid) sid, account_sid,"
+	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name,"
+	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause,"
+	" reason_text, codec, created_at, ringing_at, answered_at, ended_at,"
+	" duration, dial_call_status, updated_at"
+	" from s_calls order by sid, updated_at desc, ord desc"
+	" on conflict (sid) do update set"
+	" account_sid = excluded.account_sid,"
+	" parent_call_sid = coalesce(excluded.parent_call_sid, calls.parent_call_sid),"
+	" instance = excluded.instance,"
+	" direction = excluded.direction,"
+	" from_addr = coalesce(excluded.from_addr, calls.from_addr),"
+	" to_addr = coalesce(excluded.to_addr, calls.to_addr),"
+	" caller_name = coalesce(excluded.caller_name, calls.caller_name),"
+	" status = excluded.status,"
+	" sip_call_id = coalesce(excluded.sip_call_id, calls.sip_call_id),"
+	" sip_response_code = coalesce(excluded.sip_response_code, calls.sip_response_code),"
+	" reason_protocol = coalesce(excluded.reason_protocol, calls.reason_protocol),"
+	" reason_cause = coalesce(excluded.reason_cause, calls.reason_cause),"
+	" reason_text = coalesce(excluded.reason_text, calls.reason_text),"
+	" codec = coalesce(excluded.codec, calls.codec),"
+	" created_at = least(excluded.created_at, calls.created_at),"
+	" ringing_at = coalesce(excluded.ringing_at, calls.ringing_at),"
+	" answered_at = coalesce(excluded.answered_at, calls.answered_at),"
+	" ended_at = coalesce(excluded.ended_at, calls.ended_at),"
+	" duration = coalesce(excluded.duration, calls.duration),"
+	" dial_call_status = coalesce(excluded.dial_call_status, calls.dial_call_status),"
+	" updated_at = excluded.updated_at"
+	" where calls.updated_at <= excluded.updated_at;",
+	"insert into call_events select * from s_events on conflict do nothing;",
+	"insert into sip_messages select * from s_msgs on conflict do nothing;",
+	"insert into sip_headers select * from s_hdrs on conflict do nothing;",
+	"insert into webhook_requests select * from s_hooks on conflict do nothing;",
+	"insert into header_policy_events select * from s_policy on conflict do nothing;",
+};
+
+static void start_next(struct store *s, bool force);
+
+static uint32_t frame_len(const unsigned char *p)
+{
+	return REC_HDR + ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			  (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+/* ---- journal spills ---- */
+
+static int spill_queue(struct store *s)
+{
+	int err;
+
+	if (!s->queue_rows)
+		return 0;
+	if (!s->have_journal)
+		return ENODEV;
+	err = journal_append(&s->journal, s->queue.p, s->queue.len, s->queue_rows);
+	if (err) {
+		store_log(LOG_ERR, "journal: cannot append %zu rows: %s; kept in memory",
+			  s->queue_rows, strerror(err));
+		return err;
+	}
+	s->stats.rows_journaled += s->queue_rows;
+	sbuf_reset(&s->queue);
+	s->queue_rows = 0;
+	return 0;
+}
+
+static void batch_clear(struct batch *b)
+{
+	sbuf_reset(&b->frames);
+	for (int t = 0; t < T_COUNT; t++)
+		sbuf_reset(&b->copy[t]);
+	b->nrec = 0;
+	b->nranges = 0;
+	b->ncopy = b->copy_next = 0;
+	b->copy_sent = 0;
+	b->copying = b->failed = b->from_journal = b->want_write = false;
+	b->sqlstate[0] = b->errmsg[0] = '\0';
+}
+
+/* The batch did not land (connection lost, or the store is closing):
+ * journal rows first taken from the queue; rows read from the journal are
+ * still there and are read again. Rows of the batch that did land come
+ * back too, which the keys make harmless. */
+static void batch_abandon(struct store *s)
+{
+	struct batch *b = &s->batch;
+	int err = 0;
+
+	if (!s->in_batch)
+		return;
+	if (b->from_journal) {
+		s->journal.replay_off = s->journal.done_off;
+	} else if (b->nrec) {
+		if (s->have_journal)
+			err = journal_append(&s->journal, b->frames.p, b->frames.len,
+					     b->nrec);
+		if (s->have_journal && !err) {
+			s->stats.rows_journaled += b->nrec;
+		} else {
+			/* no journal (or it failed): back to the head of the queue */
+			struct sbuf q = {0};
+
+			if (sbuf_put(&q, b->frames.p, b->frames.len) == 0 &&
+			    sbuf_put(&q, s->queue.p, s->queue.len) == 0) {
+				sbuf_free(&s->queue);
+				s->queue = q;
+				s->queue_rows += b->nrec;
+				if (!s->queue_since)
+					s->queue_since = store_now_ms();
+			} else {
+				sbuf_free(&q);
+				store_log(LOG_ERR, "store: out of memory: %zu rows lost",
+					  b->nrec);
+			}
+		}
+	}
+	batch_clear(b);
+	s->in_batch = false;
+}
+
+/* ---- batches ---- */
+
+static int batch_index(struct batch *b)
+{
+	size_t off = 0, n = 0;
+
+	while (off < b->frames.len) {
+		off += frame_len(b->frames.p + off);
+		n++;
+	}
+	if (n + 1 > b->offs_cap) {
+		size_t *o = realloc(b->offs, (n + 1) * sizeof(*o));
+
+		if (!o)
+			return ENOMEM;
+		b->offs = o;
+		b->offs_cap = n + 1;
+	}
+	off = 0;
+	for (size_t i = 0; i <= n; i++) {
+		b->offs[i] = off;
+		if (i < n)
+			off += frame_len(b->frames.p + off);
+	}
+	b->nrec = n;
+	if (!b->ranges_cap) {
+		b->ranges = calloc(64, sizeof(*b->ranges));
+		if (!b->ranges)
+			return ENOMEM;
+		b->ranges_cap = 64;
+	}
+	b->ranges[0].lo = 0;
+	b->ranges[0].hi = n;
+	b->nranges = n ? 1 : 0;
+	return 0;
+}
+
+static int push_range(struct batch *b, size_t lo, size_t hi)
+{
+	if (b->nranges == b->ranges_cap) {
+		struct range *r = realloc(b->ranges, 2 * b->ranges_cap * sizeof(*r));
+
+		if (!r)
+			return ENOMEM;
+		b->ranges = r;
+		b->ranges_cap *= 2;
+	}
+	b->ranges[b->nranges].lo = lo;
+	b->ranges[b->nranges].hi = hi;
+	b->nranges++;
+	return 0;
+}
+
+/* Sends the top range as one simple-protocol query: the COPYs into the
+ * staging tables, then the inserts. Without BEGIN the whole string is one
+ * implicit transaction, so a failure anywhere rolls all of it back and
+ * leaves the connection clean. */
+static int send_range(struct store *s)
+{
+	struct batch *b = &s->batch;
+	struct sbuf q = {0};
+	struct rec r;
+	int err = 0;
+
+	b->cur = b->ranges[--b->nranges];
+	for (int t = 0; t < T_COUNT; t++)
+		sbuf_reset(&b->copy[t]);
+	for (size_t i = b->cur.lo; i < b->cur.hi && !err; i++) {
+		const unsigned char *p = b->frames.p + b->offs[i];
+
+		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR)) {
+			store_log(LOG_ERR, "store: undecodable record skipped");
+			continue;
+		}
+		err = rec_copy_line(&b->copy[r.table], &r,
+				    r.table == T_CALLS ? (long)i : -1);
+	}
+	b->ncopy = 0;
+	for (int t = 0; t < T_COUNT && !err; t++) {
+		if (!b->copy[t].len)
+			continue;
+		b->copy_order[b->ncopy++] = t;
+		err = sbuf_put(&q, "copy ", 5);
+		if (!err)
+			err = sbuf_put(&q, staging[t], strlen(staging[t]));
+		if (!err)
+			err = sbuf_put(&q, " from stdin;", 12);
+	}
+	for (int i = 0; i < b->ncopy && !err; i++)
+		err = sbuf_put(&q, insert_sql[b->copy_order[i]],
+			       strlen(insert_sql[b->copy_order[i]]));
+	if (!err)
+		err = sbuf_putc(&q, '\0');
+	if (err)
+		goto out;
+	b->copy_next = 0;
+	b->copy_sent = 0;
+	b->copying = false;
+	b->failed = false;
+	b->sqlstate[0] = b->errmsg[0] = '\0';
+	if (!b->ncopy) {
+		/* nothing decodable: count the range as done */
+		sbuf_free(&q);
+		return EAGAIN;
+	}
+	if (!PQsendQuery(s->conn, (const char *)q.p)) {
+		store_log(LOG_ERR, "database: cannot send a batch: %s",
+			  PQerrorMessage(s->conn));
+		err = EIO;
+		goto out;
+	}
+	s->phase = W_BATCH;
+ out:
+	sbuf_free(&q);
+	if (err && err != EAGAIN)
+		b->nranges++;	/* put the range back */
+	return err;
+}
+
+static void load_from_queue(struct store *s)
+{
+	struct batch *b = &s->batch;
+	size_t off = 0, rows = 0;
+
+	while (off < s->queue.len && rows < s->batch_rows) {
+		off += frame_len(s->queue.p + off);
+		rows++;
+	}
+	batch_clear(b);
+	if (sbuf_put(&b->frames, s->queue.p, off))
+		return;
+	sbuf_consume(&s->queue, off);
+	s->queue_rows -= rows;
+	s->queue_since = s->queue_rows ? store_now_ms() : 0;
+	if (batch_index(b)) {
+		batch_abandon(s);
+		return;
+	}
+	s->in_batch = true;
+}
+
+static void load_from_journal(struct store *s)
+{
+	struct batch *b = &s->batch;
+	size_t rows = 0;
+	int err;
+
+	batch_clear(b);
+	err = journal_read(&s->journal, &b->frames, s->batch_rows,
+			   64u << 20, &rows);
+	if (err || !rows)
+		return;
+	b->from_journal = true;
+	b->journal_end = s->journal.replay_off;
+	if (batch_index(b)) {
+		batch_clear(b);
+		s->journal.replay_off = s->journal.done_off;
+		return;
+	}
+	s->in_batch = true;
+}
+
+static bool flush_due(const struct store *s)
+{
+	return s->queue_rows &&
+	       (s->queue_rows >= s->batch_rows ||
+		store_now_ms() >= s->queue_since + s->flush_ms);
+}
+
+/* Picks the next thing to send when connected and idle: the rest of a
+ * split batch, then the journal (oldest first), then the queue. */
+static void start_next(struct store *s, bool force)
+{
+	for (;;) {
+		int err;
+
+		if (s->state != STORE_UP || s->phase != W_IDLE)
+			return;
+		if (!s->in_batch) {
+			if (s->have_journal && s->journal.replay_off < s->journal.size) {
+				load_from_journal(s);
+			} else if (s->have_journal && journal_pending(&s->journal)) {
+				err = journal_truncate(&s->journal);
+				if (err)
+					store_log(LOG_ERR, "journal: cannot truncate: %s",
+						  strerror(err));
+				else
+					store_log(LOG_NOTICE, "journal: replayed; emptied");
+			}
+			if (!s->in_batch && (force || flush_due(s)))
+				load_from_queue(s);
+			if (!s->in_batch)
+				return;
+		}
+		if (!s->batch.nranges) {
+			/* every range landed or was rejected */
+			if (s->batch.from_journal)
+				s->journal.done_off = s->batch.journal_end;
+			batch_clear(&s->batch);
+			s->in_batch = false;
+			continue;
+		}
+		err = send_range(s);
+		if (err == EAGAIN)
+			continue;
+		if (err) {
+			conn_fail(s);
+			return;
+		}
+		return;
+	}
+}
+
+static bool is_data_error(const char *st)
+{
+	return (st[0] == '2' && (st[1] == '2' || st[1] == '3'));
+}
+
+/* A query finished (all results read). */
+static void finish_query(struct store *s)
+{
+	struct batch *b = &s->batch;
+
+	if (s->phase == W_SETUP) {
+		s->phase = W_IDLE;
+		if (b->failed) {
+			store_log(LOG_ERR, "database: cannot prepare the writer (%s): %s%s",
+				  b->sqlstate, b->errmsg,
+				  strcmp(b->sqlstate, "42P01") == 0 ?
+					  "; run \"dialerd migrate\"" : "");
+			b->failed = false;
+			conn_fail(s);
+		}
+		return;
+	}
+	s->phase = W_IDLE;
+	if (!b->failed) {
+		s->stats.rows_written += b->cur.hi - b->cur.lo;
+		s->stats.batches++;
+		return;
+	}
+	if (PQstatus(s->conn) == CONNECTION_BAD || !is_data_error(b->sqlstate)) {
+		store_log(LOG_ERR, "database: batch of %zu rows failed (%s): %s",
+			  b->cur.hi - b->cur.lo, b->sqlstate[0] ? b->sqlstate : "connection",
+			  b->errmsg);
+		b->nranges++;	/* b->ranges[nranges] is still cur */
+		conn_fail(s);
+		return;
+	}
+	if (b->cur.hi - b->cur.lo == 1) {
+		const unsigned char *p = b->frames.p + b->offs[b->cur.lo];
+		struct rec r;
+		char what[128] = "?";
+
+		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
+			rec_describe(&r, what, sizeof(what));
+		store_log(LOG_ERR, "store: row rejected (%s) %s: %s", b->sqlstate,
+			  what, b->errmsg);
+		s->stats.rows_rejected++;
+		return;
+	}
+	/* halve until the bad rows are alone; the good ones still land */
+	{
+		size_t mid = b->cur.lo + (b->cur.hi - b->cur.lo) / 2;
+
+		if (push_range(b, mid, b->cur.hi) || push_range(b, b->cur.lo, mid)) {
+			store_log(LOG_ERR, "store: out of memory splitting a batch");
+			conn_fail(s);
+		}
+	}
+}
+
+static void note_error(struct batch *b, const PGresult *res)
+{
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (b->failed)
+		return;
+	b->failed = true;
+	snprintf(b->sqlstate, sizeof(b->sqlstate), "%s", st ? st : "");
+	snprintf(b->errmsg, sizeof(b->errmsg), "%s",
+		 msg ? msg : PQresultErrorMessage(res));
+	/* one line: PQresultErrorMessage ends in a newline */
+	b->errmsg[strcspn(b->errmsg, "\r\n")] = '\0';
+}
+
+/* 1: all copy data of the current COPY sent; 0: wait to write; -1: lost */
+static int push_copy(struct store *s)
+{
+	struct batch *b = &s->batch;
+	const struct sbuf *d;
+	int r;
+
+	if (b->copy_next >= b->ncopy) {
+		r = PQputCopyEnd(s->conn, "unexpected COPY");
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		b->copying = false;
+		return 1;
+	}
+	d = &b->copy[b->copy_order[b->copy_next]];
+	while (b->copy_sent < d->len) {
+		size_t n = d->len - b->copy_sent;
+
+		if (n > COPY_CHUNK)
+			n = COPY_CHUNK;
+		r = PQputCopyData(s->conn, (const char *)d->p + b->copy_sent, (int)n);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		b->copy_sent += n;
+	}
+	r = PQputCopyEnd(s->conn, NULL);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	b->copying = false;
+	b->copy_next++;
+	b->copy_sent = 0;
+	return 1;
+}
+
+void writer_process(struct store *s)
+{
+	struct batch *b = &s->batch;
+
+	for (;;) {
+		PGresult *res;
+		int f;
+
+		if (s->state != STORE_UP)
+			return;
+		if (s->phase == W_IDLE) {
+			start_next(s, false);
+			if (s->phase == W_IDLE)
+				return;
+		}
+		if (b->copying) {
+			f = push_copy(s);
+			if (f < 0)
+				goto lost;
+			if (f == 0) {
+				b->want_write = true;
+				(void)PQflush(s->conn);
+				return;
+			}
+		}
+		f = PQflush(s->conn);
+		if (f < 0)
+			goto lost;
+		b->want_write = f == 1;
+		if (!PQconsumeInput(s->conn))
+			goto lost;
+		if (PQisBusy(s->conn))
+			return;
+		res = PQgetResult(s->conn);
+		if (!res) {
+			finish_query(s);
+			continue;
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_COPY_IN:
+			b->copying = true;
+			break;
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+		case PGRES_EMPTY_QUERY:
+			break;
+		default:
+			note_error(b, res);
+			break;
+		}
+		PQclear(res);
+	}
+ lost:
+	store_log(LOG_ERR, "database: connection lost while writing: %s",
+		  PQerrorMessage(s->conn));
+	conn_fail(s);
+}
+
+void writer_on_connected(struct store *s)
+{
+	batch_clear(&s->batch);
+	s->in_batch = false;
+	if (!PQsendQuery(s->conn, setup_sql)) {
+		store_log(LOG_ERR, "database: cannot prepare the writer: %s",
+			  PQerrorMessage(s->conn));
+		conn_fail(s);
+		return;
+	}
+	s->phase = W_SETUP;
+	writer_process(s);
+}
+
+void writer_on_lost(struct store *s)
+{
+	batch_abandon(s);
+	s->phase = W_IDLE;
+}
+
+bool writer_want_write(const struct store *s)
+{
+	return s->phase != W_IDLE && s->batch.want_write;
+}
+
+int writer_timeout_ms(const struct store *s)
+{
+	unsigned long long now, due;
+
+	if (!s->queue_rows)
+		return -1;
+	if (s->state == STORE_UP && s->phase != W_IDLE)
+		return -1;	/* the batch's completion starts the next */
+	if (s->state != STORE_UP && !s->have_journal)
+		return -1;	/* nowhere to put it: wait for the database */
+	now = store_now_ms();
+	due = s->queue_since + s->flush_ms;
+	return due > now ? (int)(due - now) : 0;
+}
+
+void writer_tick(struct store *s)
+{
+	if (!s->queue_rows)
+		return;
+	if (s->state == STORE_UP) {
+		if (s->phase == W_IDLE && flush_due(s))
+			writer_process(s);
+		return;
+	}
+	if (flush_due(s) && s->have_journal)
+		spill_queue(s);
+}
+
+int writer_enqueued(struct store *s, size_t rows)
+{
+	if (!s->queue_rows)
+		s->queue_since = store_now_ms();
+	s->queue_rows += rows;
+	if (s->state == STORE_UNCONFIGURED) {
+		/* no call log configured */
+		s->stats.rows_discarded += s->queue_rows;
+		sbuf_reset(&s->queue);
+		s->queue_rows = 0;
+		return 0;
+	}
+	if (s->queue.len > s->queue_max_bytes) {
+		if (spill_queue(s) != 0 && s->queue.len > 2 * s->queue_max_bytes) {
+			store_log(LOG_ERR, "store: queue over %zu bytes and no journal: "
+				  "%zu rows dropped", s->queue_max_bytes, s->queue_rows);
+			s->stats.rows_rejected += s->queue_rows;
+			sbuf_reset(&s->queue);
+			s->queue_rows = 0;
+		}
+		return 0;
+	}
+	if (s->queue_rows >= s->batch_rows) {
+		if (s->state == STORE_UP)
+			writer_process(s);
+		else if (s->have_journal)
+			spill_queue(s);
+	}
+	return 0;
+}
+
+int store_flush(struct store *s)
+{
+	if (!s)
+		return EINVAL;
+	if (s->state == STORE_UP) {
+		if (s->phase == W_IDLE)
+			start_next(s, true);
+		return 0;
+	}
+	if (s->state == STORE_UNCONFIGURED)
+		return 0;
+	return s->have_journal ? spill_queue(s) : 0;
+}
+
+bool store_busy(const struct store *s)
+{
+	return s && (s->queue_rows || s->in_batch);
+}
+
+void store_stats(const struct store *s, struct store_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return;
+	*st = s->stats;
+	st->queue_rows = s->queue_rows;
+	st->queue_bytes = s->queue.len;
+	st->journal_bytes = s->have_journal ? s->journal.size : 0;
+}
+
+void writer_free(struct store *s)
+{
+	batch_abandon(s);
+	if (s->queue_rows && s->have_journal)
+		spill_queue(s);
+	if (s->queue_rows)
+		store_log(LOG_ERR, "store: closing with %zu rows not written and no journal",
+			  s->queue_rows);
+	sbuf_free(&s->queue);
+	sbuf_free(&s->batch.frames);
+	for (int t = 0; t < T_COUNT; t++)
+		sbuf_free(&s->batch.copy[t]);
+	free(s->batch.offs);
+	free(s->batch.ranges);
+	if (s->have_journal)
+		journal_close(&s->journal);
+}

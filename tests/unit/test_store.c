@@ -1,0 +1,256 @@
+/* test_store.c: unit tests of store/: records, COPY lines, text escaping, the journal, queue without a database */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/internal.h"
+#include "tests/tap.h"
+
+static char logbuf[4096];
+
+static void on_log(int level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)arg;
+	snprintf(logbuf + strlen(logbuf), sizeof(logbuf) - strlen(logbuf), "%s\n", msg);
+}
+
+static void test_escape(void)
+{
+	ok(!text_needs_escape((const unsigned char *)"plain", 5), "ascii is kept");
+	ok(!text_needs_escape((const unsigned char *)"caf\xc3\xa9", 5), "UTF-8 is kept");
+	ok(!text_needs_escape((const unsigned char *)"\xf0\x9f\x98\x80", 4), "4-byte UTF-8 is kept");
+	ok(text_needs_escape((const unsigned char *)"a\0b", 3), "NUL needs escaping");
+	ok(text_needs_escape((const unsigned char *)"\xff", 1), "0xff needs escaping");
+	ok(text_needs_escape((const unsigned char *)"\xc0\x80", 2), "overlong NUL needs escaping");
+	ok(text_needs_escape((const unsigned char *)"\xed\xa0\x80", 3), "surrogate needs escaping");
+	ok(text_needs_escape((const unsigned char *)"\xe2\x82", 2), "truncated sequence needs escaping");
+
+	struct sbuf b = {0};
+
+	text_escape(&b, (const unsigned char *)"4\0" "2\\\xff", 5);
+	is_mem(b.p, b.len, "4\\0002\\\\\\377", 12, "escape as encode(..., 'escape')");
+	sbuf_free(&b);
+}
+
+static void test_records(void)
+{
+	struct sbuf q = {0}, line = {0};
+	struct rec_builder rb;
+	struct rec r;
+	size_t flen;
+
+	rec_begin(&rb, &q, T_HDRS);
+	rec_text(&rb, "CA0123");
+	rec_int(&rb, 7);
+	rec_null(&rb);
+	rec_time(&rb, 1764431484123456LL);	/* 2025-11-29 15:51:24.123456 */
+	rec_textn(&rb, "a\tb\nc\\d", 7);
+	rec_bytea(&rb, "\0\xff", 2);
+	rec_json(&rb, "{\"a\":1}", 7);
+	ok(rec_end(&rb) == 0, "record built");
+	ok(rec_frame_check(q.p, q.len, &flen) == 0 && flen == q.len, "frame checks");
+	ok(rec_frame_check(q.p, q.len - 1, &flen) == EAGAIN, "short frame: EAGAIN");
+	q.p[q.len - 1] ^= 1;
+	ok(rec_frame_check(q.p, q.len, &flen) == EBADMSG, "flipped bit: EBADMSG");
+	q.p[q.len - 1] ^= 1;
+	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
+	is_int(r.table, T_HDRS, "table");
+	is_int(r.ncols, 7, "columns");
+	is_int(r.col[1].i, 7, "int column");
+	ok(rec_copy_line(&line, &r, 3) == 0, "copy line");
+	sbuf_putc(&line, 0);
+	is_str((char *)line.p,
+	       "3\tCA0123\t7\t\\N\t2025-11-29 15:51:24.123456+00\ta\\tb\\nc\\\\d\t\\\\x00ff\t{\"a\":1}\n",
+	       "COPY text line");
+	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
+
+	/* a builder error rolls the frame back */
+	size_t before = q.len;
+
+	rec_begin(&rb, &q, T_CALLS);
+	rec_text(&rb, "x");
+	rec_json(&rb, "a\0b", 3);
+	ok(rec_end(&rb) == EINVAL && q.len == before, "bad column rolls back");
+	sbuf_free(&q);
+	sbuf_free(&line);
+}
+
+static void test_policy_names(void)
+{
+	ok(store_header_is_policy("X-Answer-Id", 11), "X- header");
+	ok(store_header_is_policy("x-lower", 7), "x- header");
+	ok(store_header_is_policy("user-to-user", 12), "User-to-User, any case");
+	ok(store_header_is_policy("Diversion", 9), "Diversion");
+	ok(!store_header_is_policy("Via", 3), "Via is not");
+	ok(!store_header_is_policy("X", 1), "X alone is not");
+	ok(!store_header_is_policy("Diversions", 10), "prefix is not enough");
+}
+
+static size_t count_frames(const char *path)
+{
+	struct journal j;
+	struct sbuf b = {0};
+	size_t rows = 0, total = 0;
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (journal_open(&j, dir))
+		return (size_t)-1;
+	while (journal_read(&j, &b, 1000, 1 << 20, &rows) == 0 && rows) {
+		total += rows;
+		sbuf_reset(&b);
+	}
+	journal_close(&j);
+	sbuf_free(&b);
+	return total;
+}
+
+static void test_journal(const char *dir)
+{
+	struct journal j, j2;
+	struct sbuf q = {0};
+	struct rec_builder rb;
+	char path[512];
+	struct stat st;
+	int fd;
+
+	ok(journal_open(&j, dir) == 0, "journal opens");
+	is_int((long long)j.size, 0, "new journal is empty");
+	is_int(journal_open(&j2, dir), EBUSY, "second opener is refused (EBUSY)");
+	for (int i = 0; i < 10; i++) {
+		rec_begin(&rb, &q, T_EVENTS);
+		rec_text(&rb, "CAabc");
+		rec_int(&rb, i);
+		rec_end(&rb);
+	}
+	ok(journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
+	ok(journal_pending(&j), "pending");
+	journal_close(&j);
+	is_int((long long)count_frames(dir), 10, "10 rows read back");
+
+	/* tear the tail: half of a record */
+	snprintf(path, sizeof(path), "%s/store.journal", dir);
+	fd = open(path, O_WRONLY | O_APPEND);
+	ok(fd >= 0 && write(fd, q.p, q.len / 10 / 2) > 0, "append half a record");
+	close(fd);
+	logbuf[0] = '\0';
+	ok(journal_open(&j, dir) == 0, "journal with a torn tail opens");
+	ok(strstr(logbuf, "torn tail") != NULL, "torn tail logged: %s", logbuf);
+	stat(path, &st);
+	is_int((long long)st.st_size, (long long)q.len, "file cut to the whole records");
+	ok(journal_truncate(&j) == 0 && j.size == 0, "truncate empties");
+	journal_close(&j);
+
+	/* garbage in the middle: the rest from there is cut */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ok(write(fd, q.p, q.len / 10) > 0 && write(fd, "garbage-garbage", 15) == 15 &&
+	   write(fd, q.p, q.len / 10) > 0, "record, garbage, record");
+	close(fd);
+	is_int((long long)count_frames(dir), 1, "only the record before the damage survives");
+	sbuf_free(&q);
+}
+
+static void fill(struct store *s, int n)
+{
+	char sid[40];
+	struct store_header hdrs[] = {
+		{"Via", 3, "SIP/2.0/UDP 127.0.0.1", 21},
+		{"X-Answer-Id", 11, "4\0" "2\xff", 4},
+	};
+
+	for (int i = 0; i < n; i++) {
+		snprintf(sid, sizeof(sid), "CA%032x", i);
+		struct store_call c = {.sid = sid, .account_sid = "AC1",
+				       .direction = "inbound", .status = "ringing",
+				       .created_at = store_now_us(), .duration = -1};
+		struct store_sip_message m = {.call_sid = sid, .seq = 1,
+					      .start_line = "SIP/2.0 200 OK",
+					      .hdrs = hdrs, .nhdrs = 2};
+
+		store_call_upsert(s, &c);
+		store_sip_message_add(s, &m);
+	}
+}
+
+static void test_store_journal(const char *dir)
+{
+	struct store *s = NULL;
+	struct store_stats st;
+	struct store_conf conf = {
+		/* nothing listens on port 1: the store stays down */
+		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+		.data_dir = dir, .batch_rows = 100, .flush_ms = 50,
+	};
+	struct store_call bad = {.sid = "CA1"};
+
+	ok(store_alloc(&s, &conf) == 0, "store allocates while the database is down");
+	is_int(store_call_upsert(s, &bad), EINVAL, "missing fields: EINVAL");
+	fill(s, 60);	/* 60 calls + 60 messages + 60 headers = 180 rows */
+	store_stats(s, &st);
+	ok(st.rows_journaled == 100 && st.queue_rows == 80,
+	   "100 rows journaled at batch_rows, 80 queued (%llu, %zu)",
+	   st.rows_journaled, st.queue_rows);
+	ok(store_flush(s) == 0, "flush to the journal");
+	store_stats(s, &st);
+	is_int(st.queue_rows, 0, "queue empty after flush");
+	ok(st.journal_bytes > 0, "journal holds bytes");
+	fill(s, 5);	/* queued, journaled by store_free */
+	s = store_free(s);
+	ok(s == NULL, "free returns NULL");
+	is_int((long long)count_frames(dir), 195, "all 195 rows in the journal");
+}
+
+static void test_unconfigured(void)
+{
+	struct store *s = NULL;
+	struct store_stats st;
+	struct store_conf conf = {0};
+
+	ok(store_alloc(&s, &conf) == 0, "store without a database");
+	is_int(store_state(s), STORE_UNCONFIGURED, "unconfigured");
+	fill(s, 3);
+	store_stats(s, &st);
+	ok(st.rows_discarded == 9 && st.queue_rows == 0, "rows discarded, nothing queued");
+	ok(!store_busy(s), "not busy");
+	is_int(store_fd(s), -1, "no socket");
+	store_free(s);
+}
+
+static void test_migrations(void)
+{
+	ok(store_migrations_count() >= 1, "migrations embedded");
+	is_int(store_migrations[0].version, 1, "first is 0001");
+	is_int((long long)strlen(store_migrations[0].sha256), 64, "sha256 hex");
+	ok(strstr(store_migrations[0].sql, "create table calls") != NULL, "SQL embedded");
+	is_int(store_migrations_latest(),
+	       store_migrations[store_migrations_count() - 1].version, "latest");
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/test_store.XXXXXX";
+	char dir1[300], dir2[300], cmd[400];
+	char *base = mkdtemp(tmpl);
+
+	store_log_handler_set(on_log, NULL);
+	if (!ok(base != NULL, "temp dir"))
+		return tap_done();
+	snprintf(dir1, sizeof(dir1), "%s/j1", base);
+	snprintf(dir2, sizeof(dir2), "%s/j2", base);
+	test_escape();
+	test_records();
+	test_policy_names();
+	test_journal(dir1);
+	test_store_journal(dir2);
+	test_unconfigured();
+	test_migrations();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", base);
+	return tap_done();
+}
