@@ -19,6 +19,10 @@ uint64_t dial_tmr_started(void); /* timers ever started in this thread */
 struct list;
 struct list *tmrl_get(void);  /* libre-internal, not in re_tmr.h: empty */
 
+/* tls.c: dial_tls_alloc() -> sip_transp_add(..., dial_tls_ctx(dt)); client
+ * connections then verify CA chain and host name (see tls.h) */
+#include "dial/tls.h"
+
 /* END perf */
 
 #endif

@@ -1,0 +1,562 @@
+/* tls.c: TLS client verification (CA chain + host name per connection) on libre 1.1.0's SIP transport */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <re.h>
+
+#include "dial/internal.h"
+
+#define DEBUG_MODULE "dial_tls"
+#define DEBUG_LEVEL 5
+#include <re_dbg.h>
+
+/*
+ * How the host name reaches OpenSSL. libre 1.1.0 creates a client TLS
+ * connection inside its SIP transport (conn_send -> tls_start_tcp) and
+ * never exposes it, and the only per-connection checks it offers,
+ * tls_set_verify_server() and tls_set_servername(), take that hidden
+ * struct tls_conn. Both calls on the way are made through libre's PLT:
+ *
+ *   ctrans/sip_send -> sip_transp_send(..., dst, mb) -> conn_send
+ *       -> tcp_connect -> tls_start_tcp(&conn->sc, tls, tcp, 0)
+ *
+ * so this file defines sip_transp_send and tls_start_tcp, each calling
+ * libre's own (dlsym RTLD_NEXT). The first remembers, for the duration of
+ * the call, which message is being sent; the second, when libre starts a
+ * client connection on one of our contexts, reads the routing host from
+ * that message and arms OpenSSL's per-connection check (SSL_set1_host via
+ * tls_set_verify_server, SNI via tls_set_servername). Connections libre
+ * accepts are started outside sip_transp_send and stay untouched.
+ *
+ * In libre 1.1.0 the SIP transport starts TLS in exactly two places:
+ * conn_send (inside sip_transp_send: client) and its accept handler
+ * (server). A client connection whose message names no host is refused:
+ * fail closed.
+ */
+
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+/* libre-private, stable in 1.1.x (configure pins the ABI) */
+struct sip_connqent;
+struct sip;
+typedef void (sip_transp_h)(int err, void *arg);
+int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
+		    enum sip_transp tp, const struct sa *dst, struct mbuf *mb,
+		    sip_transp_h *transph, void *arg);
+
+typedef int (send_f)(struct sip_connqent **, struct sip *, void *,
+		     enum sip_transp, const struct sa *, struct mbuf *,
+		     sip_transp_h *, void *);
+typedef int (start_f)(struct tls_conn **, struct tls *, struct tcp_conn *,
+		      int);
+
+struct ihost {
+	struct le le;
+	unsigned refs;
+	char host[];
+};
+
+struct dial_tls {
+	struct le le;             /* in registry */
+	struct tls *tls;
+	bool insecure;
+	struct list ihosts;       /* per-target insecure hosts */
+	struct dial_tls_stats st;
+};
+
+/* contexts made here; read when libre starts a connection */
+static struct list registry = LIST_INIT;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static send_f *real_send;
+static start_f *real_start;
+static int ex_idx = -1;
+
+/* the message libre is sending right now (SIP thread, nested calls) */
+struct sending {
+	const struct sa *dst;
+	const struct mbuf *mb;
+};
+static _Thread_local const struct sending *cur;
+
+
+static void resolve(void)
+{
+	void *p;
+
+	p = dlsym(RTLD_NEXT, "sip_transp_send");
+	memcpy(&real_send, &p, sizeof(p));
+	p = dlsym(RTLD_NEXT, "tls_start_tcp");
+	memcpy(&real_start, &p, sizeof(p));
+
+	ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+
+	if (!real_send || !real_start)
+		DEBUG_WARNING("libre's sip_transp_send/tls_start_tcp not found:"
+			      " TLS cannot work (%s)\n", dlerror());
+}
+
+
+int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
+		    enum sip_transp tp, const struct sa *dst, struct mbuf *mb,
+		    sip_transp_h *transph, void *arg)
+{
+	const struct sending *prev;
+	struct sending s;
+	int err;
+
+	(void)pthread_once(&once, resolve);
+	if (!real_send)
+		return ENOSYS;
+
+	if (tp != SIP_TRANSP_TLS)
+		return real_send(qentp, sip, sock, tp, dst, mb, transph, arg);
+
+	s.dst = dst;
+	s.mb = mb;
+	prev = cur;
+	cur = &s;
+	err = real_send(qentp, sip, sock, tp, dst, mb, transph, arg);
+	cur = prev;
+
+	return err;
+}
+
+
+static struct dial_tls *registry_find(const struct tls *tls)
+{
+	struct dial_tls *dt = NULL;
+	struct le *le;
+
+	pthread_mutex_lock(&registry_lock);
+	for (le = registry.head; le; le = le->next) {
+		struct dial_tls *x = le->data;
+
+		if (x->tls == tls) {
+			dt = x;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+
+	return dt;
+}
+
+
+static const char *ssl_reason(void)
+{
+	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+
+	return r ? r : "unknown reason";
+}
+
+
+static bool is_ip(const char *host)
+{
+	struct sa sa;
+
+	return 0 == sa_set_str(&sa, host, 0);
+}
+
+
+/* Which host must the peer's certificate name? The URI the request is
+ * routed by (RFC 5922 §4): the top Route, else the Request-URI; for a
+ * response, the host of the top Via's sent-by. */
+static int routing_host(char *host, size_t size, const struct mbuf *src)
+{
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb;
+	struct pl h = PL_INIT;
+	int err;
+
+	mb = mbuf_alloc(src->end);
+	if (!mb)
+		return ENOMEM;
+
+	err = mbuf_write_mem(mb, src->buf, src->end);
+	if (err)
+		goto out;
+	mb->pos = 0;
+
+	err = sip_msg_decode(&msg, mb);
+	if (err)
+		goto out;
+
+	if (msg->req) {
+		const struct sip_hdr *rt = sip_msg_hdr(msg, SIP_HDR_ROUTE);
+		struct sip_addr addr;
+
+		if (rt && !sip_addr_decode(&addr, &rt->val))
+			h = addr.uri.host;
+		else
+			h = msg->uri.host;
+	}
+	else {
+		struct pl sb = msg->via.sentby;
+
+		/* "host:port", "[v6]:port", "host" */
+		if (sb.l && sb.p[0] == '[') {
+			const char *e = pl_strchr(&sb, ']');
+
+			if (e) {
+				h.p = sb.p + 1;
+				h.l = (size_t)(e - h.p);
+			}
+		}
+		else {
+			const char *c = pl_strchr(&sb, ':');
+
+			h.p = sb.p;
+			h.l = c ? (size_t)(c - sb.p) : sb.l;
+		}
+	}
+
+	if (!h.l || h.l >= size) {
+		err = EBADMSG;
+		goto out;
+	}
+
+	err = pl_strcpy(&h, host, size);
+
+ out:
+	mem_deref(msg);
+	mem_deref(mb);
+
+	return err;
+}
+
+
+static bool host_insecure(struct dial_tls *dt, const char *host)
+{
+	struct le *le;
+
+	if (dt->insecure)
+		return true;
+
+	for (le = dt->ihosts.head; le; le = le->next) {
+		const struct ihost *ih = le->data;
+
+		if (!strcasecmp(ih->host, host))
+			return true;
+	}
+
+	return false;
+}
+
+
+int tls_start_tcp(struct tls_conn **ptc, struct tls *tls, struct tcp_conn *tcp,
+		  int layer)
+{
+	struct dial_tls *dt;
+	char host[256] = "";
+	int err;
+
+	(void)pthread_once(&once, resolve);
+	if (!real_start)
+		return ENOSYS;
+
+	err = real_start(ptc, tls, tcp, layer);
+	if (err || !ptc || !*ptc)
+		return err;
+
+	dt = registry_find(tls);
+	if (!dt)
+		return 0;          /* a context not made here: libre's default */
+
+	if (!cur)
+		return 0;          /* accepted connection: server role */
+
+	err = routing_host(host, sizeof(host), cur->mb);
+	if (err) {
+		if (dt->insecure) {
+			++dt->st.insecure;
+			DEBUG_WARNING("TLS to %J: peer certificate NOT verified"
+				      " (insecure)\n", cur->dst);
+			return 0;
+		}
+		++dt->st.nohost;
+		DEBUG_WARNING("TLS to %J refused: no host name to verify the"
+			      " certificate against (%m)\n", cur->dst, err);
+		err = EPROTO;
+		goto out;
+	}
+
+	if (host_insecure(dt, host)) {
+		++dt->st.insecure;
+		DEBUG_WARNING("TLS to %s (%J): peer certificate NOT verified"
+			      " (insecure)\n", host, cur->dst);
+		return 0;
+	}
+
+	/* SNI only for names (RFC 6066 §3 forbids IP literals) */
+	if (!is_ip(host)) {
+		err = tls_set_servername(*ptc, host);
+		if (err)
+			goto out;
+	}
+
+	/* SSL_set1_host: OpenSSL 3 checks an IP literal against the
+	 * certificate's IP addresses, a name against its DNS names */
+	err = tls_set_verify_server(*ptc, host);
+	if (err) {
+		DEBUG_WARNING("TLS to %s: cannot set the host check (%m)\n",
+			      host, err);
+		goto out;
+	}
+
+	++dt->st.verified;
+
+ out:
+	if (err)
+		*ptc = mem_deref(*ptc);
+
+	return err;
+}
+
+
+/* Inherited by every connection of the context; libre's client check
+ * (tls_set_verify_server) keeps it. Logs why a handshake is refused. */
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
+					SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct dial_tls *dt;
+	X509 *cert;
+	char subj[256] = "?";
+	const char *host;
+	char *ip;
+
+	if (ok || !ssl)
+		return ok;
+
+	if (SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE)
+		return 1;
+
+	dt = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_idx);
+	if (dt)
+		++dt->st.refused;
+
+	cert = X509_STORE_CTX_get_current_cert(xs);
+	if (cert)
+		X509_NAME_oneline(X509_get_subject_name(cert), subj,
+				  sizeof(subj));
+
+	host = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+	ip = host ? NULL : X509_VERIFY_PARAM_get1_ip_asc(SSL_get0_param(ssl));
+
+	DEBUG_WARNING("TLS peer certificate refused (expected %s):"
+		      " %s at depth %d, subject %s\n",
+		      host ? host : ip ? ip : "?",
+		      X509_verify_cert_error_string(
+			      X509_STORE_CTX_get_error(xs)),
+		      X509_STORE_CTX_get_error_depth(xs), subj);
+	OPENSSL_free(ip);
+
+	return 0;
+}
+
+
+static void destructor(void *arg)
+{
+	struct dial_tls *dt = arg;
+	SSL_CTX *ctx;
+
+	pthread_mutex_lock(&registry_lock);
+	list_unlink(&dt->le);
+	pthread_mutex_unlock(&registry_lock);
+
+	ctx = dt->tls ? tls_openssl_context(dt->tls) : NULL;
+	if (ctx && ex_idx >= 0)
+		SSL_CTX_set_ex_data(ctx, ex_idx, NULL);
+
+	list_flush(&dt->ihosts);
+	mem_deref(dt->tls);
+}
+
+
+static int load_ca(SSL_CTX *ctx, const char *cafile)
+{
+	if (!cafile && access(SYSTEM_CA_FILE, R_OK) == 0)
+		cafile = SYSTEM_CA_FILE;
+
+	if (cafile) {
+		if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+			DEBUG_WARNING("cannot read CA file %s: %s\n", cafile,
+				      access(cafile, R_OK) ? strerror(errno)
+							   : ssl_reason());
+			ERR_clear_error();
+			return EINVAL;
+		}
+		return 0;
+	}
+
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		DEBUG_WARNING("no CA store: %s\n", ssl_reason());
+		ERR_clear_error();
+		return EINVAL;
+	}
+
+	return 0;
+}
+
+
+int dial_tls_alloc(struct dial_tls **dtp, const struct dial_tls_conf *conf)
+{
+	struct dial_tls *dt;
+	SSL_CTX *ctx;
+	int err;
+
+	if (!dtp || !conf)
+		return EINVAL;
+
+	(void)pthread_once(&once, resolve);
+	if (!real_send || !real_start || ex_idx < 0)
+		return ENOSYS;
+
+	dt = mem_zalloc(sizeof(*dt), destructor);
+	if (!dt)
+		return ENOMEM;
+
+	dt->insecure = conf->insecure;
+
+	err = tls_alloc(&dt->tls, TLS_METHOD_SSLV23, NULL, NULL);
+	if (err)
+		goto out;
+
+	ctx = tls_openssl_context(dt->tls);
+	if (!ctx) {
+		err = ENOMEM;
+		goto out;
+	}
+
+	if (conf->certfile) {
+		const char *key = conf->keyfile ? conf->keyfile
+						: conf->certfile;
+
+		if (SSL_CTX_use_certificate_chain_file(ctx,
+						conf->certfile) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, key,
+						SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			DEBUG_WARNING("cannot use certificate %s / key %s:"
+				      " %s\n", conf->certfile, key,
+				      ssl_reason());
+			ERR_clear_error();
+			err = EINVAL;
+			goto out;
+		}
+	}
+
+	err = load_ca(ctx, conf->cafile);
+	if (err)
+		goto out;
+
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+
+	/* SSL_VERIFY_NONE here keeps accepted connections from asking for
+	 * client certificates; client connections get SSL_VERIFY_PEER and
+	 * their host one by one in tls_start_tcp above */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, verify_cb);
+	SSL_CTX_set_ex_data(ctx, ex_idx, dt);
+
+	pthread_mutex_lock(&registry_lock);
+	list_append(&registry, &dt->le, dt);
+	pthread_mutex_unlock(&registry_lock);
+
+	if (dt->insecure)
+		DEBUG_WARNING("TLS peer verification is OFF (insecure):"
+			      " every connection will be logged\n");
+
+ out:
+	if (err)
+		mem_deref(dt);
+	else
+		*dtp = dt;
+
+	return err;
+}
+
+
+struct tls *dial_tls_ctx(const struct dial_tls *dt)
+{
+	return dt ? dt->tls : NULL;
+}
+
+
+static struct ihost *ihost_find(struct dial_tls *dt, const char *host)
+{
+	struct le *le;
+
+	for (le = dt->ihosts.head; le; le = le->next) {
+		struct ihost *ih = le->data;
+
+		if (!strcasecmp(ih->host, host))
+			return ih;
+	}
+
+	return NULL;
+}
+
+
+int dial_tls_insecure_hold(struct dial_tls *dt, const char *host)
+{
+	struct ihost *ih;
+	size_t n;
+
+	if (!dt || !host || !*host)
+		return EINVAL;
+
+	ih = ihost_find(dt, host);
+	if (ih) {
+		++ih->refs;
+		return 0;
+	}
+
+	n = strlen(host);
+	ih = mem_zalloc(sizeof(*ih) + n + 1, NULL);
+	if (!ih)
+		return ENOMEM;
+
+	memcpy(ih->host, host, n + 1);
+	ih->refs = 1;
+	list_append(&dt->ihosts, &ih->le, ih);
+
+	return 0;
+}
+
+
+void dial_tls_insecure_release(struct dial_tls *dt, const char *host)
+{
+	struct ihost *ih;
+
+	if (!dt || !host)
+		return;
+
+	ih = ihost_find(dt, host);
+	if (!ih || --ih->refs > 0)
+		return;
+
+	list_unlink(&ih->le);
+	mem_deref(ih);
+}
+
+
+void dial_tls_stats_get(const struct dial_tls *dt, struct dial_tls_stats *st)
+{
+	if (!st)
+		return;
+
+	if (dt)
+		*st = dt->st;
+	else
+		memset(st, 0, sizeof(*st));
+}

@@ -1,0 +1,63 @@
+/* tls.h: private to dial/: a libre TLS context that verifies the peer certificate and host name */
+#ifndef DIALERD_DIAL_TLS_H
+#define DIALERD_DIAL_TLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * libre 1.1.0 verifies nothing on its TLS client connections: any
+ * certificate, any name. dial_tls_alloc() makes a context for
+ * sip_transp_add(sip, SIP_TRANSP_TLS, &laddr, dial_tls_ctx(dt)) whose
+ * client connections verify the peer's chain against the CA file (default
+ * the system store) and check the certificate against the host of the URI
+ * the request is routed by: the top Route header, else the Request-URI
+ * (for a response, the top Via's sent-by). An IP literal is checked
+ * against the certificate's IP addresses. The check runs per connection, so
+ * one context serves every host. Server-side (accepted) connections are
+ * untouched: no client certificate is asked for.
+ *
+ * Limitation: libre reuses a TLS connection for every request to the same
+ * address and port, so a second host name at an address already connected
+ * (and verified for another name) is not verified again.
+ *
+ * All functions: SIP thread (the thread that runs the SIP stack).
+ */
+
+struct tls;
+struct dial_tls;
+
+struct dial_tls_conf {
+	const char *certfile;   /* PEM: certificate chain and key for our
+				   listener (NULL: client only) */
+	const char *keyfile;    /* NULL: the key is in certfile */
+	const char *cafile;     /* NULL: /etc/ssl/certs/ca-certificates.crt,
+				   else OpenSSL's default paths */
+	bool insecure;          /* verify nothing: a warning is logged for
+				   every connection made so */
+};
+
+struct dial_tls_stats {
+	uint64_t verified;      /* client connections started with checks */
+	uint64_t insecure;      /* ... started without (logged each time) */
+	uint64_t refused;       /* handshakes we refused (chain or name) */
+	uint64_t nohost;        /* no host to check found: refused at once */
+};
+
+/* A mem object (mem_deref frees it). EINVAL: unreadable CA, certificate or
+ * key file (logged with OpenSSL's reason); ENOMEM. */
+int dial_tls_alloc(struct dial_tls **dtp, const struct dial_tls_conf *conf);
+
+/* The libre context, for sip_transp_add; borrowed: lives as long as dt and
+ * every transport holding it. */
+struct tls *dial_tls_ctx(const struct dial_tls *dt);
+
+/* Per-target insecure: connections whose routing host is host (case-
+ * insensitive) skip verification while held; hold/release nest. EINVAL,
+ * ENOMEM. */
+int  dial_tls_insecure_hold(struct dial_tls *dt, const char *host);
+void dial_tls_insecure_release(struct dial_tls *dt, const char *host);
+
+void dial_tls_stats_get(const struct dial_tls *dt, struct dial_tls_stats *st);
+
+#endif

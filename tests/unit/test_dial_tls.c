@@ -1,0 +1,289 @@
+/* test_dial_tls.c: dial/tls.c refuses wrong CAs and host names on real loopback TLS, per connection */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <re.h>
+
+#include "dial/internal.h"
+#include "tests/tap.h"
+
+static char dir[] = "/tmp/test_dial_tls.XXXXXX";
+static char path_ca[128], path_ca2[128], path_srv[128];
+
+/* A CA, a second unrelated CA, and a server certificate from the first CA
+ * for DNS:good.test and IP:127.0.0.1, made with the openssl command. */
+static int make_certs(void)
+{
+	char cmd[2048];
+
+	if (!mkdtemp(dir))
+		return -1;
+
+	snprintf(path_ca, sizeof(path_ca), "%s/ca.pem", dir);
+	snprintf(path_ca2, sizeof(path_ca2), "%s/ca2.pem", dir);
+	snprintf(path_srv, sizeof(path_srv), "%s/srv.pem", dir);
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && "
+		 "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key "
+		 " -out ca.pem -days 2 -subj /CN=dial-test-ca "
+		 " -addext basicConstraints=critical,CA:TRUE 2>/dev/null && "
+		 "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca2.key "
+		 " -out ca2.pem -days 2 -subj /CN=other-ca "
+		 " -addext basicConstraints=critical,CA:TRUE 2>/dev/null && "
+		 "openssl req -newkey rsa:2048 -nodes -keyout srv.key "
+		 " -out srv.csr -subj /CN=good.test 2>/dev/null && "
+		 "printf 'subjectAltName=DNS:good.test,IP:127.0.0.1\\n' > ext && "
+		 "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
+		 " -CAcreateserial -out srv.crt -days 2 -extfile ext "
+		 " 2>/dev/null && cat srv.crt srv.key > srv.pem",
+		 dir);
+
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void rm_certs(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", dir);
+}
+
+/* --- a TLS SIP server (accepted side) answering 200 to OPTIONS --------- */
+
+struct server {
+	struct dial_tls *dt;
+	struct sip *sip;
+	struct sip_lsnr *lsnr;
+	struct sa addr;
+	unsigned reqs;
+};
+
+static bool srv_req_h(const struct sip_msg *msg, void *arg)
+{
+	struct server *s = arg;
+
+	++s->reqs;
+	(void)sip_reply(s->sip, msg, 200, "OK");
+
+	return true;
+}
+
+static int server_start(struct server *s)
+{
+	struct dial_tls_conf c = { .certfile = path_srv, .cafile = path_ca };
+	struct sa laddr;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = dial_tls_alloc(&s->dt, &c);
+	if (err)
+		return err;
+	err = sip_alloc(&s->sip, NULL, 16, 16, 16, "srv", NULL, NULL);
+	if (err)
+		return err;
+	sa_set_str(&laddr, "127.0.0.1", 0);
+	err = sip_transp_add(s->sip, SIP_TRANSP_TLS, &laddr,
+			     dial_tls_ctx(s->dt));
+	if (err)
+		return err;
+	err = sip_transp_laddr(s->sip, &s->addr, SIP_TRANSP_TLS, NULL);
+	if (err)
+		return err;
+
+	return sip_listen(&s->lsnr, s->sip, true, srv_req_h, s);
+}
+
+static void server_stop(struct server *s)
+{
+	s->lsnr = mem_deref(s->lsnr);
+	if (s->sip)
+		sip_close(s->sip, true);
+	s->sip = mem_deref(s->sip);
+	s->dt = mem_deref(s->dt);
+}
+
+/* --- one client request over a fresh client stack ---------------------- */
+
+struct result {
+	int err;
+	uint16_t scode;
+	bool done;
+};
+
+static void resp_h(int err, const struct sip_msg *msg, void *arg)
+{
+	struct result *r = arg;
+
+	r->err = err;
+	r->scode = msg ? msg->scode : 0;
+	r->done = true;
+	re_cancel();
+}
+
+static void timeout_h(void *arg)
+{
+	(void)arg;
+	re_cancel();
+}
+
+/* Sends OPTIONS to uri through the server's address (next hop given
+ * explicitly, as with an outbound proxy, so no DNS is involved). */
+static struct result request(struct server *s, const struct dial_tls_conf *c,
+			     const char *uri, const char *insecure_host,
+			     struct dial_tls_stats *st)
+{
+	struct result r = { .err = -1 };
+	struct dial_tls *dt = NULL;
+	struct sip *sip = NULL;
+	struct sip_request *req = NULL;
+	struct tmr guard;
+	struct sa laddr;
+	char route[128];
+	struct pl rpl;
+	struct uri ruri;
+	int err;
+
+	tmr_init(&guard);
+	memset(st, 0, sizeof(*st));
+
+	err = dial_tls_alloc(&dt, c);
+	if (err) {
+		r.err = err;
+		goto out;
+	}
+	if (insecure_host)
+		(void)dial_tls_insecure_hold(dt, insecure_host);
+
+	err = sip_alloc(&sip, NULL, 16, 16, 16, "cli", NULL, NULL);
+	if (err)
+		goto out;
+	sa_set_str(&laddr, "127.0.0.1", 0);
+	err = sip_transp_add(sip, SIP_TRANSP_TLS, &laddr, dial_tls_ctx(dt));
+	if (err)
+		goto out;
+
+	re_snprintf(route, sizeof(route), "sip:%J;transport=tls", &s->addr);
+	pl_set_str(&rpl, route);
+	err = uri_decode(&ruri, &rpl);
+	if (err)
+		goto out;
+
+	err = sip_requestf(&req, sip, true, "OPTIONS", uri, &ruri, NULL,
+			   NULL, resp_h, &r,
+			   "To: <%s>\r\n"
+			   "From: <sip:t@127.0.0.1>;tag=1\r\n"
+			   "Call-ID: tls-%p\r\n"
+			   "CSeq: 1 OPTIONS\r\n"
+			   "Max-Forwards: 70\r\n"
+			   "Content-Length: 0\r\n\r\n", uri, (void *)&r);
+	if (err) {
+		r.err = err;
+		goto out;
+	}
+
+	tmr_start(&guard, 5000, timeout_h, NULL);
+	(void)re_main(NULL);
+	if (!r.done)
+		r.err = ETIMEDOUT;
+
+ out:
+	tmr_cancel(&guard);
+	dial_tls_stats_get(dt, st);
+	if (insecure_host)
+		dial_tls_insecure_release(dt, insecure_host);
+	req = mem_deref(req);
+	if (sip)
+		sip_close(sip, true);
+	sip = mem_deref(sip);
+	dt = mem_deref(dt);
+
+	return r;
+}
+
+int main(void)
+{
+	struct server s;
+	struct dial_tls_conf good = { .cafile = path_ca };
+	struct dial_tls_conf wrongca = { .cafile = path_ca2 };
+	struct dial_tls_conf insecure = { .cafile = path_ca2, .insecure = true };
+	struct dial_tls_conf bad = { .cafile = "/nonexistent/ca.pem" };
+	struct dial_tls_stats st;
+	struct dial_tls *dt = NULL;
+	struct result r;
+	unsigned reqs;
+	int err;
+
+	if (system("openssl version >/dev/null 2>&1") != 0) {
+		tap_skip(1, "no openssl command");
+		return tap_done();
+	}
+	if (!ok(make_certs() == 0, "CA and server certificate made"))
+		return tap_done();
+
+	err = libre_init();
+	if (!ok(err == 0, "libre_init"))
+		goto out;
+
+	is_int(dial_tls_alloc(&dt, &bad), EINVAL, "unreadable CA file: EINVAL");
+
+	err = server_start(&s);
+	if (!ok(err == 0, "TLS SIP server with our context on %s",
+		"127.0.0.1"))
+		goto out;
+
+	r = request(&s, &good, "sip:x@127.0.0.1;transport=tls", NULL, &st);
+	ok(r.err == 0 && r.scode == 200, "IP target, right CA: 200 (err %d)",
+	   r.err);
+	is_int((long long)st.verified, 1, "the connection was verified");
+	is_int(s.reqs, 1, "server got the request");
+
+	r = request(&s, &good, "sip:x@good.test;transport=tls", NULL, &st);
+	ok(r.err == 0 && r.scode == 200, "name good.test, right CA: 200");
+	is_int((long long)st.refused, 0, "nothing refused");
+
+	r = request(&s, &good, "sip:x@GOOD.test;transport=tls", NULL, &st);
+	ok(r.err == 0 && r.scode == 200, "host names compare case-blind");
+
+	reqs = s.reqs;
+	r = request(&s, &good, "sip:x@bad.test;transport=tls", NULL, &st);
+	ok(r.err != 0 && r.scode == 0,
+	   "wrong host name: refused before any response (err %d)", r.err);
+	is_int((long long)st.refused, 1, "counted as refused");
+	is_int(s.reqs, reqs, "the request never reached the server");
+
+	r = request(&s, &good, "sip:x@127.0.0.2;transport=tls", NULL, &st);
+	ok(r.err != 0, "wrong IP literal: refused");
+
+	r = request(&s, &wrongca, "sip:x@good.test;transport=tls", NULL, &st);
+	ok(r.err != 0 && st.refused == 1, "unknown CA: refused");
+
+	reqs = s.reqs;
+	r = request(&s, &insecure, "sip:x@bad.test;transport=tls", NULL, &st);
+	ok(r.err == 0 && r.scode == 200, "insecure context: accepted anyway");
+	is_int((long long)st.insecure, 1, "counted (and logged) as insecure");
+	is_int(s.reqs, reqs + 1, "server got it");
+
+	r = request(&s, &good, "sip:x@bad.test;transport=tls", "Bad.Test",
+		    &st);
+	ok(r.err == 0 && r.scode == 200 && st.insecure == 1,
+	   "per-target insecure host: accepted, counted");
+
+	r = request(&s, &good, "sip:x@bad.test;transport=tls", "other.test",
+		    &st);
+	ok(r.err != 0 && st.refused == 1,
+	   "insecure for another host does not apply");
+
+	server_stop(&s);
+
+ out:
+	dt = mem_deref(dt);
+	libre_close();
+	rm_certs();
+
+	return tap_done();
+}
