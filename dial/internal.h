@@ -23,6 +23,10 @@ struct list *tmrl_get(void);  /* libre-internal, not in re_tmr.h: empty */
  * connections then verify CA chain and host name (see tls.h) */
 #include "dial/tls.h"
 
+/* relay.c: RTP/RTCP relay between two bridged legs (see relay.h); needs
+ * fd_setsize() large enough for 4 descriptors per relay */
+#include "dial/relay.h"
+
 /* END perf */
 
 #endif

@@ -1,0 +1,272 @@
+/* test_dial_relay.c: the RTP/RTCP relay on real loopback sockets inside a bounded libre loop */
+#include <string.h>
+
+#include <re.h>
+
+#include "dial/internal.h"
+#include "tests/tap.h"
+
+enum { PAYLOAD = 172 };   /* 12-byte RTP header + 160 bytes of G.711 */
+
+struct phone {
+	struct udp_sock *us;
+	struct sa addr;
+	unsigned rx;
+	unsigned bad;          /* payload not byte-identical / out of order */
+	uint32_t next;         /* expected sequence */
+	uint8_t tag;           /* who sent what we expect */
+};
+
+static void stop_h(void *arg)
+{
+	(void)arg;
+	re_cancel();
+}
+
+/* Runs libre's loop for ms milliseconds: the relay forwards meanwhile. */
+static void run_ms(unsigned ms)
+{
+	struct tmr t;
+
+	tmr_init(&t);
+	tmr_start(&t, ms, stop_h, NULL);
+	(void)re_main(NULL);
+	tmr_cancel(&t);
+}
+
+static void fill(uint8_t *p, size_t len, uint8_t tag, uint32_t seq)
+{
+	size_t i;
+
+	p[0] = 0x80;
+	p[1] = tag;
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	for (i = 4; i < len; i++)
+		p[i] = (uint8_t)(tag + seq + i);
+}
+
+static void phone_recv(const struct sa *src, struct mbuf *mb, void *arg)
+{
+	struct phone *ph = arg;
+	uint8_t want[PAYLOAD];
+
+	(void)src;
+	fill(want, sizeof(want), ph->tag, ph->next);
+	if (mbuf_get_left(mb) != PAYLOAD ||
+	    memcmp(mbuf_buf(mb), want, PAYLOAD) != 0)
+		++ph->bad;
+	++ph->next;
+	++ph->rx;
+}
+
+static int phone_open(struct phone *ph, const char *ip, uint8_t tag)
+{
+	struct sa a;
+	int err;
+
+	memset(ph, 0, sizeof(*ph));
+	ph->tag = tag;
+	sa_set_str(&a, ip, 0);
+	err = udp_listen(&ph->us, &a, phone_recv, ph);
+	if (err)
+		return err;
+
+	return udp_local_get(ph->us, &ph->addr);
+}
+
+/* n packets tagged tag, in bursts of 25; after each burst the loop runs
+ * until dst (when given) has them all, at most a second: slow runs
+ * (valgrind) must not overflow socket buffers */
+static void send_pkts(struct phone *from, const struct sa *to, unsigned n,
+		      uint8_t tag, size_t len, const struct phone *dst)
+{
+	struct mbuf *mb = mbuf_alloc(4096);
+	unsigned i, base = dst ? dst->rx : 0;
+
+	for (i = 0; i < n; i++) {
+		mbuf_rewind(mb);
+		mb->end = len;
+		fill(mb->buf, len, tag, i);
+		mb->pos = 0;
+		(void)udp_send(from->us, to, mb);
+		if (i % 25 == 24 || i == n - 1) {
+			unsigned w;
+
+			for (w = 0; w < 1000; w++) {
+				run_ms(1);
+				if (!dst || dst->rx >= base + i + 1)
+					break;
+			}
+		}
+	}
+	run_ms(dst ? 5 : 20);
+	mem_deref(mb);
+}
+
+static struct sa port_plus(const struct sa *a, int d)
+{
+	struct sa r = *a;
+
+	sa_set_port(&r, (uint16_t)(sa_port(a) + d));
+	return r;
+}
+
+int main(void)
+{
+	struct dial_relay *r = NULL, *r2 = NULL, *r3 = NULL;
+	struct phone pa, pac, pb, pbc, px, pp;
+	struct dial_relay_stats st;
+	struct sa ip, la, lb, pin_addr;
+	int err;
+
+	memset(&pa, 0, sizeof(pa));
+	pac = pb = pbc = px = pp = pa;
+
+	err = libre_init();
+	if (!ok(err == 0, "libre_init"))
+		return tap_done();
+	(void)fd_setsize(4096);
+
+	sa_set_str(&ip, "127.0.0.1", 0);
+
+	is_int(dial_relay_alloc(&r, &ip, 40000, 40000), EINVAL,
+	       "empty port range: EINVAL");
+
+	err = dial_relay_alloc(&r, &ip, 41001, 41099);
+	if (!ok(err == 0, "relay on 127.0.0.1, ports 41001-41099"))
+		goto out;
+	la = *dial_relay_local(r, DIAL_RELAY_A);
+	lb = *dial_relay_local(r, DIAL_RELAY_B);
+	ok(sa_port(&la) % 2 == 0 && sa_port(&lb) % 2 == 0 &&
+	   sa_port(&la) >= 41002 && sa_port(&lb) <= 41098 &&
+	   sa_port(&la) != sa_port(&lb),
+	   "two even RTP ports in range (%u, %u)", sa_port(&la),
+	   sa_port(&lb));
+
+	if (phone_open(&pa, "127.0.0.1", 0xa0) ||
+	    phone_open(&pac, "127.0.0.1", 0xa1) ||
+	    phone_open(&pb, "127.0.0.1", 0xb0) ||
+	    phone_open(&pbc, "127.0.0.1", 0xb1) ||
+	    phone_open(&px, "127.0.0.1", 0xee)) {
+		ok(0, "phone sockets");
+		goto out;
+	}
+	/* the phones expect what the other side sends */
+	pa.tag = 0xb0;
+	pb.tag = 0xa0;
+	pac.tag = 0xb1;
+	pbc.tag = 0xa1;
+
+	/* B's SDP is known; A's is not (A will be latched) */
+	ok(dial_relay_remote_set(r, DIAL_RELAY_B, &pb.addr, &pbc.addr, false)
+	   == 0, "side B remote from SDP");
+
+	send_pkts(&pb, &lb, 5, 0xb0, PAYLOAD, NULL);
+	dial_relay_stats_get(r, &st);
+	is_int((long long)st.dir[DIAL_RELAY_B].dropped, 5,
+	       "B -> A before A is known: dropped");
+	ok(st.latched[DIAL_RELAY_B] && !st.latched[DIAL_RELAY_A],
+	   "B latched, A not yet");
+
+	send_pkts(&pa, &la, 300, 0xa0, PAYLOAD, &pb);
+	is_int(pb.rx, 300, "A -> B: 300 packets arrived");
+	is_int(pb.bad, 0, "byte-identical and in order");
+
+	pa.next = 0;
+	send_pkts(&pb, &lb, 200, 0xb0, PAYLOAD, &pa);
+	is_int(pa.rx, 200, "B -> A to the latched address: 200 packets");
+	is_int(pa.bad, 0, "byte-identical and in order");
+
+	{
+		struct sa lac = port_plus(&la, 1);
+
+		send_pkts(&pac, &lac, 10, 0xa1, PAYLOAD, &pbc);
+		is_int(pbc.rx, 10, "RTCP A -> B on port + 1: 10 packets");
+		is_int(pbc.bad, 0, "RTCP byte-identical");
+	}
+
+	/* a stranger on A's port after the latch */
+	send_pkts(&px, &la, 7, 0xa0, PAYLOAD, NULL);
+	is_int(pb.rx, 300, "foreign source after latching: not forwarded");
+
+	/* oversize datagram */
+	send_pkts(&pa, &la, 1, 0xa0, 3000, NULL);
+	is_int(pb.rx, 300, "oversize datagram not forwarded");
+
+	dial_relay_stats_get(r, &st);
+	is_int((long long)st.dir[DIAL_RELAY_A].rtp_pkts, 300, "A->B rtp_pkts");
+	is_int((long long)st.dir[DIAL_RELAY_A].rtp_bytes, 300 * PAYLOAD,
+	       "A->B rtp_bytes");
+	is_int((long long)st.dir[DIAL_RELAY_A].rtcp_pkts, 10, "A->B rtcp_pkts");
+	is_int((long long)st.dir[DIAL_RELAY_A].rtcp_bytes, 10 * PAYLOAD,
+	       "A->B rtcp_bytes");
+	is_int((long long)st.dir[DIAL_RELAY_A].dropped, 8,
+	       "A->B dropped: 7 foreign + 1 oversize");
+	is_int((long long)st.dir[DIAL_RELAY_B].rtp_pkts, 200, "B->A rtp_pkts");
+	is_int((long long)st.dir[DIAL_RELAY_B].rtp_bytes, 200 * PAYLOAD,
+	       "B->A rtp_bytes");
+	is_int((long long)st.dir[DIAL_RELAY_B].dropped, 5, "B->A dropped");
+
+	/* re-INVITE: a new SDP address for A resets its latch */
+	ok(dial_relay_remote_set(r, DIAL_RELAY_A, &px.addr, NULL, false) == 0,
+	   "side A re-targeted");
+	px.tag = 0xb0;
+	pb.tag = 0xee;
+	pb.next = 0;
+	pb.rx = 0;
+	send_pkts(&px, &la, 20, 0xee, PAYLOAD, &pb);
+	is_int(pb.rx, 20, "new source latched after the re-target");
+	is_int(pb.bad, 0, "and forwarded intact");
+
+	/* pin: only the SDP's IP may send */
+	if (!ok(phone_open(&pp, "127.0.0.2", 0xb0) == 0,
+		"phone on 127.0.0.2"))
+		goto out;
+	err = dial_relay_alloc(&r2, &ip, 41001, 41099);
+	ok(err == 0, "second relay from the same range");
+	if (err)
+		goto out;
+	pin_addr = pp.addr;
+	(void)dial_relay_remote_set(r2, DIAL_RELAY_A, &pin_addr, NULL, true);
+	(void)dial_relay_remote_set(r2, DIAL_RELAY_B, &pb.addr, NULL, false);
+	pb.rx = 0;
+	pb.next = 0;
+	pb.tag = 0xa0;
+	send_pkts(&pa, dial_relay_local(r2, DIAL_RELAY_A), 10, 0xa0, PAYLOAD,
+		  NULL);
+	dial_relay_stats_get(r2, &st);
+	ok(pb.rx == 0 && st.dir[DIAL_RELAY_A].dropped == 10 &&
+	   !st.latched[DIAL_RELAY_A], "pinned: 127.0.0.1 refused");
+	send_pkts(&pp, dial_relay_local(r2, DIAL_RELAY_A), 10, 0xa0, PAYLOAD,
+		  &pb);
+	dial_relay_stats_get(r2, &st);
+	ok(pb.rx == 10 && st.latched[DIAL_RELAY_A],
+	   "pinned: the SDP's address 127.0.0.2 accepted and latched");
+
+	/* exhaustion: 4 ports are one relay */
+	r3 = mem_deref(r3);
+	err = dial_relay_alloc(&r3, &ip, 41200, 41203);
+	ok(err == 0, "relay from a 4-port range");
+	{
+		struct dial_relay *r4 = NULL;
+
+		is_int(dial_relay_alloc(&r4, &ip, 41200, 41203), EADDRINUSE,
+		       "range exhausted: EADDRINUSE");
+		mem_deref(r4);
+	}
+
+ out:
+	r = mem_deref(r);
+	r2 = mem_deref(r2);
+	r3 = mem_deref(r3);
+	pa.us = mem_deref(pa.us);
+	pac.us = mem_deref(pac.us);
+	pb.us = mem_deref(pb.us);
+	pbc.us = mem_deref(pbc.us);
+	px.us = mem_deref(px.us);
+	pp.us = mem_deref(pp.us);
+	libre_close();
+
+	return tap_done();
+}
