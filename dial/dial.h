@@ -2,7 +2,263 @@
 #ifndef DIALERD_DIAL_H
 #define DIALERD_DIAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The engine runs libre's re_main() in a thread of its own (the SIP thread).
+ * Every other thread talks to it through the functions below: commands are
+ * copied and queued to the SIP thread; what happens on the wire comes back
+ * as heap-allocated struct dial_event copies, read from a FIFO whose file
+ * descriptor (dial_event_fd) becomes readable when events wait. No libre
+ * object ever leaves the SIP thread, and no libre type appears here.
+ */
+
+struct dial;
+
+enum {
+	DIAL_ID_MAX = 64,	/* leg ids (call SIDs) incl. NUL */
+	DIAL_MAX_CODECS = 8,
+};
+
+/* Engine configuration; strings are copied by dial_alloc. */
+struct dial_conf {
+	const char *listen;	/* "127.0.0.1:5060" or "[::1]:5060": UDP+TCP
+				   (+TLS on port+1 when tls_cert is set) */
+	uint16_t tls_port;	/* 0: listen port + 1 */
+	const char *user_agent;	/* NULL: "dialerd" */
+	unsigned max_inbound;	/* concurrent inbound calls; 503 past it
+				   (0: 1000) */
+	unsigned max_legs;	/* concurrent outgoing legs; more are refused
+				   with DIAL_EV_ENDED err=EBUSY (0: 10000) */
+	unsigned hash_size;	/* buckets of libre's and our tables
+				   (0: 16384) */
+	unsigned udp_rcvbuf;	/* SO_RCVBUF of the SIP UDP socket, bytes
+				   (0: 4 MiB) */
+	unsigned linger_ms;	/* how long an ended leg still claims its
+				   Call-ID for late messages (0: 32000) */
+	unsigned quit_wait_ms;	/* dial_free: time given to BYE/CANCEL
+				   transactions (0: 2000) */
+	const char *media_addr;	/* address put in SDP c= (NULL: listen host) */
+	uint16_t rtp_port_min;	/* SDP ports handed out when a command names
+				   none (0: 20000..29999) */
+	uint16_t rtp_port_max;
+	/* identity headers added to every outgoing INVITE (NULL: defaults
+	   X-Twilio-CallSid, X-Twilio-AccountSid, X-Twilio-ApiVersion) */
+	const char *hdr_call_sid;
+	const char *hdr_account_sid;
+	const char *hdr_api_version;
+	/* TLS: a listener and a client context exist when tls_cert is set or
+	   a sips:/transport=tls target is dialled */
+	const char *tls_cert;	/* PEM with certificate and key */
+	const char *tls_ca_file;	/* NULL: the system store */
+	bool tls_insecure;	/* no peer verification (logged each use) */
+};
+
+enum dial_codec {
+	DIAL_CODEC_PCMU = 0,
+	DIAL_CODEC_PCMA,
+	DIAL_CODEC_G722,
+	DIAL_CODEC_G729,
+	DIAL_CODEC_OPUS,
+	DIAL_CODEC_COUNT
+};
+
+/* "PCMU" (case-insensitive) -> DIAL_CODEC_PCMU; EINVAL when unknown. */
+int dial_codec_parse(const char *name, enum dial_codec *c);
+const char *dial_codec_name(enum dial_codec c);
+
+struct dial_hdr {
+	char *name;
+	char *value;
+};
+
+/* A Reason header (RFC 3326), e.g. Q.850;cause=16;text="Normal" */
+struct dial_reason {
+	bool present;
+	char protocol[16];	/* "SIP", "Q.850" */
+	int cause;
+	char text[128];
+};
+
+/* What an SDP body says (first audio stream) */
+struct dial_sdp {
+	bool present;
+	char codec[24];		/* first codec of the m= line, e.g. "PCMA" */
+	int pt;			/* its payload type */
+	char addr[64];		/* c= address */
+	uint16_t port;		/* m= port */
+};
+
+enum dial_ev_type {
+	DIAL_EV_SIP = 1,	/* a SIP message crossed the wire on a leg */
+	DIAL_EV_PROGRESS,	/* outgoing leg: 180/183 (not 100) */
+	DIAL_EV_ANSWERED,	/* outgoing leg: 2xx; inbound: our 2xx ACKed */
+	DIAL_EV_ENDED,		/* the leg is over (once per leg) */
+	DIAL_EV_INBOUND,	/* a new inbound INVITE; the leg id is ours */
+	DIAL_EV_REFRESHED,	/* session timer refreshed (either side) */
+};
+
+enum dial_dir {
+	DIAL_DIR_RX = 0,	/* received */
+	DIAL_DIR_TX,		/* sent */
+};
+
+/* Why a leg ended (DIAL_EV_ENDED), Twilio's vocabulary */
+enum dial_end {
+	DIAL_END_NONE = 0,
+	DIAL_END_COMPLETED,	/* was answered, then hung up (either side) */
+	DIAL_END_BUSY,		/* 486, 600 */
+	DIAL_END_NO_ANSWER,	/* 408, 480, 487 from the far end, timeout */
+	DIAL_END_FAILED,	/* any other failure */
+	DIAL_END_CANCELED,	/* we cancelled it before an answer */
+};
+
+struct dial_event {
+	enum dial_ev_type type;
+	char leg_id[DIAL_ID_MAX];
+	char group[DIAL_ID_MAX];	/* fork group ("" when none) */
+	uint64_t time_us;	/* CLOCK_REALTIME, microseconds */
+	enum dial_dir dir;	/* SIP: direction; INBOUND/ANSWERED: leg's */
+	bool outbound;		/* the leg is one we started */
+	uint16_t code;		/* SIP status (0 for requests) */
+	const char *method;	/* request method, or the CSeq method of a
+				   response */
+	const char *phrase;	/* reason phrase of a response */
+	const char *start_line;
+	const char *call_id;
+	const char *from;	/* From / To header values */
+	const char *to;
+	const char *ruri;	/* request URI (requests only) */
+	struct dial_hdr *hdrv;	/* every header in wire order, names as sent */
+	size_t hdrc;
+	const uint8_t *raw;	/* the whole header block, lossless */
+	size_t raw_len;
+	struct dial_sdp sdp;	/* the body's SDP, when there is one */
+	struct dial_reason reason;	/* its Reason header, when present */
+	/* DIAL_EV_ENDED */
+	enum dial_end end;
+	bool local;		/* we ended it (CANCEL/BYE/reject) */
+	int err;		/* errno when no final response explains it
+				   (ETIMEDOUT, EBUSY, ECONNREFUSED, ...) */
+	/* DIAL_EV_ANSWERED / DIAL_EV_REFRESHED: session timer, 0 = none */
+	unsigned session_expires;
+	bool refresher_local;	/* we must refresh (dial_leg_refresh) */
+
+	struct dial_event *next;	/* FIFO link, NULL once taken */
+};
+
+/* One line for an errno-style code of this module. */
+const char *dial_end_name(enum dial_end e);
+const char *dial_ev_name(enum dial_ev_type t);
+
+/* Starts the engine: copies conf, starts the SIP thread, binds the
+ * listeners and returns once they are up (or with the error of binding).
+ * Call from one thread; dial_free from the same. Errors: EINVAL (bad
+ * listen address), EADDRINUSE, ENOMEM, ... */
+int dial_alloc(struct dial **dp, const struct dial_conf *conf);
+
+/* Ends every leg (BYE/CANCEL/487), gives their transactions up to
+ * conf.quit_wait_ms, stops the thread, frees the queued events. NULL-safe;
+ * returns NULL. */
+struct dial *dial_free(struct dial *d);
+
+/* The SIP port actually bound (listen port 0 picks one; tests). */
+uint16_t dial_listen_port(const struct dial *d);
+
+/* Routes the engine's and libre's diagnostics (level: syslog numbers).
+ * Process-wide; may be called from any thread before dial_alloc. */
+typedef void (dial_log_h)(int level, const char *msg, void *arg);
+void dial_log_handler_set(dial_log_h *h, void *arg);
+
+/* A descriptor that is readable while events wait (level-triggered). */
+int dial_event_fd(const struct dial *d);
+
+/* Takes the oldest event off the FIFO (NULL when empty). The caller owns
+ * it and frees it with dial_event_free. Any thread; thread-safe. */
+struct dial_event *dial_event_next(struct dial *d);
+struct dial_event *dial_event_free(struct dial_event *ev);
+
+/* Case-insensitive look-up of the first header of that name; NULL if none. */
+const char *dial_event_hdr(const struct dial_event *ev, const char *name);
+
+/* Outgoing leg. Every pointer is borrowed for the call only. */
+struct dial_leg_params {
+	const char *id;		/* leg id (the child call SID), required */
+	const char *group;	/* fork group: the first 2xx of a group wins,
+				   the others are cancelled (NULL: none) */
+	const char *uri;	/* sip:/sips: target; ;transport=udp|tcp|tls */
+	const char *from_user;	/* From user part (NULL: "dialerd") */
+	const char *from_name;	/* From display name (NULL: none) */
+	const char *from_host;	/* NULL: our listen address */
+	const struct dial_hdr *hdrv;	/* extra headers, sent in this order */
+	size_t hdrc;
+	const enum dial_codec *codecv;	/* offer order; 0 codecs: PCMU,PCMA */
+	size_t codecc;
+	const char *username;	/* digest credentials (NULL: none); the */
+	const char *password;	/* password is kept in memory only */
+	unsigned session_expires;	/* seconds (RFC 4028), 0: none */
+	unsigned min_se;	/* Min-SE (0: 90) */
+	const char *call_sid;	/* identity headers (NULL: not sent) */
+	const char *account_sid;
+	const char *media_addr;	/* SDP c= (NULL: conf) */
+	uint16_t media_port;	/* SDP m= port (0: from conf range) */
+	bool insecure;		/* TLS: skip verification for this target */
+};
+
+/* Queues the start of a leg. Checks the parameters here (EINVAL: missing
+ * id/uri, header name not a token, CR/LF/NUL in a value, id too long;
+ * ENOMEM); everything later is reported as events, ending with exactly
+ * one DIAL_EV_ENDED. */
+int dial_leg_start(struct dial *d, const struct dial_leg_params *p);
+
+/* Ends a leg: CANCEL before an answer, BYE after, a final response
+ * (code, 0: 487) on an unanswered inbound leg. reason (may be NULL) is sent
+ * as a Reason header. Unknown ids are ignored. */
+int dial_leg_hangup(struct dial *d, const char *id,
+		    const struct dial_reason *reason);
+
+/* Sends a session refresh (UPDATE when the peer allows it, else
+ * re-INVITE). The daemon calls it at half the interval when
+ * refresher_local, and hangs up when the interval passes otherwise. */
+int dial_leg_refresh(struct dial *d, const char *id);
+
+/* Inbound leg: 180 or 183 (without SDP). */
+int dial_inbound_ring(struct dial *d, const char *id, uint16_t code);
+
+/* Inbound leg: 200 with an SDP answer matching the offer, using the first
+ * offered codec that is in codecv (0 codecs: any we support). */
+struct dial_answer_params {
+	const enum dial_codec *codecv;
+	size_t codecc;
+	const struct dial_hdr *hdrv;	/* extra headers on the 200 */
+	size_t hdrc;
+	const char *media_addr;
+	uint16_t media_port;
+};
+int dial_inbound_answer(struct dial *d, const char *id,
+			const struct dial_answer_params *p);
+
+/* Inbound leg: a final failure (e.g. 486, 603) with an optional Reason. */
+int dial_inbound_reject(struct dial *d, const char *id, uint16_t code,
+			const struct dial_reason *reason);
+
+/* Counters (any thread, approximate while running). */
+struct dial_stats {
+	uint64_t legs_started, legs_ended, inbound, inbound_rejected_busy,
+		 legs_refused, msgs_rx, msgs_tx, msgs_unmatched, events;
+};
+void dial_stats_get(const struct dial *d, struct dial_stats *st);
+
+/* Header checks shared with callers: a SIP token name, a value without
+ * CR, LF or NUL. 0 or EINVAL. */
+int dial_hdr_check(const char *name, const char *value);
+
 /* Version of the libre the process runs with, for --version. */
 const char *dial_libre_version(void);
+
+/* The active libre timer implementation, for the start-up log. */
+const char *dial_timer_impl(void);
 
 #endif

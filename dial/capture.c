@@ -1,0 +1,366 @@
+/* capture.c: every SIP message on the wire becomes an event of its leg; legs by id and Call-ID */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "dial/internal.h"
+
+/*
+ * libre's trace handler sees every message in both directions, raw, right
+ * before it is sent or right after it is parsed and before any listener
+ * runs. We map it to its leg by Call-ID. Two cases have no Call-ID yet:
+ * - our INVITE is sent from inside sipsess_connect(), before we can read
+ *   the dialog's Call-ID: d->connecting names the leg being started;
+ * - a new inbound INVITE is traced before sipsess hands it to us: it is
+ *   kept in d->stash until dial_in_conn_h() claims it.
+ */
+
+int dial_capture_init(struct dial *d)
+{
+	int err;
+
+	err = hash_alloc(&d->ht_id, d->conf.hash_size);
+	if (!err)
+		err = hash_alloc(&d->ht_cid, d->conf.hash_size);
+	if (!err)
+		err = hash_alloc(&d->ht_grp, 1024);
+	return err;
+}
+
+static void cid_destructor(void *arg)
+{
+	struct cid *c = arg;
+
+	hash_unlink(&c->he);
+	list_unlink(&c->le);
+}
+
+static bool cid_cmp(struct le *le, void *arg)
+{
+	const struct cid *c = le->data;
+	const struct pl *pl = arg;
+
+	return strlen(c->callid) == pl->l && !memcmp(c->callid, pl->p, pl->l);
+}
+
+struct leg *dial_cid_find(struct dial *d, const char *callid, size_t len)
+{
+	struct pl pl;
+	struct cid *c;
+
+	if (!callid || !len)
+		return NULL;
+	pl.p = callid;
+	pl.l = len;
+	c = list_ledata(hash_lookup(d->ht_cid, hash_joaat((const uint8_t *)callid,
+							 len),
+				    cid_cmp, &pl));
+	return c ? c->leg : NULL;
+}
+
+int dial_cid_add(struct leg *leg, const char *callid, size_t len)
+{
+	struct cid *c;
+
+	if (!callid || !len)
+		return EINVAL;
+	if (dial_cid_find(leg->d, callid, len))
+		return 0;
+	c = mem_zalloc(sizeof(*c) + len + 1, cid_destructor);
+	if (!c)
+		return ENOMEM;
+	memcpy(c->callid, callid, len);
+	c->callid[len] = '\0';
+	c->leg = leg;
+	hash_append(leg->d->ht_cid, hash_joaat((const uint8_t *)callid, len),
+		    &c->he, c);
+	list_append(&leg->cids, &c->le, c);
+	return 0;
+}
+
+static bool id_cmp(struct le *le, void *arg)
+{
+	const struct leg *leg = le->data;
+
+	return !strcmp(leg->id, arg);
+}
+
+struct leg *dial_leg_find(struct dial *d, const char *id)
+{
+	return list_ledata(hash_lookup(d->ht_id, hash_joaat_str(id), id_cmp,
+				       (void *)(uintptr_t)id));
+}
+
+static void group_destructor(void *arg)
+{
+	struct group *g = arg;
+
+	hash_unlink(&g->he);
+}
+
+static void leg_destructor(void *arg)
+{
+	struct leg *leg = arg;
+
+	tmr_cancel(&leg->tmr);
+	hash_unlink(&leg->he);
+	list_unlink(&leg->le_linger);
+	if (leg->grp) {
+		list_unlink(&leg->le_grp);
+		if (!leg->grp->legs.head)
+			mem_deref(leg->grp);
+	}
+	list_flush(&leg->cids);
+	leg->upd = mem_deref(leg->upd);
+	leg->sess = mem_deref(leg->sess);
+	mem_deref(leg->inv);
+	mem_deref((void *)leg->msg);
+	free(leg->offer);
+	dial_spec_free(leg->spec);
+	dial_event_free(leg->last_rx);
+	dial_event_free(leg->end_ev);
+}
+
+static bool grp_cmp(struct le *le, void *arg)
+{
+	const struct group *g = le->data;
+
+	return !strcmp(g->name, arg);
+}
+
+int dial_leg_alloc(struct leg **legp, struct dial *d, const char *id,
+		   bool outbound)
+{
+	struct leg *leg;
+
+	leg = mem_zalloc(sizeof(*leg), leg_destructor);
+	if (!leg)
+		return ENOMEM;
+	leg->d = d;
+	leg->outbound = outbound;
+	snprintf(leg->id, sizeof(leg->id), "%s", id);
+	hash_append(d->ht_id, hash_joaat_str(leg->id), &leg->he, leg);
+	*legp = leg;
+	return 0;
+}
+
+int dial_leg_group(struct leg *leg, const char *name)
+{
+	struct dial *d = leg->d;
+	struct group *g;
+
+	if (!name || !name[0])
+		return 0;
+	g = list_ledata(hash_lookup(d->ht_grp, hash_joaat_str(name), grp_cmp,
+				    (void *)(uintptr_t)name));
+	if (!g) {
+		g = mem_zalloc(sizeof(*g), group_destructor);
+		if (!g)
+			return ENOMEM;
+		snprintf(g->name, sizeof(g->name), "%s", name);
+		hash_append(d->ht_grp, hash_joaat_str(g->name), &g->he, g);
+	}
+	leg->grp = g;
+	list_append(&g->legs, &leg->le_grp, leg);
+	return 0;
+}
+
+static void stamp(const struct leg *leg, struct dial_event *ev)
+{
+	snprintf(ev->leg_id, sizeof(ev->leg_id), "%s", leg->id);
+	if (leg->grp)
+		snprintf(ev->group, sizeof(ev->group), "%s", leg->grp->name);
+	ev->outbound = leg->outbound;
+}
+
+struct dial_event *dial_leg_event(struct leg *leg, enum dial_ev_type type,
+				  bool from_last_rx)
+{
+	struct dial_event *ev;
+
+	if (from_last_rx && leg->last_rx) {
+		ev = dial_event_clone(leg->last_rx, type);
+		if (ev)
+			ev->time_us = 0;	/* now, not the message's time */
+	}
+	else {
+		ev = dial_event_bare(type, leg->id);
+	}
+	if (!ev)
+		return NULL;
+	stamp(leg, ev);
+	if (type != DIAL_EV_SIP)
+		ev->dir = leg->outbound ? DIAL_DIR_TX : DIAL_DIR_RX;
+	return ev;
+}
+
+void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
+		  uint16_t code, int err, bool local)
+{
+	struct dial *d = leg->d;
+
+	if (leg->state == LEG_ENDED) {
+		dial_event_free(ev);
+		return;
+	}
+	if (!ev)
+		ev = dial_event_bare(DIAL_EV_ENDED, leg->id);
+	if (ev) {
+		ev->type = DIAL_EV_ENDED;
+		stamp(leg, ev);
+		ev->dir = leg->outbound ? DIAL_DIR_TX : DIAL_DIR_RX;
+		ev->end = end;
+		ev->code = code;
+		ev->err = err;
+		ev->local = local;
+		ev->time_us = 0;
+		dial_emit(d, ev);
+	}
+	dial_log(LOG_INFO, "leg=%s ended: %s code=%u err=%d %s", leg->id,
+		 dial_end_name(end), code, err, local ? "local" : "remote");
+	if (leg->outbound) {
+		if (d->nout)
+			d->nout--;
+	}
+	else if (d->nin) {
+		d->nin--;
+	}
+	atomic_fetch_add_explicit(&d->st_legs_ended, 1, memory_order_relaxed);
+	leg->state = LEG_ENDED;
+	tmr_cancel(&leg->tmr);
+	dial_spec_free(leg->spec);
+	leg->spec = NULL;
+	free(leg->offer);
+	leg->offer = NULL;
+	leg->end_ev = dial_event_free(leg->end_ev);
+	leg->ended_ms = tmr_jiffies();
+	list_append(&d->linger, &leg->le_linger, leg);
+}
+
+void dial_leg_sweep(struct dial *d, bool all)
+{
+	uint64_t now = tmr_jiffies();
+	struct le *le;
+
+	while ((le = d->linger.head)) {
+		struct leg *leg = le->data;
+
+		if (!all && leg->ended_ms + d->conf.linger_ms > now)
+			break;
+		list_unlink(&leg->le_linger);
+		/* last_rx etc. go; the session (if still held) ends now */
+		mem_deref(leg);
+	}
+	if (!all)
+		return;
+	hash_flush(d->ht_id);
+}
+
+void dial_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
+		  const struct sa *dst, const uint8_t *pkt, size_t len,
+		  void *arg)
+{
+	struct dial *d = arg;
+	struct dial_event *ev;
+	struct leg *leg = NULL;
+	size_t cl;
+
+	(void)src;
+	atomic_fetch_add_explicit(tx ? &d->st_tx : &d->st_rx, 1,
+				  memory_order_relaxed);
+	if (dial_msg_parse(&ev, pkt, len, tx ? DIAL_DIR_TX : DIAL_DIR_RX,
+			   dial_now_us()))
+		return;
+	cl = ev->call_id ? strlen(ev->call_id) : 0;
+	if (cl)
+		leg = dial_cid_find(d, ev->call_id, cl);
+	if (!leg && tx && d->connecting) {
+		leg = d->connecting;
+		(void)dial_cid_add(leg, ev->call_id, cl);
+	}
+	if (!leg) {
+		if (!tx && !ev->code && ev->method &&
+		    !strcmp(ev->method, "INVITE")) {
+			dial_event_free(d->stash);
+			d->stash = ev;
+			return;
+		}
+		atomic_fetch_add_explicit(&d->st_unmatched, 1,
+					  memory_order_relaxed);
+		dial_event_free(ev);
+		return;
+	}
+	stamp(leg, ev);
+	if (tx && leg->outbound && !ev->code && ev->method &&
+	    !strcmp(ev->method, "INVITE") && leg->state < LEG_UP) {
+		/* keep the INVITE as sent: our CANCEL is built from it */
+		const char *via = dial_event_hdr(ev, "Via");
+		const char *br = via ? strstr(via, "branch=") : NULL;
+		char branch[sizeof(leg->inv_branch)] = "";
+
+		if (br) {
+			size_t n = strcspn(br + 7, ";, \t");
+
+			if (n >= sizeof(branch))
+				n = sizeof(branch) - 1;
+			memcpy(branch, br + 7, n);
+			branch[n] = '\0';
+		}
+		if (!leg->inv || strcmp(branch, leg->inv_branch)) {
+			struct mbuf *mb = mbuf_alloc(len);
+
+			if (mb) {
+				(void)mbuf_write_mem(mb, pkt, len);
+				mb->pos = 0;
+				mem_deref(leg->inv);
+				leg->inv = mb;
+				leg->inv_dst = *dst;
+				leg->inv_tp = tp;
+				leg->provrecv = false;
+				memcpy(leg->inv_branch, branch,
+				       sizeof(branch));
+			}
+		}
+	}
+	if (!tx && (ev->code ? (ev->method && !strcmp(ev->method, "INVITE")) :
+		    true)) {
+		/* callbacks that follow report from this message */
+		dial_event_free(leg->last_rx);
+		leg->last_rx = dial_event_clone(ev, DIAL_EV_SIP);
+	}
+	dial_emit(d, ev);
+}
+
+/* Runs before sipsess's listener; returns true when it consumed msg. */
+bool dial_req_h(const struct sip_msg *msg, void *arg)
+{
+	struct dial *d = arg;
+	struct leg *leg;
+
+	leg = dial_cid_find(d, msg->callid.p, msg->callid.l);
+	if (!leg)
+		return false;
+	if (!pl_strcmp(&msg->met, "BYE")) {
+		/* sipsess reports a remote BYE as ECONNRESET without the
+		   message: keep it for the ENDED event (Reason, headers) */
+		if (leg->state != LEG_ENDED && leg->last_rx) {
+			dial_event_free(leg->end_ev);
+			leg->end_ev = dial_event_clone(leg->last_rx,
+						       DIAL_EV_ENDED);
+		}
+		return false;
+	}
+	if (!pl_strcmp(&msg->met, "UPDATE"))
+		return dial_out_update(leg, msg);
+	if (!pl_strcmp(&msg->met, "CANCEL"))
+		return dial_in_cancel(leg, msg);
+	if (!pl_strcmp(&msg->met, "INVITE") && !pl_isset(&msg->to.tag) &&
+	    !leg->outbound) {
+		/* a retransmission while the daemon decides */
+		if (!leg->sess && leg->state != LEG_ENDED)
+			(void)sip_reply(d->sip, msg, 100, "Trying");
+		return !leg->sess;
+	}
+	return false;
+}

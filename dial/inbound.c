@@ -1,0 +1,255 @@
+/* inbound.c: inbound INVITEs: bounded admission, ring, answer with a matching SDP, reject, remote CANCEL */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "dial/internal.h"
+
+/*
+ * An inbound INVITE gets a stateless 100 and waits for the daemon. The
+ * sipsess (and with it the server transaction) is created only when the
+ * daemon rings or answers, because sipsess_accept() must send a 1xx or 2xx
+ * at once. Until then INVITE retransmissions and CANCEL are handled in
+ * dial_req_h().
+ */
+
+static const char *phrase_of(uint16_t code)
+{
+	switch (code) {
+	case 180: return "Ringing";
+	case 183: return "Session Progress";
+	case 200: return "OK";
+	case 404: return "Not Found";
+	case 480: return "Temporarily Unavailable";
+	case 486: return "Busy Here";
+	case 487: return "Request Terminated";
+	case 488: return "Not Acceptable Here";
+	case 500: return "Server Internal Error";
+	case 503: return "Service Unavailable";
+	case 600: return "Busy Everywhere";
+	case 603: return "Decline";
+	default: return code < 300 ? "OK" : code < 400 ? "Redirect" :
+		code < 500 ? "Client Error" : code < 600 ? "Server Error" :
+		"Global Failure";
+	}
+}
+
+void dial_in_conn_h(const struct sip_msg *msg, void *arg)
+{
+	struct dial *d = arg;
+	struct dial_event *stash = d->stash, *ev;
+	struct leg *leg;
+	char id[DIAL_ID_MAX];
+	int err;
+
+	d->stash = NULL;
+	if (d->closing || d->nin >= d->conf.max_inbound) {
+		/* bounded: shed past the limit rather than queue */
+		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 503,
+				  "Service Unavailable",
+				  "Retry-After: 5\r\nContent-Length: 0\r\n\r\n");
+		atomic_fetch_add_explicit(&d->st_inbound_busy, 1,
+					  memory_order_relaxed);
+		dial_event_free(stash);
+		return;
+	}
+	if (!stash || !stash->call_id ||
+	    pl_strcmp(&msg->callid, stash->call_id)) {
+		/* cannot happen: the trace runs right before us */
+		dial_event_free(stash);
+		(void)sip_treply(NULL, d->sip, msg, 500,
+				 "Server Internal Error");
+		return;
+	}
+	snprintf(id, sizeof(id), "CA%016llx%016llx",
+		 (unsigned long long)rand_u64(),
+		 (unsigned long long)rand_u64());
+	err = dial_leg_alloc(&leg, d, id, false);
+	if (err) {
+		dial_event_free(stash);
+		(void)sip_treply(NULL, d->sip, msg, 500,
+				 "Server Internal Error");
+		return;
+	}
+	leg->msg = mem_ref((void *)msg);
+	if (mbuf_get_left(msg->mb)) {
+		leg->offer_len = mbuf_get_left(msg->mb);
+		leg->offer = malloc(leg->offer_len);
+		if (leg->offer)
+			memcpy(leg->offer, mbuf_buf(msg->mb), leg->offer_len);
+		else
+			leg->offer_len = 0;
+	}
+	(void)dial_cid_add(leg, msg->callid.p, msg->callid.l);
+	d->nin++;
+	atomic_fetch_add_explicit(&d->st_inbound, 1, memory_order_relaxed);
+
+	/* INBOUND first (the daemon creates the call), then the message */
+	snprintf(stash->leg_id, sizeof(stash->leg_id), "%s", leg->id);
+	stash->outbound = false;
+	leg->last_rx = dial_event_clone(stash, DIAL_EV_SIP);
+	ev = dial_event_clone(stash, DIAL_EV_INBOUND);
+	if (ev) {
+		char refresher[8];
+		const char *se = dial_event_hdr(ev, "Session-Expires");
+
+		ev->session_expires = dial_se_parse(se, refresher,
+						    sizeof(refresher));
+		ev->refresher_local = !strcasecmp(refresher, "uas");
+		ev->time_us = 0;
+		dial_emit(d, ev);
+	}
+	dial_emit(d, stash);
+	(void)sip_reply(d->sip, msg, 100, "Trying");
+}
+
+static int accept_sess(struct leg *leg, uint16_t code, struct mbuf *desc,
+		       const char *hdrs)
+{
+	struct dial *d = leg->d;
+
+	return sipsess_accept(&leg->sess, d->sock, leg->msg, code,
+			      phrase_of(code), "dialerd", "application/sdp",
+			      desc, NULL, NULL, false, dial_sess_offer,
+			      dial_sess_answer, dial_sess_estab, NULL, NULL,
+			      dial_sess_close, leg, "%s", hdrs ? hdrs : "");
+}
+
+void dial_in_ring(struct leg *leg, uint16_t code)
+{
+	int err;
+
+	if (leg->state >= LEG_UP)
+		return;
+	if (!leg->sess)
+		err = accept_sess(leg, code, NULL, "Allow: INVITE, ACK, "
+				  "CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n");
+	else
+		err = sipsess_progress(leg->sess, code, phrase_of(code), NULL,
+				       "%s", "");
+	if (err)
+		dial_log(LOG_WARNING, "leg=%s: %u: %s", leg->id, code,
+			 strerror(err));
+	else
+		leg->state = LEG_EARLY;
+}
+
+void dial_in_answer(struct leg *leg, const struct cmd *c)
+{
+	struct dial *d = leg->d;
+	char sdp[2048], hdrs[2048], se[128] = "";
+	const char *addr = c->media_addr ? c->media_addr : d->media_addr;
+	struct mbuf *mb;
+	int err;
+
+	if (leg->state >= LEG_UP)
+		return;
+	if (!leg->port)
+		leg->port = c->media_port ? c->media_port : dial_next_port(d);
+	if (leg->offer)
+		err = dial_sdp_answer(sdp, sizeof(sdp), leg->offer,
+				      leg->offer_len, addr, leg->port,
+				      c->codecv, c->codecc, rand_u64() >> 1,
+				      NULL);
+	else	/* late offer: ours goes in the 200, theirs in the ACK */
+		err = dial_sdp_offer(sdp, sizeof(sdp), addr, leg->port,
+				     c->codecv, c->codecc, rand_u64() >> 1);
+	if (err == ENOTSUP || err == EBADMSG) {
+		dial_in_reject(leg, 488, NULL);
+		return;
+	}
+	if (err)
+		goto fail;
+	/* RFC 4028 §9: answer the caller's session timer */
+	{
+		const struct sip_hdr *h = sip_msg_hdr(leg->msg,
+						      SIP_HDR_SESSION_EXPIRES);
+		char val[64], refresher[8];
+
+		if (h) {
+			pl_strcpy(&h->val, val, sizeof(val));
+			leg->se = dial_se_parse(val, refresher,
+						sizeof(refresher));
+			if (leg->se) {
+				leg->se_local = !strcasecmp(refresher, "uas");
+				snprintf(se, sizeof(se),
+					 "Session-Expires: %u;refresher=%s\r\n"
+					 "Require: timer\r\n", leg->se,
+					 leg->se_local ? "uas" : "uac");
+			}
+		}
+	}
+	snprintf(hdrs, sizeof(hdrs), "%s%s"
+		 "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n",
+		 c->hdrs ? c->hdrs : "", se);
+	mb = mbuf_alloc(strlen(sdp));
+	if (!mb) {
+		err = ENOMEM;
+		goto fail;
+	}
+	(void)mbuf_write_str(mb, sdp);
+	mb->pos = 0;
+	if (!leg->sess)
+		err = accept_sess(leg, 200, mb, hdrs);
+	else
+		err = sipsess_answer(leg->sess, 200, "OK", mb, "%s", hdrs);
+	mem_deref(mb);
+	if (!err)
+		return;	/* ANSWERED when the ACK arrives (estab) */
+ fail:
+	dial_log(LOG_WARNING, "leg=%s: answer: %s", leg->id, strerror(err));
+	dial_in_reject(leg, 500, NULL);
+}
+
+void dial_in_reject(struct leg *leg, uint16_t code,
+		    const struct dial_reason *reason)
+{
+	struct dial *d = leg->d;
+	char r[256] = "";
+	enum dial_end end;
+
+	if (leg->state >= LEG_UP)
+		return;
+	if (reason && reason->present && reason->protocol[0]) {
+		if (reason->text[0])
+			snprintf(r, sizeof(r),
+				 "Reason: %s;cause=%d;text=\"%s\"\r\n",
+				 reason->protocol, reason->cause,
+				 reason->text);
+		else
+			snprintf(r, sizeof(r), "Reason: %s;cause=%d\r\n",
+				 reason->protocol, reason->cause);
+	}
+	if (leg->sess) {
+		(void)sipsess_reject(leg->sess, code, phrase_of(code),
+				     "%sContent-Length: 0\r\n\r\n", r);
+		leg->sess = mem_deref(leg->sess);
+	}
+	else {
+		(void)sip_treplyf(NULL, NULL, d->sip, leg->msg, false, code,
+				  phrase_of(code),
+				  "%sContent-Length: 0\r\n\r\n", r);
+	}
+	leg->hangup_local = true;
+	end = code == 487 ? DIAL_END_CANCELED :
+		(code == 486 || code == 600 || code == 603) ? DIAL_END_BUSY :
+		DIAL_END_FAILED;
+	dial_leg_end(leg, NULL, end, code, 0, true);
+}
+
+/* CANCEL of an inbound INVITE that has no transaction of ours yet */
+bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg)
+{
+	struct dial *d = leg->d;
+	struct dial_event *ev;
+
+	if (leg->outbound || leg->sess || leg->state == LEG_ENDED)
+		return false;
+	(void)sip_reply(d->sip, msg, 200, "OK");
+	(void)sip_treply(NULL, d->sip, leg->msg, 487, "Request Terminated");
+	ev = dial_leg_event(leg, DIAL_EV_ENDED, true);
+	dial_leg_end(leg, ev, DIAL_END_CANCELED, 0, 0, false);
+	return true;
+}

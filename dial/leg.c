@@ -1,0 +1,631 @@
+/* leg.c: outgoing legs: INVITE with headers and SDP, digest, 422, CANCEL with Reason, BYE, refresh, forking */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "dial/internal.h"
+
+enum {
+	CANCEL_GUARD_MS = 64 * SIP_T1,	/* no final after our CANCEL */
+	SDP_MAX = 2048,
+};
+
+#define ALLOW "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n"
+
+static const struct dial_reason elsewhere = {
+	true, "SIP", 200, "Call completed elsewhere"
+};
+
+static int invite_send(struct leg *leg);
+
+static void reason_hdr(char *buf, size_t size, const struct dial_reason *r)
+{
+	buf[0] = '\0';
+	if (!r || !r->present || !r->protocol[0])
+		return;
+	if (r->text[0])
+		snprintf(buf, size, "Reason: %s;cause=%d;text=\"%s\"\r\n",
+			 r->protocol, r->cause, r->text);
+	else
+		snprintf(buf, size, "Reason: %s;cause=%d\r\n", r->protocol,
+			 r->cause);
+}
+
+static enum dial_end end_of(uint16_t code)
+{
+	switch (code) {
+	case 486:
+	case 600:
+		return DIAL_END_BUSY;
+	case 408:
+	case 480:
+	case 487:
+		return DIAL_END_NO_ANSWER;
+	default:
+		return code >= 200 && code < 300 ? DIAL_END_COMPLETED :
+			DIAL_END_FAILED;
+	}
+}
+
+/* libre frees what we return with mem_deref: hand it str_dup copies */
+static int auth_h(char **username, char **password, const char *realm,
+		  void *arg)
+{
+	struct leg *leg = arg;
+	int err;
+
+	leg->auth_tries++;
+	if (!leg->spec || !leg->spec->username || !leg->spec->password) {
+		dial_log(LOG_INFO, "leg=%s: challenge from realm %s, "
+			 "no credentials", leg->id, realm);
+		return EAUTH;
+	}
+	err = str_dup(username, leg->spec->username);
+	if (!err)
+		err = str_dup(password, leg->spec->password);
+	return err;
+}
+
+static void session_timer_from(struct leg *leg, const struct sip_msg *msg,
+			       bool we_are_uac)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_SESSION_EXPIRES);
+	char val[64], refresher[8];
+
+	leg->peer_update = sip_msg_hdr_has_value(msg, SIP_HDR_ALLOW,
+						 "UPDATE");
+	if (!h) {
+		if (!we_are_uac)
+			return;	/* an in-dialog request may omit it */
+		leg->se = 0;
+		return;
+	}
+	pl_strcpy(&h->val, val, sizeof(val));
+	leg->se = dial_se_parse(val, refresher, sizeof(refresher));
+	if (!refresher[0])
+		strcpy(refresher, "uac");
+	leg->se_local = we_are_uac == !strcasecmp(refresher, "uac");
+}
+
+static void cancel_guard_h(void *arg)
+{
+	struct leg *leg = arg;
+
+	/* the far end never finished the INVITE after our CANCEL */
+	dial_log(LOG_WARNING, "leg=%s: no final response after CANCEL",
+		 leg->id);
+	leg->sess = mem_deref(leg->sess);
+	dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, ETIMEDOUT, true);
+}
+
+static bool route_h(const struct sip_hdr *hdr, const struct sip_msg *msg,
+		    void *arg)
+{
+	(void)msg;
+	return 0 != mbuf_printf(arg, "Route: %r\r\n", &hdr->val);
+}
+
+/* RFC 3261 §9.1 from the INVITE as sent; libre's own CANCEL cannot carry
+ * a Reason (RFC 3326), which forking needs ("Call completed elsewhere"). */
+static int cancel_send(struct leg *leg)
+{
+	struct dial *d = leg->d;
+	struct sip_msg *m = NULL;
+	struct mbuf *mb = NULL;
+	char reason[256];
+	int err;
+
+	if (!leg->inv)
+		return ENOENT;
+	leg->inv->pos = 0;
+	err = sip_msg_decode(&m, leg->inv);
+	leg->inv->pos = 0;
+	if (err)
+		return err;
+	mb = mbuf_alloc(512);
+	if (!mb) {
+		err = ENOMEM;
+		goto out;
+	}
+	reason_hdr(reason, sizeof(reason), &leg->cancel_reason);
+	err = mbuf_printf(mb, "CANCEL %r SIP/2.0\r\n"
+			  "Via: %r\r\n"
+			  "Max-Forwards: 70\r\n", &m->ruri, &m->via.val);
+	if (sip_msg_hdr_apply(m, true, SIP_HDR_ROUTE, route_h, mb))
+		err |= ENOMEM;
+	err |= mbuf_printf(mb, "To: %r\r\n"
+			   "From: %r\r\n"
+			   "Call-ID: %r\r\n"
+			   "CSeq: %u CANCEL\r\n"
+			   "%s"
+			   "User-Agent: %s\r\n"
+			   "Content-Length: 0\r\n\r\n",
+			   &m->to.val, &m->from.val, &m->callid, m->cseq.num,
+			   reason, d->conf.user_agent);
+	if (err)
+		goto out;
+	mb->pos = 0;
+	err = sip_send(d->sip, NULL, leg->inv_tp, &leg->inv_dst, mb);
+	if (!err) {
+		leg->cancel_sent = true;
+		tmr_start(&leg->tmr, CANCEL_GUARD_MS, cancel_guard_h, leg);
+	}
+ out:
+	mem_deref(m);
+	mem_deref(mb);
+	return err;
+}
+
+static void progr_h(const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+
+	leg->provrecv = true;
+	if (leg->cancel_wanted && !leg->cancel_sent) {
+		int err = cancel_send(leg);
+
+		if (err) {
+			dial_log(LOG_WARNING, "leg=%s: CANCEL: %s", leg->id,
+				 strerror(err));
+			leg->sess = mem_deref(leg->sess);
+			dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, err,
+				     true);
+			return;
+		}
+	}
+	if (msg->scode == 100)
+		return;
+	if (leg->state == LEG_CALLING)
+		leg->state = LEG_EARLY;
+	if (!leg->hangup_local)
+		dial_emit(leg->d, dial_leg_event(leg, DIAL_EV_PROGRESS, true));
+}
+
+int dial_sess_answer(const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+
+	if (leg->state == LEG_UP && msg->scode >= 200 && msg->scode < 300) {
+		/* our re-INVITE refresh was answered */
+		struct dial_event *ev;
+
+		session_timer_from(leg, msg, true);
+		if (!leg->se && leg->spec)
+			leg->se = leg->spec->session_expires;
+		ev = dial_leg_event(leg, DIAL_EV_REFRESHED, true);
+		if (ev) {
+			ev->session_expires = leg->se;
+			ev->refresher_local = leg->se_local;
+			dial_emit(leg->d, ev);
+		}
+	}
+	return 0;
+}
+
+/* a re-INVITE from the far end (refresh or media change): answer it */
+int dial_sess_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+	struct dial *d = leg->d;
+	char sdp[SDP_MAX];
+	const enum dial_codec *cv = leg->spec ? leg->spec->codecv : NULL;
+	size_t cc = leg->spec ? leg->spec->codecc : 0;
+	struct dial_event *ev;
+	struct mbuf *mb;
+	int err;
+
+	if (mbuf_get_left(msg->mb))
+		err = dial_sdp_answer(sdp, sizeof(sdp),
+				      (const char *)mbuf_buf(msg->mb),
+				      mbuf_get_left(msg->mb), d->media_addr,
+				      leg->port, cv, cc, rand_u64() >> 1,
+				      NULL);
+	else
+		err = dial_sdp_offer(sdp, sizeof(sdp), d->media_addr,
+				     leg->port, cv, cc, rand_u64() >> 1);
+	if (err)
+		return err;
+	mb = mbuf_alloc(strlen(sdp));
+	if (!mb)
+		return ENOMEM;
+	(void)mbuf_write_str(mb, sdp);
+	mb->pos = 0;
+	*descp = mb;
+	if (msg->req) {
+		session_timer_from(leg, msg, false);
+		ev = dial_leg_event(leg, DIAL_EV_REFRESHED, true);
+		if (ev) {
+			ev->session_expires = leg->se;
+			ev->refresher_local = leg->se_local;
+			dial_emit(d, ev);
+		}
+	}
+	return 0;
+}
+
+void dial_sess_estab(const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+	struct dial_event *ev;
+
+	if (leg->state == LEG_ENDED)
+		return;
+	tmr_cancel(&leg->tmr);
+	leg->state = LEG_UP;
+	if (leg->outbound && (leg->hangup_local ||
+			      (leg->grp && leg->grp->won))) {
+		/* 200 after our CANCEL, or a second 2xx of a fork: libre
+		   has ACKed it; hang it up (RFC 3261 §15, §13.2.2.4) */
+		struct dial_event *end = dial_leg_event(leg, DIAL_EV_ENDED,
+							true);
+
+		if (leg->grp && leg->grp->won && !leg->cancel_reason.present)
+			leg->cancel_reason = elsewhere;
+		if (leg->cancel_reason.present) {
+			char r[256];
+
+			reason_hdr(r, sizeof(r), &leg->cancel_reason);
+			(void)sipsess_set_close_headers(leg->sess, "%s", r);
+		}
+		leg->sess = mem_deref(leg->sess);
+		dial_leg_end(leg, end, DIAL_END_CANCELED, msg->scode, 0,
+			     true);
+		return;
+	}
+	if (leg->outbound) {
+		session_timer_from(leg, msg, true);
+	}
+	ev = dial_leg_event(leg, DIAL_EV_ANSWERED, true);
+	if (ev) {
+		ev->session_expires = leg->se;
+		ev->refresher_local = leg->se_local;
+		if (!leg->outbound)
+			ev->code = 200;
+		dial_emit(leg->d, ev);
+	}
+	if (leg->outbound && leg->grp && !leg->grp->won)
+		dial_out_group_won(leg);
+}
+
+void dial_sess_close(int err, const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+	struct dial_event *ev = NULL;
+	enum dial_end end;
+	uint16_t code = msg ? msg->scode : 0;
+
+	if (leg->state == LEG_ENDED) {
+		leg->sess = mem_deref(leg->sess);
+		return;
+	}
+	/* RFC 4028 §7.4: 422 carries the smallest interval it accepts */
+	if (leg->outbound && code == 422 && !leg->hangup_local &&
+	    leg->se_try && leg->spec) {
+		const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_MIN_SE);
+		unsigned min = h ? pl_u32(&h->val) : 0;
+
+		if (min > leg->se_try && !leg->min_se_retry) {
+			leg->min_se_retry = true;
+			leg->se_try = min;
+			leg->min_se = min;
+			leg->sess = mem_deref(leg->sess);
+			leg->state = LEG_CALLING;
+			err = invite_send(leg);
+			if (!err)
+				return;
+			dial_leg_end(leg, NULL, DIAL_END_FAILED, code, err,
+				     false);
+			return;
+		}
+	}
+	if (leg->end_ev && err == ECONNRESET) {
+		/* the far end's BYE */
+		ev = leg->end_ev;
+		leg->end_ev = NULL;
+		end = DIAL_END_COMPLETED;
+		code = 0;
+	}
+	else if (msg) {
+		ev = dial_leg_event(leg, DIAL_EV_ENDED, true);
+		end = leg->hangup_local && code == 487 ? DIAL_END_CANCELED :
+			end_of(code);
+	}
+	else if (leg->state == LEG_UP) {
+		end = DIAL_END_COMPLETED;
+	}
+	else if (leg->hangup_local) {
+		end = DIAL_END_CANCELED;
+	}
+	else if (!leg->outbound) {
+		ev = dial_leg_event(leg, DIAL_EV_ENDED, true);
+		end = DIAL_END_CANCELED;	/* the caller gave up */
+	}
+	else {
+		end = err == ETIMEDOUT ? DIAL_END_NO_ANSWER : DIAL_END_FAILED;
+	}
+	leg->sess = mem_deref(leg->sess);
+	dial_leg_end(leg, ev, end, code, msg ? 0 : err,
+		     leg->hangup_local && end == DIAL_END_CANCELED);
+}
+
+static int invite_send(struct leg *leg)
+{
+	struct dial *d = leg->d;
+	struct leg_spec *s = leg->spec;
+	char sdp[SDP_MAX], from[256], host[80], timers[160];
+	struct mbuf *mb;
+	int err;
+
+	if (!leg->port)
+		leg->port = s->media_port ? s->media_port : dial_next_port(d);
+	err = dial_sdp_offer(sdp, sizeof(sdp),
+			     s->media_addr ? s->media_addr : d->media_addr,
+			     leg->port, s->codecv, s->codecc, rand_u64() >> 1);
+	if (err)
+		return err;
+	if (s->from_host)
+		snprintf(host, sizeof(host), "%s", s->from_host);
+	else if (sa_af(&d->laddr) == AF_INET6)
+		re_snprintf(host, sizeof(host), "[%j]", &d->laddr);
+	else
+		re_snprintf(host, sizeof(host), "%j", &d->laddr);
+	snprintf(from, sizeof(from), "sip:%s@%s", s->from_user, host);
+	timers[0] = '\0';
+	if (leg->se_try)
+		snprintf(timers, sizeof(timers),
+			 "Session-Expires: %u\r\nMin-SE: %u\r\n"
+			 "Supported: timer\r\n", leg->se_try, leg->min_se);
+	mb = mbuf_alloc(strlen(sdp));
+	if (!mb)
+		return ENOMEM;
+	(void)mbuf_write_str(mb, sdp);
+	mb->pos = 0;
+	d->connecting = leg;
+	err = sipsess_connect(&leg->sess, d->sock, s->uri, s->from_name, from,
+			      s->from_user, NULL, 0, "application/sdp", mb,
+			      auth_h, leg, false, dial_sess_offer,
+			      dial_sess_answer, progr_h, dial_sess_estab,
+			      NULL, NULL, dial_sess_close, leg,
+			      "%s%s" ALLOW, s->hdrs, timers);
+	d->connecting = NULL;
+	mem_deref(mb);
+	if (err)
+		return err;
+	{
+		const char *cid = sip_dialog_callid(sipsess_dialog(leg->sess));
+
+		if (cid)
+			(void)dial_cid_add(leg, cid, strlen(cid));
+	}
+	return 0;
+}
+
+void dial_out_start(struct dial *d, struct leg_spec *spec)
+{
+	struct leg *leg;
+	int err;
+
+	if (dial_leg_find(d, spec->id)) {
+		dial_log(LOG_WARNING, "leg=%s: already exists; start ignored",
+			 spec->id);
+		atomic_fetch_add_explicit(&d->st_legs_refused, 1,
+					  memory_order_relaxed);
+		dial_spec_free(spec);
+		return;
+	}
+	if (d->nout >= d->conf.max_legs) {
+		/* shed explicitly instead of collapsing */
+		struct dial_event *ev = dial_event_bare(DIAL_EV_ENDED, spec->id);
+
+		if (ev) {
+			ev->end = DIAL_END_FAILED;
+			ev->err = EBUSY;
+			ev->outbound = true;
+			snprintf(ev->group, sizeof(ev->group), "%s",
+				 spec->group);
+			dial_emit(d, ev);
+		}
+		atomic_fetch_add_explicit(&d->st_legs_refused, 1,
+					  memory_order_relaxed);
+		dial_spec_free(spec);
+		return;
+	}
+	err = dial_leg_alloc(&leg, d, spec->id, true);
+	if (err) {
+		dial_spec_free(spec);
+		return;
+	}
+	leg->spec = spec;
+	leg->se_try = spec->session_expires;
+	leg->min_se = spec->min_se;
+	if (leg->se_try && leg->se_try < leg->min_se)
+		leg->se_try = leg->min_se;
+	d->nout++;
+	atomic_fetch_add_explicit(&d->st_legs_started, 1, memory_order_relaxed);
+	err = dial_leg_group(leg, spec->group);
+	if (!err)
+		err = invite_send(leg);
+	if (err) {
+		dial_log(LOG_NOTICE, "leg=%s: INVITE to %s: %s", leg->id,
+			 spec->uri, strerror(err));
+		dial_leg_end(leg, NULL, DIAL_END_FAILED, 0, err, false);
+	}
+}
+
+void dial_out_hangup(struct leg *leg, const struct dial_reason *reason)
+{
+	char r[256];
+
+	if (leg->state == LEG_ENDED)
+		return;
+	if (leg->state == LEG_UP) {
+		reason_hdr(r, sizeof(r), reason);
+		if (r[0] && leg->sess)
+			(void)sipsess_set_close_headers(leg->sess, "%s", r);
+		leg->hangup_local = true;
+		leg->sess = mem_deref(leg->sess);	/* BYE */
+		dial_leg_end(leg, NULL, DIAL_END_COMPLETED, 0, 0, true);
+		return;
+	}
+	if (leg->hangup_local)
+		return;
+	leg->hangup_local = true;
+	if (reason && reason->present)
+		leg->cancel_reason = *reason;
+	if (!leg->sess) {
+		dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, 0, true);
+		return;
+	}
+	if (leg->provrecv) {
+		int err = cancel_send(leg);
+
+		if (!err)
+			return;	/* ENDED comes with the 487 */
+		dial_log(LOG_WARNING, "leg=%s: CANCEL: %s", leg->id,
+			 strerror(err));
+	}
+	else {
+		/* RFC 3261 §9.1: no CANCEL before a provisional response;
+		   sent from progr_h, or Timer B ends the INVITE */
+		leg->cancel_wanted = true;
+		tmr_start(&leg->tmr, CANCEL_GUARD_MS, cancel_guard_h, leg);
+		return;
+	}
+	leg->sess = mem_deref(leg->sess);
+	dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, 0, true);
+}
+
+void dial_out_group_won(struct leg *winner)
+{
+	struct le *le;
+
+	winner->grp->won = true;
+	for (le = winner->grp->legs.head; le; le = le->next) {
+		struct leg *o = le->data;
+
+		if (o != winner && o->state < LEG_UP)
+			dial_out_hangup(o, &elsewhere);
+	}
+}
+
+static int upd_send_h(enum sip_transp tp, const struct sa *src,
+		      const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct leg *leg = arg;
+	struct sip_contact contact;
+
+	(void)dst;
+	sip_contact_set(&contact, leg->outbound && leg->spec ?
+			leg->spec->from_user : "dialerd", src, tp);
+	return mbuf_printf(mb, "%H", sip_contact_print, &contact);
+}
+
+static void upd_resp_h(int err, const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+	struct dial_event *ev;
+
+	if (err || !msg || msg->scode < 200)
+		return;
+	if (msg->scode >= 300) {
+		dial_log(LOG_NOTICE, "leg=%s: UPDATE refresh got %u", leg->id,
+			 msg->scode);
+		return;
+	}
+	session_timer_from(leg, msg, true);
+	ev = dial_leg_event(leg, DIAL_EV_REFRESHED, true);
+	if (ev) {
+		ev->session_expires = leg->se;
+		ev->refresher_local = leg->se_local;
+		dial_emit(leg->d, ev);
+	}
+}
+
+void dial_out_refresh(struct leg *leg)
+{
+	struct dial *d = leg->d;
+	char sdp[SDP_MAX];
+	struct mbuf *mb;
+	int err;
+
+	if (leg->state != LEG_UP || !leg->sess)
+		return;
+	if (leg->peer_update) {
+		/* RFC 4028 §9: UPDATE without a body refreshes cheaply */
+		leg->upd = mem_deref(leg->upd);
+		err = sip_drequestf(&leg->upd, d->sip, true, "UPDATE",
+				    sipsess_dialog(leg->sess), 0, NULL,
+				    upd_send_h, upd_resp_h, leg,
+				    "Session-Expires: %u;refresher=uac\r\n"
+				    "Supported: timer\r\n"
+				    "Content-Length: 0\r\n\r\n",
+				    leg->se ? leg->se : 1800);
+	}
+	else {
+		err = dial_sdp_offer(sdp, sizeof(sdp), d->media_addr,
+				     leg->port,
+				     leg->spec ? leg->spec->codecv : NULL,
+				     leg->spec ? leg->spec->codecc : 0,
+				     rand_u64() >> 1);
+		if (err)
+			goto out;
+		mb = mbuf_alloc(strlen(sdp));
+		if (!mb) {
+			err = ENOMEM;
+			goto out;
+		}
+		(void)mbuf_write_str(mb, sdp);
+		mb->pos = 0;
+		err = sipsess_modify(leg->sess, mb);	/* re-INVITE */
+		mem_deref(mb);
+	}
+ out:
+	if (err)
+		dial_log(LOG_WARNING, "leg=%s: session refresh: %s", leg->id,
+			 strerror(err));
+}
+
+/* the far end refreshes with UPDATE (sipsess 1.1.0 would answer 501) */
+bool dial_out_update(struct leg *leg, const struct sip_msg *msg)
+{
+	struct dial *d = leg->d;
+	struct dial_event *ev;
+	char contact[160];
+
+	if (leg->state != LEG_UP || !leg->sess ||
+	    !sip_dialog_cmp(sipsess_dialog(leg->sess), msg)) {
+		(void)sip_reply(d->sip, msg, 481, "Call Does Not Exist");
+		return true;
+	}
+	session_timer_from(leg, msg, false);
+	if (sa_af(&msg->dst) == AF_INET6)
+		re_snprintf(contact, sizeof(contact), "<sip:dialerd@[%j]:%u%s>",
+			    &msg->dst, sa_port(&msg->dst),
+			    msg->tp == SIP_TRANSP_TCP ? ";transport=tcp" : "");
+	else
+		re_snprintf(contact, sizeof(contact), "<sip:dialerd@%J%s>",
+			    &msg->dst,
+			    msg->tp == SIP_TRANSP_TCP ? ";transport=tcp" :
+			    msg->tp == SIP_TRANSP_TLS ? ";transport=tls" : "");
+	if (leg->se)
+		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 200, "OK",
+				  "Contact: %s\r\n"
+				  "Session-Expires: %u;refresher=%s\r\n"
+				  "Require: timer\r\n"
+				  "Content-Length: 0\r\n\r\n", contact,
+				  leg->se, leg->se_local ? "uas" : "uac");
+	else
+		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 200, "OK",
+				  "Contact: %s\r\nContent-Length: 0\r\n\r\n",
+				  contact);
+	ev = dial_leg_event(leg, DIAL_EV_REFRESHED, true);
+	if (ev) {
+		ev->session_expires = leg->se;
+		ev->refresher_local = leg->se_local;
+		dial_emit(d, ev);
+	}
+	return true;
+}
+

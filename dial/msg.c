@@ -1,0 +1,487 @@
+/* msg.c: raw SIP text into event copies: start line, headers in order, Reason, SDP summary */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dial/internal.h"
+
+/*
+ * An event is one malloc: the struct, its header array, a lossless copy of
+ * the header block (raw) and a tokenised copy that the string pointers
+ * point into. One allocation per message keeps the SIP thread's cost flat
+ * under load and lets the receiver free it with one call; dial_event_clone
+ * relocates the pointers.
+ */
+
+struct blob {
+	size_t size;		/* total bytes of the allocation */
+	struct dial_event ev;
+};
+
+uint64_t dial_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static struct blob *blob_of(const struct dial_event *ev)
+{
+	return (struct blob *)(void *)((char *)(uintptr_t)ev -
+				       offsetof(struct blob, ev));
+}
+
+struct dial_event *dial_event_free(struct dial_event *ev)
+{
+	if (ev)
+		free(blob_of(ev));
+	return NULL;
+}
+
+struct dial_event *dial_event_bare(enum dial_ev_type type, const char *id)
+{
+	struct blob *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->size = sizeof(*b);
+	b->ev.type = type;
+	b->ev.time_us = dial_now_us();
+	if (id)
+		snprintf(b->ev.leg_id, sizeof(b->ev.leg_id), "%s", id);
+	return &b->ev;
+}
+
+#define RELOC(p) ((p) ? (void *)((char *)(uintptr_t)(p) + delta) : NULL)
+
+struct dial_event *dial_event_clone(const struct dial_event *ev,
+				    enum dial_ev_type type)
+{
+	const struct blob *ob;
+	struct blob *b;
+	ptrdiff_t delta;
+
+	if (!ev)
+		return NULL;
+	ob = blob_of(ev);
+	b = malloc(ob->size);
+	if (!b)
+		return NULL;
+	memcpy(b, ob, ob->size);
+	delta = (char *)b - (const char *)ob;
+	b->ev.method = RELOC(ev->method);
+	b->ev.phrase = RELOC(ev->phrase);
+	b->ev.start_line = RELOC(ev->start_line);
+	b->ev.call_id = RELOC(ev->call_id);
+	b->ev.from = RELOC(ev->from);
+	b->ev.to = RELOC(ev->to);
+	b->ev.ruri = RELOC(ev->ruri);
+	b->ev.raw = RELOC(ev->raw);
+	b->ev.hdrv = RELOC(ev->hdrv);
+	for (size_t i = 0; i < b->ev.hdrc; i++) {
+		b->ev.hdrv[i].name = RELOC(b->ev.hdrv[i].name);
+		b->ev.hdrv[i].value = RELOC(b->ev.hdrv[i].value);
+	}
+	b->ev.next = NULL;
+	b->ev.type = type;
+	return &b->ev;
+}
+
+/* compact forms (RFC 3261 §7.3.3 and extensions) */
+static const struct {
+	char c;
+	const char *name;
+} compact[] = {
+	{'i', "Call-ID"}, {'f', "From"}, {'t', "To"}, {'v', "Via"},
+	{'m', "Contact"}, {'l', "Content-Length"}, {'c', "Content-Type"},
+	{'k', "Supported"}, {'s', "Subject"}, {'e', "Content-Encoding"},
+	{'o', "Event"}, {'u', "Allow-Events"}, {'r', "Refer-To"},
+	{'b', "Referred-By"}, {'x', "Session-Expires"},
+};
+
+static bool name_is(const char *have, const char *want)
+{
+	if (!strcasecmp(have, want))
+		return true;
+	if (have[0] && !have[1]) {
+		for (size_t i = 0; i < sizeof(compact) / sizeof(compact[0]); i++)
+			if (tolower((unsigned char)have[0]) == compact[i].c)
+				return !strcasecmp(want, compact[i].name);
+	}
+	return false;
+}
+
+const char *dial_event_hdr(const struct dial_event *ev, const char *name)
+{
+	if (!ev || !name)
+		return NULL;
+	for (size_t i = 0; i < ev->hdrc; i++)
+		if (name_is(ev->hdrv[i].name, name))
+			return ev->hdrv[i].value;
+	return NULL;
+}
+
+static char *trim(char *s, char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+			   end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static bool is_sdp(const struct dial_event *ev, const uint8_t *body,
+		   size_t blen)
+{
+	const char *ct = dial_event_hdr(ev, "Content-Type");
+
+	if (!blen)
+		return false;
+	if (ct)
+		return !strncasecmp(ct, "application/sdp", 15);
+	return blen >= 3 && !memcmp(body, "v=0", 3);
+}
+
+int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
+		   enum dial_dir dir, uint64_t time_us)
+{
+	size_t hlen, nlines = 0, sl_len, blen = 0, size;
+	const uint8_t *body = NULL;
+	struct blob *b;
+	char *tok, *p, *end, *line_end, *sl;
+	struct dial_event *ev;
+
+	if (!evp || !pkt || !len)
+		return EINVAL;
+
+	/* the header block ends at the first empty line */
+	hlen = len;
+	for (size_t i = 0; i < len; i++) {
+		if (pkt[i] != '\n')
+			continue;
+		nlines++;
+		if (i + 1 < len && pkt[i + 1] == '\n') {
+			hlen = i + 2;
+			break;
+		}
+		if (i + 2 < len && pkt[i + 1] == '\r' && pkt[i + 2] == '\n') {
+			hlen = i + 3;
+			break;
+		}
+	}
+	if (hlen < len) {
+		body = pkt + hlen;
+		blen = len - hlen;
+	}
+	/* the start line */
+	for (sl_len = 0; sl_len < hlen && pkt[sl_len] != '\r' &&
+	     pkt[sl_len] != '\n'; sl_len++)
+		;
+	if (sl_len < 8 || memchr(pkt, '\0', hlen))
+		return EBADMSG;
+
+	size = sizeof(*b) + (nlines + 1) * sizeof(struct dial_hdr) +
+	       hlen + (hlen + 1) + (sl_len + 1);
+	b = malloc(size);
+	if (!b)
+		return ENOMEM;
+	memset(b, 0, sizeof(*b));
+	b->size = size;
+	ev = &b->ev;
+	ev->type = DIAL_EV_SIP;
+	ev->dir = dir;
+	ev->time_us = time_us;
+	ev->hdrv = (struct dial_hdr *)(void *)(b + 1);
+	ev->raw = (uint8_t *)(ev->hdrv + nlines + 1);
+	memcpy((uint8_t *)(uintptr_t)ev->raw, pkt, hlen);
+	ev->raw_len = hlen;
+	tok = (char *)(uintptr_t)ev->raw + hlen;
+	memcpy(tok, pkt, hlen);
+	tok[hlen] = '\0';
+	sl = tok + hlen + 1;
+
+	/* start line: "SIP/2.0 200 OK" or "INVITE sip:x SIP/2.0" */
+	memcpy(sl, pkt, sl_len);
+	sl[sl_len] = '\0';
+	tok[sl_len] = '\0';
+	ev->start_line = tok;
+	if (!strncmp(sl, "SIP/2.0 ", 8)) {
+		char *c = sl + 8;
+
+		ev->code = (uint16_t)strtoul(c, &c, 10);
+		if (ev->code < 100 || ev->code > 699)
+			goto bad;
+		ev->phrase = tok + (c - sl) + (*c == ' ');
+	}
+	else {
+		char *sp = strchr(sl, ' '), *sp2;
+
+		if (!sp)
+			goto bad;
+		*sp = '\0';
+		ev->method = sl;
+		sp2 = strchr(sp + 1, ' ');
+		if (!sp2)
+			goto bad;
+		*sp2 = '\0';
+		ev->ruri = sp + 1;
+	}
+
+	/* headers; continuation lines are folded into the value */
+	p = tok + sl_len + 1;
+	if (*p == '\n')
+		p++;
+	end = tok + hlen;
+	while (p < end) {
+		char *colon, *name, *val, *nl;
+
+		if (*p == '\r' || *p == '\n')
+			break;	/* the empty line */
+		line_end = p;
+		for (;;) {
+			nl = memchr(line_end, '\n', (size_t)(end - line_end));
+			if (!nl) {
+				line_end = end;
+				break;
+			}
+			if (nl + 1 < end && (nl[1] == ' ' || nl[1] == '\t')) {
+				*nl = ' ';
+				if (nl > p && nl[-1] == '\r')
+					nl[-1] = ' ';
+				line_end = nl + 1;
+				continue;
+			}
+			line_end = nl;
+			break;
+		}
+		colon = memchr(p, ':', (size_t)(line_end - p));
+		if (colon) {
+			name = trim(p, colon);
+			val = trim(colon + 1, line_end);
+			if (*name) {
+				ev->hdrv[ev->hdrc].name = name;
+				ev->hdrv[ev->hdrc].value = val;
+				ev->hdrc++;
+			}
+		}
+		p = line_end + 1;
+	}
+
+	ev->call_id = dial_event_hdr(ev, "Call-ID");
+	ev->from = dial_event_hdr(ev, "From");
+	ev->to = dial_event_hdr(ev, "To");
+	if (ev->code) {
+		const char *cseq = dial_event_hdr(ev, "CSeq");
+
+		if (cseq) {
+			while (*cseq && (isdigit((unsigned char)*cseq) ||
+					 *cseq == ' ' || *cseq == '\t'))
+				cseq++;
+			ev->method = cseq;
+		}
+	}
+	{
+		const char *r = dial_event_hdr(ev, "Reason");
+
+		if (r)
+			(void)dial_reason_parse(&ev->reason, r);
+	}
+	if (body && is_sdp(ev, body, blen))
+		dial_sdp_summary(&ev->sdp, (const char *)body, blen);
+	*evp = ev;
+	return 0;
+ bad:
+	free(b);
+	return EBADMSG;
+}
+
+bool dial_reason_parse(struct dial_reason *r, const char *val)
+{
+	const char *p, *semi;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (!val)
+		return false;
+	while (*val == ' ')
+		val++;
+	semi = strchr(val, ';');
+	n = semi ? (size_t)(semi - val) : strlen(val);
+	while (n && val[n - 1] == ' ')
+		n--;
+	if (!n || n >= sizeof(r->protocol))
+		return false;
+	memcpy(r->protocol, val, n);
+	r->protocol[n] = '\0';
+	r->present = true;
+	for (p = semi; p && *p; p = strchr(p + 1, ';')) {
+		const char *q = p + 1;
+
+		while (*q == ' ')
+			q++;
+		if (!strncasecmp(q, "cause=", 6)) {
+			r->cause = atoi(q + 6);
+		}
+		else if (!strncasecmp(q, "text=", 5)) {
+			const char *t = q + 5, *e;
+			bool quoted = (*t == '"');
+
+			if (quoted) {
+				t++;
+				e = t;
+				while (*e && *e != '"') {
+					if (*e == '\\' && e[1])
+						e++;
+					e++;
+				}
+			}
+			else {
+				e = t + strcspn(t, ";");
+			}
+			n = (size_t)(e - t);
+			if (n >= sizeof(r->text))
+				n = sizeof(r->text) - 1;
+			memcpy(r->text, t, n);
+			r->text[n] = '\0';
+			if (quoted && *e == '"')
+				p = e;	/* a ';' inside the quotes is text */
+		}
+	}
+	return true;
+}
+
+unsigned dial_se_parse(const char *val, char *refresher, size_t rsz)
+{
+	unsigned long n;
+	char *end;
+	const char *r;
+
+	if (refresher && rsz)
+		refresher[0] = '\0';
+	if (!val)
+		return 0;
+	n = strtoul(val, &end, 10);
+	if (end == val || n == 0 || n > 86400)
+		return 0;
+	r = strstr(val, "refresher=");
+	if (r && refresher && rsz) {
+		size_t k = strcspn(r + 10, "; \t");
+
+		if (k >= rsz)
+			k = rsz - 1;
+		memcpy(refresher, r + 10, k);
+		refresher[k] = '\0';
+	}
+	return (unsigned)n;
+}
+
+bool dial_list_has(const char *list, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	if (!list)
+		return false;
+	while (*list) {
+		size_t k;
+
+		while (*list == ' ' || *list == ',' || *list == '\t')
+			list++;
+		k = strcspn(list, ", \t");
+		if (k == n && !strncasecmp(list, tok, n))
+			return true;
+		list += k;
+	}
+	return false;
+}
+
+static void scopy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Reads the first audio m= line, its connection address and the rtpmap
+ * of its first payload type. */
+void dial_sdp_summary(struct dial_sdp *s, const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	bool in_audio = false, seen_audio = false;
+	char sess_addr[64] = "";
+
+	memset(s, 0, sizeof(*s));
+	s->pt = -1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char line[256];
+
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : end;
+
+		if (!strncmp(line, "m=", 2)) {
+			if (seen_audio)
+				break;
+			in_audio = !strncmp(line, "m=audio ", 8);
+			if (in_audio) {
+				unsigned port = 0;
+				int pt = -1;
+				char proto[32];
+
+				seen_audio = true;
+				s->present = true;
+				if (sscanf(line + 8, "%u %31s %d", &port, proto,
+					   &pt) >= 2) {
+					s->port = (uint16_t)port;
+					s->pt = pt;
+				}
+				/* static payload types need no rtpmap */
+				if (pt == 0)
+					strcpy(s->codec, "PCMU");
+				else if (pt == 8)
+					strcpy(s->codec, "PCMA");
+				else if (pt == 9)
+					strcpy(s->codec, "G722");
+				else if (pt == 18)
+					strcpy(s->codec, "G729");
+				else if (pt == 3)
+					strcpy(s->codec, "GSM");
+			}
+		}
+		else if (!strncmp(line, "c=IN IP", 7) && strlen(line) > 9) {
+			char *a = line + 9;
+
+			a[strcspn(a, "/ ")] = '\0';
+			if (seen_audio && in_audio)
+				scopy(s->addr, sizeof(s->addr), a);
+			else if (!seen_audio)
+				scopy(sess_addr, sizeof(sess_addr), a);
+		}
+		else if (in_audio && !strncmp(line, "a=rtpmap:", 9)) {
+			char *e;
+			long pt = strtol(line + 9, &e, 10);
+
+			if (pt == s->pt && *e == ' ') {
+				e++;
+				e[strcspn(e, "/")] = '\0';
+				scopy(s->codec, sizeof(s->codec), e);
+			}
+		}
+	}
+	if (s->present && !s->addr[0])
+		scopy(s->addr, sizeof(s->addr), sess_addr);
+}

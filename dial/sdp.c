@@ -1,0 +1,329 @@
+/* sdp.c: SDP offers from a codec list and answers that match an offer; header encoding */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dial/internal.h"
+
+enum { PT_TEL_EVENT = 101 };
+
+static const struct codec {
+	const char *name;	/* dial_codec_parse name */
+	const char *enc;	/* rtpmap encoding name */
+	int pt;			/* static or our dynamic payload type */
+	unsigned rate;
+	unsigned ch;
+	const char *fmtp;
+} codecs[DIAL_CODEC_COUNT] = {
+	[DIAL_CODEC_PCMU] = {"PCMU", "PCMU", 0, 8000, 1, NULL},
+	[DIAL_CODEC_PCMA] = {"PCMA", "PCMA", 8, 8000, 1, NULL},
+	/* G.722's RTP clock is 8000 by RFC 3551's historical error */
+	[DIAL_CODEC_G722] = {"G722", "G722", 9, 8000, 1, NULL},
+	[DIAL_CODEC_G729] = {"G729", "G729", 18, 8000, 1, "annexb=no"},
+	[DIAL_CODEC_OPUS] = {"OPUS", "opus", 111, 48000, 2,
+			     "minptime=10;useinbandfec=1"},
+};
+
+int dial_codec_parse(const char *name, enum dial_codec *c)
+{
+	if (!name || !c)
+		return EINVAL;
+	for (int i = 0; i < DIAL_CODEC_COUNT; i++) {
+		if (!strcasecmp(name, codecs[i].name)) {
+			*c = (enum dial_codec)i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+const char *dial_codec_name(enum dial_codec c)
+{
+	return (unsigned)c < DIAL_CODEC_COUNT ? codecs[c].name : "?";
+}
+
+struct out {
+	char *buf;
+	size_t size, len;
+	int err;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->size - o->len) {
+		o->err = ENOSPC;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static void put_head(struct out *o, const char *addr, uint16_t port,
+		     uint64_t sess_id)
+{
+	const char *ipv = strchr(addr, ':') ? "IP6" : "IP4";
+
+	put(o, "v=0\r\n"
+	       "o=dialerd %llu %llu IN %s %s\r\n"
+	       "s=dialerd\r\n"
+	       "c=IN %s %s\r\n"
+	       "t=0 0\r\n"
+	       "m=audio %u RTP/AVP",
+	    (unsigned long long)sess_id, (unsigned long long)sess_id, ipv,
+	    addr, ipv, addr, port);
+}
+
+static void put_map(struct out *o, const struct codec *c, int pt)
+{
+	if (c->ch > 1)
+		put(o, "a=rtpmap:%d %s/%u/%u\r\n", pt, c->enc, c->rate, c->ch);
+	else
+		put(o, "a=rtpmap:%d %s/%u\r\n", pt, c->enc, c->rate);
+	if (c->fmtp)
+		put(o, "a=fmtp:%d %s\r\n", pt, c->fmtp);
+}
+
+int dial_sdp_offer(char *buf, size_t size, const char *addr, uint16_t port,
+		   const enum dial_codec *codecv, size_t codecc,
+		   uint64_t sess_id)
+{
+	static const enum dial_codec dflt[] = {DIAL_CODEC_PCMU,
+					       DIAL_CODEC_PCMA};
+	struct out o = {buf, size, 0, 0};
+
+	if (!buf || !size || !addr)
+		return EINVAL;
+	if (!codecc) {
+		codecv = dflt;
+		codecc = 2;
+	}
+	for (size_t i = 0; i < codecc; i++)
+		if ((unsigned)codecv[i] >= DIAL_CODEC_COUNT)
+			return EINVAL;
+	put_head(&o, addr, port, sess_id);
+	for (size_t i = 0; i < codecc; i++)
+		put(&o, " %d", codecs[codecv[i]].pt);
+	put(&o, " %d\r\n", PT_TEL_EVENT);
+	for (size_t i = 0; i < codecc; i++)
+		put_map(&o, &codecs[codecv[i]], codecs[codecv[i]].pt);
+	put(&o, "a=rtpmap:%d telephone-event/8000\r\n"
+		"a=fmtp:%d 0-16\r\n"
+		"a=ptime:20\r\n"
+		"a=sendrecv\r\n", PT_TEL_EVENT, PT_TEL_EVENT);
+	return o.err;
+}
+
+/* The encoding of payload type pt in the offer's audio section. */
+static bool rtpmap_of(const char *sec, size_t len, int pt, char *enc,
+		      size_t esz, unsigned *rate)
+{
+	char key[24];
+	int kn = snprintf(key, sizeof(key), "a=rtpmap:%d ", pt);
+	const char *p = sec, *end = sec + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n > (size_t)kn && !strncmp(p, key, (size_t)kn)) {
+			const char *e = p + kn;
+			size_t k = 0;
+
+			while (k + 1 < esz && e + k < p + n && e[k] != '/')
+				k++;
+			memcpy(enc, e, k);
+			enc[k] = '\0';
+			*rate = e[k] == '/' ? (unsigned)atoi(e + k + 1) : 0;
+			return true;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
+static int codec_of(const char *sec, size_t len, int pt)
+{
+	char enc[32];
+	unsigned rate = 0;
+
+	if (rtpmap_of(sec, len, pt, enc, sizeof(enc), &rate)) {
+		for (int i = 0; i < DIAL_CODEC_COUNT; i++)
+			if (!strcasecmp(enc, codecs[i].enc) &&
+			    (!rate || rate == codecs[i].rate))
+				return i;
+		if (!strcasecmp(enc, "telephone-event") && rate == 8000)
+			return DIAL_CODEC_COUNT;	/* marker */
+		return -1;
+	}
+	switch (pt) {
+	case 0: return DIAL_CODEC_PCMU;
+	case 8: return DIAL_CODEC_PCMA;
+	case 9: return DIAL_CODEC_G722;
+	case 18: return DIAL_CODEC_G729;
+	default: return -1;
+	}
+}
+
+int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
+		    const char *addr, uint16_t port,
+		    const enum dial_codec *codecv, size_t codecc,
+		    uint64_t sess_id, struct dial_sdp *chosen)
+{
+	const char *m = NULL, *p, *end, *sec_end, *nl;
+	int pts[32], npts = 0, pick = -1, pick_pt = -1, tev = -1;
+	struct out o = {buf, size, 0, 0};
+
+	if (!buf || !size || !offer || !addr)
+		return EINVAL;
+	end = offer + olen;
+	/* the first m=audio line */
+	for (p = offer; p < end; p = nl ? nl + 1 : end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if ((size_t)(end - p) > 8 && !strncmp(p, "m=audio ", 8)) {
+			m = p;
+			break;
+		}
+	}
+	if (!m)
+		return EBADMSG;
+	/* its section runs to the next m= line */
+	sec_end = end;
+	for (p = nl ? nl + 1 : end; p < end; p = nl ? nl + 1 : end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if ((size_t)(end - p) > 2 && !strncmp(p, "m=", 2)) {
+			sec_end = p;
+			break;
+		}
+	}
+	{
+		/* "m=audio PORT PROTO pt pt pt" */
+		const char *q = m + 8, *le = memchr(m, '\n', (size_t)(end - m));
+		int field = 0;
+
+		if (!le)
+			le = end;
+		while (q < le && npts < 32) {
+			char *e;
+			long v;
+
+			while (q < le && *q == ' ')
+				q++;
+			if (q >= le || *q == '\r')
+				break;
+			if (field < 2) {
+				q += strcspn(q, " \r\n");
+				field++;
+				continue;
+			}
+			v = strtol(q, &e, 10);
+			if (e == q)
+				break;
+			if (v >= 0 && v <= 127)
+				pts[npts++] = (int)v;
+			q = e;
+		}
+	}
+	for (int i = 0; i < npts; i++) {
+		int c = codec_of(m, (size_t)(sec_end - m), pts[i]);
+
+		if (c == DIAL_CODEC_COUNT) {
+			if (tev < 0)
+				tev = pts[i];
+			continue;
+		}
+		if (c < 0 || pick >= 0)
+			continue;
+		if (codecc) {
+			bool allowed = false;
+
+			for (size_t k = 0; k < codecc; k++)
+				allowed = allowed || (int)codecv[k] == c;
+			if (!allowed)
+				continue;
+		}
+		pick = c;
+		pick_pt = pts[i];
+	}
+	if (pick < 0)
+		return ENOTSUP;
+
+	put_head(&o, addr, port, sess_id);
+	put(&o, " %d", pick_pt);
+	if (tev >= 0)
+		put(&o, " %d", tev);
+	put(&o, "\r\n");
+	put_map(&o, &codecs[pick], pick_pt);
+	if (tev >= 0)
+		put(&o, "a=rtpmap:%d telephone-event/8000\r\n"
+			"a=fmtp:%d 0-16\r\n", tev, tev);
+	put(&o, "a=ptime:20\r\na=sendrecv\r\n");
+	if (!o.err && chosen) {
+		memset(chosen, 0, sizeof(*chosen));
+		chosen->present = true;
+		snprintf(chosen->codec, sizeof(chosen->codec), "%s",
+			 codecs[pick].name);
+		chosen->pt = pick_pt;
+		snprintf(chosen->addr, sizeof(chosen->addr), "%s", addr);
+		chosen->port = port;
+	}
+	return o.err;
+}
+
+/* RFC 3261 token characters */
+static bool is_token(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (!isalnum(ch) && !strchr("-.!%*_+`'~", ch))
+			return false;
+	}
+	return true;
+}
+
+int dial_hdr_check(const char *name, const char *value)
+{
+	if (!is_token(name) || strlen(name) > 128)
+		return EINVAL;
+	if (!value || strpbrk(value, "\r\n") || strlen(value) > 4096)
+		return EINVAL;
+	return 0;
+}
+
+int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc)
+{
+	size_t len = 0, have;
+	char *s, *n;
+
+	if (!out)
+		return EINVAL;
+	have = *out ? strlen(*out) : 0;
+	for (size_t i = 0; i < hdrc; i++) {
+		if (dial_hdr_check(hdrv[i].name, hdrv[i].value))
+			return EINVAL;
+		len += strlen(hdrv[i].name) + strlen(hdrv[i].value) + 4;
+	}
+	n = realloc(*out, have + len + 1);
+	if (!n)
+		return ENOMEM;
+	s = n + have;
+	for (size_t i = 0; i < hdrc; i++)
+		s += sprintf(s, "%s: %s\r\n", hdrv[i].name, hdrv[i].value);
+	*s = '\0';
+	*out = n;
+	return 0;
+}
