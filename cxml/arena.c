@@ -1,0 +1,98 @@
+/* arena.c: the allocation pool behind a document or a URI, freed in one call */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cxml/internal.h"
+
+/* Blocks grow geometrically; a typical 300-byte document fits the first. */
+#define ARENA_FIRST 4096
+
+struct block {
+	struct block *next;
+	size_t size, used;
+	_Alignas(16) unsigned char mem[];
+};
+
+struct cxml_arena {
+	struct block *head;
+	struct block *first;      /* allocated with the arena, not freed alone */
+};
+
+#define ARENA_HDR ((sizeof(struct cxml_arena) + 15) & ~(size_t)15)
+
+int arena_alloc(struct cxml_arena **ap)
+{
+	struct cxml_arena *a;
+
+	if (!ap)
+		return EINVAL;
+	a = malloc(ARENA_HDR + sizeof(struct block) + ARENA_FIRST);
+	if (!a)
+		return ENOMEM;
+	a->first = (struct block *)(void *)((unsigned char *)a + ARENA_HDR);
+	a->first->next = NULL;
+	a->first->size = ARENA_FIRST;
+	a->first->used = 0;
+	a->head = a->first;
+	*ap = a;
+	return 0;
+}
+
+struct cxml_arena *arena_free(struct cxml_arena *a)
+{
+	struct block *b, *next;
+
+	if (!a)
+		return NULL;
+	for (b = a->head; b && b != a->first; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(a);
+	return NULL;
+}
+
+void *arena_zalloc(struct cxml_arena *a, size_t size)
+{
+	struct block *b = a->head;
+	size_t need = (size + 15) & ~(size_t)15;
+	void *p;
+
+	if (need < size)
+		return NULL;
+	if (b->size - b->used < need) {
+		size_t bsize = b->size * 2;
+
+		while (bsize < need)
+			bsize *= 2;
+		if (bsize > SIZE_MAX / 2)
+			return NULL;
+		b = malloc(sizeof(*b) + bsize);
+		if (!b)
+			return NULL;
+		b->size = bsize;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	p = b->mem + b->used;
+	b->used += need;
+	memset(p, 0, size);
+	return p;
+}
+
+char *arena_strndup(struct cxml_arena *a, const char *s, size_t n)
+{
+	char *p = arena_zalloc(a, n + 1);
+
+	if (p && n)
+		memcpy(p, s, n);
+	return p;
+}
+
+char *arena_strdup(struct cxml_arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}

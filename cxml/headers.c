@@ -1,0 +1,286 @@
+/* headers.c: one header name/value through the policy; Plivo-style sipHeaders lists */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cxml/internal.h"
+
+#define REFUSED_NAME_MAX 128
+#define REFUSED_VALUE_MAX 256
+#define NAME_MAX_LEN 128
+
+static bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long pct_decode(char *out, const char *in, size_t n)
+{
+	size_t i, o = 0;
+	int h, l;
+
+	for (i = 0; i < n; i++) {
+		if (in[i] != '%') {
+			out[o++] = in[i];
+			continue;
+		}
+		if (n - i < 3)
+			return -1;
+		h = hexval((unsigned char)in[i + 1]);
+		l = hexval((unsigned char)in[i + 2]);
+		if (h < 0 || l < 0)
+			return -1;
+		out[o++] = (char)(h << 4 | l);
+		i += 2;
+	}
+	return (long)o;
+}
+
+/* printable copy for a diagnostic message */
+static const char *printable(char *buf, size_t size, const char *s, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (i < n) {
+		buf[o++] = '.';
+		buf[o++] = '.';
+		buf[o++] = '.';
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static const char *src_name(enum cxml_hdr_source src)
+{
+	switch (src) {
+	case CXML_HDR_SIP_ATTR:
+	case CXML_HDR_DIAL_ATTR:
+		return "sipHeaders";
+	default:
+		return "";
+	}
+}
+
+static int refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
+		  size_t nlen, const char *val, size_t vlen, int code,
+		  enum cxml_severity sev, enum cxml_hdr_source src,
+		  struct cxml_diags *d, const struct diag_at *at,
+		  const char *reason)
+{
+	struct cxml_sip_refusal *r;
+	char pn[72];
+	char *reason_copy;
+	struct diag_at at2;
+
+	if (l->nr == l->rcap) {
+		size_t cap = l->rcap ? l->rcap * 2 : 4;
+		struct cxml_sip_refusal *v = arena_zalloc(a, cap * sizeof(*v));
+
+		if (!v)
+			return ENOMEM;
+		if (l->nr)
+			memcpy(v, l->r, l->nr * sizeof(*v));
+		l->r = v;
+		l->rcap = cap;
+	}
+	r = &l->r[l->nr];
+	r->truncated = nlen > REFUSED_NAME_MAX || vlen > REFUSED_VALUE_MAX;
+	r->name = arena_strndup(a, name, nlen > REFUSED_NAME_MAX ?
+				REFUSED_NAME_MAX : nlen);
+	r->value = arena_strndup(a, val, vlen > REFUSED_VALUE_MAX ?
+				 REFUSED_VALUE_MAX : vlen);
+	reason_copy = arena_strdup(a, reason);
+	if (!r->name || !r->value || !reason_copy)
+		return ENOMEM;
+	r->reason = reason_copy;
+	r->code = code;
+	r->source = src;
+	l->nr++;
+	if (at) {
+		at2 = *at;
+		if (src != CXML_HDR_URI)
+			at2.attr = src_name(src);
+		at = &at2;
+	}
+	diag_add(d, sev, code, at, "SIP header \"%s\" not sent: %s%s",
+		 printable(pn, sizeof(pn), name, nlen), reason,
+		 src == CXML_HDR_DIAL_ATTR ? " (from <Dial sipHeaders>)" : "");
+	return 0;
+}
+
+int hdr_refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
+	       size_t nlen, const char *val, size_t vlen, int code,
+	       enum cxml_hdr_source src, struct cxml_diags *d,
+	       const struct diag_at *at, const char *fmt, ...)
+{
+	char reason[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return refuse(a, l, name, nlen, val, vlen, code, CXML_WARNING, src, d,
+		      at, reason);
+}
+
+int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
+	      struct hdr_list *l, const char *name, size_t nlen,
+	      const char *val, size_t vlen, enum cxml_hdr_source src,
+	      struct cxml_diags *d, const struct diag_at *at, bool *over)
+{
+	const char *why = NULL;
+	char reason[160];
+	char cname[NAME_MAX_LEN + 3];
+	struct cxml_sip_header *h;
+	size_t i, wire;
+	int code;
+
+	*over = false;
+	if (nlen > NAME_MAX_LEN) {
+		snprintf(reason, sizeof(reason),
+			 "header name longer than %d bytes", NAME_MAX_LEN);
+		return refuse(a, l, name, nlen, val, vlen, 21228, CXML_WARNING,
+			      src, d, at, reason);
+	}
+	if (memchr(name, '\0', nlen)) {
+		return refuse(a, l, name, nlen, val, vlen, 21228, CXML_WARNING,
+			      src, d, at, "header name holds a NUL byte");
+	}
+	memcpy(cname, name, nlen);
+	cname[nlen] = '\0';
+	code = cxml_header_name_check(pol, cname, &why);
+	if (code)
+		return refuse(a, l, name, nlen, val, vlen, code, CXML_WARNING,
+			      src, d, at, why);
+	if (strncasecmp(cname, "X-", 2) &&
+	    !pattern_match(pol->std_allowed, pol->n_std_allowed, cname)) {
+		/* prefix_non_x: send "Foo" as "X-Foo", then re-check */
+		memmove(cname + 2, cname, nlen + 1);
+		cname[0] = 'X';
+		cname[1] = '-';
+		nlen += 2;
+		if (pattern_match(pol->reserved, pol->n_reserved, cname))
+			return refuse(a, l, name, nlen - 2, val, vlen, 32113,
+				      CXML_WARNING, src, d, at,
+				      "reserved for headers the platform sets (after the X- prefix)");
+	}
+	for (i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)val[i];
+
+		if (c == '\r' || c == '\n' || c == '\0')
+			return refuse(a, l, name, nlen, val, vlen, 21229,
+				      CXML_WARNING, src, d, at,
+				      "value holds CR, LF or NUL (header injection)");
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return refuse(a, l, name, nlen, val, vlen, 21229,
+				      CXML_WARNING, src, d, at,
+				      "value holds a control character");
+	}
+	for (i = 0; i < l->n; i++)
+		if (!strcasecmp(l->v[i].name, cname) &&
+		    strcasecmp(cname, "Diversion")) {
+			return refuse(a, l, name, nlen, val, vlen, 13252,
+				      CXML_WARNING, src, d, at,
+				      "duplicate header name; the first one is sent");
+		}
+	wire = nlen + 2 + vlen + 2;
+	if (vlen > pol->max_value || l->bytes + wire > pol->max_total) {
+		*over = true;
+		if (vlen > pol->max_value)
+			snprintf(reason, sizeof(reason),
+				 "value is %zu bytes, more than the limit of %zu",
+				 vlen, pol->max_value);
+		else
+			snprintf(reason, sizeof(reason),
+				 "headers would take %zu bytes, more than the limit of %zu",
+				 l->bytes + wire, pol->max_total);
+		return refuse(a, l, name, nlen, val, vlen, 21227,
+			      pol->oversize_is_error ? CXML_ERROR : CXML_WARNING,
+			      src, d, at, reason);
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct cxml_sip_header *v = arena_zalloc(a, cap * sizeof(*v));
+
+		if (!v)
+			return ENOMEM;
+		if (l->n)
+			memcpy(v, l->v, l->n * sizeof(*v));
+		l->v = v;
+		l->cap = cap;
+	}
+	h = &l->v[l->n];
+	h->name = arena_strndup(a, cname, nlen);
+	h->value = arena_strndup(a, val, vlen);
+	if (!h->name || !h->value)
+		return ENOMEM;
+	l->n++;
+	l->bytes += wire;
+	return 0;
+}
+
+int hdr_parse_plivo(struct cxml_arena *a, const struct cxml_policy *pol,
+		    struct hdr_list *l, const char *s, enum cxml_hdr_source src,
+		    struct cxml_diags *d, const struct diag_at *at)
+{
+	const char *item, *end, *eq;
+	size_t ilen, nlen;
+	char *dec;
+	long dlen;
+	bool over;
+	int err;
+
+	for (item = s; *item; item = *end ? end + 1 : end) {
+		end = strchr(item, ',');
+		if (!end)
+			end = item + strlen(item);
+		while (item < end && is_ws((unsigned char)*item))
+			item++;
+		ilen = (size_t)(end - item);
+		while (ilen && is_ws((unsigned char)item[ilen - 1]))
+			ilen--;
+		if (!ilen)
+			continue;
+		eq = memchr(item, '=', ilen);
+		if (!eq) {
+			err = hdr_refuse(a, l, item, ilen, "", 0, 32110, src, d,
+					 at, "no '=' between name and value");
+			if (err)
+				return err;
+			continue;
+		}
+		nlen = (size_t)(eq - item);
+		dec = arena_zalloc(a, ilen - nlen);
+		if (!dec)
+			return ENOMEM;
+		dlen = pct_decode(dec, eq + 1, ilen - nlen - 1);
+		if (dlen < 0) {
+			err = hdr_refuse(a, l, item, nlen, eq + 1,
+					 ilen - nlen - 1, 32110, src, d, at,
+					 "bad percent escape in the value");
+		} else {
+			err = hdr_offer(a, pol, l, item, nlen, dec,
+					(size_t)dlen, src, d, at, &over);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}

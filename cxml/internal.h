@@ -1,0 +1,179 @@
+/* internal.h: cxml's private helpers shared by its .c files (arena, diagnostics, tables) */
+#ifndef DIALERD_CXML_INTERNAL_H
+#define DIALERD_CXML_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cxml/cxml.h"
+
+/* arena.c: one allocation pool per document or URI, freed at once */
+struct cxml_arena;
+
+int arena_alloc(struct cxml_arena **ap);
+struct cxml_arena *arena_free(struct cxml_arena *a);
+/* zeroed, 16-byte aligned; NULL on ENOMEM */
+void *arena_zalloc(struct cxml_arena *a, size_t size);
+char *arena_strndup(struct cxml_arena *a, const char *s, size_t n);
+char *arena_strdup(struct cxml_arena *a, const char *s);
+
+/*
+ * Where a diagnostic points. Inside a document the element has an ordinal
+ * (document order) that locate.c turns into line and column on demand.
+ */
+struct loc_table;
+
+struct diag_at {
+	const char *elem;         /* element name or NULL */
+	const char *attr;         /* attribute name or NULL */
+	unsigned line;            /* from libxml2, 0 if unknown */
+	long ordinal;             /* element ordinal, -1 if none */
+	struct loc_table *loc;    /* source to find line:col in, or NULL */
+};
+
+/* diag.c */
+void diag_add(struct cxml_diags *d, enum cxml_severity sev, int code,
+	      const struct diag_at *at, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void diag_vadd(struct cxml_diags *d, enum cxml_severity sev, int code,
+	       const struct diag_at *at, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+/* last diagnostic added (to fill in its column later), or NULL */
+struct cxml_diag *diag_last(struct cxml_diags *d);
+
+/* policy.c */
+bool pattern_match(const char *const *pats, size_t n, const char *name);
+bool sip_token_char(unsigned char c);
+
+/* headers.c: apply the policy to one decoded name/value pair */
+struct hdr_list {
+	struct cxml_sip_header *v;
+	size_t n, cap;
+	struct cxml_sip_refusal *r;
+	size_t nr, rcap;
+	size_t bytes;
+};
+
+/* Refuse or accept name=value (lengths given, may hold any byte); a
+ * refusal is recorded in l and in d. Returns ENOMEM only. *over is set
+ * when the refusal was a size limit. */
+int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
+	      struct hdr_list *l, const char *name, size_t nlen,
+	      const char *val, size_t vlen, enum cxml_hdr_source src,
+	      struct cxml_diags *d, const struct diag_at *at, bool *over);
+/* Record a refusal that happened before the policy (e.g. bad escape). */
+int hdr_refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
+	       size_t nlen, const char *val, size_t vlen, int code,
+	       enum cxml_hdr_source src, struct cxml_diags *d,
+	       const struct diag_at *at, const char *fmt, ...)
+	__attribute__((format(printf, 11, 12)));
+/* Parse a Plivo-style "name=value,name=value" list into l. */
+int hdr_parse_plivo(struct cxml_arena *a, const struct cxml_policy *pol,
+		    struct hdr_list *l, const char *s, enum cxml_hdr_source src,
+		    struct cxml_diags *d, const struct diag_at *at);
+/* percent-decode in place-safe: out must hold n bytes; -1 on a bad escape */
+long pct_decode(char *out, const char *in, size_t n);
+
+/* uri.c: parse into u using arena a (no allocation of u itself). With
+ * sip_attr / dial_attr (may be NULL) adds the sipHeaders lists after the
+ * URI's own headers. Returns 0, EBADMSG (malformed: error in d), ENOMEM. */
+int uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
+	      const char *s, size_t len, struct cxml_sip_uri *u,
+	      const char *sip_attr, const char *dial_attr,
+	      struct cxml_diags *d, const struct diag_at *at);
+
+/* schema.c: attribute tables */
+enum attr_type {
+	AT_STR = 0,               /* any text (maxlen if set) */
+	AT_URL,                   /* http(s) absolute or relative URL */
+	AT_METHOD,                /* GET | POST */
+	AT_METHOD_PUT,            /* POST | PUT */
+	AT_BOOL,                  /* true | false */
+	AT_INT,                   /* lo..hi, error outside */
+	AT_ENUM,                  /* names[] index stored as int */
+	AT_EVENTS,                /* names[] bits, separated by space or comma */
+	AT_CODECS,                /* comma list of codecs */
+	AT_IGNORED,               /* known, not supported: warning 12200 */
+	AT_SECRET,                /* text, shown masked */
+};
+
+struct attr_ctx;
+
+/* custom parser: returns 0 or EBADMSG; diag via ctx */
+struct attr_spec;
+typedef int (attr_fn)(struct attr_ctx *c, const struct attr_spec *s,
+		      void *field, const char *v);
+
+struct attr_spec {
+	const char *name;
+	enum attr_type type;
+	unsigned short off;
+	int code;                 /* error code for a bad value */
+	int lo, hi;               /* AT_INT bounds; AT_STR max length if hi */
+	const char *const *names; /* AT_ENUM / AT_EVENTS */
+	attr_fn *fn;              /* overrides the generic parser */
+};
+
+struct attr_ctx {
+	struct cxml_arena *a;
+	struct cxml_diags *d;
+	struct diag_at at;
+};
+
+struct elem_spec {
+	const char *name;
+	const struct attr_spec *attrs;
+	size_t nattrs;
+	size_t size;              /* of the typed struct */
+	const void *defaults;     /* copied before parsing attributes */
+};
+
+enum {
+	ELEM_V_DIAL = 0, ELEM_V_SAY, ELEM_V_PLAY, ELEM_V_PAUSE, ELEM_V_GATHER,
+	ELEM_V_RECORD, ELEM_V_REDIRECT, ELEM_V_REJECT, ELEM_V_HANGUP,
+	ELEM_V_ENQUEUE, ELEM_V_LEAVE, ELEM_V_REFER,
+	ELEM_NVERBS
+};
+
+extern const struct elem_spec schema_verbs[ELEM_NVERBS];
+extern const struct elem_spec schema_nouns[5];
+
+/* attrs.c: reporting helpers for the parsers of schema.c */
+void attr_bad(struct attr_ctx *c, const struct attr_spec *s,
+	      enum cxml_severity sev, int code, const char *v,
+	      const char *expect);
+bool parse_int(const char *v, long *out);
+
+/* Parse one attribute value into field per spec; 0 or EBADMSG/ENOMEM. */
+int attr_parse(struct attr_ctx *c, const struct attr_spec *s, void *elem,
+	       const char *v);
+const struct attr_spec *attr_find(const struct elem_spec *e, const char *name);
+/* Format a field for cxml_verb_attrs (buf for numbers and lists). */
+void attr_format(const struct attr_spec *s, const void *elem, char *buf,
+		 size_t size, struct cxml_attr_view *out);
+
+/* helpers also used by parse.c */
+bool url_valid(const char *v);
+const char *trim_ws(const char *s, size_t *len);
+
+/* locate.c: line and column of the k-th start tag (and one of its
+ * attributes) in the raw bytes of a well-formed document. The table of
+ * start tags is built on first use, so documents without diagnostics pay
+ * nothing. */
+struct loc_table {
+	const char *buf;
+	size_t len;
+	bool built, failed;
+	size_t n, cap;
+	size_t *off;              /* offset of each '<' of a start tag */
+	unsigned *line;           /* its line */
+};
+
+void loc_init(struct loc_table *t, const char *buf, size_t len);
+void loc_fini(struct loc_table *t);
+/* Leaves line and col unchanged when the element cannot be found. */
+void loc_find(struct loc_table *t, long ordinal, const char *elem,
+	      const char *attr, unsigned *line, unsigned *col);
+
+#endif

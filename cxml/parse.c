@@ -1,0 +1,918 @@
+/* parse.c: bytes to the typed cXML tree through libxml2 (no network, no DTD, no entities) */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "cxml/internal.h"
+
+/* a reused context keeps the names it saw in its dictionary; hostile
+ * documents full of made-up names would grow it without end */
+#define DICT_MAX 4000
+#define CTXT_USES_MAX 100000
+#define DIAL_NOUNS_MAX 10
+
+struct cxml_parser {
+	struct cxml_policy pol;
+	xmlParserCtxtPtr ctxt;
+	unsigned long uses;
+};
+
+struct pstate {
+	const struct cxml_policy *pol;
+	struct cxml_arena *a;
+	struct cxml_diags *d;
+	struct loc_table loc;
+	bool doctype;
+	bool nomem;
+};
+
+static const int parse_opts = XML_PARSE_NONET | XML_PARSE_NOCDATA |
+			      XML_PARSE_COMPACT | XML_PARSE_BIG_LINES |
+			      XML_PARSE_NOBLANKS;
+
+/* ---- libxml2 callbacks: collect, never print ---- */
+
+static void on_error(void *ctx, xmlErrorPtr e)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct pstate *st = ctxt ? ctxt->_private : NULL;
+	struct diag_at at = { .ordinal = -1 };
+	char msg[180];
+	size_t n;
+
+	if (!st || !e)
+		return;
+	if (e->code == XML_ERR_USER_STOP && st->doctype)
+		return;     /* reported by on_doctype */
+	snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "XML error");
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	at.line = e->line > 0 ? (unsigned)e->line : 0;
+	if (e->level == XML_ERR_WARNING) {
+		diag_add(st->d, CXML_WARNING, 12200, &at, "XML: %s", msg);
+	} else {
+		diag_add(st->d, CXML_ERROR, 12100, &at,
+			 "document parse failure: %s", msg);
+	}
+	if (diag_last(st->d) && e->int2 > 0 && at.line)
+		diag_last(st->d)->col = (unsigned)e->int2;
+}
+
+/* any DOCTYPE: stop before the internal subset (entities) is read */
+static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext,
+		       const xmlChar *sys)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct pstate *st = ctxt->_private;
+	struct diag_at at = { .ordinal = -1 };
+
+	(void)name;
+	(void)ext;
+	(void)sys;
+	if (st && !st->doctype) {
+		st->doctype = true;
+		at.line = ctxt->input ? (unsigned)ctxt->input->line : 0;
+		diag_add(st->d, CXML_ERROR, 12100, &at,
+			 "document parse failure: a DOCTYPE is not allowed (no DTDs, no entity declarations)");
+	}
+	xmlStopParser(ctxt);
+}
+
+static int ctxt_new(struct cxml_parser *p)
+{
+	xmlParserCtxtPtr c = xmlNewParserCtxt();
+
+	if (!c)
+		return ENOMEM;
+	c->sax->serror = on_error;
+	c->sax->internalSubset = on_doctype;
+	c->sax->externalSubset = on_doctype;
+	c->sax->warning = NULL;
+	c->sax->error = NULL;
+	c->sax->fatalError = NULL;
+	c->vctxt.error = NULL;
+	c->vctxt.warning = NULL;
+	p->ctxt = c;
+	p->uses = 0;
+	return 0;
+}
+
+int cxml_parser_alloc(struct cxml_parser **pp, const struct cxml_policy *pol)
+{
+	struct cxml_parser *p;
+	int err;
+
+	if (!pp)
+		return EINVAL;
+	xmlInitParser();
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return ENOMEM;
+	if (pol)
+		p->pol = *pol;
+	else
+		cxml_policy_default(&p->pol);
+	err = ctxt_new(p);
+	if (err) {
+		free(p);
+		return err;
+	}
+	*pp = p;
+	return 0;
+}
+
+struct cxml_parser *cxml_parser_free(struct cxml_parser *p)
+{
+	if (!p)
+		return NULL;
+	if (p->ctxt)
+		xmlFreeParserCtxt(p->ctxt);
+	free(p);
+	return NULL;
+}
+
+struct cxml_doc *cxml_doc_free(struct cxml_doc *doc)
+{
+	if (doc)
+		arena_free(doc->arena);
+	return NULL;
+}
+
+/* ---- tree helpers ---- */
+
+static const char *lname(const xmlNode *n)
+{
+	return (const char *)n->name;
+}
+
+static long ordinal_of(const xmlNode *n)
+{
+	return (long)(intptr_t)n->_private - 1;
+}
+
+static void at_node(struct pstate *st, struct diag_at *at, const xmlNode *n)
+{
+	at->elem = lname(n);
+	at->attr = NULL;
+	at->line = (unsigned)xmlGetLineNo(n);
+	at->ordinal = ordinal_of(n);
+	at->loc = &st->loc;
+}
+
+static void warn(struct pstate *st, const xmlNode *n, int code,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void err_at(struct pstate *st, const xmlNode *n, int code,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void warn(struct pstate *st, const xmlNode *n, int code,
+		 const char *fmt, ...)
+{
+	struct diag_at at;
+	va_list ap;
+
+	at_node(st, &at, n);
+	va_start(ap, fmt);
+	diag_vadd(st->d, CXML_WARNING, code, &at, fmt, ap);
+	va_end(ap);
+}
+
+static void err_at(struct pstate *st, const xmlNode *n, int code,
+		   const char *fmt, ...)
+{
+	struct diag_at at;
+	va_list ap;
+
+	at_node(st, &at, n);
+	va_start(ap, fmt);
+	diag_vadd(st->d, CXML_ERROR, code, &at, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Number every element in document order (for line:column lookup) and
+ * enforce the depth and node caps before anything else reads the tree.
+ */
+static bool count_nodes(struct pstate *st, xmlNode *root)
+{
+	xmlNode *n = root;
+	unsigned depth = 1, nodes = 0;
+	long ord = 0;
+	struct diag_at at = { .ordinal = -1 };
+
+	while (n) {
+		if (n->type == XML_ELEMENT_NODE)
+			n->_private = (void *)(intptr_t)(++ord);
+		if (++nodes > st->pol->max_nodes) {
+			at.line = (unsigned)xmlGetLineNo(n);
+			diag_add(st->d, CXML_ERROR, 12100, &at,
+				 "document parse failure: more than %u nodes",
+				 st->pol->max_nodes);
+			return false;
+		}
+		if (n->type == XML_ELEMENT_NODE && n->children) {
+			if (++depth > st->pol->max_depth) {
+				at.line = (unsigned)xmlGetLineNo(n);
+				diag_add(st->d, CXML_ERROR, 12100, &at,
+					 "document parse failure: elements nest deeper than %u",
+					 st->pol->max_depth);
+				return false;
+			}
+			n = n->children;
+			continue;
+		}
+		while (n && !n->next && n != root) {
+			n = n->parent;
+			depth--;
+		}
+		if (!n || n == root)
+			break;
+		n = n->next;
+	}
+	return true;
+}
+
+static bool is_text(const xmlNode *n)
+{
+	return n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE;
+}
+
+static bool blank(const char *s)
+{
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			return false;
+	return true;
+}
+
+/* direct text of an element, trimmed, in the arena ("" if none) */
+static const char *direct_text(struct pstate *st, const xmlNode *e)
+{
+	const xmlNode *c;
+	size_t total = 0, n, o = 0;
+	const char *t;
+	char *buf;
+
+	for (c = e->children; c; c = c->next)
+		if (is_text(c) && c->content)
+			total += strlen((const char *)c->content);
+	buf = arena_zalloc(st->a, total + 1);
+	if (!buf) {
+		st->nomem = true;
+		return "";
+	}
+	for (c = e->children; c; c = c->next)
+		if (is_text(c) && c->content) {
+			n = strlen((const char *)c->content);
+			memcpy(buf + o, c->content, n);
+			o += n;
+		}
+	t = trim_ws(buf, &n);
+	memmove(buf, t, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* true if e has text that is not blank; warns about child elements */
+static void no_children(struct pstate *st, const xmlNode *e, bool text_ok)
+{
+	const xmlNode *c;
+
+	for (c = e->children; c; c = c->next) {
+		if (c->type == XML_ELEMENT_NODE)
+			warn(st, c, 12200, "<%s> inside <%s> is not allowed; ignored",
+			     lname(c), lname(e));
+		else if (!text_ok && is_text(c) && c->content &&
+			 !blank((const char *)c->content))
+			warn(st, e, 12200, "text inside <%s> is ignored", lname(e));
+	}
+}
+
+/* attribute value as a string, freed with free_attr */
+static const char *attr_value(const xmlAttr *at, xmlChar **tofree)
+{
+	*tofree = NULL;
+	if (!at->children)
+		return "";
+	if (!at->children->next && at->children->type == XML_TEXT_NODE)
+		return at->children->content ? (const char *)at->children->content : "";
+	*tofree = xmlNodeListGetString(at->doc, at->children, 1);
+	return *tofree ? (const char *)*tofree : "";
+}
+
+/*
+ * Defaults, then every attribute through the element's table. Unknown
+ * attributes are warnings; sipHeaders (Plivo style) is handed back raw.
+ */
+static void parse_attrs(struct pstate *st, const struct elem_spec *spec,
+			const xmlNode *e, void *obj, const char **siphdrs)
+{
+	struct attr_ctx c = { .a = st->a, .d = st->d };
+	const struct attr_spec *s;
+	const xmlAttr *at;
+	xmlChar *tofree;
+	const char *v;
+	int err;
+
+	if (spec->defaults)
+		memcpy(obj, spec->defaults, spec->size);
+	at_node(st, &c.at, e);
+	for (at = e->properties; at; at = at->next) {
+		v = attr_value(at, &tofree);
+		if (at->ns) {
+			c.at.attr = (const char *)at->name;
+			diag_add(st->d, CXML_WARNING, 12200, &c.at,
+				 "<%s>: unknown attribute %s:%s ignored",
+				 lname(e), at->ns->prefix ?
+				 (const char *)at->ns->prefix : "",
+				 (const char *)at->name);
+			c.at.attr = NULL;
+		} else if (siphdrs && !strcmp((const char *)at->name, "sipHeaders")) {
+			*siphdrs = arena_strdup(st->a, v);
+			if (!*siphdrs)
+				st->nomem = true;
+		} else if ((s = attr_find(spec, (const char *)at->name))) {
+			err = attr_parse(&c, s, obj, v);
+			if (err == ENOMEM)
+				st->nomem = true;
+		} else {
+			c.at.attr = (const char *)at->name;
+			diag_add(st->d, CXML_WARNING, 12200, &c.at,
+				 "<%s>: unknown attribute %s ignored",
+				 lname(e), (const char *)at->name);
+			c.at.attr = NULL;
+		}
+		if (tofree)
+			xmlFree(tofree);
+	}
+}
+
+/* ---- nouns ---- */
+
+static const char *const ignored_nouns[] = {
+	"Sim", "Verto", "Application", "WhatsApp", NULL,
+};
+
+static int noun_type(const char *name)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (!strcmp(schema_nouns[i].name, name))
+			return i;
+	return -1;
+}
+
+/* E.164-ish: "+1 (415) 555-1212" -> "+14155551212" */
+static const char *normalize_number(struct pstate *st, const char *t)
+{
+	char *out = arena_zalloc(st->a, strlen(t) + 1);
+	size_t o = 0, digits = 0;
+	const char *p;
+
+	if (!out) {
+		st->nomem = true;
+		return NULL;
+	}
+	for (p = t; *p; p++) {
+		if (*p == '+' && o == 0) {
+			out[o++] = '+';
+		} else if (*p >= '0' && *p <= '9') {
+			out[o++] = *p;
+			digits++;
+		} else if (!strchr(" -().", *p)) {
+			return NULL;
+		}
+	}
+	if (!digits || digits > 15)
+		return NULL;
+	out[o] = '\0';
+	return out;
+}
+
+static bool parse_noun(struct pstate *st, const xmlNode *e, int type,
+		       struct cxml_noun *n, const char *dial_hdrs)
+{
+	const char *text, *sip_hdrs = NULL;
+	struct diag_at at;
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	n->type = (enum cxml_noun_type)type;
+	n->line = (unsigned)xmlGetLineNo(e);
+	parse_attrs(st, &schema_nouns[type], e, &n->u,
+		    type == CXML_NOUN_SIP ? &sip_hdrs : NULL);
+	switch (type) {
+	case CXML_NOUN_NUMBER:
+		no_children(st, e, true);
+		text = direct_text(st, e);
+		n->u.number.number = normalize_number(st, text);
+		if (!n->u.number.number) {
+			err_at(st, e, 13223, "<Number> \"%.40s\" is not a phone number (E.164 expected)",
+			       text);
+			return false;
+		}
+		break;
+	case CXML_NOUN_SIP:
+		no_children(st, e, true);
+		text = direct_text(st, e);
+		at_node(st, &at, e);
+		err = uri_parse(st->a, st->pol, text, strlen(text), &n->u.sip.uri,
+				sip_hdrs, dial_hdrs, st->d, &at);
+		if (err == ENOMEM)
+			st->nomem = true;
+		if (err)
+			return false;
+		break;
+	case CXML_NOUN_CLIENT: {
+		const xmlNode *c;
+
+		text = direct_text(st, e);
+		for (c = e->children; c; c = c->next) {
+			if (c->type != XML_ELEMENT_NODE)
+				continue;
+			if (!strcmp(lname(c), "Identity"))
+				text = direct_text(st, c);
+			else if (strcmp(lname(c), "Parameter"))
+				warn(st, c, 12200, "<%s> inside <Client> is not allowed; ignored",
+				     lname(c));
+		}
+		if (!*text) {
+			err_at(st, e, 12200, "<Client> needs an identity");
+			return false;
+		}
+		n->u.client.identity = text;
+		break;
+	}
+	case CXML_NOUN_CONFERENCE:
+	case CXML_NOUN_QUEUE:
+		no_children(st, e, true);
+		text = direct_text(st, e);
+		if (!*text) {
+			err_at(st, e, 12200, "<%s> needs a name", lname(e));
+			return false;
+		}
+		if (type == CXML_NOUN_CONFERENCE)
+			n->u.conference.name = text;
+		else
+			n->u.queue.name = text;
+		break;
+	}
+	return true;
+}
+
+static void parse_dial(struct pstate *st, const xmlNode *e, struct cxml_dial *dl)
+{
+	const char *dial_hdrs = NULL, *text;
+	struct cxml_noun *nouns;
+	const xmlNode *c;
+	size_t cap = 0, n = 0, nsip = 0, nother = 0, nconf = 0;
+	int t;
+
+	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_hdrs);
+	for (c = e->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			cap++;
+	text = direct_text(st, e);
+	nouns = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*nouns));
+	if (!nouns) {
+		st->nomem = true;
+		return;
+	}
+	for (c = e->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		t = noun_type(lname(c));
+		if (t < 0) {
+			int i;
+
+			for (i = 0; ignored_nouns[i]; i++)
+				if (!strcmp(ignored_nouns[i], lname(c)))
+					break;
+			warn(st, c, 12200, ignored_nouns[i] ?
+			     "<%s> is not supported by dialerd; skipped" :
+			     "unknown noun <%s> inside <Dial>; skipped", lname(c));
+			continue;
+		}
+		if (!parse_noun(st, c, t, &nouns[n], dial_hdrs))
+			continue;
+		if (t == CXML_NOUN_SIP)
+			nsip++;
+		else if (t == CXML_NOUN_CONFERENCE || t == CXML_NOUN_QUEUE)
+			nconf++;
+		else
+			nother++;
+		n++;
+	}
+	if (*text) {
+		if (cap) {
+			warn(st, e, 12200, "text inside <Dial> next to nouns is ignored");
+		} else {
+			/* plain text body = a number */
+			const char *num = normalize_number(st, text);
+
+			if (!num) {
+				err_at(st, e, 13223, "<Dial> \"%.40s\" is not a phone number (E.164 expected)",
+				       text);
+			} else {
+				nouns[0].type = CXML_NOUN_NUMBER;
+				nouns[0].line = (unsigned)xmlGetLineNo(e);
+				memcpy(&nouns[0].u.number,
+				       schema_nouns[CXML_NOUN_NUMBER].defaults,
+				       sizeof(struct cxml_number));
+				nouns[0].u.number.number = num;
+				n = 1;
+				nother = 1;
+			}
+		}
+	}
+	if (nsip > DIAL_NOUNS_MAX)
+		err_at(st, e, 12200, "<Dial> has %zu <Sip> nouns; at most %d are allowed",
+		       nsip, DIAL_NOUNS_MAX);
+	else if (n > DIAL_NOUNS_MAX)
+		err_at(st, e, 12200, "<Dial> has %zu nouns; at most %d are allowed",
+		       n, DIAL_NOUNS_MAX);
+	if (nconf && n > 1)
+		err_at(st, e, 12200, "<Conference> or <Queue> must be the only noun in its <Dial>");
+	else if (nsip && nother)
+		warn(st, e, 12200, "<Sip> mixed with <Number>/<Client> in one <Dial>; the vendors refuse this");
+	if (!n && !cap && !*text)
+		err_at(st, e, 12200, "<Dial> has nothing to dial");
+	dl->nouns = nouns;
+	dl->nnouns = n;
+	dl->nsip = nsip;
+}
+
+/* ---- verbs ---- */
+
+static const char *const ssml_tags[] = {
+	"break", "emphasis", "lang", "p", "phoneme", "prosody", "s", "say-as",
+	"sub", "w", "effect", "domain", NULL,
+};
+
+static const char *const ignored_verbs[] = {
+	"Connect", "Start", "Stop", "Pay", "Prompt", "Echo", "Sms", "Message",
+	"Stream", "Siprec", "Denoise", "Autopilot", "Queue", NULL,
+};
+
+static int verb_type(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ELEM_NVERBS; i++)
+		if (!strcmp(schema_verbs[i].name, name))
+			return i;
+	return -1;
+}
+
+/* all descendant text of <Say> (SSML flattened) */
+static const char *say_text(struct pstate *st, const xmlNode *e)
+{
+	const xmlNode *c;
+	xmlChar *all;
+	const char *t;
+	size_t n;
+	char *out;
+	int i;
+
+	for (c = e->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		for (i = 0; ssml_tags[i]; i++)
+			if (!strcmp(ssml_tags[i], lname(c)))
+				break;
+		if (!ssml_tags[i])
+			warn(st, c, 12200, "<%s> inside <Say> is not SSML; its text is spoken",
+			     lname(c));
+	}
+	all = xmlNodeGetContent(e);
+	if (!all) {
+		st->nomem = true;
+		return "";
+	}
+	t = trim_ws((const char *)all, &n);
+	out = arena_strndup(st->a, t, n);
+	xmlFree(all);
+	if (!out) {
+		st->nomem = true;
+		return "";
+	}
+	return out;
+}
+
+static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
+		       struct cxml_verb *v, bool nested);
+
+static void parse_gather(struct pstate *st, const xmlNode *e,
+			 struct cxml_gather *g)
+{
+	struct cxml_verb *vs;
+	const xmlNode *c;
+	size_t cap = 0, n = 0;
+	int t;
+
+	for (c = e->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			cap++;
+	vs = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*vs));
+	if (!vs) {
+		st->nomem = true;
+		return;
+	}
+	for (c = e->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE) {
+			if (is_text(c) && c->content && !blank((const char *)c->content))
+				warn(st, e, 12200, "text inside <Gather> is ignored");
+			continue;
+		}
+		t = verb_type(lname(c));
+		if (t != CXML_VERB_SAY && t != CXML_VERB_PLAY &&
+		    t != CXML_VERB_PAUSE) {
+			warn(st, c, 12200, "<%s> inside <Gather> is not allowed (only Say, Play, Pause); skipped",
+			     lname(c));
+			continue;
+		}
+		if (parse_verb(st, c, t, &vs[n], true))
+			n++;
+	}
+	g->verbs = vs;
+	g->nverbs = n;
+}
+
+static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
+		       struct cxml_verb *v, bool nested)
+{
+	const struct elem_spec *spec = &schema_verbs[type];
+	const char *text;
+
+	(void)nested;
+	memset(v, 0, sizeof(*v));
+	v->type = (enum cxml_verb_type)type;
+	v->line = (unsigned)xmlGetLineNo(e);
+	if (type == CXML_VERB_DIAL) {
+		parse_dial(st, e, &v->u.dial);
+		return true;
+	}
+	parse_attrs(st, spec, e, &v->u, NULL);
+	switch (type) {
+	case CXML_VERB_SAY:
+		v->u.say.text = say_text(st, e);
+		if (!*v->u.say.text)
+			warn(st, e, 12200, "<Say> has no text");
+		break;
+	case CXML_VERB_PLAY:
+		no_children(st, e, true);
+		text = direct_text(st, e);
+		if (*text && !url_valid(text)) {
+			err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
+			       text);
+			return false;
+		}
+		v->u.play.url = *text ? text : NULL;
+		if (!*text && !v->u.play.digits) {
+			err_at(st, e, 12200, "<Play> needs a URL or digits");
+			return false;
+		}
+		break;
+	case CXML_VERB_GATHER:
+		parse_gather(st, e, &v->u.gather);
+		break;
+	case CXML_VERB_REDIRECT:
+		no_children(st, e, true);
+		text = direct_text(st, e);
+		if (!*text) {
+			err_at(st, e, 12200, "<Redirect> needs a URL");
+			return false;
+		}
+		if (!url_valid(text)) {
+			err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
+			       text);
+			return false;
+		}
+		v->u.redirect.url = text;
+		break;
+	case CXML_VERB_ENQUEUE: {
+		const xmlNode *c;
+
+		for (c = e->children; c; c = c->next)
+			if (c->type == XML_ELEMENT_NODE && strcmp(lname(c), "Task"))
+				warn(st, c, 12200, "<%s> inside <Enqueue> is not allowed; ignored",
+				     lname(c));
+		text = direct_text(st, e);
+		if (!*text && !v->u.enqueue.workflow_sid) {
+			err_at(st, e, 12200, "<Enqueue> needs a queue name or workflowSid");
+			return false;
+		}
+		v->u.enqueue.name = *text ? text : NULL;
+		break;
+	}
+	case CXML_VERB_REFER: {
+		const xmlNode *c;
+		struct cxml_noun *sip = NULL;
+
+		for (c = e->children; c; c = c->next) {
+			if (c->type != XML_ELEMENT_NODE)
+				continue;
+			if (strcmp(lname(c), "Sip") || sip) {
+				warn(st, c, 12200, "<%s> inside <Refer> is not allowed (one <Sip>); ignored",
+				     lname(c));
+				continue;
+			}
+			sip = arena_zalloc(st->a, sizeof(*sip));
+			if (!sip) {
+				st->nomem = true;
+				return false;
+			}
+			if (!parse_noun(st, c, CXML_NOUN_SIP, sip, NULL))
+				return false;
+		}
+		if (!sip) {
+			err_at(st, e, 12200, "<Refer> needs a <Sip> target");
+			return false;
+		}
+		v->u.refer.sip = sip;
+		break;
+	}
+	default:
+		no_children(st, e, false);
+		break;
+	}
+	return true;
+}
+
+static void parse_response(struct pstate *st, xmlNode *root,
+			   struct cxml_doc *doc)
+{
+	struct cxml_verb *verbs;
+	const xmlAttr *at;
+	xmlNode *c;
+	size_t cap = 0, n = 0;
+	int t, i;
+
+	for (at = root->properties; at; at = at->next) {
+		xmlChar *tofree;
+		const char *v = attr_value(at, &tofree);
+		struct diag_at dat;
+
+		at_node(st, &dat, root);
+		dat.attr = (const char *)at->name;
+		if (!at->ns && !strcmp((const char *)at->name, "version")) {
+			if (strcmp(v, "2010-04-01") && strcmp(v, "2008-08-01"))
+				diag_add(st->d, CXML_ERROR, 12101, &dat,
+					 "<Response version=\"%.20s\">: invalid version (2010-04-01 or 2008-08-01)",
+					 v);
+		} else {
+			diag_add(st->d, CXML_WARNING, 12200, &dat,
+				 "<Response>: unknown attribute %s ignored",
+				 (const char *)at->name);
+		}
+		if (tofree)
+			xmlFree(tofree);
+	}
+	for (c = root->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			cap++;
+	verbs = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*verbs));
+	if (!verbs) {
+		st->nomem = true;
+		return;
+	}
+	for (c = root->children; c && !st->nomem; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE) {
+			if (is_text(c) && c->content && !blank((const char *)c->content))
+				warn(st, root, 12200, "text outside a verb is ignored");
+			continue;
+		}
+		t = verb_type(lname(c));
+		if (t < 0) {
+			for (i = 0; ignored_verbs[i]; i++)
+				if (!strcmp(ignored_verbs[i], lname(c)))
+					break;
+			warn(st, c, 12200, ignored_verbs[i] ?
+			     "<%s> is not supported by dialerd; skipped" :
+			     "unknown verb <%s>; skipped", lname(c));
+			continue;
+		}
+		if (parse_verb(st, c, t, &verbs[n], false))
+			n++;
+	}
+	doc->verbs = verbs;
+	doc->nverbs = n;
+}
+
+int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
+	       struct cxml_doc **docp, struct cxml_diags *d)
+{
+	struct pstate st;
+	struct cxml_diags local = { 0 };
+	struct cxml_doc *doc = NULL;
+	struct diag_at at = { .ordinal = -1 };
+	xmlDocPtr x = NULL;
+	xmlNode *root;
+	unsigned errors0;
+	int err = 0;
+
+	if (!p || !docp || (!buf && len))
+		return EINVAL;
+	if (!d)
+		d = &local;     /* the verdict needs the error count */
+	memset(&st, 0, sizeof(st));
+	st.pol = &p->pol;
+	st.d = d;
+	errors0 = d->nerrors;
+	if (len > p->pol.max_doc || len > INT_MAX) {
+		diag_add(d, CXML_ERROR, 11750, &at,
+			 "document is %zu bytes, more than the limit of %zu",
+			 len, p->pol.max_doc);
+		err = EBADMSG;
+		goto early;
+	}
+	if (!len) {
+		diag_add(d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the document is empty");
+		err = EBADMSG;
+		goto early;
+	}
+	if (!p->ctxt || p->uses >= CTXT_USES_MAX ||
+	    (p->ctxt->dict && xmlDictSize(p->ctxt->dict) > DICT_MAX)) {
+		if (p->ctxt)
+			xmlFreeParserCtxt(p->ctxt);
+		p->ctxt = NULL;
+		err = ctxt_new(p);
+		if (err)
+			goto early;
+	}
+	p->uses++;
+	err = arena_alloc(&st.a);
+	if (err)
+		goto early;
+	loc_init(&st.loc, buf, len);
+	p->ctxt->_private = &st;
+	x = xmlCtxtReadMemory(p->ctxt, buf, (int)len, NULL, NULL, parse_opts);
+	p->ctxt->_private = NULL;
+	if (!x || st.doctype || !p->ctxt->wellFormed ||
+	    d->nerrors != errors0) {
+		if (d->nerrors == errors0)
+			diag_add(d, CXML_ERROR, 12100, &at,
+				 "document parse failure");
+		err = EBADMSG;
+		goto out;
+	}
+	root = xmlDocGetRootElement(x);
+	if (!root || strcmp(lname(root), "Response")) {
+		at.line = root ? (unsigned)xmlGetLineNo(root) : 0;
+		diag_add(d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the root element must be <Response>, not <%.40s>",
+			 root ? lname(root) : "");
+		err = EBADMSG;
+		goto out;
+	}
+	if (!count_nodes(&st, root)) {
+		err = EBADMSG;
+		goto out;
+	}
+	doc = arena_zalloc(st.a, sizeof(*doc));
+	if (!doc) {
+		err = ENOMEM;
+		goto out;
+	}
+	doc->arena = st.a;
+	parse_response(&st, root, doc);
+	if (st.nomem)
+		err = ENOMEM;
+	else if (d->nerrors != errors0)
+		err = EBADMSG;
+ out:
+	if (x)
+		xmlFreeDoc(x);
+	loc_fini(&st.loc);
+	if (err) {
+		arena_free(st.a);
+	} else {
+		*docp = doc;
+	}
+ early:
+	cxml_diags_free(&local);
+	return err;
+}
+
+int cxml_parse_once(const char *buf, size_t len, const struct cxml_policy *pol,
+		    struct cxml_doc **docp, struct cxml_diags *d)
+{
+	struct cxml_parser *p = NULL;
+	int err;
+
+	err = cxml_parser_alloc(&p, pol);
+	if (err)
+		return err;
+	err = cxml_parse(p, buf, len, docp, d);
+	cxml_parser_free(p);
+	return err;
+}

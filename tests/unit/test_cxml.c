@@ -1,0 +1,649 @@
+/* test_cxml.c: the cXML parser: every Dial/Sip/Number attribute, defaults, bad values, limits */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+
+#include "cxml/cxml.h"
+#include "tests/tap.h"
+
+static struct cxml_parser *P;
+static struct cxml_diags D;
+static struct cxml_doc *DOC;
+
+/* parse a document; returns the errno-style result, keeps DOC and D */
+static int parse(const char *xml)
+{
+	DOC = cxml_doc_free(DOC);
+	cxml_diags_clear(&D);
+	return cxml_parse(P, xml, strlen(xml), &DOC, &D);
+}
+
+/* wrap a <Dial> attribute list and body */
+static int dial(const char *attrs, const char *body)
+{
+	static char buf[70000];
+
+	snprintf(buf, sizeof(buf), "<?xml version=\"1.0\"?>\n<Response>\n"
+		 "<Dial %s>%s</Dial>\n</Response>\n", attrs, body);
+	return parse(buf);
+}
+
+static int sip(const char *attrs, const char *uri)
+{
+	static char body[66000];
+
+	snprintf(body, sizeof(body), "<Sip %s>%s</Sip>", attrs, uri);
+	return dial("", body);
+}
+
+static const struct cxml_dial *D0(void)
+{
+	return DOC && DOC->nverbs && DOC->verbs[0].type == CXML_VERB_DIAL ?
+	       &DOC->verbs[0].u.dial : NULL;
+}
+
+static const struct cxml_sip *S0(void)
+{
+	const struct cxml_dial *d = D0();
+
+	return d && d->nnouns && d->nouns[0].type == CXML_NOUN_SIP ?
+	       &d->nouns[0].u.sip : NULL;
+}
+
+static const struct cxml_number *N0(void)
+{
+	const struct cxml_dial *d = D0();
+
+	return d && d->nnouns && d->nouns[0].type == CXML_NOUN_NUMBER ?
+	       &d->nouns[0].u.number : NULL;
+}
+
+/* the first diagnostic with this code, or NULL */
+static const struct cxml_diag *has(int code)
+{
+	size_t i;
+
+	for (i = 0; i < D.n; i++)
+		if (D.v[i].code == code)
+			return &D.v[i];
+	return NULL;
+}
+
+static bool has_sev(int code, enum cxml_severity sev)
+{
+	const struct cxml_diag *g = has(code);
+
+	return g && g->sev == sev;
+}
+
+static void test_dial_attrs(void)
+{
+	const struct cxml_dial *d;
+
+	is_int(dial("", "<Sip>sip:a@b.example</Sip>"), 0, "plain Dial parses");
+	d = D0();
+	if (!ok(d != NULL, "Dial tree present"))
+		return;
+	ok(d->action == NULL && d->method == CXML_POST, "defaults: no action, POST");
+	is_int(d->timeout, 30, "default timeout 30");
+	ok(!d->hangup_on_star, "default hangupOnStar false");
+	is_int(d->time_limit, 14400, "default timeLimit 14400");
+	ok(d->caller_id == NULL && d->caller_name == NULL, "no callerId/callerName");
+	is_int(d->record, CXML_REC_DO_NOT_RECORD, "default record do-not-record");
+	is_int(d->trim, CXML_TRIM_DO_NOT_TRIM, "default trim do-not-trim");
+	is_int(d->recording_status_callback_event, CXML_REC_EV_COMPLETED,
+	       "default recordingStatusCallbackEvent completed");
+	is_int(d->recording_track, CXML_TRACK_BOTH, "default recordingTrack both");
+	is_int(d->recording_storage_url_method, CXML_POST,
+	       "default recordingStorageUrlMethod POST");
+	ok(!d->answer_on_bridge && !d->sequential && !d->ring_tone,
+	   "defaults answerOnBridge/sequential false, no ringTone");
+	is_int((long long)D.n, 0, "no diagnostics");
+
+	/* action / method */
+	is_int(dial("action=\"https://x.example/a?b=1\" method=\"GET\"",
+		    "<Sip>sip:a@b</Sip>"), 0, "action + GET");
+	is_str(D0()->action, "https://x.example/a?b=1", "action kept");
+	is_int(D0()->method, CXML_GET, "method GET");
+	is_int(dial("action=\"/relative/path\" method=\"post\"", "<Sip>sip:a@b</Sip>"),
+	       0, "relative action, lowercase post");
+	is_int(dial("action=\"ftp://x/\"", "<Sip>sip:a@b</Sip>"), EBADMSG,
+	       "ftp action refused");
+	ok(has_sev(11100, CXML_ERROR), "bad URL is error 11100");
+	is_int(dial("method=\"PUT\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "method PUT refused");
+	ok(has_sev(13221, CXML_ERROR), "bad method is error 13221");
+
+	/* timeout: spec's decision */
+	is_int(dial("timeout=\"20\"", "<Sip>sip:a@b</Sip>"), 0, "timeout 20");
+	is_int(D0()->timeout, 20, "timeout 20 kept");
+	is_int(dial("timeout=\"3\"", "<Sip>sip:a@b</Sip>"), 0, "timeout 3 valid");
+	is_int(D0()->timeout, 5, "timeout 3 raised to 5");
+	ok(has_sev(13212, CXML_WARNING), "... with warning 13212");
+	is_int(dial("timeout=\"601\"", "<Sip>sip:a@b</Sip>"), 0, "timeout 601 valid");
+	is_int(D0()->timeout, 600, "timeout 601 lowered to 600");
+	ok(has_sev(13212, CXML_WARNING), "... with warning 13212");
+	is_int(dial("timeout=\"99999999999999999999999999999999999\"", "<Sip>sip:a@b</Sip>"),
+	       0, "huge timeout valid");
+	is_int(D0()->timeout, 600, "huge timeout lowered to 600");
+	is_int(dial("timeout=\"abc\"", "<Sip>sip:a@b</Sip>"), 0, "timeout abc valid");
+	is_int(D0()->timeout, 30, "timeout abc falls back to 30");
+	ok(has_sev(13212, CXML_WARNING), "... with warning 13212");
+	is_int(dial("timeout=\"0\"", "<Sip>sip:a@b</Sip>"), 0, "timeout 0 valid");
+	is_int(D0()->timeout, 30, "timeout 0 falls back to 30");
+	is_int(dial("timeout=\"-7\"", "<Sip>sip:a@b</Sip>"), 0, "timeout -7 valid");
+	is_int(D0()->timeout, 30, "timeout -7 falls back to 30");
+	is_int(dial("timeout=\"12.5\"", "<Sip>sip:a@b</Sip>"), 0, "timeout 12.5 valid");
+	is_int(D0()->timeout, 30, "timeout 12.5 falls back to 30");
+
+	/* hangupOnStar */
+	is_int(dial("hangupOnStar=\"true\"", "<Sip>sip:a@b</Sip>"), 0, "hangupOnStar true");
+	ok(D0()->hangup_on_star, "hangupOnStar set");
+	is_int(dial("hangupOnStar=\"yes\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "hangupOnStar yes");
+	ok(has_sev(13213, CXML_ERROR), "bad hangupOnStar is error 13213");
+
+	/* timeLimit */
+	is_int(dial("timeLimit=\"60\"", "<Sip>sip:a@b</Sip>"), 0, "timeLimit 60");
+	is_int(D0()->time_limit, 60, "timeLimit 60 kept");
+	is_int(dial("timeLimit=\"0\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "timeLimit 0");
+	ok(has_sev(13216, CXML_ERROR), "timeLimit 0 is error 13216");
+	is_int(dial("timeLimit=\"86401\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "timeLimit 86401");
+	is_int(dial("timeLimit=\"1h\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "timeLimit 1h");
+	ok(has_sev(13216, CXML_ERROR), "timeLimit 1h is error 13216");
+
+	/* callerId / callerName */
+	is_int(dial("callerId=\"+15551234567\"", "<Sip>sip:a@b</Sip>"), 0, "E.164 callerId");
+	is_str(D0()->caller_id, "+15551234567", "callerId kept");
+	is_int(dial("callerId=\"alice_1.x-y,z\"", "<Sip>sip:a@b</Sip>"), 0,
+	       "SIP callerId with + - _ . ,");
+	is_int(dial("callerId=\"a b\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "callerId with space");
+	ok(has_sev(13214, CXML_ERROR), "bad callerId is error 13214");
+	is_int(dial("callerId=\"12345678901234567890123456789012345678901234567890123456789012345\"",
+		    "<Sip>sip:a@b</Sip>"), EBADMSG, "65-char callerId");
+	ok(has_sev(13248, CXML_ERROR), "too long callerId is error 13248");
+	is_int(dial("callerName=\"Jane Doe\"", "<Sip>sip:a@b</Sip>"), 0, "callerName");
+	is_str(D0()->caller_name, "Jane Doe", "callerName kept");
+	is_int(dial("callerName=\"a&quot;b\"", "<Sip>sip:a@b</Sip>"), EBADMSG,
+	       "callerName with a quote");
+	is_int(dial("callerName=\"12345678901234567890123456789012345678901234567890123456789012345678901\"",
+		    "<Sip>sip:a@b</Sip>"), EBADMSG, "71-char callerName");
+
+	/* record */
+	{
+		static const struct { const char *v; int want; } r[] = {
+			{ "do-not-record", CXML_REC_DO_NOT_RECORD },
+			{ "record-from-answer", CXML_REC_FROM_ANSWER },
+			{ "record-from-ringing", CXML_REC_FROM_RINGING },
+			{ "record-from-answer-dual", CXML_REC_FROM_ANSWER_DUAL },
+			{ "record-from-ringing-dual", CXML_REC_FROM_RINGING_DUAL },
+			{ "true", CXML_REC_FROM_ANSWER },
+			{ "false", CXML_REC_DO_NOT_RECORD },
+		};
+		char a[64];
+		size_t i;
+
+		for (i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+			snprintf(a, sizeof(a), "record=\"%s\"", r[i].v);
+			dial(a, "<Sip>sip:a@b</Sip>");
+			ok(D0() && (int)D0()->record == r[i].want && D.n == 0,
+			   "record=%s", r[i].v);
+		}
+	}
+	is_int(dial("record=\"always\"", "<Sip>sip:a@b</Sip>"), 0, "record=always valid");
+	is_int(D0()->record, CXML_REC_DO_NOT_RECORD, "record=always: not recorded");
+	ok(has_sev(12200, CXML_WARNING), "record=always: warning 12200");
+
+	/* trim */
+	is_int(dial("trim=\"trim-silence\"", "<Sip>sip:a@b</Sip>"), 0, "trim-silence");
+	is_int(D0()->trim, CXML_TRIM_SILENCE, "trim set");
+	is_int(dial("trim=\"cut\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "trim=cut");
+	ok(has_sev(13699, CXML_ERROR), "bad trim is error 13699");
+
+	/* recording callbacks */
+	is_int(dial("recordingStatusCallback=\"https://r.example/cb\" "
+		    "recordingStatusCallbackMethod=\"GET\" "
+		    "recordingStatusCallbackEvent=\"in-progress completed absent\" "
+		    "recordingTrack=\"inbound\" recordingStorageUrl=\"https://s.example/\" "
+		    "recordingStorageUrlMethod=\"PUT\"", "<Sip>sip:a@b</Sip>"), 0,
+	       "recording attributes");
+	d = D0();
+	is_str(d->recording_status_callback, "https://r.example/cb", "recordingStatusCallback");
+	is_int(d->recording_status_callback_method, CXML_GET, "recordingStatusCallbackMethod");
+	is_int(d->recording_status_callback_event,
+	       CXML_REC_EV_IN_PROGRESS | CXML_REC_EV_COMPLETED | CXML_REC_EV_ABSENT,
+	       "recordingStatusCallbackEvent bits");
+	is_int(d->recording_track, CXML_TRACK_INBOUND, "recordingTrack inbound");
+	is_str(d->recording_storage_url, "https://s.example/", "recordingStorageUrl");
+	is_int(d->recording_storage_url_method, CXML_PUT, "recordingStorageUrlMethod PUT");
+	is_int(dial("recordingStatusCallbackEvent=\"completed started\"", "<Sip>sip:a@b</Sip>"),
+	       EBADMSG, "bad recording event");
+	ok(has_sev(13621, CXML_ERROR), "bad recording event is error 13621");
+	is_int(dial("recordingTrack=\"left\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "bad recordingTrack");
+	is_int(dial("recordingStorageUrlMethod=\"GET\"", "<Sip>sip:a@b</Sip>"), EBADMSG,
+	       "recordingStorageUrlMethod GET");
+	ok(has_sev(13221, CXML_ERROR), "... error 13221");
+
+	/* answerOnBridge, ringTone, sequential */
+	is_int(dial("answerOnBridge=\"true\" ringTone=\"uk\" sequential=\"true\"",
+		    "<Sip>sip:a@b</Sip><Sip>sip:c@d</Sip>"), 0, "answerOnBridge, ringTone, sequential");
+	ok(D0()->answer_on_bridge && D0()->sequential, "answerOnBridge and sequential set");
+	is_str(D0()->ring_tone, "uk", "ringTone uk");
+	is_int((long long)D0()->nnouns, 2, "two nouns");
+	is_int(dial("answerOnBridge=\"1\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "answerOnBridge=1");
+	is_int(dial("ringTone=\"xx\"", "<Sip>sip:a@b</Sip>"), EBADMSG, "ringTone xx");
+	is_int(dial("ringTone=\"us-old\"", "<Sip>sip:a@b</Sip>"), 0, "ringTone us-old");
+	is_int(dial("sequential=\"maybe\"", "<Sip>sip:a@b</Sip>"), 0, "sequential=maybe valid");
+	ok(!D0()->sequential && has_sev(13218, CXML_WARNING),
+	   "sequential=maybe: parallel, warning 13218");
+
+	/* unknown and unsupported attributes */
+	is_int(dial("fooBar=\"1\" referUrl=\"https://x/\"", "<Sip>sip:a@b</Sip>"), 0,
+	       "unknown attributes are not errors");
+	is_int((long long)D.nwarnings, 2, "two warnings");
+	ok(has_sev(12200, CXML_WARNING), "warning 12200");
+	is_str(D.v[0].attr, "fooBar", "warning names the attribute");
+	is_int(D.v[0].line, 3, "warning line");
+	is_int(D.v[0].col, 7, "warning column points at the attribute");
+}
+
+static void test_sip_attrs(void)
+{
+	const struct cxml_sip *s;
+
+	is_int(sip("", "sip:bob@example.com"), 0, "bare Sip");
+	s = S0();
+	if (!ok(s != NULL, "Sip present"))
+		return;
+	is_str(s->uri.target, "sip:bob@example.com", "target");
+	ok(!s->username && !s->password && !s->url, "no credentials, no url");
+	is_int(s->method, CXML_POST, "default method POST");
+	is_int(s->status_callback_method, CXML_POST, "default statusCallbackMethod POST");
+	is_int(s->status_callback_event, CXML_EV_COMPLETED, "default event completed");
+	is_int(s->codecs.n, 2, "default two codecs");
+	ok(s->codecs.v[0] == CXML_CODEC_PCMU && s->codecs.v[1] == CXML_CODEC_PCMA,
+	   "default PCMU,PCMA");
+	is_int(s->session_timeout, 0, "default sessionTimeout 0");
+	is_int(s->amd.mode, CXML_AMD_NONE, "no machine detection");
+
+	is_int(sip("username=\"alice\" password=\"s3cret\" url=\"https://w.example/whisper\" "
+		   "method=\"GET\" statusCallback=\"https://s.example/cb\" "
+		   "statusCallbackMethod=\"GET\" "
+		   "statusCallbackEvent=\"initiated ringing answered completed\" "
+		   "codecs=\"OPUS,G722,g729,PCMA,PCMU\" sessionTimeout=\"1800\" "
+		   "machineDetection=\"DetectMessageEnd\" machineDetectionTimeout=\"45\"",
+		   "sip:bob@example.com"), 0, "every Sip attribute");
+	s = S0();
+	is_str(s->username, "alice", "username");
+	is_str(s->password, "s3cret", "password");
+	is_str(s->url, "https://w.example/whisper", "url");
+	is_int(s->method, CXML_GET, "method");
+	is_str(s->status_callback, "https://s.example/cb", "statusCallback");
+	is_int(s->status_callback_method, CXML_GET, "statusCallbackMethod");
+	is_int(s->status_callback_event, CXML_EV_INITIATED | CXML_EV_RINGING |
+	       CXML_EV_ANSWERED | CXML_EV_COMPLETED, "all four events");
+	is_int(s->codecs.n, 5, "five codecs");
+	ok(s->codecs.v[0] == CXML_CODEC_OPUS && s->codecs.v[1] == CXML_CODEC_G722 &&
+	   s->codecs.v[2] == CXML_CODEC_G729 && s->codecs.v[3] == CXML_CODEC_PCMA &&
+	   s->codecs.v[4] == CXML_CODEC_PCMU, "codecs in the given order");
+	is_int(s->session_timeout, 1800, "sessionTimeout");
+	is_int(s->amd.mode, CXML_AMD_DETECT_MESSAGE_END, "machineDetection");
+	is_int(s->amd.timeout, 45, "machineDetectionTimeout");
+	is_int((long long)D.n, 0, "no diagnostics");
+
+	is_int(sip("statusCallbackEvent=\"initiated,ringing\"", "sip:a@b"), 0,
+	       "comma-separated events accepted");
+	is_int(S0()->status_callback_event, CXML_EV_INITIATED | CXML_EV_RINGING, "events");
+	is_int(sip("statusCallbackEvent=\"ringing busy\"", "sip:a@b"), EBADMSG, "bad event");
+	is_int(sip("codecs=\"SPEEX\"", "sip:a@b"), EBADMSG, "unknown codec");
+	is_int(sip("codecs=\"PCMU,PCMU\"", "sip:a@b"), 0, "repeated codec valid");
+	is_int(S0()->codecs.n, 1, "repeat dropped");
+	ok(has_sev(12200, CXML_WARNING), "repeat warned");
+	is_int(sip("sessionTimeout=\"30\"", "sip:a@b"), 0, "sessionTimeout 30 valid");
+	is_int(S0()->session_timeout, 90, "raised to RFC 4028 minimum 90");
+	is_int(sip("sessionTimeout=\"-1\"", "sip:a@b"), EBADMSG, "sessionTimeout -1");
+	is_int(sip("sessionTimeout=\"x\"", "sip:a@b"), EBADMSG, "sessionTimeout x");
+	is_int(sip("method=\"DELETE\"", "sip:a@b"), EBADMSG, "method DELETE");
+	is_int(sip("url=\"not a url\"", "sip:a@b"), EBADMSG, "url with spaces");
+	is_int(sip("machineDetection=\"Maybe\"", "sip:a@b"), EBADMSG, "bad machineDetection");
+	is_int(sip("machineDetectionTimeout=\"2\"", "sip:a@b"), EBADMSG,
+	       "machineDetectionTimeout below 3");
+	is_int(sip("", ""), EBADMSG, "empty Sip body");
+	ok(has_sev(32110, CXML_ERROR), "empty URI is error 32110");
+	is_int(sip("", "tel:+15551234567"), EBADMSG, "tel: URI in Sip");
+
+	/* the Plivo-style attribute through the same policy */
+	is_int(dial("sipHeaders=\"X-Dial=1,Foo=bar\"",
+		    "<Sip sipHeaders=\"X-Sip=2,X-Enc=a%2Cb\">sip:a@b?X-Uri=0</Sip>"), 0,
+	       "sipHeaders on Dial and Sip");
+	s = S0();
+	is_int((long long)s->uri.nhdrs, 4, "four headers");
+	is_str(s->uri.hdrs[0].name, "X-Uri", "URI headers first");
+	is_str(s->uri.hdrs[1].name, "X-Sip", "then <Sip sipHeaders>");
+	is_str(s->uri.hdrs[2].value, "a,b", "sipHeaders values percent-decoded");
+	is_str(s->uri.hdrs[3].name, "X-Dial", "then <Dial sipHeaders>");
+	is_int((long long)s->uri.nrefused, 1, "one refused");
+	is_str(s->uri.refused[0].name, "Foo", "non-X name refused (no X-PH- prefix)");
+	is_int(s->uri.refused[0].code, 13252, "... 13252");
+	is_int(s->uri.refused[0].source, CXML_HDR_DIAL_ATTR, "... from Dial");
+	is_int(dial("sipHeaders=\"novalue\"", "<Sip>sip:a@b</Sip>"), 0, "item without =");
+	ok(S0()->uri.nrefused == 1 && S0()->uri.refused[0].code == 32110,
+	   "refused as 32110");
+}
+
+static void test_number(void)
+{
+	const struct cxml_number *n;
+
+	is_int(dial("", "<Number>+1 (415) 555-1212</Number>"), 0, "Number");
+	n = N0();
+	if (!ok(n != NULL, "Number present"))
+		return;
+	is_str(n->number, "+14155551212", "number normalized");
+	is_int(n->status_callback_event, CXML_EV_COMPLETED, "default event");
+	is_int(n->amd.timeout, 30, "AMD defaults");
+	is_int(n->amd.speech_threshold, 2400, "speech threshold default");
+	is_int(dial("", "<Number sendDigits=\"ww1234#\" url=\"/screen\" method=\"GET\" "
+		    "statusCallback=\"https://cb/\" statusCallbackMethod=\"GET\" "
+		    "statusCallbackEvent=\"answered\" byoc=\"BYxx\" "
+		    "machineDetection=\"Enable\" amdStatusCallback=\"https://amd/\" "
+		    "amdStatusCallbackMethod=\"GET\" machineDetectionTimeout=\"60\" "
+		    "machineDetectionSpeechThreshold=\"1000\" "
+		    "machineDetectionSpeechEndThreshold=\"5000\" "
+		    "machineDetectionSilenceTimeout=\"2000\">+15551234567</Number>"), 0,
+	       "every Number attribute");
+	n = N0();
+	is_str(n->send_digits, "ww1234#", "sendDigits");
+	is_str(n->url, "/screen", "url");
+	is_int(n->method, CXML_GET, "method");
+	is_str(n->status_callback, "https://cb/", "statusCallback");
+	is_int(n->status_callback_method, CXML_GET, "statusCallbackMethod");
+	is_int(n->status_callback_event, CXML_EV_ANSWERED, "statusCallbackEvent");
+	is_str(n->byoc, "BYxx", "byoc");
+	is_int(n->amd.mode, CXML_AMD_ENABLE, "machineDetection");
+	is_str(n->amd.status_callback, "https://amd/", "amdStatusCallback");
+	is_int(n->amd.status_callback_method, CXML_GET, "amdStatusCallbackMethod");
+	ok(n->amd.timeout == 60 && n->amd.speech_threshold == 1000 &&
+	   n->amd.speech_end_threshold == 5000 && n->amd.silence_timeout == 2000,
+	   "AMD ranges at their bounds");
+	is_int(dial("", "<Number sendDigits=\"12x\">+1555</Number>"), EBADMSG, "bad sendDigits");
+	ok(has_sev(13222, CXML_ERROR), "... 13222");
+	is_int(dial("", "<Number machineDetectionSpeechThreshold=\"999\">+1555</Number>"),
+	       EBADMSG, "speech threshold below range");
+	is_int(dial("", "<Number>call me</Number>"), EBADMSG, "not a number");
+	ok(has_sev(13223, CXML_ERROR), "... 13223");
+	is_int(dial("", "+15551234567"), 0, "Dial text body is a number");
+	ok(N0() && !strcmp(N0()->number, "+15551234567"), "text number");
+	is_int(dial("", "12345678901234567"), EBADMSG, "more than 15 digits");
+}
+
+static void test_dial_nouns(void)
+{
+	char body[4096];
+	size_t o = 0;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o,
+				      "<Sip>sip:u%d@h.example</Sip>", i);
+	is_int(dial("", body), 0, "10 Sip nouns");
+	is_int((long long)D0()->nsip, 10, "nsip 10");
+	snprintf(body + o, sizeof(body) - o, "<Sip>sip:u10@h.example</Sip>");
+	is_int(dial("", body), EBADMSG, "11 Sip nouns are an error");
+	ok(has_sev(12200, CXML_ERROR), "... 12200 error");
+	is_int(dial("", "<Conference>room</Conference><Sip>sip:a@b</Sip>"), EBADMSG,
+	       "Conference with another noun");
+	is_int(dial("", ""), EBADMSG, "empty Dial");
+	is_int(dial("", "<Sip>sip:a@b</Sip><Number>+1555</Number>"), 0, "Sip + Number");
+	ok(has_sev(12200, CXML_WARNING), "mixing warned");
+	is_int(dial("", "<Client>alice</Client>"), 0, "Client");
+	is_str(D0()->nouns[0].u.client.identity, "alice", "identity");
+	is_int(dial("", "<Client><Identity>bob</Identity><Parameter name=\"a\" value=\"b\"/></Client>"),
+	       0, "Client with Identity");
+	is_str(D0()->nouns[0].u.client.identity, "bob", "Identity child");
+	is_int(dial("", "<Conference beep=\"onEnter\" maxParticipants=\"10\" record=\"record-from-start\">room</Conference>"),
+	       0, "Conference");
+	ok(D0()->nouns[0].u.conference.beep == CXML_BEEP_ON_ENTER &&
+	   D0()->nouns[0].u.conference.max_participants == 10 &&
+	   D0()->nouns[0].u.conference.record == CXML_CONF_REC_FROM_START,
+	   "Conference attributes");
+	is_int(dial("", "<Conference maxParticipants=\"251\">room</Conference>"), EBADMSG,
+	       "maxParticipants 251");
+	is_int(dial("", "<Queue url=\"/about\">support</Queue>"), 0, "Queue");
+	is_str(D0()->nouns[0].u.queue.name, "support", "queue name");
+	is_int(dial("", "<Sim>DE123</Sim><Sip>sip:a@b</Sip>"), 0, "Sim skipped");
+	ok(has_sev(12200, CXML_WARNING), "Sim warned");
+}
+
+static void test_verbs(void)
+{
+	const struct cxml_verb *v;
+
+	is_int(parse("<Response><Say voice=\"alice\" language=\"de-DE\" loop=\"2\">Hallo <break time=\"1s\"/>Welt</Say>"
+		     "<Play loop=\"0\">https://a.example/x.mp3</Play><Play digits=\"ww12\"/>"
+		     "<Pause length=\"3\"/>"
+		     "<Gather input=\"dtmf speech\" numDigits=\"4\" finishOnKey=\"*\" timeout=\"7\" speechTimeout=\"auto\" action=\"/g\">"
+		     "<Say>Press</Say><Pause/><Hangup/></Gather>"
+		     "<Record maxLength=\"20\" playBeep=\"false\" trim=\"do-not-trim\" finishOnKey=\"#*\"/>"
+		     "<Redirect method=\"GET\">/next</Redirect>"
+		     "<Reject reason=\"busy\"/><Hangup/><Enqueue waitUrl=\"/w\">q1</Enqueue><Leave/>"
+		     "<Refer action=\"/r\"><Sip>sip:transfer@example.com?X-Ref=1</Sip></Refer>"
+		     "</Response>"), 0, "every verb");
+	if (!ok(DOC && DOC->nverbs == 12, "12 verbs"))
+		return;
+	v = DOC->verbs;
+	ok(v[0].type == CXML_VERB_SAY && !strcmp(v[0].u.say.text, "Hallo Welt") &&
+	   v[0].u.say.loop == 2 && !strcmp(v[0].u.say.language, "de-DE"), "Say");
+	ok(v[1].type == CXML_VERB_PLAY && v[1].u.play.loop == 0 &&
+	   !strcmp(v[1].u.play.url, "https://a.example/x.mp3"), "Play url");
+	ok(v[2].type == CXML_VERB_PLAY && !v[2].u.play.url &&
+	   !strcmp(v[2].u.play.digits, "ww12"), "Play digits");
+	ok(v[3].type == CXML_VERB_PAUSE && v[3].u.pause.length == 3, "Pause");
+	ok(v[4].type == CXML_VERB_GATHER && v[4].u.gather.input ==
+	   (CXML_INPUT_DTMF | CXML_INPUT_SPEECH) && v[4].u.gather.num_digits == 4 &&
+	   !strcmp(v[4].u.gather.finish_on_key, "*") && v[4].u.gather.nverbs == 2,
+	   "Gather with two nested verbs");
+	ok(has_sev(12200, CXML_WARNING), "Hangup inside Gather warned");
+	ok(v[5].type == CXML_VERB_RECORD && v[5].u.record.max_length == 20 &&
+	   !v[5].u.record.play_beep && v[5].u.record.trim == CXML_TRIM_DO_NOT_TRIM,
+	   "Record");
+	ok(v[6].type == CXML_VERB_REDIRECT && !strcmp(v[6].u.redirect.url, "/next") &&
+	   v[6].u.redirect.method == CXML_GET, "Redirect");
+	ok(v[7].type == CXML_VERB_REJECT && v[7].u.reject.reason == CXML_REJECT_BUSY, "Reject");
+	ok(v[8].type == CXML_VERB_HANGUP, "Hangup");
+	ok(v[9].type == CXML_VERB_ENQUEUE && !strcmp(v[9].u.enqueue.name, "q1"), "Enqueue");
+	ok(v[10].type == CXML_VERB_LEAVE, "Leave");
+	ok(v[11].type == CXML_VERB_REFER && v[11].u.refer.sip &&
+	   v[11].u.refer.sip->u.sip.uri.nhdrs == 1, "Refer with Sip");
+	ok(cxml_verb_executed(CXML_VERB_DIAL) && !cxml_verb_executed(CXML_VERB_SAY) &&
+	   cxml_noun_executed(CXML_NOUN_SIP) && !cxml_noun_executed(CXML_NOUN_NUMBER),
+	   "executed vs parsed-only");
+
+	is_int(parse("<Response><Redirect/></Response>"), EBADMSG, "Redirect without URL");
+	is_int(parse("<Response><Play/></Response>"), EBADMSG, "Play without URL");
+	is_int(parse("<Response><Reject reason=\"nope\"/></Response>"), EBADMSG, "bad Reject reason");
+	is_int(parse("<Response><Refer/></Response>"), EBADMSG, "Refer without Sip");
+	is_int(parse("<Response><Gather finishOnKey=\"12\"/></Response>"), EBADMSG,
+	       "Gather finishOnKey two keys");
+	is_int(parse("<Response><Connect/><say>x</say><Hangup/></Response>"), 0,
+	       "unknown and unsupported verbs are warnings");
+	is_int((long long)DOC->nverbs, 1, "only Hangup kept");
+	is_int((long long)D.nwarnings, 2, "two warnings");
+	is_int(parse("<Response version=\"2010-04-01\"><Hangup/></Response>"), 0,
+	       "version 2010-04-01");
+	is_int(parse("<Response version=\"1999\"><Hangup/></Response>"), EBADMSG,
+	       "bad version");
+	ok(has_sev(12101, CXML_ERROR), "... 12101");
+	is_int(parse("<Response/>"), 0, "empty Response is valid");
+	is_int((long long)DOC->nverbs, 0, "no verbs");
+}
+
+static void test_document(void)
+{
+	const struct cxml_diag *g;
+	char *big;
+	size_t i, o;
+	int r;
+
+	is_int(parse("<Response><Dial><Sip>sip:a@b</Sip></Response>"), EBADMSG,
+	       "mis-nested");
+	g = has(12100);
+	ok(g && g->sev == CXML_ERROR && g->line == 1 && g->col > 0,
+	   "12100 with line and column");
+	is_int(parse("  <?xml version=\"1.0\"?><Response/>"), EBADMSG,
+	       "whitespace before the XML declaration");
+	ok(has(12100) != NULL, "... 12100");
+	is_int(parse("<Response><Say>a & b</Say></Response>"), EBADMSG, "raw &");
+	is_int(parse("<Response><Dial timeout=30/></Response>"), EBADMSG, "unquoted attribute");
+	is_int(parse("<Other/>"), EBADMSG, "root not Response");
+	ok(has(12100) != NULL, "... 12100");
+	is_int(parse("<response/>"), EBADMSG, "names are case-sensitive");
+	is_int(parse(""), EBADMSG, "empty document");
+	is_int(parse("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+		     "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+		     "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>"
+		     "<Response><Say>&lol3;</Say></Response>"), EBADMSG, "billion laughs refused");
+	g = has(12100);
+	ok(g && strstr(g->msg, "DOCTYPE"), "... because of the DOCTYPE");
+	is_int(parse("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+		     "<Response><Say>&x;</Say></Response>"), EBADMSG, "external entity refused");
+	is_int(parse("<!DOCTYPE Response SYSTEM \"http://127.0.0.1:1/x.dtd\"><Response/>"),
+	       EBADMSG, "DTD fetch refused");
+	is_int(parse("<Response><Say>&xxe;</Say></Response>"), EBADMSG, "undefined entity");
+	is_int(parse("<Response><Say>&lt;&amp;&#65;</Say></Response>"), 0,
+	       "predefined and character references");
+	is_str(DOC->verbs[0].u.say.text, "<&A", "... decoded");
+	is_int(parse("<Response><Say><![CDATA[a < b]]></Say></Response>"), 0, "CDATA");
+	is_str(DOC->verbs[0].u.say.text, "a < b", "... as text");
+	is_int(parse("<Response><!-- c --><Hangup/><?pi x?></Response>"), 0, "comments and PIs");
+
+	/* size: 64 KiB + 1 is 11750 before libxml2 sees it */
+	big = malloc(65537 + 1);
+	if (!big)
+		return;
+	memset(big, ' ', 65537);
+	memcpy(big, "<Response>", 10);
+	memcpy(big + 65537 - 11, "</Response>", 11);
+	big[65537] = '\0';
+	is_int(parse(big), EBADMSG, "65537 bytes refused");
+	g = has(11750);
+	ok(g && g->sev == CXML_ERROR, "... 11750");
+	big[65536 - 11] = '\0';
+	memcpy(big + 65536 - 11 - 11, "</Response>", 11);
+	is_int(parse(big), 0, "65525 bytes accepted");
+	/* depth */
+	o = 0;
+	o += (size_t)sprintf(big + o, "<Response>");
+	for (i = 0; i < 40; i++)
+		o += (size_t)sprintf(big + o, "<a>");
+	for (i = 0; i < 40; i++)
+		o += (size_t)sprintf(big + o, "</a>");
+	sprintf(big + o, "</Response>");
+	is_int(parse(big), EBADMSG, "41 levels deep refused");
+	/* node count */
+	o = (size_t)sprintf(big, "<Response>");
+	for (i = 0; i < 10001 && o < 60000; i++)
+		o += (size_t)sprintf(big + o, "<p/>");
+	sprintf(big + o, "</Response>");
+	r = parse(big);
+	is_int(r, EBADMSG, "more than 10000 nodes refused");
+	free(big);
+}
+
+static void test_locations(void)
+{
+	const struct cxml_diag *g;
+
+	is_int(parse("<Response>\n  <Dial\n     timeout=\"2\"\n     hangupOnStar=\"x\">\n"
+		     "<Sip>sip:a@b</Sip></Dial>\n</Response>"), EBADMSG, "multi-line tag");
+	g = has(13212);
+	ok(g && g->line == 3 && g->col == 6 && !strcmp(g->attr, "timeout") &&
+	   !strcmp(g->elem, "Dial"), "timeout warning at 3:6");
+	g = has(13213);
+	ok(g && g->line == 4 && g->col == 6, "hangupOnStar error at 4:6");
+	ok(cxml_diags_first_error(&D) == g, "first error is the hangupOnStar one");
+	is_int(parse("<Response><!-- <Dial> --><Pause/><![CDATA[<x>]]>\n<Pause length=\"a\"/></Response>"),
+	       EBADMSG, "comments and CDATA before the element");
+	g = cxml_diags_first_error(&D);
+	ok(g && g->code == 12200 && !strcmp(g->attr, "length") && g->line == 2 &&
+	   g->col == 8, "located after a comment (2:8)");
+}
+
+static void test_parser_reuse(void)
+{
+	char buf[256];
+	int i, fails = 0;
+
+	for (i = 0; i < 6000; i++) {
+		snprintf(buf, sizeof(buf),
+			 "<Response><x%d/><Dial><Sip>sip:u%d@h</Sip></Dial></Response>",
+			 i, i);
+		if (parse(buf) || DOC->nverbs != 1)
+			fails++;
+	}
+	is_int(fails, 0, "6000 documents with made-up names through one parser");
+	is_int(cxml_parse_once("<Response><Hangup/></Response>", 30, NULL, &DOC, NULL),
+	       0, "one-shot parse with no diagnostics list");
+	DOC = cxml_doc_free(DOC);
+	is_int(cxml_parse(P, NULL, 5, &DOC, &D), EINVAL, "NULL buffer is EINVAL");
+}
+
+static int nviews, nsecret;
+static char codecs_seen[64];
+
+static void on_view(const struct cxml_attr_view *a, void *arg)
+{
+	(void)arg;
+	nviews++;
+	if (a->secret)
+		nsecret++;
+	if (!strcmp(a->name, "codecs") && a->value)
+		snprintf(codecs_seen, sizeof(codecs_seen), "%s", a->value);
+}
+
+static void test_views(void)
+{
+	is_int(sip("password=\"pw\" codecs=\"G722,PCMU\"", "sip:a@b"), 0, "Sip for views");
+	cxml_noun_attrs(&D0()->nouns[0], on_view, NULL);
+	ok(nviews > 10, "noun attributes listed");
+	is_int(nsecret, 1, "password marked secret");
+	is_str(codecs_seen, "G722,PCMU", "codecs formatted in order");
+	nviews = 0;
+	cxml_verb_attrs(&DOC->verbs[0], on_view, NULL);
+	ok(nviews >= 18, "Dial attributes listed");
+}
+
+int main(void)
+{
+	char errpath[] = "/tmp/dialerd-test-cxml-XXXXXX";
+	int fd = mkstemp(errpath), saved = dup(2);
+	off_t errsize;
+
+	if (fd < 0 || saved < 0 || cxml_parser_alloc(&P, NULL))
+		return 99;
+	/* libxml2 must never print: capture stderr while parsing */
+	dup2(fd, 2);
+	test_dial_attrs();
+	test_sip_attrs();
+	test_number();
+	test_dial_nouns();
+	test_verbs();
+	test_document();
+	test_locations();
+	test_views();
+	test_parser_reuse();
+	fflush(stderr);
+	errsize = lseek(fd, 0, SEEK_END);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	unlink(errpath);
+	is_int((long long)errsize, 0, "nothing printed on stderr");
+	DOC = cxml_doc_free(DOC);
+	cxml_diags_free(&D);
+	P = cxml_parser_free(P);
+	xmlCleanupParser();
+	return tap_done();
+}
