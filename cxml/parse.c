@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/xmlIO.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
@@ -807,6 +809,43 @@ static void parse_response(struct pstate *st, xmlNode *root,
 	doc->nverbs = n;
 }
 
+/*
+ * xmlCtxtReadMemory() copies the buffer and then grows its copy in small
+ * steps; a static input buffer reads the caller's bytes in place (about a
+ * fifth of the parse time of a 300-byte document). Same steps as
+ * xmlCtxtReadMemory otherwise: reset, options, one input, parse.
+ */
+static xmlDocPtr read_static(xmlParserCtxtPtr ctxt, const char *buf, size_t len)
+{
+	xmlParserInputBufferPtr in;
+	xmlParserInputPtr stream;
+	xmlDocPtr doc;
+
+	xmlCtxtReset(ctxt);
+	in = xmlParserInputBufferCreateStatic(buf, (int)len,
+					      XML_CHAR_ENCODING_NONE);
+	if (!in)
+		return NULL;
+	stream = xmlNewIOInputStream(ctxt, in, XML_CHAR_ENCODING_NONE);
+	if (!stream) {
+		xmlFreeParserInputBuffer(in);
+		return NULL;
+	}
+	if (inputPush(ctxt, stream) < 0) {
+		xmlFreeInputStream(stream);
+		return NULL;
+	}
+	xmlCtxtUseOptions(ctxt, parse_opts);
+	xmlParseDocument(ctxt);
+	doc = ctxt->myDoc;
+	ctxt->myDoc = NULL;
+	if (doc && !ctxt->wellFormed) {
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	return doc;
+}
+
 int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	       struct cxml_doc **docp, struct cxml_diags *d)
 {
@@ -855,7 +894,7 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 		goto early;
 	loc_init(&st.loc, buf, len);
 	p->ctxt->_private = &st;
-	x = xmlCtxtReadMemory(p->ctxt, buf, (int)len, NULL, NULL, parse_opts);
+	x = read_static(p->ctxt, buf, len);
 	p->ctxt->_private = NULL;
 	if (!x || st.doctype || !p->ctxt->wellFormed ||
 	    d->nerrors != errors0) {

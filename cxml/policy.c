@@ -51,11 +51,20 @@ void cxml_policy_default(struct cxml_policy *pol)
 	pol->max_nodes = 10000;
 }
 
+static int lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
 bool pattern_match(const char *const *pats, size_t n, const char *name)
 {
 	size_t i, pl;
+	int c0 = lower((unsigned char)name[0]);
 
 	for (i = 0; i < n; i++) {
+		/* most names differ in the first byte: skip the full compare */
+		if (pats[i][0] != '*' && lower((unsigned char)pats[i][0]) != c0)
+			continue;
 		pl = strlen(pats[i]);
 		if (pl && pats[i][pl - 1] == '*') {
 			if (!strncasecmp(name, pats[i], pl - 1))
@@ -72,9 +81,23 @@ bool pattern_match(const char *const *pats, size_t n, const char *name)
 bool sip_token_char(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
+	    (c >= '0' && c <= '9') || c == '-')
 		return true;
-	return c && strchr("-.!%*_+`'~", c) != NULL;
+	return c && strchr(".!%*_+`'~", c) != NULL;
+}
+
+/* does any pattern start with "X-" (or is "*")? The default list has none. */
+static bool x_patterns(const char *const *pats, size_t n)
+{
+	size_t i;
+
+	if (pats == structural)
+		return false;
+	for (i = 0; i < n; i++)
+		if (pats[i][0] == '*' || ((pats[i][0] == 'X' || pats[i][0] == 'x') &&
+					  (pats[i][1] == '-' || pats[i][1] == '*')))
+			return true;
+	return false;
 }
 
 int cxml_header_name_check(const struct cxml_policy *pol, const char *name,
@@ -83,6 +106,7 @@ int cxml_header_name_check(const struct cxml_policy *pol, const char *name,
 	struct cxml_policy def;
 	const char *why = NULL;
 	const unsigned char *p;
+	bool is_x;
 	int code = 0;
 
 	if (!pol) {
@@ -94,13 +118,20 @@ int cxml_header_name_check(const struct cxml_policy *pol, const char *name,
 		why = "empty header name";
 		goto out;
 	}
+	is_x = (name[0] == 'X' || name[0] == 'x') && name[1] == '-';
 	for (p = (const unsigned char *)name; *p; p++)
 		if (!sip_token_char(*p)) {
 			code = 21228;
 			why = "header name holds a character that is not allowed in a SIP token";
 			goto out;
 		}
-	if (pattern_match(pol->structural, pol->n_structural, name)) {
+	if (is_x && !x_patterns(pol->structural, pol->n_structural)) {
+		/* fast path: an X- name cannot be on a list with no X- entry */
+		if (pattern_match(pol->reserved, pol->n_reserved, name)) {
+			code = 32113;
+			why = "reserved for headers the platform sets";
+		}
+	} else if (pattern_match(pol->structural, pol->n_structural, name)) {
 		code = 13252;
 		why = "structural SIP header, set by the dialer only";
 	} else if (pattern_match(pol->reserved, pol->n_reserved, name)) {

@@ -16,25 +16,48 @@ static bool is_alnum(unsigned char c)
 	       (c >= '0' && c <= '9');
 }
 
-/* RFC 3261 unreserved = alphanum / mark */
-static bool unreserved(unsigned char c)
+/* RFC 3261 character classes, one bit each: the header part is checked
+ * byte by byte */
+enum { C_UNRES = 1, C_USER = 2, C_PARAM = 4, C_HNV = 8 };
+
+#define C_ALL (C_UNRES | C_USER | C_PARAM | C_HNV)
+
+static unsigned cclass(unsigned char c)
 {
-	return is_alnum(c) || (c && strchr("-_.!~*'()", c));
+	if (is_alnum(c))
+		return C_ALL;
+	switch (c) {
+	case '-': case '_': case '.': case '!': case '~': case '*': case '\'':
+	case '(': case ')':
+		return C_ALL;
+	case '+': case '$': case '/':
+		return C_USER | C_PARAM | C_HNV;
+	case '&':
+		return C_USER | C_PARAM;
+	case '?':
+		return C_USER | C_HNV;
+	case '=': case ',': case ';':
+		return C_USER;
+	case '[': case ']': case ':':
+		return C_PARAM | C_HNV;
+	default:
+		return 0;
+	}
 }
 
 static bool user_char(unsigned char c)
 {
-	return unreserved(c) || (c && strchr("&=+$,;?/", c));
+	return cclass(c) & C_USER;
 }
 
 static bool param_char(unsigned char c)
 {
-	return unreserved(c) || (c && strchr("[]/:&+$", c));
+	return cclass(c) & C_PARAM;
 }
 
 static bool hnv_char(unsigned char c)
 {
-	return unreserved(c) || (c && strchr("[]/?:+$", c));
+	return cclass(c) & C_HNV;
 }
 
 /* first byte of s[0..n) not accepted by ok (a '%' must start %XX); n if none */
