@@ -364,3 +364,13 @@ bool dial_req_h(const struct sip_msg *msg, void *arg)
 	}
 	return false;
 }
+
+/* Responses to our own CANCEL (sent outside libre's transactions): they
+ * were captured by the trace; nothing else waits for them. */
+bool dial_resp_h(const struct sip_msg *msg, void *arg)
+{
+	struct dial *d = arg;
+
+	return !pl_strcmp(&msg->cseq.met, "CANCEL") &&
+		dial_cid_find(d, msg->callid.p, msg->callid.l) != NULL;
+}

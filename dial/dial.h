@@ -70,8 +70,8 @@ int dial_codec_parse(const char *name, enum dial_codec *c);
 const char *dial_codec_name(enum dial_codec c);
 
 struct dial_hdr {
-	char *name;
-	char *value;
+	const char *name;
+	const char *value;
 };
 
 /* A Reason header (RFC 3326), e.g. Q.850;cause=16;text="Normal" */

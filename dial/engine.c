@@ -328,16 +328,16 @@ int dial_leg_start(struct dial *d, const struct dial_leg_params *p)
 		size_t n = 0;
 
 		if (p->call_sid) {
-			id[n].name = (char *)(uintptr_t)d->conf.hdr_call_sid;
-			id[n++].value = (char *)(uintptr_t)p->call_sid;
+			id[n].name = d->conf.hdr_call_sid;
+			id[n++].value = p->call_sid;
 		}
 		if (p->account_sid) {
-			id[n].name = (char *)(uintptr_t)d->conf.hdr_account_sid;
-			id[n++].value = (char *)(uintptr_t)p->account_sid;
+			id[n].name = d->conf.hdr_account_sid;
+			id[n++].value = p->account_sid;
 		}
 		if (n) {
-			id[n].name = (char *)(uintptr_t)d->conf.hdr_api_version;
-			id[n++].value = (char *)(uintptr_t)"2010-04-01";
+			id[n].name = d->conf.hdr_api_version;
+			id[n++].value = "2010-04-01";
 		}
 		err = dial_hdrs_encode(&s->hdrs, id, n);
 		if (err)
@@ -540,6 +540,7 @@ static void start_close(struct dial *d)
 	}
 	tmr_start(&d->quit_tmr, d->conf.quit_wait_ms, quit_timeout, d);
 	d->lsnr_req = mem_deref(d->lsnr_req);
+	d->lsnr_resp = mem_deref(d->lsnr_resp);
 	sip_close(d->sip, false);	/* exit handler when the last ref goes */
 }
 
@@ -647,6 +648,8 @@ static int stack_build(struct dial *d)
 	/* our request listener runs before sipsess's: it sees BYE (Reason),
 	   UPDATE and CANCEL of legs that sipsess does not know yet */
 	err = sip_listen(&d->lsnr_req, d->sip, true, dial_req_h, d);
+	if (!err)
+		err = sip_listen(&d->lsnr_resp, d->sip, false, dial_resp_h, d);
 	if (err)
 		return err;
 	err = sipsess_listen(&d->sock, d->sip, (int)hs, dial_in_conn_h, d);
@@ -677,6 +680,7 @@ static void stack_free(struct dial *d, bool exited)
 	dial_leg_sweep(d, true);
 	d->stash = dial_event_free(d->stash);
 	d->lsnr_req = mem_deref(d->lsnr_req);
+	d->lsnr_resp = mem_deref(d->lsnr_resp);
 	d->sock = mem_deref(d->sock);
 	if (d->sip) {
 		if (!d->closing)

@@ -125,6 +125,7 @@ struct dial {
 	struct sip *sip;
 	struct sipsess_sock *sock;
 	struct sip_lsnr *lsnr_req;
+	struct sip_lsnr *lsnr_resp;
 	struct dnsc *dnsc;
 	struct tls *tls;
 	struct hash *ht_id;	/* leg id -> struct leg */
@@ -232,6 +233,7 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 		  uint16_t code, int err, bool local);
 void dial_leg_sweep(struct dial *d, bool all);
 bool dial_req_h(const struct sip_msg *msg, void *arg);
+bool dial_resp_h(const struct sip_msg *msg, void *arg);
 
 void dial_out_start(struct dial *d, struct leg_spec *spec);
 void dial_out_hangup(struct leg *leg, const struct dial_reason *reason);
@@ -267,6 +269,11 @@ size_t dial_tmr_count(void);   /* running timers of the calling thread */
 uint64_t dial_tmr_started(void); /* timers ever started in this thread */
 struct list;
 struct list *tmrl_get(void);  /* libre-internal, not in re_tmr.h: empty */
+
+/* rand_pool.c: defines libre's rand_u16/u32/u64/bytes/str/char, served from
+ * a per-thread pool of RAND_bytes output (one OpenSSL call per 4 KiB);
+ * linked along with tmr_heap.c through this anchor */
+extern const char dial_rand_pool_anchor;
 
 /* tls.c: dial_tls_alloc() -> sip_transp_add(..., dial_tls_ctx(dt)); client
  * connections then verify CA chain and host name (see tls.h) */

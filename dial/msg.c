@@ -83,8 +83,8 @@ struct dial_event *dial_event_clone(const struct dial_event *ev,
 	b->ev.raw = RELOC(ev->raw);
 	b->ev.hdrv = RELOC(ev->hdrv);
 	for (size_t i = 0; i < b->ev.hdrc; i++) {
-		b->ev.hdrv[i].name = RELOC(b->ev.hdrv[i].name);
-		b->ev.hdrv[i].value = RELOC(b->ev.hdrv[i].value);
+		b->ev.hdrv[i].name = RELOC(ob->ev.hdrv[i].name);
+		b->ev.hdrv[i].value = RELOC(ob->ev.hdrv[i].value);
 	}
 	b->ev.next = NULL;
 	b->ev.type = type;

@@ -1,0 +1,220 @@
+/* test_dial_engine.c: two engines in one process call each other on loopback: threads, queues, events */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dial/dial.h"
+#include "tests/tap.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits up to ms for an event of that type (and leg, unless NULL) on d;
+ * every other event is dropped. Returns it (caller frees) or NULL. */
+static struct dial_event *wait_ev(struct dial *d, enum dial_ev_type type,
+				  const char *leg, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		struct dial_event *ev;
+		struct pollfd p = {dial_event_fd(d), POLLIN, 0};
+		uint64_t now;
+
+		while ((ev = dial_event_next(d))) {
+			if (ev->type == type && (!leg || !strcmp(leg, ev->leg_id)))
+				return ev;
+			dial_event_free(ev);
+		}
+		now = now_ms();
+		if (now >= end)
+			return NULL;
+		(void)poll(&p, 1, (int)(end - now));
+	}
+}
+
+static void drain(struct dial *d)
+{
+	struct dial_event *ev;
+
+	while ((ev = dial_event_next(d)))
+		dial_event_free(ev);
+}
+
+static void test_args(struct dial *d)
+{
+	struct dial_leg_params p;
+	struct dial_hdr bad = {"X-Evil", "a\r\nVia: x"};
+	char longid[100];
+
+	memset(&p, 0, sizeof(p));
+	p.id = "CA1";
+	p.uri = "http://example.com";
+	is_int(dial_leg_start(d, &p), EINVAL, "non-SIP URI refused");
+	p.uri = "sip:a@127.0.0.1:9\r\nX: y";
+	is_int(dial_leg_start(d, &p), EINVAL, "CR/LF in URI refused");
+	p.uri = "sip:a@127.0.0.1:9";
+	p.hdrv = &bad;
+	p.hdrc = 1;
+	is_int(dial_leg_start(d, &p), EINVAL, "CR/LF in a header refused");
+	p.hdrc = 0;
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	p.id = longid;
+	is_int(dial_leg_start(d, &p), EINVAL, "over-long id refused");
+	p.id = NULL;
+	is_int(dial_leg_start(d, &p), EINVAL, "no id refused");
+	is_int(dial_inbound_ring(d, "CA1", 200), EINVAL, "ring with 200 refused");
+	is_int(dial_inbound_reject(d, "CA1", 200, NULL), EINVAL,
+	       "reject with 200 refused");
+	is_int(dial_leg_hangup(d, "CAnone", NULL), 0, "hang-up of no leg is harmless");
+}
+
+static void test_call(struct dial *a, struct dial *b)
+{
+	struct dial_leg_params p;
+	struct dial_hdr h[] = {{"X-Test", "engine"}};
+	struct dial_event *ev;
+	char uri[64], in_id[DIAL_ID_MAX] = "";
+	struct dial_reason bye = {true, "Q.850", 16, "Normal call clearing"};
+
+	snprintf(uri, sizeof(uri), "sip:b@127.0.0.1:%u", dial_listen_port(b));
+	memset(&p, 0, sizeof(p));
+	p.id = "CAtest1";
+	p.uri = uri;
+	p.hdrv = h;
+	p.hdrc = 1;
+	p.call_sid = "CAtest1";
+	p.account_sid = "ACtest";
+	is_int(dial_leg_start(a, &p), 0, "leg started");
+
+	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	if (!ok(ev != NULL, "B saw an inbound INVITE"))
+		return;
+	snprintf(in_id, sizeof(in_id), "%s", ev->leg_id);
+	is_str(dial_event_hdr(ev, "X-Test"), "engine", "with A's X- header");
+	is_str(dial_event_hdr(ev, "X-Twilio-CallSid"), "CAtest1",
+	       "with the identity header");
+	is_str(ev->sdp.codec, "PCMU", "default offer starts with PCMU");
+	dial_event_free(ev);
+	is_int(dial_inbound_ring(b, in_id, 180), 0, "B rings");
+	ev = wait_ev(a, DIAL_EV_PROGRESS, "CAtest1", 5000);
+	ok(ev && ev->code == 180, "A saw 180");
+	dial_event_free(ev);
+	is_int(dial_inbound_answer(b, in_id, NULL), 0, "B answers");
+	ev = wait_ev(a, DIAL_EV_ANSWERED, "CAtest1", 5000);
+	ok(ev && ev->code == 200 && ev->sdp.present, "A answered with SDP");
+	dial_event_free(ev);
+	ev = wait_ev(b, DIAL_EV_ANSWERED, in_id, 5000);
+	ok(ev != NULL, "B saw the ACK");
+	dial_event_free(ev);
+	is_int(dial_leg_hangup(a, "CAtest1", &bye), 0, "A hangs up");
+	ev = wait_ev(a, DIAL_EV_ENDED, "CAtest1", 5000);
+	ok(ev && ev->end == DIAL_END_COMPLETED && ev->local, "A: completed, local");
+	dial_event_free(ev);
+	ev = wait_ev(b, DIAL_EV_ENDED, in_id, 5000);
+	ok(ev && ev->end == DIAL_END_COMPLETED && !ev->local, "B: completed, remote");
+	ok(ev && ev->reason.present && ev->reason.cause == 16,
+	   "B got A's Reason");
+	dial_event_free(ev);
+}
+
+static void test_shed(struct dial *a, struct dial *b)
+{
+	struct dial_leg_params p;
+	struct dial_event *ev;
+	struct dial_stats st;
+	char uri[64];
+
+	/* a has max_legs 2: the third concurrent leg is refused at once */
+	snprintf(uri, sizeof(uri), "sip:b@127.0.0.1:%u", dial_listen_port(b));
+	memset(&p, 0, sizeof(p));
+	p.uri = uri;
+	p.id = "CAs1";
+	dial_leg_start(a, &p);
+	p.id = "CAs2";
+	dial_leg_start(a, &p);
+	p.id = "CAs3";
+	dial_leg_start(a, &p);
+	ev = wait_ev(a, DIAL_EV_ENDED, "CAs3", 5000);
+	ok(ev && ev->err == EBUSY && ev->end == DIAL_END_FAILED,
+	   "third leg shed with EBUSY");
+	dial_event_free(ev);
+	/* b has max_inbound 2: it rejected nothing yet */
+	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	ok(ev != NULL, "first inbound");
+	dial_event_free(ev);
+	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	ok(ev != NULL, "second inbound");
+	dial_event_free(ev);
+	dial_leg_hangup(a, "CAs1", NULL);
+	dial_leg_hangup(a, "CAs2", NULL);
+	ev = wait_ev(a, DIAL_EV_ENDED, "CAs2", 5000);
+	ok(ev && ev->end == DIAL_END_CANCELED, "pending leg cancelled");
+	dial_event_free(ev);
+	dial_stats_get(a, &st);
+	is_int((long long)st.legs_refused, 1, "one leg refused");
+	ok(st.msgs_tx > 0 && st.msgs_rx > 0, "messages counted");
+}
+
+static void log_h(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level <= 4)
+		diag("dial: %s", msg);
+}
+
+int main(void)
+{
+	struct dial_conf ca, cb;
+	struct dial *a = NULL, *b = NULL;
+
+	dial_log_handler_set(log_h, NULL);
+	memset(&ca, 0, sizeof(ca));
+	ca.listen = "127.0.0.1:0";
+	ca.max_legs = 2;
+	ca.quit_wait_ms = 500;
+	ca.user_agent = "test-a";
+	cb = ca;
+	cb.max_inbound = 2;
+	cb.user_agent = "test-b";
+	{
+		struct dial_conf bad = ca;
+
+		bad.listen = "not an address";
+		ok(dial_alloc(&a, &bad) == EINVAL && !a, "bad listen address");
+	}
+	if (!is_int(dial_alloc(&a, &ca), 0, "engine A up") ||
+	    !is_int(dial_alloc(&b, &cb), 0, "engine B up"))
+		return tap_done();
+	ok(dial_listen_port(a) && dial_listen_port(a) != dial_listen_port(b),
+	   "port 0 picks a port");
+	ok(strstr(dial_timer_impl(), "heap") != NULL,
+	   "libre's timers run on the heap");
+	{
+		struct dial_conf clash = ca;
+		char where[32];
+		struct dial *c = NULL;
+
+		snprintf(where, sizeof(where), "127.0.0.1:%u",
+			 dial_listen_port(a));
+		clash.listen = where;
+		ok(dial_alloc(&c, &clash) != 0 && !c, "a port in use is an error");
+	}
+	test_args(a);
+	test_call(a, b);
+	drain(a);
+	drain(b);
+	test_shed(a, b);
+	a = dial_free(a);
+	b = dial_free(b);
+	ok(a == NULL && b == NULL, "engines stopped");
+	return tap_done();
+}
