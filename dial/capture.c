@@ -5,6 +5,7 @@
 #include <syslog.h>
 
 #include "dial/internal.h"
+#include "dial/tls.h"
 
 /*
  * libre's trace handler sees every message in both directions, raw, right
@@ -104,6 +105,10 @@ static void leg_destructor(void *arg)
 	struct leg *leg = arg;
 
 	tmr_cancel(&leg->tmr);
+	if (leg->insecure_host) {
+		dial_tls_insecure_release(leg->d->dtls, leg->insecure_host);
+		mem_deref(leg->insecure_host);
+	}
 	hash_unlink(&leg->he);
 	list_unlink(&leg->le_linger);
 	if (leg->grp) {

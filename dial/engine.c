@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dial/internal.h"
+#include "dial/tls.h"
 
 #define DEBUG_MODULE "dial"
 #define DEBUG_LEVEL 5
@@ -600,6 +601,43 @@ static void raise_rcvbuf(const struct sa *laddr, int bytes)
 	dial_log(LOG_WARNING, "SIP UDP socket not found: SO_RCVBUF unchanged");
 }
 
+/* TLS: a listener when a certificate is configured, else a client-only
+ * transport on an ephemeral port (libre needs a transport to dial out). */
+static int tls_build(struct dial *d)
+{
+	struct dial_tls_conf tc;
+	struct sa tl = d->laddr;
+	int err;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.certfile = d->conf.tls_cert;
+	tc.cafile = d->conf.tls_ca_file;
+	tc.insecure = d->conf.tls_insecure;
+	err = dial_tls_alloc(&d->dtls, &tc);
+	if (err) {
+		dial_log(LOG_ERR, "TLS set-up failed: %s", strerror(err));
+		return err;
+	}
+	if (d->conf.tls_cert)
+		sa_set_port(&tl, d->conf.tls_port ? d->conf.tls_port :
+			    (uint16_t)(sa_port(&d->laddr) + 1));
+	else
+		sa_set_port(&tl, 0);
+	err = sip_transp_add(d->sip, SIP_TRANSP_TLS, &tl,
+			     dial_tls_ctx(d->dtls));
+	if (err) {
+		dial_log(LOG_ERR, "SIP TLS listen on %J: %s", &tl,
+			 strerror(err));
+		return err;
+	}
+	if (d->conf.tls_cert)
+		dial_log(LOG_NOTICE, "SIP TLS on %J", &tl);
+	if (d->conf.tls_insecure)
+		dial_log(LOG_WARNING, "TLS peer verification is OFF "
+			 "(tls_insecure)");
+	return 0;
+}
+
 static int stack_build(struct dial *d)
 {
 	struct sa srvv[4];
@@ -645,6 +683,9 @@ static int stack_build(struct dial *d)
 			 strerror(err));
 		return err;
 	}
+	err = tls_build(d);
+	if (err)
+		return err;
 	/* our request listener runs before sipsess's: it sees BYE (Reason),
 	   UPDATE and CANCEL of legs that sipsess does not know yet */
 	err = sip_listen(&d->lsnr_req, d->sip, true, dial_req_h, d);
@@ -695,7 +736,7 @@ static void stack_free(struct dial *d, bool exited)
 	d->ht_cid = mem_deref(d->ht_cid);
 	d->ht_grp = mem_deref(d->ht_grp);
 	d->mq = mem_deref(d->mq);
-	d->tls = mem_deref(d->tls);
+	d->dtls = mem_deref(d->dtls);
 	d->dnsc = mem_deref(d->dnsc);
 }
 

@@ -127,7 +127,7 @@ struct dial {
 	struct sip_lsnr *lsnr_req;
 	struct sip_lsnr *lsnr_resp;
 	struct dnsc *dnsc;
-	struct tls *tls;
+	struct dial_tls *dtls;
 	struct hash *ht_id;	/* leg id -> struct leg */
 	struct hash *ht_cid;	/* Call-ID -> struct cid */
 	struct hash *ht_grp;	/* fork group -> struct group */
@@ -207,6 +207,7 @@ struct leg {
 	char *offer;		/* its SDP */
 	size_t offer_len;
 	uint16_t port;
+	char *insecure_host;	/* held in dtls while the leg lives */
 	/* events */
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */

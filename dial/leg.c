@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "dial/internal.h"
+#include "dial/tls.h"
 
 enum {
 	CANCEL_GUARD_MS = 64 * SIP_T1,	/* no final after our CANCEL */
@@ -402,6 +403,25 @@ static int invite_send(struct leg *leg)
 	return 0;
 }
 
+/* per-target "insecure": no TLS verification for this URI's host */
+static int insecure_hold(struct leg *leg)
+{
+	struct uri u;
+	struct pl pl;
+	int err;
+
+	pl_set_str(&pl, leg->spec->uri);
+	err = uri_decode(&u, &pl);
+	if (err)
+		return err;
+	err = pl_strdup(&leg->insecure_host, &u.host);
+	if (err)
+		return err;
+	dial_log(LOG_WARNING, "leg=%s: TLS verification off for %s "
+		 "(insecure target)", leg->id, leg->insecure_host);
+	return dial_tls_insecure_hold(leg->d->dtls, leg->insecure_host);
+}
+
 void dial_out_start(struct dial *d, struct leg_spec *spec)
 {
 	struct leg *leg;
@@ -445,6 +465,8 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 	d->nout++;
 	atomic_fetch_add_explicit(&d->st_legs_started, 1, memory_order_relaxed);
 	err = dial_leg_group(leg, spec->group);
+	if (!err && spec->insecure)
+		err = insecure_hold(leg);
 	if (!err)
 		err = invite_send(leg);
 	if (err) {

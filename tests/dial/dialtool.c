@@ -2,7 +2,8 @@
 
 /*
  * Usage: dialtool [-l LISTEN] [-u USER_AGENT] [-m MAX_INBOUND] [-M MAX_LEGS]
- *                 [-r] [-a ACTION] [ACTION ...]
+ *                 [-T CERT.pem [-P TLS_PORT]] [-C CA.pem] [-I] [-r]
+ *                 [-a ACTION] [ACTION ...]
  *
  * Starts the SIP engine on LISTEN (default 127.0.0.1:5080; port 0 picks
  * one and prints {"event":"listening","port":N} first), runs the actions in
@@ -28,6 +29,9 @@
  *   quit                           stop now
  * In every id=, "@in" names the latest inbound leg.
  *
+ * -T  TLS listener with this certificate+key (port -P, default LISTEN+1)
+ * -C  CA file for verifying TLS peers (default: the system store)
+ * -I  no TLS verification at all (logged); per leg: insecure=1
  * -r  behave like the daemon for RFC 4028: refresh at half the interval
  *     when we are the refresher; hang up when the interval passes
  *     without a refresh otherwise.
@@ -533,13 +537,17 @@ int main(int argc, char **argv)
 	actions = calloc((size_t)argc + 1, sizeof(*actions));
 	if (!actions)
 		return 2;
-	while ((opt = getopt(argc, argv, "l:u:m:M:ra:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:u:m:M:ra:T:P:C:I")) != -1) {
 		switch (opt) {
 		case 'l': conf.listen = optarg; break;
 		case 'u': conf.user_agent = optarg; break;
 		case 'm': conf.max_inbound = (unsigned)atoi(optarg); break;
 		case 'M': conf.max_legs = (unsigned)atoi(optarg); break;
 		case 'r': auto_refresh = true; break;
+		case 'T': conf.tls_cert = optarg; break;
+		case 'P': conf.tls_port = (uint16_t)atoi(optarg); break;
+		case 'C': conf.tls_ca_file = optarg; break;
+		case 'I': conf.tls_insecure = true; break;
 		case 'a': actions[nact++] = optarg; break;
 		default:
 			fprintf(stderr, "usage: dialtool [-l LISTEN] [-r] "
