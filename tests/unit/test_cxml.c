@@ -584,6 +584,7 @@ static void test_parser_reuse(void)
 			fails++;
 	}
 	is_int(fails, 0, "6000 documents with made-up names through one parser");
+	DOC = cxml_doc_free(DOC);
 	is_int(cxml_parse_once("<Response><Hangup/></Response>", 30, NULL, &DOC, NULL),
 	       0, "one-shot parse with no diagnostics list");
 	DOC = cxml_doc_free(DOC);
