@@ -351,7 +351,8 @@ int dial_leg_start(struct dial *d, const struct dial_leg_params *p)
 			goto out;
 		}
 	}
-	memcpy(s->codecv, p->codecv, p->codecc * sizeof(p->codecv[0]));
+	if (p->codecc)
+		memcpy(s->codecv, p->codecv, p->codecc * sizeof(p->codecv[0]));
 	s->codecc = p->codecc;
 	s->session_expires = p->session_expires;
 	s->min_se = p->min_se ? p->min_se : 90;
@@ -432,7 +433,9 @@ int dial_inbound_answer(struct dial *d, const char *id,
 		for (size_t i = 0; i < p->codecc; i++)
 			if ((unsigned)p->codecv[i] >= DIAL_CODEC_COUNT)
 				err = EINVAL;
-		memcpy(c->codecv, p->codecv, p->codecc * sizeof(p->codecv[0]));
+		if (p->codecc)
+			memcpy(c->codecv, p->codecv,
+			       p->codecc * sizeof(p->codecv[0]));
 		c->codecc = p->codecc;
 		c->media_addr = xstrdup(p->media_addr, &err);
 		c->media_port = p->media_port;
@@ -513,7 +516,7 @@ static void exit_h(void *arg)
 {
 	struct dial *d = arg;
 
-	(void)d;
+	d->sip_exited = true;
 	re_cancel();
 }
 
@@ -724,12 +727,18 @@ static void stack_free(struct dial *d, bool exited)
 	d->lsnr_resp = mem_deref(d->lsnr_resp);
 	d->sock = mem_deref(d->sock);
 	if (d->sip) {
-		if (!d->closing)
+		if (!d->closing) {
+			/* start-up failed: nothing is in flight */
 			sip_close(d->sip, true);
-		else if (exited)
+			mem_deref(d->sip);
+		}
+		else if (exited) {
 			mem_deref(d->sip);	/* the closing destructor's ref */
-		else
+		}
+		else {
+			/* quit_wait_ms passed: drop what is still pending */
 			sip_close(d->sip, true);
+		}
 		d->sip = NULL;
 	}
 	d->ht_id = mem_deref(d->ht_id);
@@ -771,7 +780,7 @@ static void *sip_thread(void *arg)
 		 &d->laddr, dial_timer_impl());
 	ready(d, 1, 0);
 	err = re_main(NULL);
-	stack_free(d, d->closing);
+	stack_free(d, d->sip_exited);
 	re_thread_close();
 	return NULL;
 }

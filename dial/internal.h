@@ -139,6 +139,7 @@ struct dial {
 	struct tmr quit_tmr;
 	uint32_t next_port;
 	bool closing;
+	bool sip_exited;
 };
 
 /* Appends an event to the FIFO (takes it) and wakes the reader. */
