@@ -1,6 +1,7 @@
 /* tmr_heap.c: every libre timer (re_tmr.h) as one binary min-heap per thread, replacing 1.1.0's sorted list */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,65 @@ struct theap {
 };
 
 static _Thread_local struct theap heap;
+
+/* link anchor: the other libre override, rand_pool.c, comes into every
+ * program with the timers (the engine references this file) */
+__attribute__((used))
+static const char *const rand_pool_link = &dial_rand_pool_anchor;
+
+/*
+ * A/B switch for measurements only (bench/dial): with
+ * DIAL_BENCH_STOCK_LIBRE_TIMERS=1 in the environment when the first timer
+ * call is made, every function below forwards to libre's own sorted list,
+ * so that one binary shows what the heap buys. All or nothing, decided
+ * once: a timer is never in both.
+ */
+struct stock {
+	void (*start)(struct tmr *, uint64_t, tmr_h *, void *);
+	void (*poll)(struct list *);
+	uint64_t (*next)(struct list *);
+	struct list *(*tmrl)(void);
+	int (*status)(struct re_printf *, void *);
+};
+
+static struct stock stock;
+static int use_stock = -1;   /* -1: not decided yet */
+static pthread_once_t stock_once = PTHREAD_ONCE_INIT;
+
+static void sym(void *dst, const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	memcpy(dst, &p, sizeof(p));
+}
+
+static void stock_decide(void)
+{
+	const char *e = getenv("DIAL_BENCH_STOCK_LIBRE_TIMERS");
+
+	if (e && !strcmp(e, "1")) {
+		sym(&stock.start, "tmr_start");
+		sym(&stock.poll, "tmr_poll");
+		sym(&stock.next, "tmr_next_timeout");
+		sym(&stock.tmrl, "tmrl_get");
+		sym(&stock.status, "tmr_status");
+		if (stock.start && stock.poll && stock.next && stock.tmrl &&
+		    stock.status) {
+			use_stock = 1;
+			return;
+		}
+	}
+
+	use_stock = 0;
+}
+
+static inline bool stock_on(void)
+{
+	if (use_stock < 0)
+		(void)pthread_once(&stock_once, stock_decide);
+
+	return use_stock == 1;
+}
 
 enum { HEAP_MIN_CAP = 256 };
 
@@ -205,6 +265,11 @@ void tmr_init(struct tmr *tmr)
 
 void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
 {
+	if (stock_on()) {
+		stock.start(tmr, delay, th, arg);
+		return;
+	}
+
 	if (!tmr)
 		return;
 
@@ -252,9 +317,14 @@ void tmr_cancel(struct tmr *tmr)
 /* The list argument is libre's own (empty) timer list: ignored. */
 void tmr_poll(struct list *tmrl)
 {
-	const uint64_t jfs = tmr_jiffies();
+	uint64_t jfs;
 
-	(void)tmrl;
+	if (stock_on()) {
+		stock.poll(tmrl);
+		return;
+	}
+
+	jfs = tmr_jiffies();
 
 	/* same bound as libre: deadline <= the time read on entry, so a
 	 * handler that restarts its timer with delay 0 cannot spin here */
@@ -275,7 +345,8 @@ uint64_t tmr_next_timeout(struct list *tmrl)
 {
 	uint64_t jif;
 
-	(void)tmrl;
+	if (stock_on())
+		return stock.next(tmrl);
 
 	if (heap.n == 0)
 		return 0;
@@ -306,6 +377,9 @@ uint64_t tmr_get_expire(const struct tmr *tmr)
  * list walker (libre's own tmr_status) sees nothing rather than our fields */
 struct list *tmrl_get(void)
 {
+	if (stock_on())
+		return stock.tmrl();
+
 	return &heap.empty;
 }
 
@@ -315,7 +389,8 @@ int tmr_status(struct re_printf *pf, void *unused)
 	int err = 0;
 	size_t i;
 
-	(void)unused;
+	if (stock_on())
+		return stock.status(pf, unused);
 
 	if (heap.n == 0)
 		return 0;
@@ -339,7 +414,7 @@ int tmr_status(struct re_printf *pf, void *unused)
 
 void tmr_debug(void)
 {
-	if (heap.n > 0)
+	if (stock_on() || heap.n > 0)
 		(void)re_fprintf(stderr, "%H", tmr_status, NULL);
 }
 
@@ -356,12 +431,14 @@ bool dial_tmr_active(void)
 
 	memcpy(&want, &mine, sizeof(want));
 
-	return found == want;
+	return found == want && !stock_on();
 }
 
 
 const char *dial_tmr_impl_name(void)
 {
+	if (stock_on())
+		return "libre sorted list (stock: DIAL_BENCH_STOCK_LIBRE_TIMERS=1)";
 	if (!dial_tmr_active())
 		return "libre sorted list (dial/tmr_heap.c NOT active)";
 
