@@ -1,0 +1,190 @@
+/* relaytool.c: runs one dial/ RTP relay (dial/relay.c) on loopback for integration cases and prints its counters as JSON */
+
+/*
+ * Usage: relaytool [-a ADDR] [-p LO-HI] [-A IP:PORT] [-B IP:PORT] [-P]
+ *                  [-t MS] [-i MS]
+ *
+ * Opens one relay on ADDR (default 127.0.0.1) with ports from LO-HI
+ * (default 42000-42999) and prints
+ *   {"event":"relay","a_rtp":N,"a_rtcp":N,"b_rtp":N,"b_rtcp":N}
+ * -A / -B give a side's SDP address (RTCP on port + 1); -P pins both sides
+ * to their SDP's IP. It runs libre's loop until SIGTERM/SIGINT, -t MS in
+ * all (default 60000), or -i MS without a packet once one was forwarded
+ * (default: never), then prints
+ *   {"event":"stats","ab":{...},"ba":{...},"latched_a":B,"latched_b":B}
+ * where ab counts what side A sent that left towards B (rtp_pkts,
+ * rtp_bytes, rtcp_pkts, rtcp_bytes, dropped), and exits 0 (2 on bad usage
+ * or set-up failure).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <re.h>
+
+#include "dial/internal.h"
+
+static struct dial_relay *relay;
+static struct tmr tick, limit;
+static unsigned idle_ms;
+static uint64_t last_total, last_change;
+
+static uint64_t total(void)
+{
+	struct dial_relay_stats st;
+	int k;
+	uint64_t n = 0;
+
+	dial_relay_stats_get(relay, &st);
+	for (k = 0; k < 2; k++)
+		n += st.dir[k].rtp_pkts + st.dir[k].rtcp_pkts +
+			st.dir[k].dropped;
+
+	return n;
+}
+
+static void tick_h(void *arg)
+{
+	uint64_t n = total(), now = tmr_jiffies();
+
+	(void)arg;
+	if (n != last_total) {
+		last_total = n;
+		last_change = now;
+	}
+	else if (idle_ms && n && now - last_change >= idle_ms) {
+		re_cancel();
+		return;
+	}
+	tmr_start(&tick, 50, tick_h, NULL);
+}
+
+static void limit_h(void *arg)
+{
+	(void)arg;
+	re_cancel();
+}
+
+static void signal_h(int sig)
+{
+	(void)sig;
+	re_cancel();
+}
+
+static void print_dir(const char *name, const struct dial_relay_dir *d)
+{
+	printf("\"%s\":{\"rtp_pkts\":%llu,\"rtp_bytes\":%llu,"
+	       "\"rtcp_pkts\":%llu,\"rtcp_bytes\":%llu,\"dropped\":%llu}",
+	       name, (unsigned long long)d->rtp_pkts,
+	       (unsigned long long)d->rtp_bytes,
+	       (unsigned long long)d->rtcp_pkts,
+	       (unsigned long long)d->rtcp_bytes,
+	       (unsigned long long)d->dropped);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: relaytool [-a ADDR] [-p LO-HI] [-A IP:PORT]"
+		" [-B IP:PORT] [-P] [-t MS] [-i MS]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *addr = "127.0.0.1", *ra = NULL, *rb = NULL;
+	unsigned lo = 42000, hi = 42999, total_ms = 60000;
+	bool pin = false;
+	struct dial_relay_stats st;
+	struct sa ip, a, b;
+	int i, err;
+
+	for (i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "-P")) {
+			pin = true;
+			continue;
+		}
+		if (!v)
+			return usage();
+		if (!strcmp(argv[i], "-a"))
+			addr = v;
+		else if (!strcmp(argv[i], "-p")) {
+			if (sscanf(v, "%u-%u", &lo, &hi) != 2 || lo >= hi ||
+			    hi > 65535)
+				return usage();
+		}
+		else if (!strcmp(argv[i], "-A"))
+			ra = v;
+		else if (!strcmp(argv[i], "-B"))
+			rb = v;
+		else if (!strcmp(argv[i], "-t"))
+			total_ms = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(argv[i], "-i"))
+			idle_ms = (unsigned)strtoul(v, NULL, 10);
+		else
+			return usage();
+		++i;
+	}
+
+	if (sa_set_str(&ip, addr, 0) ||
+	    (ra && sa_decode(&a, ra, strlen(ra))) ||
+	    (rb && sa_decode(&b, rb, strlen(rb)))) {
+		fprintf(stderr, "relaytool: bad address\n");
+		return 2;
+	}
+
+	err = libre_init();
+	if (err) {
+		fprintf(stderr, "relaytool: libre_init: %s\n", strerror(err));
+		return 2;
+	}
+	(void)fd_setsize(1024);
+
+	err = dial_relay_alloc(&relay, &ip, (uint16_t)lo, (uint16_t)hi);
+	if (!err && ra)
+		err = dial_relay_remote_set(relay, DIAL_RELAY_A, &a, NULL, pin);
+	if (!err && rb)
+		err = dial_relay_remote_set(relay, DIAL_RELAY_B, &b, NULL, pin);
+	if (err) {
+		fprintf(stderr, "relaytool: relay: %s\n", strerror(err));
+		relay = mem_deref(relay);
+		libre_close();
+		return 2;
+	}
+
+	printf("{\"event\":\"relay\",\"a_rtp\":%u,\"a_rtcp\":%u,"
+	       "\"b_rtp\":%u,\"b_rtcp\":%u}\n",
+	       sa_port(dial_relay_local(relay, DIAL_RELAY_A)),
+	       sa_port(dial_relay_local(relay, DIAL_RELAY_A)) + 1,
+	       sa_port(dial_relay_local(relay, DIAL_RELAY_B)),
+	       sa_port(dial_relay_local(relay, DIAL_RELAY_B)) + 1);
+	fflush(stdout);
+
+	tmr_init(&tick);
+	tmr_init(&limit);
+	last_change = tmr_jiffies();
+	tmr_start(&tick, 50, tick_h, NULL);
+	tmr_start(&limit, total_ms, limit_h, NULL);
+
+	(void)re_main(signal_h);
+
+	tmr_cancel(&tick);
+	tmr_cancel(&limit);
+
+	dial_relay_stats_get(relay, &st);
+	printf("{\"event\":\"stats\",");
+	print_dir("ab", &st.dir[DIAL_RELAY_A]);
+	printf(",");
+	print_dir("ba", &st.dir[DIAL_RELAY_B]);
+	printf(",\"latched_a\":%s,\"latched_b\":%s}\n",
+	       st.latched[DIAL_RELAY_A] ? "true" : "false",
+	       st.latched[DIAL_RELAY_B] ? "true" : "false");
+	fflush(stdout);
+
+	relay = mem_deref(relay);
+	libre_close();
+
+	return 0;
+}
