@@ -16,6 +16,7 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/server.h"
+#include "daemon/sip.h"
 #include "daemon/status.h"
 
 #define MAX_BUSY 8
@@ -31,6 +32,7 @@ struct server {
 	struct event_base *base;
 	struct http_server *http;
 	struct db *db;
+	struct sip_server *sip;
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *drain;
 	struct timespec started;
@@ -140,6 +142,7 @@ static void teardown(struct server *srv)
 		event_free(srv->sig_hup);
 	if (srv->drain)
 		event_free(srv->drain);
+	srv->sip = sip_server_stop(srv->sip);
 	srv->http = http_server_free(srv->http);
 	srv->db = db_free(srv->db);
 	if (srv->base)
@@ -181,7 +184,14 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the SIP thread: its events are read in this loop */
+	e = sip_server_start(&srv.sip, srv.base, cfg);
+	if (e) {
+		teardown(&srv);
+		return 1;
+	}
 	server_busy_add(&srv, http_busy, srv.http);
+	server_busy_add(&srv, sip_server_busy, srv.sip);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop_signal, &srv);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);

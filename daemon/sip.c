@@ -1,0 +1,149 @@
+/* sip.c: the daemon's side of the SIP engine: started on sip_listen, its events read in the libevent loop */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/sip.h"
+#include "dial/dial.h"
+
+/* at most this many events per wake-up, so one busy engine cannot starve
+ * the HTTP server and the database in the same loop */
+enum { EVENTS_PER_WAKE = 512 };
+
+struct sip_server {
+	struct dial *dial;
+	struct event *ev;
+	sip_event_h *h;
+	void *arg;
+};
+
+static void on_dial_log(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	log_write(level, "sip", NULL, "%s", msg);
+}
+
+static void log_event(const struct dial_event *ev)
+{
+	switch (ev->type) {
+	case DIAL_EV_SIP:
+		log_write(LOG_DEBUG, "sip", ev->leg_id, "%s %s", ev->dir ==
+			  DIAL_DIR_TX ? "sent" : "received",
+			  ev->start_line ? ev->start_line : "");
+		break;
+	case DIAL_EV_ENDED:
+		log_write(LOG_INFO, "sip", ev->leg_id,
+			  "ended: %s code=%u%s%s%s", dial_end_name(ev->end),
+			  ev->code, ev->local ? " by us" : "",
+			  ev->err ? " error=" : "",
+			  ev->err ? strerror(ev->err) : "");
+		break;
+	case DIAL_EV_INBOUND:
+		log_write(LOG_INFO, "sip", ev->leg_id, "inbound call %s from %s",
+			  ev->call_id ? ev->call_id : "",
+			  ev->from ? ev->from : "");
+		break;
+	default:
+		log_write(LOG_INFO, "sip", ev->leg_id, "%s %u",
+			  dial_ev_name(ev->type), ev->code);
+		break;
+	}
+}
+
+static void on_events(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_server *s = arg;
+	struct dial_event *ev;
+	int n = 0;
+
+	(void)fd;
+	(void)what;
+	while (n++ < EVENTS_PER_WAKE && (ev = dial_event_next(s->dial))) {
+		bool handled = false;
+
+		log_event(ev);
+		if (s->h)
+			handled = s->h(ev, s->arg);
+		if (ev->type == DIAL_EV_INBOUND && !handled) {
+			struct dial_reason r = {true, "SIP", 480,
+						"No application"};
+
+			(void)dial_inbound_reject(s->dial, ev->leg_id, 480, &r);
+		}
+		dial_event_free(ev);
+	}
+}
+
+int sip_server_start(struct sip_server **sp, struct event_base *base,
+		     const struct config *cfg)
+{
+	struct sip_server *s;
+	struct dial_conf dc;
+	char listen[96];
+	int err;
+
+	if (!sp || !base || !cfg)
+		return EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	dial_log_handler_set(on_dial_log, NULL);
+	config_addr_str(&cfg->sip_listen, listen, sizeof(listen));
+	memset(&dc, 0, sizeof(dc));
+	dc.listen = listen;
+	dc.user_agent = "dialerd";
+	err = dial_alloc(&s->dial, &dc);
+	if (err) {
+		log_msg(LOG_ERR, "sip", "cannot start the SIP engine on %s: %s",
+			listen, strerror(err));
+		free(s);
+		return err;
+	}
+	s->ev = event_new(base, dial_event_fd(s->dial), EV_READ | EV_PERSIST,
+			  on_events, s);
+	if (!s->ev || event_add(s->ev, NULL)) {
+		sip_server_stop(s);
+		return ENOMEM;
+	}
+	*sp = s;
+	return 0;
+}
+
+struct sip_server *sip_server_stop(struct sip_server *s)
+{
+	if (!s)
+		return NULL;
+	if (s->ev)
+		event_free(s->ev);
+	s->dial = dial_free(s->dial);
+	free(s);
+	return NULL;
+}
+
+void sip_server_handler_set(struct sip_server *s, sip_event_h *h, void *arg)
+{
+	if (!s)
+		return;
+	s->h = h;
+	s->arg = arg;
+}
+
+struct dial *sip_server_dial(const struct sip_server *s)
+{
+	return s ? s->dial : NULL;
+}
+
+bool sip_server_busy(void *arg)
+{
+	struct sip_server *s = arg;
+	struct dial_stats st;
+
+	if (!s)
+		return false;
+	dial_stats_get(s->dial, &st);
+	return st.legs_started + st.inbound > st.legs_ended;
+}
