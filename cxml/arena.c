@@ -54,6 +54,18 @@ struct cxml_arena *arena_free(struct cxml_arena *a)
 	return NULL;
 }
 
+void arena_reset(struct cxml_arena *a)
+{
+	struct block *b, *next;
+
+	for (b = a->head; b && b != a->first; b = next) {
+		next = b->next;
+		free(b);
+	}
+	a->head = a->first;
+	a->first->used = 0;
+}
+
 void *arena_zalloc(struct cxml_arena *a, size_t size)
 {
 	struct block *b = a->head;

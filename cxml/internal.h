@@ -17,6 +17,8 @@ struct cxml_arena *arena_free(struct cxml_arena *a);
 void *arena_zalloc(struct cxml_arena *a, size_t size);
 char *arena_strndup(struct cxml_arena *a, const char *s, size_t n);
 char *arena_strdup(struct cxml_arena *a, const char *s);
+/* forget everything allocated, keep the first block (scratch use) */
+void arena_reset(struct cxml_arena *a);
 
 /*
  * Where a diagnostic points. Inside a document the element has an ordinal
@@ -156,6 +158,45 @@ void attr_format(const struct attr_spec *s, const void *elem, char *buf,
 /* helpers also used by parse.c */
 bool url_valid(const char *v);
 const char *trim_ws(const char *s, size_t *len);
+
+/*
+ * xmlread.c: libxml2 (SAX2, no DOM) into a light tree that lives in the
+ * reader's scratch arena until the next read. Text and element nodes in
+ * document order; attribute values decoded.
+ */
+enum xnode_type {
+	XN_ELEM = 0,
+	XN_TEXT,
+};
+
+struct xattr {
+	const char *name;         /* local name */
+	const char *prefix;       /* namespace prefix or NULL */
+	const char *value;
+	struct xattr *next;
+};
+
+struct xnode {
+	enum xnode_type type;
+	const char *name;         /* local name (elements) */
+	const char *prefix;
+	char *content;            /* text nodes: NUL-terminated */
+	size_t len, cap;
+	struct xnode *parent, *children, *last, *next;
+	struct xattr *properties;
+	unsigned line;            /* where libxml2 finished the start tag */
+	long ordinal;             /* element number in document order, from 0 */
+};
+
+struct xreader;
+
+int xreader_alloc(struct xreader **rp);
+struct xreader *xreader_free(struct xreader *r);
+/* 0 and *rootp (the root element), or EBADMSG with errors in d
+ * (12100: not well-formed, DOCTYPE, depth or node cap), or ENOMEM. */
+int xreader_read(struct xreader *r, const char *buf, size_t len,
+		 const struct cxml_policy *pol, struct cxml_diags *d,
+		 struct xnode **rootp);
 
 /* locate.c: line and column of the k-th start tag (and one of its
  * attributes) in the raw bytes of a well-formed document. The table of

@@ -1,4 +1,4 @@
-/* parse.c: bytes to the typed cXML tree through libxml2 (no network, no DTD, no entities) */
+/* parse.c: the light XML tree to the typed cXML tree: vocabulary, nesting, values, limits */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -6,22 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xmlerror.h>
-
 #include "cxml/internal.h"
 
-/* a reused context keeps the names it saw in its dictionary; hostile
- * documents full of made-up names would grow it without end */
-#define DICT_MAX 4000
-#define CTXT_USES_MAX 100000
 #define DIAL_NOUNS_MAX 10
 
 struct cxml_parser {
 	struct cxml_policy pol;
-	xmlParserCtxtPtr ctxt;
-	unsigned long uses;
+	struct xreader *xr;
 };
 
 struct pstate {
@@ -29,81 +20,8 @@ struct pstate {
 	struct cxml_arena *a;
 	struct cxml_diags *d;
 	struct loc_table loc;
-	bool doctype;
 	bool nomem;
 };
-
-static const int parse_opts = XML_PARSE_NONET | XML_PARSE_NOCDATA |
-			      XML_PARSE_COMPACT | XML_PARSE_BIG_LINES |
-			      XML_PARSE_NOBLANKS;
-
-/* ---- libxml2 callbacks: collect, never print ---- */
-
-static void on_error(void *ctx, xmlErrorPtr e)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct pstate *st = ctxt ? ctxt->_private : NULL;
-	struct diag_at at = { .ordinal = -1 };
-	char msg[180];
-	size_t n;
-
-	if (!st || !e)
-		return;
-	if (e->code == XML_ERR_USER_STOP && st->doctype)
-		return;     /* reported by on_doctype */
-	snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "XML error");
-	n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	at.line = e->line > 0 ? (unsigned)e->line : 0;
-	if (e->level == XML_ERR_WARNING) {
-		diag_add(st->d, CXML_WARNING, 12200, &at, "XML: %s", msg);
-	} else {
-		diag_add(st->d, CXML_ERROR, 12100, &at,
-			 "document parse failure: %s", msg);
-	}
-	if (diag_last(st->d) && e->int2 > 0 && at.line)
-		diag_last(st->d)->col = (unsigned)e->int2;
-}
-
-/* any DOCTYPE: stop before the internal subset (entities) is read */
-static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext,
-		       const xmlChar *sys)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct pstate *st = ctxt->_private;
-	struct diag_at at = { .ordinal = -1 };
-
-	(void)name;
-	(void)ext;
-	(void)sys;
-	if (st && !st->doctype) {
-		st->doctype = true;
-		at.line = ctxt->input ? (unsigned)ctxt->input->line : 0;
-		diag_add(st->d, CXML_ERROR, 12100, &at,
-			 "document parse failure: a DOCTYPE is not allowed (no DTDs, no entity declarations)");
-	}
-	xmlStopParser(ctxt);
-}
-
-static int ctxt_new(struct cxml_parser *p)
-{
-	xmlParserCtxtPtr c = xmlNewParserCtxt();
-
-	if (!c)
-		return ENOMEM;
-	c->sax->serror = on_error;
-	c->sax->internalSubset = on_doctype;
-	c->sax->externalSubset = on_doctype;
-	c->sax->warning = NULL;
-	c->sax->error = NULL;
-	c->sax->fatalError = NULL;
-	c->vctxt.error = NULL;
-	c->vctxt.warning = NULL;
-	p->ctxt = c;
-	p->uses = 0;
-	return 0;
-}
 
 int cxml_parser_alloc(struct cxml_parser **pp, const struct cxml_policy *pol)
 {
@@ -112,7 +30,6 @@ int cxml_parser_alloc(struct cxml_parser **pp, const struct cxml_policy *pol)
 
 	if (!pp)
 		return EINVAL;
-	xmlInitParser();
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return ENOMEM;
@@ -120,7 +37,7 @@ int cxml_parser_alloc(struct cxml_parser **pp, const struct cxml_policy *pol)
 		p->pol = *pol;
 	else
 		cxml_policy_default(&p->pol);
-	err = ctxt_new(p);
+	err = xreader_alloc(&p->xr);
 	if (err) {
 		free(p);
 		return err;
@@ -133,8 +50,7 @@ struct cxml_parser *cxml_parser_free(struct cxml_parser *p)
 {
 	if (!p)
 		return NULL;
-	if (p->ctxt)
-		xmlFreeParserCtxt(p->ctxt);
+	xreader_free(p->xr);
 	free(p);
 	return NULL;
 }
@@ -148,31 +64,26 @@ struct cxml_doc *cxml_doc_free(struct cxml_doc *doc)
 
 /* ---- tree helpers ---- */
 
-static const char *lname(const xmlNode *n)
+static const char *lname(const struct xnode *n)
 {
-	return (const char *)n->name;
+	return n->name;
 }
 
-static long ordinal_of(const xmlNode *n)
-{
-	return (long)(intptr_t)n->_private - 1;
-}
-
-static void at_node(struct pstate *st, struct diag_at *at, const xmlNode *n)
+static void at_node(struct pstate *st, struct diag_at *at, const struct xnode *n)
 {
 	at->elem = lname(n);
 	at->attr = NULL;
-	at->line = (unsigned)xmlGetLineNo(n);
-	at->ordinal = ordinal_of(n);
+	at->line = n->line;
+	at->ordinal = n->ordinal;
 	at->loc = &st->loc;
 }
 
-static void warn(struct pstate *st, const xmlNode *n, int code,
+static void warn(struct pstate *st, const struct xnode *n, int code,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void err_at(struct pstate *st, const xmlNode *n, int code,
+static void err_at(struct pstate *st, const struct xnode *n, int code,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void warn(struct pstate *st, const xmlNode *n, int code,
+static void warn(struct pstate *st, const struct xnode *n, int code,
 		 const char *fmt, ...)
 {
 	struct diag_at at;
@@ -184,7 +95,7 @@ static void warn(struct pstate *st, const xmlNode *n, int code,
 	va_end(ap);
 }
 
-static void err_at(struct pstate *st, const xmlNode *n, int code,
+static void err_at(struct pstate *st, const struct xnode *n, int code,
 		   const char *fmt, ...)
 {
 	struct diag_at at;
@@ -196,52 +107,9 @@ static void err_at(struct pstate *st, const xmlNode *n, int code,
 	va_end(ap);
 }
 
-/*
- * Number every element in document order (for line:column lookup) and
- * enforce the depth and node caps before anything else reads the tree.
- */
-static bool count_nodes(struct pstate *st, xmlNode *root)
+static bool is_text(const struct xnode *n)
 {
-	xmlNode *n = root;
-	unsigned depth = 1, nodes = 0;
-	long ord = 0;
-	struct diag_at at = { .ordinal = -1 };
-
-	while (n) {
-		if (n->type == XML_ELEMENT_NODE)
-			n->_private = (void *)(intptr_t)(++ord);
-		if (++nodes > st->pol->max_nodes) {
-			at.line = (unsigned)xmlGetLineNo(n);
-			diag_add(st->d, CXML_ERROR, 12100, &at,
-				 "document parse failure: more than %u nodes",
-				 st->pol->max_nodes);
-			return false;
-		}
-		if (n->type == XML_ELEMENT_NODE && n->children) {
-			if (++depth > st->pol->max_depth) {
-				at.line = (unsigned)xmlGetLineNo(n);
-				diag_add(st->d, CXML_ERROR, 12100, &at,
-					 "document parse failure: elements nest deeper than %u",
-					 st->pol->max_depth);
-				return false;
-			}
-			n = n->children;
-			continue;
-		}
-		while (n && !n->next && n != root) {
-			n = n->parent;
-			depth--;
-		}
-		if (!n || n == root)
-			break;
-		n = n->next;
-	}
-	return true;
-}
-
-static bool is_text(const xmlNode *n)
-{
-	return n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE;
+	return n->type == XN_TEXT;
 }
 
 static bool blank(const char *s)
@@ -253,9 +121,9 @@ static bool blank(const char *s)
 }
 
 /* direct text of an element, trimmed, in the arena ("" if none) */
-static const char *direct_text(struct pstate *st, const xmlNode *e)
+static const char *direct_text(struct pstate *st, const struct xnode *e)
 {
-	const xmlNode *c;
+	const struct xnode *c;
 	size_t total = 0, n, o = 0;
 	const char *t;
 	char *buf;
@@ -281,12 +149,12 @@ static const char *direct_text(struct pstate *st, const xmlNode *e)
 }
 
 /* true if e has text that is not blank; warns about child elements */
-static void no_children(struct pstate *st, const xmlNode *e, bool text_ok)
+static void no_children(struct pstate *st, const struct xnode *e, bool text_ok)
 {
-	const xmlNode *c;
+	const struct xnode *c;
 
 	for (c = e->children; c; c = c->next) {
-		if (c->type == XML_ELEMENT_NODE)
+		if (c->type == XN_ELEM)
 			warn(st, c, 12200, "<%s> inside <%s> is not allowed; ignored",
 			     lname(c), lname(e));
 		else if (!text_ok && is_text(c) && c->content &&
@@ -295,29 +163,16 @@ static void no_children(struct pstate *st, const xmlNode *e, bool text_ok)
 	}
 }
 
-/* attribute value as a string, freed with free_attr */
-static const char *attr_value(const xmlAttr *at, xmlChar **tofree)
-{
-	*tofree = NULL;
-	if (!at->children)
-		return "";
-	if (!at->children->next && at->children->type == XML_TEXT_NODE)
-		return at->children->content ? (const char *)at->children->content : "";
-	*tofree = xmlNodeListGetString(at->doc, at->children, 1);
-	return *tofree ? (const char *)*tofree : "";
-}
-
 /*
  * Defaults, then every attribute through the element's table. Unknown
  * attributes are warnings; sipHeaders (Plivo style) is handed back raw.
  */
 static void parse_attrs(struct pstate *st, const struct elem_spec *spec,
-			const xmlNode *e, void *obj, const char **siphdrs)
+			const struct xnode *e, void *obj, const char **siphdrs)
 {
 	struct attr_ctx c = { .a = st->a, .d = st->d };
 	const struct attr_spec *s;
-	const xmlAttr *at;
-	xmlChar *tofree;
+	const struct xattr *at;
 	const char *v;
 	int err;
 
@@ -325,14 +180,12 @@ static void parse_attrs(struct pstate *st, const struct elem_spec *spec,
 		memcpy(obj, spec->defaults, spec->size);
 	at_node(st, &c.at, e);
 	for (at = e->properties; at; at = at->next) {
-		v = attr_value(at, &tofree);
-		if (at->ns) {
+		v = at->value;
+		if (at->prefix) {
 			c.at.attr = (const char *)at->name;
 			diag_add(st->d, CXML_WARNING, 12200, &c.at,
 				 "<%s>: unknown attribute %s:%s ignored",
-				 lname(e), at->ns->prefix ?
-				 (const char *)at->ns->prefix : "",
-				 (const char *)at->name);
+				 lname(e), at->prefix, at->name);
 			c.at.attr = NULL;
 		} else if (siphdrs && !strcmp((const char *)at->name, "sipHeaders")) {
 			*siphdrs = arena_strdup(st->a, v);
@@ -349,8 +202,6 @@ static void parse_attrs(struct pstate *st, const struct elem_spec *spec,
 				 lname(e), (const char *)at->name);
 			c.at.attr = NULL;
 		}
-		if (tofree)
-			xmlFree(tofree);
 	}
 }
 
@@ -397,7 +248,7 @@ static const char *normalize_number(struct pstate *st, const char *t)
 	return out;
 }
 
-static bool parse_noun(struct pstate *st, const xmlNode *e, int type,
+static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
 		       struct cxml_noun *n, const char *dial_hdrs)
 {
 	const char *text, *sip_hdrs = NULL;
@@ -406,7 +257,7 @@ static bool parse_noun(struct pstate *st, const xmlNode *e, int type,
 
 	memset(n, 0, sizeof(*n));
 	n->type = (enum cxml_noun_type)type;
-	n->line = (unsigned)xmlGetLineNo(e);
+	n->line = e->line;
 	parse_attrs(st, &schema_nouns[type], e, &n->u,
 		    type == CXML_NOUN_SIP ? &sip_hdrs : NULL);
 	switch (type) {
@@ -432,11 +283,11 @@ static bool parse_noun(struct pstate *st, const xmlNode *e, int type,
 			return false;
 		break;
 	case CXML_NOUN_CLIENT: {
-		const xmlNode *c;
+		const struct xnode *c;
 
 		text = direct_text(st, e);
 		for (c = e->children; c; c = c->next) {
-			if (c->type != XML_ELEMENT_NODE)
+			if (c->type != XN_ELEM)
 				continue;
 			if (!strcmp(lname(c), "Identity"))
 				text = direct_text(st, c);
@@ -468,17 +319,17 @@ static bool parse_noun(struct pstate *st, const xmlNode *e, int type,
 	return true;
 }
 
-static void parse_dial(struct pstate *st, const xmlNode *e, struct cxml_dial *dl)
+static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
 {
 	const char *dial_hdrs = NULL, *text;
 	struct cxml_noun *nouns;
-	const xmlNode *c;
+	const struct xnode *c;
 	size_t cap = 0, n = 0, nsip = 0, nother = 0, nconf = 0;
 	int t;
 
 	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_hdrs);
 	for (c = e->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE)
+		if (c->type == XN_ELEM)
 			cap++;
 	text = direct_text(st, e);
 	nouns = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*nouns));
@@ -487,7 +338,7 @@ static void parse_dial(struct pstate *st, const xmlNode *e, struct cxml_dial *dl
 		return;
 	}
 	for (c = e->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
+		if (c->type != XN_ELEM)
 			continue;
 		t = noun_type(lname(c));
 		if (t < 0) {
@@ -523,7 +374,7 @@ static void parse_dial(struct pstate *st, const xmlNode *e, struct cxml_dial *dl
 				       text);
 			} else {
 				nouns[0].type = CXML_NOUN_NUMBER;
-				nouns[0].line = (unsigned)xmlGetLineNo(e);
+				nouns[0].line = e->line;
 				memcpy(&nouns[0].u.number,
 				       schema_nouns[CXML_NOUN_NUMBER].defaults,
 				       sizeof(struct cxml_number));
@@ -572,18 +423,44 @@ static int verb_type(const char *name)
 	return -1;
 }
 
-/* all descendant text of <Say> (SSML flattened) */
-static const char *say_text(struct pstate *st, const xmlNode *e)
+/* all descendant text, in document order (depth is capped by the reader) */
+static size_t deep_len(const struct xnode *e)
 {
-	const xmlNode *c;
-	xmlChar *all;
+	const struct xnode *c;
+	size_t n = 0;
+
+	for (c = e->children; c; c = c->next)
+		n += c->type == XN_TEXT ? c->len : deep_len(c);
+	return n;
+}
+
+static size_t deep_copy(const struct xnode *e, char *out)
+{
+	const struct xnode *c;
+	size_t n = 0;
+
+	for (c = e->children; c; c = c->next) {
+		if (c->type == XN_TEXT) {
+			memcpy(out + n, c->content, c->len);
+			n += c->len;
+		} else {
+			n += deep_copy(c, out + n);
+		}
+	}
+	return n;
+}
+
+/* all descendant text of <Say> (SSML flattened) */
+static const char *say_text(struct pstate *st, const struct xnode *e)
+{
+	const struct xnode *c;
 	const char *t;
 	size_t n;
 	char *out;
 	int i;
 
 	for (c = e->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
+		if (c->type != XN_ELEM)
 			continue;
 		for (i = 0; ssml_tags[i]; i++)
 			if (!strcmp(ssml_tags[i], lname(c)))
@@ -592,34 +469,31 @@ static const char *say_text(struct pstate *st, const xmlNode *e)
 			warn(st, c, 12200, "<%s> inside <Say> is not SSML; its text is spoken",
 			     lname(c));
 	}
-	all = xmlNodeGetContent(e);
-	if (!all) {
-		st->nomem = true;
-		return "";
-	}
-	t = trim_ws((const char *)all, &n);
-	out = arena_strndup(st->a, t, n);
-	xmlFree(all);
+	out = arena_zalloc(st->a, deep_len(e) + 1);
 	if (!out) {
 		st->nomem = true;
 		return "";
 	}
+	out[deep_copy(e, out)] = '\0';
+	t = trim_ws(out, &n);
+	memmove(out, t, n);
+	out[n] = '\0';
 	return out;
 }
 
-static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
+static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 		       struct cxml_verb *v, bool nested);
 
-static void parse_gather(struct pstate *st, const xmlNode *e,
+static void parse_gather(struct pstate *st, const struct xnode *e,
 			 struct cxml_gather *g)
 {
 	struct cxml_verb *vs;
-	const xmlNode *c;
+	const struct xnode *c;
 	size_t cap = 0, n = 0;
 	int t;
 
 	for (c = e->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE)
+		if (c->type == XN_ELEM)
 			cap++;
 	vs = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*vs));
 	if (!vs) {
@@ -627,7 +501,7 @@ static void parse_gather(struct pstate *st, const xmlNode *e,
 		return;
 	}
 	for (c = e->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE) {
+		if (c->type != XN_ELEM) {
 			if (is_text(c) && c->content && !blank((const char *)c->content))
 				warn(st, e, 12200, "text inside <Gather> is ignored");
 			continue;
@@ -646,7 +520,7 @@ static void parse_gather(struct pstate *st, const xmlNode *e,
 	g->nverbs = n;
 }
 
-static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
+static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 		       struct cxml_verb *v, bool nested)
 {
 	const struct elem_spec *spec = &schema_verbs[type];
@@ -655,7 +529,7 @@ static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
 	(void)nested;
 	memset(v, 0, sizeof(*v));
 	v->type = (enum cxml_verb_type)type;
-	v->line = (unsigned)xmlGetLineNo(e);
+	v->line = e->line;
 	if (type == CXML_VERB_DIAL) {
 		parse_dial(st, e, &v->u.dial);
 		return true;
@@ -699,10 +573,10 @@ static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
 		v->u.redirect.url = text;
 		break;
 	case CXML_VERB_ENQUEUE: {
-		const xmlNode *c;
+		const struct xnode *c;
 
 		for (c = e->children; c; c = c->next)
-			if (c->type == XML_ELEMENT_NODE && strcmp(lname(c), "Task"))
+			if (c->type == XN_ELEM && strcmp(lname(c), "Task"))
 				warn(st, c, 12200, "<%s> inside <Enqueue> is not allowed; ignored",
 				     lname(c));
 		text = direct_text(st, e);
@@ -714,11 +588,11 @@ static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
 		break;
 	}
 	case CXML_VERB_REFER: {
-		const xmlNode *c;
+		const struct xnode *c;
 		struct cxml_noun *sip = NULL;
 
 		for (c = e->children; c; c = c->next) {
-			if (c->type != XML_ELEMENT_NODE)
+			if (c->type != XN_ELEM)
 				continue;
 			if (strcmp(lname(c), "Sip") || sip) {
 				warn(st, c, 12200, "<%s> inside <Refer> is not allowed (one <Sip>); ignored",
@@ -747,23 +621,22 @@ static bool parse_verb(struct pstate *st, const xmlNode *e, int type,
 	return true;
 }
 
-static void parse_response(struct pstate *st, xmlNode *root,
+static void parse_response(struct pstate *st, struct xnode *root,
 			   struct cxml_doc *doc)
 {
 	struct cxml_verb *verbs;
-	const xmlAttr *at;
-	xmlNode *c;
+	const struct xattr *at;
+	struct xnode *c;
 	size_t cap = 0, n = 0;
 	int t, i;
 
 	for (at = root->properties; at; at = at->next) {
-		xmlChar *tofree;
-		const char *v = attr_value(at, &tofree);
+		const char *v = at->value;
 		struct diag_at dat;
 
 		at_node(st, &dat, root);
 		dat.attr = (const char *)at->name;
-		if (!at->ns && !strcmp((const char *)at->name, "version")) {
+		if (!at->prefix && !strcmp(at->name, "version")) {
 			if (strcmp(v, "2010-04-01") && strcmp(v, "2008-08-01"))
 				diag_add(st->d, CXML_ERROR, 12101, &dat,
 					 "<Response version=\"%.20s\">: invalid version (2010-04-01 or 2008-08-01)",
@@ -771,13 +644,11 @@ static void parse_response(struct pstate *st, xmlNode *root,
 		} else {
 			diag_add(st->d, CXML_WARNING, 12200, &dat,
 				 "<Response>: unknown attribute %s ignored",
-				 (const char *)at->name);
+				 at->name);
 		}
-		if (tofree)
-			xmlFree(tofree);
 	}
 	for (c = root->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE)
+		if (c->type == XN_ELEM)
 			cap++;
 	verbs = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*verbs));
 	if (!verbs) {
@@ -785,7 +656,7 @@ static void parse_response(struct pstate *st, xmlNode *root,
 		return;
 	}
 	for (c = root->children; c && !st->nomem; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE) {
+		if (c->type != XN_ELEM) {
 			if (is_text(c) && c->content && !blank((const char *)c->content))
 				warn(st, root, 12200, "text outside a verb is ignored");
 			continue;
@@ -807,30 +678,6 @@ static void parse_response(struct pstate *st, xmlNode *root,
 	doc->nverbs = n;
 }
 
-/*
- * Push mode, the whole document as one chunk: xmlCtxtReadMemory() re-checks
- * for more input (GROW) all through a small document, which costs about a
- * fifth of the parse; a progressive context never does. (A static input
- * buffer would avoid the copy too, but is broken past a few hundred bytes
- * in libxml2 2.9.)
- */
-static xmlDocPtr read_push(xmlParserCtxtPtr ctxt, const char *buf, size_t len)
-{
-	xmlDocPtr doc;
-
-	if (xmlCtxtResetPush(ctxt, buf, (int)len, NULL, NULL))
-		return NULL;
-	xmlCtxtUseOptions(ctxt, parse_opts);
-	xmlParseChunk(ctxt, NULL, 0, 1);
-	doc = ctxt->myDoc;
-	ctxt->myDoc = NULL;
-	if (doc && !ctxt->wellFormed) {
-		xmlFreeDoc(doc);
-		doc = NULL;
-	}
-	return doc;
-}
-
 int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	       struct cxml_doc **docp, struct cxml_diags *d)
 {
@@ -838,8 +685,7 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	struct cxml_diags local = { 0 };
 	struct cxml_doc *doc = NULL;
 	struct diag_at at = { .ordinal = -1 };
-	xmlDocPtr x = NULL;
-	xmlNode *root;
+	struct xnode *root = NULL;
 	unsigned errors0;
 	int err = 0;
 
@@ -851,6 +697,7 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	st.pol = &p->pol;
 	st.d = d;
 	errors0 = d->nerrors;
+	/* the size is checked before libxml2 sees a byte */
 	if (len > p->pol.max_doc || len > INT_MAX) {
 		diag_add(d, CXML_ERROR, 11750, &at,
 			 "document is %zu bytes, more than the limit of %zu",
@@ -864,41 +711,18 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 		err = EBADMSG;
 		goto early;
 	}
-	if (!p->ctxt || p->uses >= CTXT_USES_MAX ||
-	    (p->ctxt->dict && xmlDictSize(p->ctxt->dict) > DICT_MAX)) {
-		if (p->ctxt)
-			xmlFreeParserCtxt(p->ctxt);
-		p->ctxt = NULL;
-		err = ctxt_new(p);
-		if (err)
-			goto early;
-	}
-	p->uses++;
 	err = arena_alloc(&st.a);
 	if (err)
 		goto early;
 	loc_init(&st.loc, buf, len);
-	p->ctxt->_private = &st;
-	x = read_push(p->ctxt, buf, len);
-	p->ctxt->_private = NULL;
-	if (!x || st.doctype || !p->ctxt->wellFormed ||
-	    d->nerrors != errors0) {
-		if (d->nerrors == errors0)
-			diag_add(d, CXML_ERROR, 12100, &at,
-				 "document parse failure");
-		err = EBADMSG;
+	err = xreader_read(p->xr, buf, len, &p->pol, d, &root);
+	if (err)
 		goto out;
-	}
-	root = xmlDocGetRootElement(x);
-	if (!root || strcmp(lname(root), "Response")) {
-		at.line = root ? (unsigned)xmlGetLineNo(root) : 0;
+	if (strcmp(lname(root), "Response")) {
+		at.line = root->line;
 		diag_add(d, CXML_ERROR, 12100, &at,
 			 "document parse failure: the root element must be <Response>, not <%.40s>",
-			 root ? lname(root) : "");
-		err = EBADMSG;
-		goto out;
-	}
-	if (!count_nodes(&st, root)) {
+			 lname(root));
 		err = EBADMSG;
 		goto out;
 	}
@@ -914,14 +738,11 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	else if (d->nerrors != errors0)
 		err = EBADMSG;
  out:
-	if (x)
-		xmlFreeDoc(x);
 	loc_fini(&st.loc);
-	if (err) {
+	if (err)
 		arena_free(st.a);
-	} else {
+	else
 		*docp = doc;
-	}
  early:
 	cxml_diags_free(&local);
 	return err;

@@ -552,6 +552,37 @@ static void test_document(void)
 	free(big);
 }
 
+/* larger documents: every byte must be read (a static input buffer once
+ * misread documents past a few hundred bytes) */
+static void test_large(void)
+{
+	static char buf[60000];
+	size_t o, i;
+
+	o = (size_t)sprintf(buf, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n");
+	for (i = 0; i < 400; i++)
+		o += (size_t)sprintf(buf + o,
+				     "  <Pause length=\"%zu\"/><Say voice=\"alice\">line %zu &amp; more</Say>\n",
+				     i % 60, i);
+	o += (size_t)sprintf(buf + o, "  <Dial timeout=\"2\"><Sip>sip:last@example.com?X-N=%zu</Sip></Dial>\n</Response>\n", i);
+	is_int(parse(buf), 0, "%zu-byte document parses", o);
+	if (!ok(DOC && DOC->nverbs == 801, "801 verbs"))
+		return;
+	ok(DOC->verbs[799].u.say.text && !strcmp(DOC->verbs[799].u.say.text, "line 399 & more"),
+	   "last Say text");
+	ok(DOC->verbs[800].u.dial.nouns[0].u.sip.uri.nhdrs == 1 &&
+	   !strcmp(DOC->verbs[800].u.dial.nouns[0].u.sip.uri.hdrs[0].value, "400"),
+	   "last Sip header");
+	ok(has(13212) && has(13212)->line == 403 && has(13212)->col == 9,
+	   "warning located at 403:9");
+	is_int(parse("<Response><Dial callerName=\"A &amp; B &lt;&#65;&gt;\"><Sip>sip:a@b</Sip></Dial></Response>"),
+	       0, "references in attribute values");
+	is_str(D0()->caller_name, "A & B <A>", "... decoded");
+	is_int(parse("<Response><Dial action=\"/x?a=1&amp;b=&#38;c\"><Sip>sip:a@b</Sip></Dial></Response>"),
+	       0, "entity-escaped & in a URL");
+	is_str(D0()->action, "/x?a=1&b=&c", "... decoded");
+}
+
 static void test_locations(void)
 {
 	const struct cxml_diag *g;
@@ -632,6 +663,7 @@ int main(void)
 	test_dial_nouns();
 	test_verbs();
 	test_document();
+	test_large();
 	test_locations();
 	test_views();
 	test_parser_reuse();
