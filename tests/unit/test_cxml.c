@@ -1,5 +1,6 @@
 /* test_cxml.c: the cXML parser: every Dial/Sip/Number attribute, defaults, bad values, limits */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +623,47 @@ static void test_parser_reuse(void)
 	is_int(cxml_parse(P, NULL, 5, &DOC, &D), EINVAL, "NULL buffer is EINVAL");
 }
 
+/* one parser per thread: no shared state between parsers */
+static void *parse_thread(void *arg)
+{
+	static const char doc[] = "<Response><Dial timeout=\"3\"><Sip>sip:a@b?X-T=1&amp;Via=x</Sip></Dial>"
+				  "<Bad a=\"1\"/></Response>";
+	struct cxml_parser *p = NULL;
+	struct cxml_diags d = { 0 };
+	struct cxml_doc *doc_ = NULL;
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	if (cxml_parser_alloc(&p, NULL))
+		return (void *)1;
+	for (i = 0; i < 3000; i++) {
+		cxml_diags_clear(&d);
+		if (cxml_parse(p, doc, sizeof(doc) - 1, &doc_, &d) || d.n != 3 ||
+		    doc_->verbs[0].u.dial.timeout != 5 || d.v[0].col != 17)
+			bad++;
+		doc_ = cxml_doc_free(doc_);
+	}
+	cxml_diags_free(&d);
+	cxml_parser_free(p);
+	return (void *)bad;
+}
+
+static void test_threads(void)
+{
+	pthread_t t[2];
+	void *r[2] = { (void *)1, (void *)1 };
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, parse_thread, NULL))
+			t[i] = 0;
+	for (i = 0; i < 2; i++)
+		if (t[i])
+			pthread_join(t[i], &r[i]);
+	ok(r[0] == NULL && r[1] == NULL, "two threads, a parser each, 3000 documents each");
+}
+
 static int nviews, nsecret;
 static char codecs_seen[64];
 
@@ -667,6 +709,7 @@ int main(void)
 	test_locations();
 	test_views();
 	test_parser_reuse();
+	test_threads();
 	fflush(stderr);
 	errsize = lseek(fd, 0, SEEK_END);
 	dup2(saved, 2);
