@@ -80,16 +80,108 @@ static void rearm(struct db *db)
 static void collect(void *arg)
 {
 	struct db *db = arg;
+	struct store_stats st;
+	unsigned long connects = store_connects(db->store);
 
+	store_stats(db->store, &st);
 	metrics_set("dialerd_database_up", NULL,
 		    store_state(db->store) == STORE_UP ? 1 : 0);
-	metrics_set("dialerd_database_connects_total", NULL,
-		    (double)store_connects(db->store));
+	metrics_set("dialerd_database_connects_total", NULL, (double)connects);
+	metrics_set("dialerd_store_reconnects_total", NULL,
+		    connects ? (double)(connects - 1) : 0);
+	metrics_set("dialerd_store_queue_rows", NULL, (double)st.queue_rows);
+	metrics_set("dialerd_store_queue_bytes", NULL, (double)st.queue_bytes);
+	metrics_set("dialerd_store_rows_written_total", NULL, (double)st.rows_written);
+	metrics_set("dialerd_store_batches_total", NULL, (double)st.batches);
+	metrics_set("dialerd_store_rows_rejected_total", NULL, (double)st.rows_rejected);
+	metrics_set("dialerd_store_rows_journaled_total", NULL,
+		    (double)st.rows_journaled);
+	metrics_set("dialerd_store_journal_bytes", NULL, (double)st.journal_bytes);
+}
+
+static const struct {
+	const char *name;
+	enum metrics_type type;
+	const char *help;
+} families[] = {
+	{"dialerd_database_up", METRICS_GAUGE,
+	 "1 when the call-log database connection is up"},
+	{"dialerd_database_connects_total", METRICS_COUNTER,
+	 "successful connections to the call-log database"},
+	{"dialerd_store_reconnects_total", METRICS_COUNTER,
+	 "connections to the call-log database after the first"},
+	{"dialerd_store_queue_rows", METRICS_GAUGE,
+	 "call-log rows queued in memory"},
+	{"dialerd_store_queue_bytes", METRICS_GAUGE,
+	 "bytes of call-log rows queued in memory"},
+	{"dialerd_store_rows_written_total", METRICS_COUNTER,
+	 "call-log rows committed to PostgreSQL"},
+	{"dialerd_store_batches_total", METRICS_COUNTER,
+	 "call-log batches (transactions) committed"},
+	{"dialerd_store_rows_rejected_total", METRICS_COUNTER,
+	 "call-log rows PostgreSQL refused (logged and dropped)"},
+	{"dialerd_store_rows_journaled_total", METRICS_COUNTER,
+	 "call-log rows written to the journal"},
+	{"dialerd_store_journal_bytes", METRICS_GAUGE,
+	 "size of the journal waiting to be replayed"},
+};
+
+/* Shutdown waits while rows are queued or a batch is in flight and the
+ * database is up; when it is not, the rows go to the journal now. */
+bool db_busy(void *arg)
+{
+	struct db *db = arg;
+
+	if (store_state(db->store) != STORE_UP) {
+		store_flush(db->store);
+		return false;
+	}
+	store_flush(db->store);
+	rearm(db);
+	return store_busy(db->store);
+}
+
+static void print_migration(const char *line, void *arg)
+{
+	(void)arg;
+	log_msg(LOG_NOTICE, "store", "%s", line);
+}
+
+int db_migrate_startup(const struct config *cfg)
+{
+	char err[768];
+	int e;
+
+	if (!cfg->database_url || !*cfg->database_url)
+		return 0;
+	e = store_migrate(cfg->database_url,
+			  cfg->auto_migrate ? STORE_MIGRATE_APPLY : STORE_MIGRATE_CHECK,
+			  5, print_migration, NULL, err, sizeof(err));
+	switch (e) {
+	case 0:
+		return 0;
+	case ECONNREFUSED:
+		/* not fatal: rows are journaled until it is back */
+		log_msg(LOG_WARNING, "store",
+			"%s; migrations not checked, the call log is journaled meanwhile",
+			err);
+		return 0;
+	default:
+		log_msg(LOG_ERR, "store", "cannot start: %s", err[0] ? err : strerror(e));
+		return e;
+	}
 }
 
 int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 {
-	struct store_conf conf = {.conninfo = cfg->database_url};
+	struct store_conf conf = {
+		.conninfo = cfg->database_url,
+		.instance = cfg->instance,
+		.data_dir = cfg->data_dir,
+		.batch_rows = cfg->store_batch_rows,
+		.flush_ms = cfg->store_flush_ms,
+		.queue_max_bytes = cfg->store_queue_max_bytes,
+	};
 	struct db *db;
 	int err;
 
@@ -105,12 +197,12 @@ int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 		goto out;
 	}
 	err = store_alloc(&db->store, &conf);
-	if (err)
+	if (err) {
+		log_msg(LOG_ERR, "store", "cannot open the call log: %s", strerror(err));
 		goto out;
-	metrics_family("dialerd_database_up", METRICS_GAUGE,
-		       "1 when the call-log database connection is up");
-	metrics_family("dialerd_database_connects_total", METRICS_COUNTER,
-		       "successful connections to the call-log database");
+	}
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		metrics_family(families[i].name, families[i].type, families[i].help);
 	metrics_collector_add(collect, db);
 	rearm(db);
  out:

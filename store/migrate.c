@@ -184,7 +184,7 @@ int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 			 PQerrorMessage(c));
 		err[strcspn(err, "\n")] = '\0';
 		PQfinish(c);
-		return EIO;
+		return ECONNREFUSED;
 	}
 	{
 		PGresult *r = PQexec(c, "set client_min_messages to warning");

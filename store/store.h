@@ -216,8 +216,9 @@ typedef void (store_migrate_out_h)(const char *line, void *arg);
 /* Connects (blocking, connect_timeout seconds), takes an advisory lock,
  * and checks/applies. Returns 0; EPROTO when the database holds a
  * migration this binary does not know or a checksum differs; ESTALE
- * (CHECK mode) when migrations are pending; EIO when the database is
- * unreachable or a statement failed. err gets one line on failure. */
+ * (CHECK mode) when migrations are pending; ECONNREFUSED when the
+ * database is unreachable; EIO when a statement failed. err gets one
+ * line on failure. */
 int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 		  unsigned connect_timeout, store_migrate_out_h *out, void *arg,
 		  char *err, size_t errsz);

@@ -346,7 +346,7 @@ static void start_next(struct store *s, bool force)
 				else
 					store_log(LOG_NOTICE, "journal: replayed; emptied");
 			}
-			if (!s->in_batch && (force || flush_due(s)))
+			if (!s->in_batch && s->queue_rows && (force || flush_due(s)))
 				load_from_queue(s);
 			if (!s->in_batch)
 				return;

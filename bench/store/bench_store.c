@@ -1,0 +1,455 @@
+/* bench_store.c: feeds the store complete synthetic call logs (or plain COPY of the same rows) and measures */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+/* the COPY mode reuses the writer's own row encoding, so both modes send
+ * byte-identical rows */
+#include "store/internal.h"
+
+static unsigned long long run_id;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double self_cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* CPU of the postmaster and every child process (backends, walwriter,
+ * checkpointer...) in ms, from /proc. */
+static double pg_cpu_ms(long pm)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	double ticks = 0;
+
+	if (!d || pm <= 0)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char path[300], buf[1024];
+		FILE *f;
+		long pid = strtol(e->d_name, NULL, 10), ppid;
+		unsigned long ut, st;
+		char *p;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof(buf), f)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		p = strrchr(buf, ')');
+		if (!p)
+			continue;
+		/* fields after "comm)": state ppid pgrp session tty tpgid flags
+		 * minflt cminflt majflt cmajflt utime stime */
+		if (sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			   &ppid, &ut, &st) != 3)
+			continue;
+		if (pid == pm || ppid == pm)
+			ticks += (double)(ut + st);
+	}
+	closedir(d);
+	return ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long long wal_lsn(PGconn *c)
+{
+	PGresult *r = PQexec(c, "select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint");
+	long long v = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+
+/* one complete call: parent (inbound) + child (outbound-dial) legs */
+static void one_call(struct store *s, unsigned long long i, bool snapshots)
+{
+	char p[40], c[40], cid_p[64], cid_c[64], ans[24];
+	int64_t t = store_now_us();
+	struct store_header inv_in[] = {
+		H("Via", "SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bK-524287-1---4d9e6f0d2c1a;rport"),
+		H("Max-Forwards", "69"),
+		H("From", "\"Alice Example\" <sip:+15551230001@carrier.example.net>;tag=as5f1e2d3c"),
+		H("To", "<sip:+15557650002@dialer.example.com>"),
+		{"Call-ID", 7, cid_p, 0},
+		H("CSeq", "102 INVITE"),
+		H("Contact", "<sip:+15551230001@10.1.2.3:5060>"),
+		H("User-Agent", "CarrierSBC 4.2"),
+		H("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, UPDATE"),
+		H("Supported", "replaces, timer"),
+		H("X-Customer-Id", "cust-000417"),
+		H("X-Campaign", "winter-2026"),
+		H("Content-Type", "application/sdp"),
+		H("Content-Length", "247"),
+	};
+	struct store_header resp_in[] = {
+		H("Via", "SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bK-524287-1---4d9e6f0d2c1a;rport=5060"),
+		H("From", "\"Alice Example\" <sip:+15551230001@carrier.example.net>;tag=as5f1e2d3c"),
+		H("To", "<sip:+15557650002@dialer.example.com>;tag=dlr-8c1f"),
+		{"Call-ID", 7, cid_p, 0},
+		H("CSeq", "102 INVITE"),
+		H("Contact", "<sip:dialer@10.9.8.7:5060>"),
+		H("Server", "dialerd 0.1.0"),
+		H("Content-Length", "0"),
+	};
+	struct store_header inv_out[] = {
+		H("Via", "SIP/2.0/UDP 10.9.8.7:5060;branch=z9hG4bK-dlr-77a1c3e5;rport"),
+		H("Max-Forwards", "70"),
+		H("From", "<sip:+15551230001@dialer.example.com>;tag=dlr-3b7e"),
+		H("To", "<sip:agent-17@pbx.example.org>"),
+		{"Call-ID", 7, cid_c, 0},
+		H("CSeq", "1 INVITE"),
+		H("Contact", "<sip:dialer@10.9.8.7:5060>"),
+		H("User-Agent", "dialerd 0.1.0"),
+		H("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"),
+		H("Supported", "timer"),
+		H("Session-Expires", "600"),
+		H("X-Twilio-CallSid", "CA0000000000000000000000000000000f"),
+		H("X-Customer-Id", "cust-000417"),
+		H("Content-Type", "application/sdp"),
+		H("Content-Length", "231"),
+	};
+	struct store_header ok_in[] = {
+		H("Via", "SIP/2.0/UDP 10.9.8.7:5060;branch=z9hG4bK-dlr-77a1c3e5;rport=5060"),
+		H("From", "<sip:+15551230001@dialer.example.com>;tag=dlr-3b7e"),
+		H("To", "<sip:agent-17@pbx.example.org>;tag=pbx-1a2b3c"),
+		{"Call-ID", 7, cid_c, 0},
+		H("CSeq", "1 INVITE"),
+		H("Contact", "<sip:agent-17@10.5.5.5:5060>"),
+		H("Server", "PBX 9.1"),
+		{"X-Answer-Id", 11, ans, 0},
+		H("Content-Type", "application/sdp"),
+		H("Content-Length", "219"),
+	};
+	struct {
+		const char *leg;
+		uint32_t seq;
+		enum store_dir dir;
+		const char *line;
+		struct store_header *h;
+		size_t n;
+	} msgs[] = {
+		{p, 1, STORE_DIR_IN, "INVITE sip:+15557650002@dialer.example.com SIP/2.0", inv_in, 14},
+		{p, 2, STORE_DIR_OUT, "SIP/2.0 100 Trying", resp_in, 8},
+		{c, 1, STORE_DIR_OUT, "INVITE sip:agent-17@pbx.example.org SIP/2.0", inv_out, 15},
+		{c, 2, STORE_DIR_IN, "SIP/2.0 100 Trying", ok_in, 7},
+		{c, 3, STORE_DIR_IN, "SIP/2.0 180 Ringing", ok_in, 7},
+		{p, 3, STORE_DIR_OUT, "SIP/2.0 180 Ringing", resp_in, 8},
+		{c, 4, STORE_DIR_IN, "SIP/2.0 200 OK", ok_in, 10},
+		{c, 5, STORE_DIR_OUT, "ACK sip:agent-17@10.5.5.5:5060 SIP/2.0", inv_out, 8},
+		{p, 4, STORE_DIR_OUT, "SIP/2.0 200 OK", resp_in, 8},
+		{p, 5, STORE_DIR_IN, "ACK sip:dialer@10.9.8.7:5060 SIP/2.0", inv_in, 9},
+		{c, 6, STORE_DIR_IN, "BYE sip:dialer@10.9.8.7:5060 SIP/2.0", ok_in, 7},
+		{c, 7, STORE_DIR_OUT, "SIP/2.0 200 OK", inv_out, 8},
+		{p, 6, STORE_DIR_OUT, "BYE sip:+15551230001@10.1.2.3:5060 SIP/2.0", resp_in, 8},
+	};
+	struct store_call pc = {
+		.sid = p, .account_sid = "AC0123456789abcdef0123456789abcdef",
+		.direction = "inbound", .from = "+15551230001", .to = "+15557650002",
+		.caller_name = "Alice Example", .sip_call_id = cid_p, .created_at = t,
+		.duration = -1, .status = "ringing", .updated_at = t,
+	};
+	struct store_call cc = {
+		.sid = c, .account_sid = "AC0123456789abcdef0123456789abcdef",
+		.parent_call_sid = p, .direction = "outbound-dial",
+		.from = "+15551230001", .to = "sip:agent-17@pbx.example.org",
+		.sip_call_id = cid_c, .created_at = t, .duration = -1,
+		.status = "ringing", .updated_at = t,
+	};
+	static const char *const ev[] = {"initiated", "ringing", "answered", "completed", "bridged"};
+	struct store_param prm[] = {
+		{"CallSid", p}, {"AccountSid", "AC0123456789abcdef0123456789abcdef"},
+		{"From", "+15551230001"}, {"To", "+15557650002"},
+		{"CallStatus", "ringing"}, {"ApiVersion", "2010-04-01"},
+		{"Direction", "inbound"},
+	};
+	static const char *const kinds[] = {"voice", "status-callback", "action", "status-callback"};
+
+	snprintf(p, sizeof(p), "CA%016llx%016llx", run_id, i * 2);
+	snprintf(c, sizeof(c), "CA%016llx%016llx", run_id, i * 2 + 1);
+	snprintf(cid_p, sizeof(cid_p), "%016llx-%llu@10.1.2.3", run_id, i);
+	snprintf(cid_c, sizeof(cid_c), "dlr-%016llx-%llu@10.9.8.7", run_id, i);
+	snprintf(ans, sizeof(ans), "%llu", i);
+	for (size_t k = 0; k < sizeof(inv_in) / sizeof(inv_in[0]); k++)
+		if (inv_in[k].value == cid_p)
+			inv_in[k].value_len = strlen(cid_p);
+	resp_in[3].value_len = strlen(cid_p);
+	inv_out[4].value_len = strlen(cid_c);
+	ok_in[3].value_len = strlen(cid_c);
+	ok_in[7].value_len = strlen(ans);
+	inv_in[4].value_len = strlen(cid_p);
+
+	if (snapshots) {
+		store_call_upsert(s, &pc);
+		store_call_upsert(s, &cc);
+		pc.status = cc.status = "in-progress";
+		pc.answered_at = cc.answered_at = t + 2000;
+		pc.updated_at = cc.updated_at = t + 2000;
+		pc.codec = cc.codec = "PCMU";
+		store_call_upsert(s, &pc);
+		store_call_upsert(s, &cc);
+	}
+	for (size_t k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
+		struct store_sip_message m = {
+			.call_sid = msgs[k].leg, .seq = msgs[k].seq,
+			.direction = msgs[k].dir, .at = t + (int64_t)k * 100,
+			.start_line = msgs[k].line, .sip_call_id = msgs[k].leg == p ? cid_p : cid_c,
+			.sdp = k == 0 || k == 6 ? "audio 10.1.2.3:40000 PCMU,PCMA" : NULL,
+			.hdrs = msgs[k].h, .nhdrs = msgs[k].n,
+		};
+
+		store_sip_message_add(s, &m);
+	}
+	for (uint32_t k = 0; k < 5; k++) {
+		struct store_event e = {.call_sid = p, .sequence_number = k + 1,
+					.event = ev[k], .at = t + k * 1000,
+					.sip_code = k == 2 ? 200 : 0,
+					.detail_json = k == 4 ? "{\"child\": 1}" : NULL};
+
+		store_event_add(s, &e);
+		e.call_sid = c;
+		store_event_add(s, &e);
+	}
+	for (uint32_t k = 0; k < 4; k++) {
+		struct store_webhook w = {
+			.call_sid = p, .kind = kinds[k], .sequence_number = k, .attempt = 1,
+			.method = "POST", .url = "https://app.example.com/voice/handler",
+			.params = prm, .nparams = 7, .idempotency_token = ans,
+			.response_status = 200, .latency_ms = 12, .at = t + k * 1000,
+		};
+
+		store_webhook_add(s, &w);
+	}
+	pc.status = cc.status = "completed";
+	pc.answered_at = cc.answered_at = t + 2000;
+	pc.ended_at = cc.ended_at = t + 62000;
+	pc.duration = cc.duration = 60;
+	pc.codec = cc.codec = "PCMU";
+	pc.dial_call_status = "completed";
+	cc.sip_response_code = 200;
+	pc.updated_at = cc.updated_at = t + 62000;
+	pc.reason_protocol = cc.reason_protocol = "Q.850";
+	pc.reason_cause = cc.reason_cause = 16;
+	pc.reason_text = cc.reason_text = "Normal call clearing";
+	store_call_upsert(s, &pc);
+	store_call_upsert(s, &cc);
+}
+
+static void drive(struct store *s, int ms)
+{
+	struct pollfd pfd = {.fd = store_fd(s), .events = 0};
+	enum store_io want = store_want(s);
+	int t = store_timeout_ms(s);
+
+	if (t < 0 || t > ms)
+		t = ms;
+	if (want & STORE_IO_READ)
+		pfd.events |= POLLIN;
+	if (want & STORE_IO_WRITE)
+		pfd.events |= POLLOUT;
+	poll(&pfd, pfd.fd >= 0 && pfd.events ? 1 : 0, t);
+	store_process(s);
+}
+
+static void on_log(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level <= 4)
+		fprintf(stderr, "bench_store: %s\n", msg);
+}
+
+static int copy_table(PGconn *c, const char *table, const struct sbuf *b)
+{
+	char sql[128];
+	PGresult *r;
+	int ok;
+
+	if (!b->len)
+		return 0;
+	snprintf(sql, sizeof(sql), "copy %s from stdin", table);
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COPY_IN;
+	PQclear(r);
+	if (!ok || PQputCopyData(c, (const char *)b->p, (int)b->len) != 1 ||
+	    PQputCopyEnd(c, NULL) != 1)
+		return EIO;
+	r = PQgetResult(c);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "bench_store: copy %s: %s", table, PQerrorMessage(c));
+	PQclear(r);
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	return ok ? 0 : EIO;
+}
+
+/* the same rows, written with plain COPY straight into the tables */
+static int copy_batch(PGconn *c, struct store *q)
+{
+	struct sbuf lines[T_COUNT] = {{0}};
+	size_t off = 0;
+	int err = 0;
+	PGresult *r;
+
+	while (off < q->queue.len) {
+		const unsigned char *f = q->queue.p + off;
+		size_t flen = REC_HDR + ((size_t)f[0] | (size_t)f[1] << 8 |
+					 (size_t)f[2] << 16 | (size_t)f[3] << 24);
+		struct rec rec;
+
+		if (rec_decode(&rec, f + REC_HDR, flen - REC_HDR) == 0)
+			rec_copy_line(&lines[rec.table], &rec, -1);
+		off += flen;
+	}
+	r = PQexec(c, "begin");
+	PQclear(r);
+	for (int t = 0; t < T_COUNT && !err; t++)
+		err = copy_table(c, rec_table_name((enum rec_table)t), &lines[t]);
+	r = PQexec(c, err ? "rollback" : "commit");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		err = EIO;
+	PQclear(r);
+	for (int t = 0; t < T_COUNT; t++)
+		sbuf_free(&lines[t]);
+	sbuf_reset(&q->queue);
+	q->queue_rows = 0;
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dsn = NULL, *dir = NULL, *mode = "writer";
+	double secs = 10, t0, t1, cpu0, cpu1, pg0, pg1;
+	unsigned batch_rows = 2000, flush_ms = 100;
+	long pm = 0;
+	unsigned long long calls = 0;
+	long long wal0, wal1;
+	struct store *s = NULL;
+	struct store_stats st;
+	PGconn *mon;
+	int c;
+
+	while ((c = getopt(argc, argv, "d:j:m:t:b:f:P:")) != -1) {
+		switch (c) {
+		case 'd': dsn = optarg; break;
+		case 'j': dir = optarg; break;
+		case 'm': mode = optarg; break;
+		case 't': secs = atof(optarg); break;
+		case 'b': batch_rows = (unsigned)atoi(optarg); break;
+		case 'f': flush_ms = (unsigned)atoi(optarg); break;
+		case 'P': pm = atol(optarg); break;
+		default:
+			fprintf(stderr, "usage: bench_store -d CONNINFO [-j DATA_DIR] [-m writer|copy] "
+					"[-t SECONDS] [-b BATCH_ROWS] [-f FLUSH_MS] [-P POSTMASTER_PID]\n");
+			return 2;
+		}
+	}
+	if (!dsn)
+		return 2;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		run_id = ((unsigned long long)ts.tv_sec << 20) ^ (unsigned long long)ts.tv_nsec ^
+			 ((unsigned long long)getpid() << 40);
+	}
+	store_log_handler_set(on_log, NULL);
+	mon = PQconnectdb(dsn);
+	if (PQstatus(mon) != CONNECTION_OK) {
+		fprintf(stderr, "bench_store: %s", PQerrorMessage(mon));
+		return 1;
+	}
+	if (strcmp(mode, "copy") == 0) {
+		/* a store that never connects: its queue only collects frames */
+		struct store_conf qc = {.conninfo = "host=127.0.0.1 port=1",
+					.queue_max_bytes = (size_t)1 << 30};
+		PGconn *w = PQconnectdb(dsn);
+		unsigned long long per_batch;
+
+		if (PQstatus(w) != CONNECTION_OK || store_alloc(&s, &qc))
+			return 1;
+		wal0 = wal_lsn(mon);
+		pg0 = pg_cpu_ms(pm);
+		cpu0 = self_cpu_ms();
+		t0 = now_s();
+		per_batch = batch_rows / 34 ? batch_rows / 34 : 1;	/* ~34 rows a call */
+		while (now_s() - t0 < secs) {
+			for (unsigned long long k = 0; k < per_batch; k++)
+				one_call(s, calls++, false);
+			if (copy_batch(w, s))
+				return 1;
+		}
+		t1 = now_s();
+		PQfinish(w);
+	} else {
+		struct store_conf wc = {.conninfo = dsn, .data_dir = dir,
+					.batch_rows = batch_rows, .flush_ms = flush_ms,
+					.queue_max_bytes = (size_t)256 << 20};
+
+		if (store_alloc(&s, &wc))
+			return 1;
+		while (store_state(s) != STORE_UP || store_busy(s))
+			drive(s, 10);
+		wal0 = wal_lsn(mon);
+		pg0 = pg_cpu_ms(pm);
+		cpu0 = self_cpu_ms();
+		t0 = now_s();
+		/* closed loop: keep about two batches queued; the writer sets the pace */
+		while (now_s() - t0 < secs) {
+			store_stats(s, &st);
+			while (st.queue_rows < 2 * (size_t)batch_rows) {
+				one_call(s, calls++, true);
+				store_stats(s, &st);
+			}
+			drive(s, 5);
+		}
+		while (store_busy(s))
+			drive(s, 10);
+		t1 = now_s();
+		store_stats(s, &st);
+		if (st.rows_journaled || st.rows_rejected)
+			fprintf(stderr, "bench_store: %llu rows journaled, %llu rejected\n",
+				st.rows_journaled, st.rows_rejected);
+	}
+	cpu1 = self_cpu_ms();
+	pg1 = pg_cpu_ms(pm);
+	wal1 = wal_lsn(mon);
+	printf("mode=%s calls=%llu seconds=%.2f calls_per_s=%.0f pg_cpu_ms_per_call=%.4f "
+	       "wal_bytes_per_call=%.0f client_cpu_ms_per_call=%.4f\n",
+	       mode, calls, t1 - t0, (double)calls / (t1 - t0),
+	       pm ? (pg1 - pg0) / (double)calls : -1.0,
+	       (double)(wal1 - wal0) / (double)calls, (cpu1 - cpu0) / (double)calls);
+	store_free(s);
+	PQfinish(mon);
+	return 0;
+}
