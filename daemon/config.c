@@ -62,6 +62,13 @@ static const struct ckey keys[] = {
 	 "apply pending migrations at start-up"},
 	{"shutdown_timeout", C_UINT, OFF(shutdown_timeout), "30", 1, 3600,
 	 "seconds SIGTERM waits for in-flight work before exiting"},
+	{"store_batch_rows", C_UINT, OFF(store_batch_rows), "2000", 1, 1000000,
+	 "call log: write a batch at this many rows ..."},
+	{"store_flush_ms", C_UINT, OFF(store_flush_ms), "100", 1, 60000,
+	 "... or this many milliseconds after the first queued row"},
+	{"store_queue_max_bytes", C_UINT, OFF(store_queue_max_bytes), "67108864",
+	 65536, 2147483647u,
+	 "call log memory bound; past it rows go to the journal in data_dir"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

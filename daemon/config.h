@@ -25,6 +25,9 @@ struct config {
 	char *data_dir;
 	bool auto_migrate;
 	unsigned shutdown_timeout;	/* seconds to finish in-flight work */
+	unsigned store_batch_rows;	/* call log batch size */
+	unsigned store_flush_ms;	/* call log flush interval */
+	unsigned store_queue_max_bytes;	/* call log memory bound */
 };
 
 /* Fills cfg with defaults, then the file (when path is not NULL), then the

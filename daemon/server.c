@@ -176,6 +176,11 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the schema is checked (and migrated) before anything is written */
+	if (db_migrate_startup(cfg) != 0) {
+		teardown(&srv);
+		return 1;
+	}
 	e = db_alloc(&srv.db, srv.base, cfg);
 	if (!e)
 		e = status_init(srv.http, &srv, srv.db);
@@ -192,6 +197,7 @@ int server_run(const struct config *cfg)
 	}
 	server_busy_add(&srv, http_busy, srv.http);
 	server_busy_add(&srv, sip_server_busy, srv.sip);
+	server_busy_add(&srv, db_busy, srv.db);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop_signal, &srv);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
