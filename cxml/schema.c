@@ -625,14 +625,23 @@ bool cxml_noun_executed(enum cxml_noun_type t)
 	return t == CXML_NOUN_SIP;
 }
 
+/* the machineDetection* and amd* settings mean nothing without detection */
+static bool amd_attr(const char *name)
+{
+	return !strncmp(name, "machineDetection", 16) ||
+	       !strncmp(name, "amdStatusCallback", 17);
+}
+
 static void elem_attrs(const struct elem_spec *e, const void *obj,
-		       cxml_attr_h *h, void *arg)
+		       bool amd_off, cxml_attr_h *h, void *arg)
 {
 	struct cxml_attr_view view;
 	char buf[160];
 	size_t i;
 
 	for (i = 0; i < e->nattrs; i++) {
+		if (amd_off && amd_attr(e->attrs[i].name))
+			continue;
 		attr_format(&e->attrs[i], obj, buf, sizeof(buf), &view);
 		if (view.name)
 			h(&view, arg);
@@ -643,12 +652,17 @@ void cxml_verb_attrs(const struct cxml_verb *v, cxml_attr_h *h, void *arg)
 {
 	if (!v || !h || (unsigned)v->type >= ELEM_NVERBS)
 		return;
-	elem_attrs(&schema_verbs[v->type], &v->u, h, arg);
+	elem_attrs(&schema_verbs[v->type], &v->u, false, h, arg);
 }
 
 void cxml_noun_attrs(const struct cxml_noun *n, cxml_attr_h *h, void *arg)
 {
 	if (!n || !h || (unsigned)n->type >= COUNT(schema_nouns))
 		return;
-	elem_attrs(&schema_nouns[n->type], &n->u, h, arg);
+	bool amd_off = (n->type == CXML_NOUN_SIP &&
+			n->u.sip.amd.mode == CXML_AMD_NONE) ||
+		       (n->type == CXML_NOUN_NUMBER &&
+			n->u.number.amd.mode == CXML_AMD_NONE);
+
+	elem_attrs(&schema_nouns[n->type], &n->u, amd_off, h, arg);
 }

@@ -274,9 +274,11 @@ static void print_uri_lists(struct out *o, const struct cxml_sip_uri *u,
 	}
 }
 
-static void print_noun(struct out *o, const struct cxml_noun *n, int depth)
+static void print_noun(struct out *o, const struct cxml_noun *n, int depth,
+		       bool inside_parsed_only)
 {
 	const struct cxml_sip_uri *u = &n->u.sip.uri;
+	bool executed = cxml_noun_executed(n->type) && !inside_parsed_only;
 
 	indent(o, depth);
 	if (o->json) {
@@ -284,10 +286,10 @@ static void print_noun(struct out *o, const struct cxml_noun *n, int depth)
 		o->first = true;
 		kv_str(o, "noun", cxml_noun_name(n->type));
 		kv_uint(o, "line", n->line);
-		kv_raw(o, "executed", cxml_noun_executed(n->type) ? "true" : "false");
+		kv_raw(o, "executed", executed ? "true" : "false");
 	} else {
 		fputs(cxml_noun_name(n->type), o->f);
-		if (!cxml_noun_executed(n->type))
+		if (!executed)
 			fputs(" (parsed only)", o->f);
 	}
 	switch (n->type) {
@@ -328,10 +330,13 @@ static void print_noun(struct out *o, const struct cxml_noun *n, int depth)
 }
 
 static void print_verbs(struct out *o, const struct cxml_verb *v, size_t n,
-			int depth);
+			int depth, bool inside_parsed_only);
 
-static void print_verb(struct out *o, const struct cxml_verb *v, int depth)
+/* an element inside a parsed-only one is not executed either */
+static void print_verb(struct out *o, const struct cxml_verb *v, int depth,
+		       bool inside_parsed_only)
 {
+	bool executed = cxml_verb_executed(v->type) && !inside_parsed_only;
 	size_t i;
 
 	indent(o, depth);
@@ -340,10 +345,10 @@ static void print_verb(struct out *o, const struct cxml_verb *v, int depth)
 		o->first = true;
 		kv_str(o, "verb", cxml_verb_name(v->type));
 		kv_uint(o, "line", v->line);
-		kv_raw(o, "executed", cxml_verb_executed(v->type) ? "true" : "false");
+		kv_raw(o, "executed", executed ? "true" : "false");
 	} else {
 		fputs(cxml_verb_name(v->type), o->f);
-		if (!cxml_verb_executed(v->type))
+		if (!executed)
 			fputs(" (parsed only)", o->f);
 	}
 	switch (v->type) {
@@ -375,7 +380,7 @@ static void print_verb(struct out *o, const struct cxml_verb *v, int depth)
 		for (i = 0; i < v->u.dial.nnouns; i++) {
 			if (o->json && i)
 				fputc(',', o->f);
-			print_noun(o, &v->u.dial.nouns[i], depth + 1);
+			print_noun(o, &v->u.dial.nouns[i], depth + 1, !executed);
 		}
 		if (o->json) {
 			fputc(']', o->f);
@@ -384,11 +389,12 @@ static void print_verb(struct out *o, const struct cxml_verb *v, int depth)
 	} else if (v->type == CXML_VERB_GATHER) {
 		if (o->json)
 			member(o, "verbs");
-		print_verbs(o, v->u.gather.verbs, v->u.gather.nverbs, depth + 1);
+		print_verbs(o, v->u.gather.verbs, v->u.gather.nverbs, depth + 1,
+			    !executed);
 	} else if (v->type == CXML_VERB_REFER && v->u.refer.sip) {
 		if (o->json)
 			member(o, "sip");
-		print_noun(o, v->u.refer.sip, depth + 1);
+		print_noun(o, v->u.refer.sip, depth + 1, !executed);
 	}
 	if (o->json) {
 		fputc('}', o->f);
@@ -397,7 +403,7 @@ static void print_verb(struct out *o, const struct cxml_verb *v, int depth)
 }
 
 static void print_verbs(struct out *o, const struct cxml_verb *v, size_t n,
-			int depth)
+			int depth, bool inside_parsed_only)
 {
 	size_t i;
 
@@ -406,7 +412,7 @@ static void print_verbs(struct out *o, const struct cxml_verb *v, size_t n,
 	for (i = 0; i < n; i++) {
 		if (o->json && i)
 			fputc(',', o->f);
-		print_verb(o, &v[i], depth);
+		print_verb(o, &v[i], depth, inside_parsed_only);
 	}
 	if (o->json) {
 		fputc(']', o->f);
@@ -511,14 +517,14 @@ int cmd_check(int argc, char **argv)
 		kv_raw(&o, "valid", rc ? "false" : "true");
 		if (doc) {
 			member(&o, "verbs");
-			print_verbs(&o, doc->verbs, doc->nverbs, 0);
+			print_verbs(&o, doc->verbs, doc->nverbs, 0, false);
 		}
 		print_diags(&o, &d);
 		fputs("}\n", o.f);
 	} else {
 		if (doc) {
 			fputs("Response\n", o.f);
-			print_verbs(&o, doc->verbs, doc->nverbs, 1);
+			print_verbs(&o, doc->verbs, doc->nverbs, 1, false);
 		}
 		print_diags(&o, &d);
 		if (rc)
