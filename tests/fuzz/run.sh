@@ -19,7 +19,9 @@ if [ ! -x "$TOP/configure" ]; then
 	(cd "$TOP" && ./autogen.sh >/dev/null 2>&1) || { echo "fuzz: autogen failed" >&2; exit 2; }
 fi
 mkdir -p "$FB"
-if [ ! -f "$FB/Makefile" ]; then
+# (re)configure unless this tree was configured for fuzzing with clang
+if [ ! -f "$FB/Makefile" ] || ! grep -q -- '--enable-fuzzers' "$FB/config.status" 2>/dev/null ||
+   ! grep -q 'CC=clang' "$FB/config.status" 2>/dev/null; then
 	(cd "$FB" && CC=clang "$TOP/configure" -q --enable-fuzzers) ||
 		{ echo "fuzz: configure failed (see $FB/config.log)" >&2; exit 2; }
 fi
