@@ -406,6 +406,8 @@ static void wait_events(struct dial *d, int ms)
 	(void)poll(&pfd, 1, ms);
 }
 
+static size_t engine_threads;
+
 static void result(const char *mode, const struct sipstat *s, double secs,
 		   double cpu_ms, uint64_t calls)
 {
@@ -416,9 +418,10 @@ static void result(const char *mode, const struct sipstat *s, double secs,
 	printf("bench-result mode=%s calls=%" PRIu64 " ok=%" PRIu64
 	       " failed=%" PRIu64 " seconds=%.2f cps=%.0f sip_cpu_ms=%.0f"
 	       " cpu_ms_per_call=%.4f captured=%" PRIu64
-	       " main_cpu_ms=%.0f\n",
+	       " main_cpu_ms=%.0f engine_threads=%zu\n",
 	       mode, calls, s->ok, s->failed, secs, cps, cpu_ms,
-	       s->ok ? cpu_ms / (double)s->ok : 0.0, s->captured, main_ms);
+	       s->ok ? cpu_ms / (double)s->ok : 0.0, s->captured, main_ms,
+	       engine_threads);
 	fflush(stdout);
 }
 
@@ -479,6 +482,7 @@ static int run_out(const struct opts *o)
 			wait_events(d, 10);
 	}
 	cpu_take(&c1, &self, 1);
+	engine_threads = c1.n;
 
 	calls = s.started;
 	if (s.ok + s.failed < s.started) {
@@ -526,6 +530,7 @@ static int run_in(const struct opts *o)
 			wait_events(d, 10);
 	}
 	cpu_take(&c1, &self, 1);
+	engine_threads = c1.n;
 
 	calls = s.inbound;
 	if (s.ok + s.failed < s.inbound) {
