@@ -125,6 +125,34 @@ static int refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
 	return 0;
 }
 
+/*
+ * A hostile document can carry thousands of header items in one URI; each
+ * refusal becomes a log line and a database row in the daemon, so only
+ * the first HDR_ITEMS_MAX are read and the rest are reported as one.
+ */
+static bool over_items(struct hdr_list *l)
+{
+	if (l->items++ < HDR_ITEMS_MAX)
+		return false;
+	l->skipped++;
+	return true;
+}
+
+int hdr_finish(struct cxml_arena *a, struct hdr_list *l,
+	       struct cxml_diags *d, const struct diag_at *at, bool as_error)
+{
+	char reason[160];
+
+	if (!l->skipped)
+		return 0;
+	snprintf(reason, sizeof(reason),
+		 "%zu more header items after the first %d were not read",
+		 l->skipped, HDR_ITEMS_MAX);
+	return refuse(a, l, "*", 1, "", 0, 21227,
+		      as_error ? CXML_ERROR : CXML_WARNING, CXML_HDR_URI, d, at,
+		      reason);
+}
+
 int hdr_refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
 	       size_t nlen, const char *val, size_t vlen, int code,
 	       enum cxml_hdr_source src, struct cxml_diags *d,
@@ -132,6 +160,9 @@ int hdr_refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
 {
 	char reason[160];
 	va_list ap;
+
+	if (over_items(l))
+		return 0;
 
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
@@ -153,6 +184,8 @@ int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
 	int code;
 
 	*over = false;
+	if (over_items(l))
+		return 0;
 	if (nlen > NAME_MAX_LEN) {
 		snprintf(reason, sizeof(reason),
 			 "header name longer than %d bytes", NAME_MAX_LEN);

@@ -49,13 +49,21 @@ bool pattern_match(const char *const *pats, size_t n, const char *name);
 bool sip_token_char(unsigned char c);
 
 /* headers.c: apply the policy to one decoded name/value pair */
+#define HDR_ITEMS_MAX 64       /* header items read per <Sip>/URI */
+
 struct hdr_list {
 	struct cxml_sip_header *v;
 	size_t n, cap;
 	struct cxml_sip_refusal *r;
 	size_t nr, rcap;
 	size_t bytes;
+	size_t items;             /* offered so far, allowed or not */
+	size_t skipped;           /* items past HDR_ITEMS_MAX, not read */
 };
+
+/* After the last item: one refusal that counts the skipped ones. */
+int hdr_finish(struct cxml_arena *a, struct hdr_list *l,
+	       struct cxml_diags *d, const struct diag_at *at, bool as_error);
 
 /* Refuse or accept name=value (lengths given, may hold any byte); a
  * refusal is recorded in l and in d. Returns ENOMEM only. *over is set

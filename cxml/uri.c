@@ -395,6 +395,9 @@ int uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
 		if (err)
 			return err;
 	}
+	err = hdr_finish(a, &l, d, at, pol->oversize_is_error);
+	if (err)
+		return err;
 	for (i = 0; i < l.nr; i++)
 		if (l.r[i].code == 21227 && pol->oversize_is_error)
 			over_err = true;

@@ -243,6 +243,24 @@ static void test_headers(void)
 	ok(refused("X-A") && refused("X-A")->code == 21227, "11 > 10 refused");
 	free(big);
 
+	/* item cap: thousands of items are read as 64 plus one summary */
+	big = malloc(70000);
+	if (!big)
+		return;
+	o = (size_t)sprintf(big, "sip:b@h?");
+	for (i = 0; i < 3000; i++)
+		o += (size_t)sprintf(big + o, "%sX-%zu=1", i ? "&" : "", i % 50);
+	is_int(u(big), 0, "3000 header items");
+	ok(U->nhdrs + U->nrefused == 65, "64 read, one summary refusal (got %zu + %zu)",
+	   U->nhdrs, U->nrefused);
+	r = refused("*");
+	ok(r && r->code == 21227 && strstr(r->reason, "2936 more"), "summary counts the rest");
+	cxml_policy_default(&pol);
+	pol.oversize_is_error = true;
+	is_int(up(big, &pol), EBADMSG, "REST mode: too many items is an error");
+	U = NULL;
+	free(big);
+
 	/* the prefix option */
 	cxml_policy_default(&pol);
 	pol.prefix_non_x = true;
