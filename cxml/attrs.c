@@ -141,7 +141,7 @@ const struct attr_spec *attr_find(const struct elem_spec *e, const char *name)
 	size_t i;
 
 	for (i = 0; i < e->nattrs; i++)
-		if (!strcmp(e->attrs[i].name, name))
+		if (e->attrs[i].name[0] == name[0] && !strcmp(e->attrs[i].name, name))
 			return &e->attrs[i];
 	return NULL;
 }

@@ -22,7 +22,7 @@ enum { C_UNRES = 1, C_USER = 2, C_PARAM = 4, C_HNV = 8 };
 
 #define C_ALL (C_UNRES | C_USER | C_PARAM | C_HNV)
 
-static unsigned cclass(unsigned char c)
+static inline unsigned cclass(unsigned char c)
 {
 	if (is_alnum(c))
 		return C_ALL;
