@@ -109,6 +109,12 @@ int text_escape(struct sbuf *out, const unsigned char *p, size_t n);
  * when ord >= 0). ENOMEM. */
 int rec_copy_line(struct sbuf *out, const struct rec *r, long ord);
 
+/* The same row in PostgreSQL's binary COPY format (what the writer
+ * sends): a buffer is begin, tuples, end. ENOMEM. */
+int rec_copy_binary_begin(struct sbuf *out);
+int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord);
+int rec_copy_binary_end(struct sbuf *out);
+
 const char *rec_table_name(enum rec_table t);
 /* call_sid of a record, for log lines ("?" when none). */
 void rec_describe(const struct rec *r, char *buf, size_t size);
@@ -144,6 +150,7 @@ enum wphase {
 
 struct range {
 	size_t lo, hi;	/* record indexes in the batch */
+	bool safe;	/* through staging tables with ON CONFLICT */
 };
 
 struct batch {
@@ -160,6 +167,7 @@ struct batch {
 	int ncopy, copy_next;	/* copies sent so far */
 	size_t copy_sent;	/* bytes of copy[copy_order[copy_next]] sent */
 	bool copying;		/* in COPY IN, data not all sent */
+	bool safe;		/* cur goes through the staging tables */
 	bool failed;
 	char sqlstate[6];
 	char errmsg[256];

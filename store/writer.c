@@ -190,11 +190,13 @@ static int batch_index(struct batch *b)
 	}
 	b->ranges[0].lo = 0;
 	b->ranges[0].hi = n;
+	/* a replayed journal may hold rows that already landed */
+	b->ranges[0].safe = b->from_journal;
 	b->nranges = n ? 1 : 0;
 	return 0;
 }
 
-static int push_range(struct batch *b, size_t lo, size_t hi)
+static int push_range(struct batch *b, size_t lo, size_t hi, bool safe)
 {
 	if (b->nranges == b->ranges_cap) {
 		struct range *r = realloc(b->ranges, 2 * b->ranges_cap * sizeof(*r));
@@ -206,14 +208,107 @@ static int push_range(struct batch *b, size_t lo, size_t hi)
 	}
 	b->ranges[b->nranges].lo = lo;
 	b->ranges[b->nranges].hi = hi;
+	b->ranges[b->nranges].safe = safe;
 	b->nranges++;
 	return 0;
 }
 
-/* Sends the top range as one simple-protocol query: the COPYs into the
- * staging tables, then the inserts. Without BEGIN the whole string is one
- * implicit transaction, so a failure anywhere rolls all of it back and
- * leaves the connection clean. */
+/* Column positions in a calls record (the order of migrations/0001). */
+#define CALL_CREATED_AT 15
+#define CALL_UPDATED_AT 21
+
+/* Folds snapshot nw of a call into cur the way the upsert would: the
+ * newest updated_at wins, a NULL keeps the other snapshot's value, and
+ * created_at is the earliest. */
+static void merge_call(struct rec *cur, const struct rec *nw)
+{
+	bool newer = nw->col[CALL_UPDATED_AT].i >= cur->col[CALL_UPDATED_AT].i;
+
+	for (unsigned i = 0; i < cur->ncols && i < nw->ncols; i++) {
+		const struct rec_col *n = &nw->col[i];
+		struct rec_col *c = &cur->col[i];
+
+		if (i == CALL_CREATED_AT) {
+			if (n->kind != K_NULL && (c->kind == K_NULL || n->i < c->i))
+				*c = *n;
+		} else if (newer ? n->kind != K_NULL : c->kind == K_NULL) {
+			*c = *n;
+		}
+	}
+}
+
+struct callslot {
+	struct rec r;
+	long ord;
+	bool used;
+};
+
+static uint32_t sid_hash(const unsigned char *p, uint32_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+/* The calls of a range, one row per SID: snapshots of one call in one
+ * batch are merged here, because ON CONFLICT DO UPDATE cannot touch a row
+ * twice in one statement, and PostgreSQL then sorts fewer rows. */
+static int calls_copy(struct batch *b)
+{
+	size_t n = 0, cap;
+	struct callslot *slots;
+	struct rec r;
+	int err = 0;
+
+	for (size_t i = b->cur.lo; i < b->cur.hi; i++)
+		if (b->frames.p[b->offs[i] + REC_HDR] == T_CALLS)
+			n++;
+	if (!n)
+		return 0;
+	for (cap = 16; cap < 2 * n; cap *= 2)
+		;
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return ENOMEM;
+	for (size_t i = b->cur.lo; i < b->cur.hi; i++) {
+		const unsigned char *p = b->frames.p + b->offs[i];
+		uint32_t h;
+
+		if (p[REC_HDR] != T_CALLS ||
+		    rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) ||
+		    r.ncols <= CALL_UPDATED_AT || r.col[0].kind != K_TEXT)
+			continue;
+		h = sid_hash(r.col[0].p, r.col[0].len) & (uint32_t)(cap - 1);
+		while (slots[h].used &&
+		       (slots[h].r.col[0].len != r.col[0].len ||
+			memcmp(slots[h].r.col[0].p, r.col[0].p, r.col[0].len) != 0))
+			h = (h + 1) & (uint32_t)(cap - 1);
+		if (!slots[h].used) {
+			slots[h].used = true;
+			slots[h].r = r;
+			slots[h].ord = (long)i;
+		} else {
+			merge_call(&slots[h].r, &r);
+			slots[h].ord = (long)i;
+		}
+	}
+	err = rec_copy_binary_begin(&b->copy[T_CALLS]);
+	for (size_t k = 0; k < cap && !err; k++)
+		if (slots[k].used)
+			err = rec_copy_binary(&b->copy[T_CALLS], &slots[k].r, slots[k].ord);
+	free(slots);
+	return err;
+}
+
+/* Sends the top range as one simple-protocol query: the COPYs, then the
+ * inserts. Without BEGIN the whole string is one implicit transaction, so
+ * a failure anywhere rolls all of it back and leaves the connection clean.
+ * Fast path: rows COPY straight into their tables (a duplicate key fails
+ * the batch, which is then sent again the safe way); safe path (replays,
+ * retries): COPY into the staging tables, then INSERT ... ON CONFLICT.
+ * Calls always take the safe path: they are upserts. */
 static int send_range(struct store *s)
 {
 	struct batch *b = &s->batch;
@@ -222,32 +317,47 @@ static int send_range(struct store *s)
 	int err = 0;
 
 	b->cur = b->ranges[--b->nranges];
+	b->safe = b->cur.safe;
 	for (int t = 0; t < T_COUNT; t++)
 		sbuf_reset(&b->copy[t]);
+	err = calls_copy(b);
 	for (size_t i = b->cur.lo; i < b->cur.hi && !err; i++) {
 		const unsigned char *p = b->frames.p + b->offs[i];
 
+		if (p[REC_HDR] == T_CALLS)
+			continue;
 		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR)) {
 			store_log(LOG_ERR, "store: undecodable record skipped");
 			continue;
 		}
-		err = rec_copy_line(&b->copy[r.table], &r,
-				    r.table == T_CALLS ? (long)i : -1);
+		if (!b->copy[r.table].len)
+			err = rec_copy_binary_begin(&b->copy[r.table]);
+		if (!err)
+			err = rec_copy_binary(&b->copy[r.table], &r, -1);
 	}
+	for (int t = 0; t < T_COUNT && !err; t++)
+		if (b->copy[t].len)
+			err = rec_copy_binary_end(&b->copy[t]);
 	b->ncopy = 0;
 	for (int t = 0; t < T_COUNT && !err; t++) {
+		const char *target = t == T_CALLS || b->safe ? staging[t]
+							     : rec_table_name(t);
+
 		if (!b->copy[t].len)
 			continue;
 		b->copy_order[b->ncopy++] = t;
 		err = sbuf_put(&q, "copy ", 5);
 		if (!err)
-			err = sbuf_put(&q, staging[t], strlen(staging[t]));
+			err = sbuf_put(&q, target, strlen(target));
 		if (!err)
-			err = sbuf_put(&q, " from stdin;", 12);
+			err = sbuf_put(&q, " from stdin (format binary);", 28);
 	}
-	for (int i = 0; i < b->ncopy && !err; i++)
-		err = sbuf_put(&q, insert_sql[b->copy_order[i]],
-			       strlen(insert_sql[b->copy_order[i]]));
+	for (int i = 0; i < b->ncopy && !err; i++) {
+		int t = b->copy_order[i];
+
+		if (t == T_CALLS || b->safe)
+			err = sbuf_put(&q, insert_sql[t], strlen(insert_sql[t]));
+	}
 	if (!err)
 		err = sbuf_putc(&q, '\0');
 	if (err)
@@ -406,6 +516,17 @@ static void finish_query(struct store *s)
 		conn_fail(s);
 		return;
 	}
+	if (!b->safe) {
+		/* most likely rows that already landed: again, the safe way */
+		store_log(LOG_INFO, "store: batch of %zu rows failed (%s: %s); "
+			  "retrying with conflict checks", b->cur.hi - b->cur.lo,
+			  b->sqlstate, b->errmsg);
+		if (push_range(b, b->cur.lo, b->cur.hi, true)) {
+			store_log(LOG_ERR, "store: out of memory retrying a batch");
+			conn_fail(s);
+		}
+		return;
+	}
 	if (b->cur.hi - b->cur.lo == 1) {
 		const unsigned char *p = b->frames.p + b->offs[b->cur.lo];
 		struct rec r;
@@ -422,7 +543,8 @@ static void finish_query(struct store *s)
 	{
 		size_t mid = b->cur.lo + (b->cur.hi - b->cur.lo) / 2;
 
-		if (push_range(b, mid, b->cur.hi) || push_range(b, b->cur.lo, mid)) {
+		if (push_range(b, mid, b->cur.hi, true) ||
+		    push_range(b, b->cur.lo, mid, true)) {
 			store_log(LOG_ERR, "store: out of memory splitting a batch");
 			conn_fail(s);
 		}

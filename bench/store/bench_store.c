@@ -35,21 +35,27 @@ static double self_cpu_ms(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
-/* CPU of the postmaster and every child process (backends, walwriter,
- * checkpointer...) in ms, from /proc. */
+/* CPU of the whole cluster in ms, from /proc: the postmaster's own time,
+ * the time of its children that exited (cutime/cstime, the postmaster
+ * reaps them), and the time of the children alive now (backends,
+ * walwriter, checkpointer, autovacuum workers). */
 static double pg_cpu_ms(long pm)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	double ticks = 0;
 
-	if (!d || pm <= 0)
+	if (!d || pm <= 0) {
+		if (d)
+			closedir(d);
 		return 0;
+	}
 	while ((e = readdir(d)) != NULL) {
 		char path[300], buf[1024];
 		FILE *f;
 		long pid = strtol(e->d_name, NULL, 10), ppid;
 		unsigned long ut, st;
+		long cut, cst;
 		char *p;
 
 		if (pid <= 0)
@@ -66,12 +72,14 @@ static double pg_cpu_ms(long pm)
 		p = strrchr(buf, ')');
 		if (!p)
 			continue;
-		/* fields after "comm)": state ppid pgrp session tty tpgid flags
-		 * minflt cminflt majflt cmajflt utime stime */
-		if (sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			   &ppid, &ut, &st) != 3)
+		/* after "comm)": state ppid pgrp session tty tpgid flags minflt
+		 * cminflt majflt cmajflt utime stime cutime cstime */
+		if (sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
+			   &ppid, &ut, &st, &cut, &cst) != 5)
 			continue;
-		if (pid == pm || ppid == pm)
+		if (pid == pm)
+			ticks += (double)(ut + st) + (double)(cut + cst);
+		else if (ppid == pm)
 			ticks += (double)(ut + st);
 	}
 	closedir(d);
@@ -296,7 +304,7 @@ static int copy_table(PGconn *c, const char *table, const struct sbuf *b)
 
 	if (!b->len)
 		return 0;
-	snprintf(sql, sizeof(sql), "copy %s from stdin", table);
+	snprintf(sql, sizeof(sql), "copy %s from stdin (format binary)", table);
 	r = PQexec(c, sql);
 	ok = PQresultStatus(r) == PGRES_COPY_IN;
 	PQclear(r);
@@ -327,10 +335,16 @@ static int copy_batch(PGconn *c, struct store *q)
 					 (size_t)f[2] << 16 | (size_t)f[3] << 24);
 		struct rec rec;
 
-		if (rec_decode(&rec, f + REC_HDR, flen - REC_HDR) == 0)
-			rec_copy_line(&lines[rec.table], &rec, -1);
+		if (rec_decode(&rec, f + REC_HDR, flen - REC_HDR) == 0) {
+			if (!lines[rec.table].len)
+				rec_copy_binary_begin(&lines[rec.table]);
+			rec_copy_binary(&lines[rec.table], &rec, -1);
+		}
 		off += flen;
 	}
+	for (int t = 0; t < T_COUNT; t++)
+		if (lines[t].len)
+			rec_copy_binary_end(&lines[t]);
 	r = PQexec(c, "begin");
 	PQclear(r);
 	for (int t = 0; t < T_COUNT && !err; t++)
@@ -410,6 +424,7 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		t1 = now_s();
+		pg1 = pg_cpu_ms(pm);	/* before its backend exits */
 		PQfinish(w);
 	} else {
 		struct store_conf wc = {.conninfo = dsn, .data_dir = dir,
@@ -436,13 +451,13 @@ int main(int argc, char **argv)
 		while (store_busy(s))
 			drive(s, 10);
 		t1 = now_s();
+		pg1 = pg_cpu_ms(pm);
 		store_stats(s, &st);
 		if (st.rows_journaled || st.rows_rejected)
 			fprintf(stderr, "bench_store: %llu rows journaled, %llu rejected\n",
 				st.rows_journaled, st.rows_rejected);
 	}
 	cpu1 = self_cpu_ms();
-	pg1 = pg_cpu_ms(pm);
 	wal1 = wal_lsn(mon);
 	printf("mode=%s calls=%llu seconds=%.2f calls_per_s=%.0f pg_cpu_ms_per_call=%.4f "
 	       "wal_bytes_per_call=%.0f client_cpu_ms_per_call=%.4f\n",
