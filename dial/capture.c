@@ -328,11 +328,17 @@ void dial_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 			}
 		}
 	}
-	if (!tx && (ev->code ? (ev->method && !strcmp(ev->method, "INVITE")) :
-		    true)) {
-		/* callbacks that follow report from this message */
+	if (!tx) {
+		/* keep a copy only of what a callback reports from next:
+		   1xx (not 100) and finals of an INVITE, in-dialog requests */
+		bool want = ev->code ?
+			(ev->code > 100 && ev->method &&
+			 !strcmp(ev->method, "INVITE")) :
+			(ev->method && (strcmp(ev->method, "ACK") ||
+					(!leg->outbound && leg->state < LEG_UP)));
+
 		dial_event_free(leg->last_rx);
-		leg->last_rx = dial_event_clone(ev, DIAL_EV_SIP);
+		leg->last_rx = want ? dial_event_clone(ev, DIAL_EV_SIP) : NULL;
 	}
 	dial_emit(d, ev);
 }

@@ -89,7 +89,6 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 	/* INBOUND first (the daemon creates the call), then the message */
 	snprintf(stash->leg_id, sizeof(stash->leg_id), "%s", leg->id);
 	stash->outbound = false;
-	leg->last_rx = dial_event_clone(stash, DIAL_EV_SIP);
 	ev = dial_event_clone(stash, DIAL_EV_INBOUND);
 	if (ev) {
 		char refresher[8];
