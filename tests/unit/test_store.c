@@ -69,6 +69,28 @@ static void test_records(void)
 	       "COPY text line");
 	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
 
+	/* the binary COPY form the writer sends */
+	struct sbuf bin = {0};
+	static const unsigned char want_hdr[] = "PGCOPY\n\377\r\n";
+
+	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes again");
+	ok(rec_copy_binary_begin(&bin) == 0 && bin.len == 19 &&
+	   memcmp(bin.p, want_hdr, 11) == 0, "binary COPY header");
+	ok(rec_copy_binary(&bin, &r, 3) == 0, "binary tuple");
+	ok(bin.p[19] == 0 && bin.p[20] == 8, "8 fields (ord + 7 columns)");
+	/* ord: length 4, value 3 */
+	is_mem(bin.p + 21, 8, "\0\0\0\4\0\0\0\3", 8, "ord as int4");
+	/* CA0123: length 6 */
+	is_mem(bin.p + 29, 10, "\0\0\0\6CA0123", 10, "text column");
+	is_mem(bin.p + 39, 8, "\0\0\0\4\0\0\0\7", 8, "int column as int4");
+	is_mem(bin.p + 47, 4, "\377\377\377\377", 4, "NULL is length -1");
+	/* 1764431484123456 - 946684800000000 = 0x2e7bc7c9f9940 */
+	is_mem(bin.p + 51, 12, "\0\0\0\10\0\2\xe7\xbc\x7c\x9f\x99\x40", 12,
+	       "timestamptz as microseconds since 2000");
+	ok(rec_copy_binary_end(&bin) == 0 && bin.p[bin.len - 1] == 0xff &&
+	   bin.p[bin.len - 2] == 0xff, "trailer");
+	sbuf_free(&bin);
+
 	/* a builder error rolls the frame back */
 	size_t before = q.len;
 
