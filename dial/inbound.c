@@ -36,6 +36,16 @@ static const char *phrase_of(uint16_t code)
 	}
 }
 
+enum { TRYING_MS = 100 };
+
+static void trying_h(void *arg)
+{
+	struct leg *leg = arg;
+
+	if (!leg->sess && leg->state < LEG_UP && leg->msg)
+		(void)sip_reply(leg->d->sip, leg->msg, 100, "Trying");
+}
+
 void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 {
 	struct dial *d = arg;
@@ -101,7 +111,9 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 		dial_emit(d, ev);
 	}
 	dial_emit(d, stash);
-	(void)sip_reply(d->sip, msg, 100, "Trying");
+	/* RFC 3261 §17.2.1: a 100 only if we do not answer within 200 ms;
+	   a daemon that answers at once saves a message per call */
+	tmr_start(&leg->tmr, TRYING_MS, trying_h, leg);
 }
 
 static int accept_sess(struct leg *leg, uint16_t code, struct mbuf *desc,
@@ -122,6 +134,7 @@ void dial_in_ring(struct leg *leg, uint16_t code)
 
 	if (leg->state >= LEG_UP)
 		return;
+	tmr_cancel(&leg->tmr);
 	if (!leg->sess)
 		err = accept_sess(leg, code, NULL, "Allow: INVITE, ACK, "
 				  "CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n");
@@ -145,6 +158,7 @@ void dial_in_answer(struct leg *leg, const struct cmd *c)
 
 	if (leg->state >= LEG_UP)
 		return;
+	tmr_cancel(&leg->tmr);
 	if (!leg->port)
 		leg->port = c->media_port ? c->media_port : dial_next_port(d);
 	if (leg->offer)
@@ -211,6 +225,7 @@ void dial_in_reject(struct leg *leg, uint16_t code,
 
 	if (leg->state >= LEG_UP)
 		return;
+	tmr_cancel(&leg->tmr);
 	if (reason && reason->present && reason->protocol[0]) {
 		if (reason->text[0])
 			snprintf(r, sizeof(r),
