@@ -63,6 +63,14 @@ static void schedule_retry(struct store *s)
 		s->backoff_ms = s->reconnect_max_ms;
 }
 
+/* Server notices ("terminating connection due to immediate shutdown")
+ * would otherwise go to stderr, past the daemon's log handler. */
+static void on_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	store_log(LOG_WARNING, "database notice: %s", msg);
+}
+
 static void start_connect(struct store *s)
 {
 	s->conn = PQconnectStart(s->conninfo);
@@ -76,6 +84,7 @@ static void start_connect(struct store *s)
 		schedule_retry(s);
 		return;
 	}
+	PQsetNoticeProcessor(s->conn, on_notice, NULL);
 	s->state = STORE_CONNECTING;
 	s->poll = PGRES_POLLING_WRITING;
 	s->deadline = store_now_ms() + CONNECT_TIMEOUT_MS;
