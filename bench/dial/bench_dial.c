@@ -3,6 +3,7 @@
 /*
  * bench_dial out   --target HOST:PORT [--seconds S] [--rate R | --window W]
  * bench_dial in    [--listen HOST:PORT] [--seconds S] [--idle-ms MS]
+ *                  [--max-inbound N]
  * bench_dial relay [--calls N] [--seconds S] [--ports LO-HI]
  *
  * out: outgoing legs through the engine's public API (dial/dial.h), each
@@ -171,6 +172,7 @@ struct opts {
 	unsigned idle_ms;
 	unsigned calls;
 	unsigned port_lo, port_hi;
+	unsigned max_inbound;
 	bool verbose;
 };
 
@@ -180,7 +182,7 @@ static void usage(void)
 		"usage: bench_dial out --target HOST:PORT [--seconds S]"
 		" [--rate R | --window W]\n"
 		"       bench_dial in [--listen HOST:PORT] [--seconds S]"
-		" [--idle-ms MS]\n"
+		" [--idle-ms MS] [--max-inbound N]\n"
 		"       bench_dial relay [--calls N] [--seconds S]"
 		" [--ports LO-HI]\n");
 	exit(2);
@@ -238,6 +240,8 @@ static void parse(struct opts *o, int argc, char **argv)
 			o->window = num(v, "--window");
 		else if (!strcmp(a, "--idle-ms"))
 			o->idle_ms = num(v, "--idle-ms");
+		else if (!strcmp(a, "--max-inbound"))
+			o->max_inbound = num(v, "--max-inbound");
 		else if (!strcmp(a, "--calls"))
 			o->calls = num(v, "--calls");
 		else if (!strcmp(a, "--ports")) {
@@ -269,12 +273,50 @@ static void log_h(int level, const char *msg, void *arg)
 		fprintf(stderr, "dial[%d]: %s\n", level, msg);
 }
 
+/* failures by kind, printed at the end */
+enum { KINDS = 16 };
+static struct kind {
+	enum dial_end end;
+	uint16_t code;
+	int err;
+	bool local;
+	uint64_t n;
+} kinds[KINDS];
+
 static void report_failure(struct sipstat *s, const struct dial_event *ev)
 {
-	if (s->reported++ < 10)
-		fprintf(stderr, "failed leg %s: end=%s code=%u err=%d (%s)\n",
-			ev->leg_id, dial_end_name(ev->end), ev->code, ev->err,
-			ev->err ? strerror(ev->err) : "-");
+	size_t i;
+
+	if (s->reported++ < 5)
+		fprintf(stderr, "failed leg %s: end=%s code=%u err=%d (%s)"
+			" %s\n", ev->leg_id, dial_end_name(ev->end), ev->code,
+			ev->err, ev->err ? strerror(ev->err) : "-",
+			ev->local ? "local" : "remote");
+
+	for (i = 0; i < KINDS; i++) {
+		struct kind *k = &kinds[i];
+
+		if (k->n && (k->end != ev->end || k->code != ev->code ||
+			     k->err != ev->err || k->local != ev->local))
+			continue;
+		k->end = ev->end;
+		k->code = ev->code;
+		k->err = ev->err;
+		k->local = ev->local;
+		k->n++;
+		return;
+	}
+}
+
+static void report_kinds(void)
+{
+	size_t i;
+
+	for (i = 0; i < KINDS && kinds[i].n; i++)
+		fprintf(stderr, "failures: %" PRIu64 " x end=%s code=%u"
+			" err=%d %s\n", kinds[i].n,
+			dial_end_name(kinds[i].end), kinds[i].code,
+			kinds[i].err, kinds[i].local ? "local" : "remote");
 }
 
 static struct dial *engine_start(const struct opts *o, const char *listen)
@@ -286,7 +328,7 @@ static struct dial *engine_start(const struct opts *o, const char *listen)
 	memset(&conf, 0, sizeof(conf));
 	conf.listen = listen;
 	conf.user_agent = "bench_dial";
-	conf.max_inbound = 100000;
+	conf.max_inbound = o->max_inbound ? o->max_inbound : 100000;
 	conf.max_legs = 100000;
 
 	dial_log_handler_set(log_h, (void *)o);
@@ -407,21 +449,24 @@ static void wait_events(struct dial *d, int ms)
 }
 
 static size_t engine_threads;
+static uint64_t shed;   /* inbound INVITEs answered 503 (max_inbound) */
 
 static void result(const char *mode, const struct sipstat *s, double secs,
 		   double cpu_ms, uint64_t calls)
 {
 	double cps = secs > 0 ? (double)s->ok / secs : 0;
+
+	report_kinds();
 	double main_ms = (double)thread_cpu_ns((pid_t)syscall(SYS_gettid)) /
 		1e6;
 
 	printf("bench-result mode=%s calls=%" PRIu64 " ok=%" PRIu64
 	       " failed=%" PRIu64 " seconds=%.2f cps=%.0f sip_cpu_ms=%.0f"
 	       " cpu_ms_per_call=%.4f captured=%" PRIu64
-	       " main_cpu_ms=%.0f engine_threads=%zu\n",
+	       " main_cpu_ms=%.0f engine_threads=%zu shed=%" PRIu64 "\n",
 	       mode, calls, s->ok, s->failed, secs, cps, cpu_ms,
 	       s->ok ? cpu_ms / (double)s->ok : 0.0, s->captured, main_ms,
-	       engine_threads);
+	       engine_threads, shed);
 	fflush(stdout);
 }
 
@@ -501,6 +546,7 @@ static int run_out(const struct opts *o)
 
 static int run_in(const struct opts *o)
 {
+	struct dial_stats dst;
 	struct sipstat s;
 	struct cpu_snap c0, c1;
 	struct dial *d;
@@ -531,6 +577,8 @@ static int run_in(const struct opts *o)
 	}
 	cpu_take(&c1, &self, 1);
 	engine_threads = c1.n;
+	dial_stats_get(d, &dst);
+	shed = dst.inbound_rejected_busy;
 
 	calls = s.inbound;
 	if (s.ok + s.failed < s.inbound) {
