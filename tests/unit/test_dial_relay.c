@@ -244,6 +244,32 @@ int main(void)
 	ok(pb.rx == 10 && st.latched[DIAL_RELAY_A],
 	   "pinned: the SDP's address 127.0.0.2 accepted and latched");
 
+	/* IPv6: the same path on ::1 */
+	{
+		struct dial_relay *r6 = NULL;
+		struct phone a6, b6;
+		struct sa ip6;
+
+		memset(&a6, 0, sizeof(a6));
+		memset(&b6, 0, sizeof(b6));
+		sa_set_str(&ip6, "::1", 0);
+		if (dial_relay_alloc(&r6, &ip6, 41100, 41199) == 0 &&
+		    phone_open(&a6, "::1", 0xb0) == 0 &&
+		    phone_open(&b6, "::1", 0xa0) == 0) {
+			(void)dial_relay_remote_set(r6, DIAL_RELAY_B, &b6.addr,
+						    NULL, false);
+			send_pkts(&a6, dial_relay_local(r6, DIAL_RELAY_A), 10,
+				  0xa0, PAYLOAD, &b6);
+			ok(b6.rx == 10 && b6.bad == 0,
+			   "IPv6: 10 packets relayed on ::1");
+		}
+		else
+			ok(0, "IPv6 relay and phones on ::1");
+		r6 = mem_deref(r6);
+		a6.us = mem_deref(a6.us);
+		b6.us = mem_deref(b6.us);
+	}
+
 	/* exhaustion: 4 ports are one relay */
 	r3 = mem_deref(r3);
 	err = dial_relay_alloc(&r3, &ip, 41200, 41203);
