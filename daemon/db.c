@@ -18,6 +18,7 @@ struct db {
 	int io_fd;
 	enum store_io io_want;
 	struct event *timer;
+	struct event *kick;	/* re-reads the store's wishes after an add */
 };
 
 static void rearm(struct db *db);
@@ -75,6 +76,22 @@ static void rearm(struct db *db)
 
 		event_add(db->timer, &tv);
 	}
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	rearm(arg);
+}
+
+/* store_*_add() may start a batch or a flush timer outside store_process;
+ * rearm from the loop, not from inside the caller */
+static void on_store_wake(void *arg)
+{
+	struct db *db = arg;
+
+	event_active(db->kick, EV_TIMEOUT, 0);
 }
 
 static void collect(void *arg)
@@ -181,6 +198,7 @@ int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 		.batch_rows = cfg->store_batch_rows,
 		.flush_ms = cfg->store_flush_ms,
 		.queue_max_bytes = cfg->store_queue_max_bytes,
+		.wake = on_store_wake,
 	};
 	struct db *db;
 	int err;
@@ -190,9 +208,11 @@ int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 		return ENOMEM;
 	db->base = base;
 	db->io_fd = -1;
+	conf.wake_arg = db;
 	store_log_handler_set(on_store_log, NULL);
 	db->timer = evtimer_new(base, on_io, db);
-	if (!db->timer) {
+	db->kick = event_new(base, -1, 0, on_kick, db);
+	if (!db->timer || !db->kick) {
 		err = ENOMEM;
 		goto out;
 	}
@@ -221,6 +241,8 @@ struct db *db_free(struct db *db)
 		event_free(db->io);
 	if (db->timer)
 		event_free(db->timer);
+	if (db->kick)
+		event_free(db->kick);
 	store_free(db->store);
 	store_log_handler_set(NULL, NULL);
 	free(db);

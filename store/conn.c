@@ -108,6 +108,8 @@ int store_alloc(struct store **sp, const struct store_conf *conf)
 	s->reconnect_min_ms = conf->reconnect_min_ms ? conf->reconnect_min_ms : 250;
 	s->reconnect_max_ms = conf->reconnect_max_ms ? conf->reconnect_max_ms : 10000;
 	s->backoff_ms = s->reconnect_min_ms;
+	s->wake = conf->wake;
+	s->wake_arg = conf->wake_arg;
 	s->batch_rows = conf->batch_rows ? conf->batch_rows : 2000;
 	s->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
 	s->queue_max_bytes = conf->queue_max_bytes ? conf->queue_max_bytes

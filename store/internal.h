@@ -199,6 +199,8 @@ struct store {
 	bool have_journal;
 	struct journal journal;
 	struct store_stats stats;
+	store_wake_h *wake;
+	void *wake_arg;
 };
 
 /* writer.c hooks called by conn.c */

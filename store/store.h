@@ -30,6 +30,11 @@ enum store_io {
 	STORE_IO_WRITE = 2,
 };
 
+typedef void (store_log_h)(int level, const char *msg, void *arg);
+/* Called (from inside store_*_add) when store_want()/store_timeout_ms()
+ * may have changed outside store_process(): the loop must re-read them. */
+typedef void (store_wake_h)(void *arg);
+
 struct store_conf {
 	const char *conninfo;		/* libpq URL or key=value string */
 	unsigned reconnect_min_ms;	/* first retry delay, doubles */
@@ -39,9 +44,10 @@ struct store_conf {
 	unsigned batch_rows;		/* flush at this many rows (default 2000) */
 	unsigned flush_ms;		/* ... or this long after the first (100) */
 	size_t queue_max_bytes;		/* memory bound; past it: journal (64 MiB) */
+	store_wake_h *wake;		/* optional */
+	void *wake_arg;
 };
 
-typedef void (store_log_h)(int level, const char *msg, void *arg);
 
 struct store;
 
@@ -185,7 +191,8 @@ struct store_policy_event {
 int store_header_policy_add(struct store *s, const struct store_policy_event *p);
 
 /* Writes the queue now: to PostgreSQL when it is up and idle, otherwise
- * to the journal (fsync'd). 0 or the errno of the journal write. */
+ * to the journal (fsync'd). 0 or the errno of the journal write. The
+ * caller re-reads store_want()/store_timeout_ms() afterwards. */
 int store_flush(struct store *s);
 /* True while records are queued or a batch is in flight (shutdown waits). */
 bool store_busy(const struct store *s);

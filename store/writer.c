@@ -74,6 +74,7 @@ static const char *const insert_sql[T_COUNT] = {
 };
 
 static void start_next(struct store *s, bool force);
+static int writer_enqueue_rows(struct store *s, size_t rows);
 
 static uint32_t frame_len(const unsigned char *p)
 {
@@ -718,6 +719,18 @@ void writer_tick(struct store *s)
 }
 
 int writer_enqueued(struct store *s, size_t rows)
+{
+	int err = writer_enqueue_rows(s, rows);
+
+	/* the first queued row starts the flush timer, and a batch may have
+	 * started: the loop must look again */
+	if (s->wake && (s->queue_rows == rows || s->phase != W_IDLE ||
+			!s->queue_rows))
+		s->wake(s->wake_arg);
+	return err;
+}
+
+static int writer_enqueue_rows(struct store *s, size_t rows)
 {
 	if (!s->queue_rows)
 		s->queue_since = store_now_ms();

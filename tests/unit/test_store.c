@@ -199,6 +199,14 @@ static void fill(struct store *s, int n)
 	}
 }
 
+static int wakes;
+
+static void on_wake(void *arg)
+{
+	(void)arg;
+	wakes++;
+}
+
 static void test_store_journal(const char *dir)
 {
 	struct store *s = NULL;
@@ -207,12 +215,16 @@ static void test_store_journal(const char *dir)
 		/* nothing listens on port 1: the store stays down */
 		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
 		.data_dir = dir, .batch_rows = 100, .flush_ms = 50,
+		.wake = on_wake,
 	};
 	struct store_call bad = {.sid = "CA1"};
 
 	ok(store_alloc(&s, &conf) == 0, "store allocates while the database is down");
 	is_int(store_call_upsert(s, &bad), EINVAL, "missing fields: EINVAL");
 	fill(s, 60);	/* 60 calls + 60 messages + 60 headers = 180 rows */
+	ok(wakes >= 2, "the loop is woken when rows start queueing (%d)", wakes);
+	ok(store_timeout_ms(s) >= 0 && store_timeout_ms(s) <= 50,
+	   "a flush timer runs while rows are queued (%d ms)", store_timeout_ms(s));
 	store_stats(s, &st);
 	ok(st.rows_journaled == 100 && st.queue_rows == 80,
 	   "100 rows journaled at batch_rows, 80 queued (%llu, %zu)",
