@@ -109,22 +109,23 @@ const char *dial_timer_impl(void)
 
 /* ---- events out ---- */
 
-void dial_emit(struct dial *d, struct dial_event *ev)
+/* Moves the events gathered during one pass of the SIP loop to the shared
+ * FIFO: one lock and at most one eventfd write per pass instead of one
+ * per event (a delay-0 timer runs after the pass's descriptors). */
+static void flush_h(void *arg)
 {
+	struct dial *d = arg;
 	bool was_empty;
 
-	if (!ev)
+	if (!d->pend_head)
 		return;
-	if (!ev->time_us)
-		ev->time_us = dial_now_us();
-	ev->next = NULL;
 	pthread_mutex_lock(&d->lock);
 	was_empty = !d->evq_head;
 	if (d->evq_tail)
-		d->evq_tail->next = ev;
+		d->evq_tail->next = d->pend_head;
 	else
-		d->evq_head = ev;
-	d->evq_tail = ev;
+		d->evq_head = d->pend_head;
+	d->evq_tail = d->pend_tail;
 	if (was_empty) {
 		uint64_t one = 1;
 
@@ -133,6 +134,23 @@ void dial_emit(struct dial *d, struct dial_event *ev)
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
+	d->pend_head = d->pend_tail = NULL;
+}
+
+void dial_emit(struct dial *d, struct dial_event *ev)
+{
+	if (!ev)
+		return;
+	if (!ev->time_us)
+		ev->time_us = dial_now_us();
+	ev->next = NULL;
+	if (d->pend_tail)
+		d->pend_tail->next = ev;
+	else
+		d->pend_head = ev;
+	d->pend_tail = ev;
+	if (!tmr_isrunning(&d->flush_tmr))
+		tmr_start(&d->flush_tmr, 0, flush_h, d);
 	atomic_fetch_add_explicit(&d->st_events, 1, memory_order_relaxed);
 }
 
@@ -747,6 +765,8 @@ static void stack_free(struct dial *d, bool exited)
 	d->mq = mem_deref(d->mq);
 	d->dtls = mem_deref(d->dtls);
 	d->dnsc = mem_deref(d->dnsc);
+	tmr_cancel(&d->flush_tmr);
+	flush_h(d);	/* dial_free frees what nobody took */
 }
 
 static void ready(struct dial *d, int state, int err)

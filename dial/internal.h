@@ -136,6 +136,8 @@ struct dial {
 	uint32_t nout, nin;
 	struct list linger;	/* ended legs, oldest first */
 	struct tmr sweep;
+	struct tmr flush_tmr;	/* delay 0: pending events to the FIFO */
+	struct dial_event *pend_head, *pend_tail;
 	struct tmr quit_tmr;
 	uint32_t next_port;
 	bool closing;
