@@ -66,6 +66,7 @@ struct cxml_policy {
 	unsigned max_nodes;       /* elements + text nodes (10000) */
 };
 
+/* Fills pol with the spec's defaults; the lists point at static arrays. */
 void cxml_policy_default(struct cxml_policy *pol);
 
 /* Header name class under a policy, for callers that check names elsewhere
@@ -129,6 +130,8 @@ struct cxml_sip_uri {
  * pol->oversize_is_error; EINVAL bad arguments; ENOMEM. */
 int cxml_sip_uri_parse(const char *uri, const struct cxml_policy *pol,
 		       struct cxml_sip_uri **up, struct cxml_diags *d);
+/* Only for URIs from cxml_sip_uri_parse(), never for one inside a document.
+ * NULL-safe, returns NULL. */
 struct cxml_sip_uri *cxml_sip_uri_free(struct cxml_sip_uri *u);
 
 /*
@@ -478,6 +481,8 @@ struct cxml_doc {
 	struct cxml_arena *arena;       /* private: owns everything above */
 };
 
+/* Frees the whole tree (every string and list in it); NULL-safe, returns
+ * NULL. Documents are independent of the parser that made them. */
 struct cxml_doc *cxml_doc_free(struct cxml_doc *doc);
 
 /* Element names ("Dial", "Sip"...) and whether this dialerd executes the
@@ -489,8 +494,10 @@ bool cxml_verb_executed(enum cxml_verb_type t);
 bool cxml_noun_executed(enum cxml_noun_type t);
 
 /*
- * A parser keeps a libxml2 context between documents (faster). One parser
- * per thread; it borrows pol (NULL = defaults, copied).
+ * A parser keeps a libxml2 context and a scratch arena between documents
+ * (faster). Use one parser per thread; parsers share nothing. pol is
+ * copied (NULL = defaults); the lists it points at are borrowed and must
+ * outlive the parser. alloc: 0, EINVAL, ENOMEM.
  */
 struct cxml_parser;
 
