@@ -2,6 +2,9 @@
 #include <string.h>
 
 #include <re.h>
+#define DEBUG_MODULE "test"
+#define DEBUG_LEVEL 5
+#include <re_dbg.h>
 
 #include "dial/internal.h"
 #include "tests/tap.h"
@@ -112,6 +115,16 @@ static struct sa port_plus(const struct sa *a, int d)
 	return r;
 }
 
+/* libre's warnings become TAP comments instead of coloured stderr */
+static void dbg_h(int level, const char *p, size_t len, void *arg)
+{
+	(void)level;
+	(void)arg;
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		--len;
+	diag("libre: %.*s", (int)len, p);
+}
+
 int main(void)
 {
 	struct dial_relay *r = NULL, *r2 = NULL, *r3 = NULL;
@@ -123,6 +136,7 @@ int main(void)
 	memset(&pa, 0, sizeof(pa));
 	pac = pb = pbc = px = pp = pa;
 
+	dbg_handler_set(dbg_h, NULL);
 	err = libre_init();
 	if (!ok(err == 0, "libre_init"))
 		return tap_done();

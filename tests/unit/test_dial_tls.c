@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <re.h>
+#define DEBUG_MODULE "test"
+#define DEBUG_LEVEL 5
+#include <re_dbg.h>
 
 #include "dial/internal.h"
 #include "tests/tap.h"
@@ -205,6 +208,16 @@ static struct result request(struct server *s, const struct dial_tls_conf *c,
 	return r;
 }
 
+/* libre's warnings become TAP comments instead of coloured stderr */
+static void dbg_h(int level, const char *p, size_t len, void *arg)
+{
+	(void)level;
+	(void)arg;
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		--len;
+	diag("libre: %.*s", (int)len, p);
+}
+
 int main(void)
 {
 	struct server s;
@@ -225,6 +238,7 @@ int main(void)
 	if (!ok(make_certs() == 0, "CA and server certificate made"))
 		return tap_done();
 
+	dbg_handler_set(dbg_h, NULL);
 	err = libre_init();
 	if (!ok(err == 0, "libre_init"))
 		goto out;
