@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <re.h>
 #define DEBUG_MODULE "test"
 #define DEBUG_LEVEL 5
@@ -76,6 +78,20 @@ static bool srv_req_h(const struct sip_msg *msg, void *arg)
 	return true;
 }
 
+/* the SNI the last client sent ("" when none) */
+static char last_sni[256];
+
+static int sni_cb(SSL *ssl, int *ad, void *arg)
+{
+	const char *n = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	(void)ad;
+	(void)arg;
+	snprintf(last_sni, sizeof(last_sni), "%s", n ? n : "");
+
+	return SSL_TLSEXT_ERR_OK;
+}
+
 static int server_start(struct server *s)
 {
 	struct dial_tls_conf c = { .certfile = path_srv, .cafile = path_ca };
@@ -86,6 +102,8 @@ static int server_start(struct server *s)
 	err = dial_tls_alloc(&s->dt, &c);
 	if (err)
 		return err;
+	SSL_CTX_set_tlsext_servername_callback(
+		tls_openssl_context(dial_tls_ctx(s->dt)), sni_cb);
 	err = sip_alloc(&s->sip, NULL, 16, 16, 16, "srv", NULL, NULL);
 	if (err)
 		return err;
@@ -255,9 +273,11 @@ int main(void)
 	   r.err);
 	is_int((long long)st.verified, 1, "the connection was verified");
 	is_int(s.reqs, 1, "server got the request");
+	is_str(last_sni, "", "no SNI for an IP literal (RFC 6066)");
 
 	r = request(&s, &good, "sip:x@good.test;transport=tls", NULL, &st);
 	ok(r.err == 0 && r.scode == 200, "name good.test, right CA: 200");
+	is_str(last_sni, "good.test", "SNI carries the host name");
 	is_int((long long)st.refused, 0, "nothing refused");
 
 	r = request(&s, &good, "sip:x@GOOD.test;transport=tls", NULL, &st);
