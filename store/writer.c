@@ -33,16 +33,17 @@ static const char setup_sql[] =
 	"create temp table s_policy on commit delete rows as"
 	" select * from header_policy_events with no data;";
 
-/* A call row is a full snapshot: within a batch the newest wins; across
- * batches (or a journal replayed late) an older snapshot never overwrites
- * a newer one, and a NULL keeps what was known. */
+/* A call row is a full snapshot: snapshots of one call in one batch are
+ * merged before sending (calls_copy), so s_calls holds one row per SID;
+ * across batches (or a journal replayed late) an older snapshot never
+ * overwrites a newer one, and a NULL keeps what was known. */
 static const char *const insert_sql[T_COUNT] = {
-	"insert into calls select distinct on (sid) sid, account_sid,"
+	"insert into calls select sid, account_sid,"
 	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name,"
 	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause,"
 	" reason_text, codec, created_at, ringing_at, answered_at, ended_at,"
 	" duration, dial_call_status, updated_at"
-	" from s_calls order by sid, updated_at desc, ord desc"
+	" from s_calls"
 	" on conflict (sid) do update set"
 	" account_sid = excluded.account_sid,"
 	" parent_call_sid = coalesce(excluded.parent_call_sid, calls.parent_call_sid),"
