@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,7 @@ struct stock {
 };
 
 static struct stock stock;
-static int use_stock = -1;   /* -1: not decided yet */
+static _Atomic int use_stock = -1;   /* -1: not decided yet */
 static pthread_once_t stock_once = PTHREAD_ONCE_INIT;
 
 static void sym(void *dst, const char *name)
@@ -92,20 +93,27 @@ static void stock_decide(void)
 		sym(&stock.status, "tmr_status");
 		if (stock.start && stock.poll && stock.next && stock.tmrl &&
 		    stock.status) {
-			use_stock = 1;
+			/* release: the pointers above are seen before the 1 */
+			atomic_store_explicit(&use_stock, 1,
+					      memory_order_release);
 			return;
 		}
 	}
 
-	use_stock = 0;
+	atomic_store_explicit(&use_stock, 0, memory_order_release);
 }
 
+/* one acquire load per call (a plain load on x86) once decided */
 static inline bool stock_on(void)
 {
-	if (use_stock < 0)
-		(void)pthread_once(&stock_once, stock_decide);
+	int v = atomic_load_explicit(&use_stock, memory_order_acquire);
 
-	return use_stock == 1;
+	if (v < 0) {
+		(void)pthread_once(&stock_once, stock_decide);
+		v = atomic_load_explicit(&use_stock, memory_order_acquire);
+	}
+
+	return v == 1;
 }
 
 enum { HEAP_MIN_CAP = 256 };
