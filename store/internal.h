@@ -39,6 +39,9 @@ uint32_t store_crc32(const void *data, size_t n);
  * Columns are in the order of the table's columns in the schema.
  */
 #define REC_HDR 8u
+/* A batch (or the setup query) taking longer than this means a silent
+ * network failure: the connection is dropped and the rows journaled. */
+#define STORE_QUERY_TIMEOUT_MS 60000u
 #define REC_MAX_PAYLOAD (16u << 20)
 
 enum rec_table {
@@ -194,6 +197,7 @@ struct store {
 	size_t queue_rows;
 	unsigned long long queue_since;	/* ms when the oldest queued row came */
 	enum wphase phase;
+	unsigned long long query_deadline;	/* ms: a query in flight past it: lost */
 	struct batch batch;
 	bool in_batch;
 	bool have_journal;

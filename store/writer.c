@@ -381,6 +381,7 @@ static int send_range(struct store *s)
 		goto out;
 	}
 	s->phase = W_BATCH;
+	s->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
  out:
 	sbuf_free(&q);
 	if (err && err != EAGAIN)
@@ -677,6 +678,7 @@ void writer_on_connected(struct store *s)
 		return;
 	}
 	s->phase = W_SETUP;
+	s->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
 	writer_process(s);
 }
 
@@ -695,10 +697,13 @@ int writer_timeout_ms(const struct store *s)
 {
 	unsigned long long now, due;
 
+	if (s->state == STORE_UP && s->phase != W_IDLE) {
+		/* the batch's completion starts the next; only its deadline */
+		now = store_now_ms();
+		return s->query_deadline > now ? (int)(s->query_deadline - now) : 0;
+	}
 	if (!s->queue_rows)
 		return -1;
-	if (s->state == STORE_UP && s->phase != W_IDLE)
-		return -1;	/* the batch's completion starts the next */
 	if (s->state != STORE_UP && !s->have_journal)
 		return -1;	/* nowhere to put it: wait for the database */
 	now = store_now_ms();
@@ -708,6 +713,14 @@ int writer_timeout_ms(const struct store *s)
 
 void writer_tick(struct store *s)
 {
+	if (s->state == STORE_UP && s->phase != W_IDLE &&
+	    store_now_ms() >= s->query_deadline) {
+		store_log(LOG_ERR, "database: no answer to a %s in %u ms; reconnecting",
+			  s->phase == W_SETUP ? "setup query" : "batch",
+			  STORE_QUERY_TIMEOUT_MS);
+		conn_fail(s);
+		return;
+	}
 	if (!s->queue_rows)
 		return;
 	if (s->state == STORE_UP) {
