@@ -34,7 +34,7 @@ create table calls (
 );
 create index calls_parent_idx on calls (parent_call_sid)
 	where parent_call_sid is not null;
-create index calls_created_idx on calls (created_at);
+create index calls_created_idx on calls using brin (created_at);
 create index calls_account_created_idx on calls (account_sid, created_at);
 create index calls_sip_call_id_idx on calls (sip_call_id);
 
@@ -94,8 +94,6 @@ create table webhook_requests (
 	primary key (call_sid, kind, sequence_number, attempt)
 );
 create index webhook_requests_at_idx on webhook_requests using brin (at);
-create index webhook_requests_token_idx on webhook_requests (idempotency_token)
-	where idempotency_token is not null;
 
 create table header_policy_events (
 	call_sid text not null,
