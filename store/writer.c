@@ -418,8 +418,11 @@ static void load_from_journal(struct store *s)
 	int err;
 
 	batch_clear(b);
-	err = journal_read(&s->journal, &b->frames, s->batch_rows,
-			   64u << 20, &rows);
+	/* catching up: larger transactions than live batches, but a bounded
+	 * read (a bigger frame is read alone) */
+	err = journal_read(&s->journal, &b->frames,
+			   s->batch_rows > 10000 ? s->batch_rows : 10000,
+			   8u << 20, &rows);
 	if (err || !rows)
 		return;
 	b->from_journal = true;

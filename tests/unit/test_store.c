@@ -152,6 +152,19 @@ static void test_journal(const char *dir)
 	}
 	ok(journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
 	ok(journal_pending(&j), "pending");
+	{
+		struct sbuf rb2 = {0};
+		size_t rows = 0;
+
+		/* max_bytes smaller than one frame: that frame is read alone */
+		ok(journal_read(&j, &rb2, 100, 10, &rows) == 0 && rows == 1 &&
+		   rb2.len == q.len / 10, "a frame larger than max_bytes is read alone");
+		ok(journal_read(&j, &rb2, 3, 1 << 20, &rows) == 0 && rows == 3,
+		   "max_rows bounds a read");
+		is_int((long long)j.replay_off, (long long)(q.len / 10 * 4),
+		       "replay offset after 4 rows");
+		sbuf_free(&rb2);
+	}
 	journal_close(&j);
 	is_int((long long)count_frames(dir), 10, "10 rows read back");
 
