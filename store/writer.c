@@ -737,12 +737,14 @@ void writer_tick(struct store *s)
 
 int writer_enqueued(struct store *s, size_t rows)
 {
+	bool first = s->queue_rows == 0;
+	enum wphase before = s->phase;
 	int err = writer_enqueue_rows(s, rows);
 
-	/* the first queued row starts the flush timer, and a batch may have
-	 * started: the loop must look again */
-	if (s->wake && (s->queue_rows == rows || s->phase != W_IDLE ||
-			!s->queue_rows))
+	/* the first queued row starts the flush timer; a batch may have
+	 * started or the queue gone to the journal: the loop must look again */
+	if (s->wake && (first || s->phase != before || !s->queue_rows ||
+			s->batch.want_write))
 		s->wake(s->wake_arg);
 	return err;
 }
