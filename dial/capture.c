@@ -350,8 +350,18 @@ bool dial_req_h(const struct sip_msg *msg, void *arg)
 	struct leg *leg;
 
 	leg = dial_cid_find(d, msg->callid.p, msg->callid.l);
-	if (!leg)
+	if (!leg) {
+		/* keep-alive probes from carriers and load balancers */
+		if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {
+			(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 200, "OK",
+					  "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, "
+					  "OPTIONS, INFO\r\n"
+					  "Accept: application/sdp\r\n"
+					  "Content-Length: 0\r\n\r\n");
+			return true;
+		}
 		return false;
+	}
 	if (!pl_strcmp(&msg->met, "BYE")) {
 		/* sipsess reports a remote BYE as ECONNRESET without the
 		   message: keep it for the ENDED event (Reason, headers) */

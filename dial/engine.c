@@ -889,11 +889,21 @@ int dial_alloc(struct dial **dp, const struct dial_conf *conf)
 		err = EINVAL;
 		goto fail;
 	}
-	if (d->conf.media_addr)
+	if (sa_is_any(&d->laddr)) {
+		/* libre 1.1.0's transports need one address, and it goes
+		   into Via, Contact, From and SDP */
+		dial_log(LOG_ERR, "SIP listen address %s: give a specific "
+			 "address, not the wildcard", d->conf.listen);
+		err = EINVAL;
+		goto fail;
+	}
+	if (d->conf.media_addr) {
 		snprintf(d->media_addr, sizeof(d->media_addr), "%s",
 			 d->conf.media_addr);
-	else
+	}
+	else {
 		sa_ntop(&d->laddr, d->media_addr, sizeof(d->media_addr));
+	}
 
 	pthread_mutex_lock(&init_lock);
 	if (!init_count)

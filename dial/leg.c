@@ -368,10 +368,10 @@ static int invite_send(struct leg *leg)
 		return err;
 	if (s->from_host)
 		snprintf(host, sizeof(host), "%s", s->from_host);
-	else if (sa_af(&d->laddr) == AF_INET6)
-		re_snprintf(host, sizeof(host), "[%j]", &d->laddr);
+	else if (strchr(d->media_addr, ':'))
+		snprintf(host, sizeof(host), "[%s]", d->media_addr);
 	else
-		re_snprintf(host, sizeof(host), "%j", &d->laddr);
+		snprintf(host, sizeof(host), "%s", d->media_addr);
 	snprintf(from, sizeof(from), "sip:%s@%s", s->from_user, host);
 	timers[0] = '\0';
 	if (leg->se_try)
