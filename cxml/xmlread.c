@@ -6,6 +6,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
+#include <libxml/globals.h>
 #include <libxml/xmlerror.h>
 
 #include "cxml/internal.h"
@@ -50,7 +51,7 @@ static void on_error(void *ctx, xmlErrorPtr e)
 	struct xstate *st = ctxt ? ctxt->_private : NULL;
 	struct diag_at at = { .ordinal = -1 };
 	char msg[180];
-	size_t n;
+	size_t n, i;
 
 	if (!st || !e)
 		return;
@@ -60,6 +61,10 @@ static void on_error(void *ctx, xmlErrorPtr e)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
+	/* some messages span lines ("...UTF-8, indicate encoding !\nBytes: ...") */
+	for (i = 0; i < n; i++)
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
+			msg[i] = ' ';
 	at.line = e->line > 0 ? (unsigned)e->line : 0;
 	if (e->level == XML_ERR_WARNING)
 		diag_add(st->d, CXML_WARNING, 12200, &at, "XML: %s", msg);
@@ -357,6 +362,8 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 {
 	struct xstate st;
 	struct diag_at at = { .ordinal = -1 };
+	xmlStructuredErrorFunc saved_fn;
+	void *saved_ctx;
 	unsigned errors0 = d->nerrors;
 	int err;
 
@@ -382,12 +389,24 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 	 * never does. (libxml2 2.9's static input buffer, which would avoid
 	 * the copy, misreads documents past a few hundred bytes.)
 	 */
-	if (xmlCtxtResetPush(r->ctxt, buf, (int)len, NULL, NULL))
+	/*
+	 * Encoding conversion and I/O errors are raised without the parser
+	 * context and would reach libxml2's default handler, which prints.
+	 * The structured handler is per thread in libxml2: route those to
+	 * this parse for its duration, then put back whatever was there.
+	 */
+	saved_fn = xmlStructuredError;
+	saved_ctx = xmlStructuredErrorContext;
+	xmlSetStructuredErrorFunc(r->ctxt, on_error);
+	if (xmlCtxtResetPush(r->ctxt, buf, (int)len, NULL, NULL)) {
+		xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
 		return ENOMEM;
+	}
 	xmlCtxtUseOptions(r->ctxt, parse_opts);
 	r->ctxt->_private = &st;
 	xmlParseChunk(r->ctxt, NULL, 0, 1);
 	r->ctxt->_private = NULL;
+	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
 	if (st.nomem)
 		return ENOMEM;
 	if (st.doctype || st.limit || !r->ctxt->wellFormed || !st.root ||
