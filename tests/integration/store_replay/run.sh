@@ -1,7 +1,8 @@
 #!/bin/sh
 # store_replay: a writer SIGKILLed while PostgreSQL is away leaves its rows in
-# the journal; the daemon started on the same data_dir replays them after
-# restart, nothing lost and nothing twice.
+# the journal; a daemon started on the same data_dir during the outage keeps
+# them through its own SIGKILL; restarted after PostgreSQL is back, it replays
+# them: nothing lost and nothing twice.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -26,9 +27,18 @@ size=$(store_journal_size "$WORK/data")
 [ "$size" -gt 0 ] || fail "journal empty after the outage"
 pass "the killed writer left $size bytes in the journal"
 
-pg_start_again
+# the daemon starts during the outage, holds the journal, and is SIGKILLed
 export DIALERD_DATABASE_URL="$DATABASE_URL"
 export DIALERD_DATA_DIR="$WORK/data"
+start_dialerd
+grep -q 'journal: [0-9]* rows .* to replay' "$WORK/dialerd.log" || fail "daemon did not find the journal"
+pass "the daemon started during the outage found the journal"
+assert_eq "$(store_journal_size "$WORK/data")" "$size" "the journal is intact while PostgreSQL is away"
+kill -KILL "$DIALERD_PID"
+wait "$DIALERD_PID" 2>/dev/null
+assert_eq "$(store_journal_size "$WORK/data")" "$size" "the journal survives the daemon's SIGKILL"
+
+pg_start_again
 start_dialerd
 store_wait_counts "$(store_expect $N)" 30 || fail "rows after replay: $(store_counts), want $(store_expect $N)"
 pass "the daemon replayed the journal: every row landed once ($(store_expect $N))"
