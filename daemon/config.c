@@ -69,6 +69,18 @@ static const struct ckey keys[] = {
 	{"store_queue_max_bytes", C_UINT, OFF(store_queue_max_bytes), "67108864",
 	 65536, 2147483647u,
 	 "call log memory bound; past it rows go to the journal in data_dir"},
+	{"sip_max_inbound", C_UINT, OFF(sip_max_inbound), "1000", 1, 1000000,
+	 "concurrent inbound calls; more INVITEs get 503 at once"},
+	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,
+	 "concurrent outgoing legs; more are refused at once"},
+	{"sip_media_addr", C_STR, OFF(sip_media_addr), NULL, 0, 0,
+	 "address put in SDP offers and answers; empty: sip_listen's"},
+	{"sip_tls_cert", C_STR, OFF(sip_tls_cert), NULL, 0, 0,
+	 "PEM certificate and key: SIP over TLS on sip_listen's port + 1"},
+	{"sip_tls_ca_file", C_STR, OFF(sip_tls_ca_file), NULL, 0, 0,
+	 "CA file that TLS peers are verified against; empty: system store"},
+	{"sip_tls_insecure", C_BOOL, OFF(sip_tls_insecure), "false", 0, 0,
+	 "do not verify TLS peers (logged each time; for tests only)"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -28,6 +28,12 @@ struct config {
 	unsigned store_batch_rows;	/* call log batch size */
 	unsigned store_flush_ms;	/* call log flush interval */
 	unsigned store_queue_max_bytes;	/* call log memory bound */
+	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */
+	unsigned sip_max_legs;		/* concurrent outgoing legs */
+	char *sip_media_addr;		/* SDP address; NULL: sip_listen's */
+	char *sip_tls_cert;		/* PEM cert+key: TLS on sip port + 1 */
+	char *sip_tls_ca_file;		/* NULL: the system CA store */
+	bool sip_tls_insecure;		/* no TLS peer verification */
 };
 
 /* Fills cfg with defaults, then the file (when path is not NULL), then the

@@ -96,6 +96,12 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	memset(&dc, 0, sizeof(dc));
 	dc.listen = listen;
 	dc.user_agent = "dialerd";
+	dc.max_inbound = cfg->sip_max_inbound;
+	dc.max_legs = cfg->sip_max_legs;
+	dc.media_addr = cfg->sip_media_addr;
+	dc.tls_cert = cfg->sip_tls_cert;
+	dc.tls_ca_file = cfg->sip_tls_ca_file;
+	dc.tls_insecure = cfg->sip_tls_insecure;
 	err = dial_alloc(&s->dial, &dc);
 	if (err) {
 		log_msg(LOG_ERR, "sip", "cannot start the SIP engine on %s: %s",
