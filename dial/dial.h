@@ -40,6 +40,9 @@ struct dial_conf {
 				   Call-ID for late messages (0: 32000) */
 	unsigned quit_wait_ms;	/* dial_free: time given to BYE/CANCEL
 				   transactions (0: 2000) */
+	unsigned max_events;	/* events waiting for the reader; past it
+				   DIAL_EV_SIP copies are dropped and counted
+				   (never the others) (0: 1000000) */
 	const char *media_addr;	/* address put in SDP c= (NULL: listen host) */
 	uint16_t rtp_port_min;	/* SDP ports handed out when a command names
 				   none (0: 20000..29999) */
@@ -247,7 +250,8 @@ int dial_inbound_reject(struct dial *d, const char *id, uint16_t code,
 /* Counters (any thread, approximate while running). */
 struct dial_stats {
 	uint64_t legs_started, legs_ended, inbound, inbound_rejected_busy,
-		 legs_refused, msgs_rx, msgs_tx, msgs_unmatched, events;
+		 legs_refused, msgs_rx, msgs_tx, msgs_unmatched, events,
+		 events_dropped;
 };
 void dial_stats_get(const struct dial *d, struct dial_stats *st);
 

@@ -32,6 +32,7 @@ enum {
 	DFLT_RCVBUF = 4 * 1024 * 1024,
 	DFLT_LINGER_MS = 32000,
 	DFLT_QUIT_MS = 2000,
+	DFLT_MAX_EVENTS = 1000000,
 	FD_SETSIZE_SIP = 65536,
 	SWEEP_MS = 1000,
 };
@@ -126,6 +127,8 @@ static void flush_h(void *arg)
 	else
 		d->evq_head = d->pend_head;
 	d->evq_tail = d->pend_tail;
+	atomic_fetch_add_explicit(&d->evq_len, d->pend_len,
+				  memory_order_relaxed);
 	if (was_empty) {
 		uint64_t one = 1;
 
@@ -135,15 +138,30 @@ static void flush_h(void *arg)
 	}
 	pthread_mutex_unlock(&d->lock);
 	d->pend_head = d->pend_tail = NULL;
+	d->pend_len = 0;
 }
 
 void dial_emit(struct dial *d, struct dial_event *ev)
 {
 	if (!ev)
 		return;
+	/* a reader that stopped must not exhaust memory: past the bound,
+	   wire copies are shed (counted); state changes never are */
+	if (ev->type == DIAL_EV_SIP &&
+	    atomic_load_explicit(&d->evq_len, memory_order_relaxed) +
+	    d->pend_len >= d->conf.max_events) {
+		if (!atomic_fetch_add_explicit(&d->st_dropped, 1,
+					       memory_order_relaxed))
+			dial_log(LOG_WARNING, "event queue full (%u): SIP "
+				 "message events are dropped",
+				 d->conf.max_events);
+		dial_event_free(ev);
+		return;
+	}
 	if (!ev->time_us)
 		ev->time_us = dial_now_us();
 	ev->next = NULL;
+	d->pend_len++;
 	if (d->pend_tail)
 		d->pend_tail->next = ev;
 	else
@@ -172,6 +190,7 @@ struct dial_event *dial_event_next(struct dial *d)
 		if (!d->evq_head)
 			d->evq_tail = NULL;
 		ev->next = NULL;
+		atomic_fetch_sub_explicit(&d->evq_len, 1, memory_order_relaxed);
 	}
 	if (!d->evq_head) {
 		uint64_t n;
@@ -199,6 +218,7 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 	st->msgs_tx = atomic_load(&m->st_tx);
 	st->msgs_unmatched = atomic_load(&m->st_unmatched);
 	st->events = atomic_load(&m->st_events);
+	st->events_dropped = atomic_load(&m->st_dropped);
 }
 
 uint16_t dial_next_port(struct dial *d)
@@ -881,6 +901,8 @@ int dial_alloc(struct dial **dp, const struct dial_conf *conf)
 		d->conf.linger_ms = DFLT_LINGER_MS;
 	if (!d->conf.quit_wait_ms)
 		d->conf.quit_wait_ms = DFLT_QUIT_MS;
+	if (!d->conf.max_events)
+		d->conf.max_events = DFLT_MAX_EVENTS;
 	if (!d->conf.rtp_port_min || d->conf.rtp_port_max < d->conf.rtp_port_min) {
 		d->conf.rtp_port_min = 20000;
 		d->conf.rtp_port_max = 29999;

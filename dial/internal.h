@@ -119,7 +119,8 @@ struct dial {
 
 	_Atomic uint64_t st_legs_started, st_legs_ended, st_inbound,
 		st_inbound_busy, st_legs_refused, st_rx, st_tx, st_unmatched,
-		st_events;
+		st_events, st_dropped;
+	_Atomic size_t evq_len;	/* events in the shared FIFO */
 
 	/* SIP thread only */
 	struct sip *sip;
@@ -138,6 +139,7 @@ struct dial {
 	struct tmr sweep;
 	struct tmr flush_tmr;	/* delay 0: pending events to the FIFO */
 	struct dial_event *pend_head, *pend_tail;
+	size_t pend_len;
 	struct tmr quit_tmr;
 	uint32_t next_port;
 	bool closing;

@@ -164,6 +164,51 @@ static void test_shed(struct dial *a, struct dial *b)
 	ok(st.msgs_tx > 0 && st.msgs_rx > 0, "messages counted");
 }
 
+/* a reader that does not read: wire copies are shed, state changes kept */
+static void test_bound(struct dial *b)
+{
+	struct dial_conf cc;
+	struct dial *c = NULL;
+	struct dial_leg_params p;
+	struct dial_event *ev;
+	struct dial_stats st;
+	char uri[64], in_id[DIAL_ID_MAX] = "";
+	int answered = 0, ended = 0, sip = 0;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.listen = "127.0.0.1:0";
+	cc.max_events = 3;
+	cc.quit_wait_ms = 500;
+	if (!is_int(dial_alloc(&c, &cc), 0, "engine C (max_events 3) up"))
+		return;
+	snprintf(uri, sizeof(uri), "sip:b@127.0.0.1:%u", dial_listen_port(b));
+	memset(&p, 0, sizeof(p));
+	p.id = "CAbound";
+	p.uri = uri;
+	dial_leg_start(c, &p);
+	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	if (ev)
+		snprintf(in_id, sizeof(in_id), "%s", ev->leg_id);
+	dial_event_free(ev);
+	dial_inbound_answer(b, in_id, NULL);
+	dial_event_free(wait_ev(b, DIAL_EV_ANSWERED, in_id, 5000));
+	dial_leg_hangup(c, "CAbound", NULL);
+	dial_event_free(wait_ev(b, DIAL_EV_ENDED, in_id, 5000));
+	while ((ev = dial_event_next(c))) {
+		answered += ev->type == DIAL_EV_ANSWERED;
+		ended += ev->type == DIAL_EV_ENDED;
+		sip += ev->type == DIAL_EV_SIP;
+		dial_event_free(ev);
+	}
+	dial_stats_get(c, &st);
+	is_int(answered, 1, "answered kept");
+	is_int(ended, 1, "ended kept");
+	ok(sip <= 3, "at most 3 SIP copies queued (%d)", sip);
+	ok(st.events_dropped > 0, "drops counted (%llu)",
+	   (unsigned long long)st.events_dropped);
+	dial_free(c);
+}
+
 static void log_h(int level, const char *msg, void *arg)
 {
 	(void)arg;
@@ -213,6 +258,8 @@ int main(void)
 	drain(a);
 	drain(b);
 	test_shed(a, b);
+	drain(b);
+	test_bound(b);
 	a = dial_free(a);
 	b = dial_free(b);
 	ok(a == NULL && b == NULL, "engines stopped");
