@@ -213,7 +213,8 @@ struct dial_leg_params {
 /* Queues the start of a leg. Checks the parameters here (EINVAL: missing
  * id/uri, header name not a token, CR/LF/NUL in a value, id too long;
  * ENOMEM); everything later is reported as events, ending with exactly
- * one DIAL_EV_ENDED. */
+ * one DIAL_EV_ENDED (err EBUSY past max_legs, EEXIST while a live leg has
+ * that id). */
 int dial_leg_start(struct dial *d, const struct dial_leg_params *p);
 
 /* Ends a leg: CANCEL before an answer, BYE after, a final response

@@ -427,21 +427,20 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 	struct leg *leg;
 	int err;
 
-	if (dial_leg_find(d, spec->id)) {
-		dial_log(LOG_WARNING, "leg=%s: already exists; start ignored",
-			 spec->id);
-		atomic_fetch_add_explicit(&d->st_legs_refused, 1,
-					  memory_order_relaxed);
-		dial_spec_free(spec);
-		return;
+	leg = dial_leg_find(d, spec->id);
+	if (leg && leg->state == LEG_ENDED) {
+		/* an ended leg of that id lingers for late messages: it keeps
+		   its Call-IDs, the new leg takes the id */
+		hash_unlink(&leg->he);
+		leg = NULL;
 	}
-	if (d->nout >= d->conf.max_legs) {
+	if (leg || d->nout >= d->conf.max_legs) {
 		/* shed explicitly instead of collapsing */
 		struct dial_event *ev = dial_event_bare(DIAL_EV_ENDED, spec->id);
 
 		if (ev) {
 			ev->end = DIAL_END_FAILED;
-			ev->err = EBUSY;
+			ev->err = leg ? EEXIST : EBUSY;
 			ev->outbound = true;
 			snprintf(ev->group, sizeof(ev->group), "%s",
 				 spec->group);

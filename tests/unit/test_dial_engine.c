@@ -159,8 +159,20 @@ static void test_shed(struct dial *a, struct dial *b)
 	ev = wait_ev(a, DIAL_EV_ENDED, "CAs2", 5000);
 	ok(ev && ev->end == DIAL_END_CANCELED, "pending leg cancelled");
 	dial_event_free(ev);
+	/* the id of an ended leg can be used again at once */
+	p.id = "CAs1";
+	dial_leg_start(a, &p);
+	p.id = "CAs1";
+	dial_leg_start(a, &p);
+	ev = wait_ev(a, DIAL_EV_ENDED, "CAs1", 5000);
+	ok(ev && ev->err == EEXIST, "a second live leg of one id is refused");
+	dial_event_free(ev);
+	dial_leg_hangup(a, "CAs1", NULL);
+	ev = wait_ev(a, DIAL_EV_ENDED, "CAs1", 5000);
+	ok(ev && ev->end == DIAL_END_CANCELED, "the reused id's leg ran and ended");
+	dial_event_free(ev);
 	dial_stats_get(a, &st);
-	is_int((long long)st.legs_refused, 1, "one leg refused");
+	is_int((long long)st.legs_refused, 2, "two legs refused");
 	ok(st.msgs_tx > 0 && st.msgs_rx > 0, "messages counted");
 }
 
