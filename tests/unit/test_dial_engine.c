@@ -156,9 +156,16 @@ static void test_shed(struct dial *a, struct dial *b)
 	dial_event_free(ev);
 	dial_leg_hangup(a, "CAs1", NULL);
 	dial_leg_hangup(a, "CAs2", NULL);
-	ev = wait_ev(a, DIAL_EV_ENDED, "CAs2", 5000);
-	ok(ev && ev->end == DIAL_END_CANCELED, "pending leg cancelled");
-	dial_event_free(ev);
+	{
+		int n = 0, canceled = 0;
+
+		while (n < 2 && (ev = wait_ev(a, DIAL_EV_ENDED, NULL, 5000))) {
+			n++;
+			canceled += ev->end == DIAL_END_CANCELED;
+			dial_event_free(ev);
+		}
+		is_int(canceled, 2, "both pending legs cancelled");
+	}
 	/* the id of an ended leg can be used again at once */
 	p.id = "CAs1";
 	dial_leg_start(a, &p);
