@@ -1,5 +1,6 @@
 /* xmlread.c: libxml2 SAX2 into a light node tree: no DOM, no DTD, no entities, nothing printed */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,42 @@ static void on_error(void *ctx, xmlErrorPtr e)
 			 "document parse failure: %s", msg);
 	if (diag_last(st->d) && e->int2 > 0 && at.line)
 		diag_last(st->d)->col = (unsigned)e->int2;
+}
+
+static unsigned cur_line(xmlParserCtxtPtr ctxt);
+
+/*
+ * A few libxml2 paths (xmlParseChunk's "encoder error") print through the
+ * generic error function directly; like the structured one it is per
+ * thread, and is pointed here for the duration of a parse.
+ */
+static void on_generic(void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void on_generic(void *ctx, const char *fmt, ...)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct xstate *st = ctxt ? ctxt->_private : NULL;
+	struct diag_at at = { .ordinal = -1 };
+	char msg[180];
+	size_t n, i;
+	va_list ap;
+
+	if (!st)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	for (i = 0; i < n; i++)
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
+			msg[i] = ' ';
+	if (!n)
+		return;
+	at.line = cur_line(ctxt);
+	diag_add(st->d, CXML_ERROR, 12100, &at, "document parse failure: %s", msg);
 }
 
 static unsigned cur_line(xmlParserCtxtPtr ctxt)
@@ -363,7 +400,8 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 	struct xstate st;
 	struct diag_at at = { .ordinal = -1 };
 	xmlStructuredErrorFunc saved_fn;
-	void *saved_ctx;
+	xmlGenericErrorFunc saved_gfn;
+	void *saved_ctx, *saved_gctx;
 	unsigned errors0 = d->nerrors;
 	int err;
 
@@ -397,9 +435,13 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 	 */
 	saved_fn = xmlStructuredError;
 	saved_ctx = xmlStructuredErrorContext;
+	saved_gfn = xmlGenericError;
+	saved_gctx = xmlGenericErrorContext;
 	xmlSetStructuredErrorFunc(r->ctxt, on_error);
+	xmlSetGenericErrorFunc(r->ctxt, on_generic);
 	if (xmlCtxtResetPush(r->ctxt, buf, (int)len, NULL, NULL)) {
 		xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+		xmlSetGenericErrorFunc(saved_gctx, saved_gfn);
 		return ENOMEM;
 	}
 	xmlCtxtUseOptions(r->ctxt, parse_opts);
@@ -407,6 +449,7 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 	xmlParseChunk(r->ctxt, NULL, 0, 1);
 	r->ctxt->_private = NULL;
 	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+	xmlSetGenericErrorFunc(saved_gctx, saved_gfn);
 	if (st.nomem)
 		return ENOMEM;
 	if (st.doctype || st.limit || !r->ctxt->wellFormed || !st.root ||

@@ -526,6 +526,26 @@ static void test_document(void)
 	       EBADMSG, "a byte that US-ASCII does not have");
 	ok(has(12100) != NULL, "... 12100 (and nothing printed, checked at the end)");
 	is_int(parse("<Response><Say>\xff\xfe\xc3</Say></Response>"), EBADMSG, "bad UTF-8");
+	{
+		/* UTF-16LE with broken surrogates: libxml2 reports it through
+		 * its generic (printing) error function (found by the fuzzer) */
+		static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Response><Say>hi";
+		char u16[256];
+		size_t k, w = 0;
+
+		u16[w++] = '\xff';
+		u16[w++] = '\xfe';
+		for (k = 0; head[k]; k++) {
+			u16[w++] = head[k];
+			u16[w++] = '\0';
+		}
+		for (k = 0; k < 16; k++)
+			u16[w++] = '\xd8';
+		DOC = cxml_doc_free(DOC);
+		cxml_diags_clear(&D);
+		is_int(cxml_parse(P, u16, w, &DOC, &D), EBADMSG, "UTF-16 with broken surrogates");
+		ok(D.n >= 1 && D.v[0].code == 12100, "... 12100");
+	}
 	g = has(12100);
 	ok(g && !strchr(g->msg, '\n'), "one-line message");
 	is_int(parse("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Response><Say>caf\xe9</Say></Response>"),
