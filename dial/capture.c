@@ -239,6 +239,9 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 	free(leg->offer);
 	leg->offer = NULL;
 	leg->end_ev = dial_event_free(leg->end_ev);
+	/* a lingering leg only maps late messages: keep it small */
+	leg->last_rx = dial_event_free(leg->last_rx);
+	leg->inv = mem_deref(leg->inv);
 	leg->ended_ms = tmr_jiffies();
 	list_append(&d->linger, &leg->le_linger, leg);
 }
@@ -328,7 +331,7 @@ void dial_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 			}
 		}
 	}
-	if (!tx) {
+	if (!tx && leg->state != LEG_ENDED) {
 		/* keep a copy only of what a callback reports from next:
 		   1xx (not 100) and finals of an INVITE, in-dialog requests */
 		bool want = ev->code ?
