@@ -52,8 +52,8 @@ struct dial_conf {
 	const char *hdr_call_sid;
 	const char *hdr_account_sid;
 	const char *hdr_api_version;
-	/* TLS: a listener and a client context exist when tls_cert is set or
-	   a sips:/transport=tls target is dialled */
+	/* TLS: always a verifying client (sips: or ;transport=tls targets);
+	   a listener on tls_port too when tls_cert is set */
 	const char *tls_cert;	/* PEM with certificate and key */
 	const char *tls_ca_file;	/* NULL: the system store */
 	bool tls_insecure;	/* no peer verification (logged each use) */
