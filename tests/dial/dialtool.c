@@ -37,7 +37,8 @@
  *     without a refresh otherwise.
  *
  * Output (stdout, one JSON object per line): event, leg, group, t (unix
- * µs), dir, outbound, code, method, phrase, start, call_id, headers [[n,v]],
+ * µs), dir, outbound, code, method, phrase, start, call_id, from, to, ruri,
+ * headers [[n,v]],
  * sdp {codec,pt,addr,port}, reason {protocol,cause,text}, end, local, err,
  * se, refresher_local. Diagnostics go to standard error. Exit status: 0,
  * 1 when an expect timed out, 2 on bad usage or start-up failure.
@@ -159,6 +160,12 @@ static void print_event(const struct dial_event *ev)
 	jstr(f, ev->start_line);
 	fputs(",\"call_id\":", f);
 	jstr(f, ev->call_id);
+	fputs(",\"from\":", f);
+	jstr(f, ev->from);
+	fputs(",\"to\":", f);
+	jstr(f, ev->to);
+	fputs(",\"ruri\":", f);
+	jstr(f, ev->ruri);
 	fputs(",\"headers\":[", f);
 	for (size_t i = 0; i < ev->hdrc; i++) {
 		fputs(i ? ",[" : "[", f);
