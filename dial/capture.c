@@ -166,6 +166,15 @@ int dial_leg_group(struct leg *leg, const char *name)
 		snprintf(g->name, sizeof(g->name), "%s", name);
 		hash_append(d->ht_grp, hash_joaat_str(g->name), &g->he, g);
 	}
+	else {
+		/* a group whose legs all ended is a new Dial's group */
+		bool live = false;
+
+		for (struct le *le = g->legs.head; le && !live; le = le->next)
+			live = ((struct leg *)le->data)->state != LEG_ENDED;
+		if (!live)
+			g->won = false;
+	}
 	leg->grp = g;
 	list_append(&g->legs, &leg->le_grp, leg);
 	return 0;
