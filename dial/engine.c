@@ -277,19 +277,17 @@ static int cmd_push(struct dial *d, struct cmd *c)
 	else
 		d->cmd_head = c;
 	d->cmd_tail = c;
-	wake = !d->wake_sent;
-	d->wake_sent = true;
-	pthread_mutex_unlock(&d->lock);
+	wake = !d->wake_sent && !d->loop_gone;
 	if (wake) {
+		/* under the lock: the SIP thread frees mq only after
+		   setting loop_gone under it */
 		err = mqueue_push(d->mq, 1, NULL);
-		if (err) {
-			pthread_mutex_lock(&d->lock);
-			d->wake_sent = false;
-			pthread_mutex_unlock(&d->lock);
-			dial_log(LOG_ERR, "cannot wake the SIP thread: %s",
-				 strerror(err));
-		}
+		d->wake_sent = !err;
 	}
+	pthread_mutex_unlock(&d->lock);
+	if (err)
+		dial_log(LOG_ERR, "cannot wake the SIP thread: %s",
+			 strerror(err));
 	return 0;
 }
 
@@ -820,6 +818,11 @@ static void *sip_thread(void *arg)
 		 &d->laddr, dial_timer_impl());
 	ready(d, 1, 0);
 	err = re_main(NULL);
+	if (err)
+		dial_log(LOG_ERR, "SIP loop ended: %s", strerror(err));
+	pthread_mutex_lock(&d->lock);
+	d->loop_gone = true;
+	pthread_mutex_unlock(&d->lock);
 	stack_free(d, d->sip_exited);
 	re_thread_close();
 	return NULL;
@@ -828,9 +831,6 @@ static void *sip_thread(void *arg)
 static void conf_copy(struct dial *d, const char **dst, const char *src,
 		      const char *dflt, int *err)
 {
-	static int n;
-
-	(void)n;
 	if (!src)
 		src = dflt;
 	if (!src) {
@@ -991,11 +991,11 @@ struct dial *dial_free(struct dial *d)
 		return NULL;
 	pthread_mutex_lock(&d->lock);
 	d->quit = true;
-	wake = !d->wake_sent;
-	d->wake_sent = true;
-	pthread_mutex_unlock(&d->lock);
+	wake = !d->wake_sent && !d->loop_gone;
 	if (wake)
 		(void)mqueue_push(d->mq, 1, NULL);
+	d->wake_sent = true;
+	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
 	while ((c = d->cmd_head)) {
 		d->cmd_head = c->next;

@@ -115,6 +115,7 @@ struct dial {
 	struct cmd *cmd_head, *cmd_tail;
 	bool wake_sent;
 	bool quit;
+	bool loop_gone;		/* mq is gone: no more wake-ups */
 	struct mqueue *mq;	/* set before ready, then read-only */
 
 	_Atomic uint64_t st_legs_started, st_legs_ended, st_inbound,
