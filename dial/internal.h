@@ -145,6 +145,7 @@ struct dial {
 	uint32_t next_port;
 	bool closing;
 	bool sip_exited;
+	bool tls_warned;
 };
 
 /* Appends an event to the FIFO (takes it) and wakes the reader. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 
 #include "dial/internal.h"
@@ -463,6 +464,15 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 		leg->se_try = leg->min_se;
 	d->nout++;
 	atomic_fetch_add_explicit(&d->st_legs_started, 1, memory_order_relaxed);
+	if (!d->conf.tls_cert && !d->tls_warned &&
+	    (!strncasecmp(spec->uri, "sips:", 5) ||
+	     strstr(spec->uri, "transport=tls"))) {
+		/* libre puts our TLS listener in the Contact (notes §6) */
+		d->tls_warned = true;
+		dial_log(LOG_WARNING, "leg=%s: TLS call without tls_cert: the "
+			 "far end can send in-dialog requests (BYE) only over "
+			 "this connection", leg->id);
+	}
 	err = dial_leg_group(leg, spec->group);
 	if (!err && spec->insecure)
 		err = insecure_hold(leg);
