@@ -18,7 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dialerd [-c FILE]                run the daemon\n"
-		"       dialerd [-c FILE] migrate [--status]  apply (or list) database migrations\n"
+		"       dialerd [-c FILE] migrate [--status|--check]\n"
+		"                                          apply, list, or verify database migrations\n"
 		"       dialerd check [--json] FILE.xml|-  validate a cXML document\n"
 		"       dialerd config                     print the default configuration file\n"
 		"       dialerd --version | --help\n"
