@@ -211,7 +211,9 @@ struct dial_leg_params {
 };
 
 /* Queues the start of a leg. Checks the parameters here (EINVAL: missing
- * id/uri, header name not a token, CR/LF/NUL in a value, id too long;
+ * id/uri, header name not a token or one the stack writes itself (Via,
+ * From, To, Call-ID, CSeq, Contact, Max-Forwards, Content-*, Route), CR/LF
+ * in a value, id too long;
  * ENOMEM); everything later is reported as events, ending with exactly
  * one DIAL_EV_ENDED (err EBUSY past max_legs, EEXIST while a live leg has
  * that id). */

@@ -49,7 +49,8 @@ int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
 		    const char *addr, uint16_t port,
 		    const enum dial_codec *codecv, size_t codecc,
 		    uint64_t sess_id, struct dial_sdp *chosen);
-/* Appends "Name: value\r\n" for each header after dial_hdr_check. */
+/* Appends "Name: value\r\n" for each header after dial_hdr_check;
+ * EINVAL for a header the stack writes itself (Via, Call-ID, Content-*...). */
 int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc);
 
 /* ---- engine.c ---- */
@@ -275,6 +276,7 @@ const char *dial_tmr_impl_name(void);   /* "binary heap (dial/tmr_heap.c)" */
 bool dial_tmr_active(void);    /* libre's PLT resolves tmr_start to ours */
 size_t dial_tmr_count(void);   /* running timers of the calling thread */
 uint64_t dial_tmr_started(void); /* timers ever started in this thread */
+bool dial_tmr_check(void);     /* tests: heap order and indexes hold */
 struct list;
 struct list *tmrl_get(void);  /* libre-internal, not in re_tmr.h: empty */
 

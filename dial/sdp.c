@@ -304,6 +304,23 @@ int dial_hdr_check(const char *name, const char *value)
 	return 0;
 }
 
+/* Headers the stack writes itself: a second copy would corrupt the
+ * message (framing, dialog identity). cxml's policy refuses them first;
+ * this is the defence in depth. */
+static bool structural(const char *name)
+{
+	static const char *const names[] = {
+		"Via", "From", "To", "Call-ID", "CSeq", "Contact",
+		"Max-Forwards", "Content-Length", "Content-Type", "Route",
+		"Record-Route", "v", "f", "t", "i", "m", "l", "c",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(name, names[i]))
+			return true;
+	return false;
+}
+
 int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc)
 {
 	size_t len = 0, have;
@@ -313,7 +330,8 @@ int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc)
 		return EINVAL;
 	have = *out ? strlen(*out) : 0;
 	for (size_t i = 0; i < hdrc; i++) {
-		if (dial_hdr_check(hdrv[i].name, hdrv[i].value))
+		if (dial_hdr_check(hdrv[i].name, hdrv[i].value) ||
+		    structural(hdrv[i].name))
 			return EINVAL;
 		len += strlen(hdrv[i].name) + strlen(hdrv[i].value) + 4;
 	}

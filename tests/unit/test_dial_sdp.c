@@ -105,6 +105,15 @@ static void test_headers(void)
 	       "in order, one line each");
 	is_int(dial_hdrs_encode(&out, bad, 1), EINVAL, "CR/LF refused");
 	is_int(dial_hdrs_encode(&out, badn, 1), EINVAL, "non-token name refused");
+	{
+		struct dial_hdr cl[] = {{"content-length", "0"}};
+		struct dial_hdr via[] = {{"v", "SIP/2.0/UDP x"}};
+
+		is_int(dial_hdrs_encode(&out, cl, 1), EINVAL,
+		       "Content-Length refused (framing)");
+		is_int(dial_hdrs_encode(&out, via, 1), EINVAL,
+		       "compact Via refused");
+	}
 	is_str(out, "X-One: 1\r\nUser-to-User: abc;encoding=hex\r\n",
 	       "unchanged after a refusal");
 	free(out);
