@@ -30,17 +30,27 @@
  * tmr_isrunning() (th) and tmr_get_expire() (th, jfs):
  *   le.list  marker: the heap of the thread that started the timer
  *   le.prev  the timer's index in that heap, so cancel is O(log n)
- *   le.next  the start sequence number: equal deadlines fire in start
- *            order, as they did in libre's list
  *   le.data  the timer itself, as libre set it
  * A timer is in a heap exactly when th != NULL.
+ *
+ * The heap array holds each timer's key (deadline, start sequence) next to
+ * its pointer, so sifting compares contiguous memory instead of chasing
+ * one pointer per comparison: at 5,000 calls/s the heap holds a few
+ * hundred thousand timers, and every chased pointer was a cache miss.
+ * Equal deadlines fire in start order, as they did in libre's list.
  *
  * The heap is thread-local: libre's loop state is per thread (re_main and
  * tmr_poll run in the thread that started the timers), so no locks.
  */
 
+struct hent {
+	uint64_t jfs;         /* deadline: a copy of t->jfs */
+	uintptr_t seq;        /* start sequence: ties fire in start order */
+	struct tmr *t;
+};
+
 struct theap {
-	struct tmr **v;       /* v[0] is the earliest deadline */
+	struct hent *v;       /* v[0] is the earliest deadline */
 	size_t n;
 	size_t cap;
 	uintptr_t seq;        /* start counter, wraps harmlessly */
@@ -128,46 +138,41 @@ static inline void idx_set(struct tmr *t, size_t i)
 	t->le.prev = (struct le *)(uintptr_t)i;
 }
 
-static inline uintptr_t seq_get(const struct tmr *t)
-{
-	return (uintptr_t)t->le.next;
-}
-
 /* a fires before b: earlier deadline, or same deadline and started first */
-static inline bool before(const struct tmr *a, const struct tmr *b)
+static inline bool before(const struct hent *a, const struct hent *b)
 {
 	if (a->jfs != b->jfs)
 		return a->jfs < b->jfs;
 
-	return (intptr_t)(seq_get(a) - seq_get(b)) < 0;
+	return (intptr_t)(a->seq - b->seq) < 0;
 }
 
-static inline void place(struct tmr *t, size_t i)
+static inline void place(const struct hent *e, size_t i)
 {
-	heap.v[i] = t;
-	idx_set(t, i);
+	heap.v[i] = *e;
+	idx_set(e->t, i);
 }
 
 static void sift_up(size_t i)
 {
-	struct tmr *t = heap.v[i];
+	struct hent e = heap.v[i];
 
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
 
-		if (!before(t, heap.v[parent]))
+		if (!before(&e, &heap.v[parent]))
 			break;
 
-		place(heap.v[parent], i);
+		place(&heap.v[parent], i);
 		i = parent;
 	}
 
-	place(t, i);
+	place(&e, i);
 }
 
 static void sift_down(size_t i)
 {
-	struct tmr *t = heap.v[i];
+	struct hent e = heap.v[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
@@ -175,17 +180,17 @@ static void sift_down(size_t i)
 		if (c >= heap.n)
 			break;
 
-		if (c + 1 < heap.n && before(heap.v[c + 1], heap.v[c]))
+		if (c + 1 < heap.n && before(&heap.v[c + 1], &heap.v[c]))
 			++c;
 
-		if (!before(heap.v[c], t))
+		if (!before(&heap.v[c], &e))
 			break;
 
-		place(heap.v[c], i);
+		place(&heap.v[c], i);
 		i = c;
 	}
 
-	place(t, i);
+	place(&e, i);
 }
 
 static bool in_heap(const struct tmr *t)
@@ -197,7 +202,7 @@ static bool in_heap(const struct tmr *t)
 
 	i = idx_get(t);
 
-	return i < heap.n && heap.v[i] == t;
+	return i < heap.n && heap.v[i].t == t;
 }
 
 static void unmark(struct tmr *t)
@@ -210,13 +215,13 @@ static void unmark(struct tmr *t)
 static void heap_remove(struct tmr *t)
 {
 	size_t i = idx_get(t);
-	struct tmr *last = heap.v[--heap.n];
+	struct hent last = heap.v[--heap.n];
 
 	unmark(t);
 
-	if (last != t) {
-		place(last, i);
-		if (i > 0 && before(last, heap.v[(i - 1) / 2]))
+	if (last.t != t) {
+		place(&last, i);
+		if (i > 0 && before(&last, &heap.v[(i - 1) / 2]))
 			sift_up(i);
 		else
 			sift_down(i);
@@ -233,7 +238,7 @@ static void heap_remove(struct tmr *t)
 static int heap_grow(void)
 {
 	size_t cap = heap.cap ? heap.cap * 2 : HEAP_MIN_CAP;
-	struct tmr **v;
+	struct hent *v;
 
 	if (cap > SIZE_MAX / sizeof(*v))
 		return ENOMEM;
@@ -306,11 +311,12 @@ void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
 
 	tmr->jfs = delay + tmr_jiffies();
 	tmr->le.list = &heap.empty;
-	tmr->le.next = (struct le *)++heap.seq;
 	tmr->le.data = tmr;
 	++heap.started;
 
-	heap.v[heap.n] = tmr;
+	heap.v[heap.n].jfs = tmr->jfs;
+	heap.v[heap.n].seq = ++heap.seq;
+	heap.v[heap.n].t = tmr;
 	++heap.n;
 	sift_up(heap.n - 1);
 }
@@ -336,8 +342,8 @@ void tmr_poll(struct list *tmrl)
 
 	/* same bound as libre: deadline <= the time read on entry, so a
 	 * handler that restarts its timer with delay 0 cannot spin here */
-	while (heap.n > 0 && heap.v[0]->jfs <= jfs) {
-		struct tmr *t = heap.v[0];
+	while (heap.n > 0 && heap.v[0].jfs <= jfs) {
+		struct tmr *t = heap.v[0].t;
 		tmr_h *th = t->th;
 		void *arg = t->arg;
 
@@ -361,10 +367,10 @@ uint64_t tmr_next_timeout(struct list *tmrl)
 
 	jif = tmr_jiffies();
 
-	if (heap.v[0]->jfs <= jif)
+	if (heap.v[0].jfs <= jif)
 		return 1;
 
-	return heap.v[0]->jfs - jif;
+	return heap.v[0].jfs - jif;
 }
 
 
@@ -406,7 +412,7 @@ int tmr_status(struct re_printf *pf, void *unused)
 	err = re_hprintf(pf, "Timers (%zu, binary heap):\n", heap.n);
 
 	for (i = 0; i < heap.n && i < 100; i++) {
-		const struct tmr *t = heap.v[i];
+		const struct tmr *t = heap.v[i].t;
 
 		err |= re_hprintf(pf, "  %p: th=%p expire=%llums\n",
 				  (const void *)t, (void *)t->th,
@@ -451,6 +457,25 @@ const char *dial_tmr_impl_name(void)
 		return "libre sorted list (dial/tmr_heap.c NOT active)";
 
 	return "binary heap (dial/tmr_heap.c)";
+}
+
+
+/* For tests: the heap property, every index and every key hold. */
+bool dial_tmr_check(void)
+{
+	size_t i;
+
+	for (i = 0; i < heap.n; i++) {
+		const struct hent *e = &heap.v[i];
+
+		if (!e->t || !e->t->th || e->t->le.list != &heap.empty ||
+		    idx_get(e->t) != i || e->t->jfs != e->jfs)
+			return false;
+		if (i > 0 && before(e, &heap.v[(i - 1) / 2]))
+			return false;
+	}
+
+	return true;
 }
 
 

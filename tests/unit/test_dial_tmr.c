@@ -239,6 +239,52 @@ static void test_next_timeout(void)
 	ok(list_isempty(tmrl_get()), "tmrl_get() is the heap's empty list view");
 }
 
+/* random starts, restarts and cancels, checked against the invariants */
+static void test_stress(void)
+{
+	enum { N = 5000, OPS = 200000 };
+	static struct rec st[N];
+	bool good = true;
+	int i, fired = 0, running = 0;
+
+	memset(st, 0, sizeof(st));
+	norder = 0;
+	srand(7);
+	for (i = 0; i < OPS; i++) {
+		struct rec *r = &st[rand() % N];
+
+		if (rand() % 3)
+			tmr_start(&r->tmr, (uint64_t)(rand() % 3000), rec_h,
+				  r);
+		else
+			tmr_cancel(&r->tmr);
+		if (i % 20000 == 0 && !dial_tmr_check())
+			good = false;
+	}
+	for (i = 0; i < N; i++)
+		running += tmr_isrunning(&st[i].tmr);
+	ok(good && dial_tmr_check(), "heap invariants hold through %d random"
+	   " starts and cancels", OPS);
+	is_int((long long)dial_tmr_count(), running,
+	       "count equals the timers running (%d)", running);
+
+	/* cancel half, fire the rest early by polling after their time */
+	for (i = 0; i < N; i += 2)
+		tmr_cancel(&st[i].tmr);
+	ok(dial_tmr_check(), "invariants hold after cancelling half");
+	for (i = 1; i < N; i += 2)
+		if (tmr_isrunning(&st[i].tmr))
+			tmr_start(&st[i].tmr, (uint64_t)(i % 5), rec_h,
+				  &st[i]);
+	sleep_ms(10);
+	tmr_poll(NULL);
+	for (i = 0; i < N; i++)
+		fired += st[i].fired;
+	is_int((long long)dial_tmr_count(), 0, "all remaining timers fired");
+	ok(fired > 0 && fired <= N / 2, "only restarted timers fired (%d)",
+	   fired);
+}
+
 /* --- (b) libre's own timers land in the heap ----------------------------- */
 
 struct silent {
@@ -398,6 +444,7 @@ int main(void)
 	test_cancel();
 	test_restart();
 	test_next_timeout();
+	test_stress();
 	test_libre_uses_heap();
 
 	libre_close();
