@@ -39,8 +39,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/dialerd-fuzz.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export ASAN_OPTIONS=${FUZZ_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${FUZZ_UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=0
-for t in $targets; do
+# one fuzzer per core at a time: the phase takes SECONDS x targets / cores
+fuzz_one() {
+	t=$1
 	name=${t##*/}
 	bin=$FB/$t
 	seeds=$TOP/tests/fuzz/corpus/$name
@@ -57,15 +58,35 @@ for t in $targets; do
 	runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{ print $2 }')
 	if [ $rc -eq 0 ]; then
-		echo "$name: ok, ${SECS} s, ${runs:-?} runs, coverage ${cov:-?} edges"
+		echo "$name: ok, ${SECS} s, ${runs:-?} runs, coverage ${cov:-?} edges" >"$WORK/$name.result"
 	else
-		failed=1
 		keep=$FB/fuzz-artifacts
 		mkdir -p "$keep"
 		cp "$WORK"/artifacts/"$name"-* "$keep"/ 2>/dev/null
 		cp "$log" "$keep/$name.log"
-		echo "$name: FAILED (exit $rc); log and crashing input in $keep/"
-		grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" | sed 's/^/  /'
+		{
+			echo "$name: FAILED (exit $rc); log and crashing input in $keep/"
+			grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" | sed 's/^/  /'
+		} >"$WORK/$name.result"
 	fi
+	return $rc
+}
+
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+running=0
+for t in $targets; do
+	fuzz_one "$t" &
+	running=$((running + 1))
+	if [ $running -ge "$jobs_max" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+failed=0
+for t in $targets; do
+	name=${t##*/}
+	cat "$WORK/$name.result"
+	grep -q ': ok,' "$WORK/$name.result" || failed=1
 done
 exit $failed
