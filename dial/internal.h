@@ -200,7 +200,6 @@ struct leg {
 	enum sip_transp inv_tp;
 	char inv_branch[64];
 	bool provrecv;
-	bool cancel_wanted;
 	bool cancel_sent;
 	bool hangup_local;
 	struct dial_reason cancel_reason;

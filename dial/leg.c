@@ -165,18 +165,6 @@ static void progr_h(const struct sip_msg *msg, void *arg)
 	struct leg *leg = arg;
 
 	leg->provrecv = true;
-	if (leg->cancel_wanted && !leg->cancel_sent) {
-		int err = cancel_send(leg);
-
-		if (err) {
-			dial_log(LOG_WARNING, "leg=%s: CANCEL: %s", leg->id,
-				 strerror(err));
-			leg->sess = mem_deref(leg->sess);
-			dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, err,
-				     true);
-			return;
-		}
-	}
 	if (msg->scode == 100)
 		return;
 	if (leg->state == LEG_CALLING)
@@ -518,11 +506,12 @@ void dial_out_hangup(struct leg *leg, const struct dial_reason *reason)
 			 strerror(err));
 	}
 	else {
-		/* RFC 3261 §9.1: no CANCEL before a provisional response;
-		   sent from progr_h, or Timer B ends the INVITE */
-		leg->cancel_wanted = true;
-		tmr_start(&leg->tmr, CANCEL_GUARD_MS, cancel_guard_h, leg);
-		return;
+		/* RFC 3261 §9.1: no CANCEL before a provisional response.
+		   libre keeps that rule once we let go of the session (it
+		   CANCELs on a later 1xx, ACKs and BYEs a later 2xx), so
+		   the daemon learns the end now, not after Timer B */
+		dial_log(LOG_INFO, "leg=%s: no provisional response yet; "
+			 "CANCEL (without Reason) follows one", leg->id);
 	}
 	leg->sess = mem_deref(leg->sess);
 	dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, 0, true);
