@@ -2,6 +2,7 @@
 
 /*
  * bench_dial out   --target HOST:PORT [--seconds S] [--rate R | --window W]
+ *                  [--hash-size N]   (also for in: the engine's hash_size)
  * bench_dial in    [--listen HOST:PORT] [--seconds S] [--idle-ms MS]
  *                  [--max-inbound N]
  * bench_dial relay [--calls N] [--seconds S] [--ports LO-HI]
@@ -173,6 +174,7 @@ struct opts {
 	unsigned calls;
 	unsigned port_lo, port_hi;
 	unsigned max_inbound;
+	unsigned hash_size;
 	bool verbose;
 };
 
@@ -240,6 +242,8 @@ static void parse(struct opts *o, int argc, char **argv)
 			o->window = num(v, "--window");
 		else if (!strcmp(a, "--idle-ms"))
 			o->idle_ms = num(v, "--idle-ms");
+		else if (!strcmp(a, "--hash-size"))
+			o->hash_size = num(v, "--hash-size");
 		else if (!strcmp(a, "--max-inbound"))
 			o->max_inbound = num(v, "--max-inbound");
 		else if (!strcmp(a, "--calls"))
@@ -329,6 +333,7 @@ static struct dial *engine_start(const struct opts *o, const char *listen)
 	conf.listen = listen;
 	conf.user_agent = "bench_dial";
 	conf.max_inbound = o->max_inbound ? o->max_inbound : 100000;
+	conf.hash_size = o->hash_size;   /* 0: the engine's default */
 	conf.max_legs = 100000;
 
 	dial_log_handler_set(log_h, (void *)o);
