@@ -177,14 +177,38 @@ struct batch {
 	bool want_write;
 };
 
+/* The writer keeps this many connections, each with one batch in flight:
+ * while one backend waits for its commit's WAL fsync (or the client
+ * serialises the next batch), the other works. */
+#define STORE_NCONN 2	/* the most; store_conf.connections picks 1 or 2 */
+
+/* One connection and the batch it carries. */
+struct wconn {
+	void *conn;		/* PGconn */
+	int poll;		/* PostgresPollingStatusType while connecting */
+	bool connected;		/* PQconnectPoll said OK */
+	enum wphase phase;
+	unsigned long long query_deadline;	/* ms: a query in flight past it: lost */
+	struct batch batch;
+	bool in_batch;
+	int reg_fd;		/* registered with the store's epoll fd (-1: none) */
+	unsigned reg_events;
+};
+
+/* epoll registrations change in store_want(), which takes a const store */
+struct store_poll {
+	int epfd;
+};
+
 struct store {
 	char *conninfo;
 	char *instance;
 	unsigned reconnect_min_ms;
 	unsigned reconnect_max_ms;
-	void *conn;		/* PGconn */
+	struct wconn w[STORE_NCONN];
+	int nconn;		/* connections in use */
+	struct store_poll *ep;	/* one fd for the loop: an epoll set of the sockets */
 	enum store_state state;
-	int poll;		/* PostgresPollingStatusType */
 	unsigned long long deadline;	/* connect timeout or next retry */
 	unsigned backoff_ms;
 	unsigned long connects;
@@ -196,10 +220,6 @@ struct store {
 	struct sbuf queue;	/* frames */
 	size_t queue_rows;
 	unsigned long long queue_since;	/* ms when the oldest queued row came */
-	enum wphase phase;
-	unsigned long long query_deadline;	/* ms: a query in flight past it: lost */
-	struct batch batch;
-	bool in_batch;
 	bool have_journal;
 	struct journal journal;
 	struct store_stats stats;
@@ -208,10 +228,10 @@ struct store {
 };
 
 /* writer.c hooks called by conn.c */
-void writer_on_connected(struct store *s);
-void writer_on_lost(struct store *s);
-void writer_process(struct store *s);	/* connection is up */
-bool writer_want_write(const struct store *s);
+void writer_on_connected(struct store *s, struct wconn *w);
+void writer_on_lost(struct store *s);	/* every connection is about to close */
+void writer_process(struct store *s);	/* connections are up */
+bool writer_want_write(const struct wconn *w);
 int writer_timeout_ms(const struct store *s);
 void writer_tick(struct store *s);	/* flush timers, any state */
 void writer_free(struct store *s);

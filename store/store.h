@@ -44,6 +44,8 @@ struct store_conf {
 	unsigned batch_rows;		/* flush at this many rows (default 2000) */
 	unsigned flush_ms;		/* ... or this long after the first (100) */
 	size_t queue_max_bytes;		/* memory bound; past it: journal (64 MiB) */
+	unsigned connections;		/* batches in flight, one connection each:
+					 * 1 or 2 (default 2) */
 	store_wake_h *wake;		/* optional */
 	void *wake_arg;
 };
@@ -62,7 +64,9 @@ int store_alloc(struct store **sp, const struct store_conf *conf);
  * connection and frees everything; NULL-safe, returns NULL. */
 struct store *store_free(struct store *s);
 
-/* The socket to watch (-1 when none) and the readiness wanted on it. */
+/* The fd to watch (-1 when none) and the readiness wanted on it: an epoll
+ * set of the store's connections, readable when any of them needs
+ * store_process(). Re-read store_want() before every wait. */
 int store_fd(const struct store *s);
 enum store_io store_want(const struct store *s);
 /* Milliseconds until store_process() must run even without I/O; -1: never. */

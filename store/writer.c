@@ -1,4 +1,4 @@
-/* writer.c: the queue, batches (COPY into staging, then idempotent inserts), splits and the journal path */
+/* writer.c: the queue, batches on each connection (COPY into staging, then idempotent inserts), splits and the journal path */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,39 +34,48 @@ static const char setup_sql[] =
 	" select * from header_policy_events with no data;";
 
 /* A call row is a full snapshot: snapshots of one call in one batch are
- * merged before sending (calls_copy), so s_calls holds one row per SID;
- * across batches (or a journal replayed late) an older snapshot never
- * overwrites a newer one, and a NULL keeps what was known. */
+ * merged before sending (calls_copy, merge_call), so s_calls holds one row
+ * per SID. Across batches the upsert folds a snapshot into the stored row
+ * the same way, whatever the order they arrive in: per column the value of
+ * the newest snapshot that has one (a NULL keeps what was known), the
+ * earliest created_at, the newest updated_at. The merge commutes, so two
+ * batches in flight on two connections (or a journal replayed late) give
+ * the row that applying every snapshot in order would. Rows go in SID
+ * order so that two batches touching the same calls lock them in the same
+ * order and cannot deadlock. */
+#define NEWER "excluded.updated_at >= calls.updated_at"
+#define LATEST(c) " " c " = case when " NEWER " then excluded." c " else calls." c " end,"
+#define KNOWN(c) " " c " = case when " NEWER " then coalesce(excluded." c ", calls." c ")" \
+	" else coalesce(calls." c ", excluded." c ") end,"
 static const char *const insert_sql[T_COUNT] = {
 	"insert into calls select sid, account_sid,"
 	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name,"
 	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause,"
 	" reason_text, codec, created_at, ringing_at, answered_at, ended_at,"
 	" duration, dial_call_status, updated_at"
-	" from s_calls"
+	" from s_calls order by sid"
 	" on conflict (sid) do update set"
-	" account_sid = excluded.account_sid,"
-	" parent_call_sid = coalesce(excluded.parent_call_sid, calls.parent_call_sid),"
-	" instance = excluded.instance,"
-	" direction = excluded.direction,"
-	" from_addr = coalesce(excluded.from_addr, calls.from_addr),"
-	" to_addr = coalesce(excluded.to_addr, calls.to_addr),"
-	" caller_name = coalesce(excluded.caller_name, calls.caller_name),"
-	" status = excluded.status,"
-	" sip_call_id = coalesce(excluded.sip_call_id, calls.sip_call_id),"
-	" sip_response_code = coalesce(excluded.sip_response_code, calls.sip_response_code),"
-	" reason_protocol = coalesce(excluded.reason_protocol, calls.reason_protocol),"
-	" reason_cause = coalesce(excluded.reason_cause, calls.reason_cause),"
-	" reason_text = coalesce(excluded.reason_text, calls.reason_text),"
-	" codec = coalesce(excluded.codec, calls.codec),"
+	LATEST("account_sid")
+	KNOWN("parent_call_sid")
+	LATEST("instance")
+	LATEST("direction")
+	KNOWN("from_addr")
+	KNOWN("to_addr")
+	KNOWN("caller_name")
+	LATEST("status")
+	KNOWN("sip_call_id")
+	KNOWN("sip_response_code")
+	KNOWN("reason_protocol")
+	KNOWN("reason_cause")
+	KNOWN("reason_text")
+	KNOWN("codec")
 	" created_at = least(excluded.created_at, calls.created_at),"
-	" ringing_at = coalesce(excluded.ringing_at, calls.ringing_at),"
-	" answered_at = coalesce(excluded.answered_at, calls.answered_at),"
-	" ended_at = coalesce(excluded.ended_at, calls.ended_at),"
-	" duration = coalesce(excluded.duration, calls.duration),"
-	" dial_call_status = coalesce(excluded.dial_call_status, calls.dial_call_status),"
-	" updated_at = excluded.updated_at"
-	" where calls.updated_at <= excluded.updated_at;",
+	KNOWN("ringing_at")
+	KNOWN("answered_at")
+	KNOWN("ended_at")
+	KNOWN("duration")
+	KNOWN("dial_call_status")
+	" updated_at = greatest(excluded.updated_at, calls.updated_at);",
 	"insert into call_events select * from s_events on conflict do nothing;",
 	"insert into sip_messages select * from s_msgs on conflict do nothing;",
 	"insert into sip_headers select * from s_hdrs on conflict do nothing;",
@@ -75,6 +84,7 @@ static const char *const insert_sql[T_COUNT] = {
 };
 
 static void start_next(struct store *s, bool force);
+static void process_slot(struct store *s, struct wconn *w);
 static int writer_enqueue_rows(struct store *s, size_t rows);
 
 static uint32_t frame_len(const unsigned char *p)
@@ -122,12 +132,12 @@ static void batch_clear(struct batch *b)
  * journal rows first taken from the queue; rows read from the journal are
  * still there and are read again. Rows of the batch that did land come
  * back too, which the keys make harmless. */
-static void batch_abandon(struct store *s)
+static void batch_abandon(struct store *s, struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 	int err = 0;
 
-	if (!s->in_batch)
+	if (!w->in_batch)
 		return;
 	if (b->from_journal) {
 		s->journal.replay_off = s->journal.done_off;
@@ -156,7 +166,7 @@ static void batch_abandon(struct store *s)
 		}
 	}
 	batch_clear(b);
-	s->in_batch = false;
+	w->in_batch = false;
 }
 
 /* ---- batches ---- */
@@ -311,9 +321,9 @@ static int calls_copy(struct batch *b)
  * the batch, which is then sent again the safe way); safe path (replays,
  * retries): COPY into the staging tables, then INSERT ... ON CONFLICT.
  * Calls always take the safe path: they are upserts. */
-static int send_range(struct store *s)
+static int send_range(struct store *s, struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 	struct sbuf q = {0};
 	struct rec r;
 	int err = 0;
@@ -374,14 +384,14 @@ static int send_range(struct store *s)
 		sbuf_free(&q);
 		return EAGAIN;
 	}
-	if (!PQsendQuery(s->conn, (const char *)q.p)) {
+	if (!PQsendQuery(w->conn, (const char *)q.p)) {
 		store_log(LOG_ERR, "database: cannot send a batch: %s",
-			  PQerrorMessage(s->conn));
+			  PQerrorMessage(w->conn));
 		err = EIO;
 		goto out;
 	}
-	s->phase = W_BATCH;
-	s->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
+	w->phase = W_BATCH;
+	w->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
  out:
 	sbuf_free(&q);
 	if (err && err != EAGAIN)
@@ -389,9 +399,9 @@ static int send_range(struct store *s)
 	return err;
 }
 
-static void load_from_queue(struct store *s)
+static void load_from_queue(struct store *s, struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 	size_t off = 0, rows = 0;
 
 	while (off < s->queue.len && rows < s->batch_rows) {
@@ -404,16 +414,14 @@ static void load_from_queue(struct store *s)
 	sbuf_consume(&s->queue, off);
 	s->queue_rows -= rows;
 	s->queue_since = s->queue_rows ? store_now_ms() : 0;
-	if (batch_index(b)) {
-		batch_abandon(s);
-		return;
-	}
-	s->in_batch = true;
+	w->in_batch = true;	/* before batch_index: a failure abandons it */
+	if (batch_index(b))
+		batch_abandon(s, w);
 }
 
-static void load_from_journal(struct store *s)
+static void load_from_journal(struct store *s, struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 	size_t rows = 0;
 	int err;
 
@@ -432,7 +440,7 @@ static void load_from_journal(struct store *s)
 		s->journal.replay_off = s->journal.done_off;
 		return;
 	}
-	s->in_batch = true;
+	w->in_batch = true;
 }
 
 static bool flush_due(const struct store *s)
@@ -442,18 +450,59 @@ static bool flush_due(const struct store *s)
 		store_now_ms() >= s->queue_since + s->flush_ms);
 }
 
-/* Picks the next thing to send when connected and idle: the rest of a
- * split batch, then the journal (oldest first), then the queue. */
-static void start_next(struct store *s, bool force)
+static bool any_in_batch(const struct store *s)
+{
+	for (int i = 0; i < s->nconn; i++)
+		if (s->w[i].in_batch)
+			return true;
+	return false;
+}
+
+static bool journal_in_flight(const struct store *s)
+{
+	for (int i = 0; i < s->nconn; i++)
+		if (s->w[i].in_batch && s->w[i].batch.from_journal)
+			return true;
+	return false;
+}
+
+static bool replay_waiting(const struct store *s)
+{
+	return s->have_journal && s->journal.replay_off < s->journal.size;
+}
+
+/* Can an idle connection start something from the queue now? The journal
+ * goes first and alone: its batches are replayed one at a time, in order,
+ * with no other batch in flight (start_slot falls back to the queue only
+ * when the journal cannot be read). */
+static bool queue_can_start(const struct store *s)
+{
+	if (s->state != STORE_UP || journal_in_flight(s) ||
+	    (replay_waiting(s) && any_in_batch(s)))
+		return false;
+	for (int i = 0; i < s->nconn; i++)
+		if (s->w[i].phase == W_IDLE && !s->w[i].in_batch)
+			return true;
+	return false;
+}
+
+/* Picks the next thing to send on connection w when it is idle: the rest
+ * of its split batch, then the journal (oldest first, alone), then the
+ * queue. */
+static void start_slot(struct store *s, struct wconn *w, bool force)
 {
 	for (;;) {
 		int err;
 
-		if (s->state != STORE_UP || s->phase != W_IDLE)
+		if (s->state != STORE_UP || w->phase != W_IDLE)
 			return;
-		if (!s->in_batch) {
-			if (s->have_journal && s->journal.replay_off < s->journal.size) {
-				load_from_journal(s);
+		if (!w->in_batch) {
+			if (journal_in_flight(s))
+				return;
+			if (replay_waiting(s)) {
+				if (any_in_batch(s))
+					return;	/* their completion starts the replay */
+				load_from_journal(s, w);
 			} else if (s->have_journal && journal_pending(&s->journal)) {
 				err = journal_truncate(&s->journal);
 				if (err)
@@ -462,20 +511,20 @@ static void start_next(struct store *s, bool force)
 				else
 					store_log(LOG_NOTICE, "journal: replayed; emptied");
 			}
-			if (!s->in_batch && s->queue_rows && (force || flush_due(s)))
-				load_from_queue(s);
-			if (!s->in_batch)
+			if (!w->in_batch && s->queue_rows && (force || flush_due(s)))
+				load_from_queue(s, w);
+			if (!w->in_batch)
 				return;
 		}
-		if (!s->batch.nranges) {
+		if (!w->batch.nranges) {
 			/* every range landed or was rejected */
-			if (s->batch.from_journal)
-				s->journal.done_off = s->batch.journal_end;
-			batch_clear(&s->batch);
-			s->in_batch = false;
+			if (w->batch.from_journal)
+				s->journal.done_off = w->batch.journal_end;
+			batch_clear(&w->batch);
+			w->in_batch = false;
 			continue;
 		}
-		err = send_range(s);
+		err = send_range(s, w);
 		if (err == EAGAIN)
 			continue;
 		if (err) {
@@ -486,18 +535,24 @@ static void start_next(struct store *s, bool force)
 	}
 }
 
+static void start_next(struct store *s, bool force)
+{
+	for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
+		start_slot(s, &s->w[i], force);
+}
+
 static bool is_data_error(const char *st)
 {
 	return (st[0] == '2' && (st[1] == '2' || st[1] == '3'));
 }
 
 /* A query finished (all results read). */
-static void finish_query(struct store *s)
+static void finish_query(struct store *s, struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 
-	if (s->phase == W_SETUP) {
-		s->phase = W_IDLE;
+	if (w->phase == W_SETUP) {
+		w->phase = W_IDLE;
 		if (b->failed) {
 			store_log(LOG_ERR, "database: cannot prepare the writer (%s): %s%s",
 				  b->sqlstate, b->errmsg,
@@ -508,13 +563,23 @@ static void finish_query(struct store *s)
 		}
 		return;
 	}
-	s->phase = W_IDLE;
+	w->phase = W_IDLE;
 	if (!b->failed) {
 		s->stats.rows_written += b->cur.hi - b->cur.lo;
 		s->stats.batches++;
 		return;
 	}
-	if (PQstatus(s->conn) == CONNECTION_BAD || !is_data_error(b->sqlstate)) {
+	if (PQstatus(w->conn) != CONNECTION_BAD && b->sqlstate[0] == '4' &&
+	    b->sqlstate[1] == '0') {
+		/* deadlock or serialization failure (class 40): the whole
+		 * implicit transaction rolled back and the connection is
+		 * clean; the same range again */
+		store_log(LOG_WARNING, "store: batch of %zu rows rolled back (%s: %s); "
+			  "retrying", b->cur.hi - b->cur.lo, b->sqlstate, b->errmsg);
+		b->nranges++;	/* b->ranges[nranges] is still cur */
+		return;
+	}
+	if (PQstatus(w->conn) == CONNECTION_BAD || !is_data_error(b->sqlstate)) {
 		store_log(LOG_ERR, "database: batch of %zu rows failed (%s): %s",
 			  b->cur.hi - b->cur.lo, b->sqlstate[0] ? b->sqlstate : "connection",
 			  b->errmsg);
@@ -573,14 +638,14 @@ static void note_error(struct batch *b, const PGresult *res)
 }
 
 /* 1: all copy data of the current COPY sent; 0: wait to write; -1: lost */
-static int push_copy(struct store *s)
+static int push_copy(struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 	const struct sbuf *d;
 	int r;
 
 	if (b->copy_next >= b->ncopy) {
-		r = PQputCopyEnd(s->conn, "unexpected COPY");
+		r = PQputCopyEnd(w->conn, "unexpected COPY");
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -594,14 +659,14 @@ static int push_copy(struct store *s)
 
 		if (n > COPY_CHUNK)
 			n = COPY_CHUNK;
-		r = PQputCopyData(s->conn, (const char *)d->p + b->copy_sent, (int)n);
+		r = PQputCopyData(w->conn, (const char *)d->p + b->copy_sent, (int)n);
 		if (r < 0)
 			return -1;
 		if (r == 0)
 			return 0;
 		b->copy_sent += n;
 	}
-	r = PQputCopyEnd(s->conn, NULL);
+	r = PQputCopyEnd(w->conn, NULL);
 	if (r < 0)
 		return -1;
 	if (r == 0)
@@ -612,9 +677,10 @@ static int push_copy(struct store *s)
 	return 1;
 }
 
-void writer_process(struct store *s)
+/* Drives one connection: sends, reads results, starts the next batch. */
+static void process_slot(struct store *s, struct wconn *w)
 {
-	struct batch *b = &s->batch;
+	struct batch *b = &w->batch;
 
 	for (;;) {
 		PGresult *res;
@@ -622,32 +688,32 @@ void writer_process(struct store *s)
 
 		if (s->state != STORE_UP)
 			return;
-		if (s->phase == W_IDLE) {
-			start_next(s, false);
-			if (s->phase == W_IDLE)
+		if (w->phase == W_IDLE) {
+			start_slot(s, w, false);
+			if (s->state != STORE_UP || w->phase == W_IDLE)
 				return;
 		}
 		if (b->copying) {
-			f = push_copy(s);
+			f = push_copy(w);
 			if (f < 0)
 				goto lost;
 			if (f == 0) {
 				b->want_write = true;
-				(void)PQflush(s->conn);
+				(void)PQflush(w->conn);
 				return;
 			}
 		}
-		f = PQflush(s->conn);
+		f = PQflush(w->conn);
 		if (f < 0)
 			goto lost;
 		b->want_write = f == 1;
-		if (!PQconsumeInput(s->conn))
+		if (!PQconsumeInput(w->conn))
 			goto lost;
-		if (PQisBusy(s->conn))
+		if (PQisBusy(w->conn))
 			return;
-		res = PQgetResult(s->conn);
+		res = PQgetResult(w->conn);
 		if (!res) {
-			finish_query(s);
+			finish_query(s, w);
 			continue;
 		}
 		switch (PQresultStatus(res)) {
@@ -666,68 +732,98 @@ void writer_process(struct store *s)
 	}
  lost:
 	store_log(LOG_ERR, "database: connection lost while writing: %s",
-		  PQerrorMessage(s->conn));
+		  PQerrorMessage(w->conn));
 	conn_fail(s);
 }
 
-void writer_on_connected(struct store *s)
+/* Then the idle ones again: a connection that finished may have let an
+ * earlier one start (the journal replays alone). */
+void writer_process(struct store *s)
 {
-	batch_clear(&s->batch);
-	s->in_batch = false;
-	if (!PQsendQuery(s->conn, setup_sql)) {
+	for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
+		process_slot(s, &s->w[i]);
+	for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
+		if (s->w[i].phase == W_IDLE)
+			process_slot(s, &s->w[i]);
+}
+
+void writer_on_connected(struct store *s, struct wconn *w)
+{
+	batch_clear(&w->batch);
+	w->in_batch = false;
+	if (!PQsendQuery(w->conn, setup_sql)) {
 		store_log(LOG_ERR, "database: cannot prepare the writer: %s",
-			  PQerrorMessage(s->conn));
+			  PQerrorMessage(w->conn));
 		conn_fail(s);
 		return;
 	}
-	s->phase = W_SETUP;
-	s->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
-	writer_process(s);
+	w->phase = W_SETUP;
+	w->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
 }
 
 void writer_on_lost(struct store *s)
 {
-	batch_abandon(s);
-	s->phase = W_IDLE;
+	for (int i = 0; i < s->nconn; i++) {
+		batch_abandon(s, &s->w[i]);
+		s->w[i].phase = W_IDLE;
+	}
 }
 
-bool writer_want_write(const struct store *s)
+bool writer_want_write(const struct wconn *w)
 {
-	return s->phase != W_IDLE && s->batch.want_write;
+	return w->phase != W_IDLE && w->batch.want_write;
 }
 
 int writer_timeout_ms(const struct store *s)
 {
-	unsigned long long now, due;
+	unsigned long long now = store_now_ms(), due = 0;
+	bool have = false;
 
-	if (s->state == STORE_UP && s->phase != W_IDLE) {
-		/* the batch's completion starts the next; only its deadline */
-		now = store_now_ms();
-		return s->query_deadline > now ? (int)(s->query_deadline - now) : 0;
+	if (s->state == STORE_UP) {
+		/* a batch's completion starts the next; only its deadline */
+		for (int i = 0; i < s->nconn; i++) {
+			if (s->w[i].phase == W_IDLE)
+				continue;
+			if (!have || s->w[i].query_deadline < due)
+				due = s->w[i].query_deadline;
+			have = true;
+		}
 	}
-	if (!s->queue_rows)
+	if (s->queue_rows &&
+	    (s->state == STORE_UP ? queue_can_start(s)
+				  : s->have_journal)) {	/* else nowhere to put it */
+		unsigned long long q = s->queue_since + s->flush_ms;
+
+		if (!have || q < due)
+			due = q;
+		have = true;
+	}
+	if (!have)
 		return -1;
-	if (s->state != STORE_UP && !s->have_journal)
-		return -1;	/* nowhere to put it: wait for the database */
-	now = store_now_ms();
-	due = s->queue_since + s->flush_ms;
 	return due > now ? (int)(due - now) : 0;
 }
 
 void writer_tick(struct store *s)
 {
-	if (s->state == STORE_UP && s->phase != W_IDLE &&
-	    store_now_ms() >= s->query_deadline) {
-		store_log(LOG_ERR, "database: no answer to a %s in %u ms; reconnecting",
-			  s->phase == W_SETUP ? "setup query" : "batch",
-			  STORE_QUERY_TIMEOUT_MS);
-		conn_fail(s);
-		return;
+	if (s->state == STORE_UP) {
+		unsigned long long now = store_now_ms();
+
+		for (int i = 0; i < s->nconn; i++) {
+			struct wconn *w = &s->w[i];
+
+			if (w->phase == W_IDLE || now < w->query_deadline)
+				continue;
+			store_log(LOG_ERR, "database: no answer to a %s in %u ms; reconnecting",
+				  w->phase == W_SETUP ? "setup query" : "batch",
+				  STORE_QUERY_TIMEOUT_MS);
+			conn_fail(s);
+			return;
+		}
 	}
 	if (!s->queue_rows)
 		return;
 	if (s->state == STORE_UP) {
-		if (s->phase == W_IDLE && flush_due(s))
+		if (queue_can_start(s) && flush_due(s))
 			writer_process(s);
 		return;
 	}
@@ -735,16 +831,26 @@ void writer_tick(struct store *s)
 		spill_queue(s);
 }
 
+/* What the loop watches, in short: a change means it must look again. */
+static unsigned wants(const struct store *s)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < s->nconn; i++)
+		v = v << 3 | (unsigned)s->w[i].phase << 1 |
+		    (s->w[i].batch.want_write ? 1u : 0u);
+	return v;
+}
+
 int writer_enqueued(struct store *s, size_t rows)
 {
 	bool first = s->queue_rows == 0;
-	enum wphase before = s->phase;
+	unsigned before = wants(s);
 	int err = writer_enqueue_rows(s, rows);
 
 	/* the first queued row starts the flush timer; a batch may have
 	 * started or the queue gone to the journal: the loop must look again */
-	if (s->wake && (first || s->phase != before || !s->queue_rows ||
-			s->batch.want_write))
+	if (s->wake && (first || wants(s) != before || !s->queue_rows))
 		s->wake(s->wake_arg);
 	return err;
 }
@@ -772,10 +878,13 @@ static int writer_enqueue_rows(struct store *s, size_t rows)
 		return 0;
 	}
 	if (s->queue_rows >= s->batch_rows) {
-		if (s->state == STORE_UP)
-			writer_process(s);
-		else if (s->have_journal)
+		if (s->state == STORE_UP) {
+			/* busy connections start the next batch when they finish */
+			if (queue_can_start(s))
+				writer_process(s);
+		} else if (s->have_journal) {
 			spill_queue(s);
+		}
 	}
 	return 0;
 }
@@ -785,8 +894,7 @@ int store_flush(struct store *s)
 	if (!s)
 		return EINVAL;
 	if (s->state == STORE_UP) {
-		if (s->phase == W_IDLE)
-			start_next(s, true);
+		start_next(s, true);
 		return 0;
 	}
 	if (s->state == STORE_UNCONFIGURED)
@@ -796,7 +904,7 @@ int store_flush(struct store *s)
 
 bool store_busy(const struct store *s)
 {
-	return s && (s->queue_rows || s->in_batch);
+	return s && (s->queue_rows || any_in_batch(s));
 }
 
 void store_stats(const struct store *s, struct store_stats *st)
@@ -812,18 +920,23 @@ void store_stats(const struct store *s, struct store_stats *st)
 
 void writer_free(struct store *s)
 {
-	batch_abandon(s);
+	for (int i = 0; i < s->nconn; i++)
+		batch_abandon(s, &s->w[i]);
 	if (s->queue_rows && s->have_journal)
 		spill_queue(s);
 	if (s->queue_rows)
 		store_log(LOG_ERR, "store: closing with %zu rows not written and no journal",
 			  s->queue_rows);
 	sbuf_free(&s->queue);
-	sbuf_free(&s->batch.frames);
-	for (int t = 0; t < T_COUNT; t++)
-		sbuf_free(&s->batch.copy[t]);
-	free(s->batch.offs);
-	free(s->batch.ranges);
+	for (int i = 0; i < s->nconn; i++) {
+		struct batch *b = &s->w[i].batch;
+
+		sbuf_free(&b->frames);
+		for (int t = 0; t < T_COUNT; t++)
+			sbuf_free(&b->copy[t]);
+		free(b->offs);
+		free(b->ranges);
+	}
 	if (s->have_journal)
 		journal_close(&s->journal);
 }

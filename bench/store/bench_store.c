@@ -383,7 +383,7 @@ int main(int argc, char **argv)
 		case 'f': flush_ms = (unsigned)atoi(optarg); break;
 		case 'P': pm = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: bench_store -d CONNINFO [-j DATA_DIR] [-m writer|copy] "
+			fprintf(stderr, "usage: bench_store -d CONNINFO [-j DATA_DIR] [-m writer|writer1|copy] "
 					"[-t SECONDS] [-b BATCH_ROWS] [-f FLUSH_MS] [-P POSTMASTER_PID]\n");
 			return 2;
 		}
@@ -427,9 +427,11 @@ int main(int argc, char **argv)
 		pg1 = pg_cpu_ms(pm);	/* before its backend exits */
 		PQfinish(w);
 	} else {
+		/* writer1: the writer with one connection (one batch in flight) */
 		struct store_conf wc = {.conninfo = dsn, .data_dir = dir,
 					.batch_rows = batch_rows, .flush_ms = flush_ms,
-					.queue_max_bytes = (size_t)256 << 20};
+					.queue_max_bytes = (size_t)256 << 20,
+					.connections = strcmp(mode, "writer1") == 0 ? 1 : 0};
 
 		if (store_alloc(&s, &wc))
 			return 1;
@@ -439,11 +441,17 @@ int main(int argc, char **argv)
 		pg0 = pg_cpu_ms(pm);
 		cpu0 = self_cpu_ms();
 		t0 = now_s();
-		/* closed loop: keep about two batches queued; the writer sets the pace */
+		/* closed loop: keep about two batches queued; the writer sets the
+		 * pace. The generator runs on the writer's thread here (in the
+		 * daemon, calls come from other threads and events), so it lets
+		 * the writer look at its sockets every few calls, as the daemon's
+		 * loop would, instead of leaving finished connections idle. */
 		while (now_s() - t0 < secs) {
 			store_stats(s, &st);
 			while (st.queue_rows < 2 * (size_t)batch_rows) {
 				one_call(s, calls++, true);
+				if (calls % 8 == 0)
+					drive(s, 0);
 				store_stats(s, &st);
 			}
 			drive(s, 5);
