@@ -176,10 +176,12 @@ static int codec_of(const char *sec, size_t len, int pt)
 	}
 }
 
-int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
-		    const char *addr, uint16_t port,
-		    const enum dial_codec *codecv, size_t codecc,
-		    uint64_t sess_id, struct dial_sdp *chosen)
+/* The offer must be NUL-terminated at offer[olen]: the line scanners below
+ * (strcspn, strtol, atoi) stop at that NUL. */
+static int sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
+		      const char *addr, uint16_t port,
+		      const enum dial_codec *codecv, size_t codecc,
+		      uint64_t sess_id, struct dial_sdp *chosen)
 {
 	const char *m = NULL, *p, *end, *sec_end, *nl;
 	int pts[32], npts = 0, pick = -1, pick_pt = -1, tev = -1;
@@ -279,6 +281,28 @@ int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
 		chosen->port = port;
 	}
 	return o.err;
+}
+
+int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
+		    const char *addr, uint16_t port,
+		    const enum dial_codec *codecv, size_t codecc,
+		    uint64_t sess_id, struct dial_sdp *chosen)
+{
+	char *copy;
+	int err;
+
+	if (!buf || !size || !offer || !addr)
+		return EINVAL;
+	/* a received body is not NUL-terminated: parse a terminated copy */
+	copy = malloc(olen + 1);
+	if (!copy)
+		return ENOMEM;
+	memcpy(copy, offer, olen);
+	copy[olen] = '\0';
+	err = sdp_answer(buf, size, copy, olen, addr, port, codecv, codecc,
+			 sess_id, chosen);
+	free(copy);
+	return err;
 }
 
 /* RFC 3261 token characters */

@@ -88,6 +88,19 @@ static void test_answer(void)
 		ok(strstr(buf, "telephone-event") == NULL,
 		   "no telephone-event when not offered");
 	}
+	{
+		/* a received body is not NUL-terminated: the parser must stop
+		 * at olen (ASan reports a read past the block otherwise) */
+		static const char cut[] = "v=0\r\nm=audio 1 RTP/AVP 0";
+		char *body = malloc(sizeof(cut) - 1);
+
+		memcpy(body, cut, sizeof(cut) - 1);
+		is_int(dial_sdp_answer(buf, sizeof(buf), body, sizeof(cut) - 1,
+				       "127.0.0.1", 2, NULL, 0, 5, &ch), 0,
+		       "an unterminated offer ending inside the m= line");
+		is_str(ch.codec, "PCMU", "its last payload type is read");
+		free(body);
+	}
 }
 
 static void test_headers(void)
