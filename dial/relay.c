@@ -159,10 +159,20 @@ static void recv_h(int flags, void *arg)
 
 static int sock_open(struct rsock *s, const struct sa *ip, uint16_t port)
 {
-	struct sa a = *ip;
+	struct sa a;
 	int fd;
 
-	sa_set_port(&a, port);
+	/* rebuilt from the address alone: a caller's struct sa filled by
+	 * sa_set_str() leaves IPv6 flowinfo and scope id uninitialised */
+	sa_init(&a, sa_af(ip));
+	if (sa_af(ip) == AF_INET6) {
+		uint8_t in6[16];
+
+		sa_in6(ip, in6);
+		sa_set_in6(&a, in6, port);
+	} else {
+		sa_set_in(&a, sa_in(ip), port);
+	}
 
 	fd = socket(sa_af(&a), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -175,8 +185,13 @@ static int sock_open(struct rsock *s, const struct sa *ip, uint16_t port)
 		return err;
 	}
 
+	/* the kernel's view of the bound address: fully initialised (IPv6
+	 * flowinfo and scope id included) and with the port it gave */
+	memset(&s->local, 0, sizeof(s->local));
+	s->local.len = sizeof(s->local.u);
+	if (getsockname(fd, &s->local.u.sa, &s->local.len) < 0)
+		s->local = a;
 	s->fd = fd;
-	s->local = a;
 
 	return 0;
 }
