@@ -30,6 +30,7 @@ struct config {
 	unsigned store_queue_max_bytes;	/* call log memory bound */
 	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */
 	unsigned sip_max_legs;		/* concurrent outgoing legs */
+	unsigned sip_max_queue_delay_ms;	/* overload bound */
 	char *sip_media_addr;		/* SDP address; NULL: sip_listen's */
 	char *sip_tls_cert;		/* PEM cert+key: TLS on sip port + 1 */
 	char *sip_tls_ca_file;		/* NULL: the system CA store */

@@ -7,6 +7,7 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/sip.h"
 #include "dial/dial.h"
 
@@ -78,6 +79,64 @@ static void on_events(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static const struct {
+	const char *name;
+	enum metrics_type type;
+	const char *help;
+} families[] = {
+	{"dialerd_sip_legs_started_total", METRICS_COUNTER,
+	 "outgoing SIP legs started"},
+	{"dialerd_sip_inbound_total", METRICS_COUNTER,
+	 "inbound INVITEs admitted as calls"},
+	{"dialerd_sip_legs_ended_total", METRICS_COUNTER,
+	 "legs (both directions) ended"},
+	{"dialerd_sip_shed_total", METRICS_COUNTER,
+	 "new calls refused at once, by reason: max_inbound / max_legs "
+	 "(limit), queueing delay past sip_max_queue_delay_ms (overload)"},
+	{"dialerd_sip_overloads_total", METRICS_COUNTER,
+	 "times the SIP queueing delay crossed sip_max_queue_delay_ms"},
+	{"dialerd_sip_queue_delay_seconds", METRICS_GAUGE,
+	 "latest queueing delay of a SIP datagram in the kernel"},
+	{"dialerd_sip_messages_total", METRICS_COUNTER,
+	 "SIP messages, by direction"},
+	{"dialerd_sip_events_dropped_total", METRICS_COUNTER,
+	 "SIP message copies dropped because the event queue was full"},
+};
+
+static void collect(void *arg)
+{
+	struct sip_server *s = arg;
+	struct dial_stats st;
+
+	dial_stats_get(s->dial, &st);
+	metrics_set("dialerd_sip_legs_started_total", NULL,
+		    (double)st.legs_started);
+	metrics_set("dialerd_sip_inbound_total", NULL, (double)st.inbound);
+	metrics_set("dialerd_sip_legs_ended_total", NULL,
+		    (double)st.legs_ended);
+	metrics_set("dialerd_sip_shed_total",
+		    "direction=\"inbound\",reason=\"limit\"",
+		    (double)st.inbound_rejected_busy);
+	metrics_set("dialerd_sip_shed_total",
+		    "direction=\"inbound\",reason=\"overload\"",
+		    (double)st.inbound_shed);
+	metrics_set("dialerd_sip_shed_total",
+		    "direction=\"outbound\",reason=\"limit\"",
+		    (double)st.legs_refused);
+	metrics_set("dialerd_sip_shed_total",
+		    "direction=\"outbound\",reason=\"overload\"",
+		    (double)st.legs_shed);
+	metrics_set("dialerd_sip_overloads_total", NULL, (double)st.overloads);
+	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
+		    (double)st.queue_delay_us / 1e6);
+	metrics_set("dialerd_sip_messages_total", "direction=\"rx\"",
+		    (double)st.msgs_rx);
+	metrics_set("dialerd_sip_messages_total", "direction=\"tx\"",
+		    (double)st.msgs_tx);
+	metrics_set("dialerd_sip_events_dropped_total", NULL,
+		    (double)st.events_dropped);
+}
+
 int sip_server_start(struct sip_server **sp, struct event_base *base,
 		     const struct config *cfg)
 {
@@ -98,6 +157,7 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	dc.user_agent = "dialerd";
 	dc.max_inbound = cfg->sip_max_inbound;
 	dc.max_legs = cfg->sip_max_legs;
+	dc.max_queue_delay_ms = cfg->sip_max_queue_delay_ms;
 	dc.media_addr = cfg->sip_media_addr;
 	dc.tls_cert = cfg->sip_tls_cert;
 	dc.tls_ca_file = cfg->sip_tls_ca_file;
@@ -115,6 +175,10 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 		sip_server_stop(s);
 		return ENOMEM;
 	}
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		metrics_family(families[i].name, families[i].type,
+			       families[i].help);
+	metrics_collector_add(collect, s);
 	*sp = s;
 	return 0;
 }

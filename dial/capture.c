@@ -291,6 +291,8 @@ void dial_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 	(void)src;
 	atomic_fetch_add_explicit(tx ? &d->st_tx : &d->st_rx, 1,
 				  memory_order_relaxed);
+	if (!tx && tp == SIP_TRANSP_UDP)
+		dial_load_sample(d);
 	if (dial_msg_parse(&ev, pkt, len, tx ? DIAL_DIR_TX : DIAL_DIR_RX,
 			   dial_now_us()))
 		return;
@@ -367,6 +369,17 @@ bool dial_req_h(const struct sip_msg *msg, void *arg)
 	struct leg *leg;
 
 	leg = dial_cid_find(d, msg->callid.p, msg->callid.l);
+	if (!leg && dial_load_shed(d) && !pl_strcmp(&msg->met, "INVITE") &&
+	    !pl_isset(&msg->to.tag)) {
+		/* overload: a stateless 503 costs no transaction and no timer;
+		   a lost one is answered again on the INVITE's retransmission */
+		d->stash = dial_event_free(d->stash);
+		(void)sip_replyf(d->sip, msg, 503, "Service Unavailable",
+				 "Retry-After: 1\r\nContent-Length: 0\r\n\r\n");
+		atomic_fetch_add_explicit(&d->st_shed_in, 1,
+					  memory_order_relaxed);
+		return true;
+	}
 	if (!leg) {
 		/* keep-alive probes from carriers and load balancers */
 		if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {

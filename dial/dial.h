@@ -32,6 +32,11 @@ struct dial_conf {
 				   (0: 1000) */
 	unsigned max_legs;	/* concurrent outgoing legs; more are refused
 				   with DIAL_EV_ENDED err=EBUSY (0: 10000) */
+	unsigned max_queue_delay_ms;	/* overload: while SIP datagrams wait
+				   longer than this in the socket, new INVITEs
+				   get a stateless 503 and new legs end with
+				   err=EAGAIN, until the wait is under half of
+				   it (0: 100) */
 	unsigned hash_size;	/* buckets of libre's and our tables
 				   (0: 16384) */
 	unsigned udp_rcvbuf;	/* SO_RCVBUF of the SIP UDP socket, bytes
@@ -215,8 +220,8 @@ struct dial_leg_params {
  * From, To, Call-ID, CSeq, Contact, Max-Forwards, Content-*, Route), CR/LF
  * in a value, id too long;
  * ENOMEM); everything later is reported as events, ending with exactly
- * one DIAL_EV_ENDED (err EBUSY past max_legs, EEXIST while a live leg has
- * that id). */
+ * one DIAL_EV_ENDED (err EBUSY past max_legs, EAGAIN while overloaded
+ * (max_queue_delay_ms), EEXIST while a live leg has that id). */
 int dial_leg_start(struct dial *d, const struct dial_leg_params *p);
 
 /* Ends a leg: CANCEL before an answer, BYE after, a final response
@@ -255,6 +260,10 @@ struct dial_stats {
 	uint64_t legs_started, legs_ended, inbound, inbound_rejected_busy,
 		 legs_refused, msgs_rx, msgs_tx, msgs_unmatched, events,
 		 events_dropped;
+	uint64_t inbound_shed;	/* INVITEs answered 503 under overload */
+	uint64_t legs_shed;	/* legs refused (EAGAIN) under overload */
+	uint64_t overloads;	/* times the delay bound was crossed */
+	uint64_t queue_delay_us;	/* latest measured queueing delay */
 };
 void dial_stats_get(const struct dial *d, struct dial_stats *st);
 

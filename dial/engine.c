@@ -33,6 +33,7 @@ enum {
 	DFLT_LINGER_MS = 32000,
 	DFLT_QUIT_MS = 2000,
 	DFLT_MAX_EVENTS = 1000000,
+	DFLT_QUEUE_DELAY_MS = 100,
 	FD_SETSIZE_SIP = 65536,
 	SWEEP_MS = 1000,
 };
@@ -219,6 +220,10 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 	st->msgs_unmatched = atomic_load(&m->st_unmatched);
 	st->events = atomic_load(&m->st_events);
 	st->events_dropped = atomic_load(&m->st_dropped);
+	st->inbound_shed = atomic_load(&m->st_shed_in);
+	st->legs_shed = atomic_load(&m->st_shed_out);
+	st->overloads = atomic_load(&m->st_overloads);
+	st->queue_delay_us = atomic_load(&m->qdelay_us);
 }
 
 uint16_t dial_next_port(struct dial *d)
@@ -610,8 +615,8 @@ static void mq_h(int id, void *data, void *arg)
 /* ---- the stack ---- */
 
 /* libre 1.1.0 has no accessor for the SIP transport's UDP socket: find it
- * among our descriptors by its local address (notes §8). */
-static void raise_rcvbuf(const struct sa *laddr, int bytes)
+ * among our descriptors by its local address (notes §8). -1: not found. */
+static int sip_udp_fd(const struct sa *laddr)
 {
 	for (int fd = 3; fd < 4096; fd++) {
 		struct sockaddr_storage ss;
@@ -630,14 +635,21 @@ static void raise_rcvbuf(const struct sa *laddr, int bytes)
 			continue;
 		if (!sa_cmp(&a, laddr, SA_ALL))
 			continue;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes,
-			       sizeof(bytes)) &&
-		    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes,
-			       sizeof(bytes)))
-			dial_log(LOG_WARNING, "SO_RCVBUF: %s", strerror(errno));
+		return fd;
+	}
+	return -1;
+}
+
+static void raise_rcvbuf(int fd, int bytes)
+{
+	if (fd < 0) {
+		dial_log(LOG_WARNING, "SIP UDP socket not found: SO_RCVBUF "
+			 "unchanged");
 		return;
 	}
-	dial_log(LOG_WARNING, "SIP UDP socket not found: SO_RCVBUF unchanged");
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)))
+		dial_log(LOG_WARNING, "SO_RCVBUF: %s", strerror(errno));
 }
 
 /* TLS: a listener when a certificate is configured, else a client-only
@@ -715,7 +727,12 @@ static int stack_build(struct dial *d)
 			return err;
 		sa_set_port(&d->laddr, sa_port(&a));
 	}
-	raise_rcvbuf(&d->laddr, (int)d->conf.udp_rcvbuf);
+	{
+		int fd = sip_udp_fd(&d->laddr);
+
+		raise_rcvbuf(fd, (int)d->conf.udp_rcvbuf);
+		dial_load_init(d, fd);
+	}
 	err = sip_transp_add(d->sip, SIP_TRANSP_TCP, &d->laddr);
 	if (err) {
 		dial_log(LOG_ERR, "SIP TCP listen on %J: %s", &d->laddr,
@@ -866,6 +883,7 @@ int dial_alloc(struct dial **dp, const struct dial_conf *conf)
 	if (!d)
 		return ENOMEM;
 	d->efd = -1;
+	d->udp_fd = -1;
 	d->conf = *conf;
 	conf_copy(d, &d->conf.listen, conf->listen, NULL, &err);
 	conf_copy(d, &d->conf.user_agent, conf->user_agent, "dialerd", &err);
@@ -903,6 +921,8 @@ int dial_alloc(struct dial **dp, const struct dial_conf *conf)
 		d->conf.quit_wait_ms = DFLT_QUIT_MS;
 	if (!d->conf.max_events)
 		d->conf.max_events = DFLT_MAX_EVENTS;
+	if (!d->conf.max_queue_delay_ms)
+		d->conf.max_queue_delay_ms = DFLT_QUEUE_DELAY_MS;
 	if (!d->conf.rtp_port_min || d->conf.rtp_port_max < d->conf.rtp_port_min) {
 		d->conf.rtp_port_min = 20000;
 		d->conf.rtp_port_max = 29999;

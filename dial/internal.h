@@ -121,7 +121,8 @@ struct dial {
 
 	_Atomic uint64_t st_legs_started, st_legs_ended, st_inbound,
 		st_inbound_busy, st_legs_refused, st_rx, st_tx, st_unmatched,
-		st_events, st_dropped;
+		st_events, st_dropped, st_shed_in, st_shed_out, st_overloads;
+	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
 	_Atomic size_t evq_len;	/* events in the shared FIFO */
 
 	/* SIP thread only */
@@ -147,6 +148,11 @@ struct dial {
 	bool closing;
 	bool sip_exited;
 	bool tls_warned;
+	/* overload (load.c) */
+	int udp_fd;		/* the SIP UDP socket, -1: not found */
+	uint64_t load_next_us;	/* next queueing-delay sample */
+	uint64_t load_logged_us;
+	bool overloaded;
 };
 
 /* Appends an event to the FIFO (takes it) and wakes the reader. */
@@ -154,6 +160,17 @@ void dial_emit(struct dial *d, struct dial_event *ev);
 /* Engine log, through the handler set with dial_log_handler_set. */
 void dial_log(int level, const char *fmt, ...);
 uint16_t dial_next_port(struct dial *d);
+
+/* ---- load.c: overload detection (SIP thread) ---- */
+
+/* Turns on the kernel's receive stamps on the SIP UDP socket (fd -1: no
+ * overload detection; logged). */
+void dial_load_init(struct dial *d, int fd);
+/* After a datagram was read: samples its queueing delay (once per ms) and
+ * enters or leaves the overloaded state (hysteresis: bound, bound / 2). */
+void dial_load_sample(struct dial *d);
+/* New calls are to be shed (503 to INVITEs, EAGAIN to new legs). */
+bool dial_load_shed(const struct dial *d);
 
 /* ---- leg.c / inbound.c / capture.c (SIP thread) ---- */
 

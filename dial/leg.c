@@ -423,20 +423,22 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 		hash_unlink(&leg->he);
 		leg = NULL;
 	}
-	if (leg || d->nout >= d->conf.max_legs) {
+	if (leg || d->nout >= d->conf.max_legs || dial_load_shed(d)) {
 		/* shed explicitly instead of collapsing */
 		struct dial_event *ev = dial_event_bare(DIAL_EV_ENDED, spec->id);
 
 		if (ev) {
 			ev->end = DIAL_END_FAILED;
-			ev->err = leg ? EEXIST : EBUSY;
+			ev->err = leg ? EEXIST :
+				d->nout >= d->conf.max_legs ? EBUSY : EAGAIN;
 			ev->outbound = true;
 			snprintf(ev->group, sizeof(ev->group), "%s",
 				 spec->group);
 			dial_emit(d, ev);
 		}
-		atomic_fetch_add_explicit(&d->st_legs_refused, 1,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(!leg && d->nout < d->conf.max_legs ?
+					  &d->st_shed_out : &d->st_legs_refused,
+					  1, memory_order_relaxed);
 		dial_spec_free(spec);
 		return;
 	}

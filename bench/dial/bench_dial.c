@@ -174,6 +174,7 @@ struct opts {
 	unsigned calls;
 	unsigned port_lo, port_hi;
 	unsigned max_inbound;
+	unsigned max_delay_ms;
 	unsigned hash_size;
 	bool verbose;
 };
@@ -184,7 +185,7 @@ static void usage(void)
 		"usage: bench_dial out --target HOST:PORT [--seconds S]"
 		" [--rate R | --window W]\n"
 		"       bench_dial in [--listen HOST:PORT] [--seconds S]"
-		" [--idle-ms MS] [--max-inbound N]\n"
+		" [--idle-ms MS] [--max-inbound N] [--max-delay-ms MS]\n"
 		"       bench_dial relay [--calls N] [--seconds S]"
 		" [--ports LO-HI]\n");
 	exit(2);
@@ -246,6 +247,8 @@ static void parse(struct opts *o, int argc, char **argv)
 			o->hash_size = num(v, "--hash-size");
 		else if (!strcmp(a, "--max-inbound"))
 			o->max_inbound = num(v, "--max-inbound");
+		else if (!strcmp(a, "--max-delay-ms"))
+			o->max_delay_ms = num(v, "--max-delay-ms");
 		else if (!strcmp(a, "--calls"))
 			o->calls = num(v, "--calls");
 		else if (!strcmp(a, "--ports")) {
@@ -335,6 +338,7 @@ static struct dial *engine_start(const struct opts *o, const char *listen)
 	conf.max_inbound = o->max_inbound ? o->max_inbound : 100000;
 	conf.hash_size = o->hash_size;   /* 0: the engine's default */
 	conf.max_legs = 100000;
+	conf.max_queue_delay_ms = o->max_delay_ms;   /* 0: the default */
 
 	dial_log_handler_set(log_h, (void *)o);
 	err = dial_alloc(&d, &conf);
@@ -454,7 +458,7 @@ static void wait_events(struct dial *d, int ms)
 }
 
 static size_t engine_threads;
-static uint64_t shed;   /* inbound INVITEs answered 503 (max_inbound) */
+static uint64_t shed, shed_load;   /* inbound INVITEs answered 503: all, overload */
 
 static void result(const char *mode, const struct sipstat *s, double secs,
 		   double cpu_ms, uint64_t calls)
@@ -468,10 +472,11 @@ static void result(const char *mode, const struct sipstat *s, double secs,
 	printf("bench-result mode=%s calls=%" PRIu64 " ok=%" PRIu64
 	       " failed=%" PRIu64 " seconds=%.2f cps=%.0f sip_cpu_ms=%.0f"
 	       " cpu_ms_per_call=%.4f captured=%" PRIu64
-	       " main_cpu_ms=%.0f engine_threads=%zu shed=%" PRIu64 "\n",
+	       " main_cpu_ms=%.0f engine_threads=%zu shed=%" PRIu64
+	       " shed_load=%" PRIu64 "\n",
 	       mode, calls, s->ok, s->failed, secs, cps, cpu_ms,
 	       s->ok ? cpu_ms / (double)s->ok : 0.0, s->captured, main_ms,
-	       engine_threads, shed);
+	       engine_threads, shed, shed_load);
 	fflush(stdout);
 }
 
@@ -583,7 +588,8 @@ static int run_in(const struct opts *o)
 	cpu_take(&c1, &self, 1);
 	engine_threads = c1.n;
 	dial_stats_get(d, &dst);
-	shed = dst.inbound_rejected_busy;
+	shed = dst.inbound_rejected_busy + dst.inbound_shed;
+	shed_load = dst.inbound_shed;
 
 	calls = s.inbound;
 	if (s.ok + s.failed < s.inbound) {

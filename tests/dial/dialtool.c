@@ -2,7 +2,8 @@
 
 /*
  * Usage: dialtool [-l LISTEN] [-u USER_AGENT] [-m MAX_INBOUND] [-M MAX_LEGS]
- *                 [-T CERT.pem [-P TLS_PORT]] [-C CA.pem] [-I] [-r]
+ *                 [-q MAX_QUEUE_DELAY_MS] [-T CERT.pem [-P TLS_PORT]]
+ *                 [-C CA.pem] [-I] [-r]
  *                 [-a ACTION] [ACTION ...]
  *
  * Starts the SIP engine on LISTEN (default 127.0.0.1:5080; port 0 picks
@@ -35,6 +36,8 @@
  * -r  behave like the daemon for RFC 4028: refresh at half the interval
  *     when we are the refresher; hang up when the interval passes
  *     without a refresh otherwise.
+ * -q  overload bound: SIP datagrams waiting longer than this shed new calls
+ *     (the last line of output is {"event":"stats",...} with the counts)
  *
  * Output (stdout, one JSON object per line): event, leg, group, t (unix
  * µs), dir, outbound, code, method, phrase, start, call_id, from, to, ruri,
@@ -544,12 +547,14 @@ int main(int argc, char **argv)
 	actions = calloc((size_t)argc + 1, sizeof(*actions));
 	if (!actions)
 		return 2;
-	while ((opt = getopt(argc, argv, "l:u:m:M:ra:T:P:C:I")) != -1) {
+	while ((opt = getopt(argc, argv, "l:u:m:M:q:ra:T:P:C:I")) != -1) {
 		switch (opt) {
 		case 'l': conf.listen = optarg; break;
 		case 'u': conf.user_agent = optarg; break;
 		case 'm': conf.max_inbound = (unsigned)atoi(optarg); break;
 		case 'M': conf.max_legs = (unsigned)atoi(optarg); break;
+		case 'q': conf.max_queue_delay_ms = (unsigned)atoi(optarg);
+			break;
 		case 'r': auto_refresh = true; break;
 		case 'T': conf.tls_cert = optarg; break;
 		case 'P': conf.tls_port = (uint16_t)atoi(optarg); break;
@@ -591,6 +596,20 @@ int main(int argc, char **argv)
 	if (rc == 3)
 		rc = 0;
 	pump(now_ms() + 50, NULL, NULL);
+	{
+		struct dial_stats st;
+
+		dial_stats_get(dial, &st);
+		printf("{\"event\":\"stats\",\"inbound\":%llu,"
+		       "\"inbound_busy\":%llu,\"inbound_shed\":%llu,"
+		       "\"legs_shed\":%llu,\"overloads\":%llu}\n",
+		       (unsigned long long)st.inbound,
+		       (unsigned long long)st.inbound_rejected_busy,
+		       (unsigned long long)st.inbound_shed,
+		       (unsigned long long)st.legs_shed,
+		       (unsigned long long)st.overloads);
+		fflush(stdout);
+	}
 	dial = dial_free(dial);
 	free(actions);
 	free(seen);

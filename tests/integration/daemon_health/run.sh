@@ -39,6 +39,8 @@ assert_match "$m" 'dialerd_http_requests_total\{path="/health",code="200"\} [1-9
 assert_match "$m" 'dialerd_http_requests_total\{path="other",code="404"\} 1' "metrics: unknown paths counted under one label"
 assert_match "$m" 'dialerd_calls_open 0' "metrics: open calls"
 assert_match "$m" 'dialerd_database_up 1' "metrics: database up"
+assert_match "$m" 'dialerd_sip_shed_total\{direction="inbound",reason="overload"\} 0' "metrics: SIP overload shedding"
+assert_match "$m" 'dialerd_sip_queue_delay_seconds [0-9]' "metrics: SIP queueing delay"
 # the text format must parse: every sample line is NAME{labels} VALUE
 bad=$(printf '%s\n' "$m" | grep -v '^#' | grep -Ev '^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eE]+$' || true)
 assert_eq "$bad" "" "metrics: every sample line is well-formed"
