@@ -73,7 +73,7 @@ static const struct ckey keys[] = {
 	 "concurrent inbound calls; more INVITEs get 503 at once"},
 	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,
 	 "concurrent outgoing legs; more are refused at once"},
-	{"sip_max_queue_delay_ms", C_UINT, OFF(sip_max_queue_delay_ms), "100", 1,
+	{"sip_max_queue_delay_ms", C_UINT, OFF(sip_max_queue_delay_ms), "250", 1,
 	 10000, "overload: while SIP datagrams wait longer than this, new "
 	 "INVITEs get 503 and new legs are refused"},
 	{"sip_media_addr", C_STR, OFF(sip_media_addr), NULL, 0, 0,

@@ -95,6 +95,11 @@ static const struct {
 	 "(limit), queueing delay past sip_max_queue_delay_ms (overload)"},
 	{"dialerd_sip_overloads_total", METRICS_COUNTER,
 	 "times the SIP queueing delay crossed sip_max_queue_delay_ms"},
+	{"dialerd_sip_overload_filters_total", METRICS_COUNTER,
+	 "times the SIP UDP buffer was 3/4 full and INVITEs were dropped in "
+	 "the kernel"},
+	{"dialerd_sip_udp_drops_total", METRICS_COUNTER,
+	 "SIP datagrams the kernel dropped for a full receive buffer"},
 	{"dialerd_sip_queue_delay_seconds", METRICS_GAUGE,
 	 "latest queueing delay of a SIP datagram in the kernel"},
 	{"dialerd_sip_messages_total", METRICS_COUNTER,
@@ -127,6 +132,9 @@ static void collect(void *arg)
 		    "direction=\"outbound\",reason=\"overload\"",
 		    (double)st.legs_shed);
 	metrics_set("dialerd_sip_overloads_total", NULL, (double)st.overloads);
+	metrics_set("dialerd_sip_overload_filters_total", NULL,
+		    (double)st.overload_filters);
+	metrics_set("dialerd_sip_udp_drops_total", NULL, (double)st.udp_drops);
 	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
 		    (double)st.queue_delay_us / 1e6);
 	metrics_set("dialerd_sip_messages_total", "direction=\"rx\"",

@@ -33,10 +33,12 @@ struct dial_conf {
 	unsigned max_legs;	/* concurrent outgoing legs; more are refused
 				   with DIAL_EV_ENDED err=EBUSY (0: 10000) */
 	unsigned max_queue_delay_ms;	/* overload: while SIP datagrams wait
-				   longer than this in the socket, new INVITEs
-				   get a stateless 503 and new legs end with
-				   err=EAGAIN, until the wait is under half of
-				   it (0: 100) */
+				   longer than this in the UDP socket (or fill
+				   half its buffer), new INVITEs get a stateless
+				   503 and new legs end with err=EAGAIN, until
+				   the wait is under half that; while the buffer
+				   is 3/4 full, INVITEs are dropped in the kernel
+				   (0: 250) */
 	unsigned hash_size;	/* buckets of libre's and our tables
 				   (0: 16384) */
 	unsigned udp_rcvbuf;	/* SO_RCVBUF of the SIP UDP socket, bytes
@@ -263,7 +265,11 @@ struct dial_stats {
 	uint64_t inbound_shed;	/* INVITEs answered 503 under overload */
 	uint64_t legs_shed;	/* legs refused (EAGAIN) under overload */
 	uint64_t overloads;	/* times the delay bound was crossed */
+	uint64_t overload_filters;	/* times INVITEs were dropped in the
+				   kernel (socket buffer 3/4 full) */
 	uint64_t queue_delay_us;	/* latest measured queueing delay */
+	uint64_t udp_drops;	/* datagrams the kernel dropped on the SIP UDP
+				   socket (full receive buffer) */
 };
 void dial_stats_get(const struct dial *d, struct dial_stats *st);
 

@@ -33,7 +33,7 @@ enum {
 	DFLT_LINGER_MS = 32000,
 	DFLT_QUIT_MS = 2000,
 	DFLT_MAX_EVENTS = 1000000,
-	DFLT_QUEUE_DELAY_MS = 100,
+	DFLT_QUEUE_DELAY_MS = 250,
 	FD_SETSIZE_SIP = 65536,
 	SWEEP_MS = 1000,
 };
@@ -224,6 +224,8 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 	st->legs_shed = atomic_load(&m->st_shed_out);
 	st->overloads = atomic_load(&m->st_overloads);
 	st->queue_delay_us = atomic_load(&m->qdelay_us);
+	st->udp_drops = atomic_load(&m->st_udp_drops);
+	st->overload_filters = atomic_load(&m->st_filtered);
 }
 
 uint16_t dial_next_port(struct dial *d)
@@ -774,6 +776,7 @@ static void stack_free(struct dial *d, bool exited)
 {
 	tmr_cancel(&d->sweep);
 	tmr_cancel(&d->quit_tmr);
+	tmr_cancel(&d->load_tmr);
 	dial_leg_sweep(d, true);
 	d->stash = dial_event_free(d->stash);
 	d->lsnr_req = mem_deref(d->lsnr_req);

@@ -121,7 +121,8 @@ struct dial {
 
 	_Atomic uint64_t st_legs_started, st_legs_ended, st_inbound,
 		st_inbound_busy, st_legs_refused, st_rx, st_tx, st_unmatched,
-		st_events, st_dropped, st_shed_in, st_shed_out, st_overloads;
+		st_events, st_dropped, st_shed_in, st_shed_out, st_overloads,
+		st_filtered, st_udp_drops;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
 	_Atomic size_t evq_len;	/* events in the shared FIFO */
 
@@ -151,8 +152,10 @@ struct dial {
 	/* overload (load.c) */
 	int udp_fd;		/* the SIP UDP socket, -1: not found */
 	uint64_t load_next_us;	/* next queueing-delay sample */
-	uint64_t load_logged_us;
-	bool overloaded;
+	uint64_t load_logged_us, filter_logged_us;
+	bool overloaded;	/* level 1: 503 to new INVITEs */
+	bool filtering;		/* level 2: INVITEs dropped in the kernel */
+	struct tmr load_tmr;	/* re-checks while overloaded */
 };
 
 /* Appends an event to the FIFO (takes it) and wakes the reader. */
@@ -166,8 +169,9 @@ uint16_t dial_next_port(struct dial *d);
 /* Turns on the kernel's receive stamps on the SIP UDP socket (fd -1: no
  * overload detection; logged). */
 void dial_load_init(struct dial *d, int fd);
-/* After a datagram was read: samples its queueing delay (once per ms) and
- * enters or leaves the overloaded state (hysteresis: bound, bound / 2). */
+/* After a datagram was read: samples its queueing delay and the socket's
+ * fill level (once per ms); enters or leaves the overloaded state and
+ * attaches or detaches the kernel's INVITE filter (see load.c). */
 void dial_load_sample(struct dial *d);
 /* New calls are to be shed (503 to INVITEs, EAGAIN to new legs). */
 bool dial_load_shed(const struct dial *d);

@@ -1,10 +1,12 @@
-/* load.c: overload detection: the SIP UDP socket's queueing delay, from the kernel's receive stamps, decides when new calls are shed */
+/* load.c: overload detection: the SIP UDP socket's queueing delay and fill level decide when new calls are shed */
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <syslog.h>
+#include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 
 #include "dial/internal.h"
@@ -15,15 +17,36 @@
  * retransmit (T1 = 500 ms) and every admitted call times out: congestion
  * collapse. The time a datagram waited between its arrival (the kernel's
  * stamp, SIOCGSTAMP) and its parsing here measures exactly that backlog,
- * whatever the mix of messages. Past max_queue_delay_ms new INVITEs get a
- * stateless 503 and new legs are refused (EAGAIN) until the delay is back
- * under half the bound; calls already admitted keep being served, so
- * their messages never wait much longer than the bound.
+ * whatever the mix of messages.
+ *
+ * Two levels:
+ * 1. delay > bound, or the socket buffer half full (a buffer can fill
+ *    before the bound: net.core.rmem_max without CAP_NET_ADMIN): new
+ *    INVITEs get a stateless 503 and new legs are refused (EAGAIN) until
+ *    the delay is under half the bound and the buffer under a quarter;
+ *    admitted calls keep being served, so their messages wait about the
+ *    bound. A 503 also stops the far end's retransmissions.
+ * 2. the buffer three quarters full: even 503s cost more than the thread
+ *    has (a flood), and a full buffer drops datagrams at random, ACKs and
+ *    BYEs of admitted calls included. A socket filter then drops every
+ *    INVITE in the kernel (far ends retransmit them: only worth it when
+ *    the alternative is losing admitted calls' messages) until the buffer
+ *    is back under a quarter.
  */
 
 enum {
-	SAMPLE_US = 1000,		/* at most one ioctl per millisecond */
+	SAMPLE_US = 1000,		/* at most one sample per millisecond */
+	TICK_MS = 10,			/* re-check while overloaded */
 	LOG_EVERY_US = 10000000,	/* one overload log line per 10 s */
+};
+
+/* classic BPF on a UDP socket sees the UDP header first: drop datagrams
+ * whose payload starts with "INVI" */
+static struct sock_filter drop_invite[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x494e5649, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, 0),
+	BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
 };
 
 void dial_load_init(struct dial *d, int fd)
@@ -44,26 +67,103 @@ void dial_load_init(struct dial *d, int fd)
 	d->udp_fd = -1;
 }
 
-static void episode_log(struct dial *d, uint64_t now, uint64_t delay)
+static void episode_log(struct dial *d, uint64_t now, uint64_t delay,
+			uint32_t rmem, uint32_t rcvbuf)
 {
-	uint64_t n = atomic_load_explicit(&d->st_overloads,
-					  memory_order_relaxed);
-
 	if (now < d->load_logged_us + LOG_EVERY_US)
 		return;
 	dial_log(LOG_WARNING, "overload: SIP messages waited %llu ms (bound "
-		 "%u ms): shedding new calls (%llu episodes, %llu INVITEs "
-		 "and %llu legs shed so far)",
+		 "%u ms), UDP receive buffer %u%% full: shedding new calls "
+		 "(%llu episodes, %llu INVITEs and %llu legs shed so far)",
 		 (unsigned long long)(delay / 1000),
-		 d->conf.max_queue_delay_ms, (unsigned long long)n,
+		 d->conf.max_queue_delay_ms,
+		 rcvbuf ? (unsigned)((uint64_t)rmem * 100 / rcvbuf) : 0,
+		 (unsigned long long)atomic_load(&d->st_overloads),
 		 (unsigned long long)atomic_load(&d->st_shed_in),
 		 (unsigned long long)atomic_load(&d->st_shed_out));
 	d->load_logged_us = now;
 }
 
+static void filter_set(struct dial *d, bool on)
+{
+	struct sock_fprog prog = {
+		.len = sizeof(drop_invite) / sizeof(drop_invite[0]),
+		.filter = drop_invite,
+	};
+	int err, zero = 0;
+
+	if (on == d->filtering)
+		return;
+	err = on ? setsockopt(d->udp_fd, SOL_SOCKET, SO_ATTACH_FILTER,
+			      &prog, sizeof(prog)) :
+		setsockopt(d->udp_fd, SOL_SOCKET, SO_DETACH_FILTER, &zero,
+			   sizeof(zero));
+	if (err) {
+		dial_log(LOG_WARNING, "overload: socket filter: %s",
+			 strerror(errno));
+		return;
+	}
+	d->filtering = on;
+	if (!on)
+		return;
+	atomic_fetch_add_explicit(&d->st_filtered, 1, memory_order_relaxed);
+	if (dial_now_us() < d->filter_logged_us + LOG_EVERY_US)
+		return;
+	d->filter_logged_us = dial_now_us();
+	dial_log(LOG_WARNING, "overload: SIP UDP receive buffer 3/4 full: "
+		 "INVITEs dropped in the kernel until it drains (%llu times "
+		 "so far)", (unsigned long long)atomic_load(&d->st_filtered));
+}
+
+/* bytes queued in the socket and its size (SO_MEMINFO); the drops are
+ * the kernel's own count for this socket */
+static bool meminfo(struct dial *d, uint32_t *rmem, uint32_t *rcvbuf)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	memset(mi, 0, sizeof(mi));
+	if (getsockopt(d->udp_fd, SOL_SOCKET, SO_MEMINFO, mi, &len) ||
+	    len < sizeof(mi))
+		return false;
+	*rmem = mi[SK_MEMINFO_RMEM_ALLOC];
+	*rcvbuf = mi[SK_MEMINFO_RCVBUF];
+	atomic_store_explicit(&d->st_udp_drops, mi[SK_MEMINFO_DROPS],
+			      memory_order_relaxed);
+	return true;
+}
+
+/* Leaves level 2 and level 1 when the socket drained. Datagrams are
+ * sampled only as they are read: with every INVITE dropped in the kernel
+ * and the admitted calls over, nothing would be read again. */
+static void recheck(struct dial *d)
+{
+	uint32_t rmem = 0, rcvbuf = 0;
+	int queued = 0;
+
+	if (!ioctl(d->udp_fd, SIOCINQ, &queued) && queued == 0) {
+		filter_set(d, false);
+		d->overloaded = false;
+		atomic_store_explicit(&d->qdelay_us, 0, memory_order_relaxed);
+		return;
+	}
+	if (d->filtering && meminfo(d, &rmem, &rcvbuf) && rmem < rcvbuf / 4)
+		filter_set(d, false);
+}
+
+static void tick_h(void *arg)
+{
+	struct dial *d = arg;
+
+	recheck(d);
+	if (d->overloaded)
+		tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
+}
+
 void dial_load_sample(struct dial *d)
 {
 	uint64_t now, stamp, delay, bound;
+	uint32_t rmem = 0, rcvbuf = 0;
 	struct timeval tv;
 
 	if (d->udp_fd < 0)
@@ -74,19 +174,24 @@ void dial_load_sample(struct dial *d)
 	d->load_next_us = now + SAMPLE_US;
 	/* the arrival time of the datagram read last, i.e. the one being
 	   traced right now */
-	if (ioctl(d->udp_fd, SIOCGSTAMP, &tv))
+	if (ioctl(d->udp_fd, SIOCGSTAMP, &tv) || !meminfo(d, &rmem, &rcvbuf))
 		return;
 	stamp = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 	delay = now > stamp ? now - stamp : 0;
 	atomic_store_explicit(&d->qdelay_us, delay, memory_order_relaxed);
 	bound = (uint64_t)d->conf.max_queue_delay_ms * 1000u;
-	if (!d->overloaded && delay > bound) {
+	if (rmem > rcvbuf / 4 * 3)
+		filter_set(d, true);
+	else if (rmem < rcvbuf / 4)
+		filter_set(d, false);
+	if (!d->overloaded && (delay > bound || rmem > rcvbuf / 2)) {
 		d->overloaded = true;
 		atomic_fetch_add_explicit(&d->st_overloads, 1,
 					  memory_order_relaxed);
-		episode_log(d, now, delay);
+		episode_log(d, now, delay, rmem, rcvbuf);
+		tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
 	}
-	else if (d->overloaded && delay < bound / 2) {
+	else if (d->overloaded && delay < bound / 2 && rmem < rcvbuf / 4) {
 		d->overloaded = false;
 	}
 }

@@ -2,7 +2,8 @@
 
 /*
  * Usage: dialtool [-l LISTEN] [-u USER_AGENT] [-m MAX_INBOUND] [-M MAX_LEGS]
- *                 [-q MAX_QUEUE_DELAY_MS] [-T CERT.pem [-P TLS_PORT]]
+ *                 [-q MAX_QUEUE_DELAY_MS] [-b UDP_RCVBUF]
+ *                 [-T CERT.pem [-P TLS_PORT]]
  *                 [-C CA.pem] [-I] [-r]
  *                 [-a ACTION] [ACTION ...]
  *
@@ -38,6 +39,7 @@
  *     without a refresh otherwise.
  * -q  overload bound: SIP datagrams waiting longer than this shed new calls
  *     (the last line of output is {"event":"stats",...} with the counts)
+ * -b  SO_RCVBUF of the SIP UDP socket, bytes
  *
  * Output (stdout, one JSON object per line): event, leg, group, t (unix
  * µs), dir, outbound, code, method, phrase, start, call_id, from, to, ruri,
@@ -547,7 +549,7 @@ int main(int argc, char **argv)
 	actions = calloc((size_t)argc + 1, sizeof(*actions));
 	if (!actions)
 		return 2;
-	while ((opt = getopt(argc, argv, "l:u:m:M:q:ra:T:P:C:I")) != -1) {
+	while ((opt = getopt(argc, argv, "l:u:m:M:q:b:ra:T:P:C:I")) != -1) {
 		switch (opt) {
 		case 'l': conf.listen = optarg; break;
 		case 'u': conf.user_agent = optarg; break;
@@ -555,6 +557,7 @@ int main(int argc, char **argv)
 		case 'M': conf.max_legs = (unsigned)atoi(optarg); break;
 		case 'q': conf.max_queue_delay_ms = (unsigned)atoi(optarg);
 			break;
+		case 'b': conf.udp_rcvbuf = (unsigned)atoi(optarg); break;
 		case 'r': auto_refresh = true; break;
 		case 'T': conf.tls_cert = optarg; break;
 		case 'P': conf.tls_port = (uint16_t)atoi(optarg); break;
@@ -602,12 +605,15 @@ int main(int argc, char **argv)
 		dial_stats_get(dial, &st);
 		printf("{\"event\":\"stats\",\"inbound\":%llu,"
 		       "\"inbound_busy\":%llu,\"inbound_shed\":%llu,"
-		       "\"legs_shed\":%llu,\"overloads\":%llu}\n",
+		       "\"legs_shed\":%llu,\"overloads\":%llu,"
+		       "\"filters\":%llu,\"udp_drops\":%llu}\n",
 		       (unsigned long long)st.inbound,
 		       (unsigned long long)st.inbound_rejected_busy,
 		       (unsigned long long)st.inbound_shed,
 		       (unsigned long long)st.legs_shed,
-		       (unsigned long long)st.overloads);
+		       (unsigned long long)st.overloads,
+		       (unsigned long long)st.overload_filters,
+		       (unsigned long long)st.udp_drops);
 		fflush(stdout);
 	}
 	dial = dial_free(dial);
