@@ -45,6 +45,7 @@ void dial_leg_media_sdp(struct leg *leg, const struct dial_sdp *sdp)
 	if (!leg->media || !sdp || !sdp->present || !sdp->port ||
 	    !sdp->addr[0])
 		return;
+	sa_init(&a, AF_UNSPEC);
 	if (sa_set_str(&a, sdp->addr, sdp->port) || sa_is_any(&a)) {
 		/* a host name, or 0.0.0.0 (hold): keep what we have */
 		return;

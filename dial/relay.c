@@ -177,22 +177,29 @@ static void recv_h(int flags, void *arg)
 }
 
 
+/* Rebuilt from the address alone: a caller's struct sa filled by
+ * sa_set_str() leaves padding, IPv6 flowinfo and scope id uninitialised,
+ * and the kernel reads all of it. */
+static void sa_clean(struct sa *a, const struct sa *ip, uint16_t port)
+{
+	sa_init(a, sa_af(ip));
+	if (sa_af(ip) == AF_INET6) {
+		uint8_t in6[16];
+
+		sa_in6(ip, in6);
+		sa_set_in6(a, in6, port);
+	} else {
+		sa_set_in(a, sa_in(ip), port);
+	}
+}
+
+
 static int sock_open(struct msock *s, const struct sa *ip, uint16_t port)
 {
 	struct sa a;
 	int fd;
 
-	/* rebuilt from the address alone: a caller's struct sa filled by
-	 * sa_set_str() leaves IPv6 flowinfo and scope id uninitialised */
-	sa_init(&a, sa_af(ip));
-	if (sa_af(ip) == AF_INET6) {
-		uint8_t in6[16];
-
-		sa_in6(ip, in6);
-		sa_set_in6(&a, in6, port);
-	} else {
-		sa_set_in(&a, sa_in(ip), port);
-	}
+	sa_clean(&a, ip, port);
 
 	fd = socket(sa_af(&a), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -328,17 +335,14 @@ int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
 	if (!m || !rtp || !sa_isset(rtp, SA_ALL))
 		return EINVAL;
 
-	if (rtcp) {
-		if (!sa_isset(rtcp, SA_ALL))
-			return EINVAL;
-		c = *rtcp;
-	}
-	else {
-		c = *rtp;
-		sa_set_port(&c, (uint16_t)(sa_port(rtp) + 1));
-	}
+	if (rtcp && !sa_isset(rtcp, SA_ALL))
+		return EINVAL;
+	if (rtcp)
+		sa_clean(&c, rtcp, sa_port(rtcp));
+	else
+		sa_clean(&c, rtp, (uint16_t)(sa_port(rtp) + 1));
 
-	m->s[0].expect = *rtp;
+	sa_clean(&m->s[0].expect, rtp, sa_port(rtp));
 	m->s[1].expect = c;
 
 	for (k = 0; k < 2; k++) {
@@ -353,6 +357,7 @@ int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
 
 bool dial_media_remote_is(const struct dial_media *m, const struct sa *rtp)
 {
+	/* sa_cmp compares address and port only */
 	return m && rtp && sa_cmp(&m->s[0].expect, rtp, SA_ALL);
 }
 
