@@ -99,6 +99,8 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	dc.max_inbound = cfg->sip_max_inbound;
 	dc.max_legs = cfg->sip_max_legs;
 	dc.media_addr = cfg->sip_media_addr;
+	dc.rtp_port_min = (uint16_t)cfg->sip_rtp_ports.min;
+	dc.rtp_port_max = (uint16_t)cfg->sip_rtp_ports.max;
 	dc.tls_cert = cfg->sip_tls_cert;
 	dc.tls_ca_file = cfg->sip_tls_ca_file;
 	dc.tls_insecure = cfg->sip_tls_insecure;
