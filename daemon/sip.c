@@ -41,6 +41,24 @@ static void log_event(const struct dial_event *ev)
 			  ev->code, ev->local ? " by us" : "",
 			  ev->err ? " error=" : "",
 			  ev->err ? strerror(ev->err) : "");
+		if (ev->media.relayed)
+			log_write(LOG_INFO, "sip", ev->leg_id,
+				  "media: peer %s%s, from it rtp %llu/%llu B "
+				  "rtcp %llu/%llu B, to it rtp %llu/%llu B "
+				  "rtcp %llu/%llu B, dropped %llu%s%s",
+				  ev->media.peer[0] ? ev->media.peer : "-",
+				  ev->media.latched ? " (latched)" : "",
+				  (unsigned long long)ev->media.rx_rtp_pkts,
+				  (unsigned long long)ev->media.rx_rtp_bytes,
+				  (unsigned long long)ev->media.rx_rtcp_pkts,
+				  (unsigned long long)ev->media.rx_rtcp_bytes,
+				  (unsigned long long)ev->media.tx_rtp_pkts,
+				  (unsigned long long)ev->media.tx_rtp_bytes,
+				  (unsigned long long)ev->media.tx_rtcp_pkts,
+				  (unsigned long long)ev->media.tx_rtcp_bytes,
+				  (unsigned long long)ev->media.dropped,
+				  ev->bridged[0] ? ", bridged to " : "",
+				  ev->bridged);
 		break;
 	case DIAL_EV_INBOUND:
 		log_write(LOG_INFO, "sip", ev->leg_id, "inbound call %s from %s",
