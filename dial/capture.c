@@ -236,10 +236,9 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 		ev->local = local;
 		ev->time_us = 0;
 	}
-	dial_leg_media_end(leg, ev);
-	if (ev) {
+	dial_leg_media_end(leg, ev);	/* counters, sockets closed */
+	if (ev)
 		dial_emit(d, ev);
-	}
 	dial_log(LOG_INFO, "leg=%s ended: %s code=%u err=%d %s", leg->id,
 		 dial_end_name(end), code, err, local ? "local" : "remote");
 	if (leg->outbound) {
