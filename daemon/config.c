@@ -22,6 +22,7 @@ enum ctype {
 	C_LEVEL,
 	C_SID,		/* AC + 32 hex, or a SignalWire project UUID */
 	C_NAME,		/* [A-Za-z0-9_-]{1,32} */
+	C_PORTS,	/* LO-HI, a UDP port range (struct config_range) */
 };
 
 struct ckey {
@@ -84,6 +85,8 @@ static const struct ckey keys[] = {
 	 "CA file that TLS peers are verified against; empty: system store"},
 	{"sip_tls_insecure", C_BOOL, OFF(sip_tls_insecure), "false", 0, 0,
 	 "do not verify TLS peers (logged each time; for tests only)"},
+	{"sip_rtp_ports", C_PORTS, OFF(sip_rtp_ports), "20000-29999", 1024, 65535,
+	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -309,6 +312,23 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 			return EINVAL;
 		}
 		return 0;
+	case C_PORTS: {
+		struct config_range *r = (struct config_range *)(base + k->off);
+		unsigned lo, hi;
+		int used = 0;
+
+		if (sscanf(v, "%u-%u%n", &lo, &hi, &used) != 2 || v[used] ||
+		    !isdigit((unsigned char)*v) || lo < k->min || hi > k->max ||
+		    lo + (lo & 1) + 1 > hi) {
+			snprintf(why, whysz,
+				 "bad port range \"%s\": expected LO-HI within %u-%u with room for an even port and the next",
+				 v, k->min, k->max);
+			return EINVAL;
+		}
+		r->min = lo;
+		r->max = hi;
+		return 0;
+	}
 	case C_LEVEL:
 		if (config_level_parse(v, (int *)(base + k->off))) {
 			snprintf(why, whysz,

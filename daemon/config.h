@@ -12,6 +12,10 @@ struct config_addr {
 	int family;		/* AF_INET or AF_INET6 */
 };
 
+struct config_range {
+	unsigned min, max;
+};
+
 struct config {
 	char *database_url;
 	struct config_addr http_listen;
@@ -35,6 +39,7 @@ struct config {
 	char *sip_tls_cert;		/* PEM cert+key: TLS on sip port + 1 */
 	char *sip_tls_ca_file;		/* NULL: the system CA store */
 	bool sip_tls_insecure;		/* no TLS peer verification */
+	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
 };
 
 /* Fills cfg with defaults, then the file (when path is not NULL), then the

@@ -42,6 +42,24 @@ static void log_event(const struct dial_event *ev)
 			  ev->code, ev->local ? " by us" : "",
 			  ev->err ? " error=" : "",
 			  ev->err ? strerror(ev->err) : "");
+		if (ev->media.relayed)
+			log_write(LOG_INFO, "sip", ev->leg_id,
+				  "media: peer %s%s, from it rtp %llu/%llu B "
+				  "rtcp %llu/%llu B, to it rtp %llu/%llu B "
+				  "rtcp %llu/%llu B, dropped %llu%s%s",
+				  ev->media.peer[0] ? ev->media.peer : "-",
+				  ev->media.latched ? " (latched)" : "",
+				  (unsigned long long)ev->media.rx_rtp_pkts,
+				  (unsigned long long)ev->media.rx_rtp_bytes,
+				  (unsigned long long)ev->media.rx_rtcp_pkts,
+				  (unsigned long long)ev->media.rx_rtcp_bytes,
+				  (unsigned long long)ev->media.tx_rtp_pkts,
+				  (unsigned long long)ev->media.tx_rtp_bytes,
+				  (unsigned long long)ev->media.tx_rtcp_pkts,
+				  (unsigned long long)ev->media.tx_rtcp_bytes,
+				  (unsigned long long)ev->media.dropped,
+				  ev->bridged[0] ? ", bridged to " : "",
+				  ev->bridged);
 		break;
 	case DIAL_EV_INBOUND:
 		log_write(LOG_INFO, "sip", ev->leg_id, "inbound call %s from %s",
@@ -167,6 +185,8 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	dc.max_legs = cfg->sip_max_legs;
 	dc.max_queue_delay_ms = cfg->sip_max_queue_delay_ms;
 	dc.media_addr = cfg->sip_media_addr;
+	dc.rtp_port_min = (uint16_t)cfg->sip_rtp_ports.min;
+	dc.rtp_port_max = (uint16_t)cfg->sip_rtp_ports.max;
 	dc.tls_cert = cfg->sip_tls_cert;
 	dc.tls_ca_file = cfg->sip_tls_ca_file;
 	dc.tls_insecure = cfg->sip_tls_insecure;

@@ -114,6 +114,7 @@ static void leg_destructor(void *arg)
 		dial_tls_insecure_release(leg->d->dtls, leg->insecure_host);
 		mem_deref(leg->insecure_host);
 	}
+	leg->media = mem_deref(leg->media);
 	hash_unlink(&leg->he);
 	list_unlink(&leg->le_linger);
 	if (leg->grp) {
@@ -234,8 +235,10 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 		ev->err = err;
 		ev->local = local;
 		ev->time_us = 0;
-		dial_emit(d, ev);
 	}
+	dial_leg_media_end(leg, ev);	/* counters, sockets closed */
+	if (ev)
+		dial_emit(d, ev);
 	dial_log(LOG_INFO, "leg=%s ended: %s code=%u err=%d %s", leg->id,
 		 dial_end_name(end), code, err, local ? "local" : "remote");
 	if (leg->outbound) {
@@ -347,6 +350,8 @@ void dial_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 			}
 		}
 	}
+	if (!tx && leg->media && ev->sdp.present)
+		dial_leg_media_sdp(leg, &ev->sdp);	/* far end's media */
 	if (!tx && leg->state != LEG_ENDED) {
 		/* keep a copy only of what a callback reports from next:
 		   1xx (not 100) and finals of an INVITE, in-dialog requests */

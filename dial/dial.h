@@ -52,7 +52,9 @@ struct dial_conf {
 				   (never the others) (0: 1000000) */
 	const char *media_addr;	/* address put in SDP c= (NULL: listen host) */
 	uint16_t rtp_port_min;	/* SDP ports handed out when a command names
-				   none (0: 20000..29999) */
+				   none, and the range relayed legs bind
+				   their RTP/RTCP pairs from (even RTP port,
+				   RTCP + 1) (0: 20000..29999) */
 	uint16_t rtp_port_max;
 	/* identity headers added to every outgoing INVITE (NULL: defaults
 	   X-Twilio-CallSid, X-Twilio-AccountSid, X-Twilio-ApiVersion) */
@@ -101,6 +103,25 @@ struct dial_sdp {
 	uint16_t port;		/* m= port */
 };
 
+/* A relayed leg's media (DIAL_EV_ENDED): what crossed its socket pair.
+ * "Peer" is the far end of this leg; rx_* counts what it sent to us and
+ * was accepted (from the latched source, not oversize), tx_* what we sent
+ * to it (relayed from the bridged leg), bytes are UDP payload bytes. */
+struct dial_media_stats {
+	bool relayed;		/* the leg had media through the engine */
+	bool latched;		/* the peer's RTP source was learnt from a
+				   packet (symmetric RTP) */
+	char peer[64];		/* the peer's RTP address ("IP:PORT",
+				   "[V6]:PORT"): latched, else the SDP's;
+				   "" when neither */
+	uint16_t local_port;	/* our RTP port (RTCP: + 1) */
+	uint64_t rx_rtp_pkts, rx_rtp_bytes, rx_rtcp_pkts, rx_rtcp_bytes;
+	uint64_t tx_rtp_pkts, tx_rtp_bytes, tx_rtcp_pkts, tx_rtcp_bytes;
+	uint64_t dropped;	/* arrived on our sockets, not forwarded
+				   (foreign source, oversize, not bridged,
+				   bridged leg's peer unknown, send error) */
+};
+
 enum dial_ev_type {
 	DIAL_EV_SIP = 1,	/* a SIP message crossed the wire on a leg */
 	DIAL_EV_PROGRESS,	/* outgoing leg: 180/183 (not 100) */
@@ -108,6 +129,8 @@ enum dial_ev_type {
 	DIAL_EV_ENDED,		/* the leg is over (once per leg) */
 	DIAL_EV_INBOUND,	/* a new inbound INVITE; the leg id is ours */
 	DIAL_EV_REFRESHED,	/* session timer refreshed (either side) */
+	DIAL_EV_BRIDGED,	/* dial_bridge/dial_unbridge done: leg_id is
+				   id_a, bridged id_b, err 0 or why */
 };
 
 enum dial_dir {
@@ -152,6 +175,10 @@ struct dial_event {
 	bool local;		/* we ended it (CANCEL/BYE/reject) */
 	int err;		/* errno when no final response explains it
 				   (ETIMEDOUT, EBUSY, ECONNREFUSED, ...) */
+	struct dial_media_stats media;	/* DIAL_EV_ENDED: relayed media */
+	char bridged[DIAL_ID_MAX];	/* BRIDGED: the other leg ("": an
+					   unbridge); ENDED: the leg it was
+					   bridged to at the end, if any */
 	/* DIAL_EV_ANSWERED / DIAL_EV_REFRESHED: session timer, 0 = none */
 	unsigned session_expires;
 	bool refresher_local;	/* we must refresh (dial_leg_refresh) */
@@ -215,6 +242,11 @@ struct dial_leg_params {
 	const char *media_addr;	/* SDP c= (NULL: conf) */
 	uint16_t media_port;	/* SDP m= port (0: from conf range) */
 	bool insecure;		/* TLS: skip verification for this target */
+	bool relay;		/* media through the engine: the leg gets its
+				   own RTP/RTCP socket pair from conf's port
+				   range, bound on the listen address, named
+				   in the offer (c=: media_addr, else conf's;
+				   media_port is ignored); see dial_bridge */
 };
 
 /* Queues the start of a leg. Checks the parameters here (EINVAL: missing
@@ -247,8 +279,12 @@ struct dial_answer_params {
 	size_t codecc;
 	const struct dial_hdr *hdrv;	/* extra headers on the 200 */
 	size_t hdrc;
-	const char *media_addr;
-	uint16_t media_port;
+	const char *media_addr;	/* SDP c= (NULL: conf) */
+	uint16_t media_port;	/* SDP m= port (0: from conf range) */
+	bool relay;		/* as in dial_leg_params: a socket pair of the
+				   leg, named in the answer (media_port is
+				   ignored); the caller's offer names where
+				   its media goes (late offer: the ACK's) */
 };
 int dial_inbound_answer(struct dial *d, const char *id,
 			const struct dial_answer_params *p);
@@ -256,6 +292,24 @@ int dial_inbound_answer(struct dial *d, const char *id,
 /* Inbound leg: a final failure (e.g. 486, 603) with an optional Reason. */
 int dial_inbound_reject(struct dial *d, const char *id, uint16_t code,
 			const struct dial_reason *reason);
+
+/* Joins the media of two relayed legs (dial_leg_params.relay or
+ * dial_answer_params.relay, in any state once their SDP went out): RTP and
+ * RTCP from A's far end leave from B's socket pair towards B's far end and
+ * vice versa. A leg's far end is latched from its first packet; before
+ * that its SDP's address is used (the 183/200 of an outgoing leg, the
+ * INVITE or ACK of an inbound one, later re-INVITEs). Bridging a leg that
+ * is already bridged ends its previous bridge; either leg ending ends the
+ * bridge (the other leg's peer packets are then dropped and counted).
+ * Queued: the result comes back as DIAL_EV_BRIDGED (leg_id id_a, bridged
+ * id_b) with err 0, ENOENT (no live leg of that id), ENOTSUP (a leg
+ * without relayed media) or EINVAL (the same leg twice). EINVAL/ENOMEM
+ * here for bad arguments. Counters arrive with each leg's DIAL_EV_ENDED. */
+int dial_bridge(struct dial *d, const char *id_a, const char *id_b);
+/* Ends the bridge of a leg (its media is then dropped and counted, the
+ * sockets stay until the leg ends). DIAL_EV_BRIDGED with bridged "" and err
+ * 0, ENOENT or ENOTSUP. */
+int dial_unbridge(struct dial *d, const char *id);
 
 /* Counters (any thread, approximate while running). */
 struct dial_stats {

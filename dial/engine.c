@@ -99,6 +99,7 @@ const char *dial_ev_name(enum dial_ev_type t)
 	case DIAL_EV_ENDED: return "ended";
 	case DIAL_EV_INBOUND: return "inbound";
 	case DIAL_EV_REFRESHED: return "refreshed";
+	case DIAL_EV_BRIDGED: return "bridged";
 	default: return "?";
 	}
 }
@@ -401,6 +402,7 @@ int dial_leg_start(struct dial *d, const struct dial_leg_params *p)
 	s->min_se = p->min_se ? p->min_se : 90;
 	s->media_port = p->media_port;
 	s->insecure = p->insecure;
+	s->relay = p->relay;
  out:
 	if (err) {
 		cmd_free(c);
@@ -482,6 +484,7 @@ int dial_inbound_answer(struct dial *d, const char *id,
 		c->codecc = p->codecc;
 		c->media_addr = xstrdup(p->media_addr, &err);
 		c->media_port = p->media_port;
+		c->relay = p->relay;
 		if (!err)
 			err = dial_hdrs_encode(&c->hdrs, p->hdrv, p->hdrc);
 	}
@@ -492,9 +495,35 @@ int dial_inbound_answer(struct dial *d, const char *id,
 	return cmd_push(d, c);
 }
 
+int dial_bridge(struct dial *d, const char *id_a, const char *id_b)
+{
+	struct cmd *c;
+
+	if (!d || !id_a || !id_b || strlen(id_a) >= DIAL_ID_MAX ||
+	    strlen(id_b) >= DIAL_ID_MAX)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_BRIDGE;
+	snprintf(c->id, sizeof(c->id), "%s", id_a);
+	snprintf(c->id2, sizeof(c->id2), "%s", id_b);
+	return cmd_push(d, c);
+}
+
+int dial_unbridge(struct dial *d, const char *id)
+{
+	return cmd_simple(d, CMD_UNBRIDGE, id, 0, NULL);
+}
+
 static void cmd_run(struct dial *d, struct cmd *c)
 {
 	struct leg *leg;
+
+	if (c->type == CMD_BRIDGE || c->type == CMD_UNBRIDGE) {
+		dial_bridge_run(d, c);	/* media.c */
+		return;
+	}
 
 	if (c->type == CMD_LEG_START) {
 		if (d->closing) {

@@ -159,6 +159,16 @@ void dial_in_answer(struct leg *leg, const struct cmd *c)
 	if (leg->state >= LEG_UP)
 		return;
 	tmr_cancel(&leg->tmr);
+	if (!leg->port && c->relay) {
+		struct dial_sdp o;
+
+		if (dial_leg_media_open(leg)) {	/* sets leg->port */
+			dial_in_reject(leg, 500, NULL);
+			return;
+		}
+		dial_sdp_summary(&o, leg->offer, leg->offer_len);
+		dial_leg_media_sdp(leg, &o);
+	}
 	if (!leg->port)
 		leg->port = c->media_port ? c->media_port : dial_next_port(d);
 	if (leg->offer)

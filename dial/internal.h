@@ -62,6 +62,8 @@ enum cmd_type {
 	CMD_RING,
 	CMD_ANSWER,
 	CMD_REJECT,
+	CMD_BRIDGE,	/* media.c */
+	CMD_UNBRIDGE,
 };
 
 struct leg_spec {
@@ -81,6 +83,7 @@ struct leg_spec {
 	unsigned min_se;
 	uint16_t media_port;
 	bool insecure;
+	bool relay;
 };
 
 struct cmd {
@@ -95,6 +98,8 @@ struct cmd {
 	uint16_t media_port;
 	enum dial_codec codecv[DIAL_MAX_CODECS];
 	size_t codecc;
+	bool relay;		/* CMD_ANSWER */
+	char id2[DIAL_ID_MAX];	/* CMD_BRIDGE */
 };
 
 struct dial {
@@ -240,6 +245,7 @@ struct leg {
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
 	uint64_t ended_ms;
+	struct dial_media *media;	/* relayed media (media.c) */
 };
 
 int  dial_capture_init(struct dial *d);
@@ -283,6 +289,16 @@ void dial_in_answer(struct leg *leg, const struct cmd *c);
 void dial_in_reject(struct leg *leg, uint16_t code,
 		    const struct dial_reason *reason);
 bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg);
+
+/* ---- media.c: relayed media of legs (SIP thread) ---- */
+
+/* The leg's RTP/RTCP pair (once; sets leg->port). Logged on error. */
+int  dial_leg_media_open(struct leg *leg);
+/* Far end's SDP (a received message's summary): its media address. */
+void dial_leg_media_sdp(struct leg *leg, const struct dial_sdp *sdp);
+/* Counters into the ENDED event (may be NULL), sockets closed. */
+void dial_leg_media_end(struct leg *leg, struct dial_event *ev);
+void dial_bridge_run(struct dial *d, const struct cmd *c);
 
 /* END core */
 

@@ -348,6 +348,11 @@ static int invite_send(struct leg *leg)
 	struct mbuf *mb;
 	int err;
 
+	if (!leg->port && s->relay) {
+		err = dial_leg_media_open(leg);	/* sets leg->port */
+		if (err)
+			return err;
+	}
 	if (!leg->port)
 		leg->port = s->media_port ? s->media_port : dial_next_port(d);
 	err = dial_sdp_offer(sdp, sizeof(sdp),

@@ -1,4 +1,4 @@
-/* relay.c: RTP/RTCP relay between two legs: socket pairs from a port range, symmetric latching, recvmmsg/sendmmsg forwarding */
+/* relay.c: per-leg RTP/RTCP media endpoints (socket pairs from a port range, symmetric latching, counters) and the bridge that relays between two of them with recvmmsg/sendmmsg */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,8 +19,8 @@
  * is 100 packets/s per call, so 500 calls are 50,000 packets/s in and out;
  * here each readiness event takes up to BATCH packets with one recvmmsg
  * into a thread-local buffer and sends them with one sendmmsg from the
- * other side's socket (every packet of one socket goes to the same peer),
- * with no allocation and no copy in user space.
+ * bridged endpoint's socket (every packet of one socket goes to the same
+ * peer), with no allocation and no copy in user space.
  */
 
 enum {
@@ -28,22 +28,22 @@ enum {
 	PKT_MAX = 2048,   /* RTP over UDP stays under the path MTU */
 };
 
-struct rsock {
-	struct dial_relay *r;
-	struct rsock *other;     /* same kind (RTP/RTCP), other side */
+struct msock {
+	struct dial_media *m;
 	int fd;
 	bool rtcp;
-	enum dial_relay_side side;
 	struct sa local;
-	struct sa expect;        /* the address the side's SDP named */
-	struct sa peer;          /* where this side's media goes */
+	struct sa expect;        /* the address the leg's SDP named */
+	struct sa peer;          /* where this leg's media goes */
 	bool latched;
 	bool pin;
 };
 
-struct dial_relay {
-	struct rsock s[2][2];    /* [side][0: RTP, 1: RTCP] */
-	struct dial_relay_stats st;
+struct dial_media {
+	struct msock s[2];       /* [0]: RTP, [1]: RTCP */
+	struct dial_media *other;    /* bridged endpoint, or NULL */
+	void *owner;                 /* the caller's (a leg) */
+	struct dial_media_stats st;
 };
 
 /* one batch of datagrams: reused by every socket of the thread */
@@ -81,7 +81,7 @@ static void batch_init(void)
 
 
 /* Symmetric latching: the first acceptable source becomes the peer. */
-static bool source_ok(struct rsock *s, const struct sa *src)
+static bool source_ok(struct msock *s, const struct sa *src)
 {
 	if (s->latched)
 		return sa_cmp(src, &s->peer, SA_ALL);
@@ -98,11 +98,13 @@ static bool source_ok(struct rsock *s, const struct sa *src)
 
 static void recv_h(int flags, void *arg)
 {
-	struct rsock *s = arg;
-	struct rsock *o = s->other;
-	struct dial_relay_dir *d = &s->r->st.dir[s->side];
+	struct msock *s = arg;
+	struct dial_media *m = s->m;
+	struct dial_media_stats *st = &m->st;
+	struct msock *o = m->other ? &m->other->s[s->rtcp] : NULL;
 	uint64_t bytes[BATCH];
-	int n, m = 0, sent, i;
+	uint64_t okp = 0, okb = 0;
+	int n, k = 0, sent, i;
 
 	(void)flags;
 
@@ -121,58 +123,83 @@ static void recv_h(int flags, void *arg)
 
 		bt.src[i].len = h->msg_namelen;
 
-		if ((h->msg_flags & MSG_TRUNC) ||
-		    !source_ok(s, &bt.src[i]) || !sa_isset(&o->peer, SA_ALL)) {
-			++d->dropped;
+		if ((h->msg_flags & MSG_TRUNC) || !source_ok(s, &bt.src[i])) {
+			++st->dropped;
 			continue;
 		}
 
-		bt.txiov[m].iov_base = bt.buf[i];
-		bt.txiov[m].iov_len = bt.rx[i].msg_len;
-		bt.tx[m].msg_hdr.msg_name = &o->peer.u;
-		bt.tx[m].msg_hdr.msg_namelen = o->peer.len;
-		bytes[m] = bt.rx[i].msg_len;
-		++m;
+		++okp;
+		okb += bt.rx[i].msg_len;
+
+		if (!o || !sa_isset(&o->peer, SA_ALL)) {
+			++st->dropped;   /* not bridged, or nowhere to go yet */
+			continue;
+		}
+
+		bt.txiov[k].iov_base = bt.buf[i];
+		bt.txiov[k].iov_len = bt.rx[i].msg_len;
+		bt.tx[k].msg_hdr.msg_name = &o->peer.u;
+		bt.tx[k].msg_hdr.msg_namelen = o->peer.len;
+		bytes[k] = bt.rx[i].msg_len;
+		++k;
 	}
 
-	if (!m)
+	if (s->rtcp) {
+		st->rx_rtcp_pkts += okp;
+		st->rx_rtcp_bytes += okb;
+	}
+	else {
+		st->rx_rtp_pkts += okp;
+		st->rx_rtp_bytes += okb;
+	}
+
+	if (!k)
 		return;
 
-	sent = sendmmsg(o->fd, bt.tx, (unsigned)m, MSG_DONTWAIT);
+	sent = sendmmsg(o->fd, bt.tx, (unsigned)k, MSG_DONTWAIT);
 	if (sent < 0)
 		sent = 0;
 
 	for (i = 0; i < sent; i++) {
+		struct dial_media_stats *ot = &o->m->st;
+
 		if (s->rtcp) {
-			++d->rtcp_pkts;
-			d->rtcp_bytes += bytes[i];
+			++ot->tx_rtcp_pkts;
+			ot->tx_rtcp_bytes += bytes[i];
 		}
 		else {
-			++d->rtp_pkts;
-			d->rtp_bytes += bytes[i];
+			++ot->tx_rtp_pkts;
+			ot->tx_rtp_bytes += bytes[i];
 		}
 	}
 
-	d->dropped += (uint64_t)(m - sent);
+	st->dropped += (uint64_t)(k - sent);
 }
 
 
-static int sock_open(struct rsock *s, const struct sa *ip, uint16_t port)
+/* Rebuilt from the address alone: a caller's struct sa filled by
+ * sa_set_str() leaves padding, IPv6 flowinfo and scope id uninitialised,
+ * and the kernel reads all of it. */
+static void sa_clean(struct sa *a, const struct sa *ip, uint16_t port)
 {
-	struct sa a;
-	int fd;
-
-	/* rebuilt from the address alone: a caller's struct sa filled by
-	 * sa_set_str() leaves IPv6 flowinfo and scope id uninitialised */
-	sa_init(&a, sa_af(ip));
+	sa_init(a, sa_af(ip));
 	if (sa_af(ip) == AF_INET6) {
 		uint8_t in6[16];
 
 		sa_in6(ip, in6);
-		sa_set_in6(&a, in6, port);
+		sa_set_in6(a, in6, port);
 	} else {
-		sa_set_in(&a, sa_in(ip), port);
+		sa_set_in(a, sa_in(ip), port);
 	}
+}
+
+
+static int sock_open(struct msock *s, const struct sa *ip, uint16_t port)
+{
+	struct sa a;
+	int fd;
+
+	sa_clean(&a, ip, port);
 
 	fd = socket(sa_af(&a), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -197,7 +224,7 @@ static int sock_open(struct rsock *s, const struct sa *ip, uint16_t port)
 }
 
 
-static void sock_close(struct rsock *s)
+static void sock_close(struct msock *s)
 {
 	if (s->fd < 0)
 		return;
@@ -209,7 +236,7 @@ static void sock_close(struct rsock *s)
 
 
 /* An even port and the next one, both free, from the range. */
-static int pair_open(struct rsock *pair, const struct sa *ip,
+static int pair_open(struct msock *pair, const struct sa *ip,
 		     uint16_t lo, uint16_t hi)
 {
 	unsigned tries = (unsigned)(hi - lo) / 2 + 1;
@@ -241,25 +268,24 @@ static int pair_open(struct rsock *pair, const struct sa *ip,
 }
 
 
-static void destructor(void *arg)
+static void media_destructor(void *arg)
 {
-	struct dial_relay *r = arg;
-	int i, k;
+	struct dial_media *m = arg;
 
-	for (i = 0; i < 2; i++)
-		for (k = 0; k < 2; k++)
-			sock_close(&r->s[i][k]);
+	dial_media_unbridge(m);
+	sock_close(&m->s[0]);
+	sock_close(&m->s[1]);
 }
 
 
-int dial_relay_alloc(struct dial_relay **rp, const struct sa *ip,
+int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
 		     uint16_t port_min, uint16_t port_max)
 {
-	struct dial_relay *r;
+	struct dial_media *m;
 	uint16_t lo, hi;
-	int err = 0, i, k;
+	int err, k;
 
-	if (!rp || !ip || !sa_isset(ip, SA_ADDR))
+	if (!mp || !ip || !sa_isset(ip, SA_ADDR))
 		return EINVAL;
 
 	lo = (uint16_t)(port_min + (port_min & 1));
@@ -267,29 +293,181 @@ int dial_relay_alloc(struct dial_relay **rp, const struct sa *ip,
 	if (lo == 0 || lo >= hi)
 		return EINVAL;
 
-	r = mem_zalloc(sizeof(*r), destructor);
+	m = mem_zalloc(sizeof(*m), media_destructor);
+	if (!m)
+		return ENOMEM;
+
+	for (k = 0; k < 2; k++) {
+		m->s[k].m = m;
+		m->s[k].fd = -1;
+		m->s[k].rtcp = k == 1;
+	}
+
+	err = pair_open(m->s, ip, lo, hi);
+	for (k = 0; k < 2 && !err; k++)
+		err = fd_listen(m->s[k].fd, FD_READ, recv_h, &m->s[k]);
+
+	if (err) {
+		mem_deref(m);
+		return err;
+	}
+
+	m->st.relayed = true;
+	m->st.local_port = sa_port(&m->s[0].local);
+	*mp = m;
+
+	return 0;
+}
+
+
+const struct sa *dial_media_local(const struct dial_media *m)
+{
+	return m ? &m->s[0].local : NULL;
+}
+
+
+int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
+			  const struct sa *rtcp, bool pin)
+{
+	struct sa c;
+	int k;
+
+	if (!m || !rtp || !sa_isset(rtp, SA_ALL))
+		return EINVAL;
+
+	if (rtcp && !sa_isset(rtcp, SA_ALL))
+		return EINVAL;
+	if (rtcp)
+		sa_clean(&c, rtcp, sa_port(rtcp));
+	else
+		sa_clean(&c, rtp, (uint16_t)(sa_port(rtp) + 1));
+
+	sa_clean(&m->s[0].expect, rtp, sa_port(rtp));
+	m->s[1].expect = c;
+
+	for (k = 0; k < 2; k++) {
+		m->s[k].peer = m->s[k].expect;
+		m->s[k].latched = false;
+		m->s[k].pin = pin;
+	}
+
+	return 0;
+}
+
+
+bool dial_media_remote_is(const struct dial_media *m, const struct sa *rtp)
+{
+	/* sa_cmp compares address and port only */
+	return m && rtp && sa_cmp(&m->s[0].expect, rtp, SA_ALL);
+}
+
+
+int dial_media_bridge(struct dial_media *a, struct dial_media *b)
+{
+	if (!a || !b || a == b)
+		return EINVAL;
+
+	if (a->other == b)
+		return 0;
+
+	dial_media_unbridge(a);
+	dial_media_unbridge(b);
+	a->other = b;
+	b->other = a;
+
+	return 0;
+}
+
+
+void dial_media_unbridge(struct dial_media *m)
+{
+	if (!m || !m->other)
+		return;
+
+	m->other->other = NULL;
+	m->other = NULL;
+}
+
+
+struct dial_media *dial_media_bridged(const struct dial_media *m)
+{
+	return m ? m->other : NULL;
+}
+
+
+void dial_media_owner_set(struct dial_media *m, void *owner)
+{
+	if (m)
+		m->owner = owner;
+}
+
+
+void *dial_media_owner(const struct dial_media *m)
+{
+	return m ? m->owner : NULL;
+}
+
+
+void dial_media_stats_get(const struct dial_media *m,
+			  struct dial_media_stats *st)
+{
+	if (!st)
+		return;
+
+	if (!m) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+
+	*st = m->st;
+	st->latched = m->s[0].latched;
+	st->peer[0] = '\0';
+	if (sa_isset(&m->s[0].peer, SA_ALL)) {
+		if (sa_af(&m->s[0].peer) == AF_INET6)
+			(void)re_snprintf(st->peer, sizeof(st->peer),
+					  "[%j]:%u", &m->s[0].peer,
+					  sa_port(&m->s[0].peer));
+		else
+			(void)re_snprintf(st->peer, sizeof(st->peer), "%J",
+					  &m->s[0].peer);
+	}
+}
+
+
+/* ---- dial_relay: two fresh endpoints bridged (tools, tests) ---- */
+
+struct dial_relay {
+	struct dial_media *m[2];
+};
+
+
+static void relay_destructor(void *arg)
+{
+	struct dial_relay *r = arg;
+
+	mem_deref(r->m[0]);
+	mem_deref(r->m[1]);
+}
+
+
+int dial_relay_alloc(struct dial_relay **rp, const struct sa *ip,
+		     uint16_t port_min, uint16_t port_max)
+{
+	struct dial_relay *r;
+	int err;
+
+	if (!rp)
+		return EINVAL;
+
+	r = mem_zalloc(sizeof(*r), relay_destructor);
 	if (!r)
 		return ENOMEM;
 
-	for (i = 0; i < 2; i++) {
-		for (k = 0; k < 2; k++) {
-			struct rsock *s = &r->s[i][k];
-
-			s->r = r;
-			s->fd = -1;
-			s->rtcp = k == 1;
-			s->side = (enum dial_relay_side)i;
-			s->other = &r->s[!i][k];
-		}
-	}
-
-	for (i = 0; i < 2 && !err; i++)
-		err = pair_open(r->s[i], ip, lo, hi);
-
-	for (i = 0; i < 2 && !err; i++)
-		for (k = 0; k < 2 && !err; k++)
-			err = fd_listen(r->s[i][k].fd, FD_READ, recv_h,
-					&r->s[i][k]);
+	err = dial_media_alloc(&r->m[0], ip, port_min, port_max);
+	if (!err)
+		err = dial_media_alloc(&r->m[1], ip, port_min, port_max);
+	if (!err)
+		err = dial_media_bridge(r->m[0], r->m[1]);
 
 	if (err)
 		mem_deref(r);
@@ -300,13 +478,20 @@ int dial_relay_alloc(struct dial_relay **rp, const struct sa *ip,
 }
 
 
-const struct sa *dial_relay_local(const struct dial_relay *r,
-				  enum dial_relay_side side)
+struct dial_media *dial_relay_media(const struct dial_relay *r,
+				    enum dial_relay_side side)
 {
 	if (!r || (side != DIAL_RELAY_A && side != DIAL_RELAY_B))
 		return NULL;
 
-	return &r->s[side][0].local;
+	return r->m[side];
+}
+
+
+const struct sa *dial_relay_local(const struct dial_relay *r,
+				  enum dial_relay_side side)
+{
+	return dial_media_local(dial_relay_media(r, side));
 }
 
 
@@ -314,52 +499,39 @@ int dial_relay_remote_set(struct dial_relay *r, enum dial_relay_side side,
 			  const struct sa *rtp, const struct sa *rtcp,
 			  bool pin)
 {
-	struct rsock *s;
-	struct sa c;
+	struct dial_media *m = dial_relay_media(r, side);
 
-	if (!r || (side != DIAL_RELAY_A && side != DIAL_RELAY_B) || !rtp ||
-	    !sa_isset(rtp, SA_ALL))
+	if (!m)
 		return EINVAL;
 
-	if (rtcp) {
-		if (!sa_isset(rtcp, SA_ALL))
-			return EINVAL;
-		c = *rtcp;
-	}
-	else {
-		c = *rtp;
-		sa_set_port(&c, (uint16_t)(sa_port(rtp) + 1));
-	}
-
-	s = r->s[side];
-
-	s[0].expect = *rtp;
-	s[1].expect = c;
-
-	for (int k = 0; k < 2; k++) {
-		s[k].peer = s[k].expect;
-		s[k].latched = false;
-		s[k].pin = pin;
-	}
-
-	r->st.latched[side] = false;
-
-	return 0;
+	return dial_media_remote_set(m, rtp, rtcp, pin);
 }
 
 
 void dial_relay_stats_get(const struct dial_relay *r,
 			  struct dial_relay_stats *st)
 {
+	struct dial_media_stats ms[2];
+	int i;
+
 	if (!st)
 		return;
 
-	if (!r) {
-		memset(st, 0, sizeof(*st));
+	memset(st, 0, sizeof(*st));
+	if (!r)
 		return;
-	}
 
-	*st = r->st;
-	st->latched[0] = r->s[0][0].latched;
-	st->latched[1] = r->s[1][0].latched;
+	dial_media_stats_get(r->m[0], &ms[0]);
+	dial_media_stats_get(r->m[1], &ms[1]);
+
+	for (i = 0; i < 2; i++) {
+		const struct dial_media_stats *to = &ms[!i];
+
+		st->dir[i].rtp_pkts = to->tx_rtp_pkts;
+		st->dir[i].rtp_bytes = to->tx_rtp_bytes;
+		st->dir[i].rtcp_pkts = to->tx_rtcp_pkts;
+		st->dir[i].rtcp_bytes = to->tx_rtcp_bytes;
+		st->dir[i].dropped = ms[i].dropped;
+		st->latched[i] = ms[i].latched;
+	}
 }

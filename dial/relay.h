@@ -1,29 +1,74 @@
-/* relay.h: private to dial/: RTP+RTCP relay between the two legs of a bridge, on the SIP thread */
+/* relay.h: private to dial/: per-leg RTP/RTCP media endpoints and the bridge that relays between two of them, on the SIP thread */
 #ifndef DIALERD_DIAL_RELAY_H
 #define DIALERD_DIAL_RELAY_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dial/dial.h"
+
 /*
- * A relay joins two legs, side A and side B. Each side has its own socket
- * pair (RTP on an even port, RTCP on the next) taken from a port range;
- * put a side's local address in the SDP sent to that side's leg. What
- * arrives on A's RTP socket leaves from B's RTP socket towards B's peer,
- * and the other way round (RTCP likewise).
+ * A media endpoint belongs to one leg: an RTP socket on an even port and
+ * RTCP on the next, taken from a port range; the leg's SDP names its
+ * address. Two endpoints can be bridged: what the leg's peer sends to
+ * endpoint A leaves from endpoint B's socket (RTP from RTP, RTCP from
+ * RTCP) towards B's peer, and the other way round.
  *
- * A side's peer is latched from the first packet received on that socket
- * (symmetric RTP, so NAT works); until then, packets towards it go to the
- * address its SDP named, if given. With pin, only packets from the SDP's IP
- * address are accepted. After latching, other sources are dropped and
- * counted. Packets are forwarded as received (no RTP parsing, no copy
- * beyond the kernel's): recvmmsg batches into a thread-local buffer and
- * sendmmsg sends the same buffers.
+ * An endpoint's peer is latched from the first packet received on that
+ * socket (symmetric RTP, so NAT works); until then, packets towards it go
+ * to the address its SDP named, if given. With pin, only packets from the
+ * SDP's IP address are accepted. After latching, other sources are
+ * dropped and counted. Packets are forwarded as received (no RTP parsing,
+ * no copy beyond the kernel's): recvmmsg batches into a thread-local
+ * buffer and sendmmsg sends the same buffers.
  *
- * All functions: the thread whose libre loop runs the relay (SIP thread).
+ * Counters (struct dial_media_stats in dial.h) are per endpoint: rx_* what
+ * its peer sent and was accepted (right source, not oversize), tx_* what
+ * left towards its peer, dropped what arrived on its sockets and was not
+ * forwarded (foreign source, oversize, not bridged, no address on the
+ * other side yet, send error).
+ *
+ * All functions: the thread whose libre loop runs the endpoints (the SIP
+ * thread). mem_deref closes the sockets and ends the bridge.
  */
 
 struct sa;
+struct dial_media;
+
+/* Takes a socket pair on ip (its port is ignored) from the even ports in
+ * [port_min, port_max]; the search continues where the last one of this
+ * thread ended. EINVAL (bad range, ip unset), EADDRINUSE (range
+ * exhausted), EMFILE, ENOMEM. */
+int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
+		     uint16_t port_min, uint16_t port_max);
+
+/* The local RTP address (RTCP is port + 1), for the leg's SDP. */
+const struct sa *dial_media_local(const struct dial_media *m);
+
+/* The address the leg's SDP named (rtcp NULL: rtp port + 1); resets the
+ * latch (re-INVITE). pin: accept only packets from that IP. EINVAL. */
+int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
+			  const struct sa *rtcp, bool pin);
+/* Does the SDP address already in use equal rtp (address and port)? */
+bool dial_media_remote_is(const struct dial_media *m, const struct sa *rtp);
+
+/* Joins two endpoints (either one's previous bridge ends). EINVAL (NULL,
+ * a == b). */
+int dial_media_bridge(struct dial_media *a, struct dial_media *b);
+void dial_media_unbridge(struct dial_media *m);
+struct dial_media *dial_media_bridged(const struct dial_media *m);
+/* An opaque pointer kept for the caller (the engine: the leg). */
+void dial_media_owner_set(struct dial_media *m, void *owner);
+void *dial_media_owner(const struct dial_media *m);
+
+void dial_media_stats_get(const struct dial_media *m,
+			  struct dial_media_stats *st);
+
+
+/*
+ * dial_relay: two fresh endpoints bridged at once, side A and side B
+ * (relaytool, unit tests). Its counters are per direction.
+ */
 struct dial_relay;
 
 enum dial_relay_side {
@@ -44,24 +89,17 @@ struct dial_relay_stats {
 	bool latched[2];                /* the side's RTP peer is learnt */
 };
 
-/* Takes two socket pairs on ip (its port is ignored) from the even ports in
- * [port_min, port_max]; the search continues where the last one ended.
- * EINVAL (bad range, ip unset), EADDRINUSE (range exhausted), EMFILE,
- * ENOMEM. A mem object: mem_deref closes the sockets. */
+/* Two endpoints from [port_min, port_max], bridged. Errors as
+ * dial_media_alloc. mem_deref closes both. */
 int dial_relay_alloc(struct dial_relay **rp, const struct sa *ip,
 		     uint16_t port_min, uint16_t port_max);
-
-/* The side's local RTP address (RTCP is port + 1): for the SDP sent to
- * that side's leg. */
+struct dial_media *dial_relay_media(const struct dial_relay *r,
+				    enum dial_relay_side side);
 const struct sa *dial_relay_local(const struct dial_relay *r,
 				  enum dial_relay_side side);
-
-/* The address the side's SDP named (rtcp NULL: rtp port + 1); resets the
- * latch (re-INVITE). pin: accept only packets from that IP. EINVAL. */
 int dial_relay_remote_set(struct dial_relay *r, enum dial_relay_side side,
 			  const struct sa *rtp, const struct sa *rtcp,
 			  bool pin);
-
 void dial_relay_stats_get(const struct dial_relay *r,
 			  struct dial_relay_stats *st);
 

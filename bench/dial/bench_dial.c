@@ -5,7 +5,7 @@
  *                  [--hash-size N]   (also for in: the engine's hash_size)
  * bench_dial in    [--listen HOST:PORT] [--seconds S] [--idle-ms MS]
  *                  [--max-inbound N]
- * bench_dial relay [--calls N] [--seconds S] [--ports LO-HI]
+ * bench_dial relay [--calls N] [--seconds S] [--ports LO-HI] [--legs]
  *
  * out: outgoing legs through the engine's public API (dial/dial.h), each
  *   INVITE with 3 X- headers; on the 200 the 2 X- headers are read from
@@ -15,7 +15,13 @@
  *   caller hangs up. Ends S seconds after start, or idle-ms after the last
  *   event once calls have been seen.
  * relay: N bridged calls through dial/relay.c on one libre thread, each
- *   leg sending 172-byte G.711 RTP every 20 ms (50 pps each way).
+ *   leg sending 172-byte G.711 RTP every 20 ms (50 pps each way): pairs of
+ *   media endpoints joined by dial_media_bridge; with --legs through real
+ *   legs instead: one engine starts 2N outgoing legs with relay=1 to a
+ *   second engine (which answers with the phones' addresses), bridges
+ *   them in pairs with dial_bridge, and the counters are read from the
+ *   legs' ENDED events after the run; CPU is the first engine's SIP
+ *   thread.
  *
  * Every loop is bounded by --seconds plus a drain of at most 35 s (the
  * 32 s transaction horizon). The last line is machine-readable:
@@ -177,6 +183,7 @@ struct opts {
 	unsigned max_delay_ms;
 	unsigned hash_size;
 	bool verbose;
+	bool legs;
 };
 
 static void usage(void)
@@ -187,7 +194,7 @@ static void usage(void)
 		"       bench_dial in [--listen HOST:PORT] [--seconds S]"
 		" [--idle-ms MS] [--max-inbound N] [--max-delay-ms MS]\n"
 		"       bench_dial relay [--calls N] [--seconds S]"
-		" [--ports LO-HI]\n");
+		" [--ports LO-HI] [--legs]\n");
 	exit(2);
 }
 
@@ -224,6 +231,10 @@ static void parse(struct opts *o, int argc, char **argv)
 
 		if (!strcmp(a, "-v")) {
 			o->verbose = true;
+			continue;
+		}
+		if (!strcmp(a, "--legs")) {
+			o->legs = true;
 			continue;
 		}
 		if (!v)
@@ -754,8 +765,186 @@ static uint64_t phone_rx(int fd, uint32_t *percall, unsigned calls)
 	return n;
 }
 
+/* --legs: the relay through real legs of an engine ----------------------- */
+
+struct legs_bench {
+	struct dial *e1, *e2;        /* e1 relays; e2 answers */
+	unsigned calls;
+	unsigned up, bridged, ended; /* e1's legs */
+	uint16_t *port;              /* e1's SDP port per leg (2 per call) */
+	uint16_t pa, pb;             /* phone ports: e2 answers with them */
+	struct dial_relay_stats total;
+};
+
+/* leg ids: "A<i>" and "B<i>"; index 2i and 2i+1 */
+static int leg_index(const char *id, unsigned calls)
+{
+	unsigned i;
+
+	if ((id[0] != 'A' && id[0] != 'B') || sscanf(id + 1, "%u", &i) != 1 ||
+	    i >= calls)
+		return -1;
+	return (int)(2 * i + (id[0] == 'B'));
+}
+
+static void legs_pump(struct legs_bench *lb)
+{
+	struct dial_event *ev;
+
+	while ((ev = dial_event_next(lb->e2))) {
+		if (ev->type == DIAL_EV_INBOUND && ev->ruri) {
+			struct dial_answer_params ap;
+
+			memset(&ap, 0, sizeof(ap));
+			ap.media_addr = "127.0.0.1";
+			ap.media_port = !strncmp(ev->ruri, "sip:a", 5) ?
+				lb->pa : lb->pb;
+			(void)dial_inbound_answer(lb->e2, ev->leg_id, &ap);
+		}
+		dial_event_free(ev);
+	}
+	while ((ev = dial_event_next(lb->e1))) {
+		int k = leg_index(ev->leg_id, lb->calls);
+
+		if (k >= 0 && ev->type == DIAL_EV_SIP &&
+		    ev->dir == DIAL_DIR_TX && !ev->code && ev->sdp.present &&
+		    ev->method && !strcmp(ev->method, "INVITE"))
+			lb->port[k] = ev->sdp.port;
+		else if (k >= 0 && ev->type == DIAL_EV_ANSWERED)
+			++lb->up;
+		else if (ev->type == DIAL_EV_BRIDGED && !ev->err)
+			++lb->bridged;
+		else if (ev->type == DIAL_EV_BRIDGED)
+			die("bridge %s-%s: %s", ev->leg_id, ev->bridged,
+			    strerror(ev->err));
+		else if (k >= 0 && ev->type == DIAL_EV_ENDED) {
+			/* A's counters: what left towards A's phone came
+			   from B's (B -> A), and the other way round */
+			int dir = k & 1 ? 0 : 1;
+
+			++lb->ended;
+			lb->total.dir[dir].rtp_pkts += ev->media.tx_rtp_pkts;
+			lb->total.dir[dir].rtp_bytes += ev->media.tx_rtp_bytes;
+			lb->total.dir[!dir].dropped += ev->media.dropped;
+		}
+		dial_event_free(ev);
+	}
+}
+
+static void legs_wait(struct legs_bench *lb, unsigned *count, unsigned want,
+		      const char *what)
+{
+	uint64_t end = now_us() + 30000000u;
+
+	while (*count < want) {
+		struct pollfd p[2] = {
+			{ dial_event_fd(lb->e1), POLLIN, 0 },
+			{ dial_event_fd(lb->e2), POLLIN, 0 },
+		};
+
+		if (now_us() > end || stop_flag)
+			die("relay --legs: %u of %u legs %s", *count, want, what);
+		(void)poll(p, 2, 50);
+		legs_pump(lb);
+	}
+}
+
+/* 2N relayed legs from e1 to e2, answered, bridged in pairs; la/lb get
+ * e1's relay address of each call's legs; tid its SIP thread */
+static void legs_setup(struct legs_bench *lb, const struct opts *o,
+		       const struct sa *pa, const struct sa *pb,
+		       struct sa *la, struct sa *lbv, pid_t *tid)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	struct cpu_snap before, after;
+	struct dial_conf c;
+	char uri[96], id[32];
+	unsigned i;
+
+	memset(lb, 0, sizeof(*lb));
+	lb->calls = o->calls;
+	lb->pa = sa_port(pa);
+	lb->pb = sa_port(pb);
+	lb->port = calloc(2 * (size_t)o->calls, sizeof(*lb->port));
+	if (!lb->port)
+		die("out of memory");
+	memset(&c, 0, sizeof(c));
+	c.listen = "127.0.0.1:0";
+	c.rtp_port_min = (uint16_t)o->port_lo;
+	c.rtp_port_max = (uint16_t)o->port_hi;
+	c.max_legs = 2 * o->calls + 16;
+	c.max_inbound = 2 * o->calls + 16;
+	cpu_take(&before, &self, 1);
+	if (dial_alloc(&lb->e1, &c))
+		die("engine 1");
+	cpu_take(&after, &self, 1);
+	*tid = 0;
+	for (size_t k = 0; k < after.n; k++) {
+		bool old = false;
+
+		for (size_t j = 0; j < before.n; j++)
+			old |= before.tid[j] == after.tid[k];
+		if (!old)
+			*tid = after.tid[k];
+	}
+	if (!*tid)
+		die("engine 1's thread not found");
+	if (dial_alloc(&lb->e2, &c))
+		die("engine 2");
+
+	for (i = 0; i < o->calls; i++) {
+		for (int side = 0; side < 2; side++) {
+			struct dial_leg_params p;
+
+			memset(&p, 0, sizeof(p));
+			snprintf(id, sizeof(id), "%c%u", side ? 'B' : 'A', i);
+			snprintf(uri, sizeof(uri), "sip:%c%u@127.0.0.1:%u",
+				 side ? 'b' : 'a', i, dial_listen_port(lb->e2));
+			p.id = id;
+			p.uri = uri;
+			p.relay = true;
+			if (dial_leg_start(lb->e1, &p))
+				die("leg start");
+		}
+		if (i % 50 == 49)
+			legs_pump(lb);
+	}
+	legs_wait(lb, &lb->up, 2 * o->calls, "answered");
+	for (i = 0; i < o->calls; i++) {
+		char a[32], b[32];
+
+		snprintf(a, sizeof(a), "A%u", i);
+		snprintf(b, sizeof(b), "B%u", i);
+		if (dial_bridge(lb->e1, a, b))
+			die("dial_bridge");
+	}
+	legs_wait(lb, &lb->bridged, o->calls, "bridged");
+	for (i = 0; i < o->calls; i++) {
+		if (!lb->port[2 * i] || !lb->port[2 * i + 1])
+			die("no SDP port of call %u", i);
+		sa_set_str(&la[i], "127.0.0.1", lb->port[2 * i]);
+		sa_set_str(&lbv[i], "127.0.0.1", lb->port[2 * i + 1]);
+	}
+}
+
+/* hangs every leg up; the counters come with the ENDED events */
+static void legs_finish(struct legs_bench *lb)
+{
+	char id[32];
+
+	for (unsigned i = 0; i < 2 * lb->calls; i++) {
+		snprintf(id, sizeof(id), "%c%u", i & 1 ? 'B' : 'A', i / 2);
+		(void)dial_leg_hangup(lb->e1, id, NULL);
+	}
+	legs_wait(lb, &lb->ended, 2 * lb->calls, "ended");
+	lb->e1 = dial_free(lb->e1);
+	lb->e2 = dial_free(lb->e2);
+	free(lb->port);
+}
+
 static int run_relay(const struct opts *o)
 {
+	struct legs_bench legs;
 	struct relay_bench rb;
 	pthread_t th;
 	int fa, fb;
@@ -791,19 +980,24 @@ static int run_relay(const struct opts *o)
 	fa = udp_sock_open(&rb.pa);
 	fb = udp_sock_open(&rb.pb);
 
-	if (libre_init())
-		die("libre_init");
-	if (pthread_create(&th, NULL, relay_thread, &rb))
-		die("pthread_create");
-	pthread_mutex_lock(&rb.lock);
-	while (!rb.state)
-		pthread_cond_wait(&rb.cond, &rb.lock);
-	pthread_mutex_unlock(&rb.lock);
-	if (rb.state != 1)
-		die("relay set-up (%u calls, ports %u-%u): %s", calls,
-		    o->port_lo, o->port_hi, strerror(rb.err));
+	if (o->legs) {
+		legs_setup(&legs, o, &rb.pa, &rb.pb, rb.la, rb.lb, &rb.tid);
+	}
+	else {
+		if (libre_init())
+			die("libre_init");
+		if (pthread_create(&th, NULL, relay_thread, &rb))
+			die("pthread_create");
+		pthread_mutex_lock(&rb.lock);
+		while (!rb.state)
+			pthread_cond_wait(&rb.cond, &rb.lock);
+		pthread_mutex_unlock(&rb.lock);
+		if (rb.state != 1)
+			die("relay set-up (%u calls, ports %u-%u): %s", calls,
+			    o->port_lo, o->port_hi, strerror(rb.err));
+	}
 
-	printf("bench-ready mode=relay calls=%u\n", calls);
+	printf("bench-ready mode=relay calls=%u legs=%d\n", calls, o->legs);
 	fflush(stdout);
 
 	memset(pkt, 0, sizeof(pkt));
@@ -883,20 +1077,27 @@ static int run_relay(const struct opts *o)
 		nanosleep(&ts, NULL);
 	}
 
-	(void)mqueue_push(rb.mq, 1, NULL);
-	pthread_join(th, NULL);
+	if (o->legs) {
+		legs_finish(&legs);
+		rb.total = legs.total;
+	}
+	else {
+		(void)mqueue_push(rb.mq, 1, NULL);
+		pthread_join(th, NULL);
+	}
 
 	for (i = 0; i < calls; i++)
 		if (rxa[i] == 0 || rxb[i] == 0)
 			++short_calls;
 
 	cpu_pct = t_meas0 ? (double)(cpu1 - cpu0) / 1e7 / secs : 0;
-	printf("bench-result mode=relay calls=%u seconds=%.1f"
+	printf("bench-result mode=relay legs=%d calls=%u seconds=%.1f"
 	       " pps_in=%.0f sent_ab=%" PRIu64 " sent_ba=%" PRIu64
 	       " fwd_ab=%" PRIu64 " fwd_ba=%" PRIu64 " rcvd_ab=%" PRIu64
 	       " rcvd_ba=%" PRIu64 " lost=%" PRIu64 " dropped=%" PRIu64
 	       " silent_calls=%u relay_cpu_pct=%.1f us_per_pkt=%.2f\n",
-	       calls, o->seconds, (double)(sent[0] + sent[1]) / o->seconds,
+	       o->legs, calls, o->seconds,
+	       (double)(sent[0] + sent[1]) / o->seconds,
 	       sent[0], sent[1], rb.total.dir[0].rtp_pkts,
 	       rb.total.dir[1].rtp_pkts, recvd[0], recvd[1],
 	       (sent[0] + sent[1]) - (recvd[0] + recvd[1]),
@@ -905,7 +1106,8 @@ static int run_relay(const struct opts *o)
 	       (sent[0] + sent[1]) ? (double)(cpu1 - cpu0) / 1e3 /
 	       ((double)(sent[0] + sent[1]) * secs / o->seconds) : 0.0);
 
-	libre_close();
+	if (!o->legs)
+		libre_close();
 	close(fa);
 	close(fb);
 	free(rb.rv);

@@ -3,8 +3,8 @@
 /*
  * Usage: dialtool [-l LISTEN] [-u USER_AGENT] [-m MAX_INBOUND] [-M MAX_LEGS]
  *                 [-q MAX_QUEUE_DELAY_MS] [-b UDP_RCVBUF]
- *                 [-T CERT.pem [-P TLS_PORT]]
- *                 [-C CA.pem] [-I] [-r]
+ *                 [-T CERT.pem [-P TLS_PORT]] [-C CA.pem] [-I] [-r]
+ *                 [-R RTP_LO-RTP_HI]
  *                 [-a ACTION] [ACTION ...]
  *
  * Starts the SIP engine on LISTEN (default 127.0.0.1:5080; port 0 picks
@@ -17,23 +17,28 @@
  *         [hdr=NAME:VALUE]... [codecs=PCMU,PCMA,G722,G729,OPUS]
  *         [user=U pass=P] [se=SECONDS] [minse=SECONDS] [group=G]
  *         [callsid=SID] [account=SID] [addr=MEDIA_IP] [port=RTP_PORT]
- *         [insecure=1]
+ *         [insecure=1] [relay=1]
  *   hangup id=ID [reason=PROTO;cause=N;text=TEXT]   CANCEL or BYE
  *   refresh id=ID                                    UPDATE or re-INVITE
  *   ring id=ID [code=180|183]                        inbound leg
  *   answer id=ID [codecs=...] [hdr=NAME:VALUE]... [addr=IP] [port=N]
+ *          [relay=1]
+ *   bridge a=ID b=ID               join two relayed legs' media
+ *   unbridge id=ID
  *   reject id=ID code=486 [reason=...]
  *   wait MS                        keep printing events for MS ms
  *   expect TYPE[:ID] [MS]          wait for an event (sip, progress,
- *                                  answered, ended, inbound, refreshed);
+ *                                  answered, ended, inbound, refreshed,
+ *                                  bridged);
  *                                  exit status 1 if none within MS
  *                                  (default 10000)
  *   quit                           stop now
- * In every id=, "@in" names the latest inbound leg.
+ * In every id=, a= and b=, "@in" names the latest inbound leg.
  *
  * -T  TLS listener with this certificate+key (port -P, default LISTEN+1)
  * -C  CA file for verifying TLS peers (default: the system store)
  * -I  no TLS verification at all (logged); per leg: insecure=1
+ * -R  the engine's RTP port range (relayed legs' socket pairs)
  * -r  behave like the daemon for RFC 4028: refresh at half the interval
  *     when we are the refresher; hang up when the interval passes
  *     without a refresh otherwise.
@@ -45,7 +50,10 @@
  * µs), dir, outbound, code, method, phrase, start, call_id, from, to, ruri,
  * headers [[n,v]],
  * sdp {codec,pt,addr,port}, reason {protocol,cause,text}, end, local, err,
- * se, refresher_local. Diagnostics go to standard error. Exit status: 0,
+ * se, refresher_local; ended: media {relayed, latched, peer, local_port,
+ * rx_rtp_pkts, rx_rtp_bytes, rx_rtcp_pkts, rx_rtcp_bytes, tx_rtp_pkts,
+ * tx_rtp_bytes, tx_rtcp_pkts, tx_rtcp_bytes, dropped} and bridged;
+ * bridged: bridged, err. Diagnostics go to standard error. Exit status: 0,
  * 1 when an expect timed out, 2 on bad usage or start-up failure.
  */
 #include <errno.h>
@@ -143,6 +151,27 @@ static void jstr(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void print_media(FILE *f, const struct dial_media_stats *m)
+{
+	fprintf(f, ",\"media\":{\"relayed\":%s,\"latched\":%s,\"peer\":",
+		m->relayed ? "true" : "false", m->latched ? "true" : "false");
+	jstr(f, m->peer);
+	fprintf(f, ",\"local_port\":%u,\"rx_rtp_pkts\":%llu,"
+		"\"rx_rtp_bytes\":%llu,\"rx_rtcp_pkts\":%llu,"
+		"\"rx_rtcp_bytes\":%llu,\"tx_rtp_pkts\":%llu,"
+		"\"tx_rtp_bytes\":%llu,\"tx_rtcp_pkts\":%llu,"
+		"\"tx_rtcp_bytes\":%llu,\"dropped\":%llu}", m->local_port,
+		(unsigned long long)m->rx_rtp_pkts,
+		(unsigned long long)m->rx_rtp_bytes,
+		(unsigned long long)m->rx_rtcp_pkts,
+		(unsigned long long)m->rx_rtcp_bytes,
+		(unsigned long long)m->tx_rtp_pkts,
+		(unsigned long long)m->tx_rtp_bytes,
+		(unsigned long long)m->tx_rtcp_pkts,
+		(unsigned long long)m->tx_rtcp_bytes,
+		(unsigned long long)m->dropped);
+}
+
 static void print_event(const struct dial_event *ev)
 {
 	FILE *f = stdout;
@@ -199,6 +228,14 @@ static void print_event(const struct dial_event *ev)
 		jstr(f, dial_end_name(ev->end));
 		fprintf(f, ",\"local\":%s,\"err\":%d", ev->local ? "true" :
 			"false", ev->err);
+		print_media(f, &ev->media);
+		fputs(",\"bridged\":", f);
+		jstr(f, ev->bridged);
+	}
+	if (ev->type == DIAL_EV_BRIDGED) {
+		fputs(",\"bridged\":", f);
+		jstr(f, ev->bridged);
+		fprintf(f, ",\"err\":%d", ev->err);
 	}
 	if (ev->type == DIAL_EV_ANSWERED || ev->type == DIAL_EV_REFRESHED ||
 	    ev->type == DIAL_EV_INBOUND)
@@ -349,6 +386,15 @@ static const char *arg(const struct args *a, const char *key)
 	return NULL;
 }
 
+static const char *leg_id_of(const struct args *a, const char *key)
+{
+	const char *id = arg(a, key);
+
+	if (id && !strcmp(id, "@in"))
+		return last_in;
+	return id;
+}
+
 static const char *leg_id(const struct args *a)
 {
 	const char *id = arg(a, "id");
@@ -449,6 +495,7 @@ static int run_action(char *line)
 		p.min_se = arg(&a, "minse") ? (unsigned)atoi(arg(&a, "minse")) :
 			0;
 		p.insecure = arg(&a, "insecure") != NULL;
+		p.relay = arg(&a, "relay") && atoi(arg(&a, "relay"));
 		err = parse_codecs(arg(&a, "codecs"), cv, &p.codecc);
 		p.codecv = cv;
 		p.hdrc = parse_hdrs(&a, hv, 32);
@@ -482,8 +529,15 @@ static int run_action(char *line)
 		p.media_addr = arg(&a, "addr");
 		p.media_port = arg(&a, "port") ?
 			(uint16_t)atoi(arg(&a, "port")) : 0;
+		p.relay = arg(&a, "relay") && atoi(arg(&a, "relay"));
 		if (!err)
 			err = dial_inbound_answer(dial, leg_id(&a), &p);
+	}
+	else if (!strcmp(a.w[0], "bridge")) {
+		err = dial_bridge(dial, leg_id_of(&a, "a"), leg_id_of(&a, "b"));
+	}
+	else if (!strcmp(a.w[0], "unbridge")) {
+		err = dial_unbridge(dial, leg_id(&a));
 	}
 	else if (!strcmp(a.w[0], "reject")) {
 		struct dial_reason r;
@@ -549,7 +603,7 @@ int main(int argc, char **argv)
 	actions = calloc((size_t)argc + 1, sizeof(*actions));
 	if (!actions)
 		return 2;
-	while ((opt = getopt(argc, argv, "l:u:m:M:q:b:ra:T:P:C:I")) != -1) {
+	while ((opt = getopt(argc, argv, "l:u:m:M:q:b:ra:T:P:C:IR:")) != -1) {
 		switch (opt) {
 		case 'l': conf.listen = optarg; break;
 		case 'u': conf.user_agent = optarg; break;
@@ -563,6 +617,19 @@ int main(int argc, char **argv)
 		case 'P': conf.tls_port = (uint16_t)atoi(optarg); break;
 		case 'C': conf.tls_ca_file = optarg; break;
 		case 'I': conf.tls_insecure = true; break;
+		case 'R': {
+			unsigned lo, hi;
+
+			if (sscanf(optarg, "%u-%u", &lo, &hi) != 2 || !lo ||
+			    lo >= hi || hi > 65535) {
+				fprintf(stderr, "dialtool: -R LO-HI\n");
+				free(actions);
+				return 2;
+			}
+			conf.rtp_port_min = (uint16_t)lo;
+			conf.rtp_port_max = (uint16_t)hi;
+			break;
+		}
 		case 'a': actions[nact++] = optarg; break;
 		default:
 			fprintf(stderr, "usage: dialtool [-l LISTEN] [-r] "

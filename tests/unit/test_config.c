@@ -152,6 +152,47 @@ static void test_bad(void)
 	}
 }
 
+/* sip_rtp_ports: a range, default, file, environment, bad values */
+static void test_rtp_ports(void)
+{
+	struct config cfg;
+	char err[600];
+
+	is_int(config_load(&cfg, NULL, err, sizeof(err)), 0, "defaults load");
+	ok(cfg.sip_rtp_ports.min == 20000 && cfg.sip_rtp_ports.max == 29999,
+	   "sip_rtp_ports default 20000-29999");
+	config_free(&cfg);
+	write_conf("sip_rtp_ports = 40000-40099\n");
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "range in file");
+	ok(cfg.sip_rtp_ports.min == 40000 && cfg.sip_rtp_ports.max == 40099,
+	   "sip_rtp_ports from the file");
+	config_free(&cfg);
+	setenv("DIALERD_SIP_RTP_PORTS", "30001-30003", 1);
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "range in env");
+	ok(cfg.sip_rtp_ports.min == 30001 && cfg.sip_rtp_ports.max == 30003,
+	   "DIALERD_SIP_RTP_PORTS overrides the file");
+	config_free(&cfg);
+	setenv("DIALERD_SIP_RTP_PORTS", "30000", 1);
+	ok(config_load(&cfg, path, err, sizeof(err)) != 0 &&
+	   strstr(err, "DIALERD_SIP_RTP_PORTS") &&
+	   strstr(err, "bad port range"), "bad env range named: %s", err);
+	unsetenv("DIALERD_SIP_RTP_PORTS");
+	bad("sip_rtp_ports = 30000\n", "sip_rtp_ports: bad port range",
+	    "range without HI");
+	bad("sip_rtp_ports = 30000-\n", "bad port range", "range without HI");
+	bad("sip_rtp_ports = 30010-30000\n", "bad port range", "LO > HI");
+	bad("sip_rtp_ports = 30001-30002\n", "bad port range",
+	    "no even port with a next one");
+	bad("sip_rtp_ports = 80-1000\n", "bad port range", "below 1024");
+	bad("sip_rtp_ports = 30000-70000\n", "bad port range", "above 65535");
+	bad("sip_rtp_ports = 30000-30099x\n", "bad port range", "garbage");
+	bad("sip_rtp_ports = -3-10\n", "bad port range", "negative");
+	write_conf("sip_rtp_ports = 30000-30001\n");
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0,
+	       "one pair is enough");
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	int fd = mkstemp(path);
@@ -163,6 +204,7 @@ int main(void)
 	test_file();
 	test_env();
 	test_bad();
+	test_rtp_ports();
 	unlink(path);
 	return tap_done();
 }

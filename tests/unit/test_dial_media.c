@@ -1,0 +1,305 @@
+/* test_dial_media.c: per-leg media endpoints and bridges (dial/relay.c) on real loopback sockets inside a bounded libre loop */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <re.h>
+#define DEBUG_MODULE "test"
+#define DEBUG_LEVEL 5
+#include <re_dbg.h>
+
+#include "dial/internal.h"
+#include "tests/tap.h"
+
+enum { RTP = 172, RTCP = 52 };
+
+struct phone {
+	int fd[2];              /* RTP, RTCP */
+	struct sa addr;         /* RTP address */
+};
+
+static void stop_h(void *arg)
+{
+	(void)arg;
+	re_cancel();
+}
+
+/* libre's loop for ms milliseconds: the endpoints forward meanwhile */
+static void run_ms(unsigned ms)
+{
+	struct tmr t;
+
+	tmr_init(&t);
+	tmr_start(&t, ms, stop_h, NULL);
+	(void)re_main(NULL);
+	tmr_cancel(&t);
+}
+
+static unsigned fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while (readdir(d))
+		++n;
+	closedir(d);
+	return n;
+}
+
+static int phone_open(struct phone *ph)
+{
+	for (unsigned tries = 0; tries < 100; tries++) {
+		struct sa a;
+		int k;
+
+		ph->fd[0] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		sa_set_str(&a, "127.0.0.1", 0);
+		if (ph->fd[0] < 0 || bind(ph->fd[0], &a.u.sa, a.len))
+			return errno;
+		ph->addr.len = sizeof(ph->addr.u);
+		(void)getsockname(ph->fd[0], &ph->addr.u.sa, &ph->addr.len);
+		ph->fd[1] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		sa_set_port(&a, (uint16_t)(sa_port(&ph->addr) + 1));
+		k = bind(ph->fd[1], &a.u.sa, a.len);
+		if (!k)
+			return 0;
+		close(ph->fd[0]);
+		close(ph->fd[1]);
+	}
+	return EADDRINUSE;
+}
+
+static void phone_close(struct phone *ph)
+{
+	if (ph->fd[0] > 0)
+		close(ph->fd[0]);
+	if (ph->fd[1] > 0)
+		close(ph->fd[1]);
+	ph->fd[0] = ph->fd[1] = -1;
+}
+
+/* n packets of len bytes from the phone's socket k to to (+k) */
+static void send_n(struct phone *ph, int k, const struct sa *to, unsigned n,
+		   size_t len)
+{
+	uint8_t buf[4096];
+	struct sa dst = *to;
+
+	sa_set_port(&dst, (uint16_t)(sa_port(to) + k));
+	memset(buf, 0x80 + k, sizeof(buf));
+	for (unsigned i = 0; i < n; i++) {
+		buf[3] = (uint8_t)i;
+		(void)sendto(ph->fd[k], buf, len, 0, &dst.u.sa, dst.len);
+		if (i % 16 == 15)
+			run_ms(2);
+	}
+	run_ms(20);
+}
+
+/* datagrams waiting on the phone's socket k (consumed) */
+static unsigned recv_n(struct phone *ph, int k, size_t *bytes)
+{
+	uint8_t buf[4096];
+	unsigned n = 0;
+	ssize_t r;
+
+	if (bytes)
+		*bytes = 0;
+	while ((r = recv(ph->fd[k], buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+		++n;
+		if (bytes)
+			*bytes += (size_t)r;
+	}
+	return n;
+}
+
+static void dbg_h(int level, const char *p, size_t len, void *arg)
+{
+	(void)level;
+	(void)arg;
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		--len;
+	diag("libre: %.*s", (int)len, p);
+}
+
+int main(void)
+{
+	struct dial_media *a = NULL, *b = NULL, *c = NULL;
+	struct phone pa, pb, pc;
+	struct dial_media_stats st;
+	struct sa ip, la, lb, lc;
+	unsigned fds0;
+	size_t bytes;
+	int leg_a = 1, leg_b = 2;
+	char want[64];
+
+	memset(&pa, -1, sizeof(pa));
+	pb = pc = pa;
+	dbg_handler_set(dbg_h, NULL);
+	if (!ok(libre_init() == 0, "libre_init"))
+		return tap_done();
+	(void)fd_setsize(4096);
+	sa_set_str(&ip, "127.0.0.1", 0);
+	if (phone_open(&pa) || phone_open(&pb) || phone_open(&pc)) {
+		ok(0, "phone sockets");
+		goto out;
+	}
+	/* libre opens its epoll descriptor with the first listener */
+	if (!dial_media_alloc(&a, &ip, 43301, 43399))
+		a = mem_deref(a);
+	fds0 = fd_count();
+
+	is_int(dial_media_alloc(&a, &ip, 43300, 43300), EINVAL,
+	       "empty range: EINVAL");
+	is_int(dial_media_alloc(&a, NULL, 43300, 43399), EINVAL,
+	       "no address: EINVAL");
+	if (!ok(dial_media_alloc(&a, &ip, 43301, 43399) == 0 &&
+		dial_media_alloc(&b, &ip, 43301, 43399) == 0,
+		"two endpoints from 43301-43399"))
+		goto out;
+	la = *dial_media_local(a);
+	lb = *dial_media_local(b);
+	ok(sa_port(&la) % 2 == 0 && sa_port(&lb) % 2 == 0 &&
+	   sa_port(&la) >= 43302 && sa_port(&lb) <= 43398 &&
+	   sa_port(&la) != sa_port(&lb), "even RTP ports in range (%u, %u)",
+	   sa_port(&la), sa_port(&lb));
+	is_int((int)fd_count(), (int)fds0 + 4, "4 descriptors: 2 pairs");
+	dial_media_owner_set(a, &leg_a);
+	dial_media_owner_set(b, &leg_b);
+	ok(dial_media_owner(a) == &leg_a && dial_media_owner(b) == &leg_b,
+	   "owners kept");
+	dial_media_stats_get(a, &st);
+	ok(st.relayed && !st.latched && !st.peer[0] &&
+	   st.local_port == sa_port(&la), "fresh endpoint: relayed, no peer");
+
+	/* not bridged: accepted (rx) but dropped */
+	ok(dial_media_remote_set(a, &pa.addr, NULL, false) == 0 &&
+	   dial_media_remote_set(b, &pb.addr, NULL, false) == 0,
+	   "both SDP addresses known");
+	ok(dial_media_remote_is(a, &pa.addr) && !dial_media_remote_is(a,
+								   &pb.addr),
+	   "remote_is compares the SDP address");
+	send_n(&pa, 0, &la, 10, RTP);
+	dial_media_stats_get(a, &st);
+	ok(st.rx_rtp_pkts == 10 && st.rx_rtp_bytes == 10 * RTP &&
+	   st.dropped == 10 && st.latched, "unbridged: 10 received, 10 dropped,"
+	   " peer latched");
+	re_snprintf(want, sizeof(want), "%J", &pa.addr);
+	is_str(st.peer, want, "peer is the phone's address");
+	is_int(recv_n(&pb, 0, NULL), 0, "nothing reached B's phone");
+
+	/* bridged: both ways, RTP and RTCP, counted per endpoint */
+	ok(dial_media_bridge(a, b) == 0 && dial_media_bridged(a) == b &&
+	   dial_media_bridged(b) == a, "a and b bridged");
+	is_int(dial_media_bridge(a, a), EINVAL, "bridge to itself: EINVAL");
+	is_int(dial_media_bridge(a, NULL), EINVAL, "bridge to NULL: EINVAL");
+	send_n(&pa, 0, &la, 50, RTP);
+	send_n(&pa, 1, &la, 3, RTCP);
+	send_n(&pb, 0, &lb, 40, RTP);
+	send_n(&pb, 1, &lb, 2, RTCP);
+	is_int(recv_n(&pb, 0, &bytes), 50, "A -> B: 50 RTP at B's phone");
+	is_int((int)bytes, 50 * RTP, "... 8600 bytes");
+	is_int(recv_n(&pb, 1, NULL), 3, "A -> B: 3 RTCP on port + 1");
+	is_int(recv_n(&pa, 0, NULL), 40, "B -> A: 40 RTP at A's phone");
+	is_int(recv_n(&pa, 1, NULL), 2, "B -> A: 2 RTCP");
+	dial_media_stats_get(a, &st);
+	ok(st.rx_rtp_pkts == 60 && st.rx_rtcp_pkts == 3 &&
+	   st.rx_rtcp_bytes == 3 * RTCP && st.tx_rtp_pkts == 40 &&
+	   st.tx_rtp_bytes == 40 * RTP && st.tx_rtcp_pkts == 2 &&
+	   st.tx_rtcp_bytes == 2 * RTCP && st.dropped == 10,
+	   "A: rx 60 RTP (10 before the bridge) + 3 RTCP, tx 40 + 2, "
+	   "dropped 10");
+	dial_media_stats_get(b, &st);
+	ok(st.rx_rtp_pkts == 40 && st.rx_rtcp_pkts == 2 &&
+	   st.tx_rtp_pkts == 50 && st.tx_rtp_bytes == 50 * RTP &&
+	   st.tx_rtcp_pkts == 3 && st.dropped == 0 && st.latched,
+	   "B: rx 40 + 2, tx 50 + 3, nothing dropped");
+
+	/* a foreign source after the latch, an oversize datagram */
+	send_n(&pc, 0, &la, 4, RTP);
+	send_n(&pa, 0, &la, 1, 3000);
+	dial_media_stats_get(a, &st);
+	ok(st.rx_rtp_pkts == 60 && st.dropped == 15 &&
+	   recv_n(&pb, 0, NULL) == 0, "foreign source and oversize: dropped,"
+	   " not received");
+
+	/* re-bridge A to C: B's bridge ends */
+	if (!ok(dial_media_alloc(&c, &ip, 43301, 43399) == 0, "third "
+		"endpoint"))
+		goto out;
+	lc = *dial_media_local(c);
+	(void)dial_media_remote_set(c, &pc.addr, NULL, false);
+	ok(dial_media_bridge(a, c) == 0 && dial_media_bridged(a) == c &&
+	   dial_media_bridged(b) == NULL, "a re-bridged to c: b alone");
+	send_n(&pa, 0, &la, 5, RTP);
+	is_int(recv_n(&pc, 0, NULL), 5, "A -> C: 5 RTP");
+	is_int(recv_n(&pb, 0, NULL), 0, "B gets nothing");
+	send_n(&pb, 0, &lb, 3, RTP);
+	dial_media_stats_get(b, &st);
+	ok(st.dropped == 3 && recv_n(&pa, 0, NULL) == 0,
+	   "B unbridged: its peer's packets dropped");
+
+	/* freeing C ends the bridge and closes its pair */
+	c = mem_deref(c);
+	ok(dial_media_bridged(a) == NULL, "freeing c unbridges a");
+	send_n(&pa, 0, &la, 2, RTP);
+	dial_media_stats_get(a, &st);
+	is_int((int)st.dropped, 17, "a alone: dropped");
+	(void)lc;
+
+	/* re-target: a new SDP address resets the latch */
+	ok(dial_media_bridge(a, b) == 0, "a and b bridged again");
+	ok(dial_media_remote_set(b, &pc.addr, NULL, false) == 0,
+	   "b re-targeted to C's phone (re-INVITE)");
+	send_n(&pa, 0, &la, 6, RTP);
+	is_int(recv_n(&pc, 0, NULL), 6, "A -> the new address before a "
+	       "packet from it");
+	send_n(&pc, 0, &lb, 4, RTP);
+	is_int(recv_n(&pa, 0, NULL), 4, "new source latched on b");
+	dial_media_unbridge(b);
+	ok(!dial_media_bridged(a) && !dial_media_bridged(b), "unbridge ends "
+	   "both sides");
+	dial_media_unbridge(b);
+	dial_media_unbridge(NULL);
+
+	/* pin: only the SDP's IP may send */
+	{
+		struct sa other;
+
+		sa_set_str(&other, "127.0.0.2", sa_port(&pa.addr));
+		(void)dial_media_remote_set(a, &other, NULL, true);
+		(void)dial_media_bridge(a, b);
+		send_n(&pa, 0, &la, 3, RTP);
+		dial_media_stats_get(a, &st);
+		ok(!st.latched && recv_n(&pc, 0, NULL) == 0, "pinned to "
+		   "127.0.0.2: 127.0.0.1 refused");
+	}
+
+	a = mem_deref(a);
+	b = mem_deref(b);
+	is_int((int)fd_count(), (int)fds0, "every descriptor closed");
+	dial_media_stats_get(NULL, &st);
+	ok(!st.relayed && !st.rx_rtp_pkts, "stats of NULL: zero");
+
+	/* exhaustion: 2 ports are one endpoint */
+	ok(dial_media_alloc(&a, &ip, 43400, 43401) == 0, "a 2-port range");
+	is_int(dial_media_alloc(&b, &ip, 43400, 43401), EADDRINUSE,
+	       "range exhausted: EADDRINUSE");
+	a = mem_deref(a);
+	ok(dial_media_alloc(&b, &ip, 43400, 43401) == 0, "its ports are "
+	   "reusable once freed");
+	b = mem_deref(b);
+ out:
+	mem_deref(a);
+	mem_deref(b);
+	mem_deref(c);
+	phone_close(&pa);
+	phone_close(&pb);
+	phone_close(&pc);
+	libre_close();
+	return tap_done();
+}
