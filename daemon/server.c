@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -150,6 +151,26 @@ static void teardown(struct server *srv)
 	metrics_reset();
 }
 
+/* Every relayed call holds 4 descriptors (RTP+RTCP per leg) besides its
+ * SIP and HTTP ones: the usual soft limit of 1,024 would cap the daemon at
+ * ~250 bridged calls, so take the hard limit. */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_msg(LOG_WARNING, "daemon", "cannot raise the open-file limit: %s",
+			strerror(errno));
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4096)
+		log_msg(LOG_WARNING, "daemon", "open-file limit %llu: about %llu "
+			"bridged calls at most (raise LimitNOFILE / ulimit -n)",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)rl.rlim_cur / 4);
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server srv;
@@ -159,6 +180,7 @@ int server_run(const struct config *cfg)
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	clock_gettime(CLOCK_MONOTONIC, &srv.started);
+	nofile_raise();
 	/* the SIP thread posts events into this loop (design.md §2) */
 	if (evthread_use_pthreads() != 0) {
 		log_msg(LOG_ERR, "daemon", "libevent has no pthreads support");
