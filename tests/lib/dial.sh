@@ -58,3 +58,35 @@ ev() {
 
 # sipp_msg NAME: SIPp's message trace of that scenario
 sipp_msg() { cat "$WORK/$1.msg" 2>/dev/null; }
+
+# dial_reject_case CODE PHRASE END: an outgoing leg to a SIPp UAS that rings,
+# then answers CODE PHRASE with an X-Reject-Cause header
+# (tests/sipp/uas_reject.xml, a template); asserts the ACK on the wire, the ringing, the
+# end (END/CODE, not local), the response reported with its X- header.
+dial_reject_case() {
+	_code=$1
+	_end=$3
+	_uas=$(free_port)
+	_me=$(free_port)
+	# SIPp checks a response's status code when it loads the scenario: the
+	# template's [code] is filled in here, not with -key
+	sed -e "s/\[code\]/$_code/" -e "s/\[phrase\]/$2/" -e "s/\[cause\]/cause-$_code/" \
+		"$TOP/tests/sipp/uas_reject.xml" >"$WORK/uas_$_code.xml"
+	sipp_start uas "$WORK/uas_$_code.xml" -i 127.0.0.1 -p "$_uas" -m 1
+	dial_wait_port udp "$_uas"
+	dial_run out -l "127.0.0.1:$_me" "start id=CA$_code uri=sip:test@127.0.0.1:$_uas" \
+		"expect ended:CA$_code 5000" 'wait 200'
+	assert_eq "$DIAL_RC" 0 "dialtool saw the leg end"
+	sipp_wait uas 10
+	assert_eq "$?" 0 "SIPp: the $_code was ACKed"
+	assert_match "$(sipp_msg uas)" "SIP/2.0 $_code $2" "$_code $2 on the wire"
+	assert_match "$(sipp_msg uas)" 'ACK sip:' "ACK on the wire"
+	assert_eq "$(ev out count 'e["event"]=="progress" and e["code"]==180')" 1 "ringing reported"
+	assert_eq "$(ev out first 'e["event"]=="ended"' 'e["end"]+"/"+str(e["code"])+"/"+str(e["local"])')" \
+		"$_end/$_code/False" "ended $_end with $_code"
+	assert_eq "$(ev out count "e[\"event\"]==\"sip\" and e[\"dir\"]==\"rx\" and e[\"code\"]==$_code")" 1 \
+		"the $_code reported as a received message"
+	assert_eq "$(ev out count 'e["event"]=="sip" and e["dir"]=="tx" and e["method"]=="ACK"')" 1 "our ACK reported"
+	assert_eq "$(ev out first 'e["event"]=="ended"' 'hdr(e,"X-Reject-Cause")')" "cause-$_code" \
+		"X- header of the $_code in the ended event"
+}

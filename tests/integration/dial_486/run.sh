@@ -5,17 +5,4 @@ dlr_init
 . "$TOP/tests/lib/sipp.sh"
 . "$TOP/tests/lib/dial.sh"
 dial_init
-UAS=$(free_port)
-ME=$(free_port)
-sipp_start uas uas_486.xml -i 127.0.0.1 -p "$UAS" -m 1
-dial_wait_port udp "$UAS"
-dial_run out -l "127.0.0.1:$ME" "start id=CA486 uri=sip:test@127.0.0.1:$UAS" 'expect ended:CA486 5000' 'wait 200'
-assert_eq "$DIAL_RC" 0 "dialtool saw the leg end"
-sipp_wait uas 10
-assert_eq "$?" 0 "SIPp: the 486 was ACKed"
-assert_match "$(sipp_msg uas)" 'ACK sip:' "ACK on the wire"
-assert_eq "$(ev out count 'e["event"]=="progress" and e["code"]==180')" 1 "ringing reported"
-assert_eq "$(ev out first 'e["event"]=="ended"' 'e["end"]+"/"+str(e["code"])+"/"+str(e["local"])')" "busy/486/False" "ended busy with 486"
-assert_eq "$(ev out count 'e["event"]=="sip" and e["dir"]=="rx" and e["code"]==486')" 1 "the 486 reported as a received message"
-assert_eq "$(ev out count 'e["event"]=="sip" and e["dir"]=="tx" and e["method"]=="ACK"')" 1 "our ACK reported"
-assert_eq "$(ev out first 'e["event"]=="ended"' 'hdr(e,"X-Reject-Cause")')" busy-test "X- header of the 486 in the ended event"
+dial_reject_case 486 "Busy Here" busy
