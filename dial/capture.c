@@ -22,8 +22,7 @@ int dial_capture_init(struct dial *d)
 	/* ended legs stay here for the 32 s linger: at 5,000 calls/s each way
 	 * both tables hold ~10^5 entries, and with the stack's 16,384 buckets
 	 * their lookups took 16 % of the SIP thread (bench/dial/run) */
-	uint32_t legs = d->conf.hash_size <= (1u << 20) / 16
-			? d->conf.hash_size * 16 : d->conf.hash_size;
+	uint32_t legs = dial_linger_buckets(d);
 	int err;
 
 	err = hash_alloc(&d->ht_id, legs);

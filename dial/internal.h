@@ -168,6 +168,9 @@ void dial_emit(struct dial *d, struct dial_event *ev);
 /* Engine log, through the handler set with dial_log_handler_set. */
 void dial_log(int level, const char *fmt, ...);
 uint16_t dial_next_port(struct dial *d);
+/* Buckets of a table whose entries live for the 32 s transaction/linger
+ * horizon (legs, Call-IDs, libre's transactions): 16 x hash_size. */
+uint32_t dial_linger_buckets(const struct dial *d);
 
 /* ---- load.c: overload detection (SIP thread) ---- */
 
