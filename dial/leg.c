@@ -464,9 +464,10 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 	     strstr(spec->uri, "transport=tls"))) {
 		/* libre puts our TLS listener in the Contact (notes §6) */
 		d->tls_warned = true;
-		dial_log(LOG_WARNING, "leg=%s: TLS call without tls_cert: the "
-			 "far end can send in-dialog requests (BYE) only over "
-			 "this connection", leg->id);
+		dial_log(LOG_WARNING, "leg=%s: TLS call without tls_cert: a "
+			 "far end that opens a new connection for in-dialog "
+			 "requests (BYE) gets a self-signed certificate; set "
+			 "sip_tls_cert for one it can verify", leg->id);
 	}
 	err = dial_leg_group(leg, spec->group);
 	if (!err && spec->insecure)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -383,6 +384,44 @@ static void destructor(void *arg)
 }
 
 
+/* Without a configured certificate libre still listens for TLS (it needs
+ * a TLS transport to dial out) and names that listener in our Contact: a
+ * far end that opens a new connection for its BYE would find a server
+ * with no certificate at all and fail the handshake. An ephemeral
+ * self-signed P-256 certificate lets peers that do not verify it in
+ * (those that do need sip_tls_cert). ~1 ms at start-up. */
+static int selfsigned(SSL_CTX *ctx)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	int ok = 0;
+
+	if (!key || !x)
+		goto out;
+	name = X509_get_subject_name(x);
+	ok = X509_set_version(x, 2) == 1 &&
+		ASN1_INTEGER_set(X509_get_serialNumber(x),
+				 (long)(rand_u32() >> 1)) == 1 &&
+		X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+		X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) &&
+		X509_set_pubkey(x, key) == 1 &&
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+			(const unsigned char *)"dialerd", -1, -1, 0) == 1 &&
+		X509_set_issuer_name(x, name) == 1 &&
+		X509_sign(x, key, EVP_sha256()) > 0 &&
+		SSL_CTX_use_certificate(ctx, x) == 1 &&
+		SSL_CTX_use_PrivateKey(ctx, key) == 1;
+ out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	if (ok)
+		return 0;
+	DEBUG_WARNING("self-signed certificate: %s\n", ssl_reason());
+	ERR_clear_error();
+	return ENOMEM;
+}
+
 static int load_ca(SSL_CTX *ctx, const char *cafile)
 {
 	if (!cafile && access(SYSTEM_CA_FILE, R_OK) == 0)
@@ -454,6 +493,9 @@ int dial_tls_alloc(struct dial_tls **dtp, const struct dial_tls_conf *conf)
 			err = EINVAL;
 			goto out;
 		}
+	}
+	else {
+		(void)selfsigned(ctx);	/* best effort: logged */
 	}
 
 	err = load_ca(ctx, conf->cafile);

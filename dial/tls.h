@@ -29,7 +29,9 @@ struct dial_tls;
 
 struct dial_tls_conf {
 	const char *certfile;   /* PEM: certificate chain and key for our
-				   listener (NULL: client only) */
+				   listener (NULL: an ephemeral self-signed
+				   one, for peers that connect back to our
+				   Contact without verifying) */
 	const char *keyfile;    /* NULL: the key is in certfile */
 	const char *cafile;     /* NULL: /etc/ssl/certs/ca-certificates.crt,
 				   else OpenSSL's default paths */

@@ -92,9 +92,9 @@ static int sni_cb(SSL *ssl, int *ad, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static int server_start(struct server *s)
+static int server_start(struct server *s, const char *certfile)
 {
-	struct dial_tls_conf c = { .certfile = path_srv, .cafile = path_ca };
+	struct dial_tls_conf c = { .certfile = certfile, .cafile = path_ca };
 	struct sa laddr;
 	int err;
 
@@ -263,7 +263,7 @@ int main(void)
 
 	is_int(dial_tls_alloc(&dt, &bad), EINVAL, "unreadable CA file: EINVAL");
 
-	err = server_start(&s);
+	err = server_start(&s, path_srv);
 	if (!ok(err == 0, "TLS SIP server with our context on %s",
 		"127.0.0.1"))
 		goto out;
@@ -312,6 +312,22 @@ int main(void)
 	ok(r.err != 0 && st.refused == 1,
 	   "insecure for another host does not apply");
 
+	server_stop(&s);
+
+	/* no certificate configured: the listener libre names in our Contact
+	   still completes a handshake (self-signed), for peers that connect
+	   back without verifying; verifying peers refuse it */
+	err = server_start(&s, NULL);
+	if (!ok(err == 0, "TLS SIP server without a certificate"))
+		goto out;
+	r = request(&s, &insecure, "sip:x@127.0.0.1;transport=tls", NULL,
+		    &st);
+	ok(r.err == 0 && r.scode == 200,
+	   "no certificate configured: handshake with a self-signed one, 200 "
+	   "(err %d)", r.err);
+	r = request(&s, &good, "sip:x@127.0.0.1;transport=tls", NULL, &st);
+	ok(r.err != 0 && st.refused == 1,
+	   "a verifying peer refuses the self-signed certificate");
 	server_stop(&s);
 
  out:
