@@ -158,6 +158,7 @@ struct dial {
 	int udp_fd;		/* the SIP UDP socket, -1: not found */
 	uint64_t load_next_us;	/* next queueing-delay sample */
 	uint64_t load_logged_us, filter_logged_us;
+	uint64_t over_since, over_last;	/* samples over the mark */
 	bool overloaded;	/* level 1: 503 to new INVITEs */
 	bool filtering;		/* level 2: INVITEs dropped in the kernel */
 	struct tmr load_tmr;	/* re-checks while overloaded */

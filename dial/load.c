@@ -21,7 +21,9 @@
  *
  * Two levels:
  * 1. delay > bound, or the socket buffer half full (a buffer can fill
- *    before the bound: net.core.rmem_max without CAP_NET_ADMIN): new
+ *    before the bound: net.core.rmem_max without CAP_NET_ADMIN), for
+ *    20 ms of samples (a single late datagram is a stall, e.g. start-up
+ *    under a sanitizer, not a backlog): new
  *    INVITEs get a stateless 503 and new legs are refused (EAGAIN) until
  *    the delay is under half the bound and the buffer under a quarter;
  *    admitted calls keep being served, so their messages wait about the
@@ -36,6 +38,9 @@
 
 enum {
 	SAMPLE_US = 1000,		/* at most one sample per millisecond */
+	CONFIRM_US = 20000,		/* level 1 only past 20 ms of samples
+					   over the mark ... */
+	GAP_US = 10000,			/* ... none more than 10 ms apart */
 	TICK_MS = 10,			/* re-check while overloaded */
 	LOG_EVERY_US = 10000000,	/* one overload log line per 10 s */
 };
@@ -144,6 +149,7 @@ static void recheck(struct dial *d)
 	if (!ioctl(d->udp_fd, SIOCINQ, &queued) && queued == 0) {
 		filter_set(d, false);
 		d->overloaded = false;
+		d->over_since = 0;
 		atomic_store_explicit(&d->qdelay_us, 0, memory_order_relaxed);
 		return;
 	}
@@ -185,6 +191,13 @@ void dial_load_sample(struct dial *d)
 	else if (rmem < rcvbuf / 4)
 		filter_set(d, false);
 	if (!d->overloaded && (delay > bound || rmem > rcvbuf / 2)) {
+		/* one late datagram is a stall (start-up, a slow moment), not
+		   overload: it takes a backlog that persists */
+		if (!d->over_since || now - d->over_last > GAP_US)
+			d->over_since = now;
+		d->over_last = now;
+		if (now - d->over_since < CONFIRM_US)
+			return;
 		d->overloaded = true;
 		atomic_fetch_add_explicit(&d->st_overloads, 1,
 					  memory_order_relaxed);
@@ -193,6 +206,10 @@ void dial_load_sample(struct dial *d)
 	}
 	else if (d->overloaded && delay < bound / 2 && rmem < rcvbuf / 4) {
 		d->overloaded = false;
+		d->over_since = 0;
+	}
+	else if (!d->overloaded) {
+		d->over_since = 0;
 	}
 }
 
