@@ -428,22 +428,23 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 		hash_unlink(&leg->he);
 		leg = NULL;
 	}
-	if (leg || d->nout >= d->conf.max_legs || dial_load_shed(d)) {
-		/* shed explicitly instead of collapsing */
+	/* shed explicitly instead of collapsing */
+	err = leg ? EEXIST : d->nout >= d->conf.max_legs ? EBUSY :
+		dial_load_shed(d) ? EAGAIN : 0;
+	if (err) {
 		struct dial_event *ev = dial_event_bare(DIAL_EV_ENDED, spec->id);
 
 		if (ev) {
 			ev->end = DIAL_END_FAILED;
-			ev->err = leg ? EEXIST :
-				d->nout >= d->conf.max_legs ? EBUSY : EAGAIN;
+			ev->err = err;
 			ev->outbound = true;
 			snprintf(ev->group, sizeof(ev->group), "%s",
 				 spec->group);
 			dial_emit(d, ev);
 		}
-		atomic_fetch_add_explicit(!leg && d->nout < d->conf.max_legs ?
-					  &d->st_shed_out : &d->st_legs_refused,
-					  1, memory_order_relaxed);
+		atomic_fetch_add_explicit(err == EAGAIN ? &d->st_shed_out :
+					  &d->st_legs_refused, 1,
+					  memory_order_relaxed);
 		dial_spec_free(spec);
 		return;
 	}
