@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """burst.py PORT N OUT.json: N INVITEs to 127.0.0.1:PORT as fast as one socket
-sends them, then one more after the burst; records every response per Call-ID."""
+sends them, then one more after the burst; records every response per Call-ID.
+Run by dial_burst in tests/lib/dial.sh."""
 import json
 import socket
 import sys

@@ -90,3 +90,20 @@ dial_reject_case() {
 	assert_eq "$(ev out first 'e["event"]=="ended"' 'hdr(e,"X-Reject-Cause")')" "cause-$_code" \
 		"X- header of the $_code in the ended event"
 }
+
+# dial_burst N [dialtool options...]: dialtool (events of leg "in" in
+# $WORK/in.json; -q 20 -m 100000 before the options) takes a burst of N
+# INVITEs from tests/lib/burst.py, then one more after it; the responses
+# per Call-ID land in $WORK/burst.json. (Its variables are _b*: dial_start
+# sets _n.)
+dial_burst() {
+	_bn=$1
+	shift
+	_bme=$(free_port)
+	dial_start in -l "127.0.0.1:$_bme" -q 20 -m 100000 "$@" 'wait 4500'
+	dial_wait_port udp "$_bme"
+	python3 "$TOP/tests/lib/burst.py" "$_bme" "$_bn" "$WORK/burst.json" ||
+		harness_error "burst.py failed"
+	dial_wait in
+	assert_eq "$DIAL_RC" 0 "dialtool ran its script"
+}

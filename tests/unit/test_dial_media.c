@@ -12,6 +12,7 @@
 
 #include "dial/internal.h"
 #include "tests/tap.h"
+#include "tests/unit/libre_test.h"
 
 enum { RTP = 172, RTCP = 52 };
 
@@ -19,23 +20,6 @@ struct phone {
 	int fd[2];              /* RTP, RTCP */
 	struct sa addr;         /* RTP address */
 };
-
-static void stop_h(void *arg)
-{
-	(void)arg;
-	re_cancel();
-}
-
-/* libre's loop for ms milliseconds: the endpoints forward meanwhile */
-static void run_ms(unsigned ms)
-{
-	struct tmr t;
-
-	tmr_init(&t);
-	tmr_start(&t, ms, stop_h, NULL);
-	(void)re_main(NULL);
-	tmr_cancel(&t);
-}
 
 static unsigned fd_count(void)
 {
@@ -95,9 +79,9 @@ static void send_n(struct phone *ph, int k, const struct sa *to, unsigned n,
 		buf[3] = (uint8_t)i;
 		(void)sendto(ph->fd[k], buf, len, 0, &dst.u.sa, dst.len);
 		if (i % 16 == 15)
-			run_ms(2);
+			libre_test_run_ms(2);
 	}
-	run_ms(20);
+	libre_test_run_ms(20);
 }
 
 /* datagrams waiting on the phone's socket k (consumed) */
@@ -117,15 +101,6 @@ static unsigned recv_n(struct phone *ph, int k, size_t *bytes)
 	return n;
 }
 
-static void dbg_h(int level, const char *p, size_t len, void *arg)
-{
-	(void)level;
-	(void)arg;
-	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-		--len;
-	diag("libre: %.*s", (int)len, p);
-}
-
 int main(void)
 {
 	struct dial_media *a = NULL, *b = NULL, *c = NULL;
@@ -139,7 +114,7 @@ int main(void)
 
 	memset(&pa, -1, sizeof(pa));
 	pb = pc = pa;
-	dbg_handler_set(dbg_h, NULL);
+	dbg_handler_set(libre_test_dbg_h, NULL);
 	if (!ok(libre_init() == 0, "libre_init"))
 		return tap_done();
 	(void)fd_setsize(4096);

@@ -8,6 +8,7 @@
 
 #include "dial/internal.h"
 #include "tests/tap.h"
+#include "tests/unit/libre_test.h"
 
 enum { PAYLOAD = 172 };   /* 12-byte RTP header + 160 bytes of G.711 */
 
@@ -19,23 +20,6 @@ struct phone {
 	uint32_t next;         /* expected sequence */
 	uint8_t tag;           /* who sent what we expect */
 };
-
-static void stop_h(void *arg)
-{
-	(void)arg;
-	re_cancel();
-}
-
-/* Runs libre's loop for ms milliseconds: the relay forwards meanwhile. */
-static void run_ms(unsigned ms)
-{
-	struct tmr t;
-
-	tmr_init(&t);
-	tmr_start(&t, ms, stop_h, NULL);
-	(void)re_main(NULL);
-	tmr_cancel(&t);
-}
 
 static void fill(uint8_t *p, size_t len, uint8_t tag, uint32_t seq)
 {
@@ -97,13 +81,13 @@ static void send_pkts(struct phone *from, const struct sa *to, unsigned n,
 			unsigned w;
 
 			for (w = 0; w < 1000; w++) {
-				run_ms(1);
+				libre_test_run_ms(1);
 				if (!dst || dst->rx >= base + i + 1)
 					break;
 			}
 		}
 	}
-	run_ms(dst ? 5 : 20);
+	libre_test_run_ms(dst ? 5 : 20);
 	mem_deref(mb);
 }
 
@@ -113,16 +97,6 @@ static struct sa port_plus(const struct sa *a, int d)
 
 	sa_set_port(&r, (uint16_t)(sa_port(a) + d));
 	return r;
-}
-
-/* libre's warnings become TAP comments instead of coloured stderr */
-static void dbg_h(int level, const char *p, size_t len, void *arg)
-{
-	(void)level;
-	(void)arg;
-	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-		--len;
-	diag("libre: %.*s", (int)len, p);
 }
 
 int main(void)
@@ -136,7 +110,7 @@ int main(void)
 	memset(&pa, 0, sizeof(pa));
 	pac = pb = pbc = px = pp = pa;
 
-	dbg_handler_set(dbg_h, NULL);
+	dbg_handler_set(libre_test_dbg_h, NULL);
 	err = libre_init();
 	if (!ok(err == 0, "libre_init"))
 		return tap_done();

@@ -13,6 +13,7 @@
 
 #include "dial/internal.h"
 #include "tests/tap.h"
+#include "tests/unit/libre_test.h"
 
 static char dir[] = "/tmp/test_dial_tls.XXXXXX";
 static char path_ca[128], path_ca2[128], path_srv[128];
@@ -226,16 +227,6 @@ static struct result request(struct server *s, const struct dial_tls_conf *c,
 	return r;
 }
 
-/* libre's warnings become TAP comments instead of coloured stderr */
-static void dbg_h(int level, const char *p, size_t len, void *arg)
-{
-	(void)level;
-	(void)arg;
-	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-		--len;
-	diag("libre: %.*s", (int)len, p);
-}
-
 int main(void)
 {
 	struct server s;
@@ -256,7 +247,7 @@ int main(void)
 	if (!ok(make_certs() == 0, "CA and server certificate made"))
 		return tap_done();
 
-	dbg_handler_set(dbg_h, NULL);
+	dbg_handler_set(libre_test_dbg_h, NULL);
 	err = libre_init();
 	if (!ok(err == 0, "libre_init"))
 		goto out;

@@ -11,6 +11,7 @@
 
 #include "dial/internal.h"
 #include "tests/tap.h"
+#include "tests/unit/libre_test.h"
 
 /* --- (a) the heap itself, polled by hand --------------------------------- */
 
@@ -415,21 +416,11 @@ static void test_libre_uses_heap(void)
 		       "libre memory blocks unchanged");
 }
 
-/* libre's warnings become TAP comments instead of coloured stderr */
-static void dbg_h(int level, const char *p, size_t len, void *arg)
-{
-	(void)level;
-	(void)arg;
-	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-		--len;
-	diag("libre: %.*s", (int)len, p);
-}
-
 int main(void)
 {
 	int err;
 
-	dbg_handler_set(dbg_h, NULL);
+	dbg_handler_set(libre_test_dbg_h, NULL);
 	err = libre_init();
 	if (!ok(err == 0, "libre_init"))
 		return tap_done();

@@ -10,13 +10,7 @@ dlr_init
 . "$TOP/tests/lib/dial.sh"
 dial_init
 N=3000
-ME=$(free_port)
-dial_start in -l "127.0.0.1:$ME" -q 20 -m 100000 'wait 4500'
-dial_wait_port udp "$ME"
-python3 "$(dirname "$0")/burst.py" "$ME" $N "$WORK/burst.json" ||
-	harness_error "burst.py failed"
-dial_wait in
-assert_eq "$DIAL_RC" 0 "dialtool ran its script"
+dial_burst $N
 
 # shellcheck disable=SC2016
 python3 - "$WORK/burst.json" "$WORK/in.json" >"$WORK/verdict.txt" <<'PY'
