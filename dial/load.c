@@ -89,6 +89,8 @@ static void episode_log(struct dial *d, uint64_t now, uint64_t delay,
 	d->load_logged_us = now;
 }
 
+static void tick_h(void *arg);
+
 static void filter_set(struct dial *d, bool on)
 {
 	struct sock_fprog prog = {
@@ -111,6 +113,9 @@ static void filter_set(struct dial *d, bool on)
 	d->filtering = on;
 	if (!on)
 		return;
+	/* the filter can come before level 1 (which waits 20 ms): it needs
+	   the re-check timer of its own */
+	tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
 	atomic_fetch_add_explicit(&d->st_filtered, 1, memory_order_relaxed);
 	if (dial_now_us() < d->filter_logged_us + LOG_EVERY_US)
 		return;
@@ -138,9 +143,10 @@ static bool meminfo(struct dial *d, uint32_t *rmem, uint32_t *rcvbuf)
 	return true;
 }
 
-/* Leaves level 2 and level 1 when the socket drained. Datagrams are
- * sampled only as they are read: with every INVITE dropped in the kernel
- * and the admitted calls over, nothing would be read again. */
+/* Leaves level 2 and level 1 when the socket drained (every 10 ms while
+ * either is on). Datagrams are sampled only as they are read: with every
+ * INVITE dropped in the kernel and the admitted calls over, nothing would
+ * be read again. */
 static void recheck(struct dial *d)
 {
 	uint32_t rmem = 0, rcvbuf = 0;
@@ -162,7 +168,7 @@ static void tick_h(void *arg)
 	struct dial *d = arg;
 
 	recheck(d);
-	if (d->overloaded)
+	if (d->overloaded || d->filtering)
 		tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
 }
 
