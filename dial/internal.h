@@ -1,6 +1,28 @@
-/* internal.h: private declarations shared by the files of dial/ (libre types allowed) */
+/* internal.h: private declarations of dial/'s bottom layer (no struct dial; libre types allowed) */
 #ifndef DIALERD_DIAL_INTERNAL_H
 #define DIALERD_DIAL_INTERNAL_H
+
+/*
+ * dial/ is built in layers; a file calls only files of lower layers, so its
+ * call graph between files is a tree (tests/unit/check_layers.py fails on a
+ * cycle). Needs that point upwards go through handler pointers that the
+ * upper file installs, as libre's sipsess does.
+ *  0  msg.c, sdp.c: SIP and SDP text; log.c: dial_log and its handler;
+ *     evq.c: the event FIFO to the daemon, its eventfd, the counters;
+ *     load.c: overload detection (opaque); media.c: a leg's RTP endpoint;
+ *     tls.c, tmr_heap.c, rand_pool.c: libre's TLS checks, timers, random.
+ *  1  leg.c: the leg object: tables by id, Call-ID and fork group, events,
+ *     end and linger, RTP ports; it frees its media endpoint.
+ *  2  sess.c: the sipsess handlers both directions share; bridge.c: a
+ *     leg's relayed media and the bridge between two legs.
+ *  3  out.c: outgoing legs (INVITE, auth, 422, CANCEL, refresh, UPDATE,
+ *     fork); in.c: inbound legs (admission, ring, answer, reject, CANCEL).
+ *  4  recv.c: libre's trace and request listeners routed to the legs.
+ *  5  cmd.c: the daemon's commands; stack.c: the libre stack of the SIP
+ *     thread; thread.c: dial_alloc/dial_free and the SIP thread itself.
+ * Files of layer 0 see only this header; layers 1-5 share core.h, where
+ * struct dial and struct leg are defined.
+ */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,8 +34,6 @@
 #include <re.h>
 
 #include "dial/dial.h"
-
-/* BEGIN core (engine, legs, capture, sdp) */
 
 /* ---- msg.c: pure parsing of raw SIP text into events (no libre) ---- */
 
@@ -28,12 +48,17 @@ struct dial_event *dial_event_clone(const struct dial_event *ev,
 struct dial_event *dial_event_bare(enum dial_ev_type type, const char *id);
 /* Parses a Reason header value; false when it is not one. */
 bool dial_reason_parse(struct dial_reason *r, const char *val);
+/* Writes "Reason: proto;cause=N[;text="..."]\r\n" into buf, or "" when r
+ * is NULL or not present. */
+void dial_reason_hdr(char *buf, size_t size, const struct dial_reason *r);
 /* Parses Session-Expires "N;refresher=uac"; 0 when absent/bad. */
 unsigned dial_se_parse(const char *val, char *refresher, size_t rsz);
 /* First audio stream of an SDP body. */
 void dial_sdp_summary(struct dial_sdp *s, const char *body, size_t len);
 /* Case-insensitive: does a comma list (Allow, Supported) hold tok? */
 bool dial_list_has(const char *list, const char *tok);
+/* Wall-clock time (CLOCK_REALTIME) in microseconds: event stamps, and the
+ * kernel's receive stamps (SIOCGSTAMP) are on the same clock. */
 uint64_t dial_now_us(void);
 
 /* ---- sdp.c: offers and answers as text ---- */
@@ -53,260 +78,70 @@ int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
  * EINVAL for a header the stack writes itself (Via, Call-ID, Content-*...). */
 int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc);
 
-/* ---- engine.c ---- */
+/* ---- log.c ---- */
 
-enum cmd_type {
-	CMD_LEG_START = 1,
-	CMD_HANGUP,
-	CMD_REFRESH,
-	CMD_RING,
-	CMD_ANSWER,
-	CMD_REJECT,
-	CMD_BRIDGE,	/* media.c */
-	CMD_UNBRIDGE,
-};
+/* Engine log, through the handler set with dial_log_handler_set (libre's
+ * re_vsnprintf: %J, %r, %m work). Any thread. */
+void dial_log(int level, const char *fmt, ...);
 
-struct leg_spec {
-	char id[DIAL_ID_MAX];
-	char group[DIAL_ID_MAX];
-	char *uri;
-	char *from_user;
-	char *from_name;
-	char *from_host;
-	char *username;
-	char *password;
-	char *media_addr;
-	char *hdrs;		/* encoded extra + identity headers */
-	enum dial_codec codecv[DIAL_MAX_CODECS];
-	size_t codecc;
-	unsigned session_expires;
-	unsigned min_se;
-	uint16_t media_port;
-	bool insecure;
-	bool relay;
-};
+/* ---- evq.c: the counters and the event FIFO to the daemon ---- */
 
-struct cmd {
-	struct cmd *next;
-	enum cmd_type type;
-	char id[DIAL_ID_MAX];
-	uint16_t code;
-	struct dial_reason reason;
-	struct leg_spec *spec;	/* CMD_LEG_START */
-	char *hdrs;		/* CMD_ANSWER */
-	char *media_addr;
-	uint16_t media_port;
-	enum dial_codec codecv[DIAL_MAX_CODECS];
-	size_t codecc;
-	bool relay;		/* CMD_ANSWER */
-	char id2[DIAL_ID_MAX];	/* CMD_BRIDGE */
-};
-
-struct dial {
-	/* copied configuration, read-only once the thread runs */
-	struct dial_conf conf;
-	char *strs[16];		/* owned copies behind conf's strings */
-	struct sa laddr;
-	char media_addr[64];
-
-	/* shared between threads, under lock */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool thread_started;
-	int start_state;	/* 0 starting, 1 ready, 2 failed/done */
-	int start_err;
-	struct dial_event *evq_head, *evq_tail;
-	int efd;
-	struct cmd *cmd_head, *cmd_tail;
-	bool wake_sent;
-	bool quit;
-	bool loop_gone;		/* mq is gone: no more wake-ups */
-	struct mqueue *mq;	/* set before ready, then read-only */
-
+/* What dial_stats_get reports, updated by any file of the SIP thread and
+ * read by any thread. */
+struct dial_ctr {
 	_Atomic uint64_t st_legs_started, st_legs_ended, st_inbound,
 		st_inbound_busy, st_legs_refused, st_rx, st_tx, st_unmatched,
 		st_events, st_dropped, st_shed_in, st_shed_out, st_overloads,
 		st_filtered, st_udp_drops;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
-	_Atomic size_t evq_len;	/* events in the shared FIFO */
-
-	/* SIP thread only */
-	struct sip *sip;
-	struct sipsess_sock *sock;
-	struct sip_lsnr *lsnr_req;
-	struct sip_lsnr *lsnr_resp;
-	struct dnsc *dnsc;
-	struct dial_tls *dtls;
-	struct hash *ht_id;	/* leg id -> struct leg */
-	struct hash *ht_cid;	/* Call-ID -> struct cid */
-	struct hash *ht_grp;	/* fork group -> struct group */
-	struct leg *connecting;	/* leg inside sipsess_connect() */
-	struct dial_event *stash;	/* last unmatched rx request */
-	uint32_t nout, nin;
-	struct list linger;	/* ended legs, oldest first */
-	struct tmr sweep;
-	struct tmr flush_tmr;	/* delay 0: pending events to the FIFO */
-	struct dial_event *pend_head, *pend_tail;
-	size_t pend_len;
-	struct tmr quit_tmr;
-	uint32_t next_port;
-	bool closing;
-	bool sip_exited;
-	bool tls_warned;
-	/* overload (load.c) */
-	int udp_fd;		/* the SIP UDP socket, -1: not found */
-	uint64_t load_next_us;	/* next queueing-delay sample */
-	uint64_t load_logged_us, filter_logged_us;
-	uint64_t over_since, over_last;	/* samples over the mark */
-	bool overloaded;	/* level 1: 503 to new INVITEs */
-	bool filtering;		/* level 2: INVITEs dropped in the kernel */
-	struct tmr load_tmr;	/* re-checks while overloaded */
 };
 
-/* Appends an event to the FIFO (takes it) and wakes the reader. */
-void dial_emit(struct dial *d, struct dial_event *ev);
-/* Engine log, through the handler set with dial_log_handler_set. */
-void dial_log(int level, const char *fmt, ...);
-uint16_t dial_next_port(struct dial *d);
-/* Buckets of a table whose entries live for the 32 s transaction/linger
- * horizon (legs, Call-IDs, libre's transactions): 16 x hash_size. */
-uint32_t dial_linger_buckets(const struct dial *d);
+/* Events of one pass of the SIP loop gather in pend (SIP thread only) and
+ * move to the shared FIFO in one locked step; the eventfd is readable
+ * exactly while the FIFO is not empty. */
+struct dial_evq {
+	pthread_mutex_t lock;	/* head, tail; the eventfd's state */
+	struct dial_event *head, *tail;
+	_Atomic size_t len;	/* events in the shared FIFO */
+	int efd;
+	unsigned max;		/* past it, DIAL_EV_SIP events are shed */
+	struct dial_ctr *ctr;
+	/* SIP thread only */
+	struct dial_event *pend_head, *pend_tail;
+	size_t pend_len;
+	struct tmr flush_tmr;	/* delay 0: pending events to the FIFO */
+};
+
+/* Opens the eventfd; errno. */
+int dial_evq_init(struct dial_evq *q, unsigned max, struct dial_ctr *ctr);
+/* Frees what nobody took and closes the eventfd (after the SIP thread). */
+void dial_evq_close(struct dial_evq *q);
+/* Appends an event (takes it) and wakes the reader. SIP thread. */
+void dial_evq_emit(struct dial_evq *q, struct dial_event *ev);
+/* Moves the pending events to the FIFO now (shutdown). SIP thread. */
+void dial_evq_flush(struct dial_evq *q);
+/* The next event, or NULL; any one reader thread. */
+struct dial_event *dial_evq_next(struct dial_evq *q);
+void dial_ctr_get(const struct dial_ctr *c, struct dial_stats *st);
 
 /* ---- load.c: overload detection (SIP thread) ---- */
 
-/* Turns on the kernel's receive stamps on the SIP UDP socket (fd -1: no
- * overload detection; logged). */
-void dial_load_init(struct dial *d, int fd);
+struct dial_load;
+
+/* Turns on the kernel's receive stamps on the SIP UDP socket fd (-1: no
+ * overload detection; logged); bound_ms is the queueing delay that
+ * overloads. Writes the overload counters of ctr. mem_deref stops it. */
+int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
+		    struct dial_ctr *ctr);
 /* After a datagram was read: samples its queueing delay and the socket's
  * fill level (once per ms); enters or leaves the overloaded state and
  * attaches or detaches the kernel's INVITE filter (see load.c). */
-void dial_load_sample(struct dial *d);
-/* New calls are to be shed (503 to INVITEs, EAGAIN to new legs). */
-bool dial_load_shed(const struct dial *d);
+void dial_load_sample(struct dial_load *l);
+/* New calls are to be shed (503 to INVITEs, EAGAIN to new legs); false
+ * for NULL. */
+bool dial_load_shed(const struct dial_load *l);
 
-/* ---- leg.c / inbound.c / capture.c (SIP thread) ---- */
-
-enum leg_state {
-	LEG_CALLING = 0,	/* INVITE out / INVITE in, nothing final */
-	LEG_EARLY,		/* 1xx seen or sent */
-	LEG_UP,			/* 2xx */
-	LEG_ENDED,		/* ENDED emitted; lingers for late messages */
-};
-
-struct group {
-	struct le he;
-	char name[DIAL_ID_MAX];
-	struct list legs;
-	bool won;
-};
-
-struct cid {
-	struct le he;		/* in d->ht_cid */
-	struct le le;		/* in leg->cids */
-	struct leg *leg;
-	char callid[];
-};
-
-struct leg {
-	struct le he;		/* d->ht_id */
-	struct le le_linger;
-	struct le le_grp;
-	struct dial *d;
-	struct group *grp;
-	char id[DIAL_ID_MAX];
-	bool outbound;
-	enum leg_state state;
-	struct sipsess *sess;
-	struct list cids;
-	struct leg_spec *spec;	/* outbound: kept for auth and 422 */
-	unsigned auth_tries;
-	unsigned se_try;	/* Session-Expires sent (after 422) */
-	unsigned min_se;
-	bool min_se_retry;
-	/* CANCEL built from the INVITE as sent (libre's has no Reason) */
-	struct mbuf *inv;
-	struct sa inv_dst;
-	enum sip_transp inv_tp;
-	char inv_branch[64];
-	bool provrecv;
-	bool cancel_sent;
-	bool hangup_local;
-	struct dial_reason cancel_reason;
-	struct tmr tmr;		/* CANCEL guard */
-	/* session timer as agreed */
-	unsigned se;
-	bool se_local;
-	bool peer_update;	/* Allow: UPDATE from the peer */
-	struct sip_request *upd;	/* our UPDATE in flight */
-	/* inbound */
-	const struct sip_msg *msg;	/* the INVITE (held) */
-	char *offer;		/* its SDP */
-	size_t offer_len;
-	uint16_t port;
-	char *insecure_host;	/* held in dtls while the leg lives */
-	/* events */
-	struct dial_event *last_rx;	/* latest message received */
-	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
-	uint64_t ended_ms;
-	struct dial_media *media;	/* relayed media (media.c) */
-};
-
-int  dial_capture_init(struct dial *d);
-void dial_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
-		  const struct sa *dst, const uint8_t *pkt, size_t len,
-		  void *arg);
-int  dial_cid_add(struct leg *leg, const char *callid, size_t len);
-struct leg *dial_cid_find(struct dial *d, const char *callid, size_t len);
-struct leg *dial_leg_find(struct dial *d, const char *id);
-int  dial_leg_alloc(struct leg **legp, struct dial *d, const char *id,
-		    bool outbound);
-int  dial_leg_group(struct leg *leg, const char *name);
-/* A new event of the leg: a copy of the last received message (headers,
- * SDP, Reason) when from_last_rx and there is one, else header-less. */
-struct dial_event *dial_leg_event(struct leg *leg, enum dial_ev_type type,
-				  bool from_last_rx);
-void dial_spec_free(struct leg_spec *s);
-/* Emits ENDED (clone of ev when given), moves the leg to the linger list. */
-void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
-		  uint16_t code, int err, bool local);
-void dial_leg_sweep(struct dial *d, bool all);
-bool dial_req_h(const struct sip_msg *msg, void *arg);
-bool dial_resp_h(const struct sip_msg *msg, void *arg);
-
-void dial_out_start(struct dial *d, struct leg_spec *spec);
-void dial_out_hangup(struct leg *leg, const struct dial_reason *reason);
-void dial_out_refresh(struct leg *leg);
-bool dial_out_update(struct leg *leg, const struct sip_msg *msg);
-void dial_out_group_won(struct leg *winner);
-
-/* sipsess handlers of every leg (arg: struct leg) */
-int  dial_sess_offer(struct mbuf **descp, const struct sip_msg *msg,
-		     void *arg);
-int  dial_sess_answer(const struct sip_msg *msg, void *arg);
-void dial_sess_estab(const struct sip_msg *msg, void *arg);
-void dial_sess_close(int err, const struct sip_msg *msg, void *arg);
-
-void dial_in_conn_h(const struct sip_msg *msg, void *arg);
-void dial_in_ring(struct leg *leg, uint16_t code);
-void dial_in_answer(struct leg *leg, const struct cmd *c);
-void dial_in_reject(struct leg *leg, uint16_t code,
-		    const struct dial_reason *reason);
-bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg);
-
-/* ---- media.c: relayed media of legs (SIP thread) ---- */
-
-/* The leg's RTP/RTCP pair (once; sets leg->port). Logged on error. */
-int  dial_leg_media_open(struct leg *leg);
-/* Far end's SDP (a received message's summary): its media address. */
-void dial_leg_media_sdp(struct leg *leg, const struct dial_sdp *sdp);
-/* Counters into the ENDED event (may be NULL), sockets closed. */
-void dial_leg_media_end(struct leg *leg, struct dial_event *ev);
-void dial_bridge_run(struct dial *d, const struct cmd *c);
-
-/* END core */
-
-/* BEGIN perf (tmr_heap, relay, tls) */
+/* ---- libre replacements (tmr_heap.c, rand_pool.c, tls.c) ---- */
 
 /* tmr_heap.c: defines libre's whole re_tmr.h (tmr_start, tmr_cancel,
  * tmr_poll, tmr_next_timeout, tmrl_get, ...) as one binary min-heap per
@@ -329,10 +164,9 @@ extern const char dial_rand_pool_anchor;
  * connections then verify CA chain and host name (see tls.h) */
 #include "dial/tls.h"
 
-/* relay.c: RTP/RTCP relay between two bridged legs (see relay.h); needs
- * fd_setsize() large enough for 4 descriptors per relay */
-#include "dial/relay.h"
-
-/* END perf */
+/* media.c: a leg's RTP/RTCP endpoint and the relay between two bridged
+ * endpoints (see media.h); needs fd_setsize() large enough for 2
+ * descriptors per endpoint */
+#include "dial/media.h"
 
 #endif

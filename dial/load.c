@@ -45,6 +45,20 @@ enum {
 	LOG_EVERY_US = 10000000,	/* one overload log line per 10 s */
 };
 
+/* Times are dial_now_us() (CLOCK_REALTIME), the clock of the kernel's
+ * receive stamps. */
+struct dial_load {
+	int udp_fd;		/* the SIP UDP socket, -1: not found */
+	unsigned bound_ms;	/* max_queue_delay_ms */
+	struct dial_ctr *ctr;
+	uint64_t next_us;	/* next queueing-delay sample */
+	uint64_t logged_us, filter_logged_us;
+	uint64_t over_since, over_last;	/* samples over the mark */
+	bool overloaded;	/* level 1: 503 to new INVITEs */
+	bool filtering;		/* level 2: INVITEs dropped in the kernel */
+	struct tmr tmr;		/* re-checks while overloaded */
+};
+
 /* classic BPF on a UDP socket sees the UDP header first: drop datagrams
  * whose payload starts with "INVI" */
 static struct sock_filter drop_invite[] = {
@@ -54,44 +68,62 @@ static struct sock_filter drop_invite[] = {
 	BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
 };
 
-void dial_load_init(struct dial *d, int fd)
+static void load_destructor(void *arg)
 {
+	struct dial_load *l = arg;
+
+	tmr_cancel(&l->tmr);
+}
+
+int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
+		    struct dial_ctr *ctr)
+{
+	struct dial_load *l;
 	struct timeval tv;
 
-	d->udp_fd = fd;
+	if (!lp || !ctr)
+		return EINVAL;
+	l = mem_zalloc(sizeof(*l), load_destructor);
+	if (!l)
+		return ENOMEM;
+	l->udp_fd = fd;
+	l->bound_ms = bound_ms;
+	l->ctr = ctr;
+	*lp = l;
 	if (fd < 0)
-		return;
+		return 0;
 	/* the first SIOCGSTAMP turns the socket's receive stamps on (and
 	   fails: nothing stamped yet). Not SO_TIMESTAMP: with it the stamp
 	   goes to a control message that libre's recvfrom never reads, and
 	   SIOCGSTAMP stops seeing it. */
 	if (!ioctl(fd, SIOCGSTAMP, &tv) || errno == ENOENT)
-		return;
+		return 0;
 	dial_log(LOG_WARNING, "SIOCGSTAMP: %s: no overload detection",
 		 strerror(errno));
-	d->udp_fd = -1;
+	l->udp_fd = -1;
+	return 0;
 }
 
-static void episode_log(struct dial *d, uint64_t now, uint64_t delay,
+static void episode_log(struct dial_load *l, uint64_t now, uint64_t delay,
 			uint32_t rmem, uint32_t rcvbuf)
 {
-	if (now < d->load_logged_us + LOG_EVERY_US)
+	if (now < l->logged_us + LOG_EVERY_US)
 		return;
 	dial_log(LOG_WARNING, "overload: SIP messages waited %llu ms (bound "
 		 "%u ms), UDP receive buffer %u%% full: shedding new calls "
 		 "(%llu episodes, %llu INVITEs and %llu legs shed so far)",
 		 (unsigned long long)(delay / 1000),
-		 d->conf.max_queue_delay_ms,
+		 l->bound_ms,
 		 rcvbuf ? (unsigned)((uint64_t)rmem * 100 / rcvbuf) : 0,
-		 (unsigned long long)atomic_load(&d->st_overloads),
-		 (unsigned long long)atomic_load(&d->st_shed_in),
-		 (unsigned long long)atomic_load(&d->st_shed_out));
-	d->load_logged_us = now;
+		 (unsigned long long)atomic_load(&l->ctr->st_overloads),
+		 (unsigned long long)atomic_load(&l->ctr->st_shed_in),
+		 (unsigned long long)atomic_load(&l->ctr->st_shed_out));
+	l->logged_us = now;
 }
 
 static void tick_h(void *arg);
 
-static void filter_set(struct dial *d, bool on)
+static void filter_set(struct dial_load *l, bool on)
 {
 	struct sock_fprog prog = {
 		.len = sizeof(drop_invite) / sizeof(drop_invite[0]),
@@ -99,46 +131,46 @@ static void filter_set(struct dial *d, bool on)
 	};
 	int err, zero = 0;
 
-	if (on == d->filtering)
+	if (on == l->filtering)
 		return;
-	err = on ? setsockopt(d->udp_fd, SOL_SOCKET, SO_ATTACH_FILTER,
+	err = on ? setsockopt(l->udp_fd, SOL_SOCKET, SO_ATTACH_FILTER,
 			      &prog, sizeof(prog)) :
-		setsockopt(d->udp_fd, SOL_SOCKET, SO_DETACH_FILTER, &zero,
+		setsockopt(l->udp_fd, SOL_SOCKET, SO_DETACH_FILTER, &zero,
 			   sizeof(zero));
 	if (err) {
 		dial_log(LOG_WARNING, "overload: socket filter: %s",
 			 strerror(errno));
 		return;
 	}
-	d->filtering = on;
+	l->filtering = on;
 	if (!on)
 		return;
 	/* the filter can come before level 1 (which waits 20 ms): it needs
 	   the re-check timer of its own */
-	tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
-	atomic_fetch_add_explicit(&d->st_filtered, 1, memory_order_relaxed);
-	if (dial_now_us() < d->filter_logged_us + LOG_EVERY_US)
+	tmr_start(&l->tmr, TICK_MS, tick_h, l);
+	atomic_fetch_add_explicit(&l->ctr->st_filtered, 1, memory_order_relaxed);
+	if (dial_now_us() < l->filter_logged_us + LOG_EVERY_US)
 		return;
-	d->filter_logged_us = dial_now_us();
+	l->filter_logged_us = dial_now_us();
 	dial_log(LOG_WARNING, "overload: SIP UDP receive buffer 3/4 full: "
 		 "INVITEs dropped in the kernel until it drains (%llu times "
-		 "so far)", (unsigned long long)atomic_load(&d->st_filtered));
+		 "so far)", (unsigned long long)atomic_load(&l->ctr->st_filtered));
 }
 
 /* bytes queued in the socket and its size (SO_MEMINFO); the drops are
  * the kernel's own count for this socket */
-static bool meminfo(struct dial *d, uint32_t *rmem, uint32_t *rcvbuf)
+static bool meminfo(struct dial_load *l, uint32_t *rmem, uint32_t *rcvbuf)
 {
 	uint32_t mi[SK_MEMINFO_VARS];
 	socklen_t len = sizeof(mi);
 
 	memset(mi, 0, sizeof(mi));
-	if (getsockopt(d->udp_fd, SOL_SOCKET, SO_MEMINFO, mi, &len) ||
+	if (getsockopt(l->udp_fd, SOL_SOCKET, SO_MEMINFO, mi, &len) ||
 	    len < sizeof(mi))
 		return false;
 	*rmem = mi[SK_MEMINFO_RMEM_ALLOC];
 	*rcvbuf = mi[SK_MEMINFO_RCVBUF];
-	atomic_store_explicit(&d->st_udp_drops, mi[SK_MEMINFO_DROPS],
+	atomic_store_explicit(&l->ctr->st_udp_drops, mi[SK_MEMINFO_DROPS],
 			      memory_order_relaxed);
 	return true;
 }
@@ -147,79 +179,79 @@ static bool meminfo(struct dial *d, uint32_t *rmem, uint32_t *rcvbuf)
  * either is on). Datagrams are sampled only as they are read: with every
  * INVITE dropped in the kernel and the admitted calls over, nothing would
  * be read again. */
-static void recheck(struct dial *d)
+static void recheck(struct dial_load *l)
 {
 	uint32_t rmem = 0, rcvbuf = 0;
 	int queued = 0;
 
-	if (!ioctl(d->udp_fd, SIOCINQ, &queued) && queued == 0) {
-		filter_set(d, false);
-		d->overloaded = false;
-		d->over_since = 0;
-		atomic_store_explicit(&d->qdelay_us, 0, memory_order_relaxed);
+	if (!ioctl(l->udp_fd, SIOCINQ, &queued) && queued == 0) {
+		filter_set(l, false);
+		l->overloaded = false;
+		l->over_since = 0;
+		atomic_store_explicit(&l->ctr->qdelay_us, 0, memory_order_relaxed);
 		return;
 	}
-	if (d->filtering && meminfo(d, &rmem, &rcvbuf) && rmem < rcvbuf / 4)
-		filter_set(d, false);
+	if (l->filtering && meminfo(l, &rmem, &rcvbuf) && rmem < rcvbuf / 4)
+		filter_set(l, false);
 }
 
 static void tick_h(void *arg)
 {
-	struct dial *d = arg;
+	struct dial_load *l = arg;
 
-	recheck(d);
-	if (d->overloaded || d->filtering)
-		tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
+	recheck(l);
+	if (l->overloaded || l->filtering)
+		tmr_start(&l->tmr, TICK_MS, tick_h, l);
 }
 
-void dial_load_sample(struct dial *d)
+void dial_load_sample(struct dial_load *l)
 {
 	uint64_t now, stamp, delay, bound;
 	uint32_t rmem = 0, rcvbuf = 0;
 	struct timeval tv;
 
-	if (d->udp_fd < 0)
+	if (!l || l->udp_fd < 0)
 		return;
 	now = dial_now_us();
-	if (now < d->load_next_us)
+	if (now < l->next_us)
 		return;
-	d->load_next_us = now + SAMPLE_US;
+	l->next_us = now + SAMPLE_US;
 	/* the arrival time of the datagram read last, i.e. the one being
 	   traced right now */
-	if (ioctl(d->udp_fd, SIOCGSTAMP, &tv) || !meminfo(d, &rmem, &rcvbuf))
+	if (ioctl(l->udp_fd, SIOCGSTAMP, &tv) || !meminfo(l, &rmem, &rcvbuf))
 		return;
 	stamp = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 	delay = now > stamp ? now - stamp : 0;
-	atomic_store_explicit(&d->qdelay_us, delay, memory_order_relaxed);
-	bound = (uint64_t)d->conf.max_queue_delay_ms * 1000u;
+	atomic_store_explicit(&l->ctr->qdelay_us, delay, memory_order_relaxed);
+	bound = (uint64_t)l->bound_ms * 1000u;
 	if (rmem > rcvbuf / 4 * 3)
-		filter_set(d, true);
+		filter_set(l, true);
 	else if (rmem < rcvbuf / 4)
-		filter_set(d, false);
-	if (!d->overloaded && (delay > bound || rmem > rcvbuf / 2)) {
+		filter_set(l, false);
+	if (!l->overloaded && (delay > bound || rmem > rcvbuf / 2)) {
 		/* one late datagram is a stall (start-up, a slow moment), not
 		   overload: it takes a backlog that persists */
-		if (!d->over_since || now - d->over_last > GAP_US)
-			d->over_since = now;
-		d->over_last = now;
-		if (now - d->over_since < CONFIRM_US)
+		if (!l->over_since || now - l->over_last > GAP_US)
+			l->over_since = now;
+		l->over_last = now;
+		if (now - l->over_since < CONFIRM_US)
 			return;
-		d->overloaded = true;
-		atomic_fetch_add_explicit(&d->st_overloads, 1,
+		l->overloaded = true;
+		atomic_fetch_add_explicit(&l->ctr->st_overloads, 1,
 					  memory_order_relaxed);
-		episode_log(d, now, delay, rmem, rcvbuf);
-		tmr_start(&d->load_tmr, TICK_MS, tick_h, d);
+		episode_log(l, now, delay, rmem, rcvbuf);
+		tmr_start(&l->tmr, TICK_MS, tick_h, l);
 	}
-	else if (d->overloaded && delay < bound / 2 && rmem < rcvbuf / 4) {
-		d->overloaded = false;
-		d->over_since = 0;
+	else if (l->overloaded && delay < bound / 2 && rmem < rcvbuf / 4) {
+		l->overloaded = false;
+		l->over_since = 0;
 	}
-	else if (!d->overloaded) {
-		d->over_since = 0;
+	else if (!l->overloaded) {
+		l->over_since = 0;
 	}
 }
 
-bool dial_load_shed(const struct dial *d)
+bool dial_load_shed(const struct dial_load *l)
 {
-	return d->overloaded;
+	return l && l->overloaded;
 }

@@ -1,6 +1,7 @@
 /* msg.c: raw SIP text into event copies: start line, headers in order, Reason, SDP summary */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -354,6 +355,19 @@ bool dial_reason_parse(struct dial_reason *r, const char *val)
 		}
 	}
 	return true;
+}
+
+void dial_reason_hdr(char *buf, size_t size, const struct dial_reason *r)
+{
+	buf[0] = '\0';
+	if (!r || !r->present || !r->protocol[0])
+		return;
+	if (r->text[0])
+		snprintf(buf, size, "Reason: %s;cause=%d;text=\"%s\"\r\n",
+			 r->protocol, r->cause, r->text);
+	else
+		snprintf(buf, size, "Reason: %s;cause=%d\r\n", r->protocol,
+			 r->cause);
 }
 
 unsigned dial_se_parse(const char *val, char *refresher, size_t rsz)

@@ -14,7 +14,7 @@
  * in: the engine answers every inbound INVITE (a SIPp UAC drives it); the
  *   caller hangs up. Ends S seconds after start, or idle-ms after the last
  *   event once calls have been seen.
- * relay: N bridged calls through dial/relay.c on one libre thread, each
+ * relay: N bridged calls through dial/media.c on one libre thread, each
  *   leg sending 172-byte G.711 RTP every 20 ms (50 pps each way): pairs of
  *   media endpoints joined by dial_media_bridge; with --legs through real
  *   legs instead: one engine starts 2N outgoing legs with relay=1 to a
@@ -620,9 +620,17 @@ static int run_in(const struct opts *o)
 
 enum { RTP_LEN = 172, PTIME_MS = 20 };
 
+/* per direction ([0]: A -> B, [1]: B -> A): forwarded, and dropped by
+ * the receiving side */
+struct relay_total {
+	struct {
+		uint64_t rtp_pkts, rtp_bytes, dropped;
+	} dir[2];
+};
+
 struct relay_bench {
 	const struct opts *o;
-	struct dial_relay **rv;
+	struct dial_media **rv;      /* per call: [2i] side A, [2i+1] B */
 	struct sa *la, *lb;          /* relay side addresses per call */
 	struct sa pa, pb;            /* the two phone sockets */
 	struct mqueue *mq;
@@ -631,7 +639,7 @@ struct relay_bench {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int state;                   /* 0 starting, 1 ready, 2 failed */
-	struct dial_relay_stats total;
+	struct relay_total total;
 };
 
 static void relay_mq_h(int id, void *data, void *arg)
@@ -645,14 +653,16 @@ static void relay_mq_h(int id, void *data, void *arg)
 
 	memset(&rb->total, 0, sizeof(rb->total));
 	for (i = 0; i < rb->o->calls; i++) {
-		struct dial_relay_stats st;
+		struct dial_media_stats st[2];
 		int k;
 
-		dial_relay_stats_get(rb->rv[i], &st);
+		dial_media_stats_get(rb->rv[2 * i], &st[0]);
+		dial_media_stats_get(rb->rv[2 * i + 1], &st[1]);
 		for (k = 0; k < 2; k++) {
-			rb->total.dir[k].rtp_pkts += st.dir[k].rtp_pkts;
-			rb->total.dir[k].rtp_bytes += st.dir[k].rtp_bytes;
-			rb->total.dir[k].dropped += st.dir[k].dropped;
+			/* what side k's phone sent left from the other side */
+			rb->total.dir[k].rtp_pkts += st[!k].tx_rtp_pkts;
+			rb->total.dir[k].rtp_bytes += st[!k].tx_rtp_bytes;
+			rb->total.dir[k].dropped += st[k].dropped;
 		}
 	}
 	re_cancel();
@@ -684,18 +694,24 @@ static void *relay_thread(void *arg)
 
 	sa_set_str(&ip, "127.0.0.1", 0);
 	for (i = 0; i < rb->o->calls && !err; i++) {
-		err = dial_relay_alloc(&rb->rv[i], &ip, (uint16_t)rb->o->port_lo,
+		struct dial_media **m = &rb->rv[2 * i];
+
+		err = dial_media_alloc(&m[0], &ip, (uint16_t)rb->o->port_lo,
 				       (uint16_t)rb->o->port_hi);
+		if (!err)
+			err = dial_media_alloc(&m[1], &ip,
+					       (uint16_t)rb->o->port_lo,
+					       (uint16_t)rb->o->port_hi);
+		if (!err)
+			err = dial_media_bridge(m[0], m[1]);
 		if (err)
 			break;
-		rb->la[i] = *dial_relay_local(rb->rv[i], DIAL_RELAY_A);
-		rb->lb[i] = *dial_relay_local(rb->rv[i], DIAL_RELAY_B);
+		rb->la[i] = *dial_media_local(m[0]);
+		rb->lb[i] = *dial_media_local(m[1]);
 		/* both SDPs known, as after an answered bridge */
-		err = dial_relay_remote_set(rb->rv[i], DIAL_RELAY_A, &rb->pa,
-					    NULL, false);
+		err = dial_media_remote_set(m[0], &rb->pa, NULL, false);
 		if (!err)
-			err = dial_relay_remote_set(rb->rv[i], DIAL_RELAY_B,
-						    &rb->pb, NULL, false);
+			err = dial_media_remote_set(m[1], &rb->pb, NULL, false);
 	}
 
 	rb->err = err;
@@ -703,7 +719,7 @@ static void *relay_thread(void *arg)
 	if (!err)
 		(void)re_main(NULL);
 
-	for (i = 0; i < rb->o->calls; i++)
+	for (i = 0; i < 2 * rb->o->calls; i++)
 		rb->rv[i] = mem_deref(rb->rv[i]);
 	rb->mq = mem_deref(rb->mq);
 	re_thread_close();
@@ -773,7 +789,7 @@ struct legs_bench {
 	unsigned up, bridged, ended; /* e1's legs */
 	uint16_t *port;              /* e1's SDP port per leg (2 per call) */
 	uint16_t pa, pb;             /* phone ports: e2 answers with them */
-	struct dial_relay_stats total;
+	struct relay_total total;
 };
 
 /* leg ids: "A<i>" and "B<i>"; index 2i and 2i+1 */
@@ -962,7 +978,7 @@ static int run_relay(const struct opts *o)
 	raise_nofile();
 	memset(&rb, 0, sizeof(rb));
 	rb.o = o;
-	rb.rv = calloc(calls, sizeof(*rb.rv));
+	rb.rv = calloc(2 * (size_t)calls, sizeof(*rb.rv));
 	rb.la = calloc(calls, sizeof(*rb.la));
 	rb.lb = calloc(calls, sizeof(*rb.lb));
 	rxa = calloc(calls, sizeof(*rxa));

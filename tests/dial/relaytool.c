@@ -1,10 +1,10 @@
-/* relaytool.c: runs one dial/ RTP relay (dial/relay.c) on loopback for integration cases and prints its counters as JSON */
+/* relaytool.c: runs two bridged dial/ media endpoints (dial/media.c) on loopback for integration cases and prints its counters as JSON */
 
 /*
  * Usage: relaytool [-a ADDR] [-p LO-HI] [-A IP:PORT] [-B IP:PORT] [-P]
  *                  [-t MS] [-i MS]
  *
- * Opens one relay on ADDR (default 127.0.0.1) with ports from LO-HI
+ * Opens two bridged endpoints, side A and side B, on ADDR (default 127.0.0.1) with ports from LO-HI
  * (default 42000-42999) and prints
  *   {"event":"relay","a_rtp":N,"a_rtcp":N,"b_rtp":N,"b_rtcp":N}
  * -A / -B give a side's SDP address (RTCP on port + 1); -P pins both sides
@@ -25,21 +25,22 @@
 
 #include "dial/internal.h"
 
-static struct dial_relay *relay;
+static struct dial_media *side[2];	/* [0]: A, [1]: B */
 static struct tmr tick, limit;
 static unsigned idle_ms;
 static uint64_t last_total, last_change;
 
+/* what left towards the peers, and what was dropped, on both sides */
 static uint64_t total(void)
 {
-	struct dial_relay_stats st;
+	struct dial_media_stats st;
 	int k;
 	uint64_t n = 0;
 
-	dial_relay_stats_get(relay, &st);
-	for (k = 0; k < 2; k++)
-		n += st.dir[k].rtp_pkts + st.dir[k].rtcp_pkts +
-			st.dir[k].dropped;
+	for (k = 0; k < 2; k++) {
+		dial_media_stats_get(side[k], &st);
+		n += st.tx_rtp_pkts + st.tx_rtcp_pkts + st.dropped;
+	}
 
 	return n;
 }
@@ -72,15 +73,18 @@ static void signal_h(int sig)
 	re_cancel();
 }
 
-static void print_dir(const char *name, const struct dial_relay_dir *d)
+/* one direction: what from's peer sent that left towards to's peer, and
+ * what from's sockets dropped */
+static void print_dir(const char *name, const struct dial_media_stats *from,
+		      const struct dial_media_stats *to)
 {
 	printf("\"%s\":{\"rtp_pkts\":%llu,\"rtp_bytes\":%llu,"
 	       "\"rtcp_pkts\":%llu,\"rtcp_bytes\":%llu,\"dropped\":%llu}",
-	       name, (unsigned long long)d->rtp_pkts,
-	       (unsigned long long)d->rtp_bytes,
-	       (unsigned long long)d->rtcp_pkts,
-	       (unsigned long long)d->rtcp_bytes,
-	       (unsigned long long)d->dropped);
+	       name, (unsigned long long)to->tx_rtp_pkts,
+	       (unsigned long long)to->tx_rtp_bytes,
+	       (unsigned long long)to->tx_rtcp_pkts,
+	       (unsigned long long)to->tx_rtcp_bytes,
+	       (unsigned long long)from->dropped);
 }
 
 static int usage(void)
@@ -95,7 +99,7 @@ int main(int argc, char **argv)
 	const char *addr = "127.0.0.1", *ra = NULL, *rb = NULL;
 	unsigned lo = 42000, hi = 42999, total_ms = 60000;
 	bool pin = false;
-	struct dial_relay_stats st;
+	struct dial_media_stats st[2];
 	struct sa ip, a, b;
 	int i, err;
 
@@ -142,24 +146,30 @@ int main(int argc, char **argv)
 	}
 	(void)fd_setsize(1024);
 
-	err = dial_relay_alloc(&relay, &ip, (uint16_t)lo, (uint16_t)hi);
+	err = dial_media_alloc(&side[0], &ip, (uint16_t)lo, (uint16_t)hi);
+	if (!err)
+		err = dial_media_alloc(&side[1], &ip, (uint16_t)lo,
+				       (uint16_t)hi);
+	if (!err)
+		err = dial_media_bridge(side[0], side[1]);
 	if (!err && ra)
-		err = dial_relay_remote_set(relay, DIAL_RELAY_A, &a, NULL, pin);
+		err = dial_media_remote_set(side[0], &a, NULL, pin);
 	if (!err && rb)
-		err = dial_relay_remote_set(relay, DIAL_RELAY_B, &b, NULL, pin);
+		err = dial_media_remote_set(side[1], &b, NULL, pin);
 	if (err) {
 		fprintf(stderr, "relaytool: relay: %s\n", strerror(err));
-		relay = mem_deref(relay);
+		side[0] = mem_deref(side[0]);
+		side[1] = mem_deref(side[1]);
 		libre_close();
 		return 2;
 	}
 
 	printf("{\"event\":\"relay\",\"a_rtp\":%u,\"a_rtcp\":%u,"
 	       "\"b_rtp\":%u,\"b_rtcp\":%u}\n",
-	       sa_port(dial_relay_local(relay, DIAL_RELAY_A)),
-	       sa_port(dial_relay_local(relay, DIAL_RELAY_A)) + 1,
-	       sa_port(dial_relay_local(relay, DIAL_RELAY_B)),
-	       sa_port(dial_relay_local(relay, DIAL_RELAY_B)) + 1);
+	       sa_port(dial_media_local(side[0])),
+	       sa_port(dial_media_local(side[0])) + 1,
+	       sa_port(dial_media_local(side[1])),
+	       sa_port(dial_media_local(side[1])) + 1);
 	fflush(stdout);
 
 	tmr_init(&tick);
@@ -173,17 +183,19 @@ int main(int argc, char **argv)
 	tmr_cancel(&tick);
 	tmr_cancel(&limit);
 
-	dial_relay_stats_get(relay, &st);
+	dial_media_stats_get(side[0], &st[0]);
+	dial_media_stats_get(side[1], &st[1]);
 	printf("{\"event\":\"stats\",");
-	print_dir("ab", &st.dir[DIAL_RELAY_A]);
+	print_dir("ab", &st[0], &st[1]);
 	printf(",");
-	print_dir("ba", &st.dir[DIAL_RELAY_B]);
+	print_dir("ba", &st[1], &st[0]);
 	printf(",\"latched_a\":%s,\"latched_b\":%s}\n",
-	       st.latched[DIAL_RELAY_A] ? "true" : "false",
-	       st.latched[DIAL_RELAY_B] ? "true" : "false");
+	       st[0].latched ? "true" : "false",
+	       st[1].latched ? "true" : "false");
 	fflush(stdout);
 
-	relay = mem_deref(relay);
+	side[0] = mem_deref(side[0]);
+	side[1] = mem_deref(side[1]);
 	libre_close();
 
 	return 0;

@@ -1,4 +1,4 @@
-/* test_dial_relay.c: the RTP/RTCP relay on real loopback sockets inside a bounded libre loop */
+/* test_dial_relay.c: two bridged media endpoints (dial/media.c) relaying RTP/RTCP on real loopback sockets inside a bounded libre loop */
 #include <string.h>
 
 #include <re.h>
@@ -11,6 +11,63 @@
 #include "tests/unit/libre_test.h"
 
 enum { PAYLOAD = 172 };   /* 12-byte RTP header + 160 bytes of G.711 */
+
+/* a call's two relayed legs: endpoints A and B, bridged */
+enum { A = 0, B = 1 };
+
+struct pair {
+	struct dial_media *m[2];
+};
+
+/* what side i's peer sent that left towards the other side's peer, and
+ * what side i's sockets dropped */
+struct pair_dir {
+	uint64_t rtp_pkts, rtp_bytes, rtcp_pkts, rtcp_bytes, dropped;
+};
+
+struct pair_stats {
+	struct pair_dir dir[2];
+	bool latched[2];
+};
+
+static void pair_free(struct pair *p)
+{
+	p->m[A] = mem_deref(p->m[A]);
+	p->m[B] = mem_deref(p->m[B]);
+}
+
+static int pair_alloc(struct pair *p, const struct sa *ip, uint16_t lo,
+		      uint16_t hi)
+{
+	int err;
+
+	err = dial_media_alloc(&p->m[A], ip, lo, hi);
+	if (!err)
+		err = dial_media_alloc(&p->m[B], ip, lo, hi);
+	if (!err)
+		err = dial_media_bridge(p->m[A], p->m[B]);
+	if (err)
+		pair_free(p);
+	return err;
+}
+
+static void pair_stats_get(const struct pair *p, struct pair_stats *st)
+{
+	struct dial_media_stats ms[2];
+
+	dial_media_stats_get(p->m[A], &ms[A]);
+	dial_media_stats_get(p->m[B], &ms[B]);
+	for (int i = 0; i < 2; i++) {
+		const struct dial_media_stats *to = &ms[!i];
+
+		st->dir[i].rtp_pkts = to->tx_rtp_pkts;
+		st->dir[i].rtp_bytes = to->tx_rtp_bytes;
+		st->dir[i].rtcp_pkts = to->tx_rtcp_pkts;
+		st->dir[i].rtcp_bytes = to->tx_rtcp_bytes;
+		st->dir[i].dropped = ms[i].dropped;
+		st->latched[i] = ms[i].latched;
+	}
+}
 
 struct phone {
 	struct udp_sock *us;
@@ -101,9 +158,9 @@ static struct sa port_plus(const struct sa *a, int d)
 
 int main(void)
 {
-	struct dial_relay *r = NULL, *r2 = NULL, *r3 = NULL;
+	struct pair r = {{NULL}}, r2 = {{NULL}}, r3 = {{NULL}};
 	struct phone pa, pac, pb, pbc, px, pp;
-	struct dial_relay_stats st;
+	struct pair_stats st;
 	struct sa ip, la, lb, pin_addr;
 	int err;
 
@@ -118,14 +175,14 @@ int main(void)
 
 	sa_set_str(&ip, "127.0.0.1", 0);
 
-	is_int(dial_relay_alloc(&r, &ip, 40000, 40000), EINVAL,
+	is_int(pair_alloc(&r, &ip, 40000, 40000), EINVAL,
 	       "empty port range: EINVAL");
 
-	err = dial_relay_alloc(&r, &ip, 41001, 41099);
+	err = pair_alloc(&r, &ip, 41001, 41099);
 	if (!ok(err == 0, "relay on 127.0.0.1, ports 41001-41099"))
 		goto out;
-	la = *dial_relay_local(r, DIAL_RELAY_A);
-	lb = *dial_relay_local(r, DIAL_RELAY_B);
+	la = *dial_media_local(r.m[A]);
+	lb = *dial_media_local(r.m[B]);
 	ok(sa_port(&la) % 2 == 0 && sa_port(&lb) % 2 == 0 &&
 	   sa_port(&la) >= 41002 && sa_port(&lb) <= 41098 &&
 	   sa_port(&la) != sa_port(&lb),
@@ -147,14 +204,14 @@ int main(void)
 	pbc.tag = 0xa1;
 
 	/* B's SDP is known; A's is not (A will be latched) */
-	ok(dial_relay_remote_set(r, DIAL_RELAY_B, &pb.addr, &pbc.addr, false)
+	ok(dial_media_remote_set(r.m[B], &pb.addr, &pbc.addr, false)
 	   == 0, "side B remote from SDP");
 
 	send_pkts(&pb, &lb, 5, 0xb0, PAYLOAD, NULL);
-	dial_relay_stats_get(r, &st);
-	is_int((long long)st.dir[DIAL_RELAY_B].dropped, 5,
+	pair_stats_get(&r, &st);
+	is_int((long long)st.dir[B].dropped, 5,
 	       "B -> A before A is known: dropped");
-	ok(st.latched[DIAL_RELAY_B] && !st.latched[DIAL_RELAY_A],
+	ok(st.latched[B] && !st.latched[A],
 	   "B latched, A not yet");
 
 	send_pkts(&pa, &la, 300, 0xa0, PAYLOAD, &pb);
@@ -182,22 +239,22 @@ int main(void)
 	send_pkts(&pa, &la, 1, 0xa0, 3000, NULL);
 	is_int(pb.rx, 300, "oversize datagram not forwarded");
 
-	dial_relay_stats_get(r, &st);
-	is_int((long long)st.dir[DIAL_RELAY_A].rtp_pkts, 300, "A->B rtp_pkts");
-	is_int((long long)st.dir[DIAL_RELAY_A].rtp_bytes, 300 * PAYLOAD,
+	pair_stats_get(&r, &st);
+	is_int((long long)st.dir[A].rtp_pkts, 300, "A->B rtp_pkts");
+	is_int((long long)st.dir[A].rtp_bytes, 300 * PAYLOAD,
 	       "A->B rtp_bytes");
-	is_int((long long)st.dir[DIAL_RELAY_A].rtcp_pkts, 10, "A->B rtcp_pkts");
-	is_int((long long)st.dir[DIAL_RELAY_A].rtcp_bytes, 10 * PAYLOAD,
+	is_int((long long)st.dir[A].rtcp_pkts, 10, "A->B rtcp_pkts");
+	is_int((long long)st.dir[A].rtcp_bytes, 10 * PAYLOAD,
 	       "A->B rtcp_bytes");
-	is_int((long long)st.dir[DIAL_RELAY_A].dropped, 8,
+	is_int((long long)st.dir[A].dropped, 8,
 	       "A->B dropped: 7 foreign + 1 oversize");
-	is_int((long long)st.dir[DIAL_RELAY_B].rtp_pkts, 200, "B->A rtp_pkts");
-	is_int((long long)st.dir[DIAL_RELAY_B].rtp_bytes, 200 * PAYLOAD,
+	is_int((long long)st.dir[B].rtp_pkts, 200, "B->A rtp_pkts");
+	is_int((long long)st.dir[B].rtp_bytes, 200 * PAYLOAD,
 	       "B->A rtp_bytes");
-	is_int((long long)st.dir[DIAL_RELAY_B].dropped, 5, "B->A dropped");
+	is_int((long long)st.dir[B].dropped, 5, "B->A dropped");
 
 	/* re-INVITE: a new SDP address for A resets its latch */
-	ok(dial_relay_remote_set(r, DIAL_RELAY_A, &px.addr, NULL, false) == 0,
+	ok(dial_media_remote_set(r.m[A], &px.addr, NULL, false) == 0,
 	   "side A re-targeted");
 	px.tag = 0xb0;
 	pb.tag = 0xee;
@@ -211,69 +268,69 @@ int main(void)
 	if (!ok(phone_open(&pp, "127.0.0.2", 0xb0) == 0,
 		"phone on 127.0.0.2"))
 		goto out;
-	err = dial_relay_alloc(&r2, &ip, 41001, 41099);
+	err = pair_alloc(&r2, &ip, 41001, 41099);
 	ok(err == 0, "second relay from the same range");
 	if (err)
 		goto out;
 	pin_addr = pp.addr;
-	(void)dial_relay_remote_set(r2, DIAL_RELAY_A, &pin_addr, NULL, true);
-	(void)dial_relay_remote_set(r2, DIAL_RELAY_B, &pb.addr, NULL, false);
+	(void)dial_media_remote_set(r2.m[A], &pin_addr, NULL, true);
+	(void)dial_media_remote_set(r2.m[B], &pb.addr, NULL, false);
 	pb.rx = 0;
 	pb.next = 0;
 	pb.tag = 0xa0;
-	send_pkts(&pa, dial_relay_local(r2, DIAL_RELAY_A), 10, 0xa0, PAYLOAD,
+	send_pkts(&pa, dial_media_local(r2.m[A]), 10, 0xa0, PAYLOAD,
 		  NULL);
-	dial_relay_stats_get(r2, &st);
-	ok(pb.rx == 0 && st.dir[DIAL_RELAY_A].dropped == 10 &&
-	   !st.latched[DIAL_RELAY_A], "pinned: 127.0.0.1 refused");
-	send_pkts(&pp, dial_relay_local(r2, DIAL_RELAY_A), 10, 0xa0, PAYLOAD,
+	pair_stats_get(&r2, &st);
+	ok(pb.rx == 0 && st.dir[A].dropped == 10 &&
+	   !st.latched[A], "pinned: 127.0.0.1 refused");
+	send_pkts(&pp, dial_media_local(r2.m[A]), 10, 0xa0, PAYLOAD,
 		  &pb);
-	dial_relay_stats_get(r2, &st);
-	ok(pb.rx == 10 && st.latched[DIAL_RELAY_A],
+	pair_stats_get(&r2, &st);
+	ok(pb.rx == 10 && st.latched[A],
 	   "pinned: the SDP's address 127.0.0.2 accepted and latched");
 
 	/* IPv6: the same path on ::1 */
 	{
-		struct dial_relay *r6 = NULL;
+		struct pair r6 = {{NULL}};
 		struct phone a6, b6;
 		struct sa ip6;
 
 		memset(&a6, 0, sizeof(a6));
 		memset(&b6, 0, sizeof(b6));
 		sa_set_str(&ip6, "::1", 0);
-		if (dial_relay_alloc(&r6, &ip6, 41100, 41199) == 0 &&
+		if (pair_alloc(&r6, &ip6, 41100, 41199) == 0 &&
 		    phone_open(&a6, "::1", 0xb0) == 0 &&
 		    phone_open(&b6, "::1", 0xa0) == 0) {
-			(void)dial_relay_remote_set(r6, DIAL_RELAY_B, &b6.addr,
+			(void)dial_media_remote_set(r6.m[B], &b6.addr,
 						    NULL, false);
-			send_pkts(&a6, dial_relay_local(r6, DIAL_RELAY_A), 10,
+			send_pkts(&a6, dial_media_local(r6.m[A]), 10,
 				  0xa0, PAYLOAD, &b6);
 			ok(b6.rx == 10 && b6.bad == 0,
 			   "IPv6: 10 packets relayed on ::1");
 		}
 		else
 			ok(0, "IPv6 relay and phones on ::1");
-		r6 = mem_deref(r6);
+		pair_free(&r6);
 		a6.us = mem_deref(a6.us);
 		b6.us = mem_deref(b6.us);
 	}
 
 	/* exhaustion: 4 ports are one relay */
-	r3 = mem_deref(r3);
-	err = dial_relay_alloc(&r3, &ip, 41200, 41203);
+	pair_free(&r3);
+	err = pair_alloc(&r3, &ip, 41200, 41203);
 	ok(err == 0, "relay from a 4-port range");
 	{
-		struct dial_relay *r4 = NULL;
+		struct pair r4 = {{NULL}};
 
-		is_int(dial_relay_alloc(&r4, &ip, 41200, 41203), EADDRINUSE,
+		is_int(pair_alloc(&r4, &ip, 41200, 41203), EADDRINUSE,
 		       "range exhausted: EADDRINUSE");
-		mem_deref(r4);
+		pair_free(&r4);
 	}
 
  out:
-	r = mem_deref(r);
-	r2 = mem_deref(r2);
-	r3 = mem_deref(r3);
+	pair_free(&r);
+	pair_free(&r2);
+	pair_free(&r3);
 	pa.us = mem_deref(pa.us);
 	pac.us = mem_deref(pac.us);
 	pb.us = mem_deref(pb.us);

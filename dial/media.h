@@ -1,6 +1,6 @@
-/* relay.h: private to dial/: per-leg RTP/RTCP media endpoints and the bridge that relays between two of them, on the SIP thread */
-#ifndef DIALERD_DIAL_RELAY_H
-#define DIALERD_DIAL_RELAY_H
+/* media.h: private to dial/: a leg's RTP/RTCP media endpoint and the relay between two bridged endpoints, on the SIP thread */
+#ifndef DIALERD_DIAL_MEDIA_H
+#define DIALERD_DIAL_MEDIA_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,44 +63,5 @@ void *dial_media_owner(const struct dial_media *m);
 
 void dial_media_stats_get(const struct dial_media *m,
 			  struct dial_media_stats *st);
-
-
-/*
- * dial_relay: two fresh endpoints bridged at once, side A and side B
- * (relaytool, unit tests). Its counters are per direction.
- */
-struct dial_relay;
-
-enum dial_relay_side {
-	DIAL_RELAY_A = 0,
-	DIAL_RELAY_B = 1,
-};
-
-/* traffic received on one side and forwarded to the other */
-struct dial_relay_dir {
-	uint64_t rtp_pkts, rtp_bytes;    /* forwarded (UDP payload bytes) */
-	uint64_t rtcp_pkts, rtcp_bytes;
-	uint64_t dropped;   /* not forwarded: foreign source, no peer on the
-			       other side yet, oversize, send error */
-};
-
-struct dial_relay_stats {
-	struct dial_relay_dir dir[2];   /* [A]: A -> B, [B]: B -> A */
-	bool latched[2];                /* the side's RTP peer is learnt */
-};
-
-/* Two endpoints from [port_min, port_max], bridged. Errors as
- * dial_media_alloc. mem_deref closes both. */
-int dial_relay_alloc(struct dial_relay **rp, const struct sa *ip,
-		     uint16_t port_min, uint16_t port_max);
-struct dial_media *dial_relay_media(const struct dial_relay *r,
-				    enum dial_relay_side side);
-const struct sa *dial_relay_local(const struct dial_relay *r,
-				  enum dial_relay_side side);
-int dial_relay_remote_set(struct dial_relay *r, enum dial_relay_side side,
-			  const struct sa *rtp, const struct sa *rtcp,
-			  bool pin);
-void dial_relay_stats_get(const struct dial_relay *r,
-			  struct dial_relay_stats *st);
 
 #endif

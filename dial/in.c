@@ -1,18 +1,18 @@
-/* inbound.c: inbound INVITEs: bounded admission, ring, answer with a matching SDP, reject, remote CANCEL */
+/* in.c: inbound legs: INVITEs: bounded admission, ring, answer with a matching SDP, reject, remote CANCEL */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
-#include "dial/internal.h"
+#include "dial/core.h"
 
 /*
  * An inbound INVITE gets a stateless 100 and waits for the daemon. The
  * sipsess (and with it the server transaction) is created only when the
  * daemon rings or answers, because sipsess_accept() must send a 1xx or 2xx
  * at once. Until then INVITE retransmissions and CANCEL are handled in
- * dial_req_h().
+ * dial_recv_req_h() (recv.c) and dial_in_cancel().
  */
 
 static const char *phrase_of(uint16_t code)
@@ -60,7 +60,7 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 503,
 				  "Service Unavailable",
 				  "Retry-After: 5\r\nContent-Length: 0\r\n\r\n");
-		atomic_fetch_add_explicit(&d->st_inbound_busy, 1,
+		atomic_fetch_add_explicit(&d->ctr.st_inbound_busy, 1,
 					  memory_order_relaxed);
 		dial_event_free(stash);
 		return;
@@ -92,9 +92,9 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 		else
 			leg->offer_len = 0;
 	}
-	(void)dial_cid_add(leg, msg->callid.p, msg->callid.l);
+	(void)dial_leg_cid_add(leg, msg->callid.p, msg->callid.l);
 	d->nin++;
-	atomic_fetch_add_explicit(&d->st_inbound, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->ctr.st_inbound, 1, memory_order_relaxed);
 
 	/* INBOUND first (the daemon creates the call), then the message */
 	snprintf(stash->leg_id, sizeof(stash->leg_id), "%s", leg->id);
@@ -108,9 +108,9 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 						    sizeof(refresher));
 		ev->refresher_local = !strcasecmp(refresher, "uas");
 		ev->time_us = 0;
-		dial_emit(d, ev);
+		dial_evq_emit(&d->evq, ev);
 	}
-	dial_emit(d, stash);
+	dial_evq_emit(&d->evq, stash);
 	/* RFC 3261 §17.2.1: a 100 only if we do not answer within 200 ms;
 	   a daemon that answers at once saves a message per call */
 	tmr_start(&leg->tmr, TRYING_MS, trying_h, leg);
@@ -162,15 +162,15 @@ void dial_in_answer(struct leg *leg, const struct cmd *c)
 	if (!leg->port && c->relay) {
 		struct dial_sdp o;
 
-		if (dial_leg_media_open(leg)) {	/* sets leg->port */
+		if (dial_bridge_open(leg)) {	/* sets leg->port */
 			dial_in_reject(leg, 500, NULL);
 			return;
 		}
 		dial_sdp_summary(&o, leg->offer, leg->offer_len);
-		dial_leg_media_sdp(leg, &o);
+		dial_bridge_sdp(leg, &o);
 	}
 	if (!leg->port)
-		leg->port = c->media_port ? c->media_port : dial_next_port(d);
+		leg->port = c->media_port ? c->media_port : dial_leg_port_next(d);
 	if (leg->offer)
 		err = dial_sdp_answer(sdp, sizeof(sdp), leg->offer,
 				      leg->offer_len, addr, leg->port,
@@ -236,16 +236,7 @@ void dial_in_reject(struct leg *leg, uint16_t code,
 	if (leg->state >= LEG_UP)
 		return;
 	tmr_cancel(&leg->tmr);
-	if (reason && reason->present && reason->protocol[0]) {
-		if (reason->text[0])
-			snprintf(r, sizeof(r),
-				 "Reason: %s;cause=%d;text=\"%s\"\r\n",
-				 reason->protocol, reason->cause,
-				 reason->text);
-		else
-			snprintf(r, sizeof(r), "Reason: %s;cause=%d\r\n",
-				 reason->protocol, reason->cause);
-	}
+	dial_reason_hdr(r, sizeof(r), reason);
 	if (leg->sess) {
 		(void)sipsess_reject(leg->sess, code, phrase_of(code),
 				     "%sContent-Length: 0\r\n\r\n", r);

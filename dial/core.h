@@ -1,0 +1,268 @@
+/* core.h: struct dial and struct leg, and the functions of layers 1-5 (see internal.h for the layers) */
+#ifndef DIALERD_DIAL_CORE_H
+#define DIALERD_DIAL_CORE_H
+
+#include "dial/internal.h"
+
+/* ---- the engine ---- */
+
+/* What dial_leg_start copied for the SIP thread; owned by the leg. */
+struct leg_spec {
+	char id[DIAL_ID_MAX];
+	char group[DIAL_ID_MAX];
+	char *uri;
+	char *from_user;
+	char *from_name;
+	char *from_host;
+	char *username;
+	char *password;
+	char *media_addr;
+	char *hdrs;		/* encoded extra + identity headers */
+	enum dial_codec codecv[DIAL_MAX_CODECS];
+	size_t codecc;
+	unsigned session_expires;
+	unsigned min_se;
+	uint16_t media_port;
+	bool insecure;
+	bool relay;
+};
+
+enum cmd_type {
+	CMD_LEG_START = 1,
+	CMD_HANGUP,
+	CMD_REFRESH,
+	CMD_RING,
+	CMD_ANSWER,
+	CMD_REJECT,
+	CMD_BRIDGE,
+	CMD_UNBRIDGE,
+};
+
+struct cmd {
+	struct cmd *next;
+	enum cmd_type type;
+	char id[DIAL_ID_MAX];
+	uint16_t code;
+	struct dial_reason reason;
+	struct leg_spec *spec;	/* CMD_LEG_START */
+	char *hdrs;		/* CMD_ANSWER */
+	char *media_addr;
+	uint16_t media_port;
+	enum dial_codec codecv[DIAL_MAX_CODECS];
+	size_t codecc;
+	bool relay;		/* CMD_ANSWER */
+	char id2[DIAL_ID_MAX];	/* CMD_BRIDGE */
+};
+
+struct dial {
+	/* copied configuration, read-only once the thread runs */
+	struct dial_conf conf;
+	char *strs[16];		/* owned copies behind conf's strings */
+	struct sa laddr;
+	char media_addr[64];
+
+	/* shared between threads, under lock (thread.c, cmd.c) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int start_state;	/* 0 starting, 1 ready, 2 failed/done */
+	int start_err;
+	struct cmd *cmd_head, *cmd_tail;
+	bool wake_sent;
+	bool quit;
+	bool loop_gone;		/* mq is gone: no more wake-ups */
+	struct mqueue *mq;	/* set before ready, then read-only */
+
+	struct dial_ctr ctr;	/* any thread (atomic) */
+	struct dial_evq evq;	/* its own lock */
+
+	/* SIP thread only */
+	struct sip *sip;
+	struct sipsess_sock *sock;
+	struct sip_lsnr *lsnr_req;
+	struct sip_lsnr *lsnr_resp;
+	struct dnsc *dnsc;
+	struct dial_tls *dtls;
+	struct dial_load *load;
+	struct hash *ht_id;	/* leg id -> struct leg */
+	struct hash *ht_cid;	/* Call-ID -> struct cid */
+	struct hash *ht_grp;	/* fork group -> struct group */
+	struct leg *connecting;	/* leg inside sipsess_connect() */
+	struct dial_event *stash;	/* last unmatched rx request */
+	uint32_t nout, nin;
+	struct list linger;	/* ended legs, oldest first */
+	struct tmr sweep;
+	struct tmr quit_tmr;
+	uint32_t next_port;
+	bool closing;
+	bool sip_exited;
+	bool tls_warned;
+};
+
+/* ---- leg.c: the leg object (SIP thread) ---- */
+
+enum leg_state {
+	LEG_CALLING = 0,	/* INVITE out / INVITE in, nothing final */
+	LEG_EARLY,		/* 1xx seen or sent */
+	LEG_UP,			/* 2xx */
+	LEG_ENDED,		/* ENDED emitted; lingers for late messages */
+};
+
+struct group {
+	struct le he;
+	char name[DIAL_ID_MAX];
+	struct list legs;
+	bool won;
+};
+
+struct cid {
+	struct le he;		/* in d->ht_cid */
+	struct le le;		/* in leg->cids */
+	struct leg *leg;
+	char callid[];
+};
+
+struct leg {
+	struct le he;		/* d->ht_id */
+	struct le le_linger;
+	struct le le_grp;
+	struct dial *d;
+	struct group *grp;
+	char id[DIAL_ID_MAX];
+	bool outbound;
+	enum leg_state state;
+	struct sipsess *sess;
+	struct list cids;
+	struct leg_spec *spec;	/* outbound: kept for auth and 422 */
+	unsigned auth_tries;
+	unsigned se_try;	/* Session-Expires sent (after 422) */
+	unsigned min_se;
+	bool min_se_retry;
+	/* CANCEL built from the INVITE as sent (libre's has no Reason) */
+	struct mbuf *inv;
+	struct sa inv_dst;
+	enum sip_transp inv_tp;
+	char inv_branch[64];
+	bool provrecv;
+	bool cancel_sent;
+	bool hangup_local;
+	struct dial_reason cancel_reason;
+	struct tmr tmr;		/* CANCEL guard */
+	/* session timer as agreed */
+	unsigned se;
+	bool se_local;
+	bool peer_update;	/* Allow: UPDATE from the peer */
+	struct sip_request *upd;	/* our UPDATE in flight */
+	/* inbound */
+	const struct sip_msg *msg;	/* the INVITE (held) */
+	char *offer;		/* its SDP */
+	size_t offer_len;
+	uint16_t port;
+	char *insecure_host;	/* held in dtls while the leg lives */
+	/* events */
+	struct dial_event *last_rx;	/* latest message received */
+	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
+	uint64_t ended_ms;
+	struct dial_media *media;	/* relayed media (bridge.c) */
+};
+
+/* Buckets of a table whose entries live for the 32 s transaction/linger
+ * horizon (legs, Call-IDs, libre's transactions): 16 x hash_size. */
+uint32_t dial_leg_buckets(const struct dial *d);
+/* The tables by id, Call-ID and group (freed by the stack). */
+int  dial_leg_tables_alloc(struct dial *d);
+int  dial_leg_alloc(struct leg **legp, struct dial *d, const char *id,
+		    bool outbound);
+struct leg *dial_leg_find(struct dial *d, const char *id);
+int  dial_leg_cid_add(struct leg *leg, const char *callid, size_t len);
+struct leg *dial_leg_cid_find(struct dial *d, const char *callid,
+			      size_t len);
+int  dial_leg_group(struct leg *leg, const char *name);
+/* Names the leg (id, group, direction) in an event of it. */
+void dial_leg_stamp(const struct leg *leg, struct dial_event *ev);
+/* A new event of the leg: a copy of the last received message (headers,
+ * SDP, Reason) when from_last_rx and there is one, else header-less. */
+struct dial_event *dial_leg_event(struct leg *leg, enum dial_ev_type type,
+				  bool from_last_rx);
+void dial_leg_emit(struct leg *leg, struct dial_event *ev);
+/* Emits ENDED (clone of ev when given) with the media counters, closes
+ * the media, moves the leg to the linger list. */
+void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
+		  uint16_t code, int err, bool local);
+/* Frees the legs that lingered past linger_ms (all: every leg). */
+void dial_leg_sweep(struct dial *d, bool all);
+/* The next RTP port of the configured range (not relayed legs). */
+uint16_t dial_leg_port_next(struct dial *d);
+void dial_leg_spec_free(struct leg_spec *s);
+
+/* ---- sess.c: sipsess handlers of every leg (arg: struct leg) ---- */
+
+int  dial_sess_offer(struct mbuf **descp, const struct sip_msg *msg,
+		     void *arg);
+int  dial_sess_answer(const struct sip_msg *msg, void *arg);
+void dial_sess_estab(const struct sip_msg *msg, void *arg);
+void dial_sess_close(int err, const struct sip_msg *msg, void *arg);
+/* The session timer a message states (Session-Expires, Allow: UPDATE). */
+void dial_sess_timer_from(struct leg *leg, const struct sip_msg *msg,
+			  bool we_are_uac);
+/* REFRESHED with the session timer as agreed now. */
+void dial_sess_refreshed(struct leg *leg);
+
+/* ---- bridge.c: relayed media of legs (SIP thread) ---- */
+
+/* The leg's RTP/RTCP pair (once; sets leg->port). Logged on error. */
+int  dial_bridge_open(struct leg *leg);
+/* Far end's SDP (a received message's summary): its media address. */
+void dial_bridge_sdp(struct leg *leg, const struct dial_sdp *sdp);
+/* Bridges legs a and b, or unbridges a when b is NULL; BRIDGED event. */
+void dial_bridge_run(struct dial *d, const char *a, const char *b);
+
+/* ---- out.c: outgoing legs ---- */
+
+void dial_out_start(struct dial *d, struct leg_spec *spec);
+/* BYE when up, else CANCEL (with Reason) or an end without one. */
+void dial_out_hangup(struct leg *leg, const struct dial_reason *reason);
+void dial_out_refresh(struct leg *leg);
+/* Our INVITE as traced on its way out: kept for the CANCEL. */
+void dial_out_sent(struct leg *leg, const struct dial_event *ev,
+		   const uint8_t *pkt, size_t len, const struct sa *dst,
+		   enum sip_transp tp);
+/* An UPDATE from the far end (refresh); true: answered. */
+bool dial_out_update(struct leg *leg, const struct sip_msg *msg);
+
+/* ---- in.c: inbound legs ---- */
+
+void dial_in_conn_h(const struct sip_msg *msg, void *arg);
+void dial_in_ring(struct leg *leg, uint16_t code);
+void dial_in_answer(struct leg *leg, const struct cmd *c);
+void dial_in_reject(struct leg *leg, uint16_t code,
+		    const struct dial_reason *reason);
+bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg);
+
+/* ---- recv.c: libre's trace and listeners (arg: struct dial) ---- */
+
+void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
+		       const struct sa *dst, const uint8_t *pkt, size_t len,
+		       void *arg);
+bool dial_recv_req_h(const struct sip_msg *msg, void *arg);
+bool dial_recv_resp_h(const struct sip_msg *msg, void *arg);
+
+/* ---- cmd.c, stack.c (SIP thread unless said) ---- */
+
+/* Runs the commands queued by the daemon (libre's mqueue handler). */
+void dial_cmd_mq_h(int id, void *data, void *arg);
+/* Frees the commands nobody ran (after the SIP thread). */
+void dial_cmd_flush(struct dial *d);
+/* Asks the SIP thread to end (any thread; under d->lock). */
+void dial_cmd_quit(struct dial *d);
+
+int  dial_stack_build(struct dial *d);
+void dial_stack_free(struct dial *d, bool exited);
+void dial_stack_sweep_start(struct dial *d);
+
+/* ---- thread.c ---- */
+
+/* Engines that hold libre's process-wide initialisation (tests). */
+unsigned dial_thread_lib_users(void);
+
+#endif
