@@ -6,21 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dial/dial.h"
 #include "tests/tap.h"
+#include "tests/unit/dial_test.h"
 
 enum { RTP = 172 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* what the test needs from the events of both engines */
 struct seen {
@@ -29,56 +21,38 @@ struct seen {
 	bool up_x, up_y;	/* e1's ANSWERED of X, Y */
 };
 
+/* notes what struct seen wants from every event of both engines */
+static void note_h(const struct dial_event *ev, void *arg)
+{
+	struct seen *s = arg;
+
+	if (ev->type == DIAL_EV_SIP && ev->dir == DIAL_DIR_TX &&
+	    ev->outbound && ev->method && !ev->code &&
+	    !strcmp(ev->method, "INVITE") && ev->sdp.present) {
+		if (!strcmp(ev->leg_id, "CAX"))
+			s->port_x = ev->sdp.port;
+		if (!strcmp(ev->leg_id, "CAY"))
+			s->port_y = ev->sdp.port;
+	}
+	if (ev->type == DIAL_EV_INBOUND && ev->ruri) {
+		if (!strncmp(ev->ruri, "sip:x@", 6))
+			snprintf(s->in_x, sizeof(s->in_x), "%s", ev->leg_id);
+		if (!strncmp(ev->ruri, "sip:y@", 6))
+			snprintf(s->in_y, sizeof(s->in_y), "%s", ev->leg_id);
+	}
+	if (ev->type == DIAL_EV_ANSWERED && !strcmp(ev->leg_id, "CAX"))
+		s->up_x = true;
+	if (ev->type == DIAL_EV_ANSWERED && !strcmp(ev->leg_id, "CAY"))
+		s->up_y = true;
+}
+
 /* Waits up to ms for an event of that type and leg on d, noting what
  * struct seen wants from the others. Returns it (caller frees) or NULL. */
 static struct dial_event *wait_ev(struct dial *d, struct seen *s,
 				  enum dial_ev_type type, const char *leg,
 				  unsigned ms)
 {
-	uint64_t end = now_ms() + ms;
-
-	for (;;) {
-		struct dial_event *ev;
-		struct pollfd p = {dial_event_fd(d), POLLIN, 0};
-		uint64_t now;
-
-		while ((ev = dial_event_next(d))) {
-			if (getenv("TEST_DEBUG"))
-				diag("%s %s %s", dial_ev_name(ev->type),
-				     ev->leg_id, ev->start_line ?
-				     ev->start_line : "");
-			if (ev->type == DIAL_EV_SIP && ev->dir == DIAL_DIR_TX &&
-			    ev->outbound && ev->method && !ev->code &&
-			    !strcmp(ev->method, "INVITE") && ev->sdp.present) {
-				if (!strcmp(ev->leg_id, "CAX"))
-					s->port_x = ev->sdp.port;
-				if (!strcmp(ev->leg_id, "CAY"))
-					s->port_y = ev->sdp.port;
-			}
-			if (ev->type == DIAL_EV_INBOUND && ev->ruri) {
-				if (!strncmp(ev->ruri, "sip:x@", 6))
-					snprintf(s->in_x, sizeof(s->in_x), "%s",
-						 ev->leg_id);
-				if (!strncmp(ev->ruri, "sip:y@", 6))
-					snprintf(s->in_y, sizeof(s->in_y), "%s",
-						 ev->leg_id);
-			}
-			if (ev->type == DIAL_EV_ANSWERED &&
-			    !strcmp(ev->leg_id, "CAX"))
-				s->up_x = true;
-			if (ev->type == DIAL_EV_ANSWERED &&
-			    !strcmp(ev->leg_id, "CAY"))
-				s->up_y = true;
-			if (ev->type == type &&
-			    (!leg || !strcmp(leg, ev->leg_id)))
-				return ev;
-			dial_event_free(ev);
-		}
-		now = now_ms();
-		if (now >= end)
-			return NULL;
-		(void)poll(&p, 1, (int)(end - now > 50 ? 50 : end - now));
-	}
+	return dial_test_wait_ev(d, type, leg, ms, note_h, s);
 }
 
 static int phone_open(uint16_t *port)
@@ -234,15 +208,15 @@ int main(void)
 	   s.port_x != s.port_y, "X and Y offer their own even relay ports "
 	   "(%u, %u)", s.port_x, s.port_y);
 
-	for (uint64_t end = now_ms() + 5000;
-	     (!s.in_x[0] || !s.in_y[0]) && now_ms() < end;)
+	for (uint64_t end = dial_test_now_ms() + 5000;
+	     (!s.in_x[0] || !s.in_y[0]) && dial_test_now_ms() < end;)
 		dial_event_free(wait_ev(e2, &s, DIAL_EV_ENDED, "-", 50));
 	if (!ok(s.in_x[0] && s.in_y[0], "engine 2 got X and Y"))
 		goto out;
 	answer(e2, s.in_x, phx);
 	answer(e2, s.in_y, phy);
-	for (uint64_t end = now_ms() + 5000;
-	     (!s.up_x || !s.up_y) && now_ms() < end;)
+	for (uint64_t end = dial_test_now_ms() + 5000;
+	     (!s.up_x || !s.up_y) && dial_test_now_ms() < end;)
 		dial_event_free(wait_ev(e1, &s, DIAL_EV_ENDED, "-", 50));
 	if (!ok(s.up_x && s.up_y, "X and Y answered"))
 		goto out;

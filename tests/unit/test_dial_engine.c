@@ -3,42 +3,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "dial/dial.h"
 #include "tests/tap.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Waits up to ms for an event of that type (and leg, unless NULL) on d;
- * every other event is dropped. Returns it (caller frees) or NULL. */
-static struct dial_event *wait_ev(struct dial *d, enum dial_ev_type type,
-				  const char *leg, unsigned ms)
-{
-	uint64_t end = now_ms() + ms;
-
-	for (;;) {
-		struct dial_event *ev;
-		struct pollfd p = {dial_event_fd(d), POLLIN, 0};
-		uint64_t now;
-
-		while ((ev = dial_event_next(d))) {
-			if (ev->type == type && (!leg || !strcmp(leg, ev->leg_id)))
-				return ev;
-			dial_event_free(ev);
-		}
-		now = now_ms();
-		if (now >= end)
-			return NULL;
-		(void)poll(&p, 1, (int)(end - now));
-	}
-}
+#include "tests/unit/dial_test.h"
 
 static void drain(struct dial *d)
 {
@@ -52,7 +20,7 @@ static void drain(struct dial *d)
  * when A's CANCEL follows B's (delayed) 100: wait for that, bounded. */
 static void wait_idle(struct dial *b)
 {
-	for (uint64_t end = now_ms() + 5000; now_ms() < end;) {
+	for (uint64_t end = dial_test_now_ms() + 5000; dial_test_now_ms() < end;) {
 		struct dial_stats st;
 
 		dial_stats_get(b, &st);
@@ -111,7 +79,7 @@ static void test_call(struct dial *a, struct dial *b)
 	p.account_sid = "ACtest";
 	is_int(dial_leg_start(a, &p), 0, "leg started");
 
-	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	ev = dial_test_wait_ev(b, DIAL_EV_INBOUND, NULL, 5000, NULL, NULL);
 	if (!ok(ev != NULL, "B saw an inbound INVITE"))
 		return;
 	snprintf(in_id, sizeof(in_id), "%s", ev->leg_id);
@@ -121,21 +89,21 @@ static void test_call(struct dial *a, struct dial *b)
 	is_str(ev->sdp.codec, "PCMU", "default offer starts with PCMU");
 	dial_event_free(ev);
 	is_int(dial_inbound_ring(b, in_id, 180), 0, "B rings");
-	ev = wait_ev(a, DIAL_EV_PROGRESS, "CAtest1", 5000);
+	ev = dial_test_wait_ev(a, DIAL_EV_PROGRESS, "CAtest1", 5000, NULL, NULL);
 	ok(ev && ev->code == 180, "A saw 180");
 	dial_event_free(ev);
 	is_int(dial_inbound_answer(b, in_id, NULL), 0, "B answers");
-	ev = wait_ev(a, DIAL_EV_ANSWERED, "CAtest1", 5000);
+	ev = dial_test_wait_ev(a, DIAL_EV_ANSWERED, "CAtest1", 5000, NULL, NULL);
 	ok(ev && ev->code == 200 && ev->sdp.present, "A answered with SDP");
 	dial_event_free(ev);
-	ev = wait_ev(b, DIAL_EV_ANSWERED, in_id, 5000);
+	ev = dial_test_wait_ev(b, DIAL_EV_ANSWERED, in_id, 5000, NULL, NULL);
 	ok(ev != NULL, "B saw the ACK");
 	dial_event_free(ev);
 	is_int(dial_leg_hangup(a, "CAtest1", &bye), 0, "A hangs up");
-	ev = wait_ev(a, DIAL_EV_ENDED, "CAtest1", 5000);
+	ev = dial_test_wait_ev(a, DIAL_EV_ENDED, "CAtest1", 5000, NULL, NULL);
 	ok(ev && ev->end == DIAL_END_COMPLETED && ev->local, "A: completed, local");
 	dial_event_free(ev);
-	ev = wait_ev(b, DIAL_EV_ENDED, in_id, 5000);
+	ev = dial_test_wait_ev(b, DIAL_EV_ENDED, in_id, 5000, NULL, NULL);
 	ok(ev && ev->end == DIAL_END_COMPLETED && !ev->local, "B: completed, remote");
 	ok(ev && ev->reason.present && ev->reason.cause == 16,
 	   "B got A's Reason");
@@ -159,15 +127,15 @@ static void test_shed(struct dial *a, struct dial *b)
 	dial_leg_start(a, &p);
 	p.id = "CAs3";
 	dial_leg_start(a, &p);
-	ev = wait_ev(a, DIAL_EV_ENDED, "CAs3", 5000);
+	ev = dial_test_wait_ev(a, DIAL_EV_ENDED, "CAs3", 5000, NULL, NULL);
 	ok(ev && ev->err == EBUSY && ev->end == DIAL_END_FAILED,
 	   "third leg shed with EBUSY");
 	dial_event_free(ev);
 	/* b has max_inbound 2: it rejected nothing yet */
-	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	ev = dial_test_wait_ev(b, DIAL_EV_INBOUND, NULL, 5000, NULL, NULL);
 	ok(ev != NULL, "first inbound");
 	dial_event_free(ev);
-	ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 5000);
+	ev = dial_test_wait_ev(b, DIAL_EV_INBOUND, NULL, 5000, NULL, NULL);
 	ok(ev != NULL, "second inbound");
 	dial_event_free(ev);
 	dial_leg_hangup(a, "CAs1", NULL);
@@ -175,7 +143,7 @@ static void test_shed(struct dial *a, struct dial *b)
 	{
 		int n = 0, canceled = 0;
 
-		while (n < 2 && (ev = wait_ev(a, DIAL_EV_ENDED, NULL, 5000))) {
+		while (n < 2 && (ev = dial_test_wait_ev(a, DIAL_EV_ENDED, NULL, 5000, NULL, NULL))) {
 			n++;
 			canceled += ev->end == DIAL_END_CANCELED;
 			dial_event_free(ev);
@@ -188,11 +156,11 @@ static void test_shed(struct dial *a, struct dial *b)
 	dial_leg_start(a, &p);
 	p.id = "CAs1";
 	dial_leg_start(a, &p);
-	ev = wait_ev(a, DIAL_EV_ENDED, "CAs1", 5000);
+	ev = dial_test_wait_ev(a, DIAL_EV_ENDED, "CAs1", 5000, NULL, NULL);
 	ok(ev && ev->err == EEXIST, "a second live leg of one id is refused");
 	dial_event_free(ev);
 	dial_leg_hangup(a, "CAs1", NULL);
-	ev = wait_ev(a, DIAL_EV_ENDED, "CAs1", 5000);
+	ev = dial_test_wait_ev(a, DIAL_EV_ENDED, "CAs1", 5000, NULL, NULL);
 	ok(ev && ev->end == DIAL_END_CANCELED, "the reused id's leg ran and ended");
 	dial_event_free(ev);
 	dial_stats_get(a, &st);
@@ -225,8 +193,8 @@ static void test_bound(struct dial *b)
 	dial_leg_start(c, &p);
 	/* B may still hold events of the previous case's legs (an INBOUND
 	   among them): take the INBOUND of this leg, known by its From */
-	for (uint64_t end = now_ms() + 5000; !in_id[0] && now_ms() < end;) {
-		ev = wait_ev(b, DIAL_EV_INBOUND, NULL, 1000);
+	for (uint64_t end = dial_test_now_ms() + 5000; !in_id[0] && dial_test_now_ms() < end;) {
+		ev = dial_test_wait_ev(b, DIAL_EV_INBOUND, NULL, 1000, NULL, NULL);
 		if (ev && ev->from && strstr(ev->from, "sip:bound@"))
 			snprintf(in_id, sizeof(in_id), "%s", ev->leg_id);
 		dial_event_free(ev);
@@ -235,12 +203,12 @@ static void test_bound(struct dial *b)
 	dial_inbound_answer(b, in_id, NULL);
 	/* generous: a hang-up sent before C saw the 200 would be a CANCEL,
 	   and no ANSWERED to count (seen once on a loaded machine) */
-	dial_event_free(wait_ev(b, DIAL_EV_ANSWERED, in_id, 20000));
+	dial_event_free(dial_test_wait_ev(b, DIAL_EV_ANSWERED, in_id, 20000, NULL, NULL));
 	dial_leg_hangup(c, "CAbound", NULL);
-	dial_event_free(wait_ev(b, DIAL_EV_ENDED, in_id, 20000));
+	dial_event_free(dial_test_wait_ev(b, DIAL_EV_ENDED, in_id, 20000, NULL, NULL));
 	/* C's ENDED may still be on its way (its thread hands events over
 	   once per loop pass): read until it is there, bounded */
-	for (uint64_t end = now_ms() + 5000; !ended && now_ms() < end;) {
+	for (uint64_t end = dial_test_now_ms() + 5000; !ended && dial_test_now_ms() < end;) {
 		struct pollfd pf = {dial_event_fd(c), POLLIN, 0};
 
 		while ((ev = dial_event_next(c))) {
