@@ -162,7 +162,7 @@ struct leg {
 	/* events */
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
-	uint64_t ended_ms;
+	uint64_t ended_ms;	/* tmr_jiffies(): CLOCK_MONOTONIC */
 	struct dial_media *media;	/* relayed media (bridge.c) */
 };
 

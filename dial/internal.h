@@ -3,25 +3,22 @@
 #define DIALERD_DIAL_INTERNAL_H
 
 /*
- * dial/ is built in layers; a file calls only files of lower layers, so its
- * call graph between files is a tree (tests/unit/check_layers.py fails on a
- * cycle). Needs that point upwards go through handler pointers that the
- * upper file installs, as libre's sipsess does.
- *  0  msg.c, sdp.c: SIP and SDP text; log.c: dial_log and its handler;
- *     evq.c: the event FIFO to the daemon, its eventfd, the counters;
- *     load.c: overload detection (opaque); media.c: a leg's RTP endpoint;
- *     tls.c, tmr_heap.c, rand_pool.c: libre's TLS checks, timers, random.
- *  1  leg.c: the leg object: tables by id, Call-ID and fork group, events,
- *     end and linger, RTP ports; it frees its media endpoint.
- *  2  sess.c: the sipsess handlers both directions share; bridge.c: a
- *     leg's relayed media and the bridge between two legs.
+ * dial/ in layers: a file calls only files of lower layers (or of its own
+ * layer listed before it), so the calls between files form a graph without
+ * cycles; tests/unit/check_layers.py derives it and fails on a cycle.
+ * Where a lower file must reach up, the upper one installs a handler.
+ *  0  msg.c (SIP text into events), sdp.c, log.c (dial_log), media.c (a
+ *     leg's RTP endpoint and relay), tmr_heap.c, rand_pool.c, tls.c; then
+ *     evq.c (event FIFO, eventfd, counters) and load.c (overload, opaque)
+ *  1  leg.c: the leg object: tables by id, Call-ID and group, its events,
+ *     its end and linger, RTP ports; it frees its media endpoint
+ *  2  sess.c: sipsess handlers both directions share; bridge.c: leg <-> media
  *  3  out.c: outgoing legs (INVITE, auth, 422, CANCEL, refresh, UPDATE,
- *     fork); in.c: inbound legs (admission, ring, answer, reject, CANCEL).
- *  4  recv.c: libre's trace and request listeners routed to the legs.
- *  5  cmd.c: the daemon's commands; stack.c: the libre stack of the SIP
- *     thread; thread.c: dial_alloc/dial_free and the SIP thread itself.
- * Files of layer 0 see only this header; layers 1-5 share core.h, where
- * struct dial and struct leg are defined.
+ *     fork); in.c: inbound legs (admission, ring, answer, reject, CANCEL)
+ *  4  recv.c: libre's trace and request listeners, routed to the legs
+ *  5  cmd.c (the daemon's commands), stack.c (the libre stack), thread.c
+ *     (dial_alloc, dial_free, the SIP thread)
+ * Layer 0 sees no struct dial (this header); layers 1-5 share core.h.
  */
 
 #include <stdbool.h>

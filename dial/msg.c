@@ -22,6 +22,8 @@ struct blob {
 	struct dial_event ev;
 };
 
+/* CLOCK_REALTIME: event times are wall-clock, and load.c compares it with
+ * the kernel's receive stamps, which are on that clock too */
 uint64_t dial_now_us(void)
 {
 	struct timespec ts;
@@ -149,55 +151,40 @@ static bool is_sdp(const struct dial_event *ev, const uint8_t *body,
 	return blen >= 3 && !memcmp(body, "v=0", 3);
 }
 
-int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
-		   enum dial_dir dir, uint64_t time_us)
+/* The header block ends at the first empty line: its length (len when
+ * there is none) and an upper bound of its header count. */
+static size_t head_len(const uint8_t *pkt, size_t len, size_t *nlines)
 {
-	size_t hlen, nlines = 0, sl_len, blen = 0, size;
-	const uint8_t *body = NULL;
-	struct blob *b;
-	char *tok, *p, *end, *line_end, *sl;
-	struct dial_event *ev;
-
-	if (!evp || !pkt || !len)
-		return EINVAL;
-
-	/* the header block ends at the first empty line */
-	hlen = len;
+	*nlines = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (pkt[i] != '\n')
 			continue;
-		nlines++;
-		if (i + 1 < len && pkt[i + 1] == '\n') {
-			hlen = i + 2;
-			break;
-		}
-		if (i + 2 < len && pkt[i + 1] == '\r' && pkt[i + 2] == '\n') {
-			hlen = i + 3;
-			break;
-		}
+		(*nlines)++;
+		if (i + 1 < len && pkt[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && pkt[i + 1] == '\r' && pkt[i + 2] == '\n')
+			return i + 3;
 	}
-	if (hlen < len) {
-		body = pkt + hlen;
-		blen = len - hlen;
-	}
-	/* the start line */
-	for (sl_len = 0; sl_len < hlen && pkt[sl_len] != '\r' &&
-	     pkt[sl_len] != '\n'; sl_len++)
-		;
-	if (sl_len < 8 || memchr(pkt, '\0', hlen))
-		return EBADMSG;
+	return len;
+}
 
-	size = sizeof(*b) + (nlines + 1) * sizeof(struct dial_hdr) +
-	       hlen + (hlen + 1) + (sl_len + 1);
-	b = malloc(size);
+/* One allocation for the event, its header array, the raw header block
+ * and two working copies (the tokenised block, the start line). */
+static struct blob *blob_alloc(const uint8_t *pkt, size_t hlen,
+			       size_t nlines, size_t sl_len)
+{
+	size_t size = sizeof(struct blob) +
+		(nlines + 1) * sizeof(struct dial_hdr) + hlen + (hlen + 1) +
+		(sl_len + 1);
+	struct blob *b = malloc(size);
+	struct dial_event *ev;
+	char *tok;
+
 	if (!b)
-		return ENOMEM;
+		return NULL;
 	memset(b, 0, sizeof(*b));
 	b->size = size;
 	ev = &b->ev;
-	ev->type = DIAL_EV_SIP;
-	ev->dir = dir;
-	ev->time_us = time_us;
 	ev->hdrv = (struct dial_hdr *)(void *)(b + 1);
 	ev->raw = (uint8_t *)(ev->hdrv + nlines + 1);
 	memcpy((uint8_t *)(uintptr_t)ev->raw, pkt, hlen);
@@ -205,74 +192,89 @@ int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
 	tok = (char *)(uintptr_t)ev->raw + hlen;
 	memcpy(tok, pkt, hlen);
 	tok[hlen] = '\0';
-	sl = tok + hlen + 1;
+	return b;
+}
 
-	/* start line: "SIP/2.0 200 OK" or "INVITE sip:x SIP/2.0" */
-	memcpy(sl, pkt, sl_len);
-	sl[sl_len] = '\0';
-	tok[sl_len] = '\0';
+/* "SIP/2.0 200 OK" or "INVITE sip:x SIP/2.0"; sl is a working copy of
+ * the start line, tok the tokenised block that starts with it. */
+static int start_line_parse(struct dial_event *ev, char *sl, char *tok)
+{
 	ev->start_line = tok;
 	if (!strncmp(sl, "SIP/2.0 ", 8)) {
 		char *c = sl + 8;
 
 		ev->code = (uint16_t)strtoul(c, &c, 10);
 		if (ev->code < 100 || ev->code > 699)
-			goto bad;
+			return EBADMSG;
 		ev->phrase = tok + (c - sl) + (*c == ' ');
 	}
 	else {
 		char *sp = strchr(sl, ' '), *sp2;
 
 		if (!sp)
-			goto bad;
+			return EBADMSG;
 		*sp = '\0';
 		ev->method = sl;
 		sp2 = strchr(sp + 1, ' ');
 		if (!sp2)
-			goto bad;
+			return EBADMSG;
 		*sp2 = '\0';
 		ev->ruri = sp + 1;
 	}
+	return 0;
+}
 
-	/* headers; continuation lines are folded into the value */
-	p = tok + sl_len + 1;
+/* The end of the header line at p; continuation lines are folded into
+ * its value. */
+static char *line_end(char *p, char *end)
+{
+	char *le = p, *nl;
+
+	for (;;) {
+		nl = memchr(le, '\n', (size_t)(end - le));
+		if (!nl)
+			return end;
+		if (nl + 1 < end && (nl[1] == ' ' || nl[1] == '\t')) {
+			*nl = ' ';
+			if (nl > p && nl[-1] == '\r')
+				nl[-1] = ' ';
+			le = nl + 1;
+			continue;
+		}
+		return nl;
+	}
+}
+
+/* The headers of the tokenised block [p, end), in order. */
+static void headers_parse(struct dial_event *ev, char *p, char *end)
+{
 	if (*p == '\n')
 		p++;
-	end = tok + hlen;
 	while (p < end) {
-		char *colon, *name, *val, *nl;
+		char *colon, *name, *val, *le;
 
 		if (*p == '\r' || *p == '\n')
 			break;	/* the empty line */
-		line_end = p;
-		for (;;) {
-			nl = memchr(line_end, '\n', (size_t)(end - line_end));
-			if (!nl) {
-				line_end = end;
-				break;
-			}
-			if (nl + 1 < end && (nl[1] == ' ' || nl[1] == '\t')) {
-				*nl = ' ';
-				if (nl > p && nl[-1] == '\r')
-					nl[-1] = ' ';
-				line_end = nl + 1;
-				continue;
-			}
-			line_end = nl;
-			break;
-		}
-		colon = memchr(p, ':', (size_t)(line_end - p));
+		le = line_end(p, end);
+		colon = memchr(p, ':', (size_t)(le - p));
 		if (colon) {
 			name = trim(p, colon);
-			val = trim(colon + 1, line_end);
+			val = trim(colon + 1, le);
 			if (*name) {
 				ev->hdrv[ev->hdrc].name = name;
 				ev->hdrv[ev->hdrc].value = val;
 				ev->hdrc++;
 			}
 		}
-		p = line_end + 1;
+		p = le + 1;
 	}
+}
+
+/* The fields an event names: Call-ID, From, To, a response's method
+ * (from CSeq), Reason. */
+static void fields_set(struct dial_event *ev)
+{
+	const char *r;
 
 	ev->call_id = dial_event_hdr(ev, "Call-ID");
 	ev->from = dial_event_hdr(ev, "From");
@@ -287,19 +289,54 @@ int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
 			ev->method = cseq;
 		}
 	}
-	{
-		const char *r = dial_event_hdr(ev, "Reason");
+	r = dial_event_hdr(ev, "Reason");
+	if (r)
+		(void)dial_reason_parse(&ev->reason, r);
+}
 
-		if (r)
-			(void)dial_reason_parse(&ev->reason, r);
-	}
-	if (body && is_sdp(ev, body, blen))
-		dial_sdp_summary(&ev->sdp, (const char *)body, blen);
-	*evp = ev;
-	return 0;
- bad:
-	free(b);
-	return EBADMSG;
+int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
+		   enum dial_dir dir, uint64_t time_us)
+{
+	size_t hlen, nlines, sl_len;
+	struct blob *b;
+	struct dial_event *ev = NULL;
+	char *tok, *sl;
+	int err;
+
+	if (!evp || !pkt || !len)
+		return EINVAL;
+	hlen = head_len(pkt, len, &nlines);
+	for (sl_len = 0; sl_len < hlen && pkt[sl_len] != '\r' &&
+	     pkt[sl_len] != '\n'; sl_len++)
+		;
+	if (sl_len < 8 || memchr(pkt, '\0', hlen))
+		return EBADMSG;
+	b = blob_alloc(pkt, hlen, nlines, sl_len);
+	if (!b)
+		return ENOMEM;
+	ev = &b->ev;
+	ev->type = DIAL_EV_SIP;
+	ev->dir = dir;
+	ev->time_us = time_us;
+	tok = (char *)(uintptr_t)ev->raw + hlen;
+	sl = tok + hlen + 1;
+	memcpy(sl, pkt, sl_len);
+	sl[sl_len] = '\0';
+	tok[sl_len] = '\0';
+	err = start_line_parse(ev, sl, tok);
+	if (err)
+		goto out;
+	headers_parse(ev, tok + sl_len + 1, tok + hlen);
+	fields_set(ev);
+	if (hlen < len && is_sdp(ev, pkt + hlen, len - hlen))
+		dial_sdp_summary(&ev->sdp, (const char *)pkt + hlen,
+				 len - hlen);
+ out:
+	if (err)
+		dial_event_free(ev);
+	else
+		*evp = ev;
+	return err;
 }
 
 bool dial_reason_parse(struct dial_reason *r, const char *val)
