@@ -94,8 +94,8 @@ dial_reject_case() {
 # dial_burst N [dialtool options...]: dialtool (events of leg "in" in
 # $WORK/in.json; -q 20 -m 100000 before the options) takes a burst of N
 # INVITEs from tests/lib/burst.py, then one more after it; the responses
-# per Call-ID land in $WORK/burst.json. (Its variables are _b*: dial_start
-# sets _n.)
+# per Call-ID land in $WORK/burst.json, and what became of the INVITEs in
+# burst_val. (Its variables are _b*: dial_start sets _n.)
 dial_burst() {
 	_bn=$1
 	shift
@@ -106,4 +106,13 @@ dial_burst() {
 		harness_error "burst.py failed"
 	dial_wait in
 	assert_eq "$DIAL_RC" 0 "dialtool ran its script"
+	_bv=$(python3 "$TOP/tests/lib/overload_verdict.py" "$WORK/burst.json" \
+		"$WORK/in.json") || harness_error "overload_verdict.py failed"
+	printf '# %s\n' "$_bv"
+}
+
+# burst_val NAME: a value of the last dial_burst's verdict (names: top of
+# tests/lib/overload_verdict.py)
+burst_val() {
+	printf '%s\n' "$_bv" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }

@@ -18,32 +18,12 @@ e0=$(rcvbuf_errors)
 dial_burst $N -b 262144
 full=$(( $(rcvbuf_errors) - e0 ))
 
-python3 - "$WORK/burst.json" "$WORK/in.json" >"$WORK/verdict.txt" <<'PY'
-import json, sys
-b = json.load(open(sys.argv[1]))
-evs = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")]
-inbound = {e["call_id"] for e in evs if e["event"] == "inbound"}
-stats = [e for e in evs if e["event"] == "stats"][-1]
-resp = b["responses"]
-sent = set(b["sent"])
-shed = {c for c, rs in resp.items() if any(r["code"] == 503 for r in rs)} & sent
-admitted = sent & inbound
-print("sent=%d shed=%d admitted=%d dropped=%d both=%d filters=%d udp_drops=%d"
-      " probe_admitted=%s probe_shed=%s" % (
-      len(sent), len(shed), len(admitted), len(sent - shed - inbound),
-      len(shed & inbound), stats["filters"], stats["udp_drops"],
-      b["probe"] in inbound, b["probe"] in resp and
-      any(r["code"] == 503 for r in resp[b["probe"]])))
-PY
-v=$(cat "$WORK/verdict.txt")
-printf '# %s\n' "$v"
-val() { printf '%s\n' "$v" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-[ "$(val filters)" -ge 1 ] || fail "the INVITE filter was never attached"
-pass "INVITE filter attached $(val filters) time(s)"
-[ "$(val dropped)" -gt 0 ] || fail "no INVITE was dropped"
-pass "$(val dropped) INVITEs dropped in the kernel (socket drops: $(val udp_drops), of which $full for a full buffer, the rest by the filter)"
-[ "$(val admitted)" -gt 0 ] || fail "nothing was admitted"
-pass "$(val admitted) admitted, $(val shed) shed with 503"
-assert_eq "$(val both)" 0 "no shed INVITE became a call"
-assert_eq "$(val probe_admitted)/$(val probe_shed)" "True/False" "after the burst the filter is off: a new INVITE is admitted"
+[ "$(burst_val filters)" -ge 1 ] || fail "the INVITE filter was never attached"
+pass "INVITE filter attached $(burst_val filters) time(s)"
+[ "$(burst_val dropped)" -gt 0 ] || fail "no INVITE was dropped"
+pass "$(burst_val dropped) INVITEs dropped in the kernel (socket drops: $(burst_val udp_drops), of which $full for a full buffer, the rest by the filter)"
+[ "$(burst_val admitted)" -gt 0 ] || fail "nothing was admitted"
+pass "$(burst_val admitted) admitted, $(burst_val shed) shed with 503"
+assert_eq "$(burst_val both)" 0 "no shed INVITE became a call"
+assert_eq "$(burst_val probe_admitted)/$(burst_val probe_shed)" "True/False" "after the burst the filter is off: a new INVITE is admitted"
 assert_match "$(cat "$WORK/in.log")" 'INVITEs dropped in the kernel' "level 2 is logged"
