@@ -129,7 +129,7 @@ struct dial_event *dial_evq_next(struct dial_evq *q)
 	return ev;
 }
 
-void dial_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
+void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
 {
 	struct dial_ctr *m = (struct dial_ctr *)(uintptr_t)c;
 

@@ -7,8 +7,8 @@
  * layer listed before it), so the calls between files form a graph without
  * cycles; tests/unit/check_layers.py derives it and fails on a cycle.
  * Where a lower file must reach up, the upper one installs a handler.
- *  0  msg.c (SIP text into events), sdp.c, log.c (dial_log), media.c (a
- *     leg's RTP endpoint and relay), tmr_heap.c, rand_pool.c, tls.c; then
+ *  0  sdp.c, log.c (dial_log), media.c (a leg's RTP endpoint and relay),
+ *     tmr_heap.c, rand_pool.c, tls.c, msg.c (SIP text into events); then
  *     evq.c (event FIFO, eventfd, counters) and load.c (overload, opaque)
  *  1  leg.c: the leg object: tables by id, Call-ID and group, its events,
  *     its end and linger, RTP ports; it frees its media endpoint
@@ -50,8 +50,6 @@ bool dial_reason_parse(struct dial_reason *r, const char *val);
 void dial_reason_hdr(char *buf, size_t size, const struct dial_reason *r);
 /* Parses Session-Expires "N;refresher=uac"; 0 when absent/bad. */
 unsigned dial_se_parse(const char *val, char *refresher, size_t rsz);
-/* First audio stream of an SDP body. */
-void dial_sdp_summary(struct dial_sdp *s, const char *body, size_t len);
 /* Case-insensitive: does a comma list (Allow, Supported) hold tok? */
 bool dial_list_has(const char *list, const char *tok);
 /* Wall-clock time (CLOCK_REALTIME) in microseconds: event stamps, and the
@@ -71,6 +69,8 @@ int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
 		    const char *addr, uint16_t port,
 		    const enum dial_codec *codecv, size_t codecc,
 		    uint64_t sess_id, struct dial_sdp *chosen);
+/* First audio stream of an SDP body: address, port, first codec. */
+void dial_sdp_summary(struct dial_sdp *s, const char *body, size_t len);
 /* Appends "Name: value\r\n" for each header after dial_hdr_check;
  * EINVAL for a header the stack writes itself (Via, Call-ID, Content-*...). */
 int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc);
@@ -119,7 +119,7 @@ void dial_evq_emit(struct dial_evq *q, struct dial_event *ev);
 void dial_evq_flush(struct dial_evq *q);
 /* The next event, or NULL; any one reader thread. */
 struct dial_event *dial_evq_next(struct dial_evq *q);
-void dial_ctr_get(const struct dial_ctr *c, struct dial_stats *st);
+void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st);
 
 /* ---- load.c: overload detection (SIP thread) ---- */
 

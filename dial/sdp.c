@@ -1,4 +1,4 @@
-/* sdp.c: SDP offers from a codec list and answers that match an offer; header encoding */
+/* sdp.c: SDP offers from a codec list, answers that match an offer, the summary of a received SDP; header encoding */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -176,21 +176,13 @@ static int codec_of(const char *sec, size_t len, int pt)
 	}
 }
 
-/* The offer must be NUL-terminated at offer[olen]: the line scanners below
- * (strcspn, strtol, atoi) stop at that NUL. */
-static int sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
-		      const char *addr, uint16_t port,
-		      const enum dial_codec *codecv, size_t codecc,
-		      uint64_t sess_id, struct dial_sdp *chosen)
+/* The offer's first m=audio line and the end of its section (the next
+ * m= line); EBADMSG without one. */
+static int audio_section(const char *offer, const char *end,
+			 const char **mp, const char **sec_endp)
 {
-	const char *m = NULL, *p, *end, *sec_end, *nl;
-	int pts[32], npts = 0, pick = -1, pick_pt = -1, tev = -1;
-	struct out o = {buf, size, 0, 0};
+	const char *m = NULL, *p, *nl = NULL;
 
-	if (!buf || !size || !offer || !addr)
-		return EINVAL;
-	end = offer + olen;
-	/* the first m=audio line */
 	for (p = offer; p < end; p = nl ? nl + 1 : end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if ((size_t)(end - p) > 8 && !strncmp(p, "m=audio ", 8)) {
@@ -200,49 +192,65 @@ static int sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
 	}
 	if (!m)
 		return EBADMSG;
-	/* its section runs to the next m= line */
-	sec_end = end;
+	*mp = m;
+	*sec_endp = end;
 	for (p = nl ? nl + 1 : end; p < end; p = nl ? nl + 1 : end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if ((size_t)(end - p) > 2 && !strncmp(p, "m=", 2)) {
-			sec_end = p;
+			*sec_endp = p;
 			break;
 		}
 	}
-	{
-		/* "m=audio PORT PROTO pt pt pt" */
-		const char *q = m + 8, *le = memchr(m, '\n', (size_t)(end - m));
-		int field = 0;
+	return 0;
+}
 
-		if (!le)
-			le = end;
-		while (q < le && npts < 32) {
-			char *e;
-			long v;
+/* "m=audio PORT PROTO pt pt pt": the payload types, at most ptc. */
+static int payload_types(const char *m, const char *end, int *pts, int ptc)
+{
+	const char *q = m + 8, *le = memchr(m, '\n', (size_t)(end - m));
+	int field = 0, npts = 0;
 
-			while (q < le && *q == ' ')
-				q++;
-			if (q >= le || *q == '\r')
-				break;
-			if (field < 2) {
-				q += strcspn(q, " \r\n");
-				field++;
-				continue;
-			}
-			v = strtol(q, &e, 10);
-			if (e == q)
-				break;
-			if (v >= 0 && v <= 127)
-				pts[npts++] = (int)v;
-			q = e;
+	if (!le)
+		le = end;
+	while (q < le && npts < ptc) {
+		char *e;
+		long v;
+
+		while (q < le && *q == ' ')
+			q++;
+		if (q >= le || *q == '\r')
+			break;
+		if (field < 2) {
+			q += strcspn(q, " \r\n");
+			field++;
+			continue;
 		}
+		v = strtol(q, &e, 10);
+		if (e == q)
+			break;
+		if (v >= 0 && v <= 127)
+			pts[npts++] = (int)v;
+		q = e;
 	}
+	return npts;
+}
+
+/* The first offered codec that codecv allows (any when codecc is 0), its
+ * payload type in *ptp, and telephone-event's in *tevp (-1: none); -1
+ * when none matches. */
+static int codec_pick(const char *m, const char *sec_end, const int *pts,
+		      int npts, const enum dial_codec *codecv, size_t codecc,
+		      int *ptp, int *tevp)
+{
+	int pick = -1;
+
+	*tevp = -1;
 	for (int i = 0; i < npts; i++) {
 		int c = codec_of(m, (size_t)(sec_end - m), pts[i]);
 
 		if (c == DIAL_CODEC_COUNT) {
-			if (tev < 0)
-				tev = pts[i];
+			if (*tevp < 0)
+				*tevp = pts[i];
 			continue;
 		}
 		if (c < 0 || pick >= 0)
@@ -256,8 +264,31 @@ static int sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
 				continue;
 		}
 		pick = c;
-		pick_pt = pts[i];
+		*ptp = pts[i];
 	}
+	return pick;
+}
+
+/* The offer must be NUL-terminated at offer[olen]: the line scanners below
+ * (strcspn, strtol, atoi) stop at that NUL. */
+static int sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
+		      const char *addr, uint16_t port,
+		      const enum dial_codec *codecv, size_t codecc,
+		      uint64_t sess_id, struct dial_sdp *chosen)
+{
+	const char *m, *sec_end;
+	int pts[32], npts, pick, pick_pt = -1, tev;
+	struct out o = {buf, size, 0, 0};
+	int err;
+
+	if (!buf || !size || !offer || !addr)
+		return EINVAL;
+	err = audio_section(offer, offer + olen, &m, &sec_end);
+	if (err)
+		return err;
+	npts = payload_types(m, offer + olen, pts, 32);
+	pick = codec_pick(m, sec_end, pts, npts, codecv, codecc, &pick_pt,
+			  &tev);
 	if (pick < 0)
 		return ENOTSUP;
 
@@ -368,4 +399,90 @@ int dial_hdrs_encode(char **out, const struct dial_hdr *hdrv, size_t hdrc)
 	*s = '\0';
 	*out = n;
 	return 0;
+}
+
+static void scopy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Reads the first audio m= line, its connection address and the rtpmap
+ * of its first payload type. */
+void dial_sdp_summary(struct dial_sdp *s, const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	bool in_audio = false, seen_audio = false;
+	char sess_addr[64] = "";
+
+	memset(s, 0, sizeof(*s));
+	s->pt = -1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char line[256];
+
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : end;
+
+		if (!strncmp(line, "m=", 2)) {
+			if (seen_audio)
+				break;
+			in_audio = !strncmp(line, "m=audio ", 8);
+			if (in_audio) {
+				unsigned port = 0;
+				int pt = -1;
+				char proto[32];
+
+				seen_audio = true;
+				s->present = true;
+				if (sscanf(line + 8, "%u %31s %d", &port, proto,
+					   &pt) >= 2) {
+					s->port = (uint16_t)port;
+					s->pt = pt;
+				}
+				/* static payload types need no rtpmap */
+				if (pt == 0)
+					strcpy(s->codec, "PCMU");
+				else if (pt == 8)
+					strcpy(s->codec, "PCMA");
+				else if (pt == 9)
+					strcpy(s->codec, "G722");
+				else if (pt == 18)
+					strcpy(s->codec, "G729");
+				else if (pt == 3)
+					strcpy(s->codec, "GSM");
+			}
+		}
+		else if (!strncmp(line, "c=IN IP", 7) && strlen(line) > 9) {
+			char *a = line + 9;
+
+			a[strcspn(a, "/ ")] = '\0';
+			if (seen_audio && in_audio)
+				scopy(s->addr, sizeof(s->addr), a);
+			else if (!seen_audio)
+				scopy(sess_addr, sizeof(sess_addr), a);
+		}
+		else if (in_audio && !strncmp(line, "a=rtpmap:", 9)) {
+			char *e;
+			long pt = strtol(line + 9, &e, 10);
+
+			if (pt == s->pt && *e == ' ') {
+				e++;
+				e[strcspn(e, "/")] = '\0';
+				scopy(s->codec, sizeof(s->codec), e);
+			}
+		}
+	}
+	if (s->present && !s->addr[0])
+		scopy(s->addr, sizeof(s->addr), sess_addr);
 }

@@ -302,7 +302,7 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 {
 	if (!d || !st)
 		return;
-	dial_ctr_get(&d->ctr, st);
+	dial_evq_ctr_get(&d->ctr, st);
 }
 
 uint16_t dial_listen_port(const struct dial *d)
