@@ -170,7 +170,8 @@ int store_alloc(struct store **sp, const struct store_conf *conf)
 		goto out;
 	}
 	if (conf->data_dir && *conf->data_dir) {
-		err = journal_open(&s->journal, conf->data_dir);
+		err = store_journal_open(&s->journal, conf->data_dir,
+					 STORE_JOURNAL_NAME);
 		if (err)
 			goto out;
 		s->have_journal = true;

@@ -131,18 +131,19 @@ struct journal {
 	uint64_t done_off;	/* bytes whose rows have landed */
 	unsigned long long rows_appended;
 };
-/* Opens (creating) data_dir/store.journal, locks it, cuts a torn tail. */
-int journal_open(struct journal *j, const char *dir);
-void journal_close(struct journal *j);
+/* Opens (creating) dir/name, locks it, cuts a torn tail. */
+int store_journal_open(struct journal *j, const char *dir, const char *name);
+#define STORE_JOURNAL_NAME "store.journal"
+void store_journal_close(struct journal *j);
 /* Appends whole frames and fsyncs. */
-int journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
+int store_journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
 /* Reads up to max_rows frames / max_bytes from replay_off into out; sets
  * *rows. The frames were checked at open; a bad one now is cut. */
-int journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
+int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
 		 size_t max_bytes, size_t *rows);
 /* All replayed rows landed: empty the file. */
-int journal_truncate(struct journal *j);
-bool journal_pending(const struct journal *j);
+int store_journal_truncate(struct journal *j);
+bool store_journal_pending(const struct journal *j);
 
 /* ---- the store ---- */
 enum wphase {

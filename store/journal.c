@@ -1,4 +1,5 @@
-/* journal.c: the append-only file that holds rows while PostgreSQL is away */
+/* journal.c: an append-only file of CRC-framed records, fsync'd per append:
+ * the rows held while PostgreSQL is away, and the webhook outbox */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,7 +12,6 @@
 
 #include "store/internal.h"
 
-#define JOURNAL_NAME "store.journal"
 
 /* Walks every frame from the start; the first one that is short or fails
  * its CRC ends the valid part: a crash cut a write in the middle. */
@@ -63,7 +63,7 @@ static int scan(struct journal *j, uint64_t *valid, unsigned long long *rows)
 	return err;
 }
 
-int journal_open(struct journal *j, const char *dir)
+int store_journal_open(struct journal *j, const char *dir, const char *name)
 {
 	struct stat st;
 	uint64_t valid = 0;
@@ -73,11 +73,11 @@ int journal_open(struct journal *j, const char *dir)
 
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
-	plen = strlen(dir) + sizeof(JOURNAL_NAME) + 2;
+	plen = strlen(dir) + strlen(name) + 2;
 	j->path = malloc(plen);
 	if (!j->path)
 		return ENOMEM;
-	snprintf(j->path, plen, "%s/%s", dir, JOURNAL_NAME);
+	snprintf(j->path, plen, "%s/%s", dir, name);
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		err = errno;
 		store_log(LOG_ERR, "journal: cannot create %s: %s", dir, strerror(err));
@@ -125,11 +125,11 @@ int journal_open(struct journal *j, const char *dir)
 			  rows, (unsigned long long)valid, j->path);
  out:
 	if (err)
-		journal_close(j);
+		store_journal_close(j);
 	return err;
 }
 
-void journal_close(struct journal *j)
+void store_journal_close(struct journal *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
@@ -138,7 +138,7 @@ void journal_close(struct journal *j)
 	j->path = NULL;
 }
 
-int journal_append(struct journal *j, const unsigned char *p, size_t n,
+int store_journal_append(struct journal *j, const unsigned char *p, size_t n,
 		   size_t rows)
 {
 	size_t done = 0;
@@ -173,7 +173,7 @@ int journal_append(struct journal *j, const unsigned char *p, size_t n,
 	return 0;
 }
 
-int journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
+int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
 		 size_t max_bytes, size_t *rows)
 {
 	size_t start = out->len, pos, flen;
@@ -223,14 +223,14 @@ int journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
 		out->len = start;
 		if (need > REC_HDR + REC_MAX_PAYLOAD || need <= max_bytes)
 			return EBADMSG;
-		return journal_read(j, out, max_rows, need, rows);
+		return store_journal_read(j, out, max_rows, need, rows);
 	}
 	out->len = pos;
 	j->replay_off += pos - start;
 	return 0;
 }
 
-int journal_truncate(struct journal *j)
+int store_journal_truncate(struct journal *j)
 {
 	if (j->fd < 0)
 		return EBADF;
@@ -242,7 +242,7 @@ int journal_truncate(struct journal *j)
 	return 0;
 }
 
-bool journal_pending(const struct journal *j)
+bool store_journal_pending(const struct journal *j)
 {
 	return j->fd >= 0 && j->size > 0;
 }

@@ -103,7 +103,7 @@ static int spill_queue(struct store *s)
 		return 0;
 	if (!s->have_journal)
 		return ENODEV;
-	err = journal_append(&s->journal, s->queue.p, s->queue.len, s->queue_rows);
+	err = store_journal_append(&s->journal, s->queue.p, s->queue.len, s->queue_rows);
 	if (err) {
 		store_log(LOG_ERR, "journal: cannot append %zu rows: %s; kept in memory",
 			  s->queue_rows, strerror(err));
@@ -143,7 +143,7 @@ static void batch_abandon(struct store *s, struct wconn *w)
 		s->journal.replay_off = s->journal.done_off;
 	} else if (b->nrec) {
 		if (s->have_journal)
-			err = journal_append(&s->journal, b->frames.p, b->frames.len,
+			err = store_journal_append(&s->journal, b->frames.p, b->frames.len,
 					     b->nrec);
 		if (s->have_journal && !err) {
 			s->stats.rows_journaled += b->nrec;
@@ -428,7 +428,7 @@ static void load_from_journal(struct store *s, struct wconn *w)
 	batch_clear(b);
 	/* catching up: larger transactions than live batches, but a bounded
 	 * read (a bigger frame is read alone) */
-	err = journal_read(&s->journal, &b->frames,
+	err = store_journal_read(&s->journal, &b->frames,
 			   s->batch_rows > 10000 ? s->batch_rows : 10000,
 			   8u << 20, &rows);
 	if (err || !rows)
@@ -503,8 +503,8 @@ static void start_slot(struct store *s, struct wconn *w, bool force)
 				if (any_in_batch(s))
 					return;	/* their completion starts the replay */
 				load_from_journal(s, w);
-			} else if (s->have_journal && journal_pending(&s->journal)) {
-				err = journal_truncate(&s->journal);
+			} else if (s->have_journal && store_journal_pending(&s->journal)) {
+				err = store_journal_truncate(&s->journal);
 				if (err)
 					store_log(LOG_ERR, "journal: cannot truncate: %s",
 						  strerror(err));
@@ -938,5 +938,5 @@ void writer_free(struct store *s)
 		free(b->ranges);
 	}
 	if (s->have_journal)
-		journal_close(&s->journal);
+		store_journal_close(&s->journal);
 }

@@ -121,13 +121,13 @@ static size_t count_frames(const char *path)
 	char dir[256];
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (journal_open(&j, dir))
+	if (store_journal_open(&j, dir, STORE_JOURNAL_NAME))
 		return (size_t)-1;
-	while (journal_read(&j, &b, 1000, 1 << 20, &rows) == 0 && rows) {
+	while (store_journal_read(&j, &b, 1000, 1 << 20, &rows) == 0 && rows) {
 		total += rows;
 		sbuf_reset(&b);
 	}
-	journal_close(&j);
+	store_journal_close(&j);
 	sbuf_free(&b);
 	return total;
 }
@@ -141,31 +141,31 @@ static void test_journal(const char *dir)
 	struct stat st;
 	int fd;
 
-	ok(journal_open(&j, dir) == 0, "journal opens");
+	ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "journal opens");
 	is_int((long long)j.size, 0, "new journal is empty");
-	is_int(journal_open(&j2, dir), EBUSY, "second opener is refused (EBUSY)");
+	is_int(store_journal_open(&j2, dir, STORE_JOURNAL_NAME), EBUSY, "second opener is refused (EBUSY)");
 	for (int i = 0; i < 10; i++) {
 		rec_begin(&rb, &q, T_EVENTS);
 		rec_text(&rb, "CAabc");
 		rec_int(&rb, i);
 		rec_end(&rb);
 	}
-	ok(journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
-	ok(journal_pending(&j), "pending");
+	ok(store_journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
+	ok(store_journal_pending(&j), "pending");
 	{
 		struct sbuf rb2 = {0};
 		size_t rows = 0;
 
 		/* max_bytes smaller than one frame: that frame is read alone */
-		ok(journal_read(&j, &rb2, 100, 10, &rows) == 0 && rows == 1 &&
+		ok(store_journal_read(&j, &rb2, 100, 10, &rows) == 0 && rows == 1 &&
 		   rb2.len == q.len / 10, "a frame larger than max_bytes is read alone");
-		ok(journal_read(&j, &rb2, 3, 1 << 20, &rows) == 0 && rows == 3,
+		ok(store_journal_read(&j, &rb2, 3, 1 << 20, &rows) == 0 && rows == 3,
 		   "max_rows bounds a read");
 		is_int((long long)j.replay_off, (long long)(q.len / 10 * 4),
 		       "replay offset after 4 rows");
 		sbuf_free(&rb2);
 	}
-	journal_close(&j);
+	store_journal_close(&j);
 	is_int((long long)count_frames(dir), 10, "10 rows read back");
 
 	/* tear the tail: half of a record */
@@ -174,12 +174,12 @@ static void test_journal(const char *dir)
 	ok(fd >= 0 && write(fd, q.p, q.len / 10 / 2) > 0, "append half a record");
 	close(fd);
 	logbuf[0] = '\0';
-	ok(journal_open(&j, dir) == 0, "journal with a torn tail opens");
+	ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "journal with a torn tail opens");
 	ok(strstr(logbuf, "torn tail") != NULL, "torn tail logged: %s", logbuf);
 	stat(path, &st);
 	is_int((long long)st.st_size, (long long)q.len, "file cut to the whole records");
-	ok(journal_truncate(&j) == 0 && j.size == 0, "truncate empties");
-	journal_close(&j);
+	ok(store_journal_truncate(&j) == 0 && j.size == 0, "truncate empties");
+	store_journal_close(&j);
 
 	/* garbage in the middle: the rest from there is cut */
 	fd = open(path, O_WRONLY | O_TRUNC);
