@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 
 #include "autoconf.h"
+#include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/http.h"
@@ -37,6 +38,7 @@ struct server {
 	struct sip_server *sip;
 	struct webhook *webhook;
 	struct webhook_outbox *outbox;
+	struct call_layer *calls;
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *drain;
 	struct timespec started;
@@ -116,6 +118,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	log_msg(LOG_NOTICE, "daemon", "%s: no new work accepted; finishing in-flight work",
 		strsignal((int)sig));
 	http_server_stop_accepting(srv->http);
+	call_layer_drain(srv->calls);
 	clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
 	srv->stop_deadline.tv_sec += srv->cfg->shutdown_timeout;
 	on_drain(-1, 0, srv);
@@ -147,6 +150,7 @@ static void teardown(struct server *srv)
 	if (srv->drain)
 		event_free(srv->drain);
 	srv->sip = sip_server_stop(srv->sip);
+	srv->calls = call_layer_free(srv->calls);
 	srv->outbox = webhook_outbox_free(srv->outbox);
 	srv->webhook = webhook_free(srv->webhook);
 	srv->http = http_server_free(srv->http);
@@ -267,6 +271,17 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the call layer answers the engine's events from here on */
+	e = call_layer_alloc(&srv.calls, srv.base, cfg, sip_server_dial(srv.sip),
+			     srv.webhook, srv.outbox, db_store(srv.db));
+	if (e) {
+		log_msg(LOG_ERR, "daemon", "cannot start the call layer: %s",
+			strerror(e));
+		teardown(&srv);
+		return 1;
+	}
+	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
+	server_busy_add(&srv, call_layer_busy, srv.calls);
 	server_busy_add(&srv, http_busy, srv.http);
 	server_busy_add(&srv, sip_server_busy, srv.sip);
 	server_busy_add(&srv, webhook_busy, srv.webhook);
