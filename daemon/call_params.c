@@ -84,13 +84,13 @@ void call_params_sip_headers(struct call_params *p, const char *prefix,
 	}
 }
 
-/* Skips a quoted display name. */
+/* Skips a quoted display name; NULL when it never closes. */
 static const char *after_quoted(const char *s)
 {
 	for (s++; *s && *s != '"'; s++)
 		if (*s == '\\' && s[1])
 			s++;
-	return *s ? s + 1 : s;
+	return *s ? s + 1 : NULL;
 }
 
 void call_params_uri(const char *hdr, char *out, size_t size)
@@ -103,9 +103,12 @@ void call_params_uri(const char *hdr, char *out, size_t size)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	for (const char *q = s; *q; q++) {
-		if (*q == '"')
-			q = after_quoted(q) - 1;
-		else if (*q == '<') {
+		if (*q == '"') {
+			q = after_quoted(q);
+			if (!q)
+				return;
+			q--;
+		} else if (*q == '<') {
 			lt = q;
 			break;
 		}
