@@ -257,6 +257,10 @@ struct call_layer *call_layer_free(struct call_layer *cl);
 bool call_layer_event(const struct dial_event *ev, void *arg);
 /* SIGTERM: new INVITEs get 503 from now on. NULL-safe. */
 void call_layer_drain(struct call_layer *cl);
+/* Hangs up every call whose leg is still up (BYE, CANCEL, or 487 to an
+ * unanswered caller) with Reason "SIP;cause=503;text=\"Shutting down\"";
+ * their ends arrive as usual. */
+void call_layer_end_all(struct call_layer *cl);
 /* server_busy_h: calls still up. */
 bool call_layer_busy(void *arg);
 

@@ -193,6 +193,21 @@ void call_layer_drain(struct call_layer *cl)
 		cl->draining = true;
 }
 
+void call_layer_end_all(struct call_layer *cl)
+{
+	struct dial_reason r = {true, "SIP", 503, "Shutting down"};
+
+	if (!cl)
+		return;
+	for (size_t i = 0; i < cl->calls.nb; i++)
+		for (struct smap_node *n = cl->calls.b[i]; n; n = n->next) {
+			struct call *c = (struct call *)n;
+
+			if (c->has_leg && !c->leg_ended)
+				dial_leg_hangup(cl->dial, c->sid, &r);
+		}
+}
+
 bool call_layer_busy(void *arg)
 {
 	const struct call_layer *cl = arg;

@@ -24,6 +24,7 @@
 
 #define MAX_BUSY 8
 #define DRAIN_POLL_MS 50
+#define END_GRACE_S 3
 
 struct busy {
 	server_busy_h *h;
@@ -44,6 +45,7 @@ struct server {
 	struct timespec started;
 	struct timespec stop_deadline;
 	bool stopping;
+	bool ending;		/* past shutdown_timeout: calls being ended */
 	struct busy busy[MAX_BUSY];
 	size_t nbusy;
 };
@@ -91,10 +93,20 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
-	if (since(&srv->stop_deadline) >= 0) {
+	if (since(&srv->stop_deadline) >= 0 && !srv->ending) {
+		/* calls still up get BYE/CANCEL now, and a few seconds for
+		 * their last messages, rows and callbacks to be taken */
+		srv->ending = true;
 		log_msg(LOG_WARNING, "daemon",
-			"shutdown_timeout (%u s) passed with work in flight, exiting",
-			srv->cfg->shutdown_timeout);
+			"shutdown_timeout (%u s) passed with work in flight: "
+			"ending the calls", srv->cfg->shutdown_timeout);
+		call_layer_end_all(srv->calls);
+		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+		srv->stop_deadline.tv_sec += END_GRACE_S;
+	} else if (since(&srv->stop_deadline) >= 0) {
+		log_msg(LOG_WARNING, "daemon",
+			"work still in flight %d s after ending the calls, exiting",
+			END_GRACE_S);
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
