@@ -13,6 +13,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
@@ -50,6 +52,8 @@ static void call_free(struct call *c)
 	free(c->hdr_values);
 	free(c->cb.url);
 	free(c->dial_status);
+	if (c->se_timer)
+		event_free(c->se_timer);
 	if (c->parent)
 		call_unref(c->parent);
 	free(c);
@@ -278,6 +282,45 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 		leave(c);
 }
 
+/* RFC 4028: the refresher sends a refresh at half the interval; the
+ * other side ends the session when none came before the interval is
+ * over, minus min(32 s, interval / 3) (§10). */
+static void on_session_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	struct dial_reason r = {true, "SIP", 408, "Session timer expired"};
+
+	(void)fd;
+	(void)what;
+	if (c->leg_ended)
+		return;
+	if (c->se_local) {
+		if (dial_leg_refresh(c->cl->dial, c->sid))
+			log_write(LOG_ERR, "call", c->sid, "cannot refresh the session");
+		return;
+	}
+	log_write(LOG_NOTICE, "call", c->sid, "no session refresh within %u s: "
+		  "hanging up", c->se);
+	dial_leg_hangup(c->cl->dial, c->sid, &r);
+}
+
+static void session_arm(struct call *c, const struct dial_event *ev)
+{
+	struct timeval tv = {0, 0};
+	unsigned s;
+
+	if (!ev->session_expires)
+		return;
+	c->se = ev->session_expires;
+	c->se_local = ev->refresher_local;
+	s = c->se_local ? c->se / 2 : c->se - (c->se / 3 < 32 ? c->se / 3 : 32);
+	tv.tv_sec = s ? s : 1;
+	if (!c->se_timer)
+		c->se_timer = evtimer_new(c->cl->base, on_session_timer, c);
+	if (c->se_timer)
+		evtimer_add(c->se_timer, &tv);
+}
+
 bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 {
 	struct call *c = call_find(cl, ev->leg_id);
@@ -289,8 +332,13 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		return true;
 	}
 	call_ref(c);
-	if (ev->type == DIAL_EV_ENDED)
+	if (ev->type == DIAL_EV_ANSWERED || ev->type == DIAL_EV_REFRESHED)
+		session_arm(c, ev);
+	if (ev->type == DIAL_EV_ENDED) {
 		c->leg_ended = true;
+		if (c->se_timer)
+			event_del(c->se_timer);
+	}
 	if (c->leg_h)
 		c->leg_h(c, ev, c->leg_arg);
 	if (ev->type == DIAL_EV_ENDED)

@@ -172,6 +172,9 @@ struct call {
 	bool leg_ended;
 	bool left;			/* out of the table */
 	char *dial_status;		/* parent: last DialCallStatus */
+	struct event *se_timer;		/* session refresh or expiry (RFC 4028) */
+	unsigned se;			/* negotiated interval, s; 0: none */
+	bool se_local;			/* we refresh */
 	call_leg_h *leg_h;		/* whoever drives the leg */
 	void *leg_arg;
 	void *doc;			/* the document run on this call */
