@@ -282,6 +282,28 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 		leave(c);
 }
 
+/* A relayed leg's media counters, as a call event with a JSON detail. */
+static void log_media(struct call *c, const struct dial_event *ev)
+{
+	const struct dial_media_stats *m = &ev->media;
+	char json[640];
+
+	snprintf(json, sizeof(json),
+		 "{\"peer\":\"%s\",\"latched\":%s,\"local_port\":%u,"
+		 "\"rx_rtp_packets\":%llu,\"rx_rtp_bytes\":%llu,"
+		 "\"rx_rtcp_packets\":%llu,\"rx_rtcp_bytes\":%llu,"
+		 "\"tx_rtp_packets\":%llu,\"tx_rtp_bytes\":%llu,"
+		 "\"tx_rtcp_packets\":%llu,\"tx_rtcp_bytes\":%llu,"
+		 "\"dropped\":%llu,\"bridged_to\":\"%s\"}",
+		 m->peer, m->latched ? "true" : "false", m->local_port,
+		 (unsigned long long)m->rx_rtp_pkts, (unsigned long long)m->rx_rtp_bytes,
+		 (unsigned long long)m->rx_rtcp_pkts, (unsigned long long)m->rx_rtcp_bytes,
+		 (unsigned long long)m->tx_rtp_pkts, (unsigned long long)m->tx_rtp_bytes,
+		 (unsigned long long)m->tx_rtcp_pkts, (unsigned long long)m->tx_rtcp_bytes,
+		 (unsigned long long)m->dropped, ev->bridged);
+	call_log_event(c->cl->store, c, c->ev_seq++, "media", 0, json);
+}
+
 /* RFC 4028: the refresher sends a refresh at half the interval; the
  * other side ends the session when none came before the interval is
  * over, minus min(32 s, interval / 3) (§10). */
@@ -338,6 +360,8 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		c->leg_ended = true;
 		if (c->se_timer)
 			event_del(c->se_timer);
+		if (ev->media.relayed)
+			log_media(c, ev);
 	}
 	if (c->leg_h)
 		c->leg_h(c, ev, c->leg_arg);
