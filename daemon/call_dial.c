@@ -185,6 +185,27 @@ static void finish(struct cdial *cd)
 	cdial_free(cd);
 }
 
+/* A noun not dialled: a log line and a call event with its reason. */
+static void skipped(struct call *parent, int code, const char *target,
+		    const char *why)
+{
+	char detail[512], t[256];
+	size_t o = 0;
+
+	for (const char *p = target; *p && o + 2 < sizeof(t); p++) {
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			continue;	/* kept out of the JSON string */
+		t[o++] = *p;
+	}
+	t[o] = '\0';
+	log_write(LOG_WARNING, "call", parent->sid, "<Dial> %s: %s (%d); skipped",
+		  target, why, code);
+	snprintf(detail, sizeof(detail),
+		 "{\"code\":%d,\"target\":\"%s\",\"reason\":\"%s\"}", code, t, why);
+	call_log_event(parent->cl->store, parent, parent->ev_seq++,
+		       "dial-branch-skipped", 0, detail);
+}
+
 static void hangup_branch(struct branch *b, enum call_cause cause)
 {
 	struct dial_reason r = {0};
@@ -427,9 +448,7 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	int err;
 
 	if (!b->codec_ok) {
-		log_write(LOG_WARNING, "call", parent->sid,
-			  "<Sip> %s: no codec in common with the caller; skipped",
-			  b->target);
+		skipped(parent, 12200, b->target, "no codec in common with the caller");
 		return EINVAL;
 	}
 	err = call_new(cl, NULL, CALL_OUTBOUND_DIAL, parent, &child);
@@ -505,6 +524,44 @@ static void log_refusals(struct call *parent, const struct cxml_sip *s)
 	}
 }
 
+/* <Number> is dialled as a <Sip> to the trunk named by number_uri
+ * ("sip:{number}@trunk.example"); without one, warning 13224. */
+static int number_branch(struct cdial *cd, const struct cxml_number *num,
+			 const char *doc_url)
+{
+	struct call *parent = cd->parent;
+	const char *tpl = parent->cl->cfg->number_uri, *at;
+	struct cxml_diags diags = {0};
+	struct cxml_sip_uri *u = NULL;
+	struct cxml_sip s;
+	char uri[512];
+	int err;
+
+	if (!tpl || !(at = strstr(tpl, "{number}"))) {
+		skipped(parent, 13224, num->number, "no number_uri names a trunk");
+		return 0;
+	}
+	snprintf(uri, sizeof(uri), "%.*s%s%s", (int)(at - tpl), tpl, num->number,
+		 at + strlen("{number}"));
+	err = cxml_sip_uri_parse(uri, parent->cl->pol, &u, &diags);
+	cxml_diags_free(&diags);
+	if (err) {
+		skipped(parent, 13224, uri, "number_uri gives a bad URI");
+		return 0;
+	}
+	memset(&s, 0, sizeof(s));
+	s.uri = *u;
+	s.status_callback = num->status_callback;
+	s.status_callback_method = num->status_callback_method;
+	s.status_callback_event = num->status_callback_event;
+	s.codecs.v[0] = CXML_CODEC_PCMU;
+	s.codecs.v[1] = CXML_CODEC_PCMA;
+	s.codecs.n = 2;
+	err = branch_copy(cd, &cd->b[cd->n++], &s, parent->codec, doc_url);
+	cxml_sip_uri_free(u);
+	return err;
+}
+
 int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		    const char *doc_url, call_dial_done_h *done, void *arg)
 {
@@ -534,18 +591,19 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 	for (size_t i = 0; i < d->nnouns && cd->n < MAX_BRANCHES && !err; i++) {
 		const struct cxml_noun *n = &d->nouns[i];
 
+		if (n->type == CXML_NOUN_NUMBER) {
+			err = number_branch(cd, &n->u.number, doc_url);
+			continue;
+		}
 		if (n->type != CXML_NOUN_SIP) {
-			log_write(LOG_WARNING, "call", parent->sid,
-				  "<Dial><%s> is not dialled by this dialerd "
-				  "(13224); skipped", cxml_noun_name(n->type));
+			skipped(parent, 13224, cxml_noun_name(n->type),
+				"not dialled by this dialerd");
 			continue;
 		}
 		log_refusals(parent, &n->u.sip);
 		if (n->u.sip.uri.srtp) {
-			log_write(LOG_WARNING, "call", parent->sid,
-				  "<Sip> %s asks for SRTP (;secure=true), which "
-				  "this dialerd does not offer; skipped",
-				  n->u.sip.uri.target);
+			skipped(parent, 12200, n->u.sip.uri.target,
+				"SRTP (;secure=true) is not offered by this dialerd");
 			continue;
 		}
 		err = branch_copy(cd, &cd->b[cd->n++], &n->u.sip,

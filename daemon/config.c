@@ -57,6 +57,9 @@ static const struct ckey keys[] = {
 	 "GET or POST: how voice_url (and its fallback) are requested"},
 	{"voice_fallback_url", C_URL, OFF(voice_fallback_url), NULL, 0, 0,
 	 "fetched once, with ErrorCode and ErrorUrl, when voice_url fails"},
+	{"number_uri", C_STR, OFF(number_uri), NULL, 0, 0,
+	 "<Dial><Number> goes to this SIP URI, {number} replaced "
+	 "(e.g. sip:{number}@trunk.example); empty: <Number> is skipped (13224)"},
 	{"status_callback", C_URL, OFF(status_callback), NULL, 0, 0,
 	 "status callbacks of inbound calls (the parent leg)"},
 	{"status_callback_method", C_METHOD, OFF(status_callback_method), "POST",

@@ -43,6 +43,7 @@ struct config {
 	unsigned sip_session_expires;	/* <Sip sessionTimeout> default */
 	char *voice_method;		/* GET or POST */
 	char *voice_fallback_url;
+	char *number_uri;		/* <Number>: sip:{number}@trunk */
 	char *status_callback;		/* inbound calls' own callbacks */
 	char *status_callback_method;
 	char *status_callback_event;
