@@ -179,6 +179,10 @@ struct call {
 	void *leg_arg;
 	void *doc;			/* the document run on this call */
 	void *dial;			/* its <Dial> while one runs */
+	/* a whisper document on this child is over (hangup: it said so);
+	 * cleared by the <Dial> when it no longer waits for one */
+	void (*whisper_done)(struct call *c, bool hangup, void *arg);
+	void *whisper_arg;
 };
 
 /* A new call registered under a fresh SID (or sid, for an inbound leg
@@ -232,12 +236,17 @@ struct cxml_dial;
 typedef void (call_dial_done_h)(struct call *parent,
 				const struct call_params *p, bool caller_gone,
 				void *arg);
+/* Runs a <Sip url> document on an answered child before the bridge; ends
+ * with child->whisper_done. */
+typedef int (call_whisper_h)(struct call *child, const char *url, bool get,
+			     const struct call_params *extra);
 /* Starts a <Dial> on parent (answered or not); what is needed of d is
- * copied; relative URLs in it resolve against doc_url. done runs once,
- * from the loop. EINVAL (nothing to dial: the reason is logged and
- * recorded), ENOMEM. */
+ * copied; relative URLs in it resolve against doc_url; whisper runs <Sip
+ * url> documents. done runs once, from the loop. EINVAL (nothing to dial:
+ * the reason is logged and recorded), ENOMEM. */
 int call_dial_start(struct call *parent, const struct cxml_dial *d,
-		    const char *doc_url, call_dial_done_h *done, void *arg);
+		    const char *doc_url, call_whisper_h *whisper,
+		    call_dial_done_h *done, void *arg);
 /* The caller hung up or the call is being ended: cancel every branch. */
 void call_dial_abort(struct call *parent);
 

@@ -42,6 +42,9 @@ struct branch {
 	enum dial_codec codec;
 	bool codec_ok;
 	struct call_callback cb;	/* the child's statusCallback */
+	char *whisper_url;		/* <Sip url>, resolved */
+	bool whisper_get;
+	struct hdrset ok_hdrs;		/* the 200's headers, for the whisper */
 	unsigned session_expires;
 	enum call_cause cause;		/* why we ended it, if we did */
 	enum call_status status;
@@ -63,6 +66,7 @@ struct cdial {
 	struct branch *winner, *decider;	/* decider: gives Dial* */
 	struct hdrset final_hdrs;	/* the decider's final message */
 	int64_t answered_us, ended_us;
+	call_whisper_h *whisper;
 	call_dial_done_h *done;
 	void *arg;
 };
@@ -115,6 +119,8 @@ static void cdial_free(struct cdial *cd)
 
 		free(b->target);
 		free(b->cb.url);
+		free(b->whisper_url);
+		hdrset_clear(&b->ok_hdrs);
 		free(b->username);
 		free(b->password);
 		for (size_t k = 0; k < b->nhdrs; k++) {
@@ -123,6 +129,7 @@ static void cdial_free(struct cdial *cd)
 		}
 		if (b->child) {
 			b->child->leg_h = NULL;
+			b->child->whisper_done = NULL;
 			call_unref(b->child);
 		}
 	}
@@ -275,11 +282,39 @@ static void arm(struct event *ev, int s)
 	evtimer_add(ev, &tv);
 }
 
-/* The winner answered: answer the caller if not yet, bridge the media. */
-static void won(struct cdial *cd, struct branch *b)
+/* The winner is through its whisper (if any): answer the caller if not
+ * yet, bridge the media. */
+static void connect_winner(struct cdial *cd, struct branch *b)
 {
 	struct call *parent = cd->parent;
-	struct dial *dial = parent->cl->dial;
+
+	call_answer(parent);
+	if (dial_bridge(parent->cl->dial, parent->sid, b->child->sid) == 0)
+		cd->bridged = true;
+	arm(cd->limit_timer, cd->time_limit_s);
+}
+
+static void on_whispered(struct call *child, bool hangup, void *arg)
+{
+	struct branch *b = arg;
+
+	child->whisper_done = NULL;
+	if (b->ended || b->cd->caller_gone)
+		return;
+	if (hangup) {
+		/* the screening document refused the call: no bridge */
+		hangup_branch(b, CALL_CAUSE_NONE);
+		return;
+	}
+	connect_winner(b->cd, b);
+}
+
+/* The first 2xx: the others are cancelled by the engine; a <Sip url>
+ * document runs on the winner before the bridge, with its 200's X-
+ * headers as SipHeader_* (the caller keeps hearing ringing). */
+static void won(struct cdial *cd, struct branch *b)
+{
+	struct call_params p;
 
 	cd->winner = b;
 	cd->answered_us = b->child->answered_us;
@@ -287,10 +322,25 @@ static void won(struct cdial *cd, struct branch *b)
 	for (size_t i = 0; i < cd->n; i++)
 		if (&cd->b[i] != b && !cd->b[i].answered)
 			cd->b[i].cause = CALL_CAUSE_ELSEWHERE;
-	call_answer(parent);
-	if (dial_bridge(dial, parent->sid, b->child->sid) == 0)
-		cd->bridged = true;
-	arm(cd->limit_timer, cd->time_limit_s);
+	if (!b->whisper_url || !cd->whisper) {
+		connect_winner(cd, b);
+		return;
+	}
+	call_params_init(&p);
+	if (b->sip_call_id[0])
+		call_params_add(&p, "SipCallId", b->sip_call_id);
+	call_params_sip_headers(&p, "SipHeader_",
+				(const char *const *)b->ok_hdrs.names,
+				(const char *const *)b->ok_hdrs.values, b->ok_hdrs.n);
+	b->child->whisper_done = on_whispered;
+	b->child->whisper_arg = b;
+	if (cd->whisper(b->child, b->whisper_url, b->whisper_get, &p)) {
+		log_write(LOG_WARNING, "call", b->child->sid,
+			  "whisper %s cannot be requested; bridging", b->whisper_url);
+		b->child->whisper_done = NULL;
+		connect_winner(cd, b);
+	}
+	call_params_free(&p);
 }
 
 static void on_child(struct call *child, const struct dial_event *ev, void *arg)
@@ -320,6 +370,7 @@ static void on_child(struct call *child, const struct dial_event *ev, void *arg)
 		if (!cd->winner && !cd->caller_gone) {
 			cd->decider = b;
 			hdrset_take(&cd->final_hdrs, ev, false);
+			hdrset_take(&b->ok_hdrs, ev, false);
 			won(cd, b);
 		}
 		break;
@@ -412,6 +463,10 @@ static int branch_copy(struct cdial *cd, struct branch *b,
 			  "<Sip statusCallback> %s is not a URL; no callbacks",
 			  s->status_callback);
 	b->cb.get = s->status_callback_method == CXML_GET;
+	if (s->url && webhook_url_resolve(doc_url, s->url, &b->whisper_url))
+		log_write(LOG_WARNING, "call", cd->parent->sid,
+			  "<Sip url> %s is not a URL; no whisper", s->url);
+	b->whisper_get = s->method == CXML_GET;
 	b->cb.events = cb_events(s->status_callback_event);
 
 	b->cd = cd;
@@ -563,7 +618,8 @@ static int number_branch(struct cdial *cd, const struct cxml_number *num,
 }
 
 int call_dial_start(struct call *parent, const struct cxml_dial *d,
-		    const char *doc_url, call_dial_done_h *done, void *arg)
+		    const char *doc_url, call_whisper_h *whisper,
+		    call_dial_done_h *done, void *arg)
 {
 	struct cdial *cd;
 	int err = 0;
@@ -574,6 +630,7 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 	if (!cd)
 		return ENOMEM;
 	cd->parent = call_ref(parent);
+	cd->whisper = whisper;
 	cd->done = done;
 	cd->arg = arg;
 	cd->timeout_s = d->timeout;

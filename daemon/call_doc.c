@@ -35,9 +35,13 @@ struct doc {
 	bool record_only;		/* the caller is gone: store, don't run */
 	bool hangup_on_answer;		/* <Hangup> before the answer */
 	bool dialing;
+	bool whisper;			/* a <Sip url> document: ends with
+					 * c->whisper_done, not a hang-up */
 };
 
 static void run(struct doc *d);
+static int call_doc_whisper(struct call *child, const char *url, bool get,
+			    const struct call_params *extra);
 
 static void doc_free(struct doc *d)
 {
@@ -52,6 +56,16 @@ static void doc_free(struct doc *d)
 	d->c->doc = NULL;
 	call_unref(d->c);
 	free(d);
+}
+
+/* A whisper is over: the <Dial> goes on (bridge, or not on hangup). */
+static void whisper_end(struct doc *d, bool hangup)
+{
+	struct call *c = d->c;
+
+	if (c->whisper_done)
+		c->whisper_done(c, hangup, c->whisper_arg);
+	doc_free(d);
 }
 
 /* Nothing more can happen on this document. */
@@ -162,6 +176,17 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 		doc_maybe_free(d);
 		return;
 	}
+	if (r->code && d->whisper) {
+		/* a screening document that cannot be had does not stop the
+		 * call: recorded, and the bridge goes ahead */
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "{\"code\":%d}", (int)r->code);
+		call_log_event(d->c->cl->store, d->c, d->c->ev_seq++,
+			       "cxml-error", 0, detail);
+		whisper_end(d, false);
+		return;
+	}
 	if (r->code) {
 		if (!fallback(d, r->code)) {
 			fail(d, r->code, r->error);
@@ -175,6 +200,11 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 			  "call", d->c->sid, "cXML %s %d line %u: %s",
 			  diags.v[i].sev == CXML_ERROR ? "error" : "warning",
 			  diags.v[i].code, diags.v[i].line, diags.v[i].msg);
+	if (err && d->whisper) {
+		cxml_diags_free(&diags);
+		whisper_end(d, false);
+		return;
+	}
 	if (err) {
 		const struct cxml_diag *e = cxml_diags_first_error(&diags);
 		int code = e ? e->code : 12100;
@@ -273,10 +303,20 @@ static void run(struct doc *d)
 		const struct cxml_verb *v = &d->tree->verbs[d->pc];
 		struct timeval tv = {0, 0};
 
+		if (d->whisper && (v->type == CXML_VERB_HANGUP ||
+				   v->type == CXML_VERB_REJECT)) {
+			whisper_end(d, true);
+			return;
+		}
 		switch (v->type) {
 		case CXML_VERB_DIAL:
+			if (d->whisper) {	/* not allowed in a whisper */
+				not_executed(d, v);
+				break;
+			}
 			d->dialing = true;
-			if (call_dial_start(c, &v->u.dial, d->url, on_dial_done, d) == 0)
+			if (call_dial_start(c, &v->u.dial, d->url, call_doc_whisper,
+					    on_dial_done, d) == 0)
 				return;
 			d->dialing = false;
 			break;
@@ -308,6 +348,10 @@ static void run(struct doc *d)
 			break;
 		}
 		d->pc++;
+	}
+	if (d->whisper) {
+		whisper_end(d, false);
+		return;
 	}
 	/* the end of the document hangs up */
 	hangup(d);
@@ -361,5 +405,28 @@ int call_doc_fetch(struct call *c, const char *kind, const char *url,
 	err = fetch(d, kind, url, get, extra);
 	if (err)
 		doc_maybe_free(d);
+	return err;
+}
+
+/* call_whisper_h: the <Sip url> document on an answered child; the
+ * <Dial> keeps driving the child's leg. */
+static int call_doc_whisper(struct call *child, const char *url, bool get,
+			    const struct call_params *extra)
+{
+	struct doc *d;
+	int err;
+
+	if (child->doc)
+		return EBUSY;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	d->c = call_ref(child);
+	d->whisper = true;
+	call_params_init(&d->extra);
+	child->doc = d;
+	err = fetch(d, "whisper", url, get, extra);
+	if (err)
+		doc_free(d);
 	return err;
 }

@@ -1,8 +1,10 @@
 #!/bin/sh
 # call_dial_sip: the product's thin path: an inbound INVITE with X- headers fetches the voice URL
-# (SipHeader_* parameters), its <Dial action><Sip statusCallback> dials a SIPp UAS with the URI's
-# headers, the 200's X- headers reach the action as DialSipHeader_*, the caller's BYE ends both
-# legs; every request is signed, and the call log holds both calls, their messages and requests.
+# (SipHeader_* parameters), its <Dial action><Sip url statusCallback> dials a SIPp UAS with the
+# URI's headers, the 200's X- headers reach the whisper (url, relative to the document) as
+# SipHeader_* and the action as DialSipHeader_*, the bridge waits for the whisper, the caller's
+# BYE ends both legs; every request is signed, and the call log holds both calls, their messages
+# and requests.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -18,8 +20,9 @@ UAS=$(free_port)
 SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Dial action=\"/action\" timeout=\"10\"><Sip statusCallback=\"/status\" statusCallbackEvent=\"initiated ringing answered completed\">sip:bob@127.0.0.1:$UAS?X-Customer=42&amp;X-Note=a%20b&amp;Via=evil</Sip></Dial><Say>not reached</Say></Response>"},
+  "body": "<Response><Dial action=\"/action\" timeout=\"10\"><Sip url=\"whisper\" statusCallback=\"/status\" statusCallbackEvent=\"initiated ringing answered completed\">sip:bob@127.0.0.1:$UAS?X-Customer=42&amp;X-Note=a%20b&amp;Via=evil</Sip></Dial><Say>not reached</Say></Response>"},
  "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
+ "/whisper": {"status": 200, "content_type": "text/xml", "body": "<Response><Say>screening</Say><Pause length=\"1\"/></Response>"},
  "/status": {"status": 204, "body": ""},
  "/parent": {"status": 204, "body": ""},
  "/ping": {"status": 200, "body": ""}}
@@ -42,7 +45,7 @@ dial_wait_port udp "$SIPPORT"
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"
 UAC=$(free_port)
-sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$UAC" -m 1 -d 1000
+sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$UAC" -m 1 -d 3000
 sipp_wait uac 30
 assert_eq "$?" 0 "caller: answered, talked, hung up"
 sipp_wait uas 15
@@ -99,6 +102,12 @@ check(a.get("DialBridged") == "true" and a.get("DialSipCallId", "") != "", "acti
 p = [form(r)["CallStatus"] for r in reqs if r["path"] == "/parent"]
 check(p[-1] == "completed", "parent's own callbacks end completed: %s" % p)
 check(not any(r["path"] == "/say" for r in reqs), "verbs after an action Dial are not reached")
+w = [r for r in reqs if r["path"] == "/whisper"]
+check(len(w) == 1, "one whisper request")
+wf = form(w[0])
+check(wf["CallSid"] == st[0]["CallSid"] and wf["Direction"] == "outbound-dial", "whisper: about the child")
+check(wf.get("SipHeader_X-Agent-Id") == "42" and wf.get("SipCallId", "") == a.get("DialSipCallId"), "whisper: the 200's X- headers and its Call-ID")
+check(w[0]["at"] < [r for r in reqs if r["path"] == "/action"][0]["at"], "whisper before the action")
 from twilio.request_validator import RequestValidator
 val = RequestValidator(token)
 ok = all(val.validate("http://127.0.0.1:%s%s" % (port, r["url"]), form(r),
@@ -124,6 +133,8 @@ pass "parent leg: $n SIP messages"
 assert_eq "$(q "select count(*) from sip_headers h join calls c on c.sid = h.call_sid where c.parent_call_sid = '$parent' and h.name = 'X-Agent-Id' and h.value = '42'")" 1 "the 200's X- header is in sip_headers"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'status-callback' and response_status = 204")" 7 "7 status-callback attempts stored"
 assert_eq "$(q "select count(*) from webhook_requests where call_sid = '$parent' and kind in ('voice', 'action')")" 2 "voice and action requests stored"
+assert_eq "$(q "select count(*) from webhook_requests where kind = 'whisper' and response_status = 200")" 1 "the whisper request stored"
+assert_eq "$(q "select count(*) from call_events where event = 'cxml-warning' and detail->>'verb' = 'Say'")" 1 "the whisper's <Say> is reported as not executed"
 assert_eq "$(q "select count(*) from header_policy_events where call_sid = '$parent' and name = 'Via'")" 1 "the refused Via is recorded"
 grep -q "$DIALERD_AUTH_TOKEN" "$WORK/dialerd.log" && fail "the auth token reached the log"
 pass "no token in the log"
