@@ -17,6 +17,7 @@
 #include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "dial/dial.h"
 #include "store/store.h"
 
@@ -143,6 +144,15 @@ bool call_layer_event(const struct dial_event *ev, void *arg)
 	return call_leg_event(cl, ev);
 }
 
+static void collect(void *arg)
+{
+	const struct call_layer *cl = arg;
+
+	metrics_set("dialerd_calls_open", NULL, (double)cl->ncalls);
+	metrics_set("dialerd_calls_total", "event=\"started\"", (double)cl->started);
+	metrics_set("dialerd_calls_total", "event=\"ended\"", (double)cl->ended);
+}
+
 int call_layer_alloc(struct call_layer **clp, struct event_base *base,
 		     const struct config *cfg, struct dial *dial,
 		     struct webhook *wh, struct webhook_outbox *ob,
@@ -165,6 +175,11 @@ int call_layer_alloc(struct call_layer **clp, struct event_base *base,
 	cl->store = store;
 	cl->pol = &pol;
 	smap_init(&cl->calls);
+	metrics_family("dialerd_calls_open", METRICS_GAUGE,
+		       "calls (every leg is a call) not yet ended");
+	metrics_family("dialerd_calls_total", METRICS_COUNTER,
+		       "calls (every leg is a call) started and ended");
+	metrics_collector_add(collect, cl);
 	*clp = cl;
 	return 0;
 }

@@ -46,6 +46,12 @@ sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"
 UAC=$(free_port)
 sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$UAC" -m 1 -d 3000
+_d=$(( $(date +%s) + 10 ))
+until curl -fsS "$DIALERD_URL/metrics" | grep -qx 'dialerd_calls_open 2'; do
+	[ "$(date +%s)" -le $_d ] || fail "/metrics never showed the 2 open calls"
+	sleep 0.1
+done
+pass "/metrics: 2 calls open while the caller talks"
 sipp_wait uac 30
 assert_eq "$?" 0 "caller: answered, talked, hung up"
 sipp_wait uas 15
@@ -138,5 +144,8 @@ assert_eq "$(q "select count(*) from call_events where event = 'cxml-warning' an
 assert_eq "$(q "select count(*) from header_policy_events where call_sid = '$parent' and name = 'Via'")" 1 "the refused Via is recorded"
 grep -q "$DIALERD_AUTH_TOKEN" "$WORK/dialerd.log" && fail "the auth token reached the log"
 pass "no token in the log"
+m=$(curl -fsS "$DIALERD_URL/metrics")
+assert_match "$m" 'dialerd_calls_open 0' "/metrics: none open afterwards"
+assert_match "$m" 'dialerd_calls_total\{event="ended"\} 2' "/metrics: 2 ended"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
