@@ -2,7 +2,8 @@
 # call_fork: a <Dial> of three <Sip> rings them at once: one answers 486, one answers 200, the
 # third is cancelled with "Call completed elsewhere"; each branch is a child call with its own
 # row and outcome, the action names the winner. Then answerOnBridge: the caller hears 180 and
-# is answered only once the dialled party is.
+# is answered only once the dialled party is. Then sequential with timeLimit: the first target
+# refuses, the second is rung only then, answers, and both legs get BYE after 2 s.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -22,7 +23,8 @@ SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": [
   {"status": 200, "content_type": "text/xml", "body": "<Response><Dial action=\"/action\"><Sip>sip:a@127.0.0.1:$A</Sip><Sip>sip:b@127.0.0.1:$B?X-Branch=b</Sip><Sip>sip:c@127.0.0.1:$C</Sip></Dial></Response>"},
-  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial answerOnBridge=\"true\"><Sip>sip:d@127.0.0.1:$D</Sip></Dial></Response>"}],
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial answerOnBridge=\"true\"><Sip>sip:d@127.0.0.1:$D</Sip></Dial></Response>"},
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial sequential=\"true\" timeLimit=\"2\"><Sip>sip:e@127.0.0.1:$A</Sip><Sip>sip:f@127.0.0.1:$B</Sip></Dial></Response>"}],
  "/action": {"status": 200, "content_type": "text/xml", "body": "<Response/>"},
  "/ping": {"status": 200, "body": ""}}
 JSON
@@ -37,7 +39,8 @@ export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
 start_dialerd
 dial_wait_port udp "$SIPPORT"
 
-sed -e 's/\[code\]/486/' -e 's/\[phrase\]/Busy Here/' -e 's/\[cause\]/a-busy/' \
+# at once, before the winner's 200 (which comes 200 ms after its 180)
+sed -e 's/\[code\]/486/' -e 's/\[phrase\]/Busy Here/' -e 's/\[cause\]/a-busy/' -e '/<pause/d' \
 	"$TOP/tests/sipp/uas_reject.xml" >"$WORK/uas_486.xml"
 sipp_start a "$WORK/uas_486.xml" -i 127.0.0.1 -p "$A" -m 1
 sipp_start b call_uas.xml -i 127.0.0.1 -p "$B" -m 1
@@ -99,6 +102,34 @@ c200 = first(sys.argv[2], r"message received .*\n+SIP/2.0 200 OK")
 print("# callee answered %s, caller got its 200 %s" % (d200, c200))
 ok = d200 and c200 and c200 >= d200
 print(("ok" if ok else "not ok") + " - the caller's 200 follows the callee's")
+sys.exit(0 if ok else 1)
+PY
+# sequential, timeLimit
+sipp_start e "$WORK/uas_486.xml" -i 127.0.0.1 -p "$A" -m 1
+sipp_start f call_uas.xml -i 127.0.0.1 -p "$B" -m 1
+dial_wait_port udp "$A"
+dial_wait_port udp "$B"
+t0=$(date +%s)
+sipp_start caller3 call_uac_hungup.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1
+sipp_wait caller3 30
+assert_eq "$?" 0 "timeLimit: the caller got a BYE"
+sipp_wait e 10
+assert_eq "$?" 0 "sequential: the first target refused"
+sipp_wait f 10
+assert_eq "$?" 0 "sequential: the second answered and got a BYE"
+el=$(( $(date +%s) - t0 ))
+[ $el -ge 2 ] && [ $el -le 6 ] || fail "the call lasted $el s, want about 2 (timeLimit)"
+pass "timeLimit ended the call after about 2 s"
+/usr/bin/python3 - "$WORK/e.msg" "$WORK/f.msg" <<'PY' || fail "sequential order"
+import re, sys
+def t(path, pat):
+    for block in open(path).read().split("----------------------------------------------- "):
+        if re.search(pat, block):
+            return re.match(r"(\S+\s+\S+)", block).group(1)
+e_final = t(sys.argv[1], r"message sent .*\n+SIP/2.0 486")
+f_invite = t(sys.argv[2], r"message received .*\n+INVITE ")
+ok = e_final and f_invite and f_invite >= e_final
+print(("ok" if ok else "not ok") + " - the second target was rung after the first refused (%s, %s)" % (e_final, f_invite))
 sys.exit(0 if ok else 1)
 PY
 stop_dialerd TERM

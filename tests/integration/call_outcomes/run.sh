@@ -4,7 +4,8 @@
 # Reason "cXML error 11200", failed); a dead voice URL with a working fallback (ErrorCode,
 # ErrorUrl; its <Reject/> is 603); a <Dial> whose target answers 486 with an X- header (action:
 # busy, 486, DialSipHeader_X-Reject-Cause; its <Hangup/> BYEs the caller); a <Dial timeout="5">
-# nobody answers (our CANCEL; no-answer); <Hangup/> first (answered, then BYE).
+# nobody answers (our CANCEL; no-answer); <Hangup/> first (answered, then BYE); a document that
+# does not parse (its fallback gets ErrorCode=12100).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -28,7 +29,8 @@ cat >"$WORK/routes.json" <<JSON
   {"status": 503, "body": "down"},
   {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 30)"},
   {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 5)"},
-  {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"}],
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial>not closed</Response>"}],
  "/fallback": [
   {"status": 404, "body": ""},
   {"status": 200, "content_type": "application/xml", "body": "<Response><Reject/></Response>"}],
@@ -105,6 +107,10 @@ call c6 call_uac_hungup.xml
 assert_eq "$?" 0 "6: <Hangup/> answers, then BYE"
 assert_eq "$(status_of 6)" "completed/200" "6: completed"
 
+call c7 call_uac_rejected.xml
+assert_eq "$?" 0 "7: refused"
+assert_match "$(sipp_msg c7)" 'SIP/2.0 603 ' "7: a broken document goes to the fallback (its <Reject/>)"
+
 /usr/bin/python3 - "$WORK/requests.log" "$DIALERD_AUTH_TOKEN" "$WH" <<'PY' || fail "requests: see above"
 import json, sys
 from twilio.request_validator import RequestValidator
@@ -117,7 +123,8 @@ def check(cond, what):
     bad += 0 if cond else 1
 def form(r): return dict(r["form"] or [])
 fb = [form(r) for r in reqs if r["path"] == "/fallback"]
-check(len(fb) == 2 and all(f.get("ErrorCode") == "11200" for f in fb), "fallbacks carry ErrorCode=11200")
+check(len(fb) == 3 and all(f.get("ErrorCode") == "11200" for f in fb[:2]), "fallbacks carry ErrorCode=11200")
+check(fb[2].get("ErrorCode") == "12100", "a parse failure's fallback carries 12100: %s" % fb[2].get("ErrorCode"))
 check(all(f.get("ErrorUrl", "").endswith("/voice") for f in fb), "and ErrorUrl")
 acts = [form(r) for r in reqs if r["path"] == "/action"]
 check(len(acts) == 2, "two actions")
@@ -134,7 +141,7 @@ PY
 pass "webhook requests"
 assert_eq "$(q "select status from calls where direction = 'outbound-dial' order by created_at")" "busy
 no-answer" "the children: busy, then no-answer"
-assert_eq "$(q "select count(*) from webhook_requests where kind = 'fallback' and attempt = 1")" 2 "fallback requests stored"
+assert_eq "$(q "select count(*) from webhook_requests where kind = 'fallback' and attempt = 1")" 3 "fallback requests stored"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'voice' and error_code = 11200")" 2 "failed voice requests stored with their code"
 assert_eq "$(q "select count(*) from call_events where event = 'cxml-error'")" 1 "the cXML error is a call event"
 stop_dialerd TERM
