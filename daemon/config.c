@@ -87,6 +87,18 @@ static const struct ckey keys[] = {
 	 "do not verify TLS peers (logged each time; for tests only)"},
 	{"sip_rtp_ports", C_PORTS, OFF(sip_rtp_ports), "20000-29999", 1024, 65535,
 	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
+	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",
+	 1, 65536, "webhooks: keep-alive connections kept open, all hosts together"},
+	{"webhook_connect_timeout_ms", C_UINT, OFF(webhook_connect_timeout_ms),
+	 "5000", 100, 60000, "webhooks: TCP and TLS connect limit (error 11205)"},
+	{"webhook_timeout_ms", C_UINT, OFF(webhook_timeout_ms), "15000", 100,
+	 600000, "webhooks: whole-request limit per redirect hop (error 11205)"},
+	{"webhook_tls_ca_file", C_STR, OFF(webhook_tls_ca_file), NULL, 0, 0,
+	 "CA file that https webhook servers are verified against; empty: system store"},
+	{"webhook_tls_insecure", C_BOOL, OFF(webhook_tls_insecure), "false", 0, 0,
+	 "do not verify https webhook servers (for tests only)"},
+	{"webhook_user_agent", C_STR, OFF(webhook_user_agent), NULL, 0, 0,
+	 "User-Agent of webhook requests; empty: TwilioProxy/1.1 dialerd/<version>"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -40,6 +40,12 @@ struct config {
 	char *sip_tls_ca_file;		/* NULL: the system CA store */
 	bool sip_tls_insecure;		/* no TLS peer verification */
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
+	unsigned webhook_max_connections;	/* keep-alive pool */
+	unsigned webhook_connect_timeout_ms;
+	unsigned webhook_timeout_ms;	/* whole request, per redirect hop */
+	char *webhook_tls_ca_file;	/* NULL: the system CA store */
+	bool webhook_tls_insecure;	/* no TLS peer verification */
+	char *webhook_user_agent;	/* NULL: TwilioProxy/1.1 dialerd/<version> */
 };
 
 /* Fills cfg with defaults, then the file (when path is not NULL), then the

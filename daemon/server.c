@@ -19,6 +19,7 @@
 #include "daemon/server.h"
 #include "daemon/sip.h"
 #include "daemon/status.h"
+#include "daemon/webhook.h"
 
 #define MAX_BUSY 8
 #define DRAIN_POLL_MS 50
@@ -34,6 +35,8 @@ struct server {
 	struct http_server *http;
 	struct db *db;
 	struct sip_server *sip;
+	struct webhook *webhook;
+	struct webhook_outbox *outbox;
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *drain;
 	struct timespec started;
@@ -144,6 +147,8 @@ static void teardown(struct server *srv)
 	if (srv->drain)
 		event_free(srv->drain);
 	srv->sip = sip_server_stop(srv->sip);
+	srv->outbox = webhook_outbox_free(srv->outbox);
+	srv->webhook = webhook_free(srv->webhook);
 	srv->http = http_server_free(srv->http);
 	srv->db = db_free(srv->db);
 	if (srv->base)
@@ -169,6 +174,47 @@ static void nofile_raise(void)
 			"bridged calls at most (raise LimitNOFILE / ulimit -n)",
 			(unsigned long long)rl.rlim_cur,
 			(unsigned long long)rl.rlim_cur / 4);
+}
+
+/* The webhook client signs with the auth token: without one there is
+ * nothing it may send. The outbox resumes what the last run left. */
+static int webhooks_start(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct webhook_conf wc = {
+		.account_sid = cfg->account_sid,
+		.auth_token = cfg->auth_token,
+		.user_agent = cfg->webhook_user_agent,
+		.max_connections = cfg->webhook_max_connections,
+		.connect_timeout_ms = cfg->webhook_connect_timeout_ms,
+		.timeout_ms = cfg->webhook_timeout_ms,
+		.tls_ca_file = cfg->webhook_tls_ca_file,
+		.tls_insecure = cfg->webhook_tls_insecure,
+		.store = db_store(srv->db),
+	};
+	int err;
+
+	if (!cfg->auth_token) {
+		log_msg(LOG_NOTICE, "webhook", "no auth_token: webhooks are off");
+		return 0;
+	}
+	err = webhook_alloc(&srv->webhook, srv->base, &wc);
+	if (err == ENOTSUP) {
+		log_msg(LOG_ERR, "webhook", "libcurl was built without an "
+			"asynchronous resolver: a DNS lookup would stall every call");
+		return err;
+	}
+	if (!err && cfg->webhook_tls_insecure)
+		log_msg(LOG_WARNING, "webhook", "webhook_tls_insecure: https "
+			"webhook servers are not verified");
+	if (!err)
+		err = webhook_outbox_alloc(&srv->outbox, srv->webhook, srv->base,
+					   cfg->data_dir);
+	if (err)
+		log_msg(LOG_ERR, "webhook", "cannot start the webhook client: %s",
+			err == EBUSY ? "another process holds the outbox in data_dir" :
+			strerror(err));
+	return err;
 }
 
 int server_run(const struct config *cfg)
@@ -211,6 +257,10 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	if (webhooks_start(&srv)) {
+		teardown(&srv);
+		return 1;
+	}
 	/* the SIP thread: its events are read in this loop */
 	e = sip_server_start(&srv.sip, srv.base, cfg);
 	if (e) {
@@ -219,6 +269,8 @@ int server_run(const struct config *cfg)
 	}
 	server_busy_add(&srv, http_busy, srv.http);
 	server_busy_add(&srv, sip_server_busy, srv.sip);
+	server_busy_add(&srv, webhook_busy, srv.webhook);
+	server_busy_add(&srv, webhook_outbox_busy, srv.outbox);
 	server_busy_add(&srv, db_busy, srv.db);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop_signal, &srv);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);

@@ -269,6 +269,15 @@ int store_webhook_add(struct store *s, const struct store_webhook *w)
 	rec_int_or_null(&rb, w->latency_ms, -1);
 	rec_text(&rb, w->error);
 	rec_time(&rb, or_now(w->at));
+	/* 0002_webhooks */
+	rec_int_or_null(&rb, w->error_code, 0);
+	rec_text(&rb, w->final_url);
+	rec_int(&rb, w->redirects);
+	rec_int_or_null(&rb, w->dns_us, 0);
+	rec_int_or_null(&rb, w->connect_us, 0);
+	rec_int_or_null(&rb, w->tls_us, 0);
+	rec_int_or_null(&rb, w->first_byte_us, 0);
+	rec_int_or_null(&rb, w->total_us, 0);
 	err = rec_end(&rb);
 	if (!err)
 		err = writer_enqueued(s, 1);

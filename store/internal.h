@@ -137,6 +137,10 @@ int store_journal_open(struct journal *j, const char *dir, const char *name);
 void store_journal_close(struct journal *j);
 /* Appends whole frames and fsyncs. */
 int store_journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
+/* Appends whole frames without a sync: the outbox groups many appends
+ * under one fdatasync of j->fd. A failed write is cut back. */
+int store_journal_write(struct journal *j, const unsigned char *p, size_t n,
+			size_t rows);
 /* Reads up to max_rows frames / max_bytes from replay_off into out; sets
  * *rows. The frames were checked at open; a bad one now is cut. */
 int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,

@@ -138,8 +138,8 @@ void store_journal_close(struct journal *j)
 	j->path = NULL;
 }
 
-int store_journal_append(struct journal *j, const unsigned char *p, size_t n,
-		   size_t rows)
+int store_journal_write(struct journal *j, const unsigned char *p, size_t n,
+			size_t rows)
 {
 	size_t done = 0;
 
@@ -162,15 +162,27 @@ int store_journal_append(struct journal *j, const unsigned char *p, size_t n,
 		}
 		done += (size_t)w;
 	}
-	if (fdatasync(j->fd) != 0) {
-		int err = errno;
-
-		(void)ftruncate(j->fd, (off_t)j->size);
-		return err;
-	}
 	j->size += n;
 	j->rows_appended += rows;
 	return 0;
+}
+
+int store_journal_append(struct journal *j, const unsigned char *p, size_t n,
+			 size_t rows)
+{
+	uint64_t before = j->size;
+	int err = store_journal_write(j, p, n, rows);
+
+	if (err)
+		return err;
+	if (fdatasync(j->fd) != 0) {
+		err = errno;
+		if (ftruncate(j->fd, (off_t)before) == 0) {
+			j->size = before;
+			j->rows_appended -= rows;
+		}
+	}
+	return err;
 }
 
 int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
