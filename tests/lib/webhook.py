@@ -101,6 +101,9 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     a = ap.parse_args()
+    # a burst of connections (retries of many callbacks at once) must not
+    # overflow socketserver's default backlog of 5 and wait for SYN retries
+    ThreadingHTTPServer.request_queue_size = 1024
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
