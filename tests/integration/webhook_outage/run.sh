@@ -59,6 +59,11 @@ q "select call_sid, sequence_number, attempt, coalesce(idempotency_token, ''), c
 	fail "cannot read webhook_requests"
 python3 "$TOP/tests/lib/callbacks.py" --log "$WORK/hook.jsonl" --calls $CALLS --per-call $PER \
 	--rows "$WORK/rows.txt" --min-retried $CALLS || fail "deliveries do not hold"
+# the retry schedule: attempt n+1 leaves 2^(n-1) s after attempt n (1, 2, 4, 8, 16 s)
+off=$(q "select count(*) from (select attempt, extract(epoch from at - lag(at) over
+	(partition by call_sid, sequence_number order by attempt)) as gap from webhook_requests) g
+	where attempt > 1 and (gap < 2 ^ (attempt - 2) - 0.05 or gap > 2 ^ (attempt - 2) + 2)")
+assert_eq "$off" 0 "retries left 1, 2, 4, 8 and 16 s after the attempt before (none early, none over 2 s late)"
 n503=$(grep -c '"status": 503' "$WORK/hook.jsonl")
 [ "$n503" -ge 1 ] || fail "no attempt reached the server while it answered 503"
 pass "$n503 attempts answered 503 then retried with the same token"
