@@ -386,7 +386,7 @@ int store_outbox_open(struct store_outbox **op, const char *dir,
 	bool thread = false;
 	int err;
 
-	if (!op || !dir || !h)
+	if (!op || !dir)
 		return EINVAL;
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -404,7 +404,7 @@ int store_outbox_open(struct store_outbox **op, const char *dir,
 			  OUTBOX_NAME, strerror(err));
 		goto out;
 	}
-	for (size_t i = 0; i < o->nslots && !err; i++) {
+	for (size_t i = 0; h && i < o->nslots && !err; i++) {
 		struct store_outbox_entry e;
 
 		if (!o->slots[i].live)
@@ -597,19 +597,34 @@ static void slots_written(struct store_outbox *o, uint64_t file_start)
 	}
 }
 
-/* Rewrites the file with only the live entries when it is mostly dead
- * records. Runs in the main thread with no sync in flight; it reads and
- * writes a few MiB at most, and rarely. */
+static bool compact_due(const struct store_outbox *o)
+{
+	if (!o->nlive)	/* everything delivered: just empty it */
+		return o->j.size >= (1u << 20);
+	return o->j.size >= COMPACT_MIN_BYTES && o->live_bytes * 4 <= o->j.size;
+}
+
+/* Rewrites the file with only the live entries when it is mostly
+ * delivered ones; what is buffered goes along, so everything issued is
+ * durable afterwards. Runs in the main thread with no sync in flight and
+ * costs one rewrite of the live entries and one fdatasync: under a steady
+ * stream, every COMPACT_MIN_BYTES of appends. */
 static int compact(struct store_outbox *o)
 {
+	uint64_t file_start = o->j.size;
 	struct journal nj;
 	struct sbuf b = {0};
 	char *path = NULL;
 	int err, dfd;
 
-	if (o->j.size < COMPACT_MIN_BYTES || o->live_bytes * 4 > o->j.size ||
-	    o->buf.len)
-		return 0;
+	if (o->buf.len) {
+		err = store_journal_write(&o->j, o->buf.p, o->buf.len, 0);
+		if (err)
+			return err;	/* the next commit logs it */
+		slots_written(o, file_start);
+		o->written += o->buf.len;
+		sbuf_reset(&o->buf);
+	}
 	if (!o->nlive) {
 		err = store_journal_truncate(&o->j);
 		goto out;
@@ -676,6 +691,11 @@ static int compact(struct store_outbox *o)
 	o->ndead = 0;
 	slots_pack(o);
  out:
+	if (!err) {
+		pthread_mutex_lock(&o->mu);
+		o->durable = o->logical;
+		pthread_mutex_unlock(&o->mu);
+	}
 	if (err)
 		store_log(LOG_ERR, "outbox: cannot compact %s: %s", o->j.path,
 			  strerror(err));
@@ -741,12 +761,12 @@ int store_outbox_process(struct store_outbox *o, uint64_t *durable)
 	if (err)
 		store_log(LOG_ERR, "outbox: fdatasync of %s failed: %s",
 			  o->j.path, strerror(err));
-	/* what was written since the last sync started goes now; after a
-	 * failure the caller's next commit retries */
-	if (idle && !err && *durable < o->written)
+	/* what was added since the last sync started goes now (after a
+	 * failure the caller's next commit retries) */
+	if (idle && !err && compact_due(o) && compact(o) == 0)
+		*durable = o->logical;
+	else if (idle && !err && *durable < o->logical)
 		store_outbox_commit(o);
-	else if (idle && *durable == o->logical)
-		compact(o);
 	return err;
 }
 

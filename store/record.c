@@ -207,7 +207,7 @@ int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
 /* Columns of each table in the newest schema (migrations/), in staging
  * order; 0: no padding needed. */
 static const unsigned table_cols[T_COUNT] = {
-	[T_HOOKS] = 21,		/* 13 of 0001_call_log + 8 of 0002_webhooks */
+	[T_HOOKS] = 20,		/* 12 of 0001_call_log + 8 of 0002_webhooks */
 };
 
 int rec_decode(struct rec *r, const unsigned char *p, size_t n)

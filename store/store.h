@@ -248,7 +248,8 @@ typedef void (store_outbox_entry_h)(const struct store_outbox_entry *e,
 				    void *arg);
 
 /* Opens (creating) dir/webhook.outbox, locks it, cuts a torn tail, and
- * calls h for every pending entry in the order they were added. EBUSY
+ * calls h (unless NULL) for every pending entry in the order they were
+ * added. EBUSY
  * (another process holds it), EBADMSG, ENOMEM, or an errno of the file. */
 int store_outbox_open(struct store_outbox **op, const char *dir,
 		      store_outbox_entry_h *h, void *arg);
