@@ -166,9 +166,28 @@ if grep -qF "$DIALERD_AUTH_TOKEN" "$WORK/hook.jsonl" "$WORK/fetch.jsonl" "$WORK/
 fi
 pass "the auth token is neither on the wire nor in the tool's output"
 
+# status callbacks through the outbox, GET and POST, to a URL with a query
+# string, answered 204 without a Content-Type (a success for a callback)
+unset DIALERD_AUTH_TOKEN
+echo '{"default": {"status": 204, "content_type": null, "body": ""}}' >"$WORK/cb.routes.json"
+CP=$(free_port)
+webhook_serve cb "$CP"
+for m in GET POST; do
+	"$WEBHOOKTOOL" deliver --data-dir "$WORK/outbox-$m" --method $m --url "http://127.0.0.1:$CP/cb/$m?acct=7&x=a%20b" \
+		--calls 3 --per-call 2 --exit-when-empty --max-seconds 20 >"$WORK/deliver-$m.out" 2>>"$WORK/webhooktool.log" ||
+		fail "deliver --method $m failed: $(tail -n 2 "$WORK/deliver-$m.out")"
+done
+python3 "$TOP/tests/lib/callbacks.py" --log "$WORK/cb.jsonl" --calls 6 --per-call 2 ||
+	fail "status callbacks (GET and POST, 204) not delivered as they should"
+validate_all "$WORK/cb.jsonl" >"$WORK/cb-validate.out" 2>&1 ||
+	{ grep '^not ok' "$WORK/cb-validate.out"; fail "a status callback's signature did not validate"; }
+pass "12 status callbacks (GET and POST, URL with a query) validate with all three validators"
+assert_eq "$(python3 -c 'import json, sys
+print(sorted({json.loads(l)["method"] + " " + json.loads(l)["path"] for l in open(sys.argv[1])}))' "$WORK/cb.jsonl")" \
+	"['GET /cb/GET', 'POST /cb/POST']" "--method GET sends GETs, POST sends POSTs"
+
 # a URL without a path: the request target is "/", and a receiver can only
 # rebuild http://host:port/ from it; the signature must cover that URL
-unset DIALERD_AUTH_TOKEN
 : >"$WORK/hook.jsonl"
 "$WEBHOOKTOOL" fetch --method POST --param CallSid=CA1 "$B" >"$WORK/out.json" 2>>"$WORK/webhooktool.log" ||
 	fail "fetch of $B failed: $(cat "$WORK/out.json")"
