@@ -2,7 +2,8 @@
 # webhook_failures: every failure code of the webhook client (spec §10.2,
 # issue 10) produced by a real server that misbehaves that way, through
 # webhooktool fetch: refused (11205), hang past --timeout-ms (11205), 500
-# (11200), redirect loop (11215; three redirects still work, each hop signed
+# (11200), a connect that never completes (11205 after --connect-timeout-ms,
+# and after the default 5 s), a hang past the default 15 s (11205), redirect loop (11215; three redirects still work, each hop signed
 # for its own URL), 70 KiB body (11750; 64 KiB exactly is accepted),
 # text/plain and no Content-Type (12300), a self-signed certificate (11220;
 # accepted with --ca), an unresolvable name (11210), no HTTP at all (11206).
@@ -31,6 +32,7 @@ def redirect(code, to):
 routes = {
     "/ok": ok,
     "/hang": dict(ok, delay_ms=5000),
+    "/hang16": dict(ok, delay_ms=16500),
     "/e500": dict(ok, status=500, body="<h1>oops</h1>"),
     "/loop": redirect(302, "/loop"),
     "/r1": redirect(302, "/r2?hop=2"),
@@ -65,6 +67,10 @@ dlr_track $!
 wait_for 10 grep -q listening "$WORK/garbage-server.out" || harness_error "garbage server did not start"
 
 CLOSED=$(free_port)	# nothing listens there
+PB=$(free_port)
+python3 "$HERE/blackhole.py" "$PB" >"$WORK/blackhole-server.out" 2>&1 &
+dlr_track $!
+wait_for 10 grep -q listening "$WORK/blackhole-server.out" || harness_error "blackhole server did not start"
 
 : >"$WORK/expect.txt"
 n=0
@@ -96,7 +102,22 @@ try() {
 	LAST_MS=$_ms
 }
 
+# the default limits (connect 5 s, total 15 s) run meanwhile, in the background
+n=2
+for d in 1:"http://127.0.0.1:$PB/voice" 2:"$B/hang16"; do
+	_sid=$(printf 'CA%032x' "${d%%:*}")
+	"$WEBHOOKTOOL" fetch --kind voice --call-sid "$_sid" --database-url "$DATABASE_URL" \
+		--param "CallSid=$_sid" "${d#*:}" >"$WORK/default${d%%:*}.json" 2>>"$WORK/webhooktool-bg.log" &
+	eval "BG${d%%:*}=\$!"
+	dlr_track $!
+	printf '%s 11205 POST %s default_%s\n' "$_sid" "${d#*:}" "$([ "${d%%:*}" = 1 ] && echo connect || echo total)" >>"$WORK/expect.txt"
+done
+
 try refused 11205 "http://127.0.0.1:$CLOSED/voice"
+try connect_timeout 11205 "http://127.0.0.1:$PB/voice" --connect-timeout-ms 700
+us=$(jfield "$WORK/connect_timeout.json" total_us)
+[ "${us:-0}" -ge 650000 ] && [ "$us" -lt 3000000 ] || fail "connect_timeout: total_us $us, want about 0.7 s"
+pass "connect_timeout: gave up after ${us} us (--connect-timeout-ms 700)"
 try hang 11205 "$B/hang" --timeout-ms 1000
 us=$(jfield "$WORK/hang.json" total_us)
 [ "${us:-0}" -ge 900000 ] && [ "$us" -lt 4000000 ] || fail "hang: total_us $us, want about 1 s (--timeout-ms 1000)"
@@ -121,6 +142,20 @@ try tls_ca 0 "https://127.0.0.1:$PT/voice" --ca "$WORK/cert.pem"
 try dns 11210 "http://nonexistent.invalid/voice"
 [ "$LAST_MS" -lt 10000 ] || fail "dns: 11210 after $LAST_MS ms"
 try garbage 11206 "http://127.0.0.1:$PG/voice"
+
+# the defaults: connect 5 s, total 15 s
+wait $BG1
+wait $BG2
+for d in 1:connect:11205:4500000:7500000 2:total:11205:14500000:18000000; do
+	set -- $(echo "$d" | tr ':' ' ')
+	code=$(jfield "$WORK/default$1.json" code)
+	us=$(jfield "$WORK/default$1.json" total_us)
+	[ "$code" = "$3" ] || fail "default $2 timeout: code '$code', want $3: $(cat "$WORK/default$1.json")"
+	[ "${us:-0}" -ge "$4" ] && [ "$us" -le "$5" ] ||
+		fail "default $2 timeout: gave up after $us us, want $4-$5"
+	pass "default $2 timeout: code $code after $us us"
+done
+cat "$WORK/webhooktool-bg.log" >>"$WORK/webhooktool.log"
 
 # the redirect hops, each signed for its own URL
 assert_eq "$(grep -c '"path": "/loop"' "$WORK/hook.jsonl")" 4 "redirect loop: the first request and 3 redirects, no 4th"
