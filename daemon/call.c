@@ -272,8 +272,11 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 		c->answered_us = now;
 	if (call_status_final(st))
 		c->ended_us = now;
-	log_write(LOG_INFO, "call", c->sid, "%s%s%u", call_status_name(st),
-		  code ? " code=" : "", code);
+	if (code)
+		log_write(LOG_INFO, "call", c->sid, "%s code=%u",
+			  call_status_name(st), code);
+	else
+		log_write(LOG_INFO, "call", c->sid, "%s", call_status_name(st));
 	call_log_event(cl->store, c, c->ev_seq++, call_status_name(st), code,
 		       NULL);
 	call_log_call(cl->store, c, now);
