@@ -49,6 +49,7 @@ void cxml_policy_default(struct cxml_policy *pol)
 	pol->max_doc = 65536;
 	pol->max_depth = 32;
 	pol->max_nodes = 10000;
+	pol->max_memory = CXML_MEMORY_DEFAULT;
 }
 
 static int lower(unsigned char c)

@@ -61,6 +61,31 @@ static int store_str(struct attr_ctx *c, void *field, const char *v)
 	return *(const char **)field ? 0 : ENOMEM;
 }
 
+bool cxml_digest_username_ok(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* goes into the quoted username="..." of a digest Authorization header:
+ * a quote or a backslash would end or bend it, a control byte split it */
+static int fn_username(struct attr_ctx *c, const struct attr_spec *s,
+		       void *field, const char *v)
+{
+	if (!cxml_digest_username_ok(v)) {
+		attr_bad(c, s, CXML_ERROR, 12200, v,
+			 "must not hold '\"', '\\' or a control character");
+		return EBADMSG;
+	}
+	if (!*v) {
+		*(const char **)field = NULL;
+		return 0;
+	}
+	return store_str(c, field, v);
+}
+
 /* spec §1.1: 5-600; smaller positive raised to 5, larger lowered to 600,
  * non-integer or non-positive falls back to 30; each reported as 13212 */
 static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
@@ -515,7 +540,7 @@ static const struct cxml_number number_def = {
 };
 
 static const struct attr_spec sip_attrs[] = {
-	A("username", AT_STR, struct cxml_sip, username),
+	AF("username", AT_STR, struct cxml_sip, username, fn_username),
 	A("password", AT_SECRET, struct cxml_sip, password),
 	A("url", AT_URL, struct cxml_sip, url),
 	A("method", AT_METHOD, struct cxml_sip, method),
