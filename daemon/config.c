@@ -17,6 +17,8 @@ enum ctype {
 	C_SECRET,	/* text never echoed in errors */
 	C_ADDR,
 	C_URL,		/* http:// or https:// */
+	C_METHOD,	/* GET or POST */
+	C_EVENTS,	/* status callback events, space-separated */
 	C_UINT,
 	C_BOOL,
 	C_LEVEL,
@@ -51,6 +53,19 @@ static const struct ckey keys[] = {
 	 "REST Basic-auth password and webhook signing key"},
 	{"voice_url", C_URL, OFF(voice_url), NULL, 0, 0,
 	 "webhook fetched for inbound SIP calls"},
+	{"voice_method", C_METHOD, OFF(voice_method), "POST", 0, 0,
+	 "GET or POST: how voice_url (and its fallback) are requested"},
+	{"voice_fallback_url", C_URL, OFF(voice_fallback_url), NULL, 0, 0,
+	 "fetched once, with ErrorCode and ErrorUrl, when voice_url fails"},
+	{"number_uri", C_STR, OFF(number_uri), NULL, 0, 0,
+	 "<Dial><Number> goes to this SIP URI, {number} replaced "
+	 "(e.g. sip:{number}@trunk.example); empty: <Number> is skipped (13224)"},
+	{"status_callback", C_URL, OFF(status_callback), NULL, 0, 0,
+	 "status callbacks of inbound calls (the parent leg)"},
+	{"status_callback_method", C_METHOD, OFF(status_callback_method), "POST",
+	 0, 0, "GET or POST"},
+	{"status_callback_event", C_EVENTS, OFF(status_callback_event), "completed",
+	 0, 0, "space-separated: initiated ringing answered completed"},
 	{"log_level", C_LEVEL, OFF(log_level), "info", 0, 0,
 	 "err, warning, notice, info or debug"},
 	{"log_file", C_STR, OFF(log_file), NULL, 0, 0,
@@ -87,6 +102,8 @@ static const struct ckey keys[] = {
 	 "do not verify TLS peers (logged each time; for tests only)"},
 	{"sip_rtp_ports", C_PORTS, OFF(sip_rtp_ports), "20000-29999", 1024, 65535,
 	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
+	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,
+	 86400, "Session-Expires of <Sip> legs without sessionTimeout (RFC 4028)"},
 	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",
 	 1, 65536, "webhooks: keep-alive connections kept open, all hosts together"},
 	{"webhook_connect_timeout_ms", C_UINT, OFF(webhook_connect_timeout_ms),
@@ -243,6 +260,25 @@ static bool is_url(const char *s)
 	return true;
 }
 
+static bool is_events(const char *v)
+{
+	static const char *const ok[] = {"initiated", "ringing", "answered",
+					 "completed"};
+
+	while (*v) {
+		size_t n = strcspn(v, " ,"), i;
+
+		for (i = 0; n && i < sizeof(ok) / sizeof(ok[0]); i++)
+			if (strlen(ok[i]) == n && strncmp(v, ok[i], n) == 0)
+				break;
+		if (n && i == sizeof(ok) / sizeof(ok[0]))
+			return false;
+		v += n;
+		v += strspn(v, " ,");
+	}
+	return true;
+}
+
 static int set_str(char **dst, const char *v)
 {
 	char *p = NULL;
@@ -277,6 +313,19 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		if (*v && !is_url(v)) {
 			snprintf(why, whysz,
 				 "bad URL \"%s\": expected http:// or https:// and a host, no spaces", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_METHOD:
+		if (strcmp(v, "GET") != 0 && strcmp(v, "POST") != 0) {
+			snprintf(why, whysz, "bad method \"%s\": expected GET or POST", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_EVENTS:
+		if (!is_events(v)) {
+			snprintf(why, whysz, "bad events \"%s\": expected some of "
+				 "initiated ringing answered completed", v);
 			return EINVAL;
 		}
 		return set_str((char **)(base + k->off), v);
@@ -497,6 +546,8 @@ void config_free(struct config *cfg)
 		case C_STR:
 		case C_SECRET:
 		case C_URL:
+		case C_METHOD:
+		case C_EVENTS:
 		case C_SID:
 		case C_NAME: {
 			char **p = (char **)((char *)cfg + keys[i].off);

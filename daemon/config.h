@@ -40,6 +40,13 @@ struct config {
 	char *sip_tls_ca_file;		/* NULL: the system CA store */
 	bool sip_tls_insecure;		/* no TLS peer verification */
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
+	unsigned sip_session_expires;	/* <Sip sessionTimeout> default */
+	char *voice_method;		/* GET or POST */
+	char *voice_fallback_url;
+	char *number_uri;		/* <Number>: sip:{number}@trunk */
+	char *status_callback;		/* inbound calls' own callbacks */
+	char *status_callback_method;
+	char *status_callback_event;
 	unsigned webhook_max_connections;	/* keep-alive pool */
 	unsigned webhook_connect_timeout_ms;
 	unsigned webhook_timeout_ms;	/* whole request, per redirect hop */

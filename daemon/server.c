@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 
 #include "autoconf.h"
+#include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/http.h"
@@ -23,6 +24,7 @@
 
 #define MAX_BUSY 8
 #define DRAIN_POLL_MS 50
+#define END_GRACE_S 3
 
 struct busy {
 	server_busy_h *h;
@@ -37,11 +39,13 @@ struct server {
 	struct sip_server *sip;
 	struct webhook *webhook;
 	struct webhook_outbox *outbox;
+	struct call_layer *calls;
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *drain;
 	struct timespec started;
 	struct timespec stop_deadline;
 	bool stopping;
+	bool ending;		/* past shutdown_timeout: calls being ended */
 	struct busy busy[MAX_BUSY];
 	size_t nbusy;
 };
@@ -89,10 +93,20 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
-	if (since(&srv->stop_deadline) >= 0) {
+	if (since(&srv->stop_deadline) >= 0 && !srv->ending) {
+		/* calls still up get BYE/CANCEL now, and a few seconds for
+		 * their last messages, rows and callbacks to be taken */
+		srv->ending = true;
 		log_msg(LOG_WARNING, "daemon",
-			"shutdown_timeout (%u s) passed with work in flight, exiting",
-			srv->cfg->shutdown_timeout);
+			"shutdown_timeout (%u s) passed with work in flight: "
+			"ending the calls", srv->cfg->shutdown_timeout);
+		call_layer_end_all(srv->calls);
+		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+		srv->stop_deadline.tv_sec += END_GRACE_S;
+	} else if (since(&srv->stop_deadline) >= 0) {
+		log_msg(LOG_WARNING, "daemon",
+			"work still in flight %d s after ending the calls, exiting",
+			END_GRACE_S);
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
@@ -116,6 +130,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	log_msg(LOG_NOTICE, "daemon", "%s: no new work accepted; finishing in-flight work",
 		strsignal((int)sig));
 	http_server_stop_accepting(srv->http);
+	call_layer_drain(srv->calls);
 	clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
 	srv->stop_deadline.tv_sec += srv->cfg->shutdown_timeout;
 	on_drain(-1, 0, srv);
@@ -147,6 +162,7 @@ static void teardown(struct server *srv)
 	if (srv->drain)
 		event_free(srv->drain);
 	srv->sip = sip_server_stop(srv->sip);
+	srv->calls = call_layer_free(srv->calls);
 	srv->outbox = webhook_outbox_free(srv->outbox);
 	srv->webhook = webhook_free(srv->webhook);
 	srv->http = http_server_free(srv->http);
@@ -267,6 +283,17 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the call layer answers the engine's events from here on */
+	e = call_layer_alloc(&srv.calls, srv.base, cfg, sip_server_dial(srv.sip),
+			     srv.webhook, srv.outbox, db_store(srv.db));
+	if (e) {
+		log_msg(LOG_ERR, "daemon", "cannot start the call layer: %s",
+			strerror(e));
+		teardown(&srv);
+		return 1;
+	}
+	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
+	server_busy_add(&srv, call_layer_busy, srv.calls);
 	server_busy_add(&srv, http_busy, srv.http);
 	server_busy_add(&srv, sip_server_busy, srv.sip);
 	server_busy_add(&srv, webhook_busy, srv.webhook);

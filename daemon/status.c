@@ -80,9 +80,6 @@ int status_init(struct http_server *http, struct server *srv, struct db *db)
 	metrics_set("dialerd_build_info", labels, 1);
 	metrics_family("dialerd_uptime_seconds", METRICS_GAUGE,
 		       "seconds since the daemon started");
-	metrics_family("dialerd_calls_open", METRICS_GAUGE,
-		       "calls (all legs) not yet ended");
-	metrics_set("dialerd_calls_open", NULL, 0);
 	err = http_route_add(http, "/health", false, "/health", on_health, &status);
 	if (!err)
 		err = http_route_add(http, "/metrics", false, "/metrics",
