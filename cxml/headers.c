@@ -26,7 +26,7 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-long pct_decode(char *out, const char *in, size_t n)
+long cxml_pct_decode(char *out, const char *in, size_t n)
 {
 	size_t i, o = 0;
 	int h, l;
@@ -233,13 +233,13 @@ int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
 		return refuse(a, l, name, nlen, val, vlen, code, CXML_WARNING,
 			      src, d, at, why);
 	if (strncasecmp(cname, "X-", 2) &&
-	    !pattern_match(pol->std_allowed, pol->n_std_allowed, cname)) {
+	    !cxml_pattern_match(pol->std_allowed, pol->n_std_allowed, cname)) {
 		/* prefix_non_x: send "Foo" as "X-Foo", then re-check */
 		memmove(cname + 2, cname, nlen + 1);
 		cname[0] = 'X';
 		cname[1] = '-';
 		nlen += 2;
-		if (pattern_match(pol->reserved, pol->n_reserved, cname))
+		if (cxml_pattern_match(pol->reserved, pol->n_reserved, cname))
 			return refuse(a, l, name, nlen - 2, val, vlen, 32113,
 				      CXML_WARNING, src, d, at,
 				      "reserved for headers the platform sets (after the X- prefix)");
@@ -371,7 +371,7 @@ int hdr_parse_plivo(struct cxml_arena *a, const struct cxml_policy *pol,
 		dec = arena_zalloc(a, ilen - nlen);
 		if (!dec)
 			return ENOMEM;
-		dlen = pct_decode(dec, eq + 1, ilen - nlen - 1);
+		dlen = cxml_pct_decode(dec, eq + 1, ilen - nlen - 1);
 		if (dlen < 0) {
 			err = hdr_refuse(a, l, item, nlen, eq + 1,
 					 ilen - nlen - 1, 32110, src, d, at,

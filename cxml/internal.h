@@ -52,8 +52,8 @@ void diag_vadd(struct cxml_diags *d, enum cxml_severity sev, int code,
 struct cxml_diag *diag_last(struct cxml_diags *d);
 
 /* policy.c */
-bool pattern_match(const char *const *pats, size_t n, const char *name);
-bool sip_token_char(unsigned char c);
+bool cxml_pattern_match(const char *const *pats, size_t n, const char *name);
+bool cxml_sip_token_char(unsigned char c);
 
 /* headers.c: apply the policy to one decoded name/value pair */
 #define HDR_ITEMS_MAX 64       /* header items read per <Sip>/URI */
@@ -90,7 +90,7 @@ int hdr_parse_plivo(struct cxml_arena *a, const struct cxml_policy *pol,
 		    struct hdr_list *l, const char *s, enum cxml_hdr_source src,
 		    struct cxml_diags *d, const struct diag_at *at);
 /* percent-decode in place-safe: out must hold n bytes; -1 on a bad escape */
-long pct_decode(char *out, const char *in, size_t n);
+long cxml_pct_decode(char *out, const char *in, size_t n);
 
 /* Merges the headers of a list already through the policy (<Dial
  * sipHeaders>, parsed once per <Dial>) into l: names and values are
@@ -173,7 +173,7 @@ extern const struct elem_spec schema_nouns[5];
 void attr_bad(struct attr_ctx *c, const struct attr_spec *s,
 	      enum cxml_severity sev, int code, const char *v,
 	      const char *expect);
-bool parse_int(const char *v, long *out);
+bool cxml_parse_int(const char *v, long *out);
 
 /* Parse one attribute value into field per spec; 0 or EBADMSG/ENOMEM. */
 int attr_parse(struct attr_ctx *c, const struct attr_spec *s, void *elem,
@@ -184,8 +184,8 @@ void attr_format(const struct attr_spec *s, const void *elem, char *buf,
 		 size_t size, struct cxml_attr_view *out);
 
 /* helpers also used by parse.c */
-bool url_valid(const char *v);
-const char *trim_ws(const char *s, size_t *len);
+bool cxml_url_valid(const char *v);
+const char *cxml_trim_ws(const char *s, size_t *len);
 
 /*
  * xmlread.c: libxml2 (SAX2, no DOM) into a light tree that lives in the

@@ -143,7 +143,7 @@ static const char *direct_text(struct pstate *st, const struct xnode *e)
 			memcpy(buf + o, c->content, n);
 			o += n;
 		}
-	t = trim_ws(buf, &n);
+	t = cxml_trim_ws(buf, &n);
 	memmove(buf, t, n);
 	buf[n] = '\0';
 	return buf;
@@ -565,7 +565,7 @@ static const char *say_text(struct pstate *st, const struct xnode *e)
 		return "";
 	}
 	out[deep_copy(e, out)] = '\0';
-	t = trim_ws(out, &n);
+	t = cxml_trim_ws(out, &n);
 	memmove(out, t, n);
 	out[n] = '\0';
 	return out;
@@ -634,7 +634,7 @@ static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 	case CXML_VERB_PLAY:
 		no_children(st, e, true);
 		text = direct_text(st, e);
-		if (*text && !url_valid(text)) {
+		if (*text && !cxml_url_valid(text)) {
 			err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
 			       text);
 			return false;
@@ -655,7 +655,7 @@ static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 			err_at(st, e, 12200, "<Redirect> needs a URL");
 			return false;
 		}
-		if (!url_valid(text)) {
+		if (!cxml_url_valid(text)) {
 			err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
 			       text);
 			return false;

@@ -92,7 +92,7 @@ static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			   void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	char tmp[32];
 	long l;
 
@@ -113,7 +113,7 @@ static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 	} else {
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
-		if (!parse_int(tmp, &l) || l <= 0) {
+		if (!cxml_parse_int(tmp, &l) || l <= 0) {
 			attr_bad(c, s, CXML_WARNING, 13212, raw,
 				 "not a positive integer; using 30");
 			*(int *)field = 30;
@@ -139,7 +139,7 @@ static int fn_dial_record(struct attr_ctx *c, const struct attr_spec *s,
 			  void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	int i;
 
 	if (n == 4 && !strncasecmp(v, "true", 4)) {
@@ -167,7 +167,7 @@ static int fn_dial_sequential(struct attr_ctx *c, const struct attr_spec *s,
 			      void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 
 	if (n == 4 && !strncasecmp(v, "true", 4)) {
 		*(bool *)field = true;
@@ -236,7 +236,7 @@ static int fn_ring_tone(struct attr_ctx *c, const struct attr_spec *s,
 			void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	int i;
 
 	for (i = 0; ring_tones[i]; i++)
@@ -252,7 +252,7 @@ static int fn_digits(struct attr_ctx *c, const struct attr_spec *s,
 		     void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	size_t i;
 
 	if (!n) {
@@ -310,7 +310,7 @@ static int fn_speech_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			     void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	char tmp[16];
 	long l;
 
@@ -319,7 +319,7 @@ static int fn_speech_timeout(struct attr_ctx *c, const struct attr_spec *s,
 	if (n && n < sizeof(tmp)) {
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
-		if (parse_int(tmp, &l) && l >= 0 && l <= 600)
+		if (cxml_parse_int(tmp, &l) && l >= 0 && l <= 600)
 			return store_str(c, field, tmp);
 	}
 	attr_bad(c, s, CXML_ERROR, 12200, raw,
@@ -332,14 +332,14 @@ static int fn_session_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			      void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	char tmp[16];
 	long l = -1;
 
 	if (n && n < sizeof(tmp)) {
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
-		if (!parse_int(tmp, &l))
+		if (!cxml_parse_int(tmp, &l))
 			l = -1;
 	}
 	if (l < 0 || l > 86400) {

@@ -209,8 +209,8 @@ static int uri_headers(struct cxml_arena *a, const struct cxml_policy *pol,
 			vd = arena_zalloc(a, sl - nl);
 			if (!nd || !vd)
 				return ENOMEM;
-			ndl = pct_decode(nd, seg, nl);
-			vdl = pct_decode(vd, eq + 1, sl - nl - 1);
+			ndl = cxml_pct_decode(nd, seg, nl);
+			vdl = cxml_pct_decode(vd, eq + 1, sl - nl - 1);
 			if (ndl < 0 || vdl < 0)
 				return ENOMEM;  /* bad_char already vetted escapes */
 			err = hdr_offer(a, pol, l, nd, (size_t)ndl, vd,
@@ -290,7 +290,7 @@ static int uri_decode(struct uri_cur *c, const char *p, const char *e,
 					 "that must be percent-encoded", what);
 		}
 	}
-	n = pct_decode(dec, p, (size_t)(e - p));
+	n = cxml_pct_decode(dec, p, (size_t)(e - p));
 	if (n < 0)
 		return malformed(c->d, c->at, "SIP URI %s has a bad percent escape",
 				 what);
