@@ -13,6 +13,7 @@
 struct cxml_parser {
 	struct cxml_policy pol;
 	struct xreader *xr;
+	size_t doc_mem, scratch_mem;  /* of the last document */
 };
 
 struct pstate {
@@ -142,7 +143,7 @@ static const char *direct_text(struct pstate *st, const struct xnode *e)
 			memcpy(buf + o, c->content, n);
 			o += n;
 		}
-	t = trim_ws(buf, &n);
+	t = cxml_trim_ws(buf, &n);
 	memmove(buf, t, n);
 	buf[n] = '\0';
 	return buf;
@@ -188,9 +189,7 @@ static void parse_attrs(struct pstate *st, const struct elem_spec *spec,
 				 lname(e), at->prefix, at->name);
 			c.at.attr = NULL;
 		} else if (siphdrs && !strcmp((const char *)at->name, "sipHeaders")) {
-			*siphdrs = arena_strdup(st->a, v);
-			if (!*siphdrs)
-				st->nomem = true;
+			*siphdrs = v;	/* read during this parse only */
 		} else if ((s = attr_find(spec, (const char *)at->name))) {
 			err = attr_parse(&c, s, obj, v);
 			if (err == ENOMEM)
@@ -248,8 +247,39 @@ static const char *normalize_number(struct pstate *st, const char *t)
 	return out;
 }
 
+/*
+ * sip:user:password@host: the password never goes into the Request-URI
+ * (uri.c leaves it out of the target); it is taken, with the user, as the
+ * digest credentials, unless the <Sip> gives username or password too:
+ * two sets of credentials is an error, not a guess.
+ */
+static bool sip_credentials(struct pstate *st, const struct xnode *e,
+			    struct cxml_sip *s)
+{
+	struct diag_at at;
+
+	if (!s->uri.password)
+		return true;
+	at_node(st, &at, e);
+	if (s->username || s->password) {
+		diag_add(st->d, CXML_ERROR, 32110, &at,
+			 "SIP URI holds a password and <Sip> has username or "
+			 "password attributes: give the credentials once");
+		return false;
+	}
+	if (!cxml_digest_username_ok(s->uri.user)) {
+		diag_add(st->d, CXML_ERROR, 32110, &at,
+			 "SIP URI user part, used as the digest username, holds "
+			 "a '\"', a '\\' or a control character");
+		return false;
+	}
+	s->username = s->uri.user;
+	s->password = s->uri.password;
+	return true;
+}
+
 static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
-		       struct cxml_noun *n, const char *dial_hdrs)
+		       struct cxml_noun *n, const struct hdr_list *dial_hdrs)
 {
 	const char *text, *sip_hdrs = NULL;
 	struct diag_at at;
@@ -275,11 +305,11 @@ static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
 		no_children(st, e, true);
 		text = direct_text(st, e);
 		at_node(st, &at, e);
-		err = uri_parse(st->a, st->pol, text, strlen(text), &n->u.sip.uri,
+		err = cxml_uri_parse(st->a, st->pol, text, strlen(text), &n->u.sip.uri,
 				sip_hdrs, dial_hdrs, st->d, &at);
 		if (err == ENOMEM)
 			st->nomem = true;
-		if (err)
+		if (err || !sip_credentials(st, e, &n->u.sip))
 			return false;
 		break;
 	case CXML_NOUN_CLIENT: {
@@ -319,25 +349,104 @@ static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
 	return true;
 }
 
-static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
+/* <Dial sipHeaders> goes through the policy once, at the <Dial>; each
+ * <Sip> then merges the result instead of parsing the text again. */
+static const struct hdr_list *dial_headers(struct pstate *st,
+					   const struct xnode *e,
+					   const char *text,
+					   struct hdr_list *l)
 {
-	const char *dial_hdrs = NULL, *text;
-	struct cxml_noun *nouns;
+	struct diag_at at;
+	int err;
+
+	if (!text)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	at_node(st, &at, e);
+	err = hdr_parse_plivo(st->a, st->pol, l, text, CXML_HDR_DIAL_ATTR,
+			      st->d, &at);
+	if (!err)
+		err = hdr_finish(st->a, l, st->d, &at, st->pol->oversize_is_error);
+	if (err == ENOMEM)
+		st->nomem = true;
+	return err ? NULL : l;
+}
+
+/* Known nouns among e's children, and how many are <Sip>. */
+static size_t count_nouns(const struct xnode *e, size_t *nsip)
+{
 	const struct xnode *c;
-	size_t cap = 0, n = 0, nsip = 0, nother = 0, nconf = 0;
+	size_t n = 0;
 	int t;
 
-	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_hdrs);
-	for (c = e->children; c; c = c->next)
-		if (c->type == XN_ELEM)
-			cap++;
+	*nsip = 0;
+	for (c = e->children; c; c = c->next) {
+		if (c->type != XN_ELEM || (t = noun_type(lname(c))) < 0)
+			continue;
+		n++;
+		if (t == CXML_NOUN_SIP)
+			++*nsip;
+	}
+	return n;
+}
+
+/* Plain text as the body of <Dial>: one number. */
+static size_t dial_text_number(struct pstate *st, const struct xnode *e,
+			       const char *text, struct cxml_noun *noun)
+{
+	const char *num = normalize_number(st, text);
+
+	if (!num) {
+		err_at(st, e, 13223, "<Dial> \"%.40s\" is not a phone number (E.164 expected)",
+		       text);
+		return 0;
+	}
+	noun->type = CXML_NOUN_NUMBER;
+	noun->line = e->line;
+	memcpy(&noun->u.number, schema_nouns[CXML_NOUN_NUMBER].defaults,
+	       sizeof(struct cxml_number));
+	noun->u.number.number = num;
+	return 1;
+}
+
+static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
+{
+	const char *dial_text = NULL, *text;
+	const struct hdr_list *dial_hdrs;
+	struct hdr_list dial_list;
+	struct cxml_noun *nouns;
+	const struct xnode *c;
+	size_t known, known_sip, seen = 0, n = 0, nsip = 0, nother = 0, nconf = 0;
+	bool elems = false;
+	int t;
+
+	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_text);
+	for (c = e->children; c && !elems; c = c->next)
+		elems = c->type == XN_ELEM;
+	/* over the limit the document is refused: nouns past it are not
+	 * parsed (nor is memory taken for them) */
+	known = count_nouns(e, &known_sip);
+	if (known_sip > DIAL_NOUNS_MAX)
+		err_at(st, e, 12200, "<Dial> has %zu <Sip> nouns; at most %d are allowed",
+		       known_sip, DIAL_NOUNS_MAX);
+	else if (known > DIAL_NOUNS_MAX)
+		err_at(st, e, 12200, "<Dial> has %zu nouns; at most %d are allowed",
+		       known, DIAL_NOUNS_MAX);
 	text = direct_text(st, e);
-	nouns = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*nouns));
+	nouns = arena_zalloc(st->a, (known ? (known < DIAL_NOUNS_MAX ? known
+							      : DIAL_NOUNS_MAX)
+				      : 1) * sizeof(*nouns));
 	if (!nouns) {
 		st->nomem = true;
 		return;
 	}
-	for (c = e->children; c; c = c->next) {
+	dial_hdrs = dial_headers(st, e, dial_text, &dial_list);
+	if (dial_hdrs) {
+		dl->refused = dial_list.r;
+		dl->nrefused = dial_list.nr;
+	}
+	for (c = e->children; c && seen < DIAL_NOUNS_MAX && !st->nomem;
+	     c = c->next) {
 		if (c->type != XN_ELEM)
 			continue;
 		t = noun_type(lname(c));
@@ -352,6 +461,7 @@ static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dia
 			     "unknown noun <%s> inside <Dial>; skipped", lname(c));
 			continue;
 		}
+		seen++;
 		if (!parse_noun(st, c, t, &nouns[n], dial_hdrs))
 			continue;
 		if (t == CXML_NOUN_SIP)
@@ -363,38 +473,18 @@ static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dia
 		n++;
 	}
 	if (*text) {
-		if (cap) {
+		if (elems) {
 			warn(st, e, 12200, "text inside <Dial> next to nouns is ignored");
 		} else {
-			/* plain text body = a number */
-			const char *num = normalize_number(st, text);
-
-			if (!num) {
-				err_at(st, e, 13223, "<Dial> \"%.40s\" is not a phone number (E.164 expected)",
-				       text);
-			} else {
-				nouns[0].type = CXML_NOUN_NUMBER;
-				nouns[0].line = e->line;
-				memcpy(&nouns[0].u.number,
-				       schema_nouns[CXML_NOUN_NUMBER].defaults,
-				       sizeof(struct cxml_number));
-				nouns[0].u.number.number = num;
-				n = 1;
-				nother = 1;
-			}
+			n = dial_text_number(st, e, text, &nouns[0]);
+			nother = n;
 		}
 	}
-	if (nsip > DIAL_NOUNS_MAX)
-		err_at(st, e, 12200, "<Dial> has %zu <Sip> nouns; at most %d are allowed",
-		       nsip, DIAL_NOUNS_MAX);
-	else if (n > DIAL_NOUNS_MAX)
-		err_at(st, e, 12200, "<Dial> has %zu nouns; at most %d are allowed",
-		       n, DIAL_NOUNS_MAX);
 	if (nconf && n > 1)
 		err_at(st, e, 12200, "<Conference> or <Queue> must be the only noun in its <Dial>");
 	else if (nsip && nother)
 		warn(st, e, 12200, "<Sip> mixed with <Number>/<Client> in one <Dial>; the vendors refuse this");
-	if (!n && !cap && !*text)
+	if (!n && !elems && !*text)
 		err_at(st, e, 12200, "<Dial> has nothing to dial");
 	dl->nouns = nouns;
 	dl->nnouns = n;
@@ -475,7 +565,7 @@ static const char *say_text(struct pstate *st, const struct xnode *e)
 		return "";
 	}
 	out[deep_copy(e, out)] = '\0';
-	t = trim_ws(out, &n);
+	t = cxml_trim_ws(out, &n);
 	memmove(out, t, n);
 	out[n] = '\0';
 	return out;
@@ -544,7 +634,7 @@ static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 	case CXML_VERB_PLAY:
 		no_children(st, e, true);
 		text = direct_text(st, e);
-		if (*text && !url_valid(text)) {
+		if (*text && !cxml_url_valid(text)) {
 			err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
 			       text);
 			return false;
@@ -565,7 +655,7 @@ static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 			err_at(st, e, 12200, "<Redirect> needs a URL");
 			return false;
 		}
-		if (!url_valid(text)) {
+		if (!cxml_url_valid(text)) {
 			err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
 			       text);
 			return false;
@@ -691,6 +781,7 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 
 	if (!p || !docp || (!buf && len))
 		return EINVAL;
+	p->doc_mem = p->scratch_mem = 0;
 	if (!d)
 		d = &local;     /* the verdict needs the error count */
 	memset(&st, 0, sizeof(st));
@@ -714,8 +805,11 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	err = arena_alloc(&st.a);
 	if (err)
 		goto early;
+	arena_limit(st.a, p->pol.max_memory ? p->pol.max_memory
+					    : CXML_MEMORY_DEFAULT);
 	loc_init(&st.loc, buf, len);
 	err = xreader_read(p->xr, buf, len, &p->pol, d, &root);
+	p->scratch_mem = xreader_mem(p->xr);
 	if (err)
 		goto out;
 	if (strcmp(lname(root), "Response")) {
@@ -733,11 +827,20 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	}
 	doc->arena = st.a;
 	parse_response(&st, root, doc);
-	if (st.nomem)
-		err = ENOMEM;
-	else if (d->nerrors != errors0)
+	if (st.nomem && arena_over(st.a)) {
+		/* built to exhaust memory: the author's error, not ours */
+		diag_add(d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the document takes more memory "
+			 "than the limit of %zu bytes", p->pol.max_memory
+			 ? p->pol.max_memory : CXML_MEMORY_DEFAULT);
 		err = EBADMSG;
+	} else if (st.nomem) {
+		err = ENOMEM;
+	} else if (d->nerrors != errors0) {
+		err = EBADMSG;
+	}
  out:
+	p->doc_mem = arena_total(st.a);
 	loc_fini(&st.loc);
 	if (err)
 		arena_free(st.a);
@@ -746,6 +849,13 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
  early:
 	cxml_diags_free(&local);
 	return err;
+}
+
+void cxml_parser_mem(const struct cxml_parser *p, size_t *doc,
+		     size_t *scratch)
+{
+	*doc = p->doc_mem;
+	*scratch = p->scratch_mem;
 }
 
 int cxml_parse_once(const char *buf, size_t len, const struct cxml_policy *pol,

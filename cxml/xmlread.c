@@ -135,6 +135,13 @@ static void stop(xmlParserCtxtPtr ctxt, struct xstate *st, const char *what,
 
 static void out_of_memory(xmlParserCtxtPtr ctxt, struct xstate *st)
 {
+	if (arena_over(st->a)) {
+		/* a document built to eat memory, not a failing malloc */
+		stop(ctxt, st, "the document takes more memory than the limit of",
+		     (unsigned)(st->pol->max_memory ? st->pol->max_memory
+						    : CXML_MEMORY_DEFAULT));
+		return;
+	}
 	st->nomem = true;
 	xmlStopParser(ctxt);
 }
@@ -382,6 +389,11 @@ int xreader_alloc(struct xreader **rp)
 	return 0;
 }
 
+size_t xreader_mem(const struct xreader *r)
+{
+	return arena_total(r->scratch);
+}
+
 struct xreader *xreader_free(struct xreader *r)
 {
 	if (!r)
@@ -416,6 +428,8 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 	}
 	r->uses++;
 	arena_reset(r->scratch);
+	arena_limit(r->scratch, pol->max_memory ? pol->max_memory
+						: CXML_MEMORY_DEFAULT);
 	memset(&st, 0, sizeof(st));
 	st.a = r->scratch;
 	st.d = d;

@@ -565,14 +565,17 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	return 0;
 }
 
-/* Refused URI headers are recorded, never dropped silently. */
-static void log_refusals(struct call *parent, const struct cxml_sip *s)
+/* Refused headers are recorded, never dropped silently: a <Sip>'s own,
+ * and those of <Dial sipHeaders> once for the <Dial> (cxml lists them
+ * there, not on every leg). */
+static void log_refusals(struct call *parent, const char *elem,
+			 const struct cxml_sip_refusal *rv, size_t n)
 {
-	for (size_t i = 0; i < s->uri.nrefused; i++) {
-		const struct cxml_sip_refusal *r = &s->uri.refused[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct cxml_sip_refusal *r = &rv[i];
 
 		log_write(LOG_WARNING, "call", parent->sid,
-			  "<Sip> header %s refused: %d %s", r->name, r->code,
+			  "<%s> header %s refused: %d %s", elem, r->name, r->code,
 			  r->reason);
 		call_log_policy(parent->cl->store, parent->sid, r->name,
 				r->value, false, r->code, r->reason);
@@ -606,6 +609,12 @@ static int number_branch(struct cdial *cd, const struct cxml_number *num,
 	}
 	memset(&s, 0, sizeof(s));
 	s.uri = *u;
+	/* a trunk's user:password@ is its digest credentials, as in <Sip>;
+	 * the target never holds the password */
+	if (u->password) {
+		s.username = u->user;
+		s.password = u->password;
+	}
 	s.status_callback = num->status_callback;
 	s.status_callback_method = num->status_callback_method;
 	s.status_callback_event = num->status_callback_event;
@@ -645,6 +654,7 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		cdial_free(cd);
 		return ENOMEM;
 	}
+	log_refusals(parent, "Dial", d->refused, d->nrefused);
 	for (size_t i = 0; i < d->nnouns && cd->n < MAX_BRANCHES && !err; i++) {
 		const struct cxml_noun *n = &d->nouns[i];
 
@@ -657,7 +667,8 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 				"not dialled by this dialerd");
 			continue;
 		}
-		log_refusals(parent, &n->u.sip);
+		log_refusals(parent, "Sip", n->u.sip.uri.refused,
+			     n->u.sip.uri.nrefused);
 		if (n->u.sip.uri.srtp) {
 			skipped(parent, 12200, n->u.sip.uri.target,
 				"SRTP (;secure=true) is not offered by this dialerd");

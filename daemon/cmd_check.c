@@ -217,6 +217,41 @@ static void indent(struct out *o, int depth)
 		fprintf(o->f, "%*s", depth * 2, "");
 }
 
+/* sipHeaders items not sent: a <Sip>'s, or those refused at the <Dial> */
+static void print_refused(struct out *o, const struct cxml_sip_refusal *r,
+			  size_t n, int depth)
+{
+	size_t i;
+
+	if (o->json) {
+		member(o, "refused");
+		fputc('[', o->f);
+		for (i = 0; i < n; i++) {
+			fputs(i ? ",{" : "{", o->f);
+			o->first = true;
+			kv_str(o, "name", r[i].name);
+			kv_str(o, "value", r[i].value);
+			kv_raw(o, "truncated", r[i].truncated ? "true" : "false");
+			kv_uint(o, "code", (unsigned long)r[i].code);
+			kv_str(o, "reason", r[i].reason);
+			kv_str(o, "source", source_name(r[i].source));
+			fputc('}', o->f);
+		}
+		fputc(']', o->f);
+		o->first = false;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		indent(o, depth);
+		fputs("refused ", o->f);
+		text_val(o->f, r[i].name);
+		fputs(": ", o->f);
+		text_val(o->f, r[i].value);
+		fprintf(o->f, "%s (%d, %s: %s)\n", r[i].truncated ? "..." : "",
+			r[i].code, source_name(r[i].source), r[i].reason);
+	}
+}
+
 static void print_uri_lists(struct out *o, const struct cxml_sip_uri *u,
 			    int depth)
 {
@@ -234,44 +269,17 @@ static void print_uri_lists(struct out *o, const struct cxml_sip_uri *u,
 		}
 		fputc(']', o->f);
 		o->first = false;
-		member(o, "refused");
-		fputc('[', o->f);
-		for (i = 0; i < u->nrefused; i++) {
-			const struct cxml_sip_refusal *r = &u->refused[i];
-
-			fputs(i ? ",{" : "{", o->f);
-			o->first = true;
-			kv_str(o, "name", r->name);
-			kv_str(o, "value", r->value);
-			kv_raw(o, "truncated", r->truncated ? "true" : "false");
-			kv_uint(o, "code", (unsigned long)r->code);
-			kv_str(o, "reason", r->reason);
-			kv_str(o, "source", source_name(r->source));
-			fputc('}', o->f);
+	} else {
+		for (i = 0; i < u->nhdrs; i++) {
+			indent(o, depth);
+			fputs("header ", o->f);
+			text_val(o->f, u->hdrs[i].name);
+			fputs(": ", o->f);
+			text_val(o->f, u->hdrs[i].value);
+			fputc('\n', o->f);
 		}
-		fputc(']', o->f);
-		o->first = false;
-		return;
 	}
-	for (i = 0; i < u->nhdrs; i++) {
-		indent(o, depth);
-		fputs("header ", o->f);
-		text_val(o->f, u->hdrs[i].name);
-		fputs(": ", o->f);
-		text_val(o->f, u->hdrs[i].value);
-		fputc('\n', o->f);
-	}
-	for (i = 0; i < u->nrefused; i++) {
-		const struct cxml_sip_refusal *r = &u->refused[i];
-
-		indent(o, depth);
-		fputs("refused ", o->f);
-		text_val(o->f, r->name);
-		fputs(": ", o->f);
-		text_val(o->f, r->value);
-		fprintf(o->f, "%s (%d, %s: %s)\n", r->truncated ? "..." : "",
-			r->code, source_name(r->source), r->reason);
-	}
+	print_refused(o, u->refused, u->nrefused, depth);
 }
 
 static void print_noun(struct out *o, const struct cxml_noun *n, int depth,
@@ -373,6 +381,8 @@ static void print_verb(struct out *o, const struct cxml_verb *v, int depth,
 	if (!o->json)
 		fputc('\n', o->f);
 	if (v->type == CXML_VERB_DIAL) {
+		print_refused(o, v->u.dial.refused, v->u.dial.nrefused,
+			      depth + 1);
 		if (o->json) {
 			member(o, "nouns");
 			fputc('[', o->f);

@@ -59,11 +59,6 @@ static double since(const struct timespec *t)
 	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
-double server_uptime(const struct server *srv)
-{
-	return since(&srv->started);
-}
-
 int server_busy_add(struct server *srv, server_busy_h *h, void *arg)
 {
 	if (srv->nbusy == MAX_BUSY)
@@ -267,7 +262,7 @@ int server_run(const struct config *cfg)
 	}
 	e = db_alloc(&srv.db, srv.base, cfg);
 	if (!e)
-		e = status_init(srv.http, &srv, srv.db);
+		e = status_init(srv.http, &srv.started, srv.db);
 	if (e) {
 		log_msg(LOG_ERR, "daemon", "start-up failed: %s", strerror(e));
 		teardown(&srv);

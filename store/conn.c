@@ -174,6 +174,9 @@ int store_alloc(struct store **sp, const struct store_conf *conf)
 					 STORE_JOURNAL_NAME);
 		if (err)
 			goto out;
+		s->journal.max_bytes = conf->journal_max_bytes
+					       ? conf->journal_max_bytes
+					       : STORE_JOURNAL_MAX_BYTES;
 		s->have_journal = true;
 	}
 	err = 0;

@@ -130,12 +130,28 @@ struct journal {
 	uint64_t replay_off;	/* bytes already replayed (in flight or landed) */
 	uint64_t done_off;	/* bytes whose rows have landed */
 	unsigned long long rows_appended;
+	uint64_t max_bytes;	/* 0: no cap; the owner sets it after open */
+	/* a write failed (ENOSPC, EFBIG past max_bytes or RLIMIT_FSIZE, EIO):
+	 * writes are refused with fail_err, without touching the file,
+	 * until retry_at (store_now_ms) */
+	int fail_err;
+	unsigned long long retry_at;
+	unsigned backoff_ms;
+	unsigned long long refused_writes;	/* in this episode */
 };
-/* Opens (creating) dir/name, locks it, cuts a torn tail. */
+#define JOURNAL_BACKOFF_MIN_MS 1000u
+#define JOURNAL_BACKOFF_MAX_MS 30000u
+/* Opens (creating) dir/name, locks it, cuts a torn tail after copying it
+ * to dir/name.bad-<UTC time>. Refuses (EPERM, logged) a dir writable by
+ * group or others, and a name that is not a regular file of our euid
+ * (ELOOP for a symbolic link). */
 int store_journal_open(struct journal *j, const char *dir, const char *name);
 #define STORE_JOURNAL_NAME "store.journal"
+#define STORE_JOURNAL_MAX_BYTES (1ull << 30)	/* store_conf default */
 void store_journal_close(struct journal *j);
-/* Appends whole frames and fsyncs. */
+/* Appends whole frames and fsyncs. A failure (logged once per episode)
+ * or a write past max_bytes (EFBIG) makes later writes fail at once with
+ * the same errno until store_journal_retry_ms() reaches 0. */
 int store_journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
 /* Appends whole frames without a sync: the outbox groups many appends
  * under one fdatasync of j->fd. A failed write is cut back. */
@@ -148,6 +164,8 @@ int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
 /* All replayed rows landed: empty the file. */
 int store_journal_truncate(struct journal *j);
 bool store_journal_pending(const struct journal *j);
+/* Milliseconds until a write is tried again after a failure; 0: now. */
+unsigned store_journal_retry_ms(const struct journal *j);
 
 /* ---- the store ---- */
 enum wphase {
@@ -227,6 +245,7 @@ struct store {
 	unsigned long long queue_since;	/* ms when the oldest queued row came */
 	bool have_journal;
 	struct journal journal;
+	bool drop_logged;	/* rows dropped: logged once per episode */
 	struct store_stats stats;
 	store_wake_h *wake;
 	void *wake_arg;

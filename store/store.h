@@ -46,6 +46,9 @@ struct store_conf {
 	size_t queue_max_bytes;		/* memory bound; past it: journal (64 MiB) */
 	unsigned connections;		/* batches in flight, one connection each:
 					 * 1 or 2 (default 2) */
+	unsigned long long journal_max_bytes;	/* journal file cap; past it
+					 * rows wait in memory, then are
+					 * dropped (default 1 GiB) */
 	store_wake_h *wake;		/* optional */
 	void *wake_arg;
 };

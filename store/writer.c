@@ -103,12 +103,12 @@ static int spill_queue(struct store *s)
 		return 0;
 	if (!s->have_journal)
 		return ENODEV;
+	/* a failure is logged by the journal, once per episode: the rows
+	 * stay queued (up to twice queue_max_bytes) for its next attempt */
 	err = store_journal_append(&s->journal, s->queue.p, s->queue.len, s->queue_rows);
-	if (err) {
-		store_log(LOG_ERR, "journal: cannot append %zu rows: %s; kept in memory",
-			  s->queue_rows, strerror(err));
+	if (err)
 		return err;
-	}
+	s->drop_logged = false;
 	s->stats.rows_journaled += s->queue_rows;
 	sbuf_reset(&s->queue);
 	s->queue_rows = 0;
@@ -749,6 +749,7 @@ void writer_process(struct store *s)
 
 void writer_on_connected(struct store *s, struct wconn *w)
 {
+	s->drop_logged = false;	/* the queue drains to the database again */
 	batch_clear(&w->batch);
 	w->in_batch = false;
 	if (!PQsendQuery(w->conn, setup_sql)) {
@@ -793,6 +794,11 @@ int writer_timeout_ms(const struct store *s)
 	    (s->state == STORE_UP ? queue_can_start(s)
 				  : s->have_journal)) {	/* else nowhere to put it */
 		unsigned long long q = s->queue_since + s->flush_ms;
+
+		/* a journal backing off after a failure is not tried sooner */
+		if (s->state != STORE_UP &&
+		    now + store_journal_retry_ms(&s->journal) > q)
+			q = now + store_journal_retry_ms(&s->journal);
 
 		if (!have || q < due)
 			due = q;
@@ -868,9 +874,18 @@ static int writer_enqueue_rows(struct store *s, size_t rows)
 		return 0;
 	}
 	if (s->queue.len > s->queue_max_bytes) {
-		if (spill_queue(s) != 0 && s->queue.len > 2 * s->queue_max_bytes) {
-			store_log(LOG_ERR, "store: queue over %zu bytes and no journal: "
-				  "%zu rows dropped", s->queue_max_bytes, s->queue_rows);
+		int err = spill_queue(s);
+
+		if (err && s->queue.len > 2 * s->queue_max_bytes) {
+			if (!s->drop_logged)
+				store_log(LOG_ERR, "store: queue over %zu bytes and %s: "
+					  "%zu rows dropped, and more until it "
+					  "takes rows again (counted in rows_rejected)",
+					  s->queue_max_bytes,
+					  err == ENODEV ? "no journal"
+							: "the journal refuses them",
+					  s->queue_rows);
+			s->drop_logged = true;
 			s->stats.rows_rejected += s->queue_rows;
 			sbuf_reset(&s->queue);
 			s->queue_rows = 0;

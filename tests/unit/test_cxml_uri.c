@@ -112,6 +112,10 @@ static void test_structure(void)
 	is_str(U->user, "+15551234567;npdi", "user with ;");
 	is_int(u("sip:bob:pw@example.com"), 0, "user:password");
 	is_str(U->user, "bob", "user without password");
+	is_str(U->target, "sip:bob@example.com", "target without the password");
+	is_str(U->password, "pw", "the password apart");
+	is_int(u("sip:bob@example.com"), 0, "no password");
+	ok(U->password == NULL, "password NULL");
 	is_int(u("sip:bob@example.com;=x"), EBADMSG, "empty param name");
 	is_int(cxml_sip_uri_parse(NULL, NULL, &U, &D), EINVAL, "NULL is EINVAL");
 }

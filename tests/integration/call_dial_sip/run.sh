@@ -20,7 +20,7 @@ UAS=$(free_port)
 SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Dial action=\"/action\" timeout=\"10\"><Sip url=\"whisper\" statusCallback=\"/status\" statusCallbackEvent=\"initiated ringing answered completed\">sip:bob@127.0.0.1:$UAS?X-Customer=42&amp;X-Note=a%20b&amp;Via=evil</Sip></Dial><Say>not reached</Say></Response>"},
+  "body": "<Response><Dial action=\"/action\" timeout=\"10\" sipHeaders=\"Foo=1\"><Sip url=\"whisper\" statusCallback=\"/status\" statusCallbackEvent=\"initiated ringing answered completed\">sip:bob@127.0.0.1:$UAS?X-Customer=42&amp;X-Note=a%20b&amp;Via=evil</Sip></Dial><Say>not reached</Say></Response>"},
  "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
  "/whisper": {"status": 200, "content_type": "text/xml", "body": "<Response><Say>screening</Say><Pause length=\"1\"/></Response>"},
  "/status": {"status": 204, "body": ""},
@@ -142,6 +142,7 @@ assert_eq "$(q "select count(*) from webhook_requests where call_sid = '$parent'
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'whisper' and response_status = 200")" 1 "the whisper request stored"
 assert_eq "$(q "select count(*) from call_events where event = 'cxml-warning' and detail->>'verb' = 'Say'")" 1 "the whisper's <Say> is reported as not executed"
 assert_eq "$(q "select count(*) from header_policy_events where call_sid = '$parent' and name = 'Via'")" 1 "the refused Via is recorded"
+assert_eq "$(q "select count(*) from header_policy_events where call_sid = '$parent' and name = 'Foo'")" 1 "the <Dial sipHeaders> refusal is recorded, once"
 grep -q "$DIALERD_AUTH_TOKEN" "$WORK/dialerd.log" && fail "the auth token reached the log"
 pass "no token in the log"
 m=$(curl -fsS "$DIALERD_URL/metrics")
