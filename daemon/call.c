@@ -100,6 +100,7 @@ int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 	c->parent = call_ref(parent);
 	c->status = CALL_QUEUED;
 	c->created_us = wall_us();
+	c->branch = -1;
 	cl->ncalls++;
 	cl->started++;
 	*cp = c;
@@ -361,6 +362,7 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		session_arm(c, ev);
 	if (ev->type == DIAL_EV_ENDED) {
 		c->leg_ended = true;
+		c->hangup_by = ev->local ? "local" : "remote";
 		if (c->se_timer)
 			event_del(c->se_timer);
 		if (ev->media.relayed)

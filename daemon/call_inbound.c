@@ -111,6 +111,7 @@ static void inbound(struct call_layer *cl, const struct dial_event *ev)
 	err = call_new(cl, ev->leg_id, CALL_INBOUND, NULL, &c);
 	if (!err) {
 		c->has_leg = true;
+		c->started_us = ev->time_us ? (int64_t)ev->time_us : c->created_us;
 		err = take_invite(c, ev);
 	}
 	if (!err) {

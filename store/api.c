@@ -50,6 +50,12 @@ int store_call_upsert(struct store *s, const struct store_call *c)
 	rec_int_or_null(&rb, c->duration, -1);
 	rec_text(&rb, c->dial_call_status);
 	rec_time(&rb, or_now(c->updated_at));
+	/* 0003_calls */
+	rec_time(&rb, c->started_at);
+	rec_text(&rb, c->forwarded_from);
+	rec_text(&rb, c->dial_group);
+	rec_int_or_null(&rb, c->branch, -1);
+	rec_text(&rb, c->hangup_by);
 	if (rec_end(&rb))
 		return rb.err;
 	return writer_enqueued(s, 1);
@@ -300,6 +306,11 @@ int store_header_policy_add(struct store *s, const struct store_policy_event *p)
 	rec_textn(&rb, p->value, p->value_len);
 	rec_text(&rb, p->refused ? "refused" : "dropped");
 	rec_text(&rb, p->reason);
+	/* 0003_calls */
+	rec_int_or_null(&rb, p->code, 0);
+	rec_text(&rb, p->source);
+	rec_bool(&rb, p->truncated);
+	rec_int(&rb, p->ordinal);
 	if (rec_end(&rb))
 		return rb.err;
 	return writer_enqueued(s, 1);
