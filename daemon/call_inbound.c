@@ -115,8 +115,8 @@ static void inbound(struct call_layer *cl, const struct dial_event *ev)
 		err = take_invite(c, ev);
 	}
 	if (!err) {
-		/* the INVITE itself is the first message of the leg */
-		call_log_sip(cl->store, c, c->msg_seq++, ev);
+		/* the INVITE itself follows as the leg's first DIAL_EV_SIP:
+		 * the engine emits INBOUND first so that the call exists */
 		call_status_set(c, CALL_RINGING, 0);
 		err = call_doc_fetch(c, "voice", cfg->voice_url,
 				     strcmp(cfg->voice_method, "GET") == 0, NULL);
