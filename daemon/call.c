@@ -134,6 +134,8 @@ void call_params_standard(const struct call *c, struct call_params *p)
 		call_params_add(p, "ForwardedFrom", c->forwarded_from);
 	if (c->sip_call_id)
 		call_params_add(p, "SipCallId", c->sip_call_id);
+	if (c->source_ip[0])
+		call_params_add(p, "SipSourceIp", c->source_ip);
 	call_params_sip_headers(p, "SipHeader_", (const char *const *)c->hdr_names,
 				(const char *const *)c->hdr_values, c->nhdrs);
 }

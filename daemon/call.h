@@ -155,6 +155,7 @@ struct call {
 	enum call_status status;
 	char *from, *to;		/* URIs as the webhooks show them */
 	char *caller_name, *forwarded_from, *sip_call_id;
+	char source_ip[48];		/* inbound: where the INVITE came from */
 	/* the INVITE's policy headers (inbound), for SipHeader_ */
 	char **hdr_names, **hdr_values;
 	size_t nhdrs;

@@ -94,6 +94,7 @@ check(v.get("CallerName") == "Carol Caller", "voice: CallerName from the display
 check(v.get("ForwardedFrom") == "sip:+15550111@example.com", "voice: ForwardedFrom from Diversion")
 check(v.get("SipHeader_X-Campaign") == "spring" and v.get("SipHeader_X-Lead-Id") == "4711", "voice: SipHeader_X-*")
 check(v.get("SipCallId", "") != "", "voice: SipCallId")
+check(v.get("SipSourceIp") == "127.0.0.1", "voice: SipSourceIp: %s" % v.get("SipSourceIp"))
 st = [form(r) for r in reqs if r["path"] == "/status"]
 check([s["CallStatus"] for s in st] == ["initiated", "ringing", "in-progress", "completed"],
       "child callbacks in order: %s" % [s["CallStatus"] for s in st])
