@@ -229,6 +229,11 @@ void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 		    const char *event, uint16_t code, const char *detail_json);
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		  const struct dial_event *ev);
+/* An event whose detail is {"<key>": "<text>"}, the text JSON-escaped and
+ * cut at 4 KiB. */
+void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,
+			 const char *event, uint16_t code, const char *key,
+			 const char *text, size_t len);
 struct cxml_sip_refusal;
 /* A header the policy refused; ordinal: per call, from 0. */
 void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,

@@ -118,6 +118,10 @@ static int fetch(struct doc *d, const char *kind, const char *url, bool get,
 	if (err)
 		return err;
 	call_params_init(&p);
+	/* an action requested after the caller hung up reports the call
+	 * over, whether it had been answered or not */
+	if (d->record_only)
+		call_params_add(&p, "CallStatus", "completed");
 	call_params_standard(d->c, &p);
 	for (size_t i = 0; extra && i < extra->n; i++)
 		call_params_add(&p, extra->v[i].name, extra->v[i].value);
@@ -172,7 +176,11 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 
 	d->fetch = NULL;
 	if (d->record_only || d->c->leg_ended) {
-		/* an action after the caller hung up: stored, not run */
+		/* an action after the caller hung up: its answer is stored
+		 * (the request itself is a webhook_requests row), not run */
+		call_log_event_text(d->c->cl->store, d->c, d->c->ev_seq++,
+				    "document-not-run", (uint16_t)0, "body",
+				    r->body, r->body_len);
 		doc_maybe_free(d);
 		return;
 	}
@@ -373,9 +381,14 @@ static void on_leg(struct call *c, const struct dial_event *ev, void *arg)
 		c->leg_up = false;
 		if (ev->code && ev->code >= 300 && !c->sip_code)
 			c->sip_code = ev->code;
-		call_status_set(c, c->answered_us ? CALL_COMPLETED :
-				ev->local ? CALL_FAILED : CALL_CANCELED,
-				ev->local ? 0 : ev->code);
+		/* a caller who gives up before the answer got our 487
+		 * (RFC 3261 §9.2) */
+		if (c->answered_us)
+			call_status_set(c, CALL_COMPLETED, 0);
+		else if (ev->local)
+			call_status_set(c, CALL_FAILED, 0);
+		else
+			call_status_set(c, CALL_CANCELED, 487);
 		if (d->pause)
 			event_del(d->pause);
 		call_dial_abort(c);

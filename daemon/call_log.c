@@ -90,6 +90,38 @@ void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 		failed(c->sid, "call_events", err);
 }
 
+void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,
+			 const char *event, uint16_t code, const char *key,
+			 const char *text, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char json[4096 * 6 + 64];
+	size_t o;
+
+	if (!s)
+		return;
+	if (len > 4096)
+		len = 4096;
+	o = (size_t)snprintf(json, sizeof(json), "{\"%s\":\"", key);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (ch == '"' || ch == '\\') {
+			json[o++] = '\\';
+			json[o++] = (char)ch;
+		} else if (ch < 0x20) {
+			memcpy(json + o, "\\u00", 4);
+			json[o + 4] = hex[ch >> 4];
+			json[o + 5] = hex[ch & 15];
+			o += 6;
+		} else {
+			json[o++] = (char)ch;	/* invalid UTF-8 is escaped by the store */
+		}
+	}
+	memcpy(json + o, "\"}", 3);
+	call_log_event(s, c, seq, event, code, json);
+}
+
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		  const struct dial_event *ev)
 {

@@ -5,7 +5,9 @@
 # ErrorUrl; its <Reject/> is 603); a <Dial> whose target answers 486 with an X- header (action:
 # busy, 486, DialSipHeader_X-Reject-Cause; its <Hangup/> BYEs the caller); a <Dial timeout="5">
 # nobody answers (our CANCEL; no-answer); <Hangup/> first (answered, then BYE); a document that
-# does not parse (its fallback gets ErrorCode=12100).
+# does not parse (its fallback gets ErrorCode=12100); a caller who gives up while the <Dial>
+# rings (canceled: the child gets our CANCEL; the action is requested, its answer stored, not
+# run); a target that answers 404 (failed).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -30,7 +32,9 @@ cat >"$WORK/routes.json" <<JSON
   {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 30)"},
   {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 5)"},
   {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
-  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial>not closed</Response>"}],
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial>not closed</Response>"},
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial action=\"/action\" answerOnBridge=\"true\"><Sip>sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"},
+  {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 30)"}],
  "/fallback": [
   {"status": 404, "body": ""},
   {"status": 200, "content_type": "application/xml", "body": "<Response><Reject/></Response>"}],
@@ -111,6 +115,25 @@ call c7 call_uac_rejected.xml
 assert_eq "$?" 0 "7: refused"
 assert_match "$(sipp_msg c7)" 'SIP/2.0 603 ' "7: a broken document goes to the fallback (its <Reject/>)"
 
+sipp_start uas8 uas_ring_cancel.xml -i 127.0.0.1 -p "$UAS" -m 1
+dial_wait_port udp "$UAS"
+# the caller hears our 180 at once (answerOnBridge): it waits for the target to ring too
+sed 's|<recv response="180"/>|&<pause milliseconds="500"/>|' "$TOP/tests/sipp/uac_cancel.xml" >"$WORK/uac_cancel.xml"
+call c8 "$WORK/uac_cancel.xml"
+assert_eq "$?" 0 "8: the caller gave up while it rang (answerOnBridge: 180, then CANCEL, 487)"
+sipp_wait uas8 10
+assert_eq "$?" 0 "8: the target got our CANCEL"
+assert_eq "$(status_of 8)" "canceled/487" "8: the caller's call canceled"
+
+sed -e 's/\[code\]/404/' -e 's/\[phrase\]/Not Found/' -e 's/\[cause\]/no-such-user/' \
+	"$TOP/tests/sipp/uas_reject.xml" >"$WORK/uas_404.xml"
+sipp_start uas9 "$WORK/uas_404.xml" -i 127.0.0.1 -p "$UAS" -m 1
+dial_wait_port udp "$UAS"
+call c9 call_uac_hungup.xml
+assert_eq "$?" 0 "9: answered, hung up after the action"
+sipp_wait uas9 10
+assert_eq "$?" 0 "9: the 404 was ACKed"
+
 /usr/bin/python3 - "$WORK/requests.log" "$DIALERD_AUTH_TOKEN" "$WH" <<'PY' || fail "requests: see above"
 import json, sys
 from twilio.request_validator import RequestValidator
@@ -127,8 +150,11 @@ check(len(fb) == 3 and all(f.get("ErrorCode") == "11200" for f in fb[:2]), "fall
 check(fb[2].get("ErrorCode") == "12100", "a parse failure's fallback carries 12100: %s" % fb[2].get("ErrorCode"))
 check(all(f.get("ErrorUrl", "").endswith("/voice") for f in fb), "and ErrorUrl")
 acts = [form(r) for r in reqs if r["path"] == "/action"]
-check(len(acts) == 2, "two actions")
-a4, a5 = acts[0], acts[1]
+check(len(acts) == 4, "four actions")
+a4, a5, a8, a9 = acts
+check(a8["DialCallStatus"] == "canceled" and a8["CallStatus"] == "completed",
+      "8: the caller hung up: DialCallStatus=canceled, CallStatus=completed: %s/%s" % (a8.get("DialCallStatus"), a8.get("CallStatus")))
+check(a9["DialCallStatus"] == "failed" and a9.get("DialSipResponseCode") == "404", "9: failed, 404: %s" % a9.get("DialCallStatus"))
 check(a4["DialCallStatus"] == "busy" and a4.get("DialSipResponseCode") == "486", "4: busy, 486: %s" % a4.get("DialCallStatus"))
 check(a4.get("DialSipHeader_X-Reject-Cause") == "agent-busy", "4: the 486's X- header")
 check(a4.get("DialBridged") == "false", "4: not bridged")
@@ -140,7 +166,11 @@ sys.exit(1 if bad else 0)
 PY
 pass "webhook requests"
 assert_eq "$(q "select status from calls where direction = 'outbound-dial' order by created_at")" "busy
-no-answer" "the children: busy, then no-answer"
+no-answer
+canceled
+failed" "the children: busy, no-answer, canceled, failed"
+assert_eq "$(q "select count(*) from call_events where event = 'document-not-run' and detail->>'body' like '%<Hangup/>%'")" 1 \
+	"the action answered after the caller hung up is stored, not run"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'fallback' and attempt = 1")" 3 "fallback requests stored"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'voice' and error_code = 11200")" 2 "failed voice requests stored with their code"
 assert_eq "$(q "select count(*) from call_events where event = 'cxml-error'")" 1 "the cXML error is a call event"
