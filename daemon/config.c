@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sys/stat.h>
 
 #include "daemon/config.h"
 
@@ -560,6 +561,50 @@ void config_free(struct config *cfg)
 			break;
 		}
 	}
+}
+
+/* password= in a key=value string, or user:password@ in a URL */
+static bool url_has_password(const char *s)
+{
+	const char *p = strstr(s, "://"), *at;
+
+	if (strstr(s, "password="))
+		return true;
+	if (!p)
+		return false;
+	p += 3;
+	at = strchr(p, '@');
+	return at && memchr(p, ':', (size_t)(at - p)) != NULL;
+}
+
+int config_file_exposed(const char *path, const struct config *cfg,
+			char *msg, size_t size)
+{
+	struct stat st;
+	FILE *f;
+	char line[512];
+	bool secret = false;
+
+	(void)cfg;
+	if (!path || stat(path, &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+		return 0;
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* only a file that sets a secret itself matters */
+	while (!secret && fgets(line, sizeof(line), f)) {
+		const char *k = line + strspn(line, " \t");
+
+		secret = strncmp(k, "auth_token", 10) == 0 ||
+			 (strncmp(k, "database_url", 12) == 0 && url_has_password(k));
+	}
+	fclose(f);
+	if (!secret)
+		return 0;
+	snprintf(msg, size, "%s holds a secret and is readable by %s (mode %03o): "
+		 "chmod 600 it", path, st.st_mode & S_IROTH ? "everyone" : "its group",
+		 (unsigned)(st.st_mode & 0777));
+	return 1;
 }
 
 void config_print_defaults(void)

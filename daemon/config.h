@@ -61,6 +61,12 @@ struct config {
 int config_load(struct config *cfg, const char *path, char *err, size_t errsz);
 void config_free(struct config *cfg);
 
+/* A configuration file that holds a secret (auth_token, a database URL
+ * with a password) must not be readable by group or others: 1 and one
+ * line in msg when it is, else 0. */
+int config_file_exposed(const char *path, const struct config *cfg,
+			char *msg, size_t size);
+
 /* Parses "HOST:PORT" or "[V6]:PORT" with a numeric host. 0 or EINVAL. */
 int config_parse_addr(struct config_addr *a, const char *s);
 /* Writes "127.0.0.1:8080" or "[::1]:8080". */
