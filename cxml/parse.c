@@ -1,4 +1,20 @@
 /* parse.c: the light XML tree to the typed cXML tree: vocabulary, nesting, values, limits */
+/*
+ * Why it is built this way:
+ * - Two passes. xmlread.c turns the bytes into a light tree with
+ *   libxml2's SAX interface (no DOM, no DTD, no entities); this file walks
+ *   that tree into the typed one. The typed walk sees whole elements, so
+ *   an attribute is checked with its siblings and a noun with its <Dial>.
+ * - Strict and never guessing: an unknown verb, attribute or nesting is a
+ *   warning or an error with the vendors' code and a line and column,
+ *   because the code is what a fallback request reports to the customer.
+ * - Bounded: the reader caps bytes, depth and nodes; here nouns past the
+ *   limit are not parsed and the document's arena is capped
+ *   (cxml_policy.max_memory), so no document of the allowed size can make
+ *   the daemon, which parses on its main thread, hold much memory.
+ * - One arena per document: the tree is freed in one call and lives on
+ *   after the parser that made it.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -1,4 +1,16 @@
 /* record.c: the store's row records: binary frames, decoding, COPY text lines */
+/*
+ * Why it is built this way: a row is serialised once, when the caller
+ * reports it, into a frame that is the same in the memory queue and in
+ * the journal, so spilling the queue to disk is one write of bytes
+ * already built and replaying is reading them back. Each frame has its
+ * length and a CRC32, so a crash that cut the last write is found and cut
+ * at start-up (journal.c) instead of replaying garbage. Columns are typed,
+ * so the writer builds PostgreSQL's binary COPY from them without parsing
+ * text again. Text that is not valid UTF-8 (a SIP header may hold any
+ * byte) is escaped rather than dropped, because PostgreSQL refuses it in a
+ * text column and one such row would otherwise fail a whole batch.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
