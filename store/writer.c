@@ -939,6 +939,9 @@ void store_stats(const struct store *s, struct store_stats *st)
 
 void store_writer_free(struct store *s)
 {
+	/* one last attempt whatever the journal's back-off says: what is not
+	 * written now is lost */
+	s->journal.retry_at = 0;
 	for (int i = 0; i < s->nconn; i++)
 		batch_abandon(s, &s->w[i]);
 	if (s->queue_rows && s->have_journal)
