@@ -100,6 +100,7 @@ int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 	c->parent = call_ref(parent);
 	c->status = CALL_QUEUED;
 	c->created_us = wall_us();
+	c->branch = -1;
 	cl->ncalls++;
 	cl->started++;
 	*cp = c;
@@ -133,6 +134,8 @@ void call_params_standard(const struct call *c, struct call_params *p)
 		call_params_add(p, "ForwardedFrom", c->forwarded_from);
 	if (c->sip_call_id)
 		call_params_add(p, "SipCallId", c->sip_call_id);
+	if (c->source_ip[0])
+		call_params_add(p, "SipSourceIp", c->source_ip);
 	call_params_sip_headers(p, "SipHeader_", (const char *const *)c->hdr_names,
 				(const char *const *)c->hdr_values, c->nhdrs);
 }
@@ -272,8 +275,11 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 		c->answered_us = now;
 	if (call_status_final(st))
 		c->ended_us = now;
-	log_write(LOG_INFO, "call", c->sid, "%s%s%u", call_status_name(st),
-		  code ? " code=" : "", code);
+	if (code)
+		log_write(LOG_INFO, "call", c->sid, "%s code=%u",
+			  call_status_name(st), code);
+	else
+		log_write(LOG_INFO, "call", c->sid, "%s", call_status_name(st));
 	call_log_event(cl->store, c, c->ev_seq++, call_status_name(st), code,
 		       NULL);
 	call_log_call(cl->store, c, now);
@@ -358,6 +364,7 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		session_arm(c, ev);
 	if (ev->type == DIAL_EV_ENDED) {
 		c->leg_ended = true;
+		c->hangup_by = ev->local ? "local" : "remote";
 		if (c->se_timer)
 			event_del(c->se_timer);
 		if (ev->media.relayed)

@@ -155,6 +155,7 @@ struct call {
 	enum call_status status;
 	char *from, *to;		/* URIs as the webhooks show them */
 	char *caller_name, *forwarded_from, *sip_call_id;
+	char source_ip[48];		/* inbound: where the INVITE came from */
 	/* the INVITE's policy headers (inbound), for SipHeader_ */
 	char **hdr_names, **hdr_values;
 	size_t nhdrs;
@@ -165,6 +166,11 @@ struct call {
 	uint32_t ev_seq;		/* next call_events key */
 	uint32_t msg_seq;		/* next sip_messages key */
 	uint32_t fetch_seq;		/* next webhook_requests key of fetches */
+	uint32_t policy_seq;		/* next header_policy_events ordinal */
+	int64_t started_us;		/* the leg's INVITE */
+	char dial_group[40];		/* outbound-dial: its <Dial>'s id */
+	int branch;			/* ... and its index there; -1: none */
+	const char *hangup_by;		/* "local", "remote"; NULL: not yet */
 	struct call_callback cb;
 	bool has_leg;			/* a SIP leg was started or came in */
 	bool answer_sent;		/* inbound: our 200 is on its way */
@@ -223,9 +229,10 @@ void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 		    const char *event, uint16_t code, const char *detail_json);
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		  const struct dial_event *ev);
-void call_log_policy(struct store *s, const char *sid, const char *name,
-		     const char *value, bool refused, int code,
-		     const char *reason);
+struct cxml_sip_refusal;
+/* A header the policy refused; ordinal: per call, from 0. */
+void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
+		     const struct cxml_sip_refusal *r);
 
 /* ---- <Dial> (call_dial.c) ---- */
 

@@ -518,6 +518,8 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	child->to = strdup(b->target);
 	child->leg_h = on_child;
 	child->leg_arg = b;
+	snprintf(child->dial_group, sizeof(child->dial_group), "%s", cd->group);
+	child->branch = (int)(b - cd->b);
 	child->cb = b->cb;	/* the child owns the copy from here */
 	b->cb.url = NULL;
 	call_params_uri(child->from, from_user, sizeof(from_user));
@@ -542,6 +544,7 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	lp.account_sid = cfg->account_sid;
 	lp.relay = true;
 	cd->live++;
+	child->started_us = child->created_us;
 	call_status_set(child, CALL_INITIATED, 0);
 	err = dial_leg_start(cl->dial, &lp);
 	if (lp.from_user && lp.from_user != cd->caller_id)
@@ -577,8 +580,8 @@ static void log_refusals(struct call *parent, const char *elem,
 		log_write(LOG_WARNING, "call", parent->sid,
 			  "<%s> header %s refused: %d %s", elem, r->name, r->code,
 			  r->reason);
-		call_log_policy(parent->cl->store, parent->sid, r->name,
-				r->value, false, r->code, r->reason);
+		call_log_policy(parent->cl->store, parent->sid,
+				parent->policy_seq++, r);
 	}
 }
 

@@ -4,7 +4,8 @@
  *
  * The voice webhook sees the INVITE as Twilio shows a SIP call: From is
  * the From URI (no display name, no tag), To the Request-URI, CallerName
- * the display name, ForwardedFrom the Diversion URI, SipCallId, and one
+ * the display name, ForwardedFrom the Diversion URI, SipCallId, SipSourceIp
+ * (the address the INVITE came from), and one
  * SipHeader_<name> per policy header (X-*, User-to-User, Remote-Party-ID,
  * P-Preferred-Identity, P-Called-Party-ID, Diversion).
  */
@@ -53,6 +54,22 @@ static unsigned events_of(const char *list)
 	return bits;
 }
 
+/* The address part of "IP:PORT" or "[V6]:PORT". */
+static void source_ip(const char *peer, char *out, size_t size)
+{
+	const char *end;
+
+	if (*peer == '[') {
+		end = strchr(peer, ']');
+		peer++;
+	} else {
+		end = strrchr(peer, ':');
+	}
+	if (!end)
+		end = peer + strlen(peer);
+	snprintf(out, size, "%.*s", (int)(end - peer), peer);
+}
+
 /* The INVITE's facts the webhooks and the call log show. */
 static int take_invite(struct call *c, const struct dial_event *ev)
 {
@@ -68,6 +85,7 @@ static int take_invite(struct call *c, const struct dial_event *ev)
 	c->sip_call_id = ev->call_id ? strdup(ev->call_id) : NULL;
 	snprintf(c->codec, sizeof(c->codec), "%s",
 		 ev->sdp.present ? ev->sdp.codec : "");
+	source_ip(ev->peer, c->source_ip, sizeof(c->source_ip));
 	if (!c->from || !c->to || !c->caller_name || (div && !c->forwarded_from) ||
 	    (ev->call_id && !c->sip_call_id))
 		return ENOMEM;
@@ -111,11 +129,12 @@ static void inbound(struct call_layer *cl, const struct dial_event *ev)
 	err = call_new(cl, ev->leg_id, CALL_INBOUND, NULL, &c);
 	if (!err) {
 		c->has_leg = true;
+		c->started_us = ev->time_us ? (int64_t)ev->time_us : c->created_us;
 		err = take_invite(c, ev);
 	}
 	if (!err) {
-		/* the INVITE itself is the first message of the leg */
-		call_log_sip(cl->store, c, c->msg_seq++, ev);
+		/* the INVITE itself follows as the leg's first DIAL_EV_SIP:
+		 * the engine emits INBOUND first so that the call exists */
 		call_status_set(c, CALL_RINGING, 0);
 		err = call_doc_fetch(c, "voice", cfg->voice_url,
 				     strcmp(cfg->voice_method, "GET") == 0, NULL);

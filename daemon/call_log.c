@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cxml/cxml.h"
 #include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
@@ -60,6 +61,11 @@ void call_log_call(struct store *s, const struct call *c, int64_t now_us)
 		     (c->ended_us ? 0 : -1);
 	r.dial_call_status = c->dial_status;
 	r.updated_at = now_us;
+	r.started_at = c->started_us;
+	r.forwarded_from = c->forwarded_from;
+	r.dial_group = c->dial_group[0] ? c->dial_group : NULL;
+	r.branch = c->branch;
+	r.hangup_by = c->hangup_by;
 	err = store_call_upsert(s, &r);
 	if (err)
 		failed(c->sid, "calls", err);
@@ -119,24 +125,31 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		failed(c->sid, "sip_messages", err);
 }
 
-void call_log_policy(struct store *s, const char *sid, const char *name,
-		     const char *value, bool refused, int code,
-		     const char *reason)
+void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
+		     const struct cxml_sip_refusal *r)
 {
-	char why[256];
+	static const char *const sources[] = {
+		[CXML_HDR_URI] = "uri",
+		[CXML_HDR_SIP_ATTR] = "sip-attr",
+		[CXML_HDR_DIAL_ATTR] = "dial-attr",
+	};
 	struct store_policy_event p;
 	int err;
 
 	if (!s)
 		return;
-	snprintf(why, sizeof(why), "%d %s", code, reason ? reason : "");
 	memset(&p, 0, sizeof(p));
 	p.call_sid = sid;
-	p.name = name;
-	p.value = value;
-	p.value_len = value ? strlen(value) : 0;
-	p.refused = refused;
-	p.reason = why;
+	p.name = r->name;
+	p.value = r->value;
+	p.value_len = r->value ? strlen(r->value) : 0;
+	p.refused = false;	/* the header is left out, the call goes on */
+	p.reason = r->reason ? r->reason : "";
+	p.code = r->code;
+	p.source = (size_t)r->source < sizeof(sources) / sizeof(sources[0]) ?
+		   sources[r->source] : NULL;
+	p.truncated = r->truncated;
+	p.ordinal = ordinal;
 	err = store_header_policy_add(s, &p);
 	if (err)
 		failed(sid, "header_policy_events", err);

@@ -51,7 +51,8 @@ struct webhook_fetch {
 	/* the request */
 	char *call_sid, *kind, *token;
 	uint32_t seq;
-	enum webhook_method method;
+	enum webhook_method method;	/* of the hop: a 303 turns POST into GET */
+	enum webhook_method first_method;	/* as asked, for the row */
 	struct webhook_param *params;
 	size_t nparams;
 	struct webhook_attempt at;
@@ -376,7 +377,7 @@ static void fetch_row(struct webhook_fetch *f, const struct webhook_result *r)
 	w.kind = f->kind;
 	w.sequence_number = f->seq;
 	w.attempt = f->at.number;
-	w.method = f->method == WEBHOOK_GET ? "GET" : "POST";
+	w.method = f->first_method == WEBHOOK_GET ? "GET" : "POST";
 	w.url = url;
 	w.params = sp;
 	w.nparams = f->nparams;
@@ -690,7 +691,7 @@ static int copy_req(struct webhook_fetch *f, const struct webhook_req *req)
 			return ENOMEM;
 	}
 	f->seq = req->sequence_number;
-	f->method = req->method;
+	f->method = f->first_method = req->method;
 	return 0;
 }
 

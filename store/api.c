@@ -42,6 +42,12 @@ int store_call_upsert(struct store *s, const struct store_call *c)
 	store_rec_int_or_null(&rb, c->duration, -1);
 	store_rec_text(&rb, c->dial_call_status);
 	store_rec_time(&rb, or_now(c->updated_at));
+	/* 0003_calls */
+	store_rec_time(&rb, c->started_at);
+	store_rec_text(&rb, c->forwarded_from);
+	store_rec_text(&rb, c->dial_group);
+	store_rec_int_or_null(&rb, c->branch, -1);
+	store_rec_text(&rb, c->hangup_by);
 	if (store_rec_end(&rb))
 		return rb.err;
 	return store_writer_enqueued(s, 1);
@@ -292,6 +298,11 @@ int store_header_policy_add(struct store *s, const struct store_policy_event *p)
 	store_rec_textn(&rb, p->value, p->value_len);
 	store_rec_text(&rb, p->refused ? "refused" : "dropped");
 	store_rec_text(&rb, p->reason);
+	/* 0003_calls */
+	store_rec_int_or_null(&rb, p->code, 0);
+	store_rec_text(&rb, p->source);
+	store_rec_bool(&rb, p->truncated);
+	store_rec_int(&rb, p->ordinal);
 	if (store_rec_end(&rb))
 		return rb.err;
 	return store_writer_enqueued(s, 1);

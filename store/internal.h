@@ -61,6 +61,7 @@ enum rec_kind {
 	K_TIME,		/* microseconds since the epoch */
 	K_BYTEA,
 	K_JSON,		/* JSON text */
+	K_BOOL,		/* stored as i64 0/1, sent as boolean */
 };
 
 struct rec_col {
@@ -91,6 +92,7 @@ void store_rec_text(struct rec_builder *rb, const char *s);	/* NULL -> NULL */
 void store_rec_textn(struct rec_builder *rb, const void *p, size_t n);
 void store_rec_int(struct rec_builder *rb, int64_t v);
 void store_rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value);
+void store_rec_bool(struct rec_builder *rb, bool v);
 void store_rec_time(struct rec_builder *rb, int64_t us);	/* 0 -> NULL */
 void store_rec_bytea(struct rec_builder *rb, const void *p, size_t n);
 void store_rec_json(struct rec_builder *rb, const char *s, size_t n);

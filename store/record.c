@@ -131,6 +131,17 @@ void store_rec_int(struct rec_builder *rb, int64_t v)
 	rb->err = sbuf_put(rb->b, b, 8);
 }
 
+void store_rec_bool(struct rec_builder *rb, bool v)
+{
+	unsigned char b[8];
+
+	col_head(rb, K_BOOL);
+	if (rb->err)
+		return;
+	put_i64(b, v ? 1 : 0);
+	rb->err = sbuf_put(rb->b, b, 8);
+}
+
 void store_rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value)
 {
 	if (v == null_value)
@@ -217,9 +228,15 @@ int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen
 }
 
 /* Columns of each table in the newest schema (migrations/), in staging
- * order; 0: no padding needed. */
+ * order; 0: no padding needed. A row journaled by an older binary gets
+ * the newer columns as NULL, or as pad_zero's 0 for a NOT NULL one. */
 static const unsigned table_cols[T_COUNT] = {
+	[T_CALLS] = 27,		/* 22 of 0001_call_log + 5 of 0003_calls */
 	[T_HOOKS] = 20,		/* 12 of 0001_call_log + 8 of 0002_webhooks */
+	[T_POLICY] = 10,	/* 6 of 0001_call_log + 4 of 0003_calls */
+};
+static const unsigned pad_zero[T_COUNT] = {
+	[T_POLICY] = 9,		/* header_policy_events.ordinal, in the key */
 };
 
 int store_rec_decode(struct rec *r, const unsigned char *p, size_t n)
@@ -247,6 +264,7 @@ int store_rec_decode(struct rec *r, const unsigned char *p, size_t n)
 		case K_NULL:
 			break;
 		case K_INT:
+		case K_BOOL:
 		case K_TIME:
 			if (n - off < 8)
 				return EBADMSG;
@@ -273,8 +291,11 @@ int store_rec_decode(struct rec *r, const unsigned char *p, size_t n)
 		return EBADMSG;
 	/* a record journaled by an older binary lacks the columns that later
 	 * migrations added at the end of its table: they are NULL */
-	while (r->ncols < table_cols[r->table])
-		r->col[r->ncols++] = (struct rec_col){.kind = K_NULL};
+	while (r->ncols < table_cols[r->table]) {
+		bool zero = pad_zero[r->table] && r->ncols == pad_zero[r->table];
+
+		r->col[r->ncols++] = (struct rec_col){.kind = zero ? K_INT : K_NULL};
+	}
 	return 0;
 }
 
@@ -423,6 +444,9 @@ int store_rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
 			err = sbuf_put(out, num, (size_t)n);
 			break;
 		}
+		case K_BOOL:
+			err = sbuf_putc(out, c->i ? 't' : 'f');
+			break;
 		case K_TIME:
 			err = copy_time(out, c->i);
 			break;
@@ -517,6 +541,11 @@ int store_rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
 			be32(p, 4);
 			be32(p + 4, (uint32_t)(int32_t)c->i);
 			p += 8;
+			break;
+		case K_BOOL:
+			be32(p, 1);
+			p[4] = c->i ? 1 : 0;
+			p += 5;
 			break;
 		case K_TIME:
 			be32(p, 8);

@@ -119,6 +119,12 @@ struct store_call {
 	int duration;			/* seconds; -1: none */
 	const char *dial_call_status;	/* on parents after a <Dial> */
 	int64_t updated_at;		/* 0: now */
+	/* 0003_calls */
+	int64_t started_at;		/* the leg's INVITE; 0: unknown */
+	const char *forwarded_from;
+	const char *dial_group;		/* a <Dial>'s children share it */
+	int branch;			/* index in the <Dial>; -1: none */
+	const char *hangup_by;		/* "local", "remote" or NULL */
 };
 int store_call_upsert(struct store *s, const struct store_call *c);
 
@@ -195,12 +201,16 @@ int store_webhook_add(struct store *s, const struct store_webhook *w);
 
 struct store_policy_event {
 	const char *call_sid;		/* required */
-	int64_t at;			/* 0: now; with call_sid and name: the key */
+	int64_t at;			/* 0: now; the key with call_sid, name, ordinal */
 	const char *name;		/* required */
 	const char *value;		/* bytes, may hold NUL */
 	size_t value_len;
 	bool refused;			/* refused (call failed) or dropped */
 	const char *reason;		/* required */
+	int code;			/* Twilio code; 0: none */
+	const char *source;		/* "uri", "sip-attr", "dial-attr" or NULL */
+	bool truncated;			/* name or value was cut for storage */
+	uint32_t ordinal;		/* with call_sid, at and name: the key */
 };
 int store_header_policy_add(struct store *s, const struct store_policy_event *p);
 

@@ -52,7 +52,8 @@ static const char *const insert_sql[T_COUNT] = {
 	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name,"
 	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause,"
 	" reason_text, codec, created_at, ringing_at, answered_at, ended_at,"
-	" duration, dial_call_status, updated_at"
+	" duration, dial_call_status, updated_at,"
+	" started_at, forwarded_from, dial_group, branch, hangup_by"
 	" from s_calls order by sid"
 	" on conflict (sid) do update set"
 	LATEST("account_sid")
@@ -75,6 +76,11 @@ static const char *const insert_sql[T_COUNT] = {
 	KNOWN("ended_at")
 	KNOWN("duration")
 	KNOWN("dial_call_status")
+	KNOWN("started_at")
+	KNOWN("forwarded_from")
+	KNOWN("dial_group")
+	KNOWN("branch")
+	KNOWN("hangup_by")
 	" updated_at = greatest(excluded.updated_at, calls.updated_at);",
 	"insert into call_events select * from s_events on conflict do nothing;",
 	"insert into sip_messages select * from s_msgs on conflict do nothing;",

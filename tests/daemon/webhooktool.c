@@ -234,18 +234,22 @@ static int deliver_add(struct tool *t, const char *url, enum webhook_method m,
 	return 0;
 }
 
-/* Waits until everything appended is on disk, then says so. */
+/* Waits until everything appended is on disk, then says so; at most 30 s
+ * and never past --max-seconds. */
 static int deliver_wait_durable(struct tool *t, unsigned n)
 {
 	struct webhook_outbox_stats st;
-	double end = now_s() + 30;
+	double start = now_s(), end = start + 30;
 
+	if (t->deadline && t->deadline < end)
+		end = t->deadline;
 	for (;;) {
 		webhook_outbox_stats(t->ob, &st);
 		if (!st.write_failing && webhook_outbox_durable(t->ob))
 			break;
 		if (now_s() > end) {
-			fprintf(stderr, "webhooktool: appends not durable after 30 s\n");
+			fprintf(stderr, "webhooktool: appends not durable after %.0f s\n",
+				now_s() - start);
 			return EIO;
 		}
 		event_base_loop(t->base, EVLOOP_ONCE);
@@ -375,6 +379,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_open(LOG_INFO, NULL);
 	log_add_secret(token ? token : "12345");
+	/* the outbox logs through the store's handler, with or without a database */
+	store_log_handler_set(on_store_log, NULL);
 	t.base = event_base_new();
 	if (!t.base)
 		return 99;
@@ -413,22 +419,23 @@ int main(int argc, char **argv)
 		err = webhook_outbox_alloc(&t.ob, t.wh, t.base, dir);
 		if (err) {
 			fprintf(stderr, "webhooktool: outbox: %s\n", strerror(err));
-			return 1;
+			goto out;
 		}
+		if (max_s > 0)
+			t.deadline = now_s() + max_s;
 		if (calls && per_call) {
 			err = deliver_add(&t, url, method, calls, per_call);
 			if (!err)
 				err = deliver_wait_durable(&t, calls * per_call);
 			if (err)
-				return 1;
+				goto out;
 		}
-		if (max_s > 0)
-			t.deadline = now_s() + max_s;
 		t.tick = event_new(t.base, -1, EV_PERSIST, on_tick, &t);
 		event_add(t.tick, &tv);
 		event_base_dispatch(t.base);
 		event_free(t.tick);
 	}
+ out:	/* t.rc is still 1 on the error paths */
 	store_drain(&t);
 	t.ob = webhook_outbox_free(t.ob);
 	t.wh = webhook_free(t.wh);

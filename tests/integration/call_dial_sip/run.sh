@@ -94,6 +94,7 @@ check(v.get("CallerName") == "Carol Caller", "voice: CallerName from the display
 check(v.get("ForwardedFrom") == "sip:+15550111@example.com", "voice: ForwardedFrom from Diversion")
 check(v.get("SipHeader_X-Campaign") == "spring" and v.get("SipHeader_X-Lead-Id") == "4711", "voice: SipHeader_X-*")
 check(v.get("SipCallId", "") != "", "voice: SipCallId")
+check(v.get("SipSourceIp") == "127.0.0.1", "voice: SipSourceIp: %s" % v.get("SipSourceIp"))
 st = [form(r) for r in reqs if r["path"] == "/status"]
 check([s["CallStatus"] for s in st] == ["initiated", "ringing", "in-progress", "completed"],
       "child callbacks in order: %s" % [s["CallStatus"] for s in st])
@@ -141,7 +142,10 @@ assert_eq "$(q "select count(*) from webhook_requests where kind = 'status-callb
 assert_eq "$(q "select count(*) from webhook_requests where call_sid = '$parent' and kind in ('voice', 'action')")" 2 "voice and action requests stored"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'whisper' and response_status = 200")" 1 "the whisper request stored"
 assert_eq "$(q "select count(*) from call_events where event = 'cxml-warning' and detail->>'verb' = 'Say'")" 1 "the whisper's <Say> is reported as not executed"
-assert_eq "$(q "select count(*) from header_policy_events where call_sid = '$parent' and name = 'Via'")" 1 "the refused Via is recorded"
+assert_eq "$(q "select code || '/' || source || '/' || ordinal from header_policy_events where call_sid = '$parent' and name = 'Via'")" "13252/uri/1" "the refused Via is recorded with its code, source and ordinal (after the <Dial>'s Foo)"
+assert_eq "$(q "select source || '/' || ordinal from header_policy_events where call_sid = '$parent' and name = 'Foo'")" "dial-attr/0" "the <Dial sipHeaders> refusal's source"
+assert_eq "$(q "select count(*) from call_header_values where parent_call_sid = '$parent' and name = 'X-Customer' and value = '42' and direction = 'out'")" 1 "call_header_values: the child INVITE's X-Customer"
+assert_eq "$(q "select forwarded_from from calls where sid = '$parent'")" "sip:+15550111@example.com" "forwarded_from stored"
 assert_eq "$(q "select count(*) from header_policy_events where call_sid = '$parent' and name = 'Foo'")" 1 "the <Dial sipHeaders> refusal is recorded, once"
 grep -q "$DIALERD_AUTH_TOKEN" "$WORK/dialerd.log" && fail "the auth token reached the log"
 pass "no token in the log"

@@ -66,6 +66,13 @@ assert_eq "$(q "select split_part(to_addr, '@', 1) || ':' || status || ':' || co
 sip:b:completed:200
 sip:c:canceled:487" "one row per branch with its target, outcome and code"
 parent=$(q "select sid from calls where direction = 'inbound' order by created_at limit 1")
+assert_eq "$(q "select count(distinct dial_group) || '/' || string_agg(branch::text || coalesce(hangup_by, '-'), ',' order by branch)
+	from calls where parent_call_sid = '$parent'")" "1/0remote,1local,2local" \
+	"one dial_group; branches 0-2; the 486 ended remotely, the winner (our BYE) and the loser (our CANCEL) locally"
+assert_eq "$(q "select winner_sid = (select sid from calls where to_addr like 'sip:b@%') and branches = 3 and answered_branches = 1
+	from call_dial_outcomes where call_sid = '$parent'")" t "call_dial_outcomes: 3 branches, b won"
+assert_eq "$(q "select count(*) from dial_branches where parent_call_sid = '$parent' and post_dial_delay is not null")" 3 \
+	"dial_branches: post-dial delay of the three, which all rang"
 assert_eq "$(q "select count(distinct parent_call_sid) from calls where direction = 'outbound-dial' and to_addr not like 'sip:d@%'")" 1 "all three are children of the caller's call"
 /usr/bin/python3 - "$WORK/requests.log" <<PY || fail "action"
 import json, sys
