@@ -46,7 +46,9 @@ const struct cxml_diag *cxml_diags_first_error(const struct cxml_diags *d);
 
 /*
  * Policy for sip: URI headers and document limits. cxml_policy_default()
- * fills in the spec's defaults (§3.2); lists are borrowed and must outlive
+ * fills in Twilio's defaults (X- names plus User-to-User, Remote-Party-ID,
+ * P-Preferred-Identity, P-Called-Party-ID, Diversion; 4096-byte values,
+ * 8192 bytes in all); lists are borrowed and must outlive
  * every parser or call using the policy. Name patterns compare without
  * regard to case; a trailing '*' makes a pattern a prefix.
  */

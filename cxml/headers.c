@@ -201,69 +201,95 @@ int hdr_refuse(struct cxml_arena *a, struct hdr_list *l, const char *name,
 		      at, reason);
 }
 
-int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
-	      struct hdr_list *l, const char *name, size_t nlen,
-	      const char *val, size_t vlen, enum cxml_hdr_source src,
-	      struct cxml_diags *d, const struct diag_at *at, bool *over)
+/* The name as it would be sent (in cname, NUL-terminated): the policy's
+ * class, and with prefix_non_x the X- prefix, checked again. 0, or the
+ * refusal code with *why (static, or in reason). */
+static int offer_name(const struct cxml_policy *pol, const char *name,
+		      size_t nlen, char cname[NAME_MAX_LEN + 3],
+		      const char **why, char *reason, size_t rsz)
 {
-	const char *why = NULL;
-	char reason[160];
-	char cname[NAME_MAX_LEN + 3];
-	const char *hname, *hvalue;
-	size_t i, wire;
 	int code;
 
-	*over = false;
-	if (over_items(l))
-		return 0;
 	if (nlen > NAME_MAX_LEN) {
-		snprintf(reason, sizeof(reason),
-			 "header name longer than %d bytes", NAME_MAX_LEN);
-		return refuse(a, l, name, nlen, val, vlen, 21228, CXML_WARNING,
-			      src, d, at, reason);
+		snprintf(reason, rsz, "header name longer than %d bytes",
+			 NAME_MAX_LEN);
+		*why = reason;
+		return 21228;
 	}
 	if (memchr(name, '\0', nlen)) {
-		return refuse(a, l, name, nlen, val, vlen, 21228, CXML_WARNING,
-			      src, d, at, "header name holds a NUL byte");
+		*why = "header name holds a NUL byte";
+		return 21228;
 	}
 	memcpy(cname, name, nlen);
 	cname[nlen] = '\0';
-	code = cxml_header_name_check(pol, cname, &why);
+	code = cxml_header_name_check(pol, cname, why);
 	if (code)
-		return refuse(a, l, name, nlen, val, vlen, code, CXML_WARNING,
-			      src, d, at, why);
+		return code;
 	if (strncasecmp(cname, "X-", 2) &&
 	    !cxml_pattern_match(pol->std_allowed, pol->n_std_allowed, cname)) {
 		/* prefix_non_x: send "Foo" as "X-Foo", then re-check */
 		memmove(cname + 2, cname, nlen + 1);
 		cname[0] = 'X';
 		cname[1] = '-';
-		nlen += 2;
-		if (cxml_pattern_match(pol->reserved, pol->n_reserved, cname))
-			return refuse(a, l, name, nlen - 2, val, vlen, 32113,
-				      CXML_WARNING, src, d, at,
-				      "reserved for headers the platform sets (after the X- prefix)");
+		if (cxml_pattern_match(pol->reserved, pol->n_reserved, cname)) {
+			*why = "reserved for headers the platform sets (after the X- prefix)";
+			return 32113;
+		}
 	}
-	for (i = 0; i < vlen; i++) {
+	return 0;
+}
+
+/* NULL, or why the value cannot go into a header */
+static const char *value_fault(const char *val, size_t vlen)
+{
+	for (size_t i = 0; i < vlen; i++) {
 		unsigned char c = (unsigned char)val[i];
 
 		if (c == '\r' || c == '\n' || c == '\0')
-			return refuse(a, l, name, nlen, val, vlen, 21229,
-				      CXML_WARNING, src, d, at,
-				      "value holds CR, LF or NUL (header injection)");
+			return "value holds CR, LF or NUL (header injection)";
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return refuse(a, l, name, nlen, val, vlen, 21229,
-				      CXML_WARNING, src, d, at,
-				      "value holds a control character");
+			return "value holds a control character";
 	}
-	for (i = 0; i < l->n; i++)
-		if (!strcasecmp(l->v[i].name, cname) &&
-		    strcasecmp(cname, "Diversion")) {
-			return refuse(a, l, name, nlen, val, vlen, 13252,
-				      CXML_WARNING, src, d, at,
-				      "duplicate header name; the first one is sent");
-		}
-	wire = nlen + 2 + vlen + 2;
+	return NULL;
+}
+
+/* Another header of that name is in l (Diversion may repeat). */
+static bool duplicate(const struct hdr_list *l, const char *name)
+{
+	if (!strcasecmp(name, "Diversion"))
+		return false;
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcasecmp(l->v[i].name, name))
+			return true;
+	return false;
+}
+
+int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
+	      struct hdr_list *l, const char *name, size_t nlen,
+	      const char *val, size_t vlen, enum cxml_hdr_source src,
+	      struct cxml_diags *d, const struct diag_at *at, bool *over)
+{
+	const char *why = NULL, *hname, *hvalue;
+	char reason[160];
+	char cname[NAME_MAX_LEN + 3];
+	size_t wire;
+	int code;
+
+	*over = false;
+	if (over_items(l))
+		return 0;
+	/* a refusal records the name as given, not as it would be sent */
+	code = offer_name(pol, name, nlen, cname, &why, reason, sizeof(reason));
+	if (!code && (why = value_fault(val, vlen)) != NULL)
+		code = 21229;
+	if (!code && duplicate(l, cname)) {
+		why = "duplicate header name; the first one is sent";
+		code = 13252;
+	}
+	if (code)
+		return refuse(a, l, name, nlen, val, vlen, code, CXML_WARNING,
+			      src, d, at, why);
+	wire = strlen(cname) + 2 + vlen + 2;
 	if (vlen > pol->max_value || l->bytes + wire > pol->max_total) {
 		*over = true;
 		if (vlen > pol->max_value)
@@ -278,7 +304,7 @@ int hdr_offer(struct cxml_arena *a, const struct cxml_policy *pol,
 			      pol->oversize_is_error ? CXML_ERROR : CXML_WARNING,
 			      src, d, at, reason);
 	}
-	hname = arena_strndup(a, cname, nlen);
+	hname = arena_strdup(a, cname);
 	hvalue = arena_strndup(a, val, vlen);
 	if (!hname || !hvalue)
 		return ENOMEM;
@@ -290,7 +316,7 @@ int hdr_merge(struct cxml_arena *a, const struct cxml_policy *pol,
 	      struct cxml_diags *d, const struct diag_at *at)
 {
 	char reason[160];
-	size_t i, k, nlen, vlen, wire;
+	size_t i, nlen, vlen, wire;
 	int err = 0;
 
 	/* what the <Dial> refused stays in its own list (struct cxml_dial):
@@ -314,11 +340,7 @@ int hdr_merge(struct cxml_arena *a, const struct cxml_policy *pol,
 		nlen = strlen(h->name);
 		vlen = strlen(h->value);
 		wire = nlen + 2 + vlen + 2;
-		for (k = 0; k < l->n; k++)
-			if (!strcasecmp(l->v[k].name, h->name) &&
-			    strcasecmp(h->name, "Diversion"))
-				break;
-		if (k < l->n) {
+		if (duplicate(l, h->name)) {
 			err = refuse(a, l, h->name, nlen, h->value, vlen, 13252,
 				     CXML_WARNING, CXML_HDR_DIAL_ATTR, d, at,
 				     "duplicate header name; the first one is sent");

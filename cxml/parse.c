@@ -1,4 +1,20 @@
 /* parse.c: the light XML tree to the typed cXML tree: vocabulary, nesting, values, limits */
+/*
+ * Why it is built this way:
+ * - Two passes. xmlread.c turns the bytes into a light tree with
+ *   libxml2's SAX interface (no DOM, no DTD, no entities); this file walks
+ *   that tree into the typed one. The typed walk sees whole elements, so
+ *   an attribute is checked with its siblings and a noun with its <Dial>.
+ * - Strict and never guessing: an unknown verb, attribute or nesting is a
+ *   warning or an error with the vendors' code and a line and column,
+ *   because the code is what a fallback request reports to the customer.
+ * - Bounded: the reader caps bytes, depth and nodes; here nouns past the
+ *   limit are not parsed and the document's arena is capped
+ *   (cxml_policy.max_memory), so no document of the allowed size can make
+ *   the daemon, which parses on its main thread, hold much memory.
+ * - One arena per document: the tree is freed in one call and lives on
+ *   after the parser that made it.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -409,50 +425,42 @@ static size_t dial_text_number(struct pstate *st, const struct xnode *e,
 	return 1;
 }
 
-static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
-{
-	const char *dial_text = NULL, *text;
-	const struct hdr_list *dial_hdrs;
-	struct hdr_list dial_list;
-	struct cxml_noun *nouns;
-	const struct xnode *c;
-	size_t known, known_sip, seen = 0, n = 0, nsip = 0, nother = 0, nconf = 0;
-	bool elems = false;
-	int t;
+/* How many nouns of each kind a <Dial> holds once parsed. */
+struct noun_counts {
+	size_t n, sip, other, conf;
+};
 
-	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_text);
-	for (c = e->children; c && !elems; c = c->next)
-		elems = c->type == XN_ELEM;
-	/* over the limit the document is refused: nouns past it are not
-	 * parsed (nor is memory taken for them) */
-	known = count_nouns(e, &known_sip);
-	if (known_sip > DIAL_NOUNS_MAX)
+/* Known nouns, reported when past the limit: the document is refused
+ * then, and nouns past it are not parsed (nor take memory). */
+static size_t check_noun_count(struct pstate *st, const struct xnode *e)
+{
+	size_t sip, known = count_nouns(e, &sip);
+
+	if (sip > DIAL_NOUNS_MAX)
 		err_at(st, e, 12200, "<Dial> has %zu <Sip> nouns; at most %d are allowed",
-		       known_sip, DIAL_NOUNS_MAX);
+		       sip, DIAL_NOUNS_MAX);
 	else if (known > DIAL_NOUNS_MAX)
 		err_at(st, e, 12200, "<Dial> has %zu nouns; at most %d are allowed",
 		       known, DIAL_NOUNS_MAX);
-	text = direct_text(st, e);
-	nouns = arena_zalloc(st->a, (known ? (known < DIAL_NOUNS_MAX ? known
-							      : DIAL_NOUNS_MAX)
-				      : 1) * sizeof(*nouns));
-	if (!nouns) {
-		st->nomem = true;
-		return;
-	}
-	dial_hdrs = dial_headers(st, e, dial_text, &dial_list);
-	if (dial_hdrs) {
-		dl->refused = dial_list.r;
-		dl->nrefused = dial_list.nr;
-	}
+	return known < DIAL_NOUNS_MAX ? known : DIAL_NOUNS_MAX;
+}
+
+/* The first DIAL_NOUNS_MAX known nouns into nouns[]; the others are
+ * warned about and skipped. */
+static void dial_nouns(struct pstate *st, const struct xnode *e,
+		       struct cxml_noun *nouns, const struct hdr_list *dial_hdrs,
+		       struct noun_counts *k)
+{
+	const struct xnode *c;
+	size_t seen = 0;
+	int t, i;
+
 	for (c = e->children; c && seen < DIAL_NOUNS_MAX && !st->nomem;
 	     c = c->next) {
 		if (c->type != XN_ELEM)
 			continue;
 		t = noun_type(lname(c));
 		if (t < 0) {
-			int i;
-
 			for (i = 0; ignored_nouns[i]; i++)
 				if (!strcmp(ignored_nouns[i], lname(c)))
 					break;
@@ -462,33 +470,60 @@ static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dia
 			continue;
 		}
 		seen++;
-		if (!parse_noun(st, c, t, &nouns[n], dial_hdrs))
+		if (!parse_noun(st, c, t, &nouns[k->n], dial_hdrs))
 			continue;
 		if (t == CXML_NOUN_SIP)
-			nsip++;
+			k->sip++;
 		else if (t == CXML_NOUN_CONFERENCE || t == CXML_NOUN_QUEUE)
-			nconf++;
+			k->conf++;
 		else
-			nother++;
-		n++;
+			k->other++;
+		k->n++;
 	}
-	if (*text) {
-		if (elems) {
-			warn(st, e, 12200, "text inside <Dial> next to nouns is ignored");
-		} else {
-			n = dial_text_number(st, e, text, &nouns[0]);
-			nother = n;
-		}
+}
+
+static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
+{
+	const char *dial_text = NULL, *text;
+	const struct hdr_list *dial_hdrs;
+	struct hdr_list dial_list;
+	struct noun_counts k = { 0 };
+	struct cxml_noun *nouns;
+	const struct xnode *c;
+	bool elems = false;
+	size_t room;
+
+	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_text);
+	for (c = e->children; c && !elems; c = c->next)
+		elems = c->type == XN_ELEM;
+	room = check_noun_count(st, e);
+	text = direct_text(st, e);
+	nouns = arena_zalloc(st->a, (room ? room : 1) * sizeof(*nouns));
+	if (!nouns) {
+		st->nomem = true;
+		return;
 	}
-	if (nconf && n > 1)
+	dial_hdrs = dial_headers(st, e, dial_text, &dial_list);
+	if (dial_hdrs) {
+		dl->refused = dial_list.r;
+		dl->nrefused = dial_list.nr;
+	}
+	dial_nouns(st, e, nouns, dial_hdrs, &k);
+	if (*text && elems) {
+		warn(st, e, 12200, "text inside <Dial> next to nouns is ignored");
+	} else if (*text) {
+		k.n = dial_text_number(st, e, text, &nouns[0]);
+		k.other = k.n;
+	}
+	if (k.conf && k.n > 1)
 		err_at(st, e, 12200, "<Conference> or <Queue> must be the only noun in its <Dial>");
-	else if (nsip && nother)
+	else if (k.sip && k.other)
 		warn(st, e, 12200, "<Sip> mixed with <Number>/<Client> in one <Dial>; the vendors refuse this");
-	if (!n && !elems && !*text)
+	if (!k.n && !elems && !*text)
 		err_at(st, e, 12200, "<Dial> has nothing to dial");
 	dl->nouns = nouns;
-	dl->nnouns = n;
-	dl->nsip = nsip;
+	dl->nnouns = k.n;
+	dl->nsip = k.sip;
 }
 
 /* ---- verbs ---- */
@@ -610,12 +645,99 @@ static void parse_gather(struct pstate *st, const struct xnode *e,
 	g->nverbs = n;
 }
 
+static bool parse_play(struct pstate *st, const struct xnode *e,
+		       struct cxml_play *p)
+{
+	const char *text;
+
+	no_children(st, e, true);
+	text = direct_text(st, e);
+	if (*text && !cxml_url_valid(text)) {
+		err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
+		       text);
+		return false;
+	}
+	p->url = *text ? text : NULL;
+	if (!*text && !p->digits) {
+		err_at(st, e, 12200, "<Play> needs a URL or digits");
+		return false;
+	}
+	return true;
+}
+
+static bool parse_redirect(struct pstate *st, const struct xnode *e,
+			   struct cxml_redirect *r)
+{
+	const char *text;
+
+	no_children(st, e, true);
+	text = direct_text(st, e);
+	if (!*text) {
+		err_at(st, e, 12200, "<Redirect> needs a URL");
+		return false;
+	}
+	if (!cxml_url_valid(text)) {
+		err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
+		       text);
+		return false;
+	}
+	r->url = text;
+	return true;
+}
+
+static bool parse_enqueue(struct pstate *st, const struct xnode *e,
+			  struct cxml_enqueue *q)
+{
+	const struct xnode *c;
+	const char *text;
+
+	for (c = e->children; c; c = c->next)
+		if (c->type == XN_ELEM && strcmp(lname(c), "Task"))
+			warn(st, c, 12200, "<%s> inside <Enqueue> is not allowed; ignored",
+			     lname(c));
+	text = direct_text(st, e);
+	if (!*text && !q->workflow_sid) {
+		err_at(st, e, 12200, "<Enqueue> needs a queue name or workflowSid");
+		return false;
+	}
+	q->name = *text ? text : NULL;
+	return true;
+}
+
+/* <Refer>: exactly one <Sip> */
+static bool parse_refer(struct pstate *st, const struct xnode *e,
+			struct cxml_refer *r)
+{
+	const struct xnode *c;
+	struct cxml_noun *sip = NULL;
+
+	for (c = e->children; c; c = c->next) {
+		if (c->type != XN_ELEM)
+			continue;
+		if (strcmp(lname(c), "Sip") || sip) {
+			warn(st, c, 12200, "<%s> inside <Refer> is not allowed (one <Sip>); ignored",
+			     lname(c));
+			continue;
+		}
+		sip = arena_zalloc(st->a, sizeof(*sip));
+		if (!sip) {
+			st->nomem = true;
+			return false;
+		}
+		if (!parse_noun(st, c, CXML_NOUN_SIP, sip, NULL))
+			return false;
+	}
+	if (!sip) {
+		err_at(st, e, 12200, "<Refer> needs a <Sip> target");
+		return false;
+	}
+	r->sip = sip;
+	return true;
+}
+
 static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 		       struct cxml_verb *v, bool nested)
 {
-	const struct elem_spec *spec = &schema_verbs[type];
-	const char *text;
-
 	(void)nested;
 	memset(v, 0, sizeof(*v));
 	v->type = (enum cxml_verb_type)type;
@@ -624,91 +746,28 @@ static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 		parse_dial(st, e, &v->u.dial);
 		return true;
 	}
-	parse_attrs(st, spec, e, &v->u, NULL);
+	parse_attrs(st, &schema_verbs[type], e, &v->u, NULL);
 	switch (type) {
 	case CXML_VERB_SAY:
 		v->u.say.text = say_text(st, e);
 		if (!*v->u.say.text)
 			warn(st, e, 12200, "<Say> has no text");
-		break;
+		return true;
 	case CXML_VERB_PLAY:
-		no_children(st, e, true);
-		text = direct_text(st, e);
-		if (*text && !cxml_url_valid(text)) {
-			err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
-			       text);
-			return false;
-		}
-		v->u.play.url = *text ? text : NULL;
-		if (!*text && !v->u.play.digits) {
-			err_at(st, e, 12200, "<Play> needs a URL or digits");
-			return false;
-		}
-		break;
+		return parse_play(st, e, &v->u.play);
 	case CXML_VERB_GATHER:
 		parse_gather(st, e, &v->u.gather);
-		break;
+		return true;
 	case CXML_VERB_REDIRECT:
-		no_children(st, e, true);
-		text = direct_text(st, e);
-		if (!*text) {
-			err_at(st, e, 12200, "<Redirect> needs a URL");
-			return false;
-		}
-		if (!cxml_url_valid(text)) {
-			err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
-			       text);
-			return false;
-		}
-		v->u.redirect.url = text;
-		break;
-	case CXML_VERB_ENQUEUE: {
-		const struct xnode *c;
-
-		for (c = e->children; c; c = c->next)
-			if (c->type == XN_ELEM && strcmp(lname(c), "Task"))
-				warn(st, c, 12200, "<%s> inside <Enqueue> is not allowed; ignored",
-				     lname(c));
-		text = direct_text(st, e);
-		if (!*text && !v->u.enqueue.workflow_sid) {
-			err_at(st, e, 12200, "<Enqueue> needs a queue name or workflowSid");
-			return false;
-		}
-		v->u.enqueue.name = *text ? text : NULL;
-		break;
-	}
-	case CXML_VERB_REFER: {
-		const struct xnode *c;
-		struct cxml_noun *sip = NULL;
-
-		for (c = e->children; c; c = c->next) {
-			if (c->type != XN_ELEM)
-				continue;
-			if (strcmp(lname(c), "Sip") || sip) {
-				warn(st, c, 12200, "<%s> inside <Refer> is not allowed (one <Sip>); ignored",
-				     lname(c));
-				continue;
-			}
-			sip = arena_zalloc(st->a, sizeof(*sip));
-			if (!sip) {
-				st->nomem = true;
-				return false;
-			}
-			if (!parse_noun(st, c, CXML_NOUN_SIP, sip, NULL))
-				return false;
-		}
-		if (!sip) {
-			err_at(st, e, 12200, "<Refer> needs a <Sip> target");
-			return false;
-		}
-		v->u.refer.sip = sip;
-		break;
-	}
+		return parse_redirect(st, e, &v->u.redirect);
+	case CXML_VERB_ENQUEUE:
+		return parse_enqueue(st, e, &v->u.enqueue);
+	case CXML_VERB_REFER:
+		return parse_refer(st, e, &v->u.refer);
 	default:
 		no_children(st, e, false);
-		break;
+		return true;
 	}
-	return true;
 }
 
 static void parse_response(struct pstate *st, struct xnode *root,
@@ -768,16 +827,75 @@ static void parse_response(struct pstate *st, struct xnode *root,
 	doc->nverbs = n;
 }
 
+/* The size is checked before libxml2 sees a byte. 0 or EBADMSG. */
+static int check_size(const struct cxml_policy *pol, size_t len,
+		      struct cxml_diags *d)
+{
+	struct diag_at at = { .ordinal = -1 };
+
+	if (len > pol->max_doc || len > INT_MAX) {
+		diag_add(d, CXML_ERROR, 11750, &at,
+			 "document is %zu bytes, more than the limit of %zu",
+			 len, pol->max_doc);
+		return EBADMSG;
+	}
+	if (!len) {
+		diag_add(d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the document is empty");
+		return EBADMSG;
+	}
+	return 0;
+}
+
+/* The root is <Response>; the typed tree in the document's arena. */
+static int typed_tree(struct pstate *st, struct xnode *root,
+		      struct cxml_doc **docp)
+{
+	struct diag_at at = { .ordinal = -1, .line = root->line };
+	struct cxml_doc *doc;
+
+	if (strcmp(lname(root), "Response")) {
+		diag_add(st->d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the root element must be <Response>, not <%.40s>",
+			 lname(root));
+		return EBADMSG;
+	}
+	doc = arena_zalloc(st->a, sizeof(*doc));
+	if (!doc)
+		return ENOMEM;
+	doc->arena = st->a;
+	parse_response(st, root, doc);
+	*docp = doc;
+	return 0;
+}
+
+/* What the walk left: out of memory is the document's fault when the
+ * arena's cap refused it, ours otherwise; errors make it invalid. */
+static int verdict(const struct pstate *st, unsigned errors0)
+{
+	struct diag_at at = { .ordinal = -1 };
+
+	if (st->nomem && arena_over(st->a)) {
+		diag_add(st->d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the document takes more memory "
+			 "than the limit of %zu bytes", st->pol->max_memory
+			 ? st->pol->max_memory : CXML_MEMORY_DEFAULT);
+		return EBADMSG;
+	}
+	if (st->nomem)
+		return ENOMEM;
+	return st->d->nerrors != errors0 ? EBADMSG : 0;
+}
+
 int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	       struct cxml_doc **docp, struct cxml_diags *d)
 {
 	struct pstate st;
 	struct cxml_diags local = { 0 };
 	struct cxml_doc *doc = NULL;
-	struct diag_at at = { .ordinal = -1 };
 	struct xnode *root = NULL;
 	unsigned errors0;
-	int err = 0;
+	int err;
 
 	if (!p || !docp || (!buf && len))
 		return EINVAL;
@@ -788,65 +906,27 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	st.pol = &p->pol;
 	st.d = d;
 	errors0 = d->nerrors;
-	/* the size is checked before libxml2 sees a byte */
-	if (len > p->pol.max_doc || len > INT_MAX) {
-		diag_add(d, CXML_ERROR, 11750, &at,
-			 "document is %zu bytes, more than the limit of %zu",
-			 len, p->pol.max_doc);
-		err = EBADMSG;
-		goto early;
-	}
-	if (!len) {
-		diag_add(d, CXML_ERROR, 12100, &at,
-			 "document parse failure: the document is empty");
-		err = EBADMSG;
-		goto early;
-	}
-	err = arena_alloc(&st.a);
+	err = check_size(&p->pol, len, d);
+	if (!err)
+		err = arena_alloc(&st.a);
 	if (err)
-		goto early;
+		goto out;
 	arena_limit(st.a, p->pol.max_memory ? p->pol.max_memory
 					    : CXML_MEMORY_DEFAULT);
 	loc_init(&st.loc, buf, len);
 	err = xreader_read(p->xr, buf, len, &p->pol, d, &root);
 	p->scratch_mem = xreader_mem(p->xr);
-	if (err)
-		goto out;
-	if (strcmp(lname(root), "Response")) {
-		at.line = root->line;
-		diag_add(d, CXML_ERROR, 12100, &at,
-			 "document parse failure: the root element must be <Response>, not <%.40s>",
-			 lname(root));
-		err = EBADMSG;
-		goto out;
-	}
-	doc = arena_zalloc(st.a, sizeof(*doc));
-	if (!doc) {
-		err = ENOMEM;
-		goto out;
-	}
-	doc->arena = st.a;
-	parse_response(&st, root, doc);
-	if (st.nomem && arena_over(st.a)) {
-		/* built to exhaust memory: the author's error, not ours */
-		diag_add(d, CXML_ERROR, 12100, &at,
-			 "document parse failure: the document takes more memory "
-			 "than the limit of %zu bytes", p->pol.max_memory
-			 ? p->pol.max_memory : CXML_MEMORY_DEFAULT);
-		err = EBADMSG;
-	} else if (st.nomem) {
-		err = ENOMEM;
-	} else if (d->nerrors != errors0) {
-		err = EBADMSG;
-	}
- out:
+	if (!err)
+		err = typed_tree(&st, root, &doc);
+	if (!err)
+		err = verdict(&st, errors0);
 	p->doc_mem = arena_total(st.a);
+ out:
 	loc_fini(&st.loc);
 	if (err)
 		arena_free(st.a);
 	else
 		*docp = doc;
- early:
 	cxml_diags_free(&local);
 	return err;
 }

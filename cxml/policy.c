@@ -1,4 +1,4 @@
-/* policy.c: the default sip: URI header policy (spec §3.2) and name classes */
+/* policy.c: the default sip: URI header policy (Twilio's: X- names and a few standard ones) and name classes */
 #include <string.h>
 #include <strings.h>
 

@@ -86,8 +86,9 @@ static int fn_username(struct attr_ctx *c, const struct attr_spec *s,
 	return store_str(c, field, v);
 }
 
-/* spec §1.1: 5-600; smaller positive raised to 5, larger lowered to 600,
- * non-integer or non-positive falls back to 30; each reported as 13212 */
+/* As Twilio does: 5-600; smaller positive raised to 5, larger lowered to
+ * 600, non-integer or non-positive falls back to 30; each reported as
+ * 13212 (a warning: the call goes on) */
 static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			   void *field, const char *raw)
 {
@@ -133,8 +134,8 @@ static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 	return 0;
 }
 
-/* spec §1.1: legacy true = record-from-answer, false = do-not-record;
- * anything else: warning 12200, not recorded */
+/* The legacy boolean form: true = record-from-answer, false =
+ * do-not-record; anything else: warning 12200, not recorded */
 static int fn_dial_record(struct attr_ctx *c, const struct attr_spec *s,
 			  void *field, const char *raw)
 {
@@ -162,7 +163,8 @@ static int fn_dial_record(struct attr_ctx *c, const struct attr_spec *s,
 	return 0;
 }
 
-/* spec §1.1: anything but true/false is warning 13218 and parallel ringing */
+/* Anything but true/false is warning 13218 and parallel ringing, as
+ * SignalWire answers it */
 static int fn_dial_sequential(struct attr_ctx *c, const struct attr_spec *s,
 			      void *field, const char *raw)
 {

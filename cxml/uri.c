@@ -1,4 +1,15 @@
 /* uri.c: sip:/sips: URIs into a target, transport and a policed header list */
+/*
+ * Why it is built this way: a sip: URI comes from a customer's document
+ * or REST request, and its parts go onto the wire. The target is written
+ * into a SIP start line as it is, so it may hold no space or control
+ * byte, and a password never enters it (kept apart, for digest auth).
+ * The header part becomes INVITE headers, so every item goes through the
+ * header policy (headers.c) and each refusal is recorded, never dropped
+ * silently. The parse is a row of named steps over one cursor (scheme,
+ * user info, host and port, target with parameters, header lists), each
+ * returning at the first error with code 32110.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -162,7 +173,8 @@ static int uri_param(const char *p, size_t n, struct cxml_sip_uri *u,
 					 "SIP URI parameter secure must be true or false");
 	} else if ((nl == 6 && !strncasecmp(p, "region", 6)) ||
 		   (nl == 4 && !strncasecmp(p, "edge", 4))) {
-		*keep = false;    /* one site: accepted and ignored (§2.3) */
+		*keep = false;    /* routing hints of the vendors' own networks:
+				   * dialerd is one site, so accepted and ignored */
 	}
 	return 0;
 }

@@ -61,14 +61,12 @@ static int read_all(const char *path, char **bufp, size_t *lenp)
 
 /* ---- value printing ---- */
 
-static void json_str(FILE *f, const char *s)
+/* s double-quoted: '"' and '\' backslashed, CR and LF named (and TAB in
+ * JSON), any other control byte as \u00XX (JSON) or \xXX (text) */
+static void put_quoted(FILE *f, const char *s, bool json)
 {
 	const unsigned char *p;
 
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
 	fputc('"', f);
 	for (p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\')
@@ -77,14 +75,24 @@ static void json_str(FILE *f, const char *s)
 			fputs("\\n", f);
 		else if (*p == '\r')
 			fputs("\\r", f);
-		else if (*p == '\t')
+		else if (*p == '\t' && json)
 			fputs("\\t", f);
-		else if (*p < 0x20 || *p == 0x7f)
+		else if ((*p < 0x20 || *p == 0x7f) && json)
 			fprintf(f, "\\u%04x", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
 		else
 			fputc(*p, f);
 	}
 	fputc('"', f);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	if (!s)
+		fputs("null", f);
+	else
+		put_quoted(f, s, true);
 }
 
 /* text mode: bare if simple, else double-quoted with C escapes */
@@ -96,24 +104,10 @@ static void text_val(FILE *f, const char *s)
 	for (p = (const unsigned char *)s; *p; p++)
 		if (*p <= 0x20 || *p == '"' || *p == '\\' || *p == 0x7f)
 			quote = true;
-	if (!quote) {
+	if (quote)
+		put_quoted(f, s, false);
+	else
 		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\r')
-			fputs("\\r", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
 }
 
 static void member(struct out *o, const char *name)

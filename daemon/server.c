@@ -238,7 +238,8 @@ int server_run(const struct config *cfg)
 	srv.cfg = cfg;
 	clock_gettime(CLOCK_MONOTONIC, &srv.started);
 	nofile_raise();
-	/* the SIP thread posts events into this loop (design.md §2) */
+	/* the SIP thread posts events into this loop from its own thread:
+	 * libevent must take locks for that */
 	if (evthread_use_pthreads() != 0) {
 		log_msg(LOG_ERR, "daemon", "libevent has no pthreads support");
 		return 1;

@@ -78,51 +78,53 @@ struct rec {
 	struct rec_col col[REC_MAX_COLS];
 };
 
-/* Builder: rec_begin writes the frame header placeholder, rec_end fills it. */
+/* Builder: store_rec_begin writes the frame header placeholder,
+ * store_rec_end fills it. */
 struct rec_builder {
 	struct sbuf *b;
 	size_t start;
 	unsigned ncols;
 	int err;
 };
-void rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t);
-void rec_null(struct rec_builder *rb);
-void rec_text(struct rec_builder *rb, const char *s);	/* NULL -> NULL */
-void rec_textn(struct rec_builder *rb, const void *p, size_t n);
-void rec_int(struct rec_builder *rb, int64_t v);
-void rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value);
-void rec_bool(struct rec_builder *rb, bool v);
-void rec_time(struct rec_builder *rb, int64_t us);	/* 0 -> NULL */
-void rec_bytea(struct rec_builder *rb, const void *p, size_t n);
-void rec_json(struct rec_builder *rb, const char *s, size_t n);
-int rec_end(struct rec_builder *rb);	/* 0, ENOMEM or EINVAL; rolls back on error */
+void store_rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t);
+void store_rec_null(struct rec_builder *rb);
+void store_rec_text(struct rec_builder *rb, const char *s);	/* NULL -> NULL */
+void store_rec_textn(struct rec_builder *rb, const void *p, size_t n);
+void store_rec_int(struct rec_builder *rb, int64_t v);
+void store_rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value);
+void store_rec_bool(struct rec_builder *rb, bool v);
+void store_rec_time(struct rec_builder *rb, int64_t us);	/* 0 -> NULL */
+void store_rec_bytea(struct rec_builder *rb, const void *p, size_t n);
+void store_rec_json(struct rec_builder *rb, const char *s, size_t n);
+/* 0, ENOMEM or EINVAL; rolls back on error */
+int store_rec_end(struct rec_builder *rb);
 
 /* Decodes one payload (without its 8-byte frame header). EBADMSG. */
-int rec_decode(struct rec *r, const unsigned char *p, size_t n);
+int store_rec_decode(struct rec *r, const unsigned char *p, size_t n);
 
 /* Checks one frame at p (avail bytes): 0 and its total size in *framelen,
  * EAGAIN when truncated, EBADMSG when the length or CRC is wrong. */
-int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen);
+int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen);
 
 /* Text as stored: valid UTF-8 without NUL is kept; anything else is
  * written as PostgreSQL's encode(bytes, 'escape') would (\\ and \ooo).
  * Returns true when escaping was needed. */
-bool text_needs_escape(const unsigned char *p, size_t n);
-int text_escape(struct sbuf *out, const unsigned char *p, size_t n);
+bool store_text_needs_escape(const unsigned char *p, size_t n);
+int store_text_escape(struct sbuf *out, const unsigned char *p, size_t n);
 
 /* Appends one COPY text-format line for r (with a leading "ord" column
  * when ord >= 0). ENOMEM. */
-int rec_copy_line(struct sbuf *out, const struct rec *r, long ord);
+int store_rec_copy_line(struct sbuf *out, const struct rec *r, long ord);
 
 /* The same row in PostgreSQL's binary COPY format (what the writer
  * sends): a buffer is begin, tuples, end. ENOMEM. */
-int rec_copy_binary_begin(struct sbuf *out);
-int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord);
-int rec_copy_binary_end(struct sbuf *out);
+int store_rec_copy_binary_begin(struct sbuf *out);
+int store_rec_copy_binary(struct sbuf *out, const struct rec *r, long ord);
+int store_rec_copy_binary_end(struct sbuf *out);
 
-const char *rec_table_name(enum rec_table t);
+const char *store_rec_table_name(enum rec_table t);
 /* call_sid of a record, for log lines ("?" when none). */
-void rec_describe(const struct rec *r, char *buf, size_t size);
+void store_rec_describe(const struct rec *r, char *buf, size_t size);
 
 /* ---- journal (journal.c) ---- */
 struct journal {
@@ -253,19 +255,47 @@ struct store {
 	void *wake_arg;
 };
 
-/* writer.c hooks called by conn.c */
-void writer_on_connected(struct store *s, struct wconn *w);
-void writer_on_lost(struct store *s);	/* every connection is about to close */
-void writer_process(struct store *s);	/* connections are up */
-bool writer_want_write(const struct wconn *w);
-int writer_timeout_ms(const struct store *s);
-void writer_tick(struct store *s);	/* flush timers, any state */
-void writer_free(struct store *s);
-/* conn.c: drop the connection and schedule a retry */
-void conn_fail(struct store *s);
+/*
+ * The files call one way: store.c (the public entry points) calls
+ * writer.c and conn.c; writer.c calls conn.c and journal.c; conn.c and
+ * journal.c call only base.c, buf.c and record.c.
+ */
+
+/* A connection with a batch that has more to send wants POLLOUT. */
+static inline bool store_wconn_wants_write(const struct wconn *w)
+{
+	return w->phase != W_IDLE && w->batch.want_write;
+}
+
+/* writer.c, driven by store.c */
+void store_writer_on_connected(struct store *s, struct wconn *w);
+void store_writer_on_lost(struct store *s);	/* the connections are gone */
+void store_writer_process(struct store *s);	/* connections are up */
+int store_writer_timeout_ms(const struct store *s);
+void store_writer_tick(struct store *s);	/* flush timers, any state */
+void store_writer_free(struct store *s);
+
+/* conn.c: the connections and their state (s->state) */
+enum store_conn_ev {
+	STORE_CONN_NONE,	/* nothing for the writer */
+	STORE_CONN_UP,		/* every connection just came up */
+	STORE_CONN_READY,	/* up, input read: the writer may go on */
+	STORE_CONN_LOST,	/* they were up and are dropped: the writer
+				 * must take its batches back */
+};
+/* conninfo is copied; makes the epoll set. ENOMEM or an errno. */
+int store_conn_init(struct store *s, const char *conninfo);
+void store_conn_start(struct store *s);
+enum store_conn_ev store_conn_process(struct store *s);
+/* ms until store_conn_process() must run (connect timeout, retry); -1 */
+int store_conn_timeout_ms(const struct store *s);
+/* Drops every connection and schedules a retry (the caller has taken
+ * back what was in flight). */
+void store_conn_fail(struct store *s);
+void store_conn_close(struct store *s);
 
 /* Queue a built record (called by the store_*_add functions). */
-int writer_enqueued(struct store *s, size_t rows);
+int store_writer_enqueued(struct store *s, size_t rows);
 
 /* migrations_embedded.c (generated) */
 struct store_migration {

@@ -37,7 +37,7 @@ static int scan(struct journal *j, uint64_t *valid, unsigned long long *rows)
 			break;
 		}
 		b.len += (size_t)n;
-		while (rec_frame_check(b.p + pos, b.len - pos, &flen) == 0) {
+		while (store_rec_frame_check(b.p + pos, b.len - pos, &flen) == 0) {
 			pos += flen;
 			++*rows;
 		}
@@ -49,7 +49,7 @@ static int scan(struct journal *j, uint64_t *valid, unsigned long long *rows)
 			/* a frame larger than the buffer, or garbage */
 			size_t need;
 
-			if (rec_frame_check(b.p, b.len, &flen) == EBADMSG)
+			if (store_rec_frame_check(b.p, b.len, &flen) == EBADMSG)
 				break;
 			need = REC_HDR + ((size_t)b.p[0] | (size_t)b.p[1] << 8 |
 					  (size_t)b.p[2] << 16 | (size_t)b.p[3] << 24);
@@ -423,7 +423,7 @@ int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
 	out->len = start + want;
 	pos = start;
 	while (*rows < max_rows &&
-	       (err = rec_frame_check(out->p + pos, out->len - pos, &flen)) == 0) {
+	       (err = store_rec_frame_check(out->p + pos, out->len - pos, &flen)) == 0) {
 		pos += flen;
 		++*rows;
 	}

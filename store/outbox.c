@@ -314,7 +314,7 @@ static int replay(struct store_outbox *o)
 		while (pos < b.len) {
 			size_t flen = 0;
 
-			if (rec_frame_check(b.p + pos, b.len - pos, &flen))
+			if (store_rec_frame_check(b.p + pos, b.len - pos, &flen))
 				break;
 			err = replay_frame(o, b.p + pos, off, (uint32_t)flen);
 			if (err)

@@ -1,4 +1,16 @@
 /* record.c: the store's row records: binary frames, decoding, COPY text lines */
+/*
+ * Why it is built this way: a row is serialised once, when the caller
+ * reports it, into a frame that is the same in the memory queue and in
+ * the journal, so spilling the queue to disk is one write of bytes
+ * already built and replaying is reading them back. Each frame has its
+ * length and a CRC32, so a crash that cut the last write is found and cut
+ * at start-up (journal.c) instead of replaying garbage. Columns are typed,
+ * so the writer builds PostgreSQL's binary COPY from them without parsing
+ * text again. Text that is not valid UTF-8 (a SIP header may hold any
+ * byte) is escaped rather than dropped, because PostgreSQL refuses it in a
+ * text column and one such row would otherwise fail a whole batch.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +49,7 @@ static int64_t get_i64(const unsigned char *p)
 	return (int64_t)u;
 }
 
-void rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t)
+void store_rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t)
 {
 	unsigned char hdr[REC_HDR + 3] = {0};
 
@@ -60,7 +72,7 @@ static void col_head(struct rec_builder *rb, enum rec_kind k)
 	rb->err = sbuf_putc(rb->b, (unsigned char)k);
 }
 
-void rec_null(struct rec_builder *rb)
+void store_rec_null(struct rec_builder *rb)
 {
 	col_head(rb, K_NULL);
 }
@@ -83,19 +95,19 @@ static void col_bytes(struct rec_builder *rb, enum rec_kind k, const void *p,
 		rb->err = sbuf_put(rb->b, p, n);
 }
 
-void rec_textn(struct rec_builder *rb, const void *p, size_t n)
+void store_rec_textn(struct rec_builder *rb, const void *p, size_t n)
 {
 	struct sbuf tmp = {0};
 
 	if (!p) {
-		rec_null(rb);
+		store_rec_null(rb);
 		return;
 	}
-	if (!text_needs_escape(p, n)) {
+	if (!store_text_needs_escape(p, n)) {
 		col_bytes(rb, K_TEXT, p, n);
 		return;
 	}
-	if (text_escape(&tmp, p, n)) {
+	if (store_text_escape(&tmp, p, n)) {
 		rb->err = rb->err ? rb->err : ENOMEM;
 		return;
 	}
@@ -103,12 +115,12 @@ void rec_textn(struct rec_builder *rb, const void *p, size_t n)
 	sbuf_free(&tmp);
 }
 
-void rec_text(struct rec_builder *rb, const char *s)
+void store_rec_text(struct rec_builder *rb, const char *s)
 {
-	rec_textn(rb, s, s ? strlen(s) : 0);
+	store_rec_textn(rb, s, s ? strlen(s) : 0);
 }
 
-void rec_int(struct rec_builder *rb, int64_t v)
+void store_rec_int(struct rec_builder *rb, int64_t v)
 {
 	unsigned char b[8];
 
@@ -119,7 +131,7 @@ void rec_int(struct rec_builder *rb, int64_t v)
 	rb->err = sbuf_put(rb->b, b, 8);
 }
 
-void rec_bool(struct rec_builder *rb, bool v)
+void store_rec_bool(struct rec_builder *rb, bool v)
 {
 	unsigned char b[8];
 
@@ -130,20 +142,20 @@ void rec_bool(struct rec_builder *rb, bool v)
 	rb->err = sbuf_put(rb->b, b, 8);
 }
 
-void rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value)
+void store_rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value)
 {
 	if (v == null_value)
-		rec_null(rb);
+		store_rec_null(rb);
 	else
-		rec_int(rb, v);
+		store_rec_int(rb, v);
 }
 
-void rec_time(struct rec_builder *rb, int64_t us)
+void store_rec_time(struct rec_builder *rb, int64_t us)
 {
 	unsigned char b[8];
 
 	if (!us) {
-		rec_null(rb);
+		store_rec_null(rb);
 		return;
 	}
 	col_head(rb, K_TIME);
@@ -153,7 +165,7 @@ void rec_time(struct rec_builder *rb, int64_t us)
 	rb->err = sbuf_put(rb->b, b, 8);
 }
 
-void rec_bytea(struct rec_builder *rb, const void *p, size_t n)
+void store_rec_bytea(struct rec_builder *rb, const void *p, size_t n)
 {
 	if (!p && n) {
 		rb->err = rb->err ? rb->err : EINVAL;
@@ -162,10 +174,10 @@ void rec_bytea(struct rec_builder *rb, const void *p, size_t n)
 	col_bytes(rb, K_BYTEA, p ? p : "", n);
 }
 
-void rec_json(struct rec_builder *rb, const char *s, size_t n)
+void store_rec_json(struct rec_builder *rb, const char *s, size_t n)
 {
 	if (!s) {
-		rec_null(rb);
+		store_rec_null(rb);
 		return;
 	}
 	/* JSON is text: bad bytes are left for PostgreSQL to refuse, and the
@@ -177,7 +189,7 @@ void rec_json(struct rec_builder *rb, const char *s, size_t n)
 	col_bytes(rb, K_JSON, s, n);
 }
 
-int rec_end(struct rec_builder *rb)
+int store_rec_end(struct rec_builder *rb)
 {
 	struct sbuf *b = rb->b;
 	size_t plen;
@@ -198,7 +210,7 @@ int rec_end(struct rec_builder *rb)
 	return 0;
 }
 
-int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
+int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
 {
 	uint32_t len;
 
@@ -227,7 +239,7 @@ static const unsigned pad_zero[T_COUNT] = {
 	[T_POLICY] = 9,		/* header_policy_events.ordinal, in the key */
 };
 
-int rec_decode(struct rec *r, const unsigned char *p, size_t n)
+int store_rec_decode(struct rec *r, const unsigned char *p, size_t n)
 {
 	size_t off = 3;
 	unsigned ncols;
@@ -287,7 +299,7 @@ int rec_decode(struct rec *r, const unsigned char *p, size_t n)
 	return 0;
 }
 
-bool text_needs_escape(const unsigned char *p, size_t n)
+bool store_text_needs_escape(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
 
@@ -330,7 +342,7 @@ bool text_needs_escape(const unsigned char *p, size_t n)
 	return false;
 }
 
-int text_escape(struct sbuf *out, const unsigned char *p, size_t n)
+int store_text_escape(struct sbuf *out, const unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = p[i];
@@ -404,7 +416,7 @@ static int copy_time(struct sbuf *out, int64_t us)
 	return sbuf_put(out, buf, (size_t)n);
 }
 
-int rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
+int store_rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
 {
 	static const char hex[] = "0123456789abcdef";
 	char num[32];
@@ -476,7 +488,7 @@ static void be64(unsigned char *p, uint64_t v)
 }
 
 /* PostgreSQL's binary COPY: "PGCOPY\n\377\r\n\0", flags, extension length */
-int rec_copy_binary_begin(struct sbuf *out)
+int store_rec_copy_binary_begin(struct sbuf *out)
 {
 	static const unsigned char hdr[19] = {
 		'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0,
@@ -486,7 +498,7 @@ int rec_copy_binary_begin(struct sbuf *out)
 	return sbuf_put(out, hdr, sizeof(hdr));
 }
 
-int rec_copy_binary_end(struct sbuf *out)
+int store_rec_copy_binary_end(struct sbuf *out)
 {
 	static const unsigned char trailer[2] = {0xff, 0xff};
 
@@ -498,7 +510,7 @@ int rec_copy_binary_end(struct sbuf *out)
 
 /* Every integer column of the schema is an int4; times are timestamptz
  * (int8 microseconds since 2000); jsonb is a version byte and the text. */
-int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
+int store_rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
 {
 	unsigned n = r->ncols + (ord >= 0 ? 1 : 0);
 	size_t need = 2 + (size_t)n * 13;
@@ -558,7 +570,7 @@ int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
 	return 0;
 }
 
-const char *rec_table_name(enum rec_table t)
+const char *store_rec_table_name(enum rec_table t)
 {
 	static const char *const names[T_COUNT] = {
 		"calls", "call_events", "sip_messages", "sip_headers",
@@ -568,14 +580,14 @@ const char *rec_table_name(enum rec_table t)
 	return t < T_COUNT ? names[t] : "?";
 }
 
-void rec_describe(const struct rec *r, char *buf, size_t size)
+void store_rec_describe(const struct rec *r, char *buf, size_t size)
 {
 	const struct rec_col *c = r->ncols ? &r->col[0] : NULL;
 
 	/* the first column of every table is the call SID */
 	if (c && c->kind == K_TEXT)
-		snprintf(buf, size, "%s call=%.*s", rec_table_name(r->table),
+		snprintf(buf, size, "%s call=%.*s", store_rec_table_name(r->table),
 			 (int)(c->len > 64 ? 64 : c->len), (const char *)c->p);
 	else
-		snprintf(buf, size, "%s call=?", rec_table_name(r->table));
+		snprintf(buf, size, "%s call=?", store_rec_table_name(r->table));
 }

@@ -1,8 +1,9 @@
-/* store.h: public interface of the call-log store (libpq only, no event loop)
+/* store.h: public interface of the store: the call log on PostgreSQL, its journal, the webhook outbox, migrations (libpq only, no event loop)
  *
- * The store never blocks its caller. It owns one PostgreSQL connection and
- * tells the caller which socket to watch and when to call back; the daemon's
- * event loop does the watching (design.md §2). Main thread only.
+ * The store never blocks its caller. It owns its PostgreSQL connections
+ * (one or two) and tells the caller which fd to watch and when to call
+ * back; the daemon's event loop does the watching, because that loop must
+ * never wait on a socket itself. Main thread only.
  *
  * Records handed to store_*_add() are copied and serialised at once; they
  * are queued in memory and written in batches (one transaction each), or

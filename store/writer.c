@@ -177,6 +177,14 @@ static void batch_abandon(struct store *s, struct wconn *w)
 
 /* ---- batches ---- */
 
+/* A query failed or went unanswered: every batch is taken back, then
+ * conn.c drops the connections and schedules the retry. */
+static void lost(struct store *s)
+{
+	store_writer_on_lost(s);
+	store_conn_fail(s);
+}
+
 static int batch_index(struct batch *b)
 {
 	size_t off = 0, n = 0;
@@ -295,7 +303,7 @@ static int calls_copy(struct batch *b)
 		uint32_t h;
 
 		if (p[REC_HDR] != T_CALLS ||
-		    rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) ||
+		    store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) ||
 		    r.ncols <= CALL_UPDATED_AT || r.col[0].kind != K_TEXT)
 			continue;
 		h = sid_hash(r.col[0].p, r.col[0].len) & (uint32_t)(cap - 1);
@@ -312,10 +320,11 @@ static int calls_copy(struct batch *b)
 			slots[h].ord = (long)i;
 		}
 	}
-	err = rec_copy_binary_begin(&b->copy[T_CALLS]);
+	err = store_rec_copy_binary_begin(&b->copy[T_CALLS]);
 	for (size_t k = 0; k < cap && !err; k++)
 		if (slots[k].used)
-			err = rec_copy_binary(&b->copy[T_CALLS], &slots[k].r, slots[k].ord);
+			err = store_rec_copy_binary(&b->copy[T_CALLS], &slots[k].r,
+						    slots[k].ord);
 	free(slots);
 	return err;
 }
@@ -344,22 +353,22 @@ static int send_range(struct store *s, struct wconn *w)
 
 		if (p[REC_HDR] == T_CALLS)
 			continue;
-		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR)) {
+		if (store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR)) {
 			store_log(LOG_ERR, "store: undecodable record skipped");
 			continue;
 		}
 		if (!b->copy[r.table].len)
-			err = rec_copy_binary_begin(&b->copy[r.table]);
+			err = store_rec_copy_binary_begin(&b->copy[r.table]);
 		if (!err)
-			err = rec_copy_binary(&b->copy[r.table], &r, -1);
+			err = store_rec_copy_binary(&b->copy[r.table], &r, -1);
 	}
 	for (int t = 0; t < T_COUNT && !err; t++)
 		if (b->copy[t].len)
-			err = rec_copy_binary_end(&b->copy[t]);
+			err = store_rec_copy_binary_end(&b->copy[t]);
 	b->ncopy = 0;
 	for (int t = 0; t < T_COUNT && !err; t++) {
 		const char *target = t == T_CALLS || b->safe ? staging[t]
-							     : rec_table_name(t);
+							     : store_rec_table_name(t);
 
 		if (!b->copy[t].len)
 			continue;
@@ -534,7 +543,7 @@ static void start_slot(struct store *s, struct wconn *w, bool force)
 		if (err == EAGAIN)
 			continue;
 		if (err) {
-			conn_fail(s);
+			lost(s);
 			return;
 		}
 		return;
@@ -565,7 +574,7 @@ static void finish_query(struct store *s, struct wconn *w)
 				  strcmp(b->sqlstate, "42P01") == 0 ?
 					  "; run \"dialerd migrate\"" : "");
 			b->failed = false;
-			conn_fail(s);
+			lost(s);
 		}
 		return;
 	}
@@ -590,7 +599,7 @@ static void finish_query(struct store *s, struct wconn *w)
 			  b->cur.hi - b->cur.lo, b->sqlstate[0] ? b->sqlstate : "connection",
 			  b->errmsg);
 		b->nranges++;	/* b->ranges[nranges] is still cur */
-		conn_fail(s);
+		lost(s);
 		return;
 	}
 	if (!b->safe) {
@@ -600,7 +609,7 @@ static void finish_query(struct store *s, struct wconn *w)
 			  b->sqlstate, b->errmsg);
 		if (push_range(b, b->cur.lo, b->cur.hi, true)) {
 			store_log(LOG_ERR, "store: out of memory retrying a batch");
-			conn_fail(s);
+			lost(s);
 		}
 		return;
 	}
@@ -609,8 +618,8 @@ static void finish_query(struct store *s, struct wconn *w)
 		struct rec r;
 		char what[128] = "?";
 
-		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
-			rec_describe(&r, what, sizeof(what));
+		if (store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
+			store_rec_describe(&r, what, sizeof(what));
 		store_log(LOG_ERR, "store: row rejected (%s) %s: %s", b->sqlstate,
 			  what, b->errmsg);
 		s->stats.rows_rejected++;
@@ -623,7 +632,7 @@ static void finish_query(struct store *s, struct wconn *w)
 		if (push_range(b, mid, b->cur.hi, true) ||
 		    push_range(b, b->cur.lo, mid, true)) {
 			store_log(LOG_ERR, "store: out of memory splitting a batch");
-			conn_fail(s);
+			lost(s);
 		}
 	}
 }
@@ -739,12 +748,12 @@ static void process_slot(struct store *s, struct wconn *w)
  lost:
 	store_log(LOG_ERR, "database: connection lost while writing: %s",
 		  PQerrorMessage(w->conn));
-	conn_fail(s);
+	lost(s);
 }
 
 /* Then the idle ones again: a connection that finished may have let an
  * earlier one start (the journal replays alone). */
-void writer_process(struct store *s)
+void store_writer_process(struct store *s)
 {
 	for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
 		process_slot(s, &s->w[i]);
@@ -753,7 +762,7 @@ void writer_process(struct store *s)
 			process_slot(s, &s->w[i]);
 }
 
-void writer_on_connected(struct store *s, struct wconn *w)
+void store_writer_on_connected(struct store *s, struct wconn *w)
 {
 	s->drop_logged = false;	/* the queue drains to the database again */
 	batch_clear(&w->batch);
@@ -761,14 +770,14 @@ void writer_on_connected(struct store *s, struct wconn *w)
 	if (!PQsendQuery(w->conn, setup_sql)) {
 		store_log(LOG_ERR, "database: cannot prepare the writer: %s",
 			  PQerrorMessage(w->conn));
-		conn_fail(s);
+		lost(s);
 		return;
 	}
 	w->phase = W_SETUP;
 	w->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
 }
 
-void writer_on_lost(struct store *s)
+void store_writer_on_lost(struct store *s)
 {
 	for (int i = 0; i < s->nconn; i++) {
 		batch_abandon(s, &s->w[i]);
@@ -776,12 +785,7 @@ void writer_on_lost(struct store *s)
 	}
 }
 
-bool writer_want_write(const struct wconn *w)
-{
-	return w->phase != W_IDLE && w->batch.want_write;
-}
-
-int writer_timeout_ms(const struct store *s)
+int store_writer_timeout_ms(const struct store *s)
 {
 	unsigned long long now = store_now_ms(), due = 0;
 	bool have = false;
@@ -815,7 +819,7 @@ int writer_timeout_ms(const struct store *s)
 	return due > now ? (int)(due - now) : 0;
 }
 
-void writer_tick(struct store *s)
+void store_writer_tick(struct store *s)
 {
 	if (s->state == STORE_UP) {
 		unsigned long long now = store_now_ms();
@@ -828,7 +832,7 @@ void writer_tick(struct store *s)
 			store_log(LOG_ERR, "database: no answer to a %s in %u ms; reconnecting",
 				  w->phase == W_SETUP ? "setup query" : "batch",
 				  STORE_QUERY_TIMEOUT_MS);
-			conn_fail(s);
+			lost(s);
 			return;
 		}
 	}
@@ -836,7 +840,7 @@ void writer_tick(struct store *s)
 		return;
 	if (s->state == STORE_UP) {
 		if (queue_can_start(s) && flush_due(s))
-			writer_process(s);
+			store_writer_process(s);
 		return;
 	}
 	if (flush_due(s) && s->have_journal)
@@ -854,7 +858,7 @@ static unsigned wants(const struct store *s)
 	return v;
 }
 
-int writer_enqueued(struct store *s, size_t rows)
+int store_writer_enqueued(struct store *s, size_t rows)
 {
 	bool first = s->queue_rows == 0;
 	unsigned before = wants(s);
@@ -902,7 +906,7 @@ static int writer_enqueue_rows(struct store *s, size_t rows)
 		if (s->state == STORE_UP) {
 			/* busy connections start the next batch when they finish */
 			if (queue_can_start(s))
-				writer_process(s);
+				store_writer_process(s);
 		} else if (s->have_journal) {
 			spill_queue(s);
 		}
@@ -939,8 +943,11 @@ void store_stats(const struct store *s, struct store_stats *st)
 	st->journal_bytes = s->have_journal ? s->journal.size : 0;
 }
 
-void writer_free(struct store *s)
+void store_writer_free(struct store *s)
 {
+	/* one last attempt whatever the journal's back-off says: what is not
+	 * written now is lost */
+	s->journal.retry_at = 0;
 	for (int i = 0; i < s->nconn; i++)
 		batch_abandon(s, &s->w[i]);
 	if (s->queue_rows && s->have_journal)

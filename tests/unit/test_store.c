@@ -24,18 +24,18 @@ static void on_log(int level, const char *msg, void *arg)
 
 static void test_escape(void)
 {
-	ok(!text_needs_escape((const unsigned char *)"plain", 5), "ascii is kept");
-	ok(!text_needs_escape((const unsigned char *)"caf\xc3\xa9", 5), "UTF-8 is kept");
-	ok(!text_needs_escape((const unsigned char *)"\xf0\x9f\x98\x80", 4), "4-byte UTF-8 is kept");
-	ok(text_needs_escape((const unsigned char *)"a\0b", 3), "NUL needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xff", 1), "0xff needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xc0\x80", 2), "overlong NUL needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xed\xa0\x80", 3), "surrogate needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xe2\x82", 2), "truncated sequence needs escaping");
+	ok(!store_text_needs_escape((const unsigned char *)"plain", 5), "ascii is kept");
+	ok(!store_text_needs_escape((const unsigned char *)"caf\xc3\xa9", 5), "UTF-8 is kept");
+	ok(!store_text_needs_escape((const unsigned char *)"\xf0\x9f\x98\x80", 4), "4-byte UTF-8 is kept");
+	ok(store_text_needs_escape((const unsigned char *)"a\0b", 3), "NUL needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xff", 1), "0xff needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xc0\x80", 2), "overlong NUL needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xed\xa0\x80", 3), "surrogate needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xe2\x82", 2), "truncated sequence needs escaping");
 
 	struct sbuf b = {0};
 
-	text_escape(&b, (const unsigned char *)"4\0" "2\\\xff", 5);
+	store_text_escape(&b, (const unsigned char *)"4\0" "2\\\xff", 5);
 	is_mem(b.p, b.len, "4\\0002\\\\\\377", 12, "escape as encode(..., 'escape')");
 	sbuf_free(&b);
 }
@@ -47,39 +47,39 @@ static void test_records(void)
 	struct rec r;
 	size_t flen;
 
-	rec_begin(&rb, &q, T_HDRS);
-	rec_text(&rb, "CA0123");
-	rec_int(&rb, 7);
-	rec_null(&rb);
-	rec_time(&rb, 1764431484123456LL);	/* 2025-11-29 15:51:24.123456 */
-	rec_textn(&rb, "a\tb\nc\\d", 7);
-	rec_bytea(&rb, "\0\xff", 2);
-	rec_json(&rb, "{\"a\":1}", 7);
-	ok(rec_end(&rb) == 0, "record built");
-	ok(rec_frame_check(q.p, q.len, &flen) == 0 && flen == q.len, "frame checks");
-	ok(rec_frame_check(q.p, q.len - 1, &flen) == EAGAIN, "short frame: EAGAIN");
+	store_rec_begin(&rb, &q, T_HDRS);
+	store_rec_text(&rb, "CA0123");
+	store_rec_int(&rb, 7);
+	store_rec_null(&rb);
+	store_rec_time(&rb, 1764431484123456LL);	/* 2025-11-29 15:51:24.123456 */
+	store_rec_textn(&rb, "a\tb\nc\\d", 7);
+	store_rec_bytea(&rb, "\0\xff", 2);
+	store_rec_json(&rb, "{\"a\":1}", 7);
+	ok(store_rec_end(&rb) == 0, "record built");
+	ok(store_rec_frame_check(q.p, q.len, &flen) == 0 && flen == q.len, "frame checks");
+	ok(store_rec_frame_check(q.p, q.len - 1, &flen) == EAGAIN, "short frame: EAGAIN");
 	q.p[q.len - 1] ^= 1;
-	ok(rec_frame_check(q.p, q.len, &flen) == EBADMSG, "flipped bit: EBADMSG");
+	ok(store_rec_frame_check(q.p, q.len, &flen) == EBADMSG, "flipped bit: EBADMSG");
 	q.p[q.len - 1] ^= 1;
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
 	is_int(r.table, T_HDRS, "table");
 	is_int(r.ncols, 7, "columns");
 	is_int(r.col[1].i, 7, "int column");
-	ok(rec_copy_line(&line, &r, 3) == 0, "copy line");
+	ok(store_rec_copy_line(&line, &r, 3) == 0, "copy line");
 	sbuf_putc(&line, 0);
 	is_str((char *)line.p,
 	       "3\tCA0123\t7\t\\N\t2025-11-29 15:51:24.123456+00\ta\\tb\\nc\\\\d\t\\\\x00ff\t{\"a\":1}\n",
 	       "COPY text line");
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
 
 	/* the binary COPY form the writer sends */
 	struct sbuf bin = {0};
 	static const unsigned char want_hdr[] = "PGCOPY\n\377\r\n";
 
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes again");
-	ok(rec_copy_binary_begin(&bin) == 0 && bin.len == 19 &&
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes again");
+	ok(store_rec_copy_binary_begin(&bin) == 0 && bin.len == 19 &&
 	   memcmp(bin.p, want_hdr, 11) == 0, "binary COPY header");
-	ok(rec_copy_binary(&bin, &r, 3) == 0, "binary tuple");
+	ok(store_rec_copy_binary(&bin, &r, 3) == 0, "binary tuple");
 	ok(bin.p[19] == 0 && bin.p[20] == 8, "8 fields (ord + 7 columns)");
 	/* ord: length 4, value 3 */
 	is_mem(bin.p + 21, 8, "\0\0\0\4\0\0\0\3", 8, "ord as int4");
@@ -90,17 +90,17 @@ static void test_records(void)
 	/* 1764431484123456 - 946684800000000 = 0x2e7bc7c9f9940 */
 	is_mem(bin.p + 51, 12, "\0\0\0\10\0\2\xe7\xbc\x7c\x9f\x99\x40", 12,
 	       "timestamptz as microseconds since 2000");
-	ok(rec_copy_binary_end(&bin) == 0 && bin.p[bin.len - 1] == 0xff &&
+	ok(store_rec_copy_binary_end(&bin) == 0 && bin.p[bin.len - 1] == 0xff &&
 	   bin.p[bin.len - 2] == 0xff, "trailer");
 	sbuf_free(&bin);
 
 	/* a builder error rolls the frame back */
 	size_t before = q.len;
 
-	rec_begin(&rb, &q, T_CALLS);
-	rec_text(&rb, "x");
-	rec_json(&rb, "a\0b", 3);
-	ok(rec_end(&rb) == EINVAL && q.len == before, "bad column rolls back");
+	store_rec_begin(&rb, &q, T_CALLS);
+	store_rec_text(&rb, "x");
+	store_rec_json(&rb, "a\0b", 3);
+	ok(store_rec_end(&rb) == EINVAL && q.len == before, "bad column rolls back");
 	sbuf_free(&q);
 	sbuf_free(&line);
 }
@@ -181,10 +181,10 @@ static void test_journal(const char *dir)
 	is_int((long long)j.size, 0, "new journal is empty");
 	is_int(store_journal_open(&j2, dir, STORE_JOURNAL_NAME), EBUSY, "second opener is refused (EBUSY)");
 	for (int i = 0; i < 10; i++) {
-		rec_begin(&rb, &q, T_EVENTS);
-		rec_text(&rb, "CAabc");
-		rec_int(&rb, i);
-		rec_end(&rb);
+		store_rec_begin(&rb, &q, T_EVENTS);
+		store_rec_text(&rb, "CAabc");
+		store_rec_int(&rb, i);
+		store_rec_end(&rb);
 	}
 	ok(store_journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
 	ok(store_journal_pending(&j), "pending");
@@ -331,10 +331,10 @@ static void test_journal_full(const char *base)
 
 	snprintf(dir, sizeof(dir), "%s/jfull", base);
 	for (int i = 0; i < 10; i++) {
-		rec_begin(&rb, &q, T_EVENTS);
-		rec_text(&rb, "CAfull");
-		rec_int(&rb, i);
-		rec_end(&rb);
+		store_rec_begin(&rb, &q, T_EVENTS);
+		store_rec_text(&rb, "CAfull");
+		store_rec_int(&rb, i);
+		store_rec_end(&rb);
 	}
 	one = q.len / 10;
 	if (!ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "opens"))
@@ -509,32 +509,32 @@ static void test_old_rows(void)
 	struct rec_builder rb;
 	struct rec r;
 
-	rec_begin(&rb, &q, T_POLICY);	/* 0001's six columns */
-	rec_text(&rb, "CA01");
-	rec_time(&rb, 1764431484123456LL);
-	rec_text(&rb, "Via");
-	rec_text(&rb, "x");
-	rec_text(&rb, "dropped");
-	rec_text(&rb, "structural");
-	ok(rec_end(&rb) == 0, "an 0001 policy row");
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
+	store_rec_begin(&rb, &q, T_POLICY);	/* 0001's six columns */
+	store_rec_text(&rb, "CA01");
+	store_rec_time(&rb, 1764431484123456LL);
+	store_rec_text(&rb, "Via");
+	store_rec_text(&rb, "x");
+	store_rec_text(&rb, "dropped");
+	store_rec_text(&rb, "structural");
+	ok(store_rec_end(&rb) == 0, "an 0001 policy row");
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
 	is_int(r.ncols, 10, "padded to 0003's ten columns");
 	ok(r.col[6].kind == K_NULL && r.col[7].kind == K_NULL &&
 	   r.col[8].kind == K_NULL, "code, source, truncated: NULL");
 	ok(r.col[9].kind == K_INT && r.col[9].i == 0, "ordinal (in the key): 0");
 	sbuf_reset(&q);
-	rec_begin(&rb, &q, T_CALLS);
+	store_rec_begin(&rb, &q, T_CALLS);
 	for (int i = 0; i < 22; i++)
-		rec_null(&rb);
-	ok(rec_end(&rb) == 0 &&
-	   rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 27,
+		store_rec_null(&rb);
+	ok(store_rec_end(&rb) == 0 &&
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 27,
 	   "an 0001 calls row gets 0003's five columns");
 	sbuf_reset(&q);
-	rec_begin(&rb, &q, T_EVENTS);
+	store_rec_begin(&rb, &q, T_EVENTS);
 	for (int i = 0; i < 6; i++)
-		rec_null(&rb);
-	ok(rec_end(&rb) == 0 &&
-	   rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 6,
+		store_rec_null(&rb);
+	ok(store_rec_end(&rb) == 0 &&
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 6,
 	   "tables no migration widened stay as they are");
 	sbuf_free(&q);
 }

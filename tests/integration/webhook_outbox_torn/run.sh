@@ -114,7 +114,9 @@ full "$WORK/fsize" fsize 'File too large|EFBIG' prlimit --fsize=8192
 [ "$(stat -c %s "$WORK/fsize/webhook.outbox")" -le 8192 ] || fail "fsize: the outbox grew past the limit"
 
 mkdir -p "$WORK/small"
-if mount -t tmpfs -o size=16k tmpfs "$WORK/small" 2>"$WORK/mount.err"; then
+# mode 0750: a tmpfs root is 1777 by default, and the store refuses a data_dir
+# that group or others may write
+if mount -t tmpfs -o size=16k,mode=0750 tmpfs "$WORK/small" 2>"$WORK/mount.err"; then
 	dlr_on_exit "umount '$WORK/small'"
 	full "$WORK/small" tmpfs 'No space left|ENOSPC' env
 else
