@@ -196,7 +196,7 @@ static unsigned cb_event_of(enum call_status st)
 	}
 }
 
-/* The status callback of this change (spec §5): standard parameters plus
+/* The status callback of this change: standard parameters plus
  * CallbackSource, SequenceNumber, Timestamp, and the SIP code and
  * durations on the final one. */
 static void callback(struct call *c, enum call_status st, uint16_t code)

@@ -210,7 +210,9 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code);
 /* Routes an engine event to the call's leg handler; SIP messages are
  * logged first. False when no call has that id. */
 bool call_leg_event(struct call_layer *cl, const struct dial_event *ev);
-/* Fills the standard parameters of a webhook about c (spec §6). */
+/* Fills the standard parameters of a webhook about c: CallSid, AccountSid,
+ * From, To, Caller, Called, CallStatus, ApiVersion, Direction, ParentCallSid,
+ * CallerName, ForwardedFrom, SipCallId, SipSourceIp, SipHeader_*. */
 void call_params_standard(const struct call *c, struct call_params *p);
 /* The next fetch of c: a request for kind to url with params. */
 int call_fetch(struct call *c, const char *kind, const char *url, bool get,
