@@ -34,3 +34,21 @@ calls_start() {
 	start_dialerd
 	dial_wait_port udp "$SIPPORT"
 }
+
+# calls_signatures_ok: Debian's python3-twilio validates the signature of
+# every request the recorder got (the /ping probe aside)
+calls_signatures_ok() {
+	/usr/bin/python3 - "$WORK/requests.log" "$DIALERD_AUTH_TOKEN" "$WH" <<'PY' ||
+import json, sys
+from twilio.request_validator import RequestValidator
+val = RequestValidator(sys.argv[2])
+reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["path"] != "/ping"]
+bad = [r["url"] for r in reqs
+       if not val.validate("http://127.0.0.1:%s%s" % (sys.argv[3], r["url"]),
+                           dict(r["form"] or []), dict(r["headers"]).get("X-Twilio-Signature"))]
+print("# %d requests, %d with a bad signature %s" % (len(reqs), len(bad), bad[:3]))
+sys.exit(1 if bad or not reqs else 0)
+PY
+		fail "a webhook request's signature does not validate"
+	pass "python3-twilio validates every webhook request's signature"
+}

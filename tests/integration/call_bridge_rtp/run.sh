@@ -58,3 +58,4 @@ assert_eq "$(q "select (e.detail->>'rx_rtp_packets') || '/' || (e.detail->>'tx_r
 $N/$N/$M" "each leg's relay counters are in the call log"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+calls_signatures_ok

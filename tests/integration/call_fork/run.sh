@@ -124,3 +124,4 @@ sys.exit(0 if ok else 1)
 PY
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+calls_signatures_ok

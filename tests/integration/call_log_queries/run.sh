@@ -47,3 +47,4 @@ assert_match "$(cat "$WORK/q06.sql.out")" '\|completed\|1$' "5: one completed Di
 assert_match "$(cat "$WORK/q08.sql.out")" '^X-Agent-Id\|42\|1' "7: the 200's X-Agent-Id"
 assert_match "$(cat "$WORK/q12.sql.out")" 'event\|completed' "11: the story has the events"
 assert_match "$(cat "$WORK/q12.sql.out")" 'sip out\|INVITE sip:bob@' "11: and the child's INVITE"
+calls_signatures_ok

@@ -34,3 +34,4 @@ sipp_wait caller2 20
 assert_eq "$?" 0 "the document ended and the caller was hung up"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+calls_signatures_ok

@@ -46,3 +46,4 @@ assert_eq "$?" 0 "the daemon exited cleanly"
 assert_eq "$(q "select direction || ':' || status from calls order by direction")" "inbound:completed
 outbound-dial:completed" "both calls completed in the call log"
 assert_eq "$(grep -c '"CallStatus", "completed"' "$WORK/requests.log")" 2 "both final status callbacks were delivered"
+calls_signatures_ok
