@@ -6,8 +6,11 @@
 
 #include "cxml/internal.h"
 
-/* Blocks grow geometrically; a typical 300-byte document fits the first. */
+/* Blocks grow geometrically; a typical 300-byte document fits the first.
+ * Past ARENA_BLOCK_MAX they stop growing, so that the unused end of the
+ * newest block wastes at most that much, not half of everything. */
 #define ARENA_FIRST 4096
+#define ARENA_BLOCK_MAX ((size_t)1 << 20)
 
 struct block {
 	struct block *next;
@@ -18,6 +21,9 @@ struct block {
 struct cxml_arena {
 	struct block *head;
 	struct block *first;      /* allocated with the arena, not freed alone */
+	size_t total;             /* bytes taken from malloc, headers included */
+	size_t limit;             /* 0: none */
+	bool over;                /* an allocation was refused by the limit */
 };
 
 #define ARENA_HDR ((sizeof(struct cxml_arena) + 15) & ~(size_t)15)
@@ -36,8 +42,26 @@ int arena_alloc(struct cxml_arena **ap)
 	a->first->size = ARENA_FIRST;
 	a->first->used = 0;
 	a->head = a->first;
+	a->total = ARENA_HDR + sizeof(struct block) + ARENA_FIRST;
+	a->limit = 0;
+	a->over = false;
 	*ap = a;
 	return 0;
+}
+
+void arena_limit(struct cxml_arena *a, size_t limit)
+{
+	a->limit = limit;
+}
+
+size_t arena_total(const struct cxml_arena *a)
+{
+	return a ? a->total : 0;
+}
+
+bool arena_over(const struct cxml_arena *a)
+{
+	return a && a->over;
 }
 
 struct cxml_arena *arena_free(struct cxml_arena *a)
@@ -64,6 +88,8 @@ void arena_reset(struct cxml_arena *a)
 	}
 	a->head = a->first;
 	a->first->used = 0;
+	a->total = ARENA_HDR + sizeof(struct block) + ARENA_FIRST;
+	a->over = false;
 }
 
 void *arena_zalloc(struct cxml_arena *a, size_t size)
@@ -75,15 +101,27 @@ void *arena_zalloc(struct cxml_arena *a, size_t size)
 	if (need < size)
 		return NULL;
 	if (b->size - b->used < need) {
-		size_t bsize = b->size * 2;
+		size_t bsize = b->size < ARENA_BLOCK_MAX ? b->size * 2 : b->size;
 
 		while (bsize < need)
 			bsize *= 2;
 		if (bsize > SIZE_MAX / 2)
 			return NULL;
+		if (a->limit && a->total + sizeof(*b) + bsize > a->limit) {
+			/* the last block takes what is left, if that is enough */
+			size_t left = a->limit > a->total + sizeof(*b)
+					      ? a->limit - a->total - sizeof(*b) : 0;
+
+			if (left < need) {
+				a->over = true;
+				return NULL;
+			}
+			bsize = left;
+		}
 		b = malloc(sizeof(*b) + bsize);
 		if (!b)
 			return NULL;
+		a->total += sizeof(*b) + bsize;
 		b->size = bsize;
 		b->used = 0;
 		b->next = a->head;

@@ -12,7 +12,7 @@ static bool is_ws(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-const char *trim_ws(const char *s, size_t *len)
+const char *cxml_trim_ws(const char *s, size_t *len)
 {
 	size_t n;
 
@@ -26,7 +26,7 @@ const char *trim_ws(const char *s, size_t *len)
 }
 
 /* URL attribute: absolute http(s) or relative; no spaces or control bytes */
-bool url_valid(const char *v)
+bool cxml_url_valid(const char *v)
 {
 	const unsigned char *p;
 	const char *colon = strchr(v, ':');
@@ -69,7 +69,7 @@ const char *cxml_codec_name(enum cxml_codec c)
 
 /* strict integer: optional sign, digits, nothing else; huge values
  * saturate so that range checks still see "too large" */
-bool parse_int(const char *v, long *out)
+bool cxml_parse_int(const char *v, long *out)
 {
 	const char *p = v;
 	bool neg = false;
@@ -146,15 +146,199 @@ const struct attr_spec *attr_find(const struct elem_spec *e, const char *name)
 	return NULL;
 }
 
+/* The next word of [*p, e): words are separated by blanks or commas.
+ * false at the end. */
+static bool next_word(const char **p, const char *e, const char **w,
+		      size_t *wlen)
+{
+	const char *q = *p, *end;
+
+	while (q < e && (is_ws((unsigned char)*q) || *q == ','))
+		q++;
+	for (end = q; end < e && !is_ws((unsigned char)*end) && *end != ',';
+	     end++)
+		;
+	*p = end;
+	*w = q;
+	*wlen = (size_t)(end - q);
+	return end > q;
+}
+
+/* AT_STR, AT_SECRET: as given (the empty string is "not given") */
+static int parse_str(struct attr_ctx *c, const struct attr_spec *s,
+		     void *field, const char *raw)
+{
+	char expect[64];
+
+	if (!*raw) {
+		*(const char **)field = NULL;
+		return 0;
+	}
+	if (s->hi && strlen(raw) > (size_t)s->hi) {
+		snprintf(expect, sizeof(expect), "longer than %d characters",
+			 s->hi);
+		attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200, raw,
+			 expect);
+		return EBADMSG;
+	}
+	*(const char **)field = arena_strdup(c->a, raw);
+	return *(const char **)field ? 0 : ENOMEM;
+}
+
+static int parse_url(struct attr_ctx *c, const struct attr_spec *s,
+		     void *field, const char *raw, const char *v, size_t n)
+{
+	if (v[n] != '\0' || !cxml_url_valid(v)) {
+		attr_bad(c, s, CXML_ERROR, 11100, raw,
+			 "not a valid http(s) or relative URL");
+		return EBADMSG;
+	}
+	*(const char **)field = arena_strndup(c->a, v, n);
+	return *(const char **)field ? 0 : ENOMEM;
+}
+
+/* AT_METHOD (GET | POST), AT_METHOD_PUT (POST | PUT) */
+static int parse_method(struct attr_ctx *c, const struct attr_spec *s,
+			void *field, const char *raw, const char *v, size_t n)
+{
+	bool put = s->type == AT_METHOD_PUT;
+
+	if (n == 4 && !strncasecmp(v, "POST", 4)) {
+		*(enum cxml_method *)field = CXML_POST;
+	} else if (!put && n == 3 && !strncasecmp(v, "GET", 3)) {
+		*(enum cxml_method *)field = CXML_GET;
+	} else if (put && n == 3 && !strncasecmp(v, "PUT", 3)) {
+		*(enum cxml_method *)field = CXML_PUT;
+	} else {
+		attr_bad(c, s, CXML_ERROR, 13221, raw,
+			 put ? "method must be POST or PUT" :
+			       "method must be GET or POST");
+		return EBADMSG;
+	}
+	return 0;
+}
+
+static int parse_bool(struct attr_ctx *c, const struct attr_spec *s,
+		      void *field, const char *raw, const char *v, size_t n)
+{
+	if (n == 4 && !strncasecmp(v, "true", 4)) {
+		*(bool *)field = true;
+	} else if (n == 5 && !strncasecmp(v, "false", 5)) {
+		*(bool *)field = false;
+	} else {
+		attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200, raw,
+			 "must be true or false");
+		return EBADMSG;
+	}
+	return 0;
+}
+
+/* AT_INT: lo..hi, an error outside */
+static int parse_int_attr(struct attr_ctx *c, const struct attr_spec *s,
+			  void *field, const char *raw, const char *v,
+			  size_t n)
+{
+	char tmp[32], expect[64];
+	long l;
+
+	if (n >= sizeof(tmp)) {
+		memcpy(tmp, v, sizeof(tmp) - 1);
+		tmp[sizeof(tmp) - 1] = '\0';
+	} else {
+		memcpy(tmp, v, n);
+		tmp[n] = '\0';
+	}
+	if (n >= sizeof(tmp) || !cxml_parse_int(tmp, &l) || l < s->lo ||
+	    l > s->hi) {
+		snprintf(expect, sizeof(expect), "expected an integer %d-%d",
+			 s->lo, s->hi);
+		attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200, raw,
+			 expect);
+		return EBADMSG;
+	}
+	*(int *)field = (int)l;
+	return 0;
+}
+
+static int parse_enum(struct attr_ctx *c, const struct attr_spec *s,
+		      void *field, const char *raw, const char *v, size_t n)
+{
+	char expect[200];
+	int i = find_name(s->names, v, n);
+
+	if (i < 0) {
+		expect_list(expect, sizeof(expect), "expected one of: ",
+			    s->names);
+		attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200, raw,
+			 expect);
+		return EBADMSG;
+	}
+	*(int *)field = i;
+	return 0;
+}
+
+/* AT_EVENTS: names[] as bits, separated by blanks or commas */
+static int parse_events(struct attr_ctx *c, const struct attr_spec *s,
+			void *field, const char *raw, const char *v, size_t n)
+{
+	const char *p = v, *w;
+	char expect[200];
+	unsigned bits = 0;
+	size_t wl;
+	int i;
+
+	while (next_word(&p, v + n, &w, &wl)) {
+		i = find_name(s->names, w, wl);
+		if (i < 0) {
+			expect_list(expect, sizeof(expect),
+				    "expected a space-separated list of: ",
+				    s->names);
+			attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200,
+				 raw, expect);
+			return EBADMSG;
+		}
+		bits |= 1u << i;
+	}
+	*(unsigned *)field = bits;
+	return 0;
+}
+
+/* AT_CODECS: the offer order; a repeat is a warning and dropped */
+static int parse_codecs(struct attr_ctx *c, const struct attr_spec *s,
+			void *field, const char *raw, const char *v, size_t n)
+{
+	struct cxml_codecs *cl = field, out = { .n = 0 };
+	const char *p = v, *w;
+	size_t wl;
+	unsigned k;
+	int i;
+
+	while (next_word(&p, v + n, &w, &wl)) {
+		i = find_name(codec_names, w, wl);
+		if (i < 0) {
+			attr_bad(c, s, CXML_ERROR, 12200, raw,
+				 "codecs are a comma list of PCMU, PCMA, G722, G729, OPUS");
+			return EBADMSG;
+		}
+		for (k = 0; k < out.n; k++)
+			if (out.v[k] == (enum cxml_codec)i)
+				break;
+		if (k < out.n)
+			attr_bad(c, s, CXML_WARNING, 12200, raw,
+				 "a codec is listed twice; the repeat is ignored");
+		else
+			out.v[out.n++] = (enum cxml_codec)i;
+	}
+	*cl = out;
+	return 0;
+}
+
 int attr_parse(struct attr_ctx *c, const struct attr_spec *s, void *elem,
 	       const char *raw)
 {
 	void *field = (char *)elem + s->off;
-	char expect[200];
 	const char *v;
 	size_t n;
-	long l;
-	int i;
 
 	if (s->fn)
 		return s->fn(c, s, field, raw);
@@ -166,22 +350,9 @@ int attr_parse(struct attr_ctx *c, const struct attr_spec *s, void *elem,
 		c->at.attr = NULL;
 		return 0;
 	}
-	v = trim_ws(raw, &n);
-	if (s->type == AT_STR || s->type == AT_SECRET) {
-		if (!*raw) {
-			*(const char **)field = NULL;
-			return 0;
-		}
-		if (s->hi && strlen(raw) > (size_t)s->hi) {
-			snprintf(expect, sizeof(expect),
-				 "longer than %d characters", s->hi);
-			attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200,
-				 raw, expect);
-			return EBADMSG;
-		}
-		*(const char **)field = arena_strdup(c->a, raw);
-		return *(const char **)field ? 0 : ENOMEM;
-	}
+	if (s->type == AT_STR || s->type == AT_SECRET)
+		return parse_str(c, s, field, raw);
+	v = cxml_trim_ws(raw, &n);
 	if (!n) {
 		attr_bad(c, s, CXML_WARNING, 12200, raw,
 			 "empty value ignored, the default applies");
@@ -189,134 +360,20 @@ int attr_parse(struct attr_ctx *c, const struct attr_spec *s, void *elem,
 	}
 	switch (s->type) {
 	case AT_URL:
-		if (v[n] != '\0' || !url_valid(v)) {
-			attr_bad(c, s, CXML_ERROR, 11100, raw,
-				 "not a valid http(s) or relative URL");
-			return EBADMSG;
-		}
-		*(const char **)field = arena_strndup(c->a, v, n);
-		return *(const char **)field ? 0 : ENOMEM;
+		return parse_url(c, s, field, raw, v, n);
 	case AT_METHOD:
-	case AT_METHOD_PUT: {
-		bool put = s->type == AT_METHOD_PUT;
-
-		if (n == 4 && !strncasecmp(v, "POST", 4)) {
-			*(enum cxml_method *)field = CXML_POST;
-		} else if (!put && n == 3 && !strncasecmp(v, "GET", 3)) {
-			*(enum cxml_method *)field = CXML_GET;
-		} else if (put && n == 3 && !strncasecmp(v, "PUT", 3)) {
-			*(enum cxml_method *)field = CXML_PUT;
-		} else {
-			attr_bad(c, s, CXML_ERROR, 13221, raw,
-				 put ? "method must be POST or PUT" :
-				       "method must be GET or POST");
-			return EBADMSG;
-		}
-		return 0;
-	}
+	case AT_METHOD_PUT:
+		return parse_method(c, s, field, raw, v, n);
 	case AT_BOOL:
-		if (n == 4 && !strncasecmp(v, "true", 4)) {
-			*(bool *)field = true;
-		} else if (n == 5 && !strncasecmp(v, "false", 5)) {
-			*(bool *)field = false;
-		} else {
-			attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200,
-				 raw, "must be true or false");
-			return EBADMSG;
-		}
-		return 0;
-	case AT_INT: {
-		char tmp[32];
-
-		if (n >= sizeof(tmp)) {
-			memcpy(tmp, v, sizeof(tmp) - 1);
-			tmp[sizeof(tmp) - 1] = '\0';
-		} else {
-			memcpy(tmp, v, n);
-			tmp[n] = '\0';
-		}
-		if (n >= sizeof(tmp) || !parse_int(tmp, &l) || l < s->lo ||
-		    l > s->hi) {
-			snprintf(expect, sizeof(expect),
-				 "expected an integer %d-%d", s->lo, s->hi);
-			attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200,
-				 raw, expect);
-			return EBADMSG;
-		}
-		*(int *)field = (int)l;
-		return 0;
-	}
+		return parse_bool(c, s, field, raw, v, n);
+	case AT_INT:
+		return parse_int_attr(c, s, field, raw, v, n);
 	case AT_ENUM:
-		i = find_name(s->names, v, n);
-		if (i < 0) {
-			expect_list(expect, sizeof(expect), "expected one of: ",
-				    s->names);
-			attr_bad(c, s, CXML_ERROR, s->code ? s->code : 12200,
-				 raw, expect);
-			return EBADMSG;
-		}
-		*(int *)field = i;
-		return 0;
-	case AT_EVENTS: {
-		unsigned bits = 0;
-		const char *p = v, *e = v + n, *w;
-
-		while (p < e) {
-			while (p < e && (is_ws((unsigned char)*p) || *p == ','))
-				p++;
-			for (w = p; w < e && !is_ws((unsigned char)*w) && *w != ',';
-			     w++)
-				;
-			if (w == p)
-				break;
-			i = find_name(s->names, p, (size_t)(w - p));
-			if (i < 0) {
-				expect_list(expect, sizeof(expect),
-					    "expected a space-separated list of: ",
-					    s->names);
-				attr_bad(c, s, CXML_ERROR,
-					 s->code ? s->code : 12200, raw, expect);
-				return EBADMSG;
-			}
-			bits |= 1u << i;
-			p = w;
-		}
-		*(unsigned *)field = bits;
-		return 0;
-	}
-	case AT_CODECS: {
-		struct cxml_codecs *cl = field, out = { .n = 0 };
-		const char *p = v, *e = v + n, *w;
-		unsigned k;
-
-		while (p < e) {
-			while (p < e && (is_ws((unsigned char)*p) || *p == ','))
-				p++;
-			for (w = p; w < e && !is_ws((unsigned char)*w) && *w != ',';
-			     w++)
-				;
-			if (w == p)
-				break;
-			i = find_name(codec_names, p, (size_t)(w - p));
-			if (i < 0) {
-				attr_bad(c, s, CXML_ERROR, 12200, raw,
-					 "codecs are a comma list of PCMU, PCMA, G722, G729, OPUS");
-				return EBADMSG;
-			}
-			for (k = 0; k < out.n; k++)
-				if (out.v[k] == (enum cxml_codec)i)
-					break;
-			if (k < out.n) {
-				attr_bad(c, s, CXML_WARNING, 12200, raw,
-					 "a codec is listed twice; the repeat is ignored");
-			} else {
-				out.v[out.n++] = (enum cxml_codec)i;
-			}
-			p = w;
-		}
-		*cl = out;
-		return 0;
-	}
+		return parse_enum(c, s, field, raw, v, n);
+	case AT_EVENTS:
+		return parse_events(c, s, field, raw, v, n);
+	case AT_CODECS:
+		return parse_codecs(c, s, field, raw, v, n);
 	default:
 		return 0;
 	}

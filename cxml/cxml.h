@@ -46,7 +46,9 @@ const struct cxml_diag *cxml_diags_first_error(const struct cxml_diags *d);
 
 /*
  * Policy for sip: URI headers and document limits. cxml_policy_default()
- * fills in the spec's defaults (§3.2); lists are borrowed and must outlive
+ * fills in Twilio's defaults (X- names plus User-to-User, Remote-Party-ID,
+ * P-Preferred-Identity, P-Called-Party-ID, Diversion; 4096-byte values,
+ * 8192 bytes in all); lists are borrowed and must outlive
  * every parser or call using the policy. Name patterns compare without
  * regard to case; a trailing '*' makes a pattern a prefix.
  */
@@ -64,7 +66,13 @@ struct cxml_policy {
 	size_t max_doc;           /* document bytes (65536); larger is 11750 */
 	unsigned max_depth;       /* element depth (32) */
 	unsigned max_nodes;       /* elements + text nodes (10000) */
+	size_t max_memory;        /* bytes the parser may hold for one
+				   * document, its tree and its scratch
+				   * tree each (8 MiB; 0 = that default);
+				   * past it the document is refused with
+				   * 12100 */
 };
+#define CXML_MEMORY_DEFAULT ((size_t)8 << 20)
 
 /* Fills pol with the spec's defaults; the lists point at static arrays. */
 void cxml_policy_default(struct cxml_policy *pol);
@@ -112,6 +120,9 @@ struct cxml_sip_uri {
 				   * without the consumed secure/region/edge */
 	bool sips;                /* sips: scheme */
 	const char *user;         /* percent-decoded user part, "" if none */
+	const char *password;     /* user:password@ (decoded), NULL if none:
+				   * a secret, never in target; in a <Sip>
+				   * it becomes the digest password */
 	const char *host;         /* hostname, IPv4, or IPv6 without brackets */
 	bool host_ipv6;
 	uint16_t port;            /* 0 = not given */
@@ -229,7 +240,8 @@ struct cxml_amd_opts {
 struct cxml_sip {
 	struct cxml_sip_uri uri;  /* target, allowed headers (URI, then
 				   * <Sip sipHeaders>, then <Dial sipHeaders>),
-				   * refusals */
+				   * refusals (those of <Dial sipHeaders> as
+				   * such are in struct cxml_dial) */
 	const char *username;     /* digest credentials */
 	const char *password;
 	const char *url;          /* whisper/screening document */
@@ -349,6 +361,11 @@ struct cxml_dial {
 	const struct cxml_noun *nouns;  /* in document order, at most 10 */
 	size_t nnouns;
 	size_t nsip;              /* how many of nouns are <Sip> */
+	/* sipHeaders items refused at the <Dial> itself (policy, syntax):
+	 * they concern every <Sip> leg but are listed (and reported) once,
+	 * here; a leg's own list has only what clashed with its headers */
+	const struct cxml_sip_refusal *refused;
+	size_t nrefused;
 };
 
 struct cxml_say {

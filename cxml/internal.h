@@ -19,6 +19,13 @@ char *arena_strndup(struct cxml_arena *a, const char *s, size_t n);
 char *arena_strdup(struct cxml_arena *a, const char *s);
 /* forget everything allocated, keep the first block (scratch use) */
 void arena_reset(struct cxml_arena *a);
+/* Caps the bytes the arena may take from malloc (0: no cap): past it
+ * arena_zalloc returns NULL and arena_over() turns true, so a caller can
+ * tell a hostile document from a failing malloc. */
+void arena_limit(struct cxml_arena *a, size_t limit);
+bool arena_over(const struct cxml_arena *a);
+/* Bytes taken from malloc so far (blocks and headers). */
+size_t arena_total(const struct cxml_arena *a);
 
 /*
  * Where a diagnostic points. Inside a document the element has an ordinal
@@ -45,8 +52,8 @@ void diag_vadd(struct cxml_diags *d, enum cxml_severity sev, int code,
 struct cxml_diag *diag_last(struct cxml_diags *d);
 
 /* policy.c */
-bool pattern_match(const char *const *pats, size_t n, const char *name);
-bool sip_token_char(unsigned char c);
+bool cxml_pattern_match(const char *const *pats, size_t n, const char *name);
+bool cxml_sip_token_char(unsigned char c);
 
 /* headers.c: apply the policy to one decoded name/value pair */
 #define HDR_ITEMS_MAX 64       /* header items read per <Sip>/URI */
@@ -83,15 +90,28 @@ int hdr_parse_plivo(struct cxml_arena *a, const struct cxml_policy *pol,
 		    struct hdr_list *l, const char *s, enum cxml_hdr_source src,
 		    struct cxml_diags *d, const struct diag_at *at);
 /* percent-decode in place-safe: out must hold n bytes; -1 on a bad escape */
-long pct_decode(char *out, const char *in, size_t n);
+long cxml_pct_decode(char *out, const char *in, size_t n);
+
+/* Merges the headers of a list already through the policy (<Dial
+ * sipHeaders>, parsed once per <Dial>) into l: names and values are
+ * shared, not copied; duplicates and sizes are checked against what l
+ * holds. from's refusals are not copied. ENOMEM only. */
+int hdr_merge(struct cxml_arena *a, const struct cxml_policy *pol,
+	      struct hdr_list *l, const struct hdr_list *from,
+	      struct cxml_diags *d, const struct diag_at *at);
 
 /* uri.c: parse into u using arena a (no allocation of u itself). With
- * sip_attr / dial_attr (may be NULL) adds the sipHeaders lists after the
- * URI's own headers. Returns 0, EBADMSG (malformed: error in d), ENOMEM. */
-int uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
-	      const char *s, size_t len, struct cxml_sip_uri *u,
-	      const char *sip_attr, const char *dial_attr,
-	      struct cxml_diags *d, const struct diag_at *at);
+ * sip_attr (raw <Sip sipHeaders>) and dial (the <Dial>'s list), both may
+ * be NULL, adds them after the URI's own headers. Returns 0, EBADMSG
+ * (malformed: error in d), ENOMEM. */
+int cxml_uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
+		   const char *s, size_t len, struct cxml_sip_uri *u,
+		   const char *sip_attr, const struct hdr_list *dial,
+		   struct cxml_diags *d, const struct diag_at *at);
+
+/* A digest username goes into a quoted-string of the Authorization
+ * header (RFC 7616): no '"', no '\\', no control character. */
+bool cxml_digest_username_ok(const char *s);
 
 /* schema.c: attribute tables */
 enum attr_type {
@@ -153,7 +173,7 @@ extern const struct elem_spec schema_nouns[5];
 void attr_bad(struct attr_ctx *c, const struct attr_spec *s,
 	      enum cxml_severity sev, int code, const char *v,
 	      const char *expect);
-bool parse_int(const char *v, long *out);
+bool cxml_parse_int(const char *v, long *out);
 
 /* Parse one attribute value into field per spec; 0 or EBADMSG/ENOMEM. */
 int attr_parse(struct attr_ctx *c, const struct attr_spec *s, void *elem,
@@ -164,8 +184,8 @@ void attr_format(const struct attr_spec *s, const void *elem, char *buf,
 		 size_t size, struct cxml_attr_view *out);
 
 /* helpers also used by parse.c */
-bool url_valid(const char *v);
-const char *trim_ws(const char *s, size_t *len);
+bool cxml_url_valid(const char *v);
+const char *cxml_trim_ws(const char *s, size_t *len);
 
 /*
  * xmlread.c: libxml2 (SAX2, no DOM) into a light tree that lives in the
@@ -205,6 +225,13 @@ struct xreader *xreader_free(struct xreader *r);
 int xreader_read(struct xreader *r, const char *buf, size_t len,
 		 const struct cxml_policy *pol, struct cxml_diags *d,
 		 struct xnode **rootp);
+/* Bytes the scratch tree of the last read took. */
+size_t xreader_mem(const struct xreader *r);
+
+/* parse.c: bytes the last cxml_parse() took in the document's arena and
+ * in the reader's scratch arena (tests and benchmarks). */
+void cxml_parser_mem(const struct cxml_parser *p, size_t *doc,
+		     size_t *scratch);
 
 /* locate.c: line and column of the k-th start tag (and one of its
  * attributes) in the raw bytes of a well-formed document. The table of

@@ -1,4 +1,20 @@
 /* parse.c: the light XML tree to the typed cXML tree: vocabulary, nesting, values, limits */
+/*
+ * Why it is built this way:
+ * - Two passes. xmlread.c turns the bytes into a light tree with
+ *   libxml2's SAX interface (no DOM, no DTD, no entities); this file walks
+ *   that tree into the typed one. The typed walk sees whole elements, so
+ *   an attribute is checked with its siblings and a noun with its <Dial>.
+ * - Strict and never guessing: an unknown verb, attribute or nesting is a
+ *   warning or an error with the vendors' code and a line and column,
+ *   because the code is what a fallback request reports to the customer.
+ * - Bounded: the reader caps bytes, depth and nodes; here nouns past the
+ *   limit are not parsed and the document's arena is capped
+ *   (cxml_policy.max_memory), so no document of the allowed size can make
+ *   the daemon, which parses on its main thread, hold much memory.
+ * - One arena per document: the tree is freed in one call and lives on
+ *   after the parser that made it.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +29,7 @@
 struct cxml_parser {
 	struct cxml_policy pol;
 	struct xreader *xr;
+	size_t doc_mem, scratch_mem;  /* of the last document */
 };
 
 struct pstate {
@@ -142,7 +159,7 @@ static const char *direct_text(struct pstate *st, const struct xnode *e)
 			memcpy(buf + o, c->content, n);
 			o += n;
 		}
-	t = trim_ws(buf, &n);
+	t = cxml_trim_ws(buf, &n);
 	memmove(buf, t, n);
 	buf[n] = '\0';
 	return buf;
@@ -188,9 +205,7 @@ static void parse_attrs(struct pstate *st, const struct elem_spec *spec,
 				 lname(e), at->prefix, at->name);
 			c.at.attr = NULL;
 		} else if (siphdrs && !strcmp((const char *)at->name, "sipHeaders")) {
-			*siphdrs = arena_strdup(st->a, v);
-			if (!*siphdrs)
-				st->nomem = true;
+			*siphdrs = v;	/* read during this parse only */
 		} else if ((s = attr_find(spec, (const char *)at->name))) {
 			err = attr_parse(&c, s, obj, v);
 			if (err == ENOMEM)
@@ -248,8 +263,39 @@ static const char *normalize_number(struct pstate *st, const char *t)
 	return out;
 }
 
+/*
+ * sip:user:password@host: the password never goes into the Request-URI
+ * (uri.c leaves it out of the target); it is taken, with the user, as the
+ * digest credentials, unless the <Sip> gives username or password too:
+ * two sets of credentials is an error, not a guess.
+ */
+static bool sip_credentials(struct pstate *st, const struct xnode *e,
+			    struct cxml_sip *s)
+{
+	struct diag_at at;
+
+	if (!s->uri.password)
+		return true;
+	at_node(st, &at, e);
+	if (s->username || s->password) {
+		diag_add(st->d, CXML_ERROR, 32110, &at,
+			 "SIP URI holds a password and <Sip> has username or "
+			 "password attributes: give the credentials once");
+		return false;
+	}
+	if (!cxml_digest_username_ok(s->uri.user)) {
+		diag_add(st->d, CXML_ERROR, 32110, &at,
+			 "SIP URI user part, used as the digest username, holds "
+			 "a '\"', a '\\' or a control character");
+		return false;
+	}
+	s->username = s->uri.user;
+	s->password = s->uri.password;
+	return true;
+}
+
 static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
-		       struct cxml_noun *n, const char *dial_hdrs)
+		       struct cxml_noun *n, const struct hdr_list *dial_hdrs)
 {
 	const char *text, *sip_hdrs = NULL;
 	struct diag_at at;
@@ -275,11 +321,11 @@ static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
 		no_children(st, e, true);
 		text = direct_text(st, e);
 		at_node(st, &at, e);
-		err = uri_parse(st->a, st->pol, text, strlen(text), &n->u.sip.uri,
+		err = cxml_uri_parse(st->a, st->pol, text, strlen(text), &n->u.sip.uri,
 				sip_hdrs, dial_hdrs, st->d, &at);
 		if (err == ENOMEM)
 			st->nomem = true;
-		if (err)
+		if (err || !sip_credentials(st, e, &n->u.sip))
 			return false;
 		break;
 	case CXML_NOUN_CLIENT: {
@@ -319,31 +365,102 @@ static bool parse_noun(struct pstate *st, const struct xnode *e, int type,
 	return true;
 }
 
-static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
+/* <Dial sipHeaders> goes through the policy once, at the <Dial>; each
+ * <Sip> then merges the result instead of parsing the text again. */
+static const struct hdr_list *dial_headers(struct pstate *st,
+					   const struct xnode *e,
+					   const char *text,
+					   struct hdr_list *l)
 {
-	const char *dial_hdrs = NULL, *text;
-	struct cxml_noun *nouns;
+	struct diag_at at;
+	int err;
+
+	if (!text)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	at_node(st, &at, e);
+	err = hdr_parse_plivo(st->a, st->pol, l, text, CXML_HDR_DIAL_ATTR,
+			      st->d, &at);
+	if (!err)
+		err = hdr_finish(st->a, l, st->d, &at, st->pol->oversize_is_error);
+	if (err == ENOMEM)
+		st->nomem = true;
+	return err ? NULL : l;
+}
+
+/* Known nouns among e's children, and how many are <Sip>. */
+static size_t count_nouns(const struct xnode *e, size_t *nsip)
+{
 	const struct xnode *c;
-	size_t cap = 0, n = 0, nsip = 0, nother = 0, nconf = 0;
+	size_t n = 0;
 	int t;
 
-	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_hdrs);
-	for (c = e->children; c; c = c->next)
-		if (c->type == XN_ELEM)
-			cap++;
-	text = direct_text(st, e);
-	nouns = arena_zalloc(st->a, (cap ? cap : 1) * sizeof(*nouns));
-	if (!nouns) {
-		st->nomem = true;
-		return;
-	}
+	*nsip = 0;
 	for (c = e->children; c; c = c->next) {
+		if (c->type != XN_ELEM || (t = noun_type(lname(c))) < 0)
+			continue;
+		n++;
+		if (t == CXML_NOUN_SIP)
+			++*nsip;
+	}
+	return n;
+}
+
+/* Plain text as the body of <Dial>: one number. */
+static size_t dial_text_number(struct pstate *st, const struct xnode *e,
+			       const char *text, struct cxml_noun *noun)
+{
+	const char *num = normalize_number(st, text);
+
+	if (!num) {
+		err_at(st, e, 13223, "<Dial> \"%.40s\" is not a phone number (E.164 expected)",
+		       text);
+		return 0;
+	}
+	noun->type = CXML_NOUN_NUMBER;
+	noun->line = e->line;
+	memcpy(&noun->u.number, schema_nouns[CXML_NOUN_NUMBER].defaults,
+	       sizeof(struct cxml_number));
+	noun->u.number.number = num;
+	return 1;
+}
+
+/* How many nouns of each kind a <Dial> holds once parsed. */
+struct noun_counts {
+	size_t n, sip, other, conf;
+};
+
+/* Known nouns, reported when past the limit: the document is refused
+ * then, and nouns past it are not parsed (nor take memory). */
+static size_t check_noun_count(struct pstate *st, const struct xnode *e)
+{
+	size_t sip, known = count_nouns(e, &sip);
+
+	if (sip > DIAL_NOUNS_MAX)
+		err_at(st, e, 12200, "<Dial> has %zu <Sip> nouns; at most %d are allowed",
+		       sip, DIAL_NOUNS_MAX);
+	else if (known > DIAL_NOUNS_MAX)
+		err_at(st, e, 12200, "<Dial> has %zu nouns; at most %d are allowed",
+		       known, DIAL_NOUNS_MAX);
+	return known < DIAL_NOUNS_MAX ? known : DIAL_NOUNS_MAX;
+}
+
+/* The first DIAL_NOUNS_MAX known nouns into nouns[]; the others are
+ * warned about and skipped. */
+static void dial_nouns(struct pstate *st, const struct xnode *e,
+		       struct cxml_noun *nouns, const struct hdr_list *dial_hdrs,
+		       struct noun_counts *k)
+{
+	const struct xnode *c;
+	size_t seen = 0;
+	int t, i;
+
+	for (c = e->children; c && seen < DIAL_NOUNS_MAX && !st->nomem;
+	     c = c->next) {
 		if (c->type != XN_ELEM)
 			continue;
 		t = noun_type(lname(c));
 		if (t < 0) {
-			int i;
-
 			for (i = 0; ignored_nouns[i]; i++)
 				if (!strcmp(ignored_nouns[i], lname(c)))
 					break;
@@ -352,53 +469,61 @@ static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dia
 			     "unknown noun <%s> inside <Dial>; skipped", lname(c));
 			continue;
 		}
-		if (!parse_noun(st, c, t, &nouns[n], dial_hdrs))
+		seen++;
+		if (!parse_noun(st, c, t, &nouns[k->n], dial_hdrs))
 			continue;
 		if (t == CXML_NOUN_SIP)
-			nsip++;
+			k->sip++;
 		else if (t == CXML_NOUN_CONFERENCE || t == CXML_NOUN_QUEUE)
-			nconf++;
+			k->conf++;
 		else
-			nother++;
-		n++;
+			k->other++;
+		k->n++;
 	}
-	if (*text) {
-		if (cap) {
-			warn(st, e, 12200, "text inside <Dial> next to nouns is ignored");
-		} else {
-			/* plain text body = a number */
-			const char *num = normalize_number(st, text);
+}
 
-			if (!num) {
-				err_at(st, e, 13223, "<Dial> \"%.40s\" is not a phone number (E.164 expected)",
-				       text);
-			} else {
-				nouns[0].type = CXML_NOUN_NUMBER;
-				nouns[0].line = e->line;
-				memcpy(&nouns[0].u.number,
-				       schema_nouns[CXML_NOUN_NUMBER].defaults,
-				       sizeof(struct cxml_number));
-				nouns[0].u.number.number = num;
-				n = 1;
-				nother = 1;
-			}
-		}
+static void parse_dial(struct pstate *st, const struct xnode *e, struct cxml_dial *dl)
+{
+	const char *dial_text = NULL, *text;
+	const struct hdr_list *dial_hdrs;
+	struct hdr_list dial_list;
+	struct noun_counts k = { 0 };
+	struct cxml_noun *nouns;
+	const struct xnode *c;
+	bool elems = false;
+	size_t room;
+
+	parse_attrs(st, &schema_verbs[ELEM_V_DIAL], e, dl, &dial_text);
+	for (c = e->children; c && !elems; c = c->next)
+		elems = c->type == XN_ELEM;
+	room = check_noun_count(st, e);
+	text = direct_text(st, e);
+	nouns = arena_zalloc(st->a, (room ? room : 1) * sizeof(*nouns));
+	if (!nouns) {
+		st->nomem = true;
+		return;
 	}
-	if (nsip > DIAL_NOUNS_MAX)
-		err_at(st, e, 12200, "<Dial> has %zu <Sip> nouns; at most %d are allowed",
-		       nsip, DIAL_NOUNS_MAX);
-	else if (n > DIAL_NOUNS_MAX)
-		err_at(st, e, 12200, "<Dial> has %zu nouns; at most %d are allowed",
-		       n, DIAL_NOUNS_MAX);
-	if (nconf && n > 1)
+	dial_hdrs = dial_headers(st, e, dial_text, &dial_list);
+	if (dial_hdrs) {
+		dl->refused = dial_list.r;
+		dl->nrefused = dial_list.nr;
+	}
+	dial_nouns(st, e, nouns, dial_hdrs, &k);
+	if (*text && elems) {
+		warn(st, e, 12200, "text inside <Dial> next to nouns is ignored");
+	} else if (*text) {
+		k.n = dial_text_number(st, e, text, &nouns[0]);
+		k.other = k.n;
+	}
+	if (k.conf && k.n > 1)
 		err_at(st, e, 12200, "<Conference> or <Queue> must be the only noun in its <Dial>");
-	else if (nsip && nother)
+	else if (k.sip && k.other)
 		warn(st, e, 12200, "<Sip> mixed with <Number>/<Client> in one <Dial>; the vendors refuse this");
-	if (!n && !cap && !*text)
+	if (!k.n && !elems && !*text)
 		err_at(st, e, 12200, "<Dial> has nothing to dial");
 	dl->nouns = nouns;
-	dl->nnouns = n;
-	dl->nsip = nsip;
+	dl->nnouns = k.n;
+	dl->nsip = k.sip;
 }
 
 /* ---- verbs ---- */
@@ -475,7 +600,7 @@ static const char *say_text(struct pstate *st, const struct xnode *e)
 		return "";
 	}
 	out[deep_copy(e, out)] = '\0';
-	t = trim_ws(out, &n);
+	t = cxml_trim_ws(out, &n);
 	memmove(out, t, n);
 	out[n] = '\0';
 	return out;
@@ -520,12 +645,99 @@ static void parse_gather(struct pstate *st, const struct xnode *e,
 	g->nverbs = n;
 }
 
+static bool parse_play(struct pstate *st, const struct xnode *e,
+		       struct cxml_play *p)
+{
+	const char *text;
+
+	no_children(st, e, true);
+	text = direct_text(st, e);
+	if (*text && !cxml_url_valid(text)) {
+		err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
+		       text);
+		return false;
+	}
+	p->url = *text ? text : NULL;
+	if (!*text && !p->digits) {
+		err_at(st, e, 12200, "<Play> needs a URL or digits");
+		return false;
+	}
+	return true;
+}
+
+static bool parse_redirect(struct pstate *st, const struct xnode *e,
+			   struct cxml_redirect *r)
+{
+	const char *text;
+
+	no_children(st, e, true);
+	text = direct_text(st, e);
+	if (!*text) {
+		err_at(st, e, 12200, "<Redirect> needs a URL");
+		return false;
+	}
+	if (!cxml_url_valid(text)) {
+		err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
+		       text);
+		return false;
+	}
+	r->url = text;
+	return true;
+}
+
+static bool parse_enqueue(struct pstate *st, const struct xnode *e,
+			  struct cxml_enqueue *q)
+{
+	const struct xnode *c;
+	const char *text;
+
+	for (c = e->children; c; c = c->next)
+		if (c->type == XN_ELEM && strcmp(lname(c), "Task"))
+			warn(st, c, 12200, "<%s> inside <Enqueue> is not allowed; ignored",
+			     lname(c));
+	text = direct_text(st, e);
+	if (!*text && !q->workflow_sid) {
+		err_at(st, e, 12200, "<Enqueue> needs a queue name or workflowSid");
+		return false;
+	}
+	q->name = *text ? text : NULL;
+	return true;
+}
+
+/* <Refer>: exactly one <Sip> */
+static bool parse_refer(struct pstate *st, const struct xnode *e,
+			struct cxml_refer *r)
+{
+	const struct xnode *c;
+	struct cxml_noun *sip = NULL;
+
+	for (c = e->children; c; c = c->next) {
+		if (c->type != XN_ELEM)
+			continue;
+		if (strcmp(lname(c), "Sip") || sip) {
+			warn(st, c, 12200, "<%s> inside <Refer> is not allowed (one <Sip>); ignored",
+			     lname(c));
+			continue;
+		}
+		sip = arena_zalloc(st->a, sizeof(*sip));
+		if (!sip) {
+			st->nomem = true;
+			return false;
+		}
+		if (!parse_noun(st, c, CXML_NOUN_SIP, sip, NULL))
+			return false;
+	}
+	if (!sip) {
+		err_at(st, e, 12200, "<Refer> needs a <Sip> target");
+		return false;
+	}
+	r->sip = sip;
+	return true;
+}
+
 static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 		       struct cxml_verb *v, bool nested)
 {
-	const struct elem_spec *spec = &schema_verbs[type];
-	const char *text;
-
 	(void)nested;
 	memset(v, 0, sizeof(*v));
 	v->type = (enum cxml_verb_type)type;
@@ -534,91 +746,28 @@ static bool parse_verb(struct pstate *st, const struct xnode *e, int type,
 		parse_dial(st, e, &v->u.dial);
 		return true;
 	}
-	parse_attrs(st, spec, e, &v->u, NULL);
+	parse_attrs(st, &schema_verbs[type], e, &v->u, NULL);
 	switch (type) {
 	case CXML_VERB_SAY:
 		v->u.say.text = say_text(st, e);
 		if (!*v->u.say.text)
 			warn(st, e, 12200, "<Say> has no text");
-		break;
+		return true;
 	case CXML_VERB_PLAY:
-		no_children(st, e, true);
-		text = direct_text(st, e);
-		if (*text && !url_valid(text)) {
-			err_at(st, e, 11100, "<Play> \"%.60s\" is not a valid http(s) or relative URL",
-			       text);
-			return false;
-		}
-		v->u.play.url = *text ? text : NULL;
-		if (!*text && !v->u.play.digits) {
-			err_at(st, e, 12200, "<Play> needs a URL or digits");
-			return false;
-		}
-		break;
+		return parse_play(st, e, &v->u.play);
 	case CXML_VERB_GATHER:
 		parse_gather(st, e, &v->u.gather);
-		break;
+		return true;
 	case CXML_VERB_REDIRECT:
-		no_children(st, e, true);
-		text = direct_text(st, e);
-		if (!*text) {
-			err_at(st, e, 12200, "<Redirect> needs a URL");
-			return false;
-		}
-		if (!url_valid(text)) {
-			err_at(st, e, 11100, "<Redirect> \"%.60s\" is not a valid http(s) or relative URL",
-			       text);
-			return false;
-		}
-		v->u.redirect.url = text;
-		break;
-	case CXML_VERB_ENQUEUE: {
-		const struct xnode *c;
-
-		for (c = e->children; c; c = c->next)
-			if (c->type == XN_ELEM && strcmp(lname(c), "Task"))
-				warn(st, c, 12200, "<%s> inside <Enqueue> is not allowed; ignored",
-				     lname(c));
-		text = direct_text(st, e);
-		if (!*text && !v->u.enqueue.workflow_sid) {
-			err_at(st, e, 12200, "<Enqueue> needs a queue name or workflowSid");
-			return false;
-		}
-		v->u.enqueue.name = *text ? text : NULL;
-		break;
-	}
-	case CXML_VERB_REFER: {
-		const struct xnode *c;
-		struct cxml_noun *sip = NULL;
-
-		for (c = e->children; c; c = c->next) {
-			if (c->type != XN_ELEM)
-				continue;
-			if (strcmp(lname(c), "Sip") || sip) {
-				warn(st, c, 12200, "<%s> inside <Refer> is not allowed (one <Sip>); ignored",
-				     lname(c));
-				continue;
-			}
-			sip = arena_zalloc(st->a, sizeof(*sip));
-			if (!sip) {
-				st->nomem = true;
-				return false;
-			}
-			if (!parse_noun(st, c, CXML_NOUN_SIP, sip, NULL))
-				return false;
-		}
-		if (!sip) {
-			err_at(st, e, 12200, "<Refer> needs a <Sip> target");
-			return false;
-		}
-		v->u.refer.sip = sip;
-		break;
-	}
+		return parse_redirect(st, e, &v->u.redirect);
+	case CXML_VERB_ENQUEUE:
+		return parse_enqueue(st, e, &v->u.enqueue);
+	case CXML_VERB_REFER:
+		return parse_refer(st, e, &v->u.refer);
 	default:
 		no_children(st, e, false);
-		break;
+		return true;
 	}
-	return true;
 }
 
 static void parse_response(struct pstate *st, struct xnode *root,
@@ -678,74 +827,115 @@ static void parse_response(struct pstate *st, struct xnode *root,
 	doc->nverbs = n;
 }
 
+/* The size is checked before libxml2 sees a byte. 0 or EBADMSG. */
+static int check_size(const struct cxml_policy *pol, size_t len,
+		      struct cxml_diags *d)
+{
+	struct diag_at at = { .ordinal = -1 };
+
+	if (len > pol->max_doc || len > INT_MAX) {
+		diag_add(d, CXML_ERROR, 11750, &at,
+			 "document is %zu bytes, more than the limit of %zu",
+			 len, pol->max_doc);
+		return EBADMSG;
+	}
+	if (!len) {
+		diag_add(d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the document is empty");
+		return EBADMSG;
+	}
+	return 0;
+}
+
+/* The root is <Response>; the typed tree in the document's arena. */
+static int typed_tree(struct pstate *st, struct xnode *root,
+		      struct cxml_doc **docp)
+{
+	struct diag_at at = { .ordinal = -1, .line = root->line };
+	struct cxml_doc *doc;
+
+	if (strcmp(lname(root), "Response")) {
+		diag_add(st->d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the root element must be <Response>, not <%.40s>",
+			 lname(root));
+		return EBADMSG;
+	}
+	doc = arena_zalloc(st->a, sizeof(*doc));
+	if (!doc)
+		return ENOMEM;
+	doc->arena = st->a;
+	parse_response(st, root, doc);
+	*docp = doc;
+	return 0;
+}
+
+/* What the walk left: out of memory is the document's fault when the
+ * arena's cap refused it, ours otherwise; errors make it invalid. */
+static int verdict(const struct pstate *st, unsigned errors0)
+{
+	struct diag_at at = { .ordinal = -1 };
+
+	if (st->nomem && arena_over(st->a)) {
+		diag_add(st->d, CXML_ERROR, 12100, &at,
+			 "document parse failure: the document takes more memory "
+			 "than the limit of %zu bytes", st->pol->max_memory
+			 ? st->pol->max_memory : CXML_MEMORY_DEFAULT);
+		return EBADMSG;
+	}
+	if (st->nomem)
+		return ENOMEM;
+	return st->d->nerrors != errors0 ? EBADMSG : 0;
+}
+
 int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	       struct cxml_doc **docp, struct cxml_diags *d)
 {
 	struct pstate st;
 	struct cxml_diags local = { 0 };
 	struct cxml_doc *doc = NULL;
-	struct diag_at at = { .ordinal = -1 };
 	struct xnode *root = NULL;
 	unsigned errors0;
-	int err = 0;
+	int err;
 
 	if (!p || !docp || (!buf && len))
 		return EINVAL;
+	p->doc_mem = p->scratch_mem = 0;
 	if (!d)
 		d = &local;     /* the verdict needs the error count */
 	memset(&st, 0, sizeof(st));
 	st.pol = &p->pol;
 	st.d = d;
 	errors0 = d->nerrors;
-	/* the size is checked before libxml2 sees a byte */
-	if (len > p->pol.max_doc || len > INT_MAX) {
-		diag_add(d, CXML_ERROR, 11750, &at,
-			 "document is %zu bytes, more than the limit of %zu",
-			 len, p->pol.max_doc);
-		err = EBADMSG;
-		goto early;
-	}
-	if (!len) {
-		diag_add(d, CXML_ERROR, 12100, &at,
-			 "document parse failure: the document is empty");
-		err = EBADMSG;
-		goto early;
-	}
-	err = arena_alloc(&st.a);
+	err = check_size(&p->pol, len, d);
+	if (!err)
+		err = arena_alloc(&st.a);
 	if (err)
-		goto early;
+		goto out;
+	arena_limit(st.a, p->pol.max_memory ? p->pol.max_memory
+					    : CXML_MEMORY_DEFAULT);
 	loc_init(&st.loc, buf, len);
 	err = xreader_read(p->xr, buf, len, &p->pol, d, &root);
-	if (err)
-		goto out;
-	if (strcmp(lname(root), "Response")) {
-		at.line = root->line;
-		diag_add(d, CXML_ERROR, 12100, &at,
-			 "document parse failure: the root element must be <Response>, not <%.40s>",
-			 lname(root));
-		err = EBADMSG;
-		goto out;
-	}
-	doc = arena_zalloc(st.a, sizeof(*doc));
-	if (!doc) {
-		err = ENOMEM;
-		goto out;
-	}
-	doc->arena = st.a;
-	parse_response(&st, root, doc);
-	if (st.nomem)
-		err = ENOMEM;
-	else if (d->nerrors != errors0)
-		err = EBADMSG;
+	p->scratch_mem = xreader_mem(p->xr);
+	if (!err)
+		err = typed_tree(&st, root, &doc);
+	if (!err)
+		err = verdict(&st, errors0);
+	p->doc_mem = arena_total(st.a);
  out:
 	loc_fini(&st.loc);
 	if (err)
 		arena_free(st.a);
 	else
 		*docp = doc;
- early:
 	cxml_diags_free(&local);
 	return err;
+}
+
+void cxml_parser_mem(const struct cxml_parser *p, size_t *doc,
+		     size_t *scratch)
+{
+	*doc = p->doc_mem;
+	*scratch = p->scratch_mem;
 }
 
 int cxml_parse_once(const char *buf, size_t len, const struct cxml_policy *pol,

@@ -1,4 +1,4 @@
-/* policy.c: the default sip: URI header policy (spec §3.2) and name classes */
+/* policy.c: the default sip: URI header policy (Twilio's: X- names and a few standard ones) and name classes */
 #include <string.h>
 #include <strings.h>
 
@@ -49,6 +49,7 @@ void cxml_policy_default(struct cxml_policy *pol)
 	pol->max_doc = 65536;
 	pol->max_depth = 32;
 	pol->max_nodes = 10000;
+	pol->max_memory = CXML_MEMORY_DEFAULT;
 }
 
 static int lower(unsigned char c)
@@ -56,7 +57,7 @@ static int lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-bool pattern_match(const char *const *pats, size_t n, const char *name)
+bool cxml_pattern_match(const char *const *pats, size_t n, const char *name)
 {
 	size_t i, pl;
 	int c0 = lower((unsigned char)name[0]);
@@ -78,7 +79,7 @@ bool pattern_match(const char *const *pats, size_t n, const char *name)
 
 /* RFC 3261 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" /
  * "`" / "'" / "~" */
-bool sip_token_char(unsigned char c)
+bool cxml_sip_token_char(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '-')
@@ -120,26 +121,26 @@ int cxml_header_name_check(const struct cxml_policy *pol, const char *name,
 	}
 	is_x = (name[0] == 'X' || name[0] == 'x') && name[1] == '-';
 	for (p = (const unsigned char *)name; *p; p++)
-		if (!sip_token_char(*p)) {
+		if (!cxml_sip_token_char(*p)) {
 			code = 21228;
 			why = "header name holds a character that is not allowed in a SIP token";
 			goto out;
 		}
 	if (is_x && !x_patterns(pol->structural, pol->n_structural)) {
 		/* fast path: an X- name cannot be on a list with no X- entry */
-		if (pattern_match(pol->reserved, pol->n_reserved, name)) {
+		if (cxml_pattern_match(pol->reserved, pol->n_reserved, name)) {
 			code = 32113;
 			why = "reserved for headers the platform sets";
 		}
-	} else if (pattern_match(pol->structural, pol->n_structural, name)) {
+	} else if (cxml_pattern_match(pol->structural, pol->n_structural, name)) {
 		code = 13252;
 		why = "structural SIP header, set by the dialer only";
-	} else if (pattern_match(pol->reserved, pol->n_reserved, name)) {
+	} else if (cxml_pattern_match(pol->reserved, pol->n_reserved, name)) {
 		code = 32113;
 		why = "reserved for headers the platform sets";
 	} else if (!strncasecmp(name, "X-", 2)) {
 		code = 0;
-	} else if (pattern_match(pol->std_allowed, pol->n_std_allowed, name)) {
+	} else if (cxml_pattern_match(pol->std_allowed, pol->n_std_allowed, name)) {
 		code = 0;
 	} else if (!pol->prefix_non_x) {
 		code = 13252;

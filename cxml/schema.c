@@ -61,13 +61,39 @@ static int store_str(struct attr_ctx *c, void *field, const char *v)
 	return *(const char **)field ? 0 : ENOMEM;
 }
 
-/* spec §1.1: 5-600; smaller positive raised to 5, larger lowered to 600,
- * non-integer or non-positive falls back to 30; each reported as 13212 */
+bool cxml_digest_username_ok(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* goes into the quoted username="..." of a digest Authorization header:
+ * a quote or a backslash would end or bend it, a control byte split it */
+static int fn_username(struct attr_ctx *c, const struct attr_spec *s,
+		       void *field, const char *v)
+{
+	if (!cxml_digest_username_ok(v)) {
+		attr_bad(c, s, CXML_ERROR, 12200, v,
+			 "must not hold '\"', '\\' or a control character");
+		return EBADMSG;
+	}
+	if (!*v) {
+		*(const char **)field = NULL;
+		return 0;
+	}
+	return store_str(c, field, v);
+}
+
+/* As Twilio does: 5-600; smaller positive raised to 5, larger lowered to
+ * 600, non-integer or non-positive falls back to 30; each reported as
+ * 13212 (a warning: the call goes on) */
 static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			   void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	char tmp[32];
 	long l;
 
@@ -88,7 +114,7 @@ static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 	} else {
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
-		if (!parse_int(tmp, &l) || l <= 0) {
+		if (!cxml_parse_int(tmp, &l) || l <= 0) {
 			attr_bad(c, s, CXML_WARNING, 13212, raw,
 				 "not a positive integer; using 30");
 			*(int *)field = 30;
@@ -108,13 +134,13 @@ static int fn_dial_timeout(struct attr_ctx *c, const struct attr_spec *s,
 	return 0;
 }
 
-/* spec §1.1: legacy true = record-from-answer, false = do-not-record;
- * anything else: warning 12200, not recorded */
+/* The legacy boolean form: true = record-from-answer, false =
+ * do-not-record; anything else: warning 12200, not recorded */
 static int fn_dial_record(struct attr_ctx *c, const struct attr_spec *s,
 			  void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	int i;
 
 	if (n == 4 && !strncasecmp(v, "true", 4)) {
@@ -137,12 +163,13 @@ static int fn_dial_record(struct attr_ctx *c, const struct attr_spec *s,
 	return 0;
 }
 
-/* spec §1.1: anything but true/false is warning 13218 and parallel ringing */
+/* Anything but true/false is warning 13218 and parallel ringing, as
+ * SignalWire answers it */
 static int fn_dial_sequential(struct attr_ctx *c, const struct attr_spec *s,
 			      void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 
 	if (n == 4 && !strncasecmp(v, "true", 4)) {
 		*(bool *)field = true;
@@ -211,7 +238,7 @@ static int fn_ring_tone(struct attr_ctx *c, const struct attr_spec *s,
 			void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	int i;
 
 	for (i = 0; ring_tones[i]; i++)
@@ -227,7 +254,7 @@ static int fn_digits(struct attr_ctx *c, const struct attr_spec *s,
 		     void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	size_t i;
 
 	if (!n) {
@@ -285,7 +312,7 @@ static int fn_speech_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			     void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	char tmp[16];
 	long l;
 
@@ -294,7 +321,7 @@ static int fn_speech_timeout(struct attr_ctx *c, const struct attr_spec *s,
 	if (n && n < sizeof(tmp)) {
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
-		if (parse_int(tmp, &l) && l >= 0 && l <= 600)
+		if (cxml_parse_int(tmp, &l) && l >= 0 && l <= 600)
 			return store_str(c, field, tmp);
 	}
 	attr_bad(c, s, CXML_ERROR, 12200, raw,
@@ -307,14 +334,14 @@ static int fn_session_timeout(struct attr_ctx *c, const struct attr_spec *s,
 			      void *field, const char *raw)
 {
 	size_t n;
-	const char *v = trim_ws(raw, &n);
+	const char *v = cxml_trim_ws(raw, &n);
 	char tmp[16];
 	long l = -1;
 
 	if (n && n < sizeof(tmp)) {
 		memcpy(tmp, v, n);
 		tmp[n] = '\0';
-		if (!parse_int(tmp, &l))
+		if (!cxml_parse_int(tmp, &l))
 			l = -1;
 	}
 	if (l < 0 || l > 86400) {
@@ -515,7 +542,7 @@ static const struct cxml_number number_def = {
 };
 
 static const struct attr_spec sip_attrs[] = {
-	A("username", AT_STR, struct cxml_sip, username),
+	AF("username", AT_STR, struct cxml_sip, username, fn_username),
 	A("password", AT_SECRET, struct cxml_sip, password),
 	A("url", AT_URL, struct cxml_sip, url),
 	A("method", AT_METHOD, struct cxml_sip, method),

@@ -1,4 +1,15 @@
 /* uri.c: sip:/sips: URIs into a target, transport and a policed header list */
+/*
+ * Why it is built this way: a sip: URI comes from a customer's document
+ * or REST request, and its parts go onto the wire. The target is written
+ * into a SIP start line as it is, so it may hold no space or control
+ * byte, and a password never enters it (kept apart, for digest auth).
+ * The header part becomes INVITE headers, so every item goes through the
+ * header policy (headers.c) and each refusal is recorded, never dropped
+ * silently. The parse is a row of named steps over one cursor (scheme,
+ * user info, host and port, target with parameters, header lists), each
+ * returning at the first error with code 32110.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -162,7 +173,8 @@ static int uri_param(const char *p, size_t n, struct cxml_sip_uri *u,
 					 "SIP URI parameter secure must be true or false");
 	} else if ((nl == 6 && !strncasecmp(p, "region", 6)) ||
 		   (nl == 4 && !strncasecmp(p, "edge", 4))) {
-		*keep = false;    /* one site: accepted and ignored (§2.3) */
+		*keep = false;    /* routing hints of the vendors' own networks:
+				   * dialerd is one site, so accepted and ignored */
 	}
 	return 0;
 }
@@ -209,8 +221,8 @@ static int uri_headers(struct cxml_arena *a, const struct cxml_policy *pol,
 			vd = arena_zalloc(a, sl - nl);
 			if (!nd || !vd)
 				return ENOMEM;
-			ndl = pct_decode(nd, seg, nl);
-			vdl = pct_decode(vd, eq + 1, sl - nl - 1);
+			ndl = cxml_pct_decode(nd, seg, nl);
+			vdl = cxml_pct_decode(vd, eq + 1, sl - nl - 1);
 			if (ndl < 0 || vdl < 0)
 				return ENOMEM;  /* bad_char already vetted escapes */
 			err = hdr_offer(a, pol, l, nd, (size_t)ndl, vd,
@@ -225,140 +237,195 @@ static int uri_headers(struct cxml_arena *a, const struct cxml_policy *pol,
 	return 0;
 }
 
-int uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
-	      const char *s, size_t len, struct cxml_sip_uri *u,
-	      const char *sip_attr, const char *dial_attr,
-	      struct cxml_diags *d, const struct diag_at *at)
-{
-	const char *q, *rest, *end, *atp, *host, *hend, *p, *semi;
-	size_t slen, rl, i, tl = 0;
-	bool seen_transport = false, keep, over_err = false;
-	struct hdr_list l;
-	char *target, *user, cb[16];
-	long ul;
-	int err;
+/* One URI being read: the parts found so far. */
+struct uri_cur {
+	struct cxml_arena *a;
+	struct cxml_diags *d;
+	const struct diag_at *at;
+	struct cxml_sip_uri *u;
+	const char *rest;         /* after the scheme */
+	const char *end;          /* before '?' (or the end) */
+	const char *user_end;     /* end of the user, before ':' or '@' */
+	const char *host, *hend;  /* host[:port] */
+	const char *semi;         /* first ';' after the host, or NULL */
+};
 
-	memset(u, 0, sizeof(*u));
-	memset(&l, 0, sizeof(l));
-	if (!len)
-		return malformed(d, at, "empty SIP URI");
-	q = memchr(s, '?', len);
-	slen = q ? (size_t)(q - s) : len;
+/* sip: or sips:, a bounded length, and no space or control byte: the
+ * target goes into a SIP start line as it is. */
+static int uri_scheme(struct uri_cur *c, const char *s, size_t slen)
+{
+	char cb[16];
+	size_t i;
+
 	if (slen >= 4 && !strncasecmp(s, "sip:", 4)) {
-		rest = s + 4;
+		c->rest = s + 4;
 	} else if (slen >= 5 && !strncasecmp(s, "sips:", 5)) {
-		rest = s + 5;
-		u->sips = true;
+		c->rest = s + 5;
+		c->u->sips = true;
 	} else {
-		return malformed(d, at, "not a sip: or sips: URI");
+		return malformed(c->d, c->at, "not a sip: or sips: URI");
 	}
-	end = s + slen;
-	rl = (size_t)(end - rest);
+	c->end = s + slen;
 	if (slen > TARGET_MAX)
-		return malformed(d, at, "SIP URI longer than %d bytes before its headers",
+		return malformed(c->d, c->at,
+				 "SIP URI longer than %d bytes before its headers",
 				 TARGET_MAX);
 	for (i = 0; i < slen; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return malformed(d, at, "SIP URI holds a space or a %s",
+			return malformed(c->d, c->at, "SIP URI holds a space or a %s",
 					 show_char(cb, sizeof(cb),
 						   (unsigned char)s[i]));
-	/* user part */
-	atp = memchr(rest, '@', rl);
-	user = arena_zalloc(a, atp ? (size_t)(atp - rest) + 1 : 1);
-	if (!user)
+	return 0;
+}
+
+/* Percent-decodes [p, e) into the arena: EBADMSG on a bad escape or a
+ * NUL; what says which part, for the message. The bytes are not shown:
+ * one of the parts is a password. */
+static int uri_decode(struct uri_cur *c, const char *p, const char *e,
+		      const char *what, const char **out)
+{
+	char *dec = arena_zalloc(c->a, (size_t)(e - p) + 1);
+	long n;
+
+	if (!dec)
 		return ENOMEM;
-	host = rest;
-	if (atp) {
-		const char *colon = memchr(rest, ':', (size_t)(atp - rest));
-		size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(atp - rest);
-
-		if (!ulen)
-			return malformed(d, at, "SIP URI has an empty user part before '@'");
-		for (i = 0; i < (size_t)(atp - rest); i++) {
-			unsigned char c = (unsigned char)rest[i];
-
-			if (c == '%') {
-				size_t left = (size_t)(atp - rest) - i;
-
-				if (left < 3 || bad_char(rest + i, 3, user_char) != 3)
-					return malformed(d, at,
-							 "SIP URI user part has a bad percent escape");
-				i += 2;
-				continue;
-			}
-			if (c == ':' && rest + i == colon)
-				continue;       /* user:password */
-			if (!user_char(c))
-				return malformed(d, at,
-						 "SIP URI user part holds an unescaped %s",
-						 show_char(cb, sizeof(cb), c));
+	for (const char *q = p; q < e; q++) {
+		if (*q == '%') {
+			if (e - q < 3 || bad_char(q, 3, user_char) != 3)
+				return malformed(c->d, c->at,
+						 "SIP URI %s has a bad percent escape",
+						 what);
+			q += 2;
+		} else if (!user_char((unsigned char)*q)) {
+			return malformed(c->d, c->at,
+					 "SIP URI %s holds an unescaped character "
+					 "that must be percent-encoded", what);
 		}
-		ul = pct_decode(user, rest, ulen);
-		if (ul < 0)
-			return malformed(d, at, "SIP URI user part has a bad percent escape");
-		user[ul] = '\0';
-		if (memchr(user, '\0', (size_t)ul))
-			return malformed(d, at, "SIP URI user part decodes to a NUL byte");
-		host = atp + 1;
 	}
-	u->user = user;
-	/* host[:port] */
-	semi = memchr(host, ';', (size_t)(end - host));
-	hend = semi ? semi : end;
-	if (host < hend && *host == '[') {
-		const char *rb = memchr(host, ']', (size_t)(hend - host));
+	n = cxml_pct_decode(dec, p, (size_t)(e - p));
+	if (n < 0)
+		return malformed(c->d, c->at, "SIP URI %s has a bad percent escape",
+				 what);
+	dec[n] = '\0';
+	if (memchr(dec, '\0', (size_t)n))
+		return malformed(c->d, c->at, "SIP URI %s decodes to a NUL byte",
+				 what);
+	*out = dec;
+	return 0;
+}
+
+/* user[:password]@: the password is kept apart (u->password), never in
+ * the target, so it cannot reach a Request-URI, a log line or a printout
+ * (RFC 3261 §19.1.1 advises against it in URIs for that reason). */
+static int uri_userinfo(struct uri_cur *c)
+{
+	const char *atp = memchr(c->rest, '@', (size_t)(c->end - c->rest));
+	const char *colon;
+	int err;
+
+	c->u->user = "";
+	c->user_end = c->rest;
+	c->host = c->rest;
+	if (!atp)
+		return 0;
+	colon = memchr(c->rest, ':', (size_t)(atp - c->rest));
+	c->user_end = colon ? colon : atp;
+	if (c->user_end == c->rest)
+		return malformed(c->d, c->at,
+				 "SIP URI has an empty user part before '@'");
+	err = uri_decode(c, c->rest, c->user_end, "user part", &c->u->user);
+	if (!err && colon)
+		err = uri_decode(c, colon + 1, atp, "password", &c->u->password);
+	c->host = atp + 1;
+	return err;
+}
+
+static int uri_port(struct uri_cur *c, const char *p)
+{
+	unsigned long port = 0;
+
+	if (p == c->hend)
+		return 0;
+	if (*p != ':' || c->hend - p < 2 || c->hend - p > 6)
+		return malformed(c->d, c->at, "SIP URI has a bad port");
+	for (p++; p < c->hend; p++) {
+		if (*p < '0' || *p > '9')
+			return malformed(c->d, c->at, "SIP URI has a bad port");
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (!port || port > 65535)
+		return malformed(c->d, c->at, "SIP URI port must be 1-65535");
+	c->u->port = (uint16_t)port;
+	return 0;
+}
+
+/* host[:port]: a name, an IPv4 address or a bracketed IPv6 reference */
+static int uri_hostport(struct uri_cur *c)
+{
+	const char *p;
+
+	c->semi = memchr(c->host, ';', (size_t)(c->end - c->host));
+	c->hend = c->semi ? c->semi : c->end;
+	if (c->host < c->hend && *c->host == '[') {
+		const char *rb = memchr(c->host, ']', (size_t)(c->hend - c->host));
 		char v6[64];
 		struct in6_addr in6;
 
-		if (!rb || (size_t)(rb - host - 1) >= sizeof(v6))
-			return malformed(d, at, "SIP URI has a bad IPv6 reference");
-		memcpy(v6, host + 1, (size_t)(rb - host - 1));
-		v6[rb - host - 1] = '\0';
+		if (!rb || (size_t)(rb - c->host - 1) >= sizeof(v6))
+			return malformed(c->d, c->at, "SIP URI has a bad IPv6 reference");
+		memcpy(v6, c->host + 1, (size_t)(rb - c->host - 1));
+		v6[rb - c->host - 1] = '\0';
 		if (inet_pton(AF_INET6, v6, &in6) != 1)
-			return malformed(d, at, "SIP URI has a bad IPv6 address \"%s\"", v6);
-		u->host = arena_strdup(a, v6);
-		u->host_ipv6 = true;
+			return malformed(c->d, c->at,
+					 "SIP URI has a bad IPv6 address \"%s\"", v6);
+		c->u->host = arena_strdup(c->a, v6);
+		c->u->host_ipv6 = true;
 		p = rb + 1;
 	} else {
-		const char *colon = memchr(host, ':', (size_t)(hend - host));
+		const char *colon = memchr(c->host, ':',
+					   (size_t)(c->hend - c->host));
 
-		p = colon ? colon : hend;
-		if (!host_name_ok(host, (size_t)(p - host)))
-			return malformed(d, at, "SIP URI has a bad or empty host");
-		u->host = arena_strndup(a, host, (size_t)(p - host));
+		p = colon ? colon : c->hend;
+		if (!host_name_ok(c->host, (size_t)(p - c->host)))
+			return malformed(c->d, c->at, "SIP URI has a bad or empty host");
+		c->u->host = arena_strndup(c->a, c->host, (size_t)(p - c->host));
 	}
-	if (!u->host)
+	if (!c->u->host)
 		return ENOMEM;
-	if (p < hend) {
-		unsigned long port = 0;
+	return uri_port(c, p);
+}
 
-		if (*p != ':' || hend - p < 2 || hend - p > 6)
-			return malformed(d, at, "SIP URI has a bad port");
-		for (p++; p < hend; p++) {
-			if (*p < '0' || *p > '9')
-				return malformed(d, at, "SIP URI has a bad port");
-			port = port * 10 + (unsigned long)(*p - '0');
-		}
-		if (!port || port > 65535)
-			return malformed(d, at, "SIP URI port must be 1-65535");
-		u->port = (uint16_t)port;
-	}
-	/* target = everything up to the params, then the kept params */
-	target = arena_zalloc(a, slen + 1);
+/* The target: scheme, user (without a password), host, port, then the
+ * parameters that are not consumed here (secure, region, edge). */
+static int uri_target(struct uri_cur *c)
+{
+	struct cxml_sip_uri *u = c->u;
+	bool seen_transport = false, keep;
+	size_t tl, ul = (size_t)(c->user_end - c->rest);
+	const char *p, *semi;
+	char *target;
+	int err;
+
+	target = arena_zalloc(c->a, (size_t)(c->end - c->rest) + 6);
 	if (!target)
 		return ENOMEM;
-	memcpy(target, u->sips ? "sips:" : "sip:", u->sips ? 5 : 4);
 	tl = u->sips ? 5 : 4;
-	memcpy(target + tl, rest, (size_t)(hend - rest));
-	tl += (size_t)(hend - rest);
-	for (p = semi; p && p < end; p = semi) {
+	memcpy(target, u->sips ? "sips:" : "sip:", tl);
+	if (ul) {
+		memcpy(target + tl, c->rest, ul);
+		tl += ul;
+		target[tl++] = '@';
+	}
+	memcpy(target + tl, c->host, (size_t)(c->hend - c->host));
+	tl += (size_t)(c->hend - c->host);
+	for (p = c->semi; p && p < c->end; p = semi) {
 		const char *pe;
 
 		p++;
-		semi = memchr(p, ';', (size_t)(end - p));
-		pe = semi ? semi : end;
+		semi = memchr(p, ';', (size_t)(c->end - p));
+		pe = semi ? semi : c->end;
 		err = uri_param(p, (size_t)(pe - p), u, &seen_transport, &keep,
-				d, at);
+				c->d, c->at);
 		if (err)
 			return err;
 		if (keep) {
@@ -371,34 +438,39 @@ int uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
 	u->target = target;
 	if (u->sips) {
 		if (u->transport == CXML_TRANSPORT_UDP)
-			return malformed(d, at, "sips: URI cannot use transport=udp");
+			return malformed(c->d, c->at,
+					 "sips: URI cannot use transport=udp");
 		u->transport = CXML_TRANSPORT_TLS;
 	} else if (u->srtp && u->transport == CXML_TRANSPORT_DEFAULT) {
 		u->transport = CXML_TRANSPORT_TLS;
 	}
-	/* headers: the URI's own, then <Sip sipHeaders>, then <Dial sipHeaders> */
-	if (q) {
-		err = uri_headers(a, pol, &l, q + 1, len - slen - 1, d, at,
-				  &over_err);
-		if (err)
-			return err;
-	}
-	if (sip_attr) {
-		err = hdr_parse_plivo(a, pol, &l, sip_attr, CXML_HDR_SIP_ATTR,
-				      d, at);
-		if (err)
-			return err;
-	}
-	if (dial_attr) {
-		err = hdr_parse_plivo(a, pol, &l, dial_attr, CXML_HDR_DIAL_ATTR,
-				      d, at);
-		if (err)
-			return err;
-	}
-	err = hdr_finish(a, &l, d, at, pol->oversize_is_error);
+	return 0;
+}
+
+/* The headers: the URI's own, then <Sip sipHeaders>, then <Dial
+ * sipHeaders> (already through the policy once, at the <Dial>). */
+static int uri_header_lists(struct uri_cur *c, const struct cxml_policy *pol,
+			    const char *q, size_t qlen, const char *sip_attr,
+			    const struct hdr_list *dial)
+{
+	struct cxml_sip_uri *u = c->u;
+	struct hdr_list l;
+	bool over_err = false;
+	int err = 0;
+
+	memset(&l, 0, sizeof(l));
+	if (q)
+		err = uri_headers(c->a, pol, &l, q, qlen, c->d, c->at, &over_err);
+	if (!err && sip_attr)
+		err = hdr_parse_plivo(c->a, pol, &l, sip_attr, CXML_HDR_SIP_ATTR,
+				      c->d, c->at);
+	if (!err && dial)
+		err = hdr_merge(c->a, pol, &l, dial, c->d, c->at);
+	if (!err)
+		err = hdr_finish(c->a, &l, c->d, c->at, pol->oversize_is_error);
 	if (err)
 		return err;
-	for (i = 0; i < l.nr; i++)
+	for (size_t i = 0; i < l.nr; i++)
 		if (l.r[i].code == 21227 && pol->oversize_is_error)
 			over_err = true;
 	u->hdrs = l.v;
@@ -407,6 +479,34 @@ int uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
 	u->nrefused = l.nr;
 	u->hdr_bytes = l.bytes;
 	return over_err ? EBADMSG : 0;
+}
+
+int cxml_uri_parse(struct cxml_arena *a, const struct cxml_policy *pol,
+		   const char *s, size_t len, struct cxml_sip_uri *u,
+		   const char *sip_attr, const struct hdr_list *dial,
+		   struct cxml_diags *d, const struct diag_at *at)
+{
+	struct uri_cur c = { .a = a, .d = d, .at = at, .u = u };
+	const char *q;
+	size_t slen;
+	int err;
+
+	memset(u, 0, sizeof(*u));
+	if (!len)
+		return malformed(d, at, "empty SIP URI");
+	q = memchr(s, '?', len);
+	slen = q ? (size_t)(q - s) : len;
+	err = uri_scheme(&c, s, slen);
+	if (!err)
+		err = uri_userinfo(&c);
+	if (!err)
+		err = uri_hostport(&c);
+	if (!err)
+		err = uri_target(&c);
+	if (!err)
+		err = uri_header_lists(&c, pol, q ? q + 1 : NULL,
+				       q ? len - slen - 1 : 0, sip_attr, dial);
+	return err;
 }
 
 struct uri_box {
@@ -438,7 +538,8 @@ int cxml_sip_uri_parse(const char *uri, const struct cxml_policy *pol,
 		goto out;
 	}
 	box->a = a;
-	err = uri_parse(a, pol, uri, strlen(uri), &box->u, NULL, NULL, d, &at);
+	err = cxml_uri_parse(a, pol, uri, strlen(uri), &box->u, NULL, NULL, d,
+			     &at);
  out:
 	if (err)
 		arena_free(a);

@@ -46,26 +46,34 @@ struct xstate {
 static const int parse_opts = XML_PARSE_NONET | XML_PARSE_NOCDATA |
 			      XML_PARSE_COMPACT | XML_PARSE_BIG_LINES;
 
+/* libxml2's message as one line of a diagnostic: trailing blanks cut,
+ * inner line breaks and tabs made spaces (some messages span lines:
+ * "...UTF-8, indicate encoding !\nBytes: ..."). Returns its length. */
+static size_t one_line(char *msg)
+{
+	size_t n = strlen(msg);
+
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
+			msg[i] = ' ';
+	return n;
+}
+
 static void on_error(void *ctx, xmlErrorPtr e)
 {
 	xmlParserCtxtPtr ctxt = ctx;
 	struct xstate *st = ctxt ? ctxt->_private : NULL;
 	struct diag_at at = { .ordinal = -1 };
 	char msg[180];
-	size_t n, i;
 
 	if (!st || !e)
 		return;
 	if (e->code == XML_ERR_USER_STOP && (st->doctype || st->limit || st->nomem))
 		return;     /* reported where the parser was stopped */
 	snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "XML error");
-	n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	/* some messages span lines ("...UTF-8, indicate encoding !\nBytes: ...") */
-	for (i = 0; i < n; i++)
-		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
-			msg[i] = ' ';
+	one_line(msg);
 	at.line = e->line > 0 ? (unsigned)e->line : 0;
 	if (e->level == XML_ERR_WARNING)
 		diag_add(st->d, CXML_WARNING, 12200, &at, "XML: %s", msg);
@@ -92,7 +100,6 @@ static void on_generic(void *ctx, const char *fmt, ...)
 	struct xstate *st = ctxt ? ctxt->_private : NULL;
 	struct diag_at at = { .ordinal = -1 };
 	char msg[180];
-	size_t n, i;
 	va_list ap;
 
 	if (!st)
@@ -100,13 +107,7 @@ static void on_generic(void *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	for (i = 0; i < n; i++)
-		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
-			msg[i] = ' ';
-	if (!n)
+	if (!one_line(msg))
 		return;
 	at.line = cur_line(ctxt);
 	diag_add(st->d, CXML_ERROR, 12100, &at, "document parse failure: %s", msg);
@@ -135,6 +136,13 @@ static void stop(xmlParserCtxtPtr ctxt, struct xstate *st, const char *what,
 
 static void out_of_memory(xmlParserCtxtPtr ctxt, struct xstate *st)
 {
+	if (arena_over(st->a)) {
+		/* a document built to eat memory, not a failing malloc */
+		stop(ctxt, st, "the document takes more memory than the limit of",
+		     (unsigned)(st->pol->max_memory ? st->pol->max_memory
+						    : CXML_MEMORY_DEFAULT));
+		return;
+	}
 	st->nomem = true;
 	xmlStopParser(ctxt);
 }
@@ -178,6 +186,31 @@ static void append_child(struct xnode *parent, struct xnode *n)
 	parent->last = n;
 }
 
+/* A node counted against the node cap (and an element against the depth
+ * cap), zeroed, in the scratch arena; NULL when a cap or the memory ran
+ * out, and the parser is then stopped. */
+static struct xnode *new_node(xmlParserCtxtPtr ctxt, struct xstate *st,
+			      enum xnode_type type)
+{
+	struct xnode *n;
+
+	if (!count_node(ctxt, st))
+		return NULL;
+	if (type == XN_ELEM && ++st->depth > st->pol->max_depth) {
+		stop(ctxt, st, "elements nest deeper than", st->pol->max_depth);
+		return NULL;
+	}
+	n = arena_zalloc(st->a, sizeof(*n));
+	if (!n) {
+		out_of_memory(ctxt, st);
+		return NULL;
+	}
+	n->type = type;
+	n->line = cur_line(ctxt);
+	n->ordinal = type == XN_ELEM ? st->ordinal++ : -1;
+	return n;
+}
+
 /*
  * Without entity substitution libxml2 hands '&' inside attribute values
  * over as "&#38;" (the other predefined entities and character references
@@ -219,22 +252,11 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	(void)nb_def;
 	if (!st || st->limit || st->nomem)
 		return;
-	if (!count_node(ctxt, st))
+	n = new_node(ctxt, st, XN_ELEM);
+	if (!n)
 		return;
-	if (++st->depth > st->pol->max_depth) {
-		stop(ctxt, st, "elements nest deeper than", st->pol->max_depth);
-		return;
-	}
-	n = arena_zalloc(st->a, sizeof(*n));
-	if (!n) {
-		out_of_memory(ctxt, st);
-		return;
-	}
-	n->type = XN_ELEM;
 	n->name = (const char *)localname;   /* dictionary: lives with ctxt */
 	n->prefix = (const char *)prefix;
-	n->line = cur_line(ctxt);
-	n->ordinal = st->ordinal++;
 	tail = &n->properties;
 	for (i = 0; i < nb_attr; i++) {
 		const xmlChar **a = attrs + 5 * i;
@@ -283,16 +305,9 @@ static void on_text(void *ctx, const xmlChar *ch, int len)
 		return;
 	t = st->cur->last;
 	if (!t || t->type != XN_TEXT) {
-		if (!count_node(ctxt, st))
+		t = new_node(ctxt, st, XN_TEXT);
+		if (!t)
 			return;
-		t = arena_zalloc(st->a, sizeof(*t));
-		if (!t) {
-			out_of_memory(ctxt, st);
-			return;
-		}
-		t->type = XN_TEXT;
-		t->line = cur_line(ctxt);
-		t->ordinal = -1;
 		append_child(st->cur, t);
 	}
 	need = t->len + (size_t)len + 1;
@@ -382,6 +397,11 @@ int xreader_alloc(struct xreader **rp)
 	return 0;
 }
 
+size_t xreader_mem(const struct xreader *r)
+{
+	return arena_total(r->scratch);
+}
+
 struct xreader *xreader_free(struct xreader *r)
 {
 	if (!r)
@@ -416,6 +436,8 @@ int xreader_read(struct xreader *r, const char *buf, size_t len,
 	}
 	r->uses++;
 	arena_reset(r->scratch);
+	arena_limit(r->scratch, pol->max_memory ? pol->max_memory
+						: CXML_MEMORY_DEFAULT);
 	memset(&st, 0, sizeof(st));
 	st.a = r->scratch;
 	st.d = d;

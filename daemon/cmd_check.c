@@ -61,14 +61,12 @@ static int read_all(const char *path, char **bufp, size_t *lenp)
 
 /* ---- value printing ---- */
 
-static void json_str(FILE *f, const char *s)
+/* s double-quoted: '"' and '\' backslashed, CR and LF named (and TAB in
+ * JSON), any other control byte as \u00XX (JSON) or \xXX (text) */
+static void put_quoted(FILE *f, const char *s, bool json)
 {
 	const unsigned char *p;
 
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
 	fputc('"', f);
 	for (p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\')
@@ -77,14 +75,24 @@ static void json_str(FILE *f, const char *s)
 			fputs("\\n", f);
 		else if (*p == '\r')
 			fputs("\\r", f);
-		else if (*p == '\t')
+		else if (*p == '\t' && json)
 			fputs("\\t", f);
-		else if (*p < 0x20 || *p == 0x7f)
+		else if ((*p < 0x20 || *p == 0x7f) && json)
 			fprintf(f, "\\u%04x", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
 		else
 			fputc(*p, f);
 	}
 	fputc('"', f);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	if (!s)
+		fputs("null", f);
+	else
+		put_quoted(f, s, true);
 }
 
 /* text mode: bare if simple, else double-quoted with C escapes */
@@ -96,24 +104,10 @@ static void text_val(FILE *f, const char *s)
 	for (p = (const unsigned char *)s; *p; p++)
 		if (*p <= 0x20 || *p == '"' || *p == '\\' || *p == 0x7f)
 			quote = true;
-	if (!quote) {
+	if (quote)
+		put_quoted(f, s, false);
+	else
 		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\r')
-			fputs("\\r", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
 }
 
 static void member(struct out *o, const char *name)
@@ -217,6 +211,41 @@ static void indent(struct out *o, int depth)
 		fprintf(o->f, "%*s", depth * 2, "");
 }
 
+/* sipHeaders items not sent: a <Sip>'s, or those refused at the <Dial> */
+static void print_refused(struct out *o, const struct cxml_sip_refusal *r,
+			  size_t n, int depth)
+{
+	size_t i;
+
+	if (o->json) {
+		member(o, "refused");
+		fputc('[', o->f);
+		for (i = 0; i < n; i++) {
+			fputs(i ? ",{" : "{", o->f);
+			o->first = true;
+			kv_str(o, "name", r[i].name);
+			kv_str(o, "value", r[i].value);
+			kv_raw(o, "truncated", r[i].truncated ? "true" : "false");
+			kv_uint(o, "code", (unsigned long)r[i].code);
+			kv_str(o, "reason", r[i].reason);
+			kv_str(o, "source", source_name(r[i].source));
+			fputc('}', o->f);
+		}
+		fputc(']', o->f);
+		o->first = false;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		indent(o, depth);
+		fputs("refused ", o->f);
+		text_val(o->f, r[i].name);
+		fputs(": ", o->f);
+		text_val(o->f, r[i].value);
+		fprintf(o->f, "%s (%d, %s: %s)\n", r[i].truncated ? "..." : "",
+			r[i].code, source_name(r[i].source), r[i].reason);
+	}
+}
+
 static void print_uri_lists(struct out *o, const struct cxml_sip_uri *u,
 			    int depth)
 {
@@ -234,44 +263,17 @@ static void print_uri_lists(struct out *o, const struct cxml_sip_uri *u,
 		}
 		fputc(']', o->f);
 		o->first = false;
-		member(o, "refused");
-		fputc('[', o->f);
-		for (i = 0; i < u->nrefused; i++) {
-			const struct cxml_sip_refusal *r = &u->refused[i];
-
-			fputs(i ? ",{" : "{", o->f);
-			o->first = true;
-			kv_str(o, "name", r->name);
-			kv_str(o, "value", r->value);
-			kv_raw(o, "truncated", r->truncated ? "true" : "false");
-			kv_uint(o, "code", (unsigned long)r->code);
-			kv_str(o, "reason", r->reason);
-			kv_str(o, "source", source_name(r->source));
-			fputc('}', o->f);
+	} else {
+		for (i = 0; i < u->nhdrs; i++) {
+			indent(o, depth);
+			fputs("header ", o->f);
+			text_val(o->f, u->hdrs[i].name);
+			fputs(": ", o->f);
+			text_val(o->f, u->hdrs[i].value);
+			fputc('\n', o->f);
 		}
-		fputc(']', o->f);
-		o->first = false;
-		return;
 	}
-	for (i = 0; i < u->nhdrs; i++) {
-		indent(o, depth);
-		fputs("header ", o->f);
-		text_val(o->f, u->hdrs[i].name);
-		fputs(": ", o->f);
-		text_val(o->f, u->hdrs[i].value);
-		fputc('\n', o->f);
-	}
-	for (i = 0; i < u->nrefused; i++) {
-		const struct cxml_sip_refusal *r = &u->refused[i];
-
-		indent(o, depth);
-		fputs("refused ", o->f);
-		text_val(o->f, r->name);
-		fputs(": ", o->f);
-		text_val(o->f, r->value);
-		fprintf(o->f, "%s (%d, %s: %s)\n", r->truncated ? "..." : "",
-			r->code, source_name(r->source), r->reason);
-	}
+	print_refused(o, u->refused, u->nrefused, depth);
 }
 
 static void print_noun(struct out *o, const struct cxml_noun *n, int depth,
@@ -373,6 +375,8 @@ static void print_verb(struct out *o, const struct cxml_verb *v, int depth,
 	if (!o->json)
 		fputc('\n', o->f);
 	if (v->type == CXML_VERB_DIAL) {
+		print_refused(o, v->u.dial.refused, v->u.dial.nrefused,
+			      depth + 1);
 		if (o->json) {
 			member(o, "nouns");
 			fputc('[', o->f);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sys/stat.h>
 
 #include "daemon/config.h"
 
@@ -17,6 +18,8 @@ enum ctype {
 	C_SECRET,	/* text never echoed in errors */
 	C_ADDR,
 	C_URL,		/* http:// or https:// */
+	C_METHOD,	/* GET or POST */
+	C_EVENTS,	/* status callback events, space-separated */
 	C_UINT,
 	C_BOOL,
 	C_LEVEL,
@@ -51,6 +54,19 @@ static const struct ckey keys[] = {
 	 "REST Basic-auth password and webhook signing key"},
 	{"voice_url", C_URL, OFF(voice_url), NULL, 0, 0,
 	 "webhook fetched for inbound SIP calls"},
+	{"voice_method", C_METHOD, OFF(voice_method), "POST", 0, 0,
+	 "GET or POST: how voice_url (and its fallback) are requested"},
+	{"voice_fallback_url", C_URL, OFF(voice_fallback_url), NULL, 0, 0,
+	 "fetched once, with ErrorCode and ErrorUrl, when voice_url fails"},
+	{"number_uri", C_STR, OFF(number_uri), NULL, 0, 0,
+	 "<Dial><Number> goes to this SIP URI, {number} replaced "
+	 "(e.g. sip:{number}@trunk.example); empty: <Number> is skipped (13224)"},
+	{"status_callback", C_URL, OFF(status_callback), NULL, 0, 0,
+	 "status callbacks of inbound calls (the parent leg)"},
+	{"status_callback_method", C_METHOD, OFF(status_callback_method), "POST",
+	 0, 0, "GET or POST"},
+	{"status_callback_event", C_EVENTS, OFF(status_callback_event), "completed",
+	 0, 0, "space-separated: initiated ringing answered completed"},
 	{"log_level", C_LEVEL, OFF(log_level), "info", 0, 0,
 	 "err, warning, notice, info or debug"},
 	{"log_file", C_STR, OFF(log_file), NULL, 0, 0,
@@ -70,6 +86,9 @@ static const struct ckey keys[] = {
 	{"store_queue_max_bytes", C_UINT, OFF(store_queue_max_bytes), "67108864",
 	 65536, 2147483647u,
 	 "call log memory bound; past it rows go to the journal in data_dir"},
+	{"store_journal_max_mb", C_UINT, OFF(store_journal_max_mb), "1024", 1,
+	 1048576, "call log: the journal in data_dir may grow to this many MiB; "
+	 "past it rows wait in memory, then are dropped and counted"},
 	{"sip_max_inbound", C_UINT, OFF(sip_max_inbound), "1000", 1, 1000000,
 	 "concurrent inbound calls; more INVITEs get 503 at once"},
 	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,
@@ -87,6 +106,20 @@ static const struct ckey keys[] = {
 	 "do not verify TLS peers (logged each time; for tests only)"},
 	{"sip_rtp_ports", C_PORTS, OFF(sip_rtp_ports), "20000-29999", 1024, 65535,
 	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
+	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,
+	 86400, "Session-Expires of <Sip> legs without sessionTimeout (RFC 4028)"},
+	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",
+	 1, 65536, "webhooks: keep-alive connections kept open, all hosts together"},
+	{"webhook_connect_timeout_ms", C_UINT, OFF(webhook_connect_timeout_ms),
+	 "5000", 100, 60000, "webhooks: TCP and TLS connect limit (error 11205)"},
+	{"webhook_timeout_ms", C_UINT, OFF(webhook_timeout_ms), "15000", 100,
+	 600000, "webhooks: whole-request limit per redirect hop (error 11205)"},
+	{"webhook_tls_ca_file", C_STR, OFF(webhook_tls_ca_file), NULL, 0, 0,
+	 "CA file that https webhook servers are verified against; empty: system store"},
+	{"webhook_tls_insecure", C_BOOL, OFF(webhook_tls_insecure), "false", 0, 0,
+	 "do not verify https webhook servers (for tests only)"},
+	{"webhook_user_agent", C_STR, OFF(webhook_user_agent), NULL, 0, 0,
+	 "User-Agent of webhook requests; empty: TwilioProxy/1.1 dialerd/<version>"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -231,6 +264,25 @@ static bool is_url(const char *s)
 	return true;
 }
 
+static bool is_events(const char *v)
+{
+	static const char *const ok[] = {"initiated", "ringing", "answered",
+					 "completed"};
+
+	while (*v) {
+		size_t n = strcspn(v, " ,"), i;
+
+		for (i = 0; n && i < sizeof(ok) / sizeof(ok[0]); i++)
+			if (strlen(ok[i]) == n && strncmp(v, ok[i], n) == 0)
+				break;
+		if (n && i == sizeof(ok) / sizeof(ok[0]))
+			return false;
+		v += n;
+		v += strspn(v, " ,");
+	}
+	return true;
+}
+
 static int set_str(char **dst, const char *v)
 {
 	char *p = NULL;
@@ -265,6 +317,19 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		if (*v && !is_url(v)) {
 			snprintf(why, whysz,
 				 "bad URL \"%s\": expected http:// or https:// and a host, no spaces", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_METHOD:
+		if (strcmp(v, "GET") != 0 && strcmp(v, "POST") != 0) {
+			snprintf(why, whysz, "bad method \"%s\": expected GET or POST", v);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	case C_EVENTS:
+		if (!is_events(v)) {
+			snprintf(why, whysz, "bad events \"%s\": expected some of "
+				 "initiated ringing answered completed", v);
 			return EINVAL;
 		}
 		return set_str((char **)(base + k->off), v);
@@ -485,6 +550,8 @@ void config_free(struct config *cfg)
 		case C_STR:
 		case C_SECRET:
 		case C_URL:
+		case C_METHOD:
+		case C_EVENTS:
 		case C_SID:
 		case C_NAME: {
 			char **p = (char **)((char *)cfg + keys[i].off);
@@ -497,6 +564,50 @@ void config_free(struct config *cfg)
 			break;
 		}
 	}
+}
+
+/* password= in a key=value string, or user:password@ in a URL */
+static bool url_has_password(const char *s)
+{
+	const char *p = strstr(s, "://"), *at;
+
+	if (strstr(s, "password="))
+		return true;
+	if (!p)
+		return false;
+	p += 3;
+	at = strchr(p, '@');
+	return at && memchr(p, ':', (size_t)(at - p)) != NULL;
+}
+
+int config_file_exposed(const char *path, const struct config *cfg,
+			char *msg, size_t size)
+{
+	struct stat st;
+	FILE *f;
+	char line[512];
+	bool secret = false;
+
+	(void)cfg;
+	if (!path || stat(path, &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+		return 0;
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* only a file that sets a secret itself matters */
+	while (!secret && fgets(line, sizeof(line), f)) {
+		const char *k = line + strspn(line, " \t");
+
+		secret = strncmp(k, "auth_token", 10) == 0 ||
+			 (strncmp(k, "database_url", 12) == 0 && url_has_password(k));
+	}
+	fclose(f);
+	if (!secret)
+		return 0;
+	snprintf(msg, size, "%s holds a secret and is readable by %s (mode %03o): "
+		 "chmod 600 it", path, st.st_mode & S_IROTH ? "everyone" : "its group",
+		 (unsigned)(st.st_mode & 0777));
+	return 1;
 }
 
 void config_print_defaults(void)

@@ -32,6 +32,7 @@ struct config {
 	unsigned store_batch_rows;	/* call log batch size */
 	unsigned store_flush_ms;	/* call log flush interval */
 	unsigned store_queue_max_bytes;	/* call log memory bound */
+	unsigned store_journal_max_mb;	/* call log journal file cap */
 	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */
 	unsigned sip_max_legs;		/* concurrent outgoing legs */
 	unsigned sip_max_queue_delay_ms;	/* overload bound */
@@ -40,6 +41,19 @@ struct config {
 	char *sip_tls_ca_file;		/* NULL: the system CA store */
 	bool sip_tls_insecure;		/* no TLS peer verification */
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
+	unsigned sip_session_expires;	/* <Sip sessionTimeout> default */
+	char *voice_method;		/* GET or POST */
+	char *voice_fallback_url;
+	char *number_uri;		/* <Number>: sip:{number}@trunk */
+	char *status_callback;		/* inbound calls' own callbacks */
+	char *status_callback_method;
+	char *status_callback_event;
+	unsigned webhook_max_connections;	/* keep-alive pool */
+	unsigned webhook_connect_timeout_ms;
+	unsigned webhook_timeout_ms;	/* whole request, per redirect hop */
+	char *webhook_tls_ca_file;	/* NULL: the system CA store */
+	bool webhook_tls_insecure;	/* no TLS peer verification */
+	char *webhook_user_agent;	/* NULL: TwilioProxy/1.1 dialerd/<version> */
 };
 
 /* Fills cfg with defaults, then the file (when path is not NULL), then the
@@ -47,6 +61,12 @@ struct config {
  * and writes one line naming the key and where it came from into err. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errsz);
 void config_free(struct config *cfg);
+
+/* A configuration file that holds a secret (auth_token, a database URL
+ * with a password) must not be readable by group or others: 1 and one
+ * line in msg when it is, else 0. */
+int config_file_exposed(const char *path, const struct config *cfg,
+			char *msg, size_t size);
 
 /* Parses "HOST:PORT" or "[V6]:PORT" with a numeric host. 0 or EINVAL. */
 int config_parse_addr(struct config_addr *a, const char *s);

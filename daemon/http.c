@@ -93,7 +93,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
 			"{\"code\":20404,\"message\":\"The requested resource was not found\","
 			"\"more_info\":\"https://www.twilio.com/docs/errors/20404\",\"status\":404}";
 
-		http_reply(req, 404, "application/json", body, sizeof(body) - 1);
+		http_respond(req, 404, "application/json", body, sizeof(body) - 1);
 		return;
 	}
 	r->h(req, r->arg);
@@ -183,8 +183,8 @@ unsigned http_server_inflight(const struct http_server *s)
 	return s ? s->inflight : 0;
 }
 
-void http_reply(struct evhttp_request *req, int code, const char *ctype,
-		const char *body, size_t len)
+void http_respond(struct evhttp_request *req, int code, const char *ctype,
+		  const char *body, size_t len)
 {
 	struct evbuffer *out = evbuffer_new();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);

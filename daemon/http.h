@@ -10,7 +10,7 @@ struct evhttp_request;
 struct config_addr;
 struct http_server;
 
-/* Handles one request; must eventually send a reply (http_reply). */
+/* Handles one request; must eventually send a reply (http_respond). */
 typedef void (http_route_h)(struct evhttp_request *req, void *arg);
 
 /* Binds addr on base. EADDRINUSE when the port is taken; err gets one line. */
@@ -29,7 +29,7 @@ void http_server_stop_accepting(struct http_server *s);
 /* Requests received and not yet answered. */
 unsigned http_server_inflight(const struct http_server *s);
 
-void http_reply(struct evhttp_request *req, int code, const char *ctype,
-		const char *body, size_t len);
+void http_respond(struct evhttp_request *req, int code, const char *ctype,
+		  const char *body, size_t len);
 
 #endif

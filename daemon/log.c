@@ -16,6 +16,10 @@
 
 #define MAX_SECRETS 8
 #define LINE_MAX_BYTES 8192
+/* A secret is registered by its first SECRET_MAX bytes; a line is formatted
+ * with that much room past LINE_MAX_BYTES, masked, and only then cut, so a
+ * secret that crosses the cut is still masked whole. */
+#define SECRET_MAX 1024
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = STDERR_FILENO;
@@ -99,56 +103,123 @@ void log_add_secret(const char *secret)
 		return;
 	pthread_mutex_lock(&log_lock);
 	for (size_t i = 0; i < MAX_SECRETS; i++) {
-		if (secrets[i] && strcmp(secrets[i], secret) == 0)
+		if (secrets[i] && strncmp(secrets[i], secret, SECRET_MAX) == 0)
 			break;
 		if (!secrets[i]) {
-			secrets[i] = strdup(secret);
+			secrets[i] = strndup(secret, SECRET_MAX);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&log_lock);
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+/* Registers a password as written and, if it has %XX escapes, decoded:
+ * libpq and the daemon may print either. */
+static void add_password(const char *p, size_t n, bool url)
+{
+	char pw[SECRET_MAX + 1], dec[SECRET_MAX + 1];
+	size_t o = 0;
+
+	if (n > SECRET_MAX)
+		n = SECRET_MAX;
+	memcpy(pw, p, n);
+	pw[n] = '\0';
+	log_add_secret(pw);
+	if (!url || !memchr(pw, '%', n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (pw[i] == '%' && i + 2 < n && hexval(pw[i + 1]) >= 0 &&
+		    hexval(pw[i + 2]) >= 0) {
+			dec[o++] = (char)(hexval(pw[i + 1]) << 4 | hexval(pw[i + 2]));
+			i += 2;
+		} else {
+			dec[o++] = pw[i];
+		}
+	}
+	dec[o] = '\0';
+	log_add_secret(dec);
+}
+
 void log_add_conninfo_secret(const char *ci)
 {
 	const char *p, *at, *colon;
-	char pw[256];
-	size_t n;
 
 	if (!ci)
 		return;
 	p = strstr(ci, "://");
 	if (p) {
-		/* scheme://user:password@host */
+		/* scheme://user:password@host, percent-encoded */
 		p += 3;
 		at = strchr(p, '@');
 		colon = memchr(p, ':', at ? (size_t)(at - p) : 0);
-		if (at && colon) {
-			n = (size_t)(at - colon - 1);
-			if (n < sizeof(pw)) {
-				memcpy(pw, colon + 1, n);
-				pw[n] = '\0';
-				log_add_secret(pw);
-			}
-		}
+		if (at && colon)
+			add_password(colon + 1, (size_t)(at - colon - 1), true);
 	}
 	p = strstr(ci, "password=");
 	if (p) {
+		char q[SECRET_MAX + 1];
+		size_t n = 0;
+
 		p += 9;
-		n = strcspn(p, " &");
-		if (n < sizeof(pw)) {
-			memcpy(pw, p, n);
-			pw[n] = '\0';
-			log_add_secret(pw);
+		if (*p == '\'') {
+			/* key='value' with \' and \\ escapes (libpq's syntax) */
+			for (p++; *p && *p != '\'' && n < SECRET_MAX; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				q[n++] = *p;
+			}
+			add_password(q, n, false);
+		} else {
+			/* a URL query (&) or key=value (space) */
+			add_password(p, strcspn(p, " &"), strstr(ci, "://") != NULL);
 		}
 	}
+}
+
+/* Masks the value after every "authorization" that is followed (past
+ * spaces and quotes) by ':' or '=': headers ("Proxy-Authorization :"),
+ * query strings and JSON ("\"Authorization\": ..."). The rest of the line
+ * goes: a value's end is not certain in every one of these forms. */
+static size_t scrub_auth(char *buf, size_t len, size_t cap)
+{
+	static const char redacted[] = " [redacted]";
+	const size_t rl = sizeof(redacted) - 1;
+	char *p = buf;
+
+	while ((p = strcasestr(p, "authorization"))) {
+		char *v = p + 13;
+
+		while (*v == ' ' || *v == '"' || *v == '\'')
+			v++;
+		if (*v != ':' && *v != '=') {
+			p += 13;
+			continue;
+		}
+		/* the value is the rest of the line */
+		len = (size_t)(v + 1 - buf);
+		if (len + rl < cap) {
+			memcpy(buf + len, redacted, rl);
+			len += rl;
+		}
+		buf[len] = '\0';
+		break;
+	}
+	return len;
 }
 
 /* Replaces registered secrets and Authorization values in place. */
 static size_t scrub(char *buf, size_t len, size_t cap)
 {
 	static const char redacted[] = "[redacted]";
-	static const char *const auth[] = {"Authorization:", "authorization="};
 
 	for (size_t i = 0; i < MAX_SECRETS && secrets[i]; i++) {
 		size_t slen = strlen(secrets[i]);
@@ -158,8 +229,12 @@ static size_t scrub(char *buf, size_t len, size_t cap)
 			size_t tail = len - (size_t)(p - buf) - slen;
 			size_t rl = sizeof(redacted) - 1;
 
-			if (len - slen + rl >= cap)
+			if (len - slen + rl >= cap) {
+				/* no room to grow: cut the line here */
+				len = (size_t)(p - buf);
+				buf[len] = '\0';
 				break;
+			}
 			memmove(p + rl, p + slen, tail);
 			memcpy(p, redacted, rl);
 			len = len - slen + rl;
@@ -167,34 +242,41 @@ static size_t scrub(char *buf, size_t len, size_t cap)
 			p += rl;
 		}
 	}
-	for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
-		char *p = buf;
+	return scrub_auth(buf, len, cap);
+}
 
-		while ((p = strcasestr(p, auth[i]))) {
-			char *v = p + strlen(auth[i]);
-			char *e = v + strcspn(v, "\r\n");
-			size_t vlen = (size_t)(e - v);
-			size_t rl = sizeof(redacted);	/* with a leading space */
+/* Copies src into dst (at most cap - 1 bytes and a NUL) with control
+ * bytes as \xNN, never cutting an escape: a log line is one line of
+ * printable text whatever a peer sent. Returns the length. */
+static size_t escape_controls(char *dst, size_t cap, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
 
-			if (len - vlen + rl >= cap) {
-				*v = '\0';
-				len = (size_t)(v - buf);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c >= 0x20 && c != 0x7f) {
+			if (o + 1 >= cap)
 				break;
-			}
-			memmove(v + rl, e, len - (size_t)(e - buf) + 1);
-			v[0] = ' ';
-			memcpy(v + 1, redacted, rl - 1);
-			len = len - vlen + rl;
-			p = v + rl;
+			dst[o++] = (char)c;
+			continue;
 		}
+		if (o + 4 >= cap)
+			break;
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 15];
 	}
-	return len;
+	dst[o] = '\0';
+	return o;
 }
 
 void log_write(int level, const char *module, const char *call_sid,
 	       const char *fmt, ...)
 {
-	char buf[LINE_MAX_BYTES];
+	char raw[LINE_MAX_BYTES + SECRET_MAX + 64], buf[LINE_MAX_BYTES + 1];
 	struct timespec ts;
 	struct tm tm;
 	size_t n;
@@ -205,24 +287,26 @@ void log_write(int level, const char *module, const char *call_sid,
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(buf + n, sizeof(buf) - n, ".%03ldZ %-7s %-6s %s%s%s",
+	n = strftime(raw, sizeof(raw), "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(raw + n, sizeof(raw) - n, ".%03ldZ %-7s %-6s %s%s%s",
 		     ts.tv_nsec / 1000000, config_level_name(level),
 		     module ? module : "-", call_sid ? "call=" : "",
 		     call_sid ? call_sid : "", call_sid ? " " : "");
 	if (r > 0)
-		n += (size_t)r < sizeof(buf) - n ? (size_t)r : sizeof(buf) - n - 1;
+		n += (size_t)r < sizeof(raw) - n ? (size_t)r : sizeof(raw) - n - 1;
 	va_start(ap, fmt);
-	r = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	r = vsnprintf(raw + n, sizeof(raw) - n, fmt, ap);
 	va_end(ap);
 	if (r > 0)
-		n += (size_t)r < sizeof(buf) - n ? (size_t)r : sizeof(buf) - n - 1;
+		n += (size_t)r < sizeof(raw) - n ? (size_t)r : sizeof(raw) - n - 1;
 	/* one event a line: fold embedded line breaks */
 	for (size_t i = 0; i < n; i++)
-		if (buf[i] == '\n' || buf[i] == '\r')
-			buf[i] = ' ';
+		if (raw[i] == '\n' || raw[i] == '\r')
+			raw[i] = ' ';
 	pthread_mutex_lock(&log_lock);
-	n = scrub(buf, n, sizeof(buf) - 1);
+	/* masked before the cut, so that no cut leaves half a secret */
+	n = scrub(raw, n, sizeof(raw) - 1);
+	n = escape_controls(buf, sizeof(buf) - 1, raw, n);
 	buf[n++] = '\n';
 	/* one write per line keeps lines whole between threads and processes */
 	if (write(log_fd, buf, n) < 0) {

@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 	}
 	log_add_secret(cfg.auth_token);
 	log_add_conninfo_secret(cfg.database_url);
+	if (config_file_exposed(conf_path, &cfg, err, sizeof(err)))
+		log_msg(LOG_WARNING, "config", "%s", err);
 	if (cmd)
 		rc = cmd_migrate(&cfg, argc - optind, argv + optind);
 	else

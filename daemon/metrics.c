@@ -6,9 +6,17 @@
 
 #include "daemon/metrics.h"
 
+/* Upper bounds of histogram buckets, in seconds: HTTP and SIP latencies
+ * from a local answer to a timeout. */
+static const double bounds[] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15,
+};
+#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+
 struct series {
 	char *labels;		/* NULL: no labels */
-	double value;
+	double value;		/* histograms: the sum */
+	unsigned long long *counts;	/* histograms: per bucket, then +Inf */
 };
 
 struct family {
@@ -72,8 +80,14 @@ static struct series *find_series(struct family *f, const char *labels)
 	s = &f->series[f->nseries];
 	s->value = 0;
 	s->labels = NULL;
+	s->counts = NULL;
 	if (labels && !(s->labels = strdup(labels)))
 		return NULL;
+	if (f->type == METRICS_HISTOGRAM &&
+	    !(s->counts = calloc(NBOUNDS + 1, sizeof(*s->counts)))) {
+		free(s->labels);
+		return NULL;
+	}
 	f->nseries++;
 	return s;
 }
@@ -94,6 +108,52 @@ void metrics_set(const char *name, const char *labels, double v)
 
 	if (f && (s = find_series(f, labels)))
 		s->value = v;
+}
+
+void metrics_observe(const char *name, const char *labels, double v)
+{
+	struct family *f = find_family(name);
+	struct series *s;
+	size_t i = 0;
+
+	if (!f || f->type != METRICS_HISTOGRAM || !(s = find_series(f, labels)))
+		return;
+	while (i < NBOUNDS && v > bounds[i])
+		i++;
+	s->counts[i]++;
+	s->value += v;
+}
+
+static const char *type_name(enum metrics_type t)
+{
+	switch (t) {
+	case METRICS_COUNTER:
+		return "counter";
+	case METRICS_HISTOGRAM:
+		return "histogram";
+	default:
+		return "gauge";
+	}
+}
+
+/* name_bucket{labels,le="..."} cumulative, then name_sum and name_count */
+static void render_histogram(FILE *f, const char *name, const struct series *s)
+{
+	const char *l = s->labels ? s->labels : "", *comma = s->labels ? "," : "";
+	unsigned long long n = 0;
+
+	for (size_t i = 0; i <= NBOUNDS; i++) {
+		n += s->counts[i];
+		if (i < NBOUNDS)
+			fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l,
+				comma, bounds[i], n);
+		else
+			fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, l,
+				comma, n);
+	}
+	fprintf(f, "%s_sum%s%s%s %.9g\n%s_count%s%s%s %llu\n", name,
+		s->labels ? "{" : "", l, s->labels ? "}" : "", s->value, name,
+		s->labels ? "{" : "", l, s->labels ? "}" : "", n);
 }
 
 int metrics_collector_add(metrics_collect_h *h, void *arg)
@@ -152,10 +212,14 @@ int metrics_render(char **bufp, size_t *lenp)
 		const struct family *fam = &families[i];
 
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help,
-			fam->name, fam->type == METRICS_COUNTER ? "counter" : "gauge");
+			fam->name, type_name(fam->type));
 		for (size_t j = 0; j < fam->nseries; j++) {
 			const struct series *s = &fam->series[j];
 
+			if (fam->type == METRICS_HISTOGRAM) {
+				render_histogram(f, fam->name, s);
+				continue;
+			}
 			fprintf(f, "%s%s%s%s %.15g\n", fam->name,
 				s->labels ? "{" : "", s->labels ? s->labels : "",
 				s->labels ? "}" : "", s->value);
@@ -173,8 +237,10 @@ int metrics_render(char **bufp, size_t *lenp)
 void metrics_reset(void)
 {
 	for (size_t i = 0; i < nfamilies; i++) {
-		for (size_t j = 0; j < families[i].nseries; j++)
+		for (size_t j = 0; j < families[i].nseries; j++) {
 			free(families[i].series[j].labels);
+			free(families[i].series[j].counts);
+		}
 		free(families[i].series);
 	}
 	free(families);

@@ -7,6 +7,7 @@
 enum metrics_type {
 	METRICS_COUNTER,
 	METRICS_GAUGE,
+	METRICS_HISTOGRAM,	/* latencies in seconds, 5 ms .. 15 s buckets */
 };
 
 /* Called just before rendering so that gauges owned elsewhere (store queue
@@ -20,6 +21,8 @@ int metrics_family(const char *name, enum metrics_type type, const char *help);
  * or NULL. Unknown families are ignored. */
 void metrics_add(const char *name, const char *labels, double v);
 void metrics_set(const char *name, const char *labels, double v);
+/* Counts v into a histogram family's series. */
+void metrics_observe(const char *name, const char *labels, double v);
 int metrics_collector_add(metrics_collect_h *h, void *arg);
 
 /* Escapes a label value (backslash, quote, newline) into buf. */

@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 
 #include "autoconf.h"
+#include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/http.h"
@@ -19,9 +20,11 @@
 #include "daemon/server.h"
 #include "daemon/sip.h"
 #include "daemon/status.h"
+#include "daemon/webhook.h"
 
 #define MAX_BUSY 8
 #define DRAIN_POLL_MS 50
+#define END_GRACE_S 3
 
 struct busy {
 	server_busy_h *h;
@@ -34,11 +37,15 @@ struct server {
 	struct http_server *http;
 	struct db *db;
 	struct sip_server *sip;
+	struct webhook *webhook;
+	struct webhook_outbox *outbox;
+	struct call_layer *calls;
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *drain;
 	struct timespec started;
 	struct timespec stop_deadline;
 	bool stopping;
+	bool ending;		/* past shutdown_timeout: calls being ended */
 	struct busy busy[MAX_BUSY];
 	size_t nbusy;
 };
@@ -50,11 +57,6 @@ static double since(const struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - t->tv_sec) +
 	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
-double server_uptime(const struct server *srv)
-{
-	return since(&srv->started);
 }
 
 int server_busy_add(struct server *srv, server_busy_h *h, void *arg)
@@ -86,10 +88,20 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
-	if (since(&srv->stop_deadline) >= 0) {
+	if (since(&srv->stop_deadline) >= 0 && !srv->ending) {
+		/* calls still up get BYE/CANCEL now, and a few seconds for
+		 * their last messages, rows and callbacks to be taken */
+		srv->ending = true;
 		log_msg(LOG_WARNING, "daemon",
-			"shutdown_timeout (%u s) passed with work in flight, exiting",
-			srv->cfg->shutdown_timeout);
+			"shutdown_timeout (%u s) passed with work in flight: "
+			"ending the calls", srv->cfg->shutdown_timeout);
+		call_layer_end_all(srv->calls);
+		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+		srv->stop_deadline.tv_sec += END_GRACE_S;
+	} else if (since(&srv->stop_deadline) >= 0) {
+		log_msg(LOG_WARNING, "daemon",
+			"work still in flight %d s after ending the calls, exiting",
+			END_GRACE_S);
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
@@ -113,6 +125,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	log_msg(LOG_NOTICE, "daemon", "%s: no new work accepted; finishing in-flight work",
 		strsignal((int)sig));
 	http_server_stop_accepting(srv->http);
+	call_layer_drain(srv->calls);
 	clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
 	srv->stop_deadline.tv_sec += srv->cfg->shutdown_timeout;
 	on_drain(-1, 0, srv);
@@ -144,6 +157,9 @@ static void teardown(struct server *srv)
 	if (srv->drain)
 		event_free(srv->drain);
 	srv->sip = sip_server_stop(srv->sip);
+	srv->calls = call_layer_free(srv->calls);
+	srv->outbox = webhook_outbox_free(srv->outbox);
+	srv->webhook = webhook_free(srv->webhook);
 	srv->http = http_server_free(srv->http);
 	srv->db = db_free(srv->db);
 	if (srv->base)
@@ -171,6 +187,47 @@ static void nofile_raise(void)
 			(unsigned long long)rl.rlim_cur / 4);
 }
 
+/* The webhook client signs with the auth token: without one there is
+ * nothing it may send. The outbox resumes what the last run left. */
+static int webhooks_start(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct webhook_conf wc = {
+		.account_sid = cfg->account_sid,
+		.auth_token = cfg->auth_token,
+		.user_agent = cfg->webhook_user_agent,
+		.max_connections = cfg->webhook_max_connections,
+		.connect_timeout_ms = cfg->webhook_connect_timeout_ms,
+		.timeout_ms = cfg->webhook_timeout_ms,
+		.tls_ca_file = cfg->webhook_tls_ca_file,
+		.tls_insecure = cfg->webhook_tls_insecure,
+		.store = db_store(srv->db),
+	};
+	int err;
+
+	if (!cfg->auth_token) {
+		log_msg(LOG_NOTICE, "webhook", "no auth_token: webhooks are off");
+		return 0;
+	}
+	err = webhook_alloc(&srv->webhook, srv->base, &wc);
+	if (err == ENOTSUP) {
+		log_msg(LOG_ERR, "webhook", "libcurl was built without an "
+			"asynchronous resolver: a DNS lookup would stall every call");
+		return err;
+	}
+	if (!err && cfg->webhook_tls_insecure)
+		log_msg(LOG_WARNING, "webhook", "webhook_tls_insecure: https "
+			"webhook servers are not verified");
+	if (!err)
+		err = webhook_outbox_alloc(&srv->outbox, srv->webhook, srv->base,
+					   cfg->data_dir);
+	if (err)
+		log_msg(LOG_ERR, "webhook", "cannot start the webhook client: %s",
+			err == EBUSY ? "another process holds the outbox in data_dir" :
+			strerror(err));
+	return err;
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server srv;
@@ -181,7 +238,8 @@ int server_run(const struct config *cfg)
 	srv.cfg = cfg;
 	clock_gettime(CLOCK_MONOTONIC, &srv.started);
 	nofile_raise();
-	/* the SIP thread posts events into this loop (design.md §2) */
+	/* the SIP thread posts events into this loop from its own thread:
+	 * libevent must take locks for that */
 	if (evthread_use_pthreads() != 0) {
 		log_msg(LOG_ERR, "daemon", "libevent has no pthreads support");
 		return 1;
@@ -205,9 +263,13 @@ int server_run(const struct config *cfg)
 	}
 	e = db_alloc(&srv.db, srv.base, cfg);
 	if (!e)
-		e = status_init(srv.http, &srv, srv.db);
+		e = status_init(srv.http, &srv.started, srv.db);
 	if (e) {
 		log_msg(LOG_ERR, "daemon", "start-up failed: %s", strerror(e));
+		teardown(&srv);
+		return 1;
+	}
+	if (webhooks_start(&srv)) {
 		teardown(&srv);
 		return 1;
 	}
@@ -217,8 +279,21 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the call layer answers the engine's events from here on */
+	e = call_layer_alloc(&srv.calls, srv.base, cfg, sip_server_dial(srv.sip),
+			     srv.webhook, srv.outbox, db_store(srv.db));
+	if (e) {
+		log_msg(LOG_ERR, "daemon", "cannot start the call layer: %s",
+			strerror(e));
+		teardown(&srv);
+		return 1;
+	}
+	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
+	server_busy_add(&srv, call_layer_busy, srv.calls);
 	server_busy_add(&srv, http_busy, srv.http);
 	server_busy_add(&srv, sip_server_busy, srv.sip);
+	server_busy_add(&srv, webhook_busy, srv.webhook);
+	server_busy_add(&srv, webhook_outbox_busy, srv.outbox);
 	server_busy_add(&srv, db_busy, srv.db);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop_signal, &srv);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);

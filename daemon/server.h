@@ -17,7 +17,4 @@ int server_run(const struct config *cfg);
 /* Registers work that shutdown waits for (up to shutdown_timeout). */
 int server_busy_add(struct server *srv, server_busy_h *h, void *arg);
 
-/* Seconds since the daemon started. */
-double server_uptime(const struct server *srv);
-
 #endif

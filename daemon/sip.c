@@ -1,5 +1,6 @@
 /* sip.c: the daemon's side of the SIP engine: started on sip_listen, its events read in the libevent loop */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,41 +127,47 @@ static const struct {
 	 "SIP message copies dropped because the event queue was full"},
 };
 
+/* Each counter of struct dial_stats and the series it feeds. */
+static const struct {
+	const char *name;
+	const char *labels;
+	size_t off;
+} counters[] = {
+#define C(n, l, f) {n, l, offsetof(struct dial_stats, f)}
+	C("dialerd_sip_legs_started_total", NULL, legs_started),
+	C("dialerd_sip_inbound_total", NULL, inbound),
+	C("dialerd_sip_legs_ended_total", NULL, legs_ended),
+	C("dialerd_sip_shed_total", "direction=\"inbound\",reason=\"limit\"",
+	  inbound_rejected_busy),
+	C("dialerd_sip_shed_total", "direction=\"inbound\",reason=\"overload\"",
+	  inbound_shed),
+	C("dialerd_sip_shed_total", "direction=\"outbound\",reason=\"limit\"",
+	  legs_refused),
+	C("dialerd_sip_shed_total", "direction=\"outbound\",reason=\"overload\"",
+	  legs_shed),
+	C("dialerd_sip_overloads_total", NULL, overloads),
+	C("dialerd_sip_overload_filters_total", NULL, overload_filters),
+	C("dialerd_sip_udp_drops_total", NULL, udp_drops),
+	C("dialerd_sip_messages_total", "direction=\"rx\"", msgs_rx),
+	C("dialerd_sip_messages_total", "direction=\"tx\"", msgs_tx),
+	C("dialerd_sip_events_dropped_total", NULL, events_dropped),
+#undef C
+};
+
 static void collect(void *arg)
 {
 	struct sip_server *s = arg;
 	struct dial_stats st;
 
 	dial_stats_get(s->dial, &st);
-	metrics_set("dialerd_sip_legs_started_total", NULL,
-		    (double)st.legs_started);
-	metrics_set("dialerd_sip_inbound_total", NULL, (double)st.inbound);
-	metrics_set("dialerd_sip_legs_ended_total", NULL,
-		    (double)st.legs_ended);
-	metrics_set("dialerd_sip_shed_total",
-		    "direction=\"inbound\",reason=\"limit\"",
-		    (double)st.inbound_rejected_busy);
-	metrics_set("dialerd_sip_shed_total",
-		    "direction=\"inbound\",reason=\"overload\"",
-		    (double)st.inbound_shed);
-	metrics_set("dialerd_sip_shed_total",
-		    "direction=\"outbound\",reason=\"limit\"",
-		    (double)st.legs_refused);
-	metrics_set("dialerd_sip_shed_total",
-		    "direction=\"outbound\",reason=\"overload\"",
-		    (double)st.legs_shed);
-	metrics_set("dialerd_sip_overloads_total", NULL, (double)st.overloads);
-	metrics_set("dialerd_sip_overload_filters_total", NULL,
-		    (double)st.overload_filters);
-	metrics_set("dialerd_sip_udp_drops_total", NULL, (double)st.udp_drops);
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&st + counters[i].off, sizeof(v));
+		metrics_set(counters[i].name, counters[i].labels, (double)v);
+	}
 	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
 		    (double)st.queue_delay_us / 1e6);
-	metrics_set("dialerd_sip_messages_total", "direction=\"rx\"",
-		    (double)st.msgs_rx);
-	metrics_set("dialerd_sip_messages_total", "direction=\"tx\"",
-		    (double)st.msgs_tx);
-	metrics_set("dialerd_sip_events_dropped_total", NULL,
-		    (double)st.events_dropped);
 }
 
 int sip_server_start(struct sip_server **sp, struct event_base *base,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/http.h>
 
@@ -11,17 +12,27 @@
 #include "daemon/db.h"
 #include "daemon/http.h"
 #include "daemon/metrics.h"
-#include "daemon/server.h"
 #include "daemon/status.h"
 #include "dial/dial.h"
 #include "store/store.h"
 
 struct status {
-	struct server *srv;
+	struct timespec started;	/* CLOCK_MONOTONIC */
 	struct db *db;
 };
 
 static struct status status;
+
+/* Seconds since the start, on the monotonic clock: a wall-clock step
+ * (NTP, an operator) does not make the uptime jump. */
+static double uptime(const struct status *st)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - st->started.tv_sec) +
+	       (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+}
 
 static void on_health(struct evhttp_request *req, void *arg)
 {
@@ -32,7 +43,7 @@ static void on_health(struct evhttp_request *req, void *arg)
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		http_reply(req, 405, "text/plain", "GET only\n", 9);
+		http_respond(req, 405, "text/plain", "GET only\n", 9);
 		return;
 	}
 	/* the process answers: 200; whether the call log is reachable is data */
@@ -41,8 +52,8 @@ static void on_health(struct evhttp_request *req, void *arg)
 		     "\"database\":\"%s\"}\n",
 		     strcmp(dbs, "up") == 0 || strcmp(dbs, "unconfigured") == 0
 			     ? "ok" : "degraded",
-		     PACKAGE_VERSION, server_uptime(st->srv), dbs);
-	http_reply(req, 200, "application/json", body, (size_t)n);
+		     PACKAGE_VERSION, uptime(st), dbs);
+	http_respond(req, 200, "application/json", body, (size_t)n);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
@@ -52,24 +63,25 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	size_t len = 0;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		http_reply(req, 405, "text/plain", "GET only\n", 9);
+		http_respond(req, 405, "text/plain", "GET only\n", 9);
 		return;
 	}
-	metrics_set("dialerd_uptime_seconds", NULL, server_uptime(st->srv));
+	metrics_set("dialerd_uptime_seconds", NULL, uptime(st));
 	if (metrics_render(&buf, &len)) {
-		http_reply(req, 503, "text/plain", "out of memory\n", 14);
+		http_respond(req, 503, "text/plain", "out of memory\n", 14);
 		return;
 	}
-	http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 	free(buf);
 }
 
-int status_init(struct http_server *http, struct server *srv, struct db *db)
+int status_init(struct http_server *http, const struct timespec *started,
+		struct db *db)
 {
 	char labels[256];
 	int err;
 
-	status.srv = srv;
+	status.started = *started;
 	status.db = db;
 	metrics_family("dialerd_build_info", METRICS_GAUGE,
 		       "always 1; labels name the version and the libraries");
@@ -80,9 +92,6 @@ int status_init(struct http_server *http, struct server *srv, struct db *db)
 	metrics_set("dialerd_build_info", labels, 1);
 	metrics_family("dialerd_uptime_seconds", METRICS_GAUGE,
 		       "seconds since the daemon started");
-	metrics_family("dialerd_calls_open", METRICS_GAUGE,
-		       "calls (all legs) not yet ended");
-	metrics_set("dialerd_calls_open", NULL, 0);
 	err = http_route_add(http, "/health", false, "/health", on_health, &status);
 	if (!err)
 		err = http_route_add(http, "/metrics", false, "/metrics",

@@ -169,6 +169,11 @@ struct dial_event {
 	const uint8_t *raw;	/* the whole header block, lossless */
 	size_t raw_len;
 	struct dial_sdp sdp;	/* the body's SDP, when there is one */
+	/* SIP and INBOUND: the far end of the message: where a received one
+	   came from, where a sent one went ("IP:PORT", "[V6]:PORT"), and its
+	   transport ("udp", "tcp", "tls"); "" for events without a message */
+	char peer[64];
+	char transport[8];
 	struct dial_reason reason;	/* its Reason header, when present */
 	/* DIAL_EV_ENDED */
 	enum dial_end end;

@@ -1,5 +1,6 @@
 /* recv.c: every SIP message on the wire becomes an event of its leg; requests routed to out.c, in.c and leg.c before sipsess; load sampling */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -17,6 +18,22 @@
  * Every datagram read over UDP is also a sample for overload detection.
  */
 
+/* The far end of a traced message, for the daemon (SipSourceIp). */
+static void peer_set(struct dial_event *ev, enum sip_transp tp,
+		     const struct sa *sa)
+{
+	char ip[48] = "";
+
+	if (sa && sa_isset(sa, SA_ADDR))
+		(void)sa_ntop(sa, ip, sizeof(ip));
+	if (ip[0] && sa_af(sa) == AF_INET6)
+		snprintf(ev->peer, sizeof(ev->peer), "[%s]:%u", ip, sa_port(sa));
+	else if (ip[0])
+		snprintf(ev->peer, sizeof(ev->peer), "%s:%u", ip, sa_port(sa));
+	snprintf(ev->transport, sizeof(ev->transport), "%s",
+		 tp == SIP_TRANSP_TCP ? "tcp" : tp == SIP_TRANSP_TLS ? "tls" : "udp");
+}
+
 void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 		       const struct sa *dst, const uint8_t *pkt, size_t len,
 		       void *arg)
@@ -26,7 +43,6 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 	struct leg *leg = NULL;
 	size_t cl;
 
-	(void)src;
 	atomic_fetch_add_explicit(tx ? &d->ctr.st_tx : &d->ctr.st_rx, 1,
 				  memory_order_relaxed);
 	if (!tx && tp == SIP_TRANSP_UDP)
@@ -34,6 +50,7 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 	if (dial_msg_parse(&ev, pkt, len, tx ? DIAL_DIR_TX : DIAL_DIR_RX,
 			   dial_now_us()))
 		return;
+	peer_set(ev, tp, tx ? dst : src);
 	cl = ev->call_id ? strlen(ev->call_id) : 0;
 	if (cl)
 		leg = dial_leg_cid_find(d, ev->call_id, cl);

@@ -7,14 +7,6 @@
 
 #include "store/internal.h"
 
-int64_t store_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int64_t or_now(int64_t t)
 {
 	return t ? t : store_now_us();
@@ -27,32 +19,38 @@ int store_call_upsert(struct store *s, const struct store_call *c)
 	if (!s || !c || !c->sid || !c->account_sid || !c->direction ||
 	    !c->status || !c->created_at)
 		return EINVAL;
-	rec_begin(&rb, &s->queue, T_CALLS);
-	rec_text(&rb, c->sid);
-	rec_text(&rb, c->account_sid);
-	rec_text(&rb, c->parent_call_sid);
-	rec_text(&rb, s->instance);
-	rec_text(&rb, c->direction);
-	rec_text(&rb, c->from);
-	rec_text(&rb, c->to);
-	rec_text(&rb, c->caller_name);
-	rec_text(&rb, c->status);
-	rec_text(&rb, c->sip_call_id);
-	rec_int_or_null(&rb, c->sip_response_code, 0);
-	rec_text(&rb, c->reason_protocol);
-	rec_int_or_null(&rb, c->reason_cause, 0);
-	rec_text(&rb, c->reason_text);
-	rec_text(&rb, c->codec);
-	rec_time(&rb, c->created_at);
-	rec_time(&rb, c->ringing_at);
-	rec_time(&rb, c->answered_at);
-	rec_time(&rb, c->ended_at);
-	rec_int_or_null(&rb, c->duration, -1);
-	rec_text(&rb, c->dial_call_status);
-	rec_time(&rb, or_now(c->updated_at));
-	if (rec_end(&rb))
+	store_rec_begin(&rb, &s->queue, T_CALLS);
+	store_rec_text(&rb, c->sid);
+	store_rec_text(&rb, c->account_sid);
+	store_rec_text(&rb, c->parent_call_sid);
+	store_rec_text(&rb, s->instance);
+	store_rec_text(&rb, c->direction);
+	store_rec_text(&rb, c->from);
+	store_rec_text(&rb, c->to);
+	store_rec_text(&rb, c->caller_name);
+	store_rec_text(&rb, c->status);
+	store_rec_text(&rb, c->sip_call_id);
+	store_rec_int_or_null(&rb, c->sip_response_code, 0);
+	store_rec_text(&rb, c->reason_protocol);
+	store_rec_int_or_null(&rb, c->reason_cause, 0);
+	store_rec_text(&rb, c->reason_text);
+	store_rec_text(&rb, c->codec);
+	store_rec_time(&rb, c->created_at);
+	store_rec_time(&rb, c->ringing_at);
+	store_rec_time(&rb, c->answered_at);
+	store_rec_time(&rb, c->ended_at);
+	store_rec_int_or_null(&rb, c->duration, -1);
+	store_rec_text(&rb, c->dial_call_status);
+	store_rec_time(&rb, or_now(c->updated_at));
+	/* 0003_calls */
+	store_rec_time(&rb, c->started_at);
+	store_rec_text(&rb, c->forwarded_from);
+	store_rec_text(&rb, c->dial_group);
+	store_rec_int_or_null(&rb, c->branch, -1);
+	store_rec_text(&rb, c->hangup_by);
+	if (store_rec_end(&rb))
 		return rb.err;
-	return writer_enqueued(s, 1);
+	return store_writer_enqueued(s, 1);
 }
 
 int store_event_add(struct store *s, const struct store_event *e)
@@ -61,16 +59,16 @@ int store_event_add(struct store *s, const struct store_event *e)
 
 	if (!s || !e || !e->call_sid || !e->event)
 		return EINVAL;
-	rec_begin(&rb, &s->queue, T_EVENTS);
-	rec_text(&rb, e->call_sid);
-	rec_int(&rb, e->sequence_number);
-	rec_text(&rb, e->event);
-	rec_int_or_null(&rb, e->sip_code, 0);
-	rec_time(&rb, or_now(e->at));
-	rec_json(&rb, e->detail_json, e->detail_json ? strlen(e->detail_json) : 0);
-	if (rec_end(&rb))
+	store_rec_begin(&rb, &s->queue, T_EVENTS);
+	store_rec_text(&rb, e->call_sid);
+	store_rec_int(&rb, e->sequence_number);
+	store_rec_text(&rb, e->event);
+	store_rec_int_or_null(&rb, e->sip_code, 0);
+	store_rec_time(&rb, or_now(e->at));
+	store_rec_json(&rb, e->detail_json, e->detail_json ? strlen(e->detail_json) : 0);
+	if (store_rec_end(&rb))
 		return rb.err;
-	return writer_enqueued(s, 1);
+	return store_writer_enqueued(s, 1);
 }
 
 bool store_header_is_policy(const char *name, size_t len)
@@ -146,44 +144,44 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 		goto out;
 	parse_start_line(m->start_line, sl_len, &code, &method, &mlen);
 	start = s->queue.len;
-	rec_begin(&rb, &s->queue, T_MSGS);
-	rec_text(&rb, m->call_sid);
-	rec_int(&rb, m->seq);
-	rec_text(&rb, m->direction == STORE_DIR_IN ? "in" : "out");
-	rec_time(&rb, at);
-	rec_textn(&rb, method, mlen);
-	rec_int_or_null(&rb, code, 0);
-	rec_textn(&rb, m->start_line, sl_len);
-	rec_text(&rb, m->sip_call_id);
-	rec_text(&rb, m->sdp);
-	rec_int(&rb, (int64_t)m->nhdrs);
-	rec_bytea(&rb, block.p, block.len);
-	err = rec_end(&rb);
+	store_rec_begin(&rb, &s->queue, T_MSGS);
+	store_rec_text(&rb, m->call_sid);
+	store_rec_int(&rb, m->seq);
+	store_rec_text(&rb, m->direction == STORE_DIR_IN ? "in" : "out");
+	store_rec_time(&rb, at);
+	store_rec_textn(&rb, method, mlen);
+	store_rec_int_or_null(&rb, code, 0);
+	store_rec_textn(&rb, m->start_line, sl_len);
+	store_rec_text(&rb, m->sip_call_id);
+	store_rec_text(&rb, m->sdp);
+	store_rec_int(&rb, (int64_t)m->nhdrs);
+	store_rec_bytea(&rb, block.p, block.len);
+	err = store_rec_end(&rb);
 	for (size_t i = 0; i < m->nhdrs && !err; i++) {
 		const struct store_header *h = &m->hdrs[i];
 		bool esc;
 
 		if (!store_header_is_policy(h->name, h->name_len))
 			continue;
-		esc = text_needs_escape((const unsigned char *)h->value, h->value_len);
-		rec_begin(&rb, &s->queue, T_HDRS);
-		rec_text(&rb, m->call_sid);
-		rec_int(&rb, m->seq);
-		rec_int(&rb, (int64_t)i + 1);
-		rec_time(&rb, at);
-		rec_textn(&rb, h->name, h->name_len);
-		rec_textn(&rb, h->value ? h->value : "", h->value_len);
+		esc = store_text_needs_escape((const unsigned char *)h->value, h->value_len);
+		store_rec_begin(&rb, &s->queue, T_HDRS);
+		store_rec_text(&rb, m->call_sid);
+		store_rec_int(&rb, m->seq);
+		store_rec_int(&rb, (int64_t)i + 1);
+		store_rec_time(&rb, at);
+		store_rec_textn(&rb, h->name, h->name_len);
+		store_rec_textn(&rb, h->value ? h->value : "", h->value_len);
 		if (esc)
-			rec_bytea(&rb, h->value, h->value_len);
+			store_rec_bytea(&rb, h->value, h->value_len);
 		else
-			rec_null(&rb);
-		err = rec_end(&rb);
+			store_rec_null(&rb);
+		err = store_rec_end(&rb);
 		rows++;
 	}
 	if (err)
 		s->queue.len = start;	/* all of the message or nothing */
 	else
-		err = writer_enqueued(s, rows);
+		err = store_writer_enqueued(s, rows);
  out:
 	sbuf_free(&block);
 	return err;
@@ -198,8 +196,8 @@ static int json_str(struct sbuf *b, const char *s)
 	size_t n = strlen(s);
 	int err = 0;
 
-	if (text_needs_escape(p, n)) {
-		if (text_escape(&tmp, p, n)) {
+	if (store_text_needs_escape(p, n)) {
+		if (store_text_escape(&tmp, p, n)) {
 			sbuf_free(&tmp);
 			return ENOMEM;
 		}
@@ -256,22 +254,31 @@ int store_webhook_add(struct store *s, const struct store_webhook *w)
 		if (err)
 			goto out;
 	}
-	rec_begin(&rb, &s->queue, T_HOOKS);
-	rec_text(&rb, w->call_sid);
-	rec_text(&rb, w->kind);
-	rec_int(&rb, w->sequence_number);
-	rec_int(&rb, w->attempt);
-	rec_text(&rb, w->method);
-	rec_text(&rb, w->url);
-	rec_json(&rb, w->params ? (const char *)json.p : NULL, json.len);
-	rec_text(&rb, w->idempotency_token);
-	rec_int_or_null(&rb, w->response_status, 0);
-	rec_int_or_null(&rb, w->latency_ms, -1);
-	rec_text(&rb, w->error);
-	rec_time(&rb, or_now(w->at));
-	err = rec_end(&rb);
+	store_rec_begin(&rb, &s->queue, T_HOOKS);
+	store_rec_text(&rb, w->call_sid);
+	store_rec_text(&rb, w->kind);
+	store_rec_int(&rb, w->sequence_number);
+	store_rec_int(&rb, w->attempt);
+	store_rec_text(&rb, w->method);
+	store_rec_text(&rb, w->url);
+	store_rec_json(&rb, w->params ? (const char *)json.p : NULL, json.len);
+	store_rec_text(&rb, w->idempotency_token);
+	store_rec_int_or_null(&rb, w->response_status, 0);
+	store_rec_int_or_null(&rb, w->latency_ms, -1);
+	store_rec_text(&rb, w->error);
+	store_rec_time(&rb, or_now(w->at));
+	/* 0002_webhooks */
+	store_rec_int_or_null(&rb, w->error_code, 0);
+	store_rec_text(&rb, w->final_url);
+	store_rec_int(&rb, w->redirects);
+	store_rec_int_or_null(&rb, w->dns_us, 0);
+	store_rec_int_or_null(&rb, w->connect_us, 0);
+	store_rec_int_or_null(&rb, w->tls_us, 0);
+	store_rec_int_or_null(&rb, w->first_byte_us, 0);
+	store_rec_int_or_null(&rb, w->total_us, 0);
+	err = store_rec_end(&rb);
 	if (!err)
-		err = writer_enqueued(s, 1);
+		err = store_writer_enqueued(s, 1);
  out:
 	sbuf_free(&json);
 	return err;
@@ -284,14 +291,19 @@ int store_header_policy_add(struct store *s, const struct store_policy_event *p)
 	if (!s || !p || !p->call_sid || !p->name || !p->reason ||
 	    (!p->value && p->value_len))
 		return EINVAL;
-	rec_begin(&rb, &s->queue, T_POLICY);
-	rec_text(&rb, p->call_sid);
-	rec_time(&rb, or_now(p->at));
-	rec_text(&rb, p->name);
-	rec_textn(&rb, p->value, p->value_len);
-	rec_text(&rb, p->refused ? "refused" : "dropped");
-	rec_text(&rb, p->reason);
-	if (rec_end(&rb))
+	store_rec_begin(&rb, &s->queue, T_POLICY);
+	store_rec_text(&rb, p->call_sid);
+	store_rec_time(&rb, or_now(p->at));
+	store_rec_text(&rb, p->name);
+	store_rec_textn(&rb, p->value, p->value_len);
+	store_rec_text(&rb, p->refused ? "refused" : "dropped");
+	store_rec_text(&rb, p->reason);
+	/* 0003_calls */
+	store_rec_int_or_null(&rb, p->code, 0);
+	store_rec_text(&rb, p->source);
+	store_rec_bool(&rb, p->truncated);
+	store_rec_int(&rb, p->ordinal);
+	if (store_rec_end(&rb))
 		return rb.err;
-	return writer_enqueued(s, 1);
+	return store_writer_enqueued(s, 1);
 }

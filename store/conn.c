@@ -16,40 +16,6 @@
 /* libpq's connect_timeout is not enforced by PQconnectPoll: keep our own. */
 #define CONNECT_TIMEOUT_MS 10000
 
-static store_log_h *log_h;
-static void *log_arg;
-
-void store_log_handler_set(store_log_h *h, void *arg)
-{
-	log_h = h;
-	log_arg = arg;
-}
-
-void store_log(int level, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	/* libpq messages end in newlines; a log line must not */
-	n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	if (log_h)
-		log_h(level, buf, log_arg);
-}
-
-unsigned long long store_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void drop_conn(struct wconn *w)
 {
 	if (w->conn) {
@@ -62,12 +28,10 @@ static void drop_conn(struct wconn *w)
 	w->reg_events = 0;
 }
 
-/* Any failure drops every connection: the batches in flight go to the
- * journal (or back to the queue) and all reconnect together. */
+/* Any failure drops every connection and all reconnect together (the
+ * writer has put their batches back first: see store_conn_fail). */
 static void schedule_retry(struct store *s)
 {
-	if (s->state == STORE_UP)
-		writer_on_lost(s);
 	for (int i = 0; i < s->nconn; i++)
 		drop_conn(&s->w[i]);
 	s->state = STORE_DOWN;
@@ -110,96 +74,48 @@ static void start_connect(struct store *s)
 	s->deadline = store_now_ms() + CONNECT_TIMEOUT_MS;
 }
 
-void conn_fail(struct store *s)
+void store_conn_fail(struct store *s)
 {
 	schedule_retry(s);
 }
 
-int store_alloc(struct store **sp, const struct store_conf *conf)
+int store_conn_init(struct store *s, const char *conninfo)
 {
-	struct store *s;
-	int err;
-
-	if (!sp || !conf)
-		return EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return ENOMEM;
 	for (int i = 0; i < STORE_NCONN; i++)
 		s->w[i].reg_fd = -1;
-	if (conf->connections > STORE_NCONN) {
-		free(s);
-		return EINVAL;
-	}
-	s->nconn = conf->connections ? (int)conf->connections : STORE_NCONN;
-	s->reconnect_min_ms = conf->reconnect_min_ms ? conf->reconnect_min_ms : 250;
-	s->reconnect_max_ms = conf->reconnect_max_ms ? conf->reconnect_max_ms : 10000;
-	s->backoff_ms = s->reconnect_min_ms;
-	s->wake = conf->wake;
-	s->wake_arg = conf->wake_arg;
-	s->batch_rows = conf->batch_rows ? conf->batch_rows : 2000;
-	s->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
-	s->queue_max_bytes = conf->queue_max_bytes ? conf->queue_max_bytes
-						   : (size_t)64 << 20;
-	s->instance = strdup(conf->instance && *conf->instance ? conf->instance
-							       : "local");
-	if (!s->instance) {
-		err = ENOMEM;
-		goto out;
-	}
-	if (!conf->conninfo || !*conf->conninfo) {
-		s->state = STORE_UNCONFIGURED;
-		err = 0;
-		goto out;
-	}
-	s->conninfo = strdup(conf->conninfo);
-	if (!s->conninfo) {
-		err = ENOMEM;
-		goto out;
-	}
+	s->conninfo = strdup(conninfo);
+	if (!s->conninfo)
+		return ENOMEM;
 	s->ep = calloc(1, sizeof(*s->ep));
-	if (!s->ep) {
-		err = ENOMEM;
-		goto out;
-	}
+	if (!s->ep)
+		return ENOMEM;
 	s->ep->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep->epfd < 0) {
-		err = errno;
+		int err = errno;
+
 		free(s->ep);
 		s->ep = NULL;
-		goto out;
+		return err;
 	}
-	if (conf->data_dir && *conf->data_dir) {
-		err = journal_open(&s->journal, conf->data_dir);
-		if (err)
-			goto out;
-		s->have_journal = true;
-	}
-	err = 0;
-	start_connect(s);
- out:
-	if (err)
-		s = store_free(s);
-	else
-		*sp = s;
-	return err;
+	return 0;
 }
 
-struct store *store_free(struct store *s)
+void store_conn_start(struct store *s)
 {
-	if (!s)
-		return NULL;
-	writer_free(s);
+	start_connect(s);
+}
+
+void store_conn_close(struct store *s)
+{
 	for (int i = 0; i < s->nconn; i++)
 		drop_conn(&s->w[i]);
 	if (s->ep) {
 		close(s->ep->epfd);
 		free(s->ep);
+		s->ep = NULL;
 	}
 	free(s->conninfo);
-	free(s->instance);
-	free(s);
-	return NULL;
+	s->conninfo = NULL;
 }
 
 /* What one connection waits for. */
@@ -215,7 +131,7 @@ static unsigned conn_events(const struct store *s, const struct wconn *w)
 	case STORE_UP:
 		/* results, notices, or the server going away; writes while a
 		 * batch does not fit libpq's buffers */
-		return writer_want_write(w) ? EPOLLIN | EPOLLOUT : EPOLLIN;
+		return store_wconn_wants_write(w) ? EPOLLIN | EPOLLOUT : EPOLLIN;
 	default:
 		return 0;
 	}
@@ -277,21 +193,14 @@ enum store_io store_want(const struct store *s)
 	return any ? STORE_IO_READ : STORE_IO_NONE;
 }
 
-int store_timeout_ms(const struct store *s)
+int store_conn_timeout_ms(const struct store *s)
 {
 	unsigned long long now;
-	int conn = -1, w;
 
-	if (!s)
+	if (s->state != STORE_DOWN && s->state != STORE_CONNECTING)
 		return -1;
-	if (s->state == STORE_DOWN || s->state == STORE_CONNECTING) {
-		now = store_now_ms();
-		conn = s->deadline > now ? (int)(s->deadline - now) : 0;
-	}
-	w = writer_timeout_ms(s);
-	if (conn < 0)
-		return w;
-	return w < 0 || conn < w ? conn : w;
+	now = store_now_ms();
+	return s->deadline > now ? (int)(s->deadline - now) : 0;
 }
 
 static void on_connected(struct store *s)
@@ -305,10 +214,6 @@ static void on_connected(struct store *s)
 				  PQerrorMessage(s->w[i].conn));
 	store_log(LOG_NOTICE, "database: connected (server %d, database %s, %d connections)",
 		  PQserverVersion(s->w[0].conn), PQdb(s->w[0].conn), s->nconn);
-	for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
-		writer_on_connected(s, &s->w[i]);
-	if (s->state == STORE_UP)
-		writer_process(s);
 }
 
 /* PQconnectPoll only when the socket is ready for what it asked: called
@@ -323,50 +228,54 @@ static bool conn_ready(const struct wconn *w)
 	return poll(&p, 1, 0) > 0;
 }
 
-void store_process(struct store *s)
+/* One connect step: every connection polled; all of them up is
+ * STORE_CONN_UP, a failure schedules the retry. */
+static enum store_conn_ev connect_step(struct store *s)
 {
-	bool all;
+	bool all = true;
 
-	if (!s)
-		return;
-	writer_tick(s);
+	if (store_now_ms() >= s->deadline) {
+		store_log(LOG_ERR, "database: connect timed out after %d ms",
+			  CONNECT_TIMEOUT_MS);
+		schedule_retry(s);
+		return STORE_CONN_NONE;
+	}
+	for (int i = 0; i < s->nconn; i++) {
+		struct wconn *w = &s->w[i];
+
+		if (w->connected)
+			continue;
+		if (conn_ready(w)) {
+			w->poll = PQconnectPoll(w->conn);
+			if (w->poll == PGRES_POLLING_OK) {
+				w->connected = true;
+			} else if (w->poll == PGRES_POLLING_FAILED) {
+				store_log(LOG_ERR, "database: %s",
+					  PQerrorMessage(w->conn));
+				schedule_retry(s);
+				return STORE_CONN_NONE;
+			}
+		}
+		if (!w->connected)
+			all = false;
+	}
+	if (!all)
+		return STORE_CONN_NONE;
+	on_connected(s);
+	return STORE_CONN_UP;
+}
+
+enum store_conn_ev store_conn_process(struct store *s)
+{
 	switch (s->state) {
 	case STORE_UNCONFIGURED:
-		return;
+		return STORE_CONN_NONE;
 	case STORE_DOWN:
 		if (store_now_ms() >= s->deadline)
 			start_connect(s);
-		return;
+		return STORE_CONN_NONE;
 	case STORE_CONNECTING:
-		if (store_now_ms() >= s->deadline) {
-			store_log(LOG_ERR, "database: connect timed out after %d ms",
-				  CONNECT_TIMEOUT_MS);
-			schedule_retry(s);
-			return;
-		}
-		all = true;
-		for (int i = 0; i < s->nconn; i++) {
-			struct wconn *w = &s->w[i];
-
-			if (w->connected)
-				continue;
-			if (conn_ready(w)) {
-				w->poll = PQconnectPoll(w->conn);
-				if (w->poll == PGRES_POLLING_OK) {
-					w->connected = true;
-				} else if (w->poll == PGRES_POLLING_FAILED) {
-					store_log(LOG_ERR, "database: %s",
-						  PQerrorMessage(w->conn));
-					schedule_retry(s);
-					return;
-				}
-			}
-			if (!w->connected)
-				all = false;
-		}
-		if (all)
-			on_connected(s);
-		return;
+		return connect_step(s);
 	case STORE_UP:
 		for (int i = 0; i < s->nconn; i++) {
 			PGconn *c = s->w[i].conn;
@@ -375,39 +284,14 @@ void store_process(struct store *s)
 				store_log(LOG_ERR, "database: connection lost: %s",
 					  PQerrorMessage(c));
 				schedule_retry(s);
-				return;
+				return STORE_CONN_LOST;
 			}
 			for (PGnotify *n; (n = PQnotifies(c)) != NULL;)
 				PQfreemem(n);
 		}
-		writer_process(s);
-		return;
+		return STORE_CONN_READY;
 	}
-}
-
-enum store_state store_state(const struct store *s)
-{
-	return s ? s->state : STORE_UNCONFIGURED;
-}
-
-const char *store_state_name(enum store_state st)
-{
-	switch (st) {
-	case STORE_UNCONFIGURED:
-		return "unconfigured";
-	case STORE_CONNECTING:
-		return "connecting";
-	case STORE_UP:
-		return "up";
-	case STORE_DOWN:
-		return "down";
-	}
-	return "unknown";
-}
-
-unsigned long store_connects(const struct store *s)
-{
-	return s ? s->connects : 0;
+	return STORE_CONN_NONE;
 }
 
 int store_libpq_version(void)

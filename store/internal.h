@@ -61,6 +61,7 @@ enum rec_kind {
 	K_TIME,		/* microseconds since the epoch */
 	K_BYTEA,
 	K_JSON,		/* JSON text */
+	K_BOOL,		/* stored as i64 0/1, sent as boolean */
 };
 
 struct rec_col {
@@ -77,50 +78,53 @@ struct rec {
 	struct rec_col col[REC_MAX_COLS];
 };
 
-/* Builder: rec_begin writes the frame header placeholder, rec_end fills it. */
+/* Builder: store_rec_begin writes the frame header placeholder,
+ * store_rec_end fills it. */
 struct rec_builder {
 	struct sbuf *b;
 	size_t start;
 	unsigned ncols;
 	int err;
 };
-void rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t);
-void rec_null(struct rec_builder *rb);
-void rec_text(struct rec_builder *rb, const char *s);	/* NULL -> NULL */
-void rec_textn(struct rec_builder *rb, const void *p, size_t n);
-void rec_int(struct rec_builder *rb, int64_t v);
-void rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value);
-void rec_time(struct rec_builder *rb, int64_t us);	/* 0 -> NULL */
-void rec_bytea(struct rec_builder *rb, const void *p, size_t n);
-void rec_json(struct rec_builder *rb, const char *s, size_t n);
-int rec_end(struct rec_builder *rb);	/* 0, ENOMEM or EINVAL; rolls back on error */
+void store_rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t);
+void store_rec_null(struct rec_builder *rb);
+void store_rec_text(struct rec_builder *rb, const char *s);	/* NULL -> NULL */
+void store_rec_textn(struct rec_builder *rb, const void *p, size_t n);
+void store_rec_int(struct rec_builder *rb, int64_t v);
+void store_rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value);
+void store_rec_bool(struct rec_builder *rb, bool v);
+void store_rec_time(struct rec_builder *rb, int64_t us);	/* 0 -> NULL */
+void store_rec_bytea(struct rec_builder *rb, const void *p, size_t n);
+void store_rec_json(struct rec_builder *rb, const char *s, size_t n);
+/* 0, ENOMEM or EINVAL; rolls back on error */
+int store_rec_end(struct rec_builder *rb);
 
 /* Decodes one payload (without its 8-byte frame header). EBADMSG. */
-int rec_decode(struct rec *r, const unsigned char *p, size_t n);
+int store_rec_decode(struct rec *r, const unsigned char *p, size_t n);
 
 /* Checks one frame at p (avail bytes): 0 and its total size in *framelen,
  * EAGAIN when truncated, EBADMSG when the length or CRC is wrong. */
-int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen);
+int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen);
 
 /* Text as stored: valid UTF-8 without NUL is kept; anything else is
  * written as PostgreSQL's encode(bytes, 'escape') would (\\ and \ooo).
  * Returns true when escaping was needed. */
-bool text_needs_escape(const unsigned char *p, size_t n);
-int text_escape(struct sbuf *out, const unsigned char *p, size_t n);
+bool store_text_needs_escape(const unsigned char *p, size_t n);
+int store_text_escape(struct sbuf *out, const unsigned char *p, size_t n);
 
 /* Appends one COPY text-format line for r (with a leading "ord" column
  * when ord >= 0). ENOMEM. */
-int rec_copy_line(struct sbuf *out, const struct rec *r, long ord);
+int store_rec_copy_line(struct sbuf *out, const struct rec *r, long ord);
 
 /* The same row in PostgreSQL's binary COPY format (what the writer
  * sends): a buffer is begin, tuples, end. ENOMEM. */
-int rec_copy_binary_begin(struct sbuf *out);
-int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord);
-int rec_copy_binary_end(struct sbuf *out);
+int store_rec_copy_binary_begin(struct sbuf *out);
+int store_rec_copy_binary(struct sbuf *out, const struct rec *r, long ord);
+int store_rec_copy_binary_end(struct sbuf *out);
 
-const char *rec_table_name(enum rec_table t);
+const char *store_rec_table_name(enum rec_table t);
 /* call_sid of a record, for log lines ("?" when none). */
-void rec_describe(const struct rec *r, char *buf, size_t size);
+void store_rec_describe(const struct rec *r, char *buf, size_t size);
 
 /* ---- journal (journal.c) ---- */
 struct journal {
@@ -130,19 +134,42 @@ struct journal {
 	uint64_t replay_off;	/* bytes already replayed (in flight or landed) */
 	uint64_t done_off;	/* bytes whose rows have landed */
 	unsigned long long rows_appended;
+	uint64_t max_bytes;	/* 0: no cap; the owner sets it after open */
+	/* a write failed (ENOSPC, EFBIG past max_bytes or RLIMIT_FSIZE, EIO):
+	 * writes are refused with fail_err, without touching the file,
+	 * until retry_at (store_now_ms) */
+	int fail_err;
+	unsigned long long retry_at;
+	unsigned backoff_ms;
+	unsigned long long refused_writes;	/* in this episode */
 };
-/* Opens (creating) data_dir/store.journal, locks it, cuts a torn tail. */
-int journal_open(struct journal *j, const char *dir);
-void journal_close(struct journal *j);
-/* Appends whole frames and fsyncs. */
-int journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
+#define JOURNAL_BACKOFF_MIN_MS 1000u
+#define JOURNAL_BACKOFF_MAX_MS 30000u
+/* Opens (creating) dir/name, locks it, cuts a torn tail after copying it
+ * to dir/name.bad-<UTC time>. Refuses (EPERM, logged) a dir writable by
+ * group or others, and a name that is not a regular file of our euid
+ * (ELOOP for a symbolic link). */
+int store_journal_open(struct journal *j, const char *dir, const char *name);
+#define STORE_JOURNAL_NAME "store.journal"
+#define STORE_JOURNAL_MAX_BYTES (1ull << 30)	/* store_conf default */
+void store_journal_close(struct journal *j);
+/* Appends whole frames and fsyncs. A failure (logged once per episode)
+ * or a write past max_bytes (EFBIG) makes later writes fail at once with
+ * the same errno until store_journal_retry_ms() reaches 0. */
+int store_journal_append(struct journal *j, const unsigned char *p, size_t n, size_t rows);
+/* Appends whole frames without a sync: the outbox groups many appends
+ * under one fdatasync of j->fd. A failed write is cut back. */
+int store_journal_write(struct journal *j, const unsigned char *p, size_t n,
+			size_t rows);
 /* Reads up to max_rows frames / max_bytes from replay_off into out; sets
  * *rows. The frames were checked at open; a bad one now is cut. */
-int journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
+int store_journal_read(struct journal *j, struct sbuf *out, size_t max_rows,
 		 size_t max_bytes, size_t *rows);
 /* All replayed rows landed: empty the file. */
-int journal_truncate(struct journal *j);
-bool journal_pending(const struct journal *j);
+int store_journal_truncate(struct journal *j);
+bool store_journal_pending(const struct journal *j);
+/* Milliseconds until a write is tried again after a failure; 0: now. */
+unsigned store_journal_retry_ms(const struct journal *j);
 
 /* ---- the store ---- */
 enum wphase {
@@ -222,24 +249,53 @@ struct store {
 	unsigned long long queue_since;	/* ms when the oldest queued row came */
 	bool have_journal;
 	struct journal journal;
+	bool drop_logged;	/* rows dropped: logged once per episode */
 	struct store_stats stats;
 	store_wake_h *wake;
 	void *wake_arg;
 };
 
-/* writer.c hooks called by conn.c */
-void writer_on_connected(struct store *s, struct wconn *w);
-void writer_on_lost(struct store *s);	/* every connection is about to close */
-void writer_process(struct store *s);	/* connections are up */
-bool writer_want_write(const struct wconn *w);
-int writer_timeout_ms(const struct store *s);
-void writer_tick(struct store *s);	/* flush timers, any state */
-void writer_free(struct store *s);
-/* conn.c: drop the connection and schedule a retry */
-void conn_fail(struct store *s);
+/*
+ * The files call one way: store.c (the public entry points) calls
+ * writer.c and conn.c; writer.c calls conn.c and journal.c; conn.c and
+ * journal.c call only base.c, buf.c and record.c.
+ */
+
+/* A connection with a batch that has more to send wants POLLOUT. */
+static inline bool store_wconn_wants_write(const struct wconn *w)
+{
+	return w->phase != W_IDLE && w->batch.want_write;
+}
+
+/* writer.c, driven by store.c */
+void store_writer_on_connected(struct store *s, struct wconn *w);
+void store_writer_on_lost(struct store *s);	/* the connections are gone */
+void store_writer_process(struct store *s);	/* connections are up */
+int store_writer_timeout_ms(const struct store *s);
+void store_writer_tick(struct store *s);	/* flush timers, any state */
+void store_writer_free(struct store *s);
+
+/* conn.c: the connections and their state (s->state) */
+enum store_conn_ev {
+	STORE_CONN_NONE,	/* nothing for the writer */
+	STORE_CONN_UP,		/* every connection just came up */
+	STORE_CONN_READY,	/* up, input read: the writer may go on */
+	STORE_CONN_LOST,	/* they were up and are dropped: the writer
+				 * must take its batches back */
+};
+/* conninfo is copied; makes the epoll set. ENOMEM or an errno. */
+int store_conn_init(struct store *s, const char *conninfo);
+void store_conn_start(struct store *s);
+enum store_conn_ev store_conn_process(struct store *s);
+/* ms until store_conn_process() must run (connect timeout, retry); -1 */
+int store_conn_timeout_ms(const struct store *s);
+/* Drops every connection and schedules a retry (the caller has taken
+ * back what was in flight). */
+void store_conn_fail(struct store *s);
+void store_conn_close(struct store *s);
 
 /* Queue a built record (called by the store_*_add functions). */
-int writer_enqueued(struct store *s, size_t rows);
+int store_writer_enqueued(struct store *s, size_t rows);
 
 /* migrations_embedded.c (generated) */
 struct store_migration {

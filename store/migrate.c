@@ -156,21 +156,16 @@ static int apply_one(PGconn *c, const struct store_migration *m, char *err,
 	return e;
 }
 
-int store_migrate(const char *conninfo, enum store_migrate_mode mode,
-		  unsigned connect_timeout, store_migrate_out_h *out, void *arg,
-		  char *err, size_t errsz)
+/* Blocking connect; *cp only on success. ENOMEM, ECONNREFUSED (err says
+ * libpq's reason). */
+static int connect_db(const char *conninfo, unsigned connect_timeout,
+		      PGconn **cp, char *err, size_t errsz)
 {
 	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
 	const char *vals[4];
 	char tmo[16];
-	struct applied *ap = NULL;
-	size_t nap = 0, pending = 0;
 	PGconn *c;
-	int e;
 
-	if (!conninfo || !*conninfo || !err || !errsz)
-		return EINVAL;
-	err[0] = '\0';
 	snprintf(tmo, sizeof(tmo), "%u", connect_timeout ? connect_timeout : 10);
 	vals[0] = conninfo;
 	vals[1] = tmo;
@@ -186,27 +181,34 @@ int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 		PQfinish(c);
 		return ECONNREFUSED;
 	}
-	{
-		PGresult *r = PQexec(c, "set client_min_messages to warning");
+	*cp = c;
+	return 0;
+}
 
-		PQclear(r);
-	}
-	/* one migrator at a time: a second daemon waits here, then finds
-	 * everything applied */
+/* The lock, then the table of what was applied. One migrator at a time:
+ * a second daemon waits for the lock, then finds everything applied. */
+static int prepare(PGconn *c, char *err, size_t errsz)
+{
+	PGresult *r = PQexec(c, "set client_min_messages to warning");
+	int e;
+
+	PQclear(r);
 	e = run(c, "select pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
 		"taking the migration lock", err, errsz);
-	if (e)
-		goto out;
-	e = run(c, "create table if not exists schema_migrations ("
-		   " version integer primary key,"
-		   " name text not null,"
-		   " sha256 text not null,"
-		   " applied_at timestamptz not null default now())",
-		"creating schema_migrations", err, errsz);
 	if (!e)
-		e = load_applied(c, &ap, &nap, err, errsz);
-	if (e)
-		goto out;
+		e = run(c, "create table if not exists schema_migrations ("
+			   " version integer primary key,"
+			   " name text not null,"
+			   " sha256 text not null,"
+			   " applied_at timestamptz not null default now())",
+			"creating schema_migrations", err, errsz);
+	return e;
+}
+
+/* Every applied migration must be one of ours, unchanged. EPROTO. */
+static int check_applied(const struct applied *ap, size_t nap, char *err,
+			 size_t errsz)
+{
 	for (size_t i = 0; i < nap; i++) {
 		const struct store_migration *m = find(ap[i].version);
 
@@ -216,8 +218,7 @@ int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 				 "(newest %04u) does not know: refusing to run against a newer "
 				 "schema; upgrade dialerd",
 				 ap[i].version, ap[i].name, store_migrations_latest());
-			e = EPROTO;
-			goto out;
+			return EPROTO;
 		}
 		if (strcmp(m->sha256, ap[i].sha) != 0) {
 			snprintf(err, errsz,
@@ -225,10 +226,22 @@ int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 				 "but this dialerd has %.12s...: a released migration was "
 				 "edited; refusing to run",
 				 ap[i].version, m->name, ap[i].sha, m->sha256);
-			e = EPROTO;
-			goto out;
+			return EPROTO;
 		}
 	}
+	return 0;
+}
+
+/* Each migration in order: listed (STATUS), counted when pending (CHECK)
+ * or applied (APPLY). *pending gets the count of those not applied
+ * before. 0 or the errno of a migration that failed. */
+static int walk(PGconn *c, enum store_migrate_mode mode,
+		const struct applied *ap, size_t nap, store_migrate_out_h *out,
+		void *arg, size_t *pending, char *err, size_t errsz)
+{
+	int e;
+
+	*pending = 0;
 	for (size_t i = 0; store_migrations[i].name; i++) {
 		const struct store_migration *m = &store_migrations[i];
 		const struct applied *a = find_applied(ap, nap, m->version);
@@ -243,14 +256,40 @@ int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 		}
 		if (a)
 			continue;
-		pending++;
+		++*pending;
 		if (mode == STORE_MIGRATE_CHECK)
 			continue;
 		e = apply_one(c, m, err, errsz);
 		if (e)
-			goto out;
+			return e;
 		say(out, arg, "applied %04u_%s", m->version, m->name);
 	}
+	return 0;
+}
+
+int store_migrate(const char *conninfo, enum store_migrate_mode mode,
+		  unsigned connect_timeout, store_migrate_out_h *out, void *arg,
+		  char *err, size_t errsz)
+{
+	struct applied *ap = NULL;
+	size_t nap = 0, pending = 0;
+	PGconn *c = NULL;
+	int e;
+
+	if (!conninfo || !*conninfo || !err || !errsz)
+		return EINVAL;
+	err[0] = '\0';
+	e = connect_db(conninfo, connect_timeout, &c, err, errsz);
+	if (!e)
+		e = prepare(c, err, errsz);
+	if (!e)
+		e = load_applied(c, &ap, &nap, err, errsz);
+	if (!e)
+		e = check_applied(ap, nap, err, errsz);
+	if (!e)
+		e = walk(c, mode, ap, nap, out, arg, &pending, err, errsz);
+	if (e)
+		goto out;
 	if (mode == STORE_MIGRATE_CHECK && pending) {
 		snprintf(err, errsz, "%zu migration(s) pending: run \"dialerd migrate\"",
 			 pending);
@@ -259,12 +298,13 @@ int store_migrate(const char *conninfo, enum store_migrate_mode mode,
 		say(out, arg, "schema up to date (%04u)", store_migrations_latest());
 	}
  out:
-	if (PQstatus(c) == CONNECTION_OK) {
+	if (c && PQstatus(c) == CONNECTION_OK) {
 		PGresult *r = PQexec(c, "select pg_advisory_unlock_all()");
 
 		PQclear(r);
 	}
 	free(ap);
-	PQfinish(c);
+	if (c)
+		PQfinish(c);
 	return e;
 }

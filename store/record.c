@@ -1,4 +1,16 @@
 /* record.c: the store's row records: binary frames, decoding, COPY text lines */
+/*
+ * Why it is built this way: a row is serialised once, when the caller
+ * reports it, into a frame that is the same in the memory queue and in
+ * the journal, so spilling the queue to disk is one write of bytes
+ * already built and replaying is reading them back. Each frame has its
+ * length and a CRC32, so a crash that cut the last write is found and cut
+ * at start-up (journal.c) instead of replaying garbage. Columns are typed,
+ * so the writer builds PostgreSQL's binary COPY from them without parsing
+ * text again. Text that is not valid UTF-8 (a SIP header may hold any
+ * byte) is escaped rather than dropped, because PostgreSQL refuses it in a
+ * text column and one such row would otherwise fail a whole batch.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +49,7 @@ static int64_t get_i64(const unsigned char *p)
 	return (int64_t)u;
 }
 
-void rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t)
+void store_rec_begin(struct rec_builder *rb, struct sbuf *b, enum rec_table t)
 {
 	unsigned char hdr[REC_HDR + 3] = {0};
 
@@ -60,7 +72,7 @@ static void col_head(struct rec_builder *rb, enum rec_kind k)
 	rb->err = sbuf_putc(rb->b, (unsigned char)k);
 }
 
-void rec_null(struct rec_builder *rb)
+void store_rec_null(struct rec_builder *rb)
 {
 	col_head(rb, K_NULL);
 }
@@ -83,19 +95,19 @@ static void col_bytes(struct rec_builder *rb, enum rec_kind k, const void *p,
 		rb->err = sbuf_put(rb->b, p, n);
 }
 
-void rec_textn(struct rec_builder *rb, const void *p, size_t n)
+void store_rec_textn(struct rec_builder *rb, const void *p, size_t n)
 {
 	struct sbuf tmp = {0};
 
 	if (!p) {
-		rec_null(rb);
+		store_rec_null(rb);
 		return;
 	}
-	if (!text_needs_escape(p, n)) {
+	if (!store_text_needs_escape(p, n)) {
 		col_bytes(rb, K_TEXT, p, n);
 		return;
 	}
-	if (text_escape(&tmp, p, n)) {
+	if (store_text_escape(&tmp, p, n)) {
 		rb->err = rb->err ? rb->err : ENOMEM;
 		return;
 	}
@@ -103,12 +115,12 @@ void rec_textn(struct rec_builder *rb, const void *p, size_t n)
 	sbuf_free(&tmp);
 }
 
-void rec_text(struct rec_builder *rb, const char *s)
+void store_rec_text(struct rec_builder *rb, const char *s)
 {
-	rec_textn(rb, s, s ? strlen(s) : 0);
+	store_rec_textn(rb, s, s ? strlen(s) : 0);
 }
 
-void rec_int(struct rec_builder *rb, int64_t v)
+void store_rec_int(struct rec_builder *rb, int64_t v)
 {
 	unsigned char b[8];
 
@@ -119,20 +131,31 @@ void rec_int(struct rec_builder *rb, int64_t v)
 	rb->err = sbuf_put(rb->b, b, 8);
 }
 
-void rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value)
+void store_rec_bool(struct rec_builder *rb, bool v)
 {
-	if (v == null_value)
-		rec_null(rb);
-	else
-		rec_int(rb, v);
+	unsigned char b[8];
+
+	col_head(rb, K_BOOL);
+	if (rb->err)
+		return;
+	put_i64(b, v ? 1 : 0);
+	rb->err = sbuf_put(rb->b, b, 8);
 }
 
-void rec_time(struct rec_builder *rb, int64_t us)
+void store_rec_int_or_null(struct rec_builder *rb, int64_t v, int64_t null_value)
+{
+	if (v == null_value)
+		store_rec_null(rb);
+	else
+		store_rec_int(rb, v);
+}
+
+void store_rec_time(struct rec_builder *rb, int64_t us)
 {
 	unsigned char b[8];
 
 	if (!us) {
-		rec_null(rb);
+		store_rec_null(rb);
 		return;
 	}
 	col_head(rb, K_TIME);
@@ -142,7 +165,7 @@ void rec_time(struct rec_builder *rb, int64_t us)
 	rb->err = sbuf_put(rb->b, b, 8);
 }
 
-void rec_bytea(struct rec_builder *rb, const void *p, size_t n)
+void store_rec_bytea(struct rec_builder *rb, const void *p, size_t n)
 {
 	if (!p && n) {
 		rb->err = rb->err ? rb->err : EINVAL;
@@ -151,10 +174,10 @@ void rec_bytea(struct rec_builder *rb, const void *p, size_t n)
 	col_bytes(rb, K_BYTEA, p ? p : "", n);
 }
 
-void rec_json(struct rec_builder *rb, const char *s, size_t n)
+void store_rec_json(struct rec_builder *rb, const char *s, size_t n)
 {
 	if (!s) {
-		rec_null(rb);
+		store_rec_null(rb);
 		return;
 	}
 	/* JSON is text: bad bytes are left for PostgreSQL to refuse, and the
@@ -166,7 +189,7 @@ void rec_json(struct rec_builder *rb, const char *s, size_t n)
 	col_bytes(rb, K_JSON, s, n);
 }
 
-int rec_end(struct rec_builder *rb)
+int store_rec_end(struct rec_builder *rb)
 {
 	struct sbuf *b = rb->b;
 	size_t plen;
@@ -187,7 +210,7 @@ int rec_end(struct rec_builder *rb)
 	return 0;
 }
 
-int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
+int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
 {
 	uint32_t len;
 
@@ -204,7 +227,19 @@ int rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen)
 	return 0;
 }
 
-int rec_decode(struct rec *r, const unsigned char *p, size_t n)
+/* Columns of each table in the newest schema (migrations/), in staging
+ * order; 0: no padding needed. A row journaled by an older binary gets
+ * the newer columns as NULL, or as pad_zero's 0 for a NOT NULL one. */
+static const unsigned table_cols[T_COUNT] = {
+	[T_CALLS] = 27,		/* 22 of 0001_call_log + 5 of 0003_calls */
+	[T_HOOKS] = 20,		/* 12 of 0001_call_log + 8 of 0002_webhooks */
+	[T_POLICY] = 10,	/* 6 of 0001_call_log + 4 of 0003_calls */
+};
+static const unsigned pad_zero[T_COUNT] = {
+	[T_POLICY] = 9,		/* header_policy_events.ordinal, in the key */
+};
+
+int store_rec_decode(struct rec *r, const unsigned char *p, size_t n)
 {
 	size_t off = 3;
 	unsigned ncols;
@@ -229,6 +264,7 @@ int rec_decode(struct rec *r, const unsigned char *p, size_t n)
 		case K_NULL:
 			break;
 		case K_INT:
+		case K_BOOL:
 		case K_TIME:
 			if (n - off < 8)
 				return EBADMSG;
@@ -251,10 +287,19 @@ int rec_decode(struct rec *r, const unsigned char *p, size_t n)
 			return EBADMSG;
 		}
 	}
-	return off == n ? 0 : EBADMSG;
+	if (off != n)
+		return EBADMSG;
+	/* a record journaled by an older binary lacks the columns that later
+	 * migrations added at the end of its table: they are NULL */
+	while (r->ncols < table_cols[r->table]) {
+		bool zero = pad_zero[r->table] && r->ncols == pad_zero[r->table];
+
+		r->col[r->ncols++] = (struct rec_col){.kind = zero ? K_INT : K_NULL};
+	}
+	return 0;
 }
 
-bool text_needs_escape(const unsigned char *p, size_t n)
+bool store_text_needs_escape(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
 
@@ -297,7 +342,7 @@ bool text_needs_escape(const unsigned char *p, size_t n)
 	return false;
 }
 
-int text_escape(struct sbuf *out, const unsigned char *p, size_t n)
+int store_text_escape(struct sbuf *out, const unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = p[i];
@@ -371,7 +416,7 @@ static int copy_time(struct sbuf *out, int64_t us)
 	return sbuf_put(out, buf, (size_t)n);
 }
 
-int rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
+int store_rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
 {
 	static const char hex[] = "0123456789abcdef";
 	char num[32];
@@ -399,6 +444,9 @@ int rec_copy_line(struct sbuf *out, const struct rec *r, long ord)
 			err = sbuf_put(out, num, (size_t)n);
 			break;
 		}
+		case K_BOOL:
+			err = sbuf_putc(out, c->i ? 't' : 'f');
+			break;
 		case K_TIME:
 			err = copy_time(out, c->i);
 			break;
@@ -440,7 +488,7 @@ static void be64(unsigned char *p, uint64_t v)
 }
 
 /* PostgreSQL's binary COPY: "PGCOPY\n\377\r\n\0", flags, extension length */
-int rec_copy_binary_begin(struct sbuf *out)
+int store_rec_copy_binary_begin(struct sbuf *out)
 {
 	static const unsigned char hdr[19] = {
 		'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0,
@@ -450,7 +498,7 @@ int rec_copy_binary_begin(struct sbuf *out)
 	return sbuf_put(out, hdr, sizeof(hdr));
 }
 
-int rec_copy_binary_end(struct sbuf *out)
+int store_rec_copy_binary_end(struct sbuf *out)
 {
 	static const unsigned char trailer[2] = {0xff, 0xff};
 
@@ -462,7 +510,7 @@ int rec_copy_binary_end(struct sbuf *out)
 
 /* Every integer column of the schema is an int4; times are timestamptz
  * (int8 microseconds since 2000); jsonb is a version byte and the text. */
-int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
+int store_rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
 {
 	unsigned n = r->ncols + (ord >= 0 ? 1 : 0);
 	size_t need = 2 + (size_t)n * 13;
@@ -494,6 +542,11 @@ int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
 			be32(p + 4, (uint32_t)(int32_t)c->i);
 			p += 8;
 			break;
+		case K_BOOL:
+			be32(p, 1);
+			p[4] = c->i ? 1 : 0;
+			p += 5;
+			break;
 		case K_TIME:
 			be32(p, 8);
 			be64(p + 4, (uint64_t)(c->i - PG_EPOCH_US));
@@ -517,7 +570,7 @@ int rec_copy_binary(struct sbuf *out, const struct rec *r, long ord)
 	return 0;
 }
 
-const char *rec_table_name(enum rec_table t)
+const char *store_rec_table_name(enum rec_table t)
 {
 	static const char *const names[T_COUNT] = {
 		"calls", "call_events", "sip_messages", "sip_headers",
@@ -527,14 +580,14 @@ const char *rec_table_name(enum rec_table t)
 	return t < T_COUNT ? names[t] : "?";
 }
 
-void rec_describe(const struct rec *r, char *buf, size_t size)
+void store_rec_describe(const struct rec *r, char *buf, size_t size)
 {
 	const struct rec_col *c = r->ncols ? &r->col[0] : NULL;
 
 	/* the first column of every table is the call SID */
 	if (c && c->kind == K_TEXT)
-		snprintf(buf, size, "%s call=%.*s", rec_table_name(r->table),
+		snprintf(buf, size, "%s call=%.*s", store_rec_table_name(r->table),
 			 (int)(c->len > 64 ? 64 : c->len), (const char *)c->p);
 	else
-		snprintf(buf, size, "%s call=?", rec_table_name(r->table));
+		snprintf(buf, size, "%s call=?", store_rec_table_name(r->table));
 }

@@ -1,8 +1,9 @@
-/* store.h: public interface of the call-log store (libpq only, no event loop)
+/* store.h: public interface of the store: the call log on PostgreSQL, its journal, the webhook outbox, migrations (libpq only, no event loop)
  *
- * The store never blocks its caller. It owns one PostgreSQL connection and
- * tells the caller which socket to watch and when to call back; the daemon's
- * event loop does the watching (design.md §2). Main thread only.
+ * The store never blocks its caller. It owns its PostgreSQL connections
+ * (one or two) and tells the caller which fd to watch and when to call
+ * back; the daemon's event loop does the watching, because that loop must
+ * never wait on a socket itself. Main thread only.
  *
  * Records handed to store_*_add() are copied and serialised at once; they
  * are queued in memory and written in batches (one transaction each), or
@@ -46,6 +47,9 @@ struct store_conf {
 	size_t queue_max_bytes;		/* memory bound; past it: journal (64 MiB) */
 	unsigned connections;		/* batches in flight, one connection each:
 					 * 1 or 2 (default 2) */
+	unsigned long long journal_max_bytes;	/* journal file cap; past it
+					 * rows wait in memory, then are
+					 * dropped (default 1 GiB) */
 	store_wake_h *wake;		/* optional */
 	void *wake_arg;
 };
@@ -115,6 +119,12 @@ struct store_call {
 	int duration;			/* seconds; -1: none */
 	const char *dial_call_status;	/* on parents after a <Dial> */
 	int64_t updated_at;		/* 0: now */
+	/* 0003_calls */
+	int64_t started_at;		/* the leg's INVITE; 0: unknown */
+	const char *forwarded_from;
+	const char *dial_group;		/* a <Dial>'s children share it */
+	int branch;			/* index in the <Dial>; -1: none */
+	const char *hangup_by;		/* "local", "remote" or NULL */
 };
 int store_call_upsert(struct store *s, const struct store_call *c);
 
@@ -168,7 +178,8 @@ struct store_param {
 
 struct store_webhook {
 	const char *call_sid;		/* required */
-	const char *kind;		/* required: voice, action, whisper, status-callback, fallback */
+	const char *kind;		/* required: voice, action, whisper, redirect,
+					 * fallback, status-callback */
 	uint32_t sequence_number;	/* with kind and attempt: the row's key */
 	uint32_t attempt;		/* 1, 2, ... */
 	const char *method;		/* required: GET or POST */
@@ -180,17 +191,26 @@ struct store_webhook {
 	int latency_ms;			/* -1: none */
 	const char *error;
 	int64_t at;			/* 0: now */
+	int error_code;			/* Twilio code; 0: none */
+	const char *final_url;		/* after redirects; NULL: url */
+	int redirects;
+	/* microseconds since the attempt started; 0: phase not reached */
+	int dns_us, connect_us, tls_us, first_byte_us, total_us;
 };
 int store_webhook_add(struct store *s, const struct store_webhook *w);
 
 struct store_policy_event {
 	const char *call_sid;		/* required */
-	int64_t at;			/* 0: now; with call_sid and name: the key */
+	int64_t at;			/* 0: now; the key with call_sid, name, ordinal */
 	const char *name;		/* required */
 	const char *value;		/* bytes, may hold NUL */
 	size_t value_len;
 	bool refused;			/* refused (call failed) or dropped */
 	const char *reason;		/* required */
+	int code;			/* Twilio code; 0: none */
+	const char *source;		/* "uri", "sip-attr", "dial-attr" or NULL */
+	bool truncated;			/* name or value was cut for storage */
+	uint32_t ordinal;		/* with call_sid, at and name: the key */
 };
 int store_header_policy_add(struct store *s, const struct store_policy_event *p);
 
@@ -212,6 +232,73 @@ struct store_stats {
 	unsigned long long rows_discarded;	/* no database configured */
 };
 void store_stats(const struct store *s, struct store_stats *st);
+
+/* ---- the webhook outbox (outbox.c) ----
+ * Status callbacks on local disk (data_dir/webhook.outbox) from the moment
+ * they are accepted until they are delivered: it works while PostgreSQL is
+ * away and survives kill -9. Appends are buffered; store_outbox_commit()
+ * writes them and a thread of the outbox makes them durable with one
+ * fdatasync for many. Each append returns a ticket; it is on disk once
+ * store_outbox_process() reports a durable count >= the ticket. Main
+ * thread only (the sync thread is internal). */
+struct store_outbox;
+
+struct store_outbox_entry {
+	uint64_t id;			/* set by store_outbox_add */
+	const char *call_sid;		/* required */
+	const char *kind;
+	const char *method;
+	const char *url;		/* required */
+	const char *token;		/* idempotency token */
+	uint32_t sequence_number;
+	uint32_t attempts;		/* attempts possibly started */
+	int64_t created_at;		/* microseconds since the epoch */
+	const struct store_param *params;
+	size_t nparams;
+};
+
+/* An entry still to deliver, found at open; lent for the call. */
+typedef void (store_outbox_entry_h)(const struct store_outbox_entry *e,
+				    void *arg);
+
+/* Opens (creating) dir/webhook.outbox, locks it, cuts a torn tail, and
+ * calls h (unless NULL) for every pending entry in the order they were
+ * added. EBUSY
+ * (another process holds it), EBADMSG, ENOMEM, or an errno of the file. */
+int store_outbox_open(struct store_outbox **op, const char *dir,
+		      store_outbox_entry_h *h, void *arg);
+/* Writes what is buffered (best effort) and closes; NULL-safe. */
+struct store_outbox *store_outbox_close(struct store_outbox *o);
+
+/* Buffers an entry (e->id is set). EINVAL, ENOMEM. */
+int store_outbox_add(struct store_outbox *o, struct store_outbox_entry *e,
+		     uint64_t *ticket);
+/* Records that attempt number `attempts` may start. ENOENT, ENOMEM. */
+int store_outbox_attempt(struct store_outbox *o, uint64_t id,
+			 uint32_t attempts, uint64_t *ticket);
+/* The entry is delivered or given up. ENOENT, ENOMEM. */
+int store_outbox_done(struct store_outbox *o, uint64_t id);
+/* Writes the buffered records and starts a sync unless one runs. The
+ * errno of the write (ENOSPC, EFBIG...): the records stay buffered for
+ * the next call, logged once per episode. */
+int store_outbox_commit(struct store_outbox *o);
+/* Readable when a sync finished. */
+int store_outbox_fd(const struct store_outbox *o);
+/* Call when store_outbox_fd() is readable: *durable gets the tickets now
+ * on disk; starts the next sync if more was written meanwhile, and
+ * rewrites the file when it is mostly delivered entries. 0 or the errno
+ * of a failed fdatasync (logged; retried by the next commit). */
+int store_outbox_process(struct store_outbox *o, uint64_t *durable);
+/* Tickets issued so far (the durable count reaches it when all is on disk). */
+uint64_t store_outbox_logical(const struct store_outbox *o);
+
+struct store_outbox_stats {
+	size_t pending;			/* entries added and not done */
+	unsigned long long file_bytes;
+	size_t buffered_bytes;		/* not yet written */
+};
+void store_outbox_stats(const struct store_outbox *o,
+			struct store_outbox_stats *st);
 
 /* ---- migrations (blocking: for "dialerd migrate" and start-up) ---- */
 

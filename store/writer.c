@@ -52,7 +52,8 @@ static const char *const insert_sql[T_COUNT] = {
 	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name,"
 	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause,"
 	" reason_text, codec, created_at, ringing_at, answered_at, ended_at,"
-	" duration, dial_call_status, updated_at"
+	" duration, dial_call_status, updated_at,"
+	" started_at, forwarded_from, dial_group, branch, hangup_by"
 	" from s_calls order by sid"
 	" on conflict (sid) do update set"
 	LATEST("account_sid")
@@ -75,6 +76,11 @@ static const char *const insert_sql[T_COUNT] = {
 	KNOWN("ended_at")
 	KNOWN("duration")
 	KNOWN("dial_call_status")
+	KNOWN("started_at")
+	KNOWN("forwarded_from")
+	KNOWN("dial_group")
+	KNOWN("branch")
+	KNOWN("hangup_by")
 	" updated_at = greatest(excluded.updated_at, calls.updated_at);",
 	"insert into call_events select * from s_events on conflict do nothing;",
 	"insert into sip_messages select * from s_msgs on conflict do nothing;",
@@ -103,12 +109,12 @@ static int spill_queue(struct store *s)
 		return 0;
 	if (!s->have_journal)
 		return ENODEV;
-	err = journal_append(&s->journal, s->queue.p, s->queue.len, s->queue_rows);
-	if (err) {
-		store_log(LOG_ERR, "journal: cannot append %zu rows: %s; kept in memory",
-			  s->queue_rows, strerror(err));
+	/* a failure is logged by the journal, once per episode: the rows
+	 * stay queued (up to twice queue_max_bytes) for its next attempt */
+	err = store_journal_append(&s->journal, s->queue.p, s->queue.len, s->queue_rows);
+	if (err)
 		return err;
-	}
+	s->drop_logged = false;
 	s->stats.rows_journaled += s->queue_rows;
 	sbuf_reset(&s->queue);
 	s->queue_rows = 0;
@@ -143,7 +149,7 @@ static void batch_abandon(struct store *s, struct wconn *w)
 		s->journal.replay_off = s->journal.done_off;
 	} else if (b->nrec) {
 		if (s->have_journal)
-			err = journal_append(&s->journal, b->frames.p, b->frames.len,
+			err = store_journal_append(&s->journal, b->frames.p, b->frames.len,
 					     b->nrec);
 		if (s->have_journal && !err) {
 			s->stats.rows_journaled += b->nrec;
@@ -170,6 +176,14 @@ static void batch_abandon(struct store *s, struct wconn *w)
 }
 
 /* ---- batches ---- */
+
+/* A query failed or went unanswered: every batch is taken back, then
+ * conn.c drops the connections and schedules the retry. */
+static void lost(struct store *s)
+{
+	store_writer_on_lost(s);
+	store_conn_fail(s);
+}
 
 static int batch_index(struct batch *b)
 {
@@ -289,7 +303,7 @@ static int calls_copy(struct batch *b)
 		uint32_t h;
 
 		if (p[REC_HDR] != T_CALLS ||
-		    rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) ||
+		    store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) ||
 		    r.ncols <= CALL_UPDATED_AT || r.col[0].kind != K_TEXT)
 			continue;
 		h = sid_hash(r.col[0].p, r.col[0].len) & (uint32_t)(cap - 1);
@@ -306,10 +320,11 @@ static int calls_copy(struct batch *b)
 			slots[h].ord = (long)i;
 		}
 	}
-	err = rec_copy_binary_begin(&b->copy[T_CALLS]);
+	err = store_rec_copy_binary_begin(&b->copy[T_CALLS]);
 	for (size_t k = 0; k < cap && !err; k++)
 		if (slots[k].used)
-			err = rec_copy_binary(&b->copy[T_CALLS], &slots[k].r, slots[k].ord);
+			err = store_rec_copy_binary(&b->copy[T_CALLS], &slots[k].r,
+						    slots[k].ord);
 	free(slots);
 	return err;
 }
@@ -338,22 +353,22 @@ static int send_range(struct store *s, struct wconn *w)
 
 		if (p[REC_HDR] == T_CALLS)
 			continue;
-		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR)) {
+		if (store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR)) {
 			store_log(LOG_ERR, "store: undecodable record skipped");
 			continue;
 		}
 		if (!b->copy[r.table].len)
-			err = rec_copy_binary_begin(&b->copy[r.table]);
+			err = store_rec_copy_binary_begin(&b->copy[r.table]);
 		if (!err)
-			err = rec_copy_binary(&b->copy[r.table], &r, -1);
+			err = store_rec_copy_binary(&b->copy[r.table], &r, -1);
 	}
 	for (int t = 0; t < T_COUNT && !err; t++)
 		if (b->copy[t].len)
-			err = rec_copy_binary_end(&b->copy[t]);
+			err = store_rec_copy_binary_end(&b->copy[t]);
 	b->ncopy = 0;
 	for (int t = 0; t < T_COUNT && !err; t++) {
 		const char *target = t == T_CALLS || b->safe ? staging[t]
-							     : rec_table_name(t);
+							     : store_rec_table_name(t);
 
 		if (!b->copy[t].len)
 			continue;
@@ -428,7 +443,7 @@ static void load_from_journal(struct store *s, struct wconn *w)
 	batch_clear(b);
 	/* catching up: larger transactions than live batches, but a bounded
 	 * read (a bigger frame is read alone) */
-	err = journal_read(&s->journal, &b->frames,
+	err = store_journal_read(&s->journal, &b->frames,
 			   s->batch_rows > 10000 ? s->batch_rows : 10000,
 			   8u << 20, &rows);
 	if (err || !rows)
@@ -503,8 +518,8 @@ static void start_slot(struct store *s, struct wconn *w, bool force)
 				if (any_in_batch(s))
 					return;	/* their completion starts the replay */
 				load_from_journal(s, w);
-			} else if (s->have_journal && journal_pending(&s->journal)) {
-				err = journal_truncate(&s->journal);
+			} else if (s->have_journal && store_journal_pending(&s->journal)) {
+				err = store_journal_truncate(&s->journal);
 				if (err)
 					store_log(LOG_ERR, "journal: cannot truncate: %s",
 						  strerror(err));
@@ -528,7 +543,7 @@ static void start_slot(struct store *s, struct wconn *w, bool force)
 		if (err == EAGAIN)
 			continue;
 		if (err) {
-			conn_fail(s);
+			lost(s);
 			return;
 		}
 		return;
@@ -559,7 +574,7 @@ static void finish_query(struct store *s, struct wconn *w)
 				  strcmp(b->sqlstate, "42P01") == 0 ?
 					  "; run \"dialerd migrate\"" : "");
 			b->failed = false;
-			conn_fail(s);
+			lost(s);
 		}
 		return;
 	}
@@ -584,7 +599,7 @@ static void finish_query(struct store *s, struct wconn *w)
 			  b->cur.hi - b->cur.lo, b->sqlstate[0] ? b->sqlstate : "connection",
 			  b->errmsg);
 		b->nranges++;	/* b->ranges[nranges] is still cur */
-		conn_fail(s);
+		lost(s);
 		return;
 	}
 	if (!b->safe) {
@@ -594,7 +609,7 @@ static void finish_query(struct store *s, struct wconn *w)
 			  b->sqlstate, b->errmsg);
 		if (push_range(b, b->cur.lo, b->cur.hi, true)) {
 			store_log(LOG_ERR, "store: out of memory retrying a batch");
-			conn_fail(s);
+			lost(s);
 		}
 		return;
 	}
@@ -603,8 +618,8 @@ static void finish_query(struct store *s, struct wconn *w)
 		struct rec r;
 		char what[128] = "?";
 
-		if (rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
-			rec_describe(&r, what, sizeof(what));
+		if (store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
+			store_rec_describe(&r, what, sizeof(what));
 		store_log(LOG_ERR, "store: row rejected (%s) %s: %s", b->sqlstate,
 			  what, b->errmsg);
 		s->stats.rows_rejected++;
@@ -617,7 +632,7 @@ static void finish_query(struct store *s, struct wconn *w)
 		if (push_range(b, mid, b->cur.hi, true) ||
 		    push_range(b, b->cur.lo, mid, true)) {
 			store_log(LOG_ERR, "store: out of memory splitting a batch");
-			conn_fail(s);
+			lost(s);
 		}
 	}
 }
@@ -733,12 +748,12 @@ static void process_slot(struct store *s, struct wconn *w)
  lost:
 	store_log(LOG_ERR, "database: connection lost while writing: %s",
 		  PQerrorMessage(w->conn));
-	conn_fail(s);
+	lost(s);
 }
 
 /* Then the idle ones again: a connection that finished may have let an
  * earlier one start (the journal replays alone). */
-void writer_process(struct store *s)
+void store_writer_process(struct store *s)
 {
 	for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
 		process_slot(s, &s->w[i]);
@@ -747,21 +762,22 @@ void writer_process(struct store *s)
 			process_slot(s, &s->w[i]);
 }
 
-void writer_on_connected(struct store *s, struct wconn *w)
+void store_writer_on_connected(struct store *s, struct wconn *w)
 {
+	s->drop_logged = false;	/* the queue drains to the database again */
 	batch_clear(&w->batch);
 	w->in_batch = false;
 	if (!PQsendQuery(w->conn, setup_sql)) {
 		store_log(LOG_ERR, "database: cannot prepare the writer: %s",
 			  PQerrorMessage(w->conn));
-		conn_fail(s);
+		lost(s);
 		return;
 	}
 	w->phase = W_SETUP;
 	w->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
 }
 
-void writer_on_lost(struct store *s)
+void store_writer_on_lost(struct store *s)
 {
 	for (int i = 0; i < s->nconn; i++) {
 		batch_abandon(s, &s->w[i]);
@@ -769,12 +785,7 @@ void writer_on_lost(struct store *s)
 	}
 }
 
-bool writer_want_write(const struct wconn *w)
-{
-	return w->phase != W_IDLE && w->batch.want_write;
-}
-
-int writer_timeout_ms(const struct store *s)
+int store_writer_timeout_ms(const struct store *s)
 {
 	unsigned long long now = store_now_ms(), due = 0;
 	bool have = false;
@@ -794,6 +805,11 @@ int writer_timeout_ms(const struct store *s)
 				  : s->have_journal)) {	/* else nowhere to put it */
 		unsigned long long q = s->queue_since + s->flush_ms;
 
+		/* a journal backing off after a failure is not tried sooner */
+		if (s->state != STORE_UP &&
+		    now + store_journal_retry_ms(&s->journal) > q)
+			q = now + store_journal_retry_ms(&s->journal);
+
 		if (!have || q < due)
 			due = q;
 		have = true;
@@ -803,7 +819,7 @@ int writer_timeout_ms(const struct store *s)
 	return due > now ? (int)(due - now) : 0;
 }
 
-void writer_tick(struct store *s)
+void store_writer_tick(struct store *s)
 {
 	if (s->state == STORE_UP) {
 		unsigned long long now = store_now_ms();
@@ -816,7 +832,7 @@ void writer_tick(struct store *s)
 			store_log(LOG_ERR, "database: no answer to a %s in %u ms; reconnecting",
 				  w->phase == W_SETUP ? "setup query" : "batch",
 				  STORE_QUERY_TIMEOUT_MS);
-			conn_fail(s);
+			lost(s);
 			return;
 		}
 	}
@@ -824,7 +840,7 @@ void writer_tick(struct store *s)
 		return;
 	if (s->state == STORE_UP) {
 		if (queue_can_start(s) && flush_due(s))
-			writer_process(s);
+			store_writer_process(s);
 		return;
 	}
 	if (flush_due(s) && s->have_journal)
@@ -842,7 +858,7 @@ static unsigned wants(const struct store *s)
 	return v;
 }
 
-int writer_enqueued(struct store *s, size_t rows)
+int store_writer_enqueued(struct store *s, size_t rows)
 {
 	bool first = s->queue_rows == 0;
 	unsigned before = wants(s);
@@ -868,9 +884,18 @@ static int writer_enqueue_rows(struct store *s, size_t rows)
 		return 0;
 	}
 	if (s->queue.len > s->queue_max_bytes) {
-		if (spill_queue(s) != 0 && s->queue.len > 2 * s->queue_max_bytes) {
-			store_log(LOG_ERR, "store: queue over %zu bytes and no journal: "
-				  "%zu rows dropped", s->queue_max_bytes, s->queue_rows);
+		int err = spill_queue(s);
+
+		if (err && s->queue.len > 2 * s->queue_max_bytes) {
+			if (!s->drop_logged)
+				store_log(LOG_ERR, "store: queue over %zu bytes and %s: "
+					  "%zu rows dropped, and more until it "
+					  "takes rows again (counted in rows_rejected)",
+					  s->queue_max_bytes,
+					  err == ENODEV ? "no journal"
+							: "the journal refuses them",
+					  s->queue_rows);
+			s->drop_logged = true;
 			s->stats.rows_rejected += s->queue_rows;
 			sbuf_reset(&s->queue);
 			s->queue_rows = 0;
@@ -881,7 +906,7 @@ static int writer_enqueue_rows(struct store *s, size_t rows)
 		if (s->state == STORE_UP) {
 			/* busy connections start the next batch when they finish */
 			if (queue_can_start(s))
-				writer_process(s);
+				store_writer_process(s);
 		} else if (s->have_journal) {
 			spill_queue(s);
 		}
@@ -918,8 +943,11 @@ void store_stats(const struct store *s, struct store_stats *st)
 	st->journal_bytes = s->have_journal ? s->journal.size : 0;
 }
 
-void writer_free(struct store *s)
+void store_writer_free(struct store *s)
 {
+	/* one last attempt whatever the journal's back-off says: what is not
+	 * written now is lost */
+	s->journal.retry_at = 0;
 	for (int i = 0; i < s->nconn; i++)
 		batch_abandon(s, &s->w[i]);
 	if (s->queue_rows && s->have_journal)
@@ -938,5 +966,5 @@ void writer_free(struct store *s)
 		free(b->ranges);
 	}
 	if (s->have_journal)
-		journal_close(&s->journal);
+		store_journal_close(&s->journal);
 }

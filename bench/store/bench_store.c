@@ -335,20 +335,20 @@ static int copy_batch(PGconn *c, struct store *q)
 					 (size_t)f[2] << 16 | (size_t)f[3] << 24);
 		struct rec rec;
 
-		if (rec_decode(&rec, f + REC_HDR, flen - REC_HDR) == 0) {
+		if (store_rec_decode(&rec, f + REC_HDR, flen - REC_HDR) == 0) {
 			if (!lines[rec.table].len)
-				rec_copy_binary_begin(&lines[rec.table]);
-			rec_copy_binary(&lines[rec.table], &rec, -1);
+				store_rec_copy_binary_begin(&lines[rec.table]);
+			store_rec_copy_binary(&lines[rec.table], &rec, -1);
 		}
 		off += flen;
 	}
 	for (int t = 0; t < T_COUNT; t++)
 		if (lines[t].len)
-			rec_copy_binary_end(&lines[t]);
+			store_rec_copy_binary_end(&lines[t]);
 	r = PQexec(c, "begin");
 	PQclear(r);
 	for (int t = 0; t < T_COUNT && !err; t++)
-		err = copy_table(c, rec_table_name((enum rec_table)t), &lines[t]);
+		err = copy_table(c, store_rec_table_name((enum rec_table)t), &lines[t]);
 	r = PQexec(c, err ? "rollback" : "commit");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		err = EIO;

@@ -32,6 +32,29 @@ static void trap_generic_errors(void)
 
 static size_t sink;
 
+/* What an accepted URI promises the dialer: every header it passes obeys
+ * the policy (an allowed name, a value without CR/LF within the limits),
+ * and a password never stays in the target (it becomes digest data). */
+static void check(const struct cxml_sip_uri *u, const struct cxml_policy *pol)
+{
+	const char *colon = strchr(u->target, ':'), *at;
+	size_t total = 0;
+
+	for (size_t i = 0; i < u->nhdrs; i++) {
+		const char *n = u->hdrs[i].name, *v = u->hdrs[i].value;
+
+		if (!*n || cxml_header_name_check(pol, n, NULL) != 0 ||
+		    strpbrk(v, "\r\n") || strlen(v) > pol->max_value)
+			abort();
+		total += strlen(n) + strlen(v) + 4;
+	}
+	if (total > pol->max_total)
+		abort();
+	at = colon ? strchr(colon, '@') : NULL;
+	if (u->password && at && memchr(colon + 1, ':', (size_t)(at - colon - 1)))
+		abort();
+}
+
 static void use(const struct cxml_sip_uri *u)
 {
 	size_t i;
@@ -113,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pol.max_total = 64;
 	}
 	if (!cxml_sip_uri_parse(s, &pol, &u, &d)) {
+		check(u, &pol);
 		use(u);
 		cxml_sip_uri_free(u);
 	}

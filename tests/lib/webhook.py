@@ -2,17 +2,22 @@
 """webhook.py: a real HTTP server for the tests that answers configured
 responses per path and records every request as one JSON line.
 
+Each log line holds the request and the status it was answered with
+("status", null when the connection was dropped).
 Routes file (JSON, re-read on every request so a case can change it):
   {"/voice": {"status": 200, "content_type": "text/xml",
               "body": "<Response/>", "delay_ms": 0, "headers": {}},
    "default": {"status": 404, "body": ""}}
 A route value may also be a list: the n-th request to that path gets the
 n-th entry (the last one repeats), for retry and fallback tests.
+"content_type": null sends no Content-Type header. With --tls-cert and
+--tls-key the server speaks HTTPS.
 """
 import argparse
 import base64
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -64,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
             "form": form,
         }
         r = self.route(parsed.path)
+        rec["status"] = None if r.get("drop") else int(r.get("status", 200))
         with lock:
             with open(self.server.log_file, "a") as f:
                 f.write(json.dumps(rec) + "\n")
@@ -74,7 +80,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         out = r.get("body", "").encode()
         self.send_response(int(r.get("status", 200)))
-        self.send_header("Content-Type", r.get("content_type", "text/xml"))
+        ctype = r.get("content_type", "text/xml")
+        if ctype is not None:
+            self.send_header("Content-Type", ctype)
         for k, v in r.get("headers", {}).items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(out)))
@@ -90,13 +98,23 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--routes", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     a = ap.parse_args()
+    # a burst of connections (retries of many callbacks at once) must not
+    # overflow socketserver's default backlog of 5 and wait for SYN retries
+    ThreadingHTTPServer.request_queue_size = 1024
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.daemon_threads = True
     srv.routes_file = a.routes
     srv.log_file = a.log
     open(a.log, "a").close()
-    print("webhook listening on 127.0.0.1:%d" % a.port, flush=True)
+    print("webhook listening on %s://127.0.0.1:%d" % ("https" if a.tls_cert else "http", a.port),
+          flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

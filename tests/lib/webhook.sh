@@ -44,3 +44,95 @@ if n < len(reqs):
             break
 PY
 }
+
+# webhook_serve NAME PORT [webhook.py ARGS...]: a recorder on PORT with the
+# routes $WORK/NAME.routes.json and the log $WORK/NAME.jsonl (appended to, so
+# it can be stopped and started again on the same port); ready when it says
+# it listens, so no probe request lands in its log. Sets WEBHOOK_PID.
+webhook_serve() {
+	_name=$1
+	_port=$2
+	shift 2
+	[ -f "$WORK/$_name.routes.json" ] || echo '{}' >"$WORK/$_name.routes.json"
+	: >"$WORK/$_name-server.out"
+	python3 "$TOP/tests/lib/webhook.py" --port "$_port" --routes "$WORK/$_name.routes.json" \
+		--log "$WORK/$_name.jsonl" "$@" >"$WORK/$_name-server.out" 2>&1 &
+	WEBHOOK_PID=$!
+	dlr_track $WEBHOOK_PID
+	_deadline=$(( $(date +%s) + 10 ))
+	until grep -q '^webhook listening' "$WORK/$_name-server.out"; do
+		kill -0 $WEBHOOK_PID 2>/dev/null ||
+			harness_error "webhook server $_name did not start: $(tail -n 1 "$WORK/$_name-server.out")"
+		[ "$(date +%s)" -le $_deadline ] || harness_error "webhook server $_name did not start"
+		sleep 0.05
+	done
+}
+
+# webhook_stop PID: stops a recorder started by webhook_serve and waits for it
+webhook_stop() {
+	kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds;
+# 1 when the deadline passed
+wait_for() {
+	_deadline=$(( $(date +%s) + $1 ))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -le $_deadline ] || return 1
+		sleep 0.1
+	done
+}
+
+# webhooktool_init: WEBHOOKTOOL, the client's test driver (built with the
+# unit tests: make check TESTS=), and VALIDATE_PY, the python3-twilio
+# interpreter (Debian's /usr/bin/python3)
+webhooktool_init() {
+	WEBHOOKTOOL=$BUILD/tests/daemon/webhooktool
+	[ -x "$WEBHOOKTOOL" ] ||
+		harness_error "no $WEBHOOKTOOL (make -C $BUILD check TESTS= builds it)"
+	VALIDATE_PY=/usr/bin/python3
+	[ -x "$VALIDATE_PY" ] || VALIDATE_PY=python3
+	export WEBHOOKTOOL VALIDATE_PY
+}
+
+# jfield FILE NAME: field NAME of the JSON object on the last line of FILE
+jfield() {
+	python3 -c 'import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+v = json.loads(lines[-1]).get(sys.argv[2]) if lines else None
+print("" if v is None else v)' "$1" "$2" 2>/dev/null
+}
+
+# helperlibs_ready: twilio@6.2.0 and @signalwire/compatibility-api@3.2.0 in
+# tests/helperlibs/node_modules (npm ci from the committed lockfile when
+# missing); skips the case when node or npm cannot provide them
+helperlibs_ready() {
+	command -v node >/dev/null || skip "node is missing, the npm validators cannot run (apt-get install nodejs npm)"
+	_libs=$TOP/tests/helperlibs
+	_installed() {
+		(cd "$_libs" && node -e '
+			const t = require("./node_modules/twilio/package.json").version;
+			const s = require("./node_modules/@signalwire/compatibility-api/package.json").version;
+			process.exit(t === "6.2.0" && s === "3.2.0" ? 0 : 1);' 2>/dev/null)
+	}
+	_installed && return 0
+	command -v npm >/dev/null || skip "npm is missing, cannot install twilio@6.2.0 and @signalwire/compatibility-api@3.2.0 (apt-get install npm)"
+	(cd "$_libs" && flock 9 && { _installed || timeout 600 npm ci --no-audit --no-fund; }) \
+		9>"$_libs/.npm-lock" >"$WORK/npm.log" 2>&1 ||
+		skip "npm ci in tests/helperlibs failed: $(tail -n 3 "$WORK/npm.log" | tr '\n' ' ')"
+	_installed || skip "npm ci did not install twilio@6.2.0 and @signalwire/compatibility-api@3.2.0"
+}
+
+# validate_all LOG [validate_sig ARGS...]: every request of LOG checked by the
+# three validators; prints their ok/not ok lines; 0 when all accepted it
+validate_all() {
+	_log=$1
+	shift
+	_rc=0
+	"$VALIDATE_PY" "$TOP/tests/lib/validate_sig.py" "$@" "$_log" || _rc=1
+	node "$TOP/tests/lib/validate_sig.js" "$@" "$_log" || _rc=1
+	return $_rc
+}

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
@@ -193,6 +194,37 @@ static void test_rtp_ports(void)
 	config_free(&cfg);
 }
 
+/* A file holding a secret must not be readable by group or others. */
+static void test_exposed(void)
+{
+	struct config cfg;
+	char err[600], msg[300];
+
+	write_conf("auth_token = abcdefgh\n");
+	config_load(&cfg, path, err, sizeof(err));
+	chmod(path, 0644);
+	ok(config_file_exposed(path, &cfg, msg, sizeof(msg)) == 1 &&
+	   strstr(msg, "readable by everyone") != NULL, "a token in a 0644 file: warned");
+	ok(strstr(msg, "abcdefgh") == NULL, "the warning does not print the secret");
+	chmod(path, 0640);
+	ok(config_file_exposed(path, &cfg, msg, sizeof(msg)) == 1 &&
+	   strstr(msg, "its group") != NULL, "0640: warned, its group");
+	chmod(path, 0600);
+	is_int(config_file_exposed(path, &cfg, msg, sizeof(msg)), 0, "0600: fine");
+	config_free(&cfg);
+	write_conf("database_url = postgresql://dialerd@10.0.0.1/dialerd\nlog_level = info\n");
+	config_load(&cfg, path, err, sizeof(err));
+	chmod(path, 0644);
+	is_int(config_file_exposed(path, &cfg, msg, sizeof(msg)), 0,
+	       "no secret in the file (a URL without a password): no warning");
+	config_free(&cfg);
+	write_conf("database_url = postgresql://dialerd:pw@10.0.0.1/dialerd\n");
+	config_load(&cfg, path, err, sizeof(err));
+	ok(config_file_exposed(path, &cfg, msg, sizeof(msg)) == 1, "a URL with a password: warned");
+	config_free(&cfg);
+	chmod(path, 0600);
+}
+
 int main(void)
 {
 	int fd = mkstemp(path);
@@ -205,6 +237,7 @@ int main(void)
 	test_env();
 	test_bad();
 	test_rtp_ports();
+	test_exposed();
 	unlink(path);
 	return tap_done();
 }

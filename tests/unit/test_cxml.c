@@ -9,6 +9,7 @@
 #include <libxml/parser.h>
 
 #include "cxml/cxml.h"
+#include "cxml/internal.h"
 #include "tests/tap.h"
 
 static struct cxml_parser *P;
@@ -325,12 +326,13 @@ static void test_sip_attrs(void)
 	is_str(s->uri.hdrs[1].name, "X-Sip", "then <Sip sipHeaders>");
 	is_str(s->uri.hdrs[2].value, "a,b", "sipHeaders values percent-decoded");
 	is_str(s->uri.hdrs[3].name, "X-Dial", "then <Dial sipHeaders>");
-	is_int((long long)s->uri.nrefused, 1, "one refused");
-	is_str(s->uri.refused[0].name, "Foo", "non-X name refused (no X-PH- prefix)");
-	is_int(s->uri.refused[0].code, 13252, "... 13252");
-	is_int(s->uri.refused[0].source, CXML_HDR_DIAL_ATTR, "... from Dial");
+	is_int((long long)s->uri.nrefused, 0, "none refused on the leg");
+	is_int((long long)D0()->nrefused, 1, "one refused at the Dial");
+	is_str(D0()->refused[0].name, "Foo", "non-X name refused (no X-PH- prefix)");
+	is_int(D0()->refused[0].code, 13252, "... 13252");
+	is_int(D0()->refused[0].source, CXML_HDR_DIAL_ATTR, "... from Dial");
 	is_int(dial("sipHeaders=\"novalue\"", "<Sip>sip:a@b</Sip>"), 0, "item without =");
-	ok(S0()->uri.nrefused == 1 && S0()->uri.refused[0].code == 32110,
+	ok(D0()->nrefused == 1 && D0()->refused[0].code == 32110,
 	   "refused as 32110");
 }
 
@@ -616,6 +618,303 @@ static void test_large(void)
 	is_str(D0()->action, "/x?a=1&b=&c", "... decoded");
 }
 
+/* ---- memory: crafted worst cases of 64 KiB ---- */
+
+#define DOC_MAX 65536
+static char big[DOC_MAX + 1];
+static size_t big_len;
+
+static void big_start(void)
+{
+	big_len = (size_t)sprintf(big, "<Response>");
+}
+
+/* appends s unless the document would pass 64 KiB with "</Response>" */
+static bool big_add(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (big_len + n + 11 > DOC_MAX)
+		return false;
+	memcpy(big + big_len, s, n);
+	big_len += n;
+	big[big_len] = '\0';
+	return true;
+}
+
+static void big_end(void)
+{
+	memcpy(big + big_len, "</Response>", 12);	/* room kept by big_add */
+	big_len += 11;
+}
+
+static size_t worst_doc, worst_scratch;
+
+/* Parses big, reports and records the memory both arenas took. */
+static int big_parse(const char *what)
+{
+	size_t dm, sm;
+	int err;
+
+	DOC = cxml_doc_free(DOC);
+	cxml_diags_clear(&D);
+	err = cxml_parse(P, big, big_len, &DOC, &D);
+	cxml_parser_mem(P, &dm, &sm);
+	diag("%s: %zu bytes, result %d, document arena %zu bytes, scratch %zu bytes",
+	     what, big_len, err, dm, sm);
+	ok(dm <= CXML_MEMORY_DEFAULT && sm <= CXML_MEMORY_DEFAULT,
+	   "%s: within 8 MiB (%zu + %zu bytes)", what, dm, sm);
+	if (dm > worst_doc)
+		worst_doc = dm;
+	if (sm > worst_scratch)
+		worst_scratch = sm;
+	return err;
+}
+
+static size_t count_code(int code)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < D.n; i++)
+		n += D.v[i].code == code;
+	return n;
+}
+
+static void test_memory(void)
+{
+	char item[512];
+	size_t dm, sm, i;
+
+	/* one long <Dial sipHeaders> value and as many <Sip> as fit: parsed
+	 * once, not once per <Sip> */
+	big_start();
+	big_add("<Dial sipHeaders=\"X-Big=");
+	for (i = 0; i < 30000; i++)
+		big_add("v");
+	big_add("\">");
+	while (big_add("<Sip>sip:a</Sip>"))
+		if (big_len > DOC_MAX - 40)
+			break;
+	big_add("</Dial>");
+	big_end();
+	is_int(big_parse("long Dial sipHeaders, many Sip"), EBADMSG,
+	       "too many <Sip>: refused");
+	cxml_parser_mem(P, &dm, &sm);
+	ok(dm < 512 * 1024, "nouns past the limit take no memory (%zu bytes)", dm);
+	ok(D.nerrors == 1, "one error for the count, none per extra noun (%u)",
+	   D.nerrors);
+
+	/* ten <Sip> per <Dial>, each Dial with 64 bad sipHeaders items */
+	big_start();
+	for (;;) {
+		char dialbuf[8192];
+		size_t o = (size_t)sprintf(dialbuf, "<Dial sipHeaders=\"");
+
+		for (i = 0; i < 64; i++)
+			o += (size_t)sprintf(dialbuf + o, "%sa=", i ? "," : "");
+		o += (size_t)sprintf(dialbuf + o, "\">");
+		for (i = 0; i < 10; i++)
+			o += (size_t)sprintf(dialbuf + o, "<Sip>sip:a</Sip>");
+		sprintf(dialbuf + o, "</Dial>");
+		if (!big_add(dialbuf))
+			break;
+	}
+	big_end();
+	big_parse("64 refused Dial sipHeaders x 10 Sip per Dial");
+
+	/* every <Sip> with 64 refused URI headers */
+	big_start();
+	for (;;) {
+		char dialbuf[8192];
+		size_t o = (size_t)sprintf(dialbuf, "<Dial>");
+
+		for (i = 0; i < 10; i++) {
+			o += (size_t)sprintf(dialbuf + o, "<Sip>sip:a?");
+			for (size_t k = 0; k < 64; k++)
+				o += (size_t)sprintf(dialbuf + o, "%sa", k ? "&amp;" : "");
+			o += (size_t)sprintf(dialbuf + o, "</Sip>");
+		}
+		sprintf(dialbuf + o, "</Dial>");
+		if (!big_add(dialbuf))
+			break;
+	}
+	big_end();
+	big_parse("64 refused URI headers per Sip");
+
+	/* ... and 64 refused items of <Sip sipHeaders>, two bytes each */
+	big_start();
+	for (;;) {
+		char dialbuf[8192];
+		size_t o = (size_t)sprintf(dialbuf, "<Dial>");
+
+		for (i = 0; i < 10; i++) {
+			o += (size_t)sprintf(dialbuf + o, "<Sip sipHeaders=\"");
+			for (size_t k = 0; k < 64; k++)
+				o += (size_t)sprintf(dialbuf + o, "%sa", k ? "," : "");
+			o += (size_t)sprintf(dialbuf + o, "\">sip:a</Sip>");
+		}
+		sprintf(dialbuf + o, "</Dial>");
+		if (!big_add(dialbuf))
+			break;
+	}
+	big_end();
+	big_parse("64 refused Sip sipHeaders per Sip");
+
+	/* every <Sip> with the most accepted headers the policy lets by */
+	big_start();
+	for (;;) {
+		char dialbuf[8192];
+		size_t o = (size_t)sprintf(dialbuf, "<Dial sipHeaders=\"");
+
+		for (i = 0; i < 60; i++)
+			o += (size_t)sprintf(dialbuf + o, "%sX-%zu=v", i ? "," : "", i);
+		o += (size_t)sprintf(dialbuf + o, "\">");
+		for (i = 0; i < 10; i++)
+			o += (size_t)sprintf(dialbuf + o, "<Sip>sip:a</Sip>");
+		sprintf(dialbuf + o, "</Dial>");
+		if (!big_add(dialbuf))
+			break;
+	}
+	big_end();
+	big_parse("60 accepted Dial sipHeaders x 10 Sip per Dial");
+
+	/* the same with a header of each <Sip>'s own: the lists merge */
+	big_start();
+	for (;;) {
+		char dialbuf[8192];
+		size_t o = (size_t)sprintf(dialbuf, "<Dial sipHeaders=\"");
+
+		for (i = 0; i < 64; i++)
+			o += (size_t)sprintf(dialbuf + o, "%sa", i ? "," : "");
+		o += (size_t)sprintf(dialbuf + o, "\">");
+		for (i = 0; i < 10; i++)
+			o += (size_t)sprintf(dialbuf + o, "<Sip>sip:a?a</Sip>");
+		sprintf(dialbuf + o, "</Dial>");
+		if (!big_add(dialbuf))
+			break;
+	}
+	big_end();
+	big_parse("64 refused Dial sipHeaders merged into 10 Sip with their own");
+
+	/* the most elements: empty verbs up to the node cap */
+	big_start();
+	while (big_add("<Hangup/>"))
+		;
+	big_end();
+	big_parse("Hangup x max");
+	big_start();
+	while (big_add("<Dial><Sip>sip:a</Sip></Dial>"))
+		;
+	big_end();
+	big_parse("Dial/Sip x max");
+	big_start();
+	while (big_add("<Gather><Say>a</Say><Pause/></Gather>"))
+		;
+	big_end();
+	big_parse("Gather x max");
+
+	/* many attributes, each kept */
+	big_start();
+	for (i = 0; big_len < DOC_MAX - 100; i++) {
+		snprintf(item, sizeof(item), "<Dial callerName=\"%0200zu\" action=\"/%0200zu\">1</Dial>", i, i);
+		if (!big_add(item))
+			break;
+	}
+	big_end();
+	big_parse("long attributes");
+	diag("worst case: document arena %zu bytes, scratch arena %zu bytes",
+	     worst_doc, worst_scratch);
+
+	/* the cap itself: a small one refuses the document, with 12100 */
+	{
+		struct cxml_policy pol;
+		struct cxml_parser *p2 = NULL;
+		struct cxml_doc *doc = NULL;
+
+		cxml_policy_default(&pol);
+		pol.max_memory = 64 * 1024;
+		if (ok(cxml_parser_alloc(&p2, &pol) == 0, "parser with a 64 KiB cap")) {
+			cxml_diags_clear(&D);
+			is_int(cxml_parse(p2, big, big_len, &doc, &D), EBADMSG,
+			       "a document needing more is refused");
+			ok(has(12100) && strstr(has(12100)->msg, "more memory than"),
+			   "with 12100: %s", has(12100) ? has(12100)->msg : "none");
+			cxml_parser_mem(p2, &dm, &sm);
+			ok(dm <= pol.max_memory && sm <= pol.max_memory,
+			   "and stays under it (%zu + %zu)", dm, sm);
+			cxml_diags_clear(&D);
+			is_int(cxml_parse(p2, "<Response><Hangup/></Response>", 30,
+					  &doc, &D), 0, "a small document still parses");
+			doc = cxml_doc_free(doc);
+			p2 = cxml_parser_free(p2);
+		}
+	}
+
+	/* <Dial sipHeaders> is read once: its refusals are reported and
+	 * listed once, at the <Dial> */
+	is_int(dial("sipHeaders=\"Foo=1,X-A=2\"",
+		    "<Sip>sip:a@b</Sip><Sip>sip:c@d</Sip><Sip>sip:e@f</Sip>"), 0,
+	       "three Sip under one Dial sipHeaders");
+	is_int((long long)count_code(13252), 1, "the refusal is reported once");
+	is_int((long long)D0()->nrefused, 1, "and listed once, at the Dial");
+	for (i = 0; i < 3; i++)
+		ok(D0()->nouns[i].u.sip.uri.nrefused == 0 &&
+		   D0()->nouns[i].u.sip.uri.nhdrs == 1 &&
+		   !strcmp(D0()->nouns[i].u.sip.uri.hdrs[0].name, "X-A"),
+		   "Sip %zu sends X-A", i);
+	is_int(dial("sipHeaders=\"X-A=dial\"",
+		    "<Sip sipHeaders=\"X-A=sip\">sip:a@b</Sip>"), 0,
+	       "same name on Sip and Dial");
+	ok(S0()->uri.nhdrs == 1 && !strcmp(S0()->uri.hdrs[0].value, "sip") &&
+	   S0()->uri.nrefused == 1 && S0()->uri.refused[0].code == 13252,
+	   "the Sip's wins, the Dial's is refused as a duplicate");
+}
+
+/* ---- credentials ---- */
+
+static void test_credentials(void)
+{
+	const struct cxml_sip *s;
+
+	is_int(sip("username=\"al&quot;ice\"", "sip:a@b"), EBADMSG,
+	       "username with '\"' is refused");
+	ok(has_sev(12200, CXML_ERROR), "as an error");
+	is_int(sip("username=\"al\\\\ice\"", "sip:a@b"), EBADMSG,
+	       "username with '\\\\' is refused");
+	is_int(sip("username=\"al&#9;ice\"", "sip:a@b"), EBADMSG,
+	       "username with a tab is refused");
+	is_int(sip("username=\"al&#127;ice\"", "sip:a@b"), EBADMSG,
+	       "username with DEL is refused");
+	is_int(sip("username=\"alice.o'neil+1\"", "sip:a@b"), 0,
+	       "an ordinary username");
+
+	is_int(sip("", "sip:alice:s3cret@pbx.example.com;transport=tcp"), 0,
+	       "user:password in a Sip URI");
+	s = S0();
+	is_str(s->uri.target, "sip:alice@pbx.example.com;transport=tcp",
+	       "the password is not in the target (Request-URI)");
+	is_str(s->username, "alice", "the user becomes the digest username");
+	is_str(s->password, "s3cret", "the password the digest password");
+	is_int(sip("", "sip:alice:s%33cret@pbx.example.com"), 0, "escaped password");
+	is_str(S0()->password, "s3cret", "decoded");
+	is_int(sip("", "sip:alice:@pbx.example.com"), 0, "empty password");
+	ok(S0()->password && !*S0()->password, "given as empty");
+	is_int(sip("username=\"bob\"", "sip:alice:s3cret@pbx.example.com"), EBADMSG,
+	       "a password in the URI and a username attribute");
+	ok(has_sev(32110, CXML_ERROR), "is error 32110");
+	for (size_t i = 0; i < D.n; i++)
+		ok(!strstr(D.v[i].msg, "s3cret"), "no diagnostic shows the password");
+	is_int(sip("password=\"x\"", "sip:alice:s3cret@pbx.example.com"), EBADMSG,
+	       "a password in the URI and a password attribute");
+	is_int(sip("", "sip:al%22ice:pw@pbx.example.com"), EBADMSG,
+	       "a URI user with '\"' cannot be a digest username");
+	ok(has_sev(32110, CXML_ERROR), "32110");
+	is_int(sip("", "sip:alice:s3c<ret@pbx.example.com"), EBADMSG,
+	       "an unescaped '<' in the password");
+	ok(D.n && !strstr(D.v[0].msg, "<"), "the message does not show it: %s",
+	   D.n ? D.v[0].msg : "");
+}
+
 static void test_locations(void)
 {
 	const struct cxml_diag *g;
@@ -738,6 +1037,8 @@ int main(void)
 	test_verbs();
 	test_document();
 	test_large();
+	test_memory();
+	test_credentials();
 	test_locations();
 	test_views();
 	test_parser_reuse();

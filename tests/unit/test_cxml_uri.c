@@ -112,6 +112,10 @@ static void test_structure(void)
 	is_str(U->user, "+15551234567;npdi", "user with ;");
 	is_int(u("sip:bob:pw@example.com"), 0, "user:password");
 	is_str(U->user, "bob", "user without password");
+	is_str(U->target, "sip:bob@example.com", "target without the password");
+	is_str(U->password, "pw", "the password apart");
+	is_int(u("sip:bob@example.com"), 0, "no password");
+	ok(U->password == NULL, "password NULL");
 	is_int(u("sip:bob@example.com;=x"), EBADMSG, "empty param name");
 	is_int(cxml_sip_uri_parse(NULL, NULL, &U, &D), EINVAL, "NULL is EINVAL");
 }
@@ -271,6 +275,13 @@ static void test_headers(void)
 	   "X-Twilio-Sid after prefixing is reserved");
 	ok(refused("Via") && refused("Via")->code == 13252, "structural still refused");
 	is_str(hdr("User-to-User"), "4", "standard name unchanged");
+	is_int(up("sip:b@h?Foo=a%0Db&Bar=1&Bar=2", &pol), 0,
+	       "prefix_non_x with a bad value and a duplicate");
+	ok(refused("Foo") && refused("Foo")->code == 21229,
+	   "a prefixed name's refusal records the name as given");
+	ok(refused("Bar") && refused("Bar")->code == 13252, "... and for a duplicate");
+	ok(D.n && strstr(D.v[0].msg, "\"Foo\" not sent"),
+	   "the message names it as given: %s", D.n ? D.v[0].msg : "");
 	is_int(cxml_header_name_check(NULL, "X-Ok", NULL), 0, "name check X-Ok");
 	is_int(cxml_header_name_check(NULL, "Contact", NULL), 13252, "name check Contact");
 	is_int(cxml_header_name_check(NULL, "X-Twilio-X", NULL), 32113, "name check X-Twilio-X");

@@ -54,6 +54,34 @@ int main(void)
 	ok(strstr(text, "INVITE  Authorization") != NULL, "line breaks folded");
 	ok(strstr(text, "not shown") == NULL, "level filter");
 
+	/* masking holds at the edges (issue 14) */
+	{
+		char longmsg[9000];
+
+		log_add_conninfo_secret("host=x password='q u\\'ote' dbname=y");
+		log_add_conninfo_secret("postgresql://u:p%40ssw0rd@127.0.0.1/db");
+		/* the token crosses the 8 KiB cut */
+		memset(longmsg, 'a', sizeof(longmsg));
+		memcpy(longmsg + 8140, "s3cr3t-token-value", 18);
+		longmsg[8200] = '\0';
+		log_msg(LOG_ERR, "api", "%s", longmsg);
+		log_msg(LOG_ERR, "sip", "Proxy-Authorization : Digest response=\"deadbeef\"");
+		log_msg(LOG_ERR, "api", "{\"Authorization\": \"Basic QUM6dG9r\", \"x\": 1}");
+		log_msg(LOG_ERR, "store", "quoted q u'ote, encoded p%%40ssw0rd, decoded p@ssw0rd");
+		log_msg(LOG_ERR, "sip", "bell\a esc\033[31m del\177 end");
+		text = slurp();
+		ok(strstr(text, "s3cr3t-tok") == NULL && strstr(text, "s3cr3t") == NULL,
+		   "a secret that crosses the line cut is still masked");
+		ok(strstr(text, "deadbeef") == NULL, "Proxy-Authorization with a space before the colon");
+		ok(strstr(text, "QUM6dG9r") == NULL, "JSON \"Authorization\": masked");
+		ok(strstr(text, "q u'ote") == NULL, "quoted key=value database password masked");
+		ok(strstr(text, "p%40ssw0rd") == NULL && strstr(text, "p@ssw0rd") == NULL,
+		   "URL-encoded database password masked, encoded and decoded");
+		ok(strstr(text, "bell\\x07 esc\\x1b[31m del\\x7f end") != NULL,
+		   "control characters escaped");
+		ok(strchr(text, '\033') == NULL && strchr(text, '\a') == NULL, "no raw control bytes");
+	}
+
 	/* SIGHUP after rotation: the old name is moved, reopen creates it anew */
 	snprintf(moved, sizeof(moved), "%s.1", path);
 	rename(path, moved);

@@ -1,9 +1,12 @@
 /* test_store.c: unit tests of store/: records, COPY lines, text escaping, the journal, queue without a database */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,18 +24,18 @@ static void on_log(int level, const char *msg, void *arg)
 
 static void test_escape(void)
 {
-	ok(!text_needs_escape((const unsigned char *)"plain", 5), "ascii is kept");
-	ok(!text_needs_escape((const unsigned char *)"caf\xc3\xa9", 5), "UTF-8 is kept");
-	ok(!text_needs_escape((const unsigned char *)"\xf0\x9f\x98\x80", 4), "4-byte UTF-8 is kept");
-	ok(text_needs_escape((const unsigned char *)"a\0b", 3), "NUL needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xff", 1), "0xff needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xc0\x80", 2), "overlong NUL needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xed\xa0\x80", 3), "surrogate needs escaping");
-	ok(text_needs_escape((const unsigned char *)"\xe2\x82", 2), "truncated sequence needs escaping");
+	ok(!store_text_needs_escape((const unsigned char *)"plain", 5), "ascii is kept");
+	ok(!store_text_needs_escape((const unsigned char *)"caf\xc3\xa9", 5), "UTF-8 is kept");
+	ok(!store_text_needs_escape((const unsigned char *)"\xf0\x9f\x98\x80", 4), "4-byte UTF-8 is kept");
+	ok(store_text_needs_escape((const unsigned char *)"a\0b", 3), "NUL needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xff", 1), "0xff needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xc0\x80", 2), "overlong NUL needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xed\xa0\x80", 3), "surrogate needs escaping");
+	ok(store_text_needs_escape((const unsigned char *)"\xe2\x82", 2), "truncated sequence needs escaping");
 
 	struct sbuf b = {0};
 
-	text_escape(&b, (const unsigned char *)"4\0" "2\\\xff", 5);
+	store_text_escape(&b, (const unsigned char *)"4\0" "2\\\xff", 5);
 	is_mem(b.p, b.len, "4\\0002\\\\\\377", 12, "escape as encode(..., 'escape')");
 	sbuf_free(&b);
 }
@@ -44,39 +47,39 @@ static void test_records(void)
 	struct rec r;
 	size_t flen;
 
-	rec_begin(&rb, &q, T_HDRS);
-	rec_text(&rb, "CA0123");
-	rec_int(&rb, 7);
-	rec_null(&rb);
-	rec_time(&rb, 1764431484123456LL);	/* 2025-11-29 15:51:24.123456 */
-	rec_textn(&rb, "a\tb\nc\\d", 7);
-	rec_bytea(&rb, "\0\xff", 2);
-	rec_json(&rb, "{\"a\":1}", 7);
-	ok(rec_end(&rb) == 0, "record built");
-	ok(rec_frame_check(q.p, q.len, &flen) == 0 && flen == q.len, "frame checks");
-	ok(rec_frame_check(q.p, q.len - 1, &flen) == EAGAIN, "short frame: EAGAIN");
+	store_rec_begin(&rb, &q, T_HDRS);
+	store_rec_text(&rb, "CA0123");
+	store_rec_int(&rb, 7);
+	store_rec_null(&rb);
+	store_rec_time(&rb, 1764431484123456LL);	/* 2025-11-29 15:51:24.123456 */
+	store_rec_textn(&rb, "a\tb\nc\\d", 7);
+	store_rec_bytea(&rb, "\0\xff", 2);
+	store_rec_json(&rb, "{\"a\":1}", 7);
+	ok(store_rec_end(&rb) == 0, "record built");
+	ok(store_rec_frame_check(q.p, q.len, &flen) == 0 && flen == q.len, "frame checks");
+	ok(store_rec_frame_check(q.p, q.len - 1, &flen) == EAGAIN, "short frame: EAGAIN");
 	q.p[q.len - 1] ^= 1;
-	ok(rec_frame_check(q.p, q.len, &flen) == EBADMSG, "flipped bit: EBADMSG");
+	ok(store_rec_frame_check(q.p, q.len, &flen) == EBADMSG, "flipped bit: EBADMSG");
 	q.p[q.len - 1] ^= 1;
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
 	is_int(r.table, T_HDRS, "table");
 	is_int(r.ncols, 7, "columns");
 	is_int(r.col[1].i, 7, "int column");
-	ok(rec_copy_line(&line, &r, 3) == 0, "copy line");
+	ok(store_rec_copy_line(&line, &r, 3) == 0, "copy line");
 	sbuf_putc(&line, 0);
 	is_str((char *)line.p,
 	       "3\tCA0123\t7\t\\N\t2025-11-29 15:51:24.123456+00\ta\\tb\\nc\\\\d\t\\\\x00ff\t{\"a\":1}\n",
 	       "COPY text line");
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
 
 	/* the binary COPY form the writer sends */
 	struct sbuf bin = {0};
 	static const unsigned char want_hdr[] = "PGCOPY\n\377\r\n";
 
-	ok(rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes again");
-	ok(rec_copy_binary_begin(&bin) == 0 && bin.len == 19 &&
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes again");
+	ok(store_rec_copy_binary_begin(&bin) == 0 && bin.len == 19 &&
 	   memcmp(bin.p, want_hdr, 11) == 0, "binary COPY header");
-	ok(rec_copy_binary(&bin, &r, 3) == 0, "binary tuple");
+	ok(store_rec_copy_binary(&bin, &r, 3) == 0, "binary tuple");
 	ok(bin.p[19] == 0 && bin.p[20] == 8, "8 fields (ord + 7 columns)");
 	/* ord: length 4, value 3 */
 	is_mem(bin.p + 21, 8, "\0\0\0\4\0\0\0\3", 8, "ord as int4");
@@ -87,17 +90,17 @@ static void test_records(void)
 	/* 1764431484123456 - 946684800000000 = 0x2e7bc7c9f9940 */
 	is_mem(bin.p + 51, 12, "\0\0\0\10\0\2\xe7\xbc\x7c\x9f\x99\x40", 12,
 	       "timestamptz as microseconds since 2000");
-	ok(rec_copy_binary_end(&bin) == 0 && bin.p[bin.len - 1] == 0xff &&
+	ok(store_rec_copy_binary_end(&bin) == 0 && bin.p[bin.len - 1] == 0xff &&
 	   bin.p[bin.len - 2] == 0xff, "trailer");
 	sbuf_free(&bin);
 
 	/* a builder error rolls the frame back */
 	size_t before = q.len;
 
-	rec_begin(&rb, &q, T_CALLS);
-	rec_text(&rb, "x");
-	rec_json(&rb, "a\0b", 3);
-	ok(rec_end(&rb) == EINVAL && q.len == before, "bad column rolls back");
+	store_rec_begin(&rb, &q, T_CALLS);
+	store_rec_text(&rb, "x");
+	store_rec_json(&rb, "a\0b", 3);
+	ok(store_rec_end(&rb) == EINVAL && q.len == before, "bad column rolls back");
 	sbuf_free(&q);
 	sbuf_free(&line);
 }
@@ -113,6 +116,39 @@ static void test_policy_names(void)
 	ok(!store_header_is_policy("Diversions", 10), "prefix is not enough");
 }
 
+/* How many times needle occurs in the log so far. */
+static int log_count(const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = logbuf; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* The one file dir/store.journal.bad-* holds exactly want (wlen bytes). */
+static bool aside_holds(const char *dir, size_t nth, const void *want,
+			size_t wlen)
+{
+	char pat[512], got[4096];
+	glob_t g;
+	bool same = false;
+
+	snprintf(pat, sizeof(pat), "%s/store.journal.bad-*", dir);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return false;
+	if (g.gl_pathc > nth) {
+		int fd = open(g.gl_pathv[g.gl_pathc - 1 - nth], O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, got, sizeof(got)) : -1;
+
+		same = n == (ssize_t)wlen && memcmp(got, want, wlen) == 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	globfree(&g);
+	return same;
+}
+
 static size_t count_frames(const char *path)
 {
 	struct journal j;
@@ -121,13 +157,13 @@ static size_t count_frames(const char *path)
 	char dir[256];
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (journal_open(&j, dir))
+	if (store_journal_open(&j, dir, STORE_JOURNAL_NAME))
 		return (size_t)-1;
-	while (journal_read(&j, &b, 1000, 1 << 20, &rows) == 0 && rows) {
+	while (store_journal_read(&j, &b, 1000, 1 << 20, &rows) == 0 && rows) {
 		total += rows;
 		sbuf_reset(&b);
 	}
-	journal_close(&j);
+	store_journal_close(&j);
 	sbuf_free(&b);
 	return total;
 }
@@ -141,31 +177,31 @@ static void test_journal(const char *dir)
 	struct stat st;
 	int fd;
 
-	ok(journal_open(&j, dir) == 0, "journal opens");
+	ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "journal opens");
 	is_int((long long)j.size, 0, "new journal is empty");
-	is_int(journal_open(&j2, dir), EBUSY, "second opener is refused (EBUSY)");
+	is_int(store_journal_open(&j2, dir, STORE_JOURNAL_NAME), EBUSY, "second opener is refused (EBUSY)");
 	for (int i = 0; i < 10; i++) {
-		rec_begin(&rb, &q, T_EVENTS);
-		rec_text(&rb, "CAabc");
-		rec_int(&rb, i);
-		rec_end(&rb);
+		store_rec_begin(&rb, &q, T_EVENTS);
+		store_rec_text(&rb, "CAabc");
+		store_rec_int(&rb, i);
+		store_rec_end(&rb);
 	}
-	ok(journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
-	ok(journal_pending(&j), "pending");
+	ok(store_journal_append(&j, q.p, q.len, 10) == 0, "append 10 rows");
+	ok(store_journal_pending(&j), "pending");
 	{
 		struct sbuf rb2 = {0};
 		size_t rows = 0;
 
 		/* max_bytes smaller than one frame: that frame is read alone */
-		ok(journal_read(&j, &rb2, 100, 10, &rows) == 0 && rows == 1 &&
+		ok(store_journal_read(&j, &rb2, 100, 10, &rows) == 0 && rows == 1 &&
 		   rb2.len == q.len / 10, "a frame larger than max_bytes is read alone");
-		ok(journal_read(&j, &rb2, 3, 1 << 20, &rows) == 0 && rows == 3,
+		ok(store_journal_read(&j, &rb2, 3, 1 << 20, &rows) == 0 && rows == 3,
 		   "max_rows bounds a read");
 		is_int((long long)j.replay_off, (long long)(q.len / 10 * 4),
 		       "replay offset after 4 rows");
 		sbuf_free(&rb2);
 	}
-	journal_close(&j);
+	store_journal_close(&j);
 	is_int((long long)count_frames(dir), 10, "10 rows read back");
 
 	/* tear the tail: half of a record */
@@ -174,12 +210,14 @@ static void test_journal(const char *dir)
 	ok(fd >= 0 && write(fd, q.p, q.len / 10 / 2) > 0, "append half a record");
 	close(fd);
 	logbuf[0] = '\0';
-	ok(journal_open(&j, dir) == 0, "journal with a torn tail opens");
+	ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "journal with a torn tail opens");
 	ok(strstr(logbuf, "torn tail") != NULL, "torn tail logged: %s", logbuf);
 	stat(path, &st);
 	is_int((long long)st.st_size, (long long)q.len, "file cut to the whole records");
-	ok(journal_truncate(&j) == 0 && j.size == 0, "truncate empties");
-	journal_close(&j);
+	ok(aside_holds(dir, 0, q.p, q.len / 10 / 2),
+	   "the torn tail is kept in store.journal.bad-<time>");
+	ok(store_journal_truncate(&j) == 0 && j.size == 0, "truncate empties");
+	store_journal_close(&j);
 
 	/* garbage in the middle: the rest from there is cut */
 	fd = open(path, O_WRONLY | O_TRUNC);
@@ -187,6 +225,159 @@ static void test_journal(const char *dir)
 	   write(fd, q.p, q.len / 10) > 0, "record, garbage, record");
 	close(fd);
 	is_int((long long)count_frames(dir), 1, "only the record before the damage survives");
+	{
+		/* what was cut: garbage, then a whole record */
+		struct sbuf cutb = {0};
+
+		sbuf_put(&cutb, "garbage-garbage", 15);
+		sbuf_put(&cutb, q.p, q.len / 10);
+		ok(aside_holds(dir, 0, cutb.p, cutb.len) ||
+		   aside_holds(dir, 1, cutb.p, cutb.len),
+		   "the damaged part is kept aside");
+		sbuf_free(&cutb);
+	}
+	/* damage after open: found by a read, kept aside, then cut */
+	ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "reopens");
+	fd = open(path, O_WRONLY | O_APPEND);
+	ok(write(fd, "damaged-after-open", 18) == 18, "damage after open");
+	close(fd);
+	j.size += 18;
+	{
+		struct sbuf rb2 = {0};
+		size_t rows = 0;
+
+		ok(store_journal_read(&j, &rb2, 100, 1 << 20, &rows) == 0 &&
+		   rows == 1, "the good record reads");
+		is_int(store_journal_read(&j, &rb2, 100, 1 << 20, &rows), EBADMSG,
+		       "the damaged one is refused");
+		is_int((long long)j.size, (long long)(q.len / 10), "and cut");
+		sbuf_free(&rb2);
+	}
+	store_journal_close(&j);
+	{
+		char pat[512];
+		glob_t g;
+
+		snprintf(pat, sizeof(pat), "%s/store.journal.bad-*", dir);
+		ok(glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 3,
+		   "three parts kept aside (%zu)", (size_t)g.gl_pathc);
+		globfree(&g);
+	}
+	sbuf_free(&q);
+}
+
+/* data_dir and the file itself: nothing another user could plant. */
+static void test_journal_files(const char *base)
+{
+	struct journal j;
+	char dir[400], path[512], other[512];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/jf", base);
+	snprintf(path, sizeof(path), "%s/store.journal", dir);
+	snprintf(other, sizeof(other), "%s/elsewhere", base);
+	ok(mkdir(dir, 0770) == 0 && chmod(dir, 0770) == 0, "a group-writable dir");
+	logbuf[0] = '\0';
+	is_int(store_journal_open(&j, dir, STORE_JOURNAL_NAME), EPERM,
+	       "a group-writable data_dir is refused");
+	ok(strstr(logbuf, "writable by group or others") != NULL,
+	   "and the reason logged: %s", logbuf);
+	chmod(dir, 0757);
+	is_int(store_journal_open(&j, dir, STORE_JOURNAL_NAME), EPERM,
+	       "an other-writable data_dir is refused");
+	chmod(dir, 0750);
+
+	fd = open(other, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	ok(symlink(other, path) == 0, "store.journal is a symbolic link");
+	is_int(store_journal_open(&j, dir, STORE_JOURNAL_NAME), ELOOP,
+	       "a symbolic link is not followed (ELOOP)");
+	unlink(path);
+
+	ok(mkfifo(path, 0600) == 0, "store.journal is a FIFO");
+	logbuf[0] = '\0';
+	is_int(store_journal_open(&j, dir, STORE_JOURNAL_NAME), EPERM,
+	       "a FIFO is refused, without hanging");
+	ok(strstr(logbuf, "not a regular file") != NULL, "logged: %s", logbuf);
+	unlink(path);
+
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	if (geteuid() == 0 && chown(path, 1, 1) == 0) {
+		logbuf[0] = '\0';
+		is_int(store_journal_open(&j, dir, STORE_JOURNAL_NAME), EPERM,
+		       "a file of another user is refused");
+		ok(strstr(logbuf, "belongs to uid 1") != NULL, "logged: %s",
+		   logbuf);
+	} else {
+		tap_skip(2, "chown needs root");
+	}
+	unlink(path);
+	ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0,
+	   "a fresh file in a private dir opens");
+	store_journal_close(&j);
+}
+
+/* A cap, and a failed write (EFBIG from RLIMIT_FSIZE, as ENOSPC would be):
+ * one log line per episode and no write tried during the back-off. */
+static void test_journal_full(const char *base)
+{
+	struct journal j;
+	struct sbuf q = {0};
+	struct rec_builder rb;
+	struct rlimit rl, small;
+	char dir[400];
+	uint64_t one;
+
+	snprintf(dir, sizeof(dir), "%s/jfull", base);
+	for (int i = 0; i < 10; i++) {
+		store_rec_begin(&rb, &q, T_EVENTS);
+		store_rec_text(&rb, "CAfull");
+		store_rec_int(&rb, i);
+		store_rec_end(&rb);
+	}
+	one = q.len / 10;
+	if (!ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "opens"))
+		return;
+	j.max_bytes = q.len + one;
+	ok(store_journal_append(&j, q.p, q.len, 10) == 0, "10 rows under the cap");
+	logbuf[0] = '\0';
+	is_int(store_journal_append(&j, q.p, q.len, 10), EFBIG,
+	       "past the cap: EFBIG");
+	is_int(store_journal_append(&j, q.p, one, 1), EFBIG,
+	       "a row that would fit waits for the back-off too");
+	is_int((long long)j.size, (long long)q.len, "nothing written past the cap");
+	is_int(log_count("reached its cap"), 1, "one log line for the episode");
+	ok(store_journal_retry_ms(&j) > 0 &&
+	   store_journal_retry_ms(&j) <= JOURNAL_BACKOFF_MIN_MS,
+	   "a retry time is set (%u ms)", store_journal_retry_ms(&j));
+	ok(store_journal_truncate(&j) == 0, "replayed and emptied");
+	ok(store_journal_append(&j, q.p, one, 1) == 0,
+	   "room again: a write goes at once");
+	is_int(log_count("takes writes again"), 1, "the episode's end is logged");
+	j.max_bytes = 0;
+
+	/* a file size limit makes write() fail with EFBIG like a full disk
+	 * makes it fail with ENOSPC */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &rl);
+	small = rl;
+	small.rlim_cur = (rlim_t)(j.size + one / 2);
+	logbuf[0] = '\0';
+	ok(setrlimit(RLIMIT_FSIZE, &small) == 0, "RLIMIT_FSIZE lowered");
+	is_int(store_journal_append(&j, q.p, q.len, 10), EFBIG,
+	       "a write past the file size limit fails");
+	is_int((long long)j.size, (long long)one, "the half-written rows are cut");
+	ok(setrlimit(RLIMIT_FSIZE, &rl) == 0, "limit restored");
+	is_int(store_journal_append(&j, q.p, q.len, 10), EFBIG,
+	       "during the back-off no write is tried");
+	is_int(store_journal_append(&j, q.p, q.len, 10), EFBIG, "nor now");
+	is_int(log_count("cannot write"), 1, "one log line for the episode");
+	j.retry_at = 0;		/* the back-off has run out */
+	ok(store_journal_append(&j, q.p, q.len, 10) == 0,
+	   "after the back-off the write goes");
+	is_int((long long)j.size, (long long)(one + q.len), "and landed");
+	store_journal_close(&j);
 	sbuf_free(&q);
 }
 
@@ -252,6 +443,38 @@ static void test_store_journal(const char *dir)
 	is_int((long long)count_frames(dir), 195, "all 195 rows in the journal");
 }
 
+/* The store with a full journal: no busy loop on the flush timer, one
+ * log line, rows dropped past twice the memory bound and counted. */
+static void test_store_journal_full(const char *base)
+{
+	struct store *s = NULL;
+	struct store_stats st;
+	char dir[400];
+	struct store_conf conf = {
+		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+		.data_dir = dir, .batch_rows = 10, .flush_ms = 50,
+		.journal_max_bytes = 4096, .queue_max_bytes = 8192,
+	};
+
+	snprintf(dir, sizeof(dir), "%s/jstore", base);
+	logbuf[0] = '\0';
+	if (!ok(store_alloc(&s, &conf) == 0, "store with a 4 KiB journal cap"))
+		return;
+	fill(s, 200);
+	store_stats(s, &st);
+	ok(st.journal_bytes <= 4096, "the journal stays under its cap (%llu)",
+	   st.journal_bytes);
+	is_int(log_count("reached its cap"), 1, "the cap is logged once");
+	ok(st.rows_rejected > 0, "rows past twice the memory bound are counted "
+	   "(%llu)", st.rows_rejected);
+	is_int(log_count("rows dropped"), 1, "and the drop logged once");
+	ok(st.queue_bytes <= 2 * 8192 + 1024, "memory stays bounded (%zu)",
+	   st.queue_bytes);
+	ok(store_timeout_ms(s) > 50, "no flush attempt before the journal's "
+	   "back-off ends (%d ms)", store_timeout_ms(s));
+	store_free(s);
+}
+
 static void test_unconfigured(void)
 {
 	struct store *s = NULL;
@@ -278,6 +501,44 @@ static void test_migrations(void)
 	       store_migrations[store_migrations_count() - 1].version, "latest");
 }
 
+/* Rows journaled by a binary before 0002/0003 replay: the columns those
+ * migrations added come out NULL, or 0 for a NOT NULL one in the key. */
+static void test_old_rows(void)
+{
+	struct sbuf q = {0};
+	struct rec_builder rb;
+	struct rec r;
+
+	store_rec_begin(&rb, &q, T_POLICY);	/* 0001's six columns */
+	store_rec_text(&rb, "CA01");
+	store_rec_time(&rb, 1764431484123456LL);
+	store_rec_text(&rb, "Via");
+	store_rec_text(&rb, "x");
+	store_rec_text(&rb, "dropped");
+	store_rec_text(&rb, "structural");
+	ok(store_rec_end(&rb) == 0, "an 0001 policy row");
+	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
+	is_int(r.ncols, 10, "padded to 0003's ten columns");
+	ok(r.col[6].kind == K_NULL && r.col[7].kind == K_NULL &&
+	   r.col[8].kind == K_NULL, "code, source, truncated: NULL");
+	ok(r.col[9].kind == K_INT && r.col[9].i == 0, "ordinal (in the key): 0");
+	sbuf_reset(&q);
+	store_rec_begin(&rb, &q, T_CALLS);
+	for (int i = 0; i < 22; i++)
+		store_rec_null(&rb);
+	ok(store_rec_end(&rb) == 0 &&
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 27,
+	   "an 0001 calls row gets 0003's five columns");
+	sbuf_reset(&q);
+	store_rec_begin(&rb, &q, T_EVENTS);
+	for (int i = 0; i < 6; i++)
+		store_rec_null(&rb);
+	ok(store_rec_end(&rb) == 0 &&
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 6,
+	   "tables no migration widened stay as they are");
+	sbuf_free(&q);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/test_store.XXXXXX";
@@ -291,9 +552,13 @@ int main(void)
 	snprintf(dir2, sizeof(dir2), "%s/j2", base);
 	test_escape();
 	test_records();
+	test_old_rows();
 	test_policy_names();
 	test_journal(dir1);
 	test_store_journal(dir2);
+	test_journal_files(base);
+	test_journal_full(base);
+	test_store_journal_full(base);
 	test_unconfigured();
 	test_migrations();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);

@@ -100,6 +100,37 @@ rc=$(run_check "$WORK/out" "$WORK/err" "$WORK/eleven.xml")
 assert_eq "$rc" 1 "eleven <Sip>: exit 1"
 assert_match "$(cat "$WORK/out")" 'error 12200: <Dial> has 11 <Sip> nouns; at most 10 are allowed' "more than 10 Sip is an error"
 
+# sip:user:password@host: the password is digest credentials, never printed
+cat >"$WORK/userpw.xml" <<'XML'
+<Response>
+  <Dial sipHeaders="Foo=1,X-D=2">
+    <Sip>sip:alice:s3cr%65t@pbx.example.com;transport=tcp</Sip>
+  </Dial>
+</Response>
+XML
+rc=$(run_check "$WORK/out" "$WORK/err" "$WORK/userpw.xml")
+assert_eq "$rc" 0 "user:password URI: exit 0"
+out=$(cat "$WORK/out")
+assert_match "$out" 'Sip target=sip:alice@pbx.example.com;transport=tcp user=alice ' "the target has no password"
+assert_match "$out" 'username=alice password=\*\*\*' "taken as digest credentials, masked"
+assert_match "$out" '^    refused Foo: 1 \(13252, dial-sipHeaders: ' "Dial sipHeaders refusal listed once, under the Dial"
+assert_eq "$(grep -c 'refused Foo' "$WORK/out")" 1 "... once"
+rc=$(run_check "$WORK/out.json" "$WORK/err" --json "$WORK/userpw.xml")
+assert_eq "$rc" 0 "--json user:password: exit 0"
+if grep -q 's3cr' "$WORK/out" "$WORK/out.json" "$WORK/err"; then
+	fail "the URI password was printed"
+else
+	pass "the URI password is never printed (text, JSON)"
+fi
+sed 's/<Sip>/<Sip username="bob">/' "$WORK/userpw.xml" >"$WORK/userpw2.xml"
+rc=$(run_check "$WORK/out" "$WORK/err" "$WORK/userpw2.xml")
+assert_eq "$rc" 1 "a URI password and a username attribute: exit 1"
+assert_match "$(cat "$WORK/out")" 'error 32110: SIP URI holds a password and <Sip> has username or password attributes' "refused with 32110"
+if grep -q 's3cr' "$WORK/out" "$WORK/err"; then fail "password printed in the error"; else pass "nor in the error"; fi
+printf '<Response><Dial><Sip username="a&quot;b">sip:a@b</Sip></Dial></Response>' >"$WORK/quote.xml"
+rc=$(run_check "$WORK/out" "$WORK/err" "$WORK/quote.xml")
+assert_eq "$rc" 1 "a username with a quote: exit 1"
+
 # JSON: the same content, parseable
 rc=$(run_check "$WORK/out.json" "$WORK/err" --json "$WORK/warn.xml")
 assert_eq "$rc" 0 "--json valid: exit 0"

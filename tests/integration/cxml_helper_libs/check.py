@@ -42,6 +42,11 @@ for case in json.load(open(cases_path)):
     diffs = ["%s=%r (want %r)" % (k, norm(dial["attributes"].get(k)), w)
              for k, w in exp["dial"].items() if norm(dial["attributes"].get(k)) != w]
     report(not diffs, "%s: Dial attributes (%d checked) %s" % (name, len(exp["dial"]), " ".join(diffs)))
+    if "dial_refused" in exp:
+        # <Dial sipHeaders> refusals are listed once, on the Dial
+        r = [[x["name"], x["code"]] for x in dial.get("refused", [])]
+        report(r == exp["dial_refused"],
+               "%s: Dial refused %s (want %s)" % (name, r, exp["dial_refused"]))
     if len(dial["nouns"]) != len(exp["nouns"]):
         report(False, "%s: %d nouns, want %d" % (name, len(dial["nouns"]), len(exp["nouns"])))
         continue

@@ -18,25 +18,6 @@ command -v ss >/dev/null 2>&1 || skip "no ss (iproute2)"
 
 cd "$WORK" || harness_error "no work dir"
 
-# an even port whose neighbour is free too (RTP + RTCP of a media peer)
-pair_port() {
-	python3 - <<'PY'
-import socket
-while True:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    if p % 2 or p > 65000:
-        s.close(); continue
-    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        t.bind(("127.0.0.1", p + 1))
-    except OSError:
-        s.close(); continue
-    print(p)
-    break
-PY
-}
 udp_bound() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
 
 LO=43100

@@ -3,16 +3,11 @@
 # answer with PCMA (an SDP answer matching the offer), and the caller's BYE (Reason) ends it
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-UAC=$(free_port)
-ME=$(free_port)
+. "$TOP/tests/lib/case.sh"
+inbound_init
 dial_start in -l "127.0.0.1:$ME" 'expect inbound 10000' 'ring id=@in' 'wait 200' \
 	'answer id=@in codecs=PCMA hdr=X-Answered-By:dialtool' 'expect answered:@in 5000' 'expect ended:@in 5000' 'wait 200'
-dial_wait_port udp "$ME"
-sipp_start uac uac_xhdr.xml "127.0.0.1:$ME" -i 127.0.0.1 -p "$UAC" -m 1
-sipp_wait uac 15
+inbound_uac udp uac_xhdr.xml -m 1
 assert_eq "$?" 0 "SIPp UAC: 180, 200 with a PCMA answer and our session timer, BYE answered"
 dial_wait in
 assert_eq "$DIAL_RC" 0 "dialtool saw inbound, answered, ended"

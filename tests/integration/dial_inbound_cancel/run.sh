@@ -3,15 +3,10 @@
 # and the leg ends "canceled" by the far end with the CANCEL's Reason
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-UAC=$(free_port)
-ME=$(free_port)
+. "$TOP/tests/lib/case.sh"
+inbound_init
 dial_start in -l "127.0.0.1:$ME" 'expect inbound 10000' 'ring id=@in' 'expect ended:@in 5000' 'wait 300'
-dial_wait_port udp "$ME"
-sipp_start uac uac_cancel.xml "127.0.0.1:$ME" -i 127.0.0.1 -p "$UAC" -m 1
-sipp_wait uac 15
+inbound_uac udp uac_cancel.xml -m 1
 assert_eq "$?" 0 "SIPp UAC: 180, CANCEL answered 200, INVITE 487, ACK"
 dial_wait in
 assert_eq "$DIAL_RC" 0 "dialtool saw inbound and its end"

@@ -2,16 +2,11 @@
 # dial_inbound_late_offer: an INVITE without SDP: our 200 carries an offer, the caller's ACK the answer
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-UAC=$(free_port)
-ME=$(free_port)
+. "$TOP/tests/lib/case.sh"
+inbound_init
 dial_start in -l "127.0.0.1:$ME" 'expect inbound 10000' 'ring id=@in' 'answer id=@in' \
 	'expect answered:@in 5000' 'expect ended:@in 5000' 'wait 200'
-dial_wait_port udp "$ME"
-sipp_start uac uac_late_offer.xml "127.0.0.1:$ME" -i 127.0.0.1 -p "$UAC" -m 1
-sipp_wait uac 15
+inbound_uac udp uac_late_offer.xml -m 1
 assert_eq "$?" 0 "SIPp UAC: 200 with our offer, ACK with its answer, BYE"
 dial_wait in
 assert_eq "$DIAL_RC" 0 "dialtool saw inbound, answered, ended"

@@ -3,16 +3,11 @@
 # is rejected by us with 486 and a Reason header
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-UAC=$(free_port)
-ME=$(free_port)
+. "$TOP/tests/lib/case.sh"
+inbound_init
 dial_start in -m 1 -l "127.0.0.1:$ME" 'expect inbound 10000' 'wait 700' \
 	'reject id=@in code=486 reason=Q.850;cause=17;text=User%20busy' 'expect ended:@in 5000' 'wait 300'
-dial_wait_port udp "$ME"
-sipp_start uac uac_reject.xml "127.0.0.1:$ME" -i 127.0.0.1 -p "$UAC" -m 2 -l 2 -r 10
-sipp_wait uac 15
+inbound_uac udp uac_reject.xml -m 2 -l 2 -r 10
 assert_eq "$?" 0 "SIPp UAC: both calls ended with a failure and were ACKed"
 dial_wait in
 assert_eq "$DIAL_RC" 0 "dialtool saw one inbound and its end"

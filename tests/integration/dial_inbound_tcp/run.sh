@@ -3,16 +3,11 @@
 # the caller's ACK and BYE arrive over it
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-UAC=$(free_port)
-ME=$(free_port)
+. "$TOP/tests/lib/case.sh"
+inbound_init
 dial_start in -l "127.0.0.1:$ME" 'expect inbound 10000' 'wait 300' 'ring id=@in' 'wait 200' \
 	'answer id=@in codecs=PCMA' 'expect answered:@in 5000' 'expect ended:@in 5000' 'wait 200'
-dial_wait_port tcp "$ME"
-sipp_start uac uac_xhdr.xml "127.0.0.1:$ME" -t t1 -i 127.0.0.1 -p "$UAC" -m 1
-sipp_wait uac 15
+inbound_uac tcp uac_xhdr.xml -t t1 -m 1
 assert_eq "$?" 0 "SIPp UAC (TCP): 180, 200 with PCMA, BYE answered"
 dial_wait in
 assert_eq "$DIAL_RC" 0 "dialtool saw inbound, answered, ended"

@@ -60,7 +60,14 @@ assert_match "$m" 'dialerd_store_reconnects_total 0' "metrics: reconnects"
 kill -KILL "$DIALERD_PID"
 wait "$DIALERD_PID" 2>/dev/null
 start_dialerd
-sleep 1
+# connected, and its journal and queue empty: anything it would replay has landed
+_d=$(( $(date +%s) + 15 ))
+until curl -fsS "$DIALERD_URL/metrics" | grep -qx 'dialerd_database_up 1' &&
+      curl -fsS "$DIALERD_URL/metrics" | grep -qx 'dialerd_store_queue_rows 0' &&
+      [ "$(store_journal_size "$WORK/data")" = 0 ]; do
+	[ "$(date +%s)" -le $_d ] || fail "the restarted daemon never settled"
+	sleep 0.1
+done
 assert_eq "$(store_counts)" "$(store_expect $N)" "restart after SIGKILL: still exactly once"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "SIGTERM: exit 0"

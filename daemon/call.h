@@ -1,0 +1,293 @@
+/* call.h: calls and legs (Twilio's model): the state machine that ties
+ * cXML documents, SIP legs, webhooks and the call log together
+ *
+ * Every leg is a call with its own SID (CA + 32 hex): an inbound INVITE is
+ * an "inbound" call, each <Sip> target of a <Dial> an "outbound-dial"
+ * child whose parent is the call that ran the <Dial>. A SIP leg's id in
+ * dial/ is its call's SID, so engine events find their call by id. The
+ * files, bottom up (each calls only those below it):
+ *   call_outcome.c  SIP result -> status (pure)
+ *   call_params.c   webhook parameters (pure)
+ *   call_log.c      rows for the store
+ *   call.c          the call table, SIDs, status changes, callbacks
+ *   call_dial.c     <Dial>: fork, timeout, answer, bridge, action
+ *   call_doc.c      fetch -> parse -> run verbs one by one
+ *   call_inbound.c  the SIP engine's events in: new calls, routing
+ * Main thread only.
+ */
+#ifndef DIALERD_CALL_H
+#define DIALERD_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/smap.h"
+#include "daemon/webhook.h"
+
+struct config;
+struct dial;
+struct dial_event;
+struct event;
+struct event_base;
+struct store;
+struct cxml_doc;
+struct cxml_policy;
+
+/* ---- outcomes (call_outcome.c) ---- */
+
+enum call_status {
+	CALL_QUEUED = 0,
+	CALL_INITIATED,
+	CALL_RINGING,
+	CALL_IN_PROGRESS,
+	CALL_COMPLETED,
+	CALL_BUSY,
+	CALL_FAILED,
+	CALL_NO_ANSWER,
+	CALL_CANCELED,
+};
+
+/* Why dialerd itself ended a leg that had not answered. */
+enum call_cause {
+	CALL_CAUSE_NONE = 0,	/* the far end or the network decided */
+	CALL_CAUSE_TIMEOUT,	/* <Dial timeout> ran out */
+	CALL_CAUSE_CANCELED,	/* the caller hung up, or the API ended it */
+	CALL_CAUSE_ELSEWHERE,	/* another branch of the fork answered */
+};
+
+struct call_result {
+	bool answered;		/* a 2xx came */
+	uint16_t code;		/* final SIP status; 0 none */
+	int err;		/* errno when no response explains it */
+	enum call_cause cause;
+};
+
+const char *call_status_name(enum call_status st);
+bool call_status_final(enum call_status st);
+/* A leg's final status from its result (the table of the wire spec). */
+enum call_status call_outcome(const struct call_result *r);
+/* A whole <Dial>'s DialCallStatus from its branches' statuses: the
+ * winner's if one answered; else busy if all were busy; else no-answer if
+ * any was; else failed. canceled when the caller or the API ended it. */
+enum call_status call_outcome_dial(const enum call_status *branches, size_t n,
+				   bool canceled);
+
+/* ---- parameters (call_params.c) ---- */
+
+#define CALL_PARAMS_MAX 96
+
+/* Names and values are copies owned by the list. Names never repeat: a
+ * second value for a name is dropped (the signature rule). */
+struct call_params {
+	struct webhook_param v[CALL_PARAMS_MAX];
+	size_t n;
+	bool full;		/* something did not fit */
+};
+void call_params_init(struct call_params *p);
+void call_params_free(struct call_params *p);
+void call_params_add(struct call_params *p, const char *name, const char *value);
+void call_params_addf(struct call_params *p, const char *name,
+		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One prefix+name parameter per policy header (X-*, User-to-User,
+ * Remote-Party-ID, P-Preferred-Identity, P-Called-Party-ID, Diversion),
+ * first value of a name wins. */
+void call_params_sip_headers(struct call_params *p, const char *prefix,
+			     const char *const *names, const char *const *values,
+			     size_t n);
+/* The URI of a From/To header value: no display name, no tag or other
+ * header parameters ("Bob" <sip:b@h>;tag=1 -> sip:b@h). Writes "" when
+ * there is none. */
+void call_params_uri(const char *hdr, char *out, size_t size);
+/* Its display name, unquoted ("" when none). */
+void call_params_display(const char *hdr, char *out, size_t size);
+/* RFC 2822 time of a CLOCK_REALTIME microsecond count. */
+void call_params_time(int64_t us, char *out, size_t size);
+
+/* ---- the call table (call.c) ---- */
+
+enum call_direction {
+	CALL_INBOUND,
+	CALL_OUTBOUND_API,
+	CALL_OUTBOUND_DIAL,
+};
+
+struct call;
+
+/* Receives the engine's events of a call's leg. */
+typedef void (call_leg_h)(struct call *c, const struct dial_event *ev,
+			  void *arg);
+
+/* A call's status callback (statusCallback, Event, Method). */
+struct call_callback {
+	char *url;		/* NULL: none */
+	bool get;
+	unsigned events;	/* CALL_CB_* bits */
+};
+enum {
+	CALL_CB_INITIATED = 1 << 0,
+	CALL_CB_RINGING = 1 << 1,
+	CALL_CB_ANSWERED = 1 << 2,
+	CALL_CB_COMPLETED = 1 << 3,
+};
+
+struct call_layer {
+	struct event_base *base;
+	const struct config *cfg;
+	struct dial *dial;
+	struct webhook *wh;
+	struct webhook_outbox *ob;	/* NULL: no callbacks can be kept */
+	struct store *store;		/* NULL: no call log */
+	const struct cxml_policy *pol;
+	struct smap calls;		/* SID -> struct call */
+	size_t ncalls;
+	bool draining;
+	unsigned long long started, ended;
+};
+
+struct call {
+	struct smap_node node;
+	char sid[40];
+	struct call_layer *cl;
+	unsigned refs;
+	struct call *parent;		/* outbound-dial: the <Dial>'s call */
+	enum call_direction dir;
+	enum call_status status;
+	char *from, *to;		/* URIs as the webhooks show them */
+	char *caller_name, *forwarded_from, *sip_call_id;
+	char source_ip[48];		/* inbound: where the INVITE came from */
+	/* the INVITE's policy headers (inbound), for SipHeader_ */
+	char **hdr_names, **hdr_values;
+	size_t nhdrs;
+	uint16_t sip_code;		/* latest final response code */
+	char codec[24];
+	int64_t created_us, ringing_us, answered_us, ended_us;
+	uint32_t cb_seq;		/* next SequenceNumber */
+	uint32_t ev_seq;		/* next call_events key */
+	uint32_t msg_seq;		/* next sip_messages key */
+	uint32_t fetch_seq;		/* next webhook_requests key of fetches */
+	uint32_t policy_seq;		/* next header_policy_events ordinal */
+	int64_t started_us;		/* the leg's INVITE */
+	char dial_group[40];		/* outbound-dial: its <Dial>'s id */
+	int branch;			/* ... and its index there; -1: none */
+	const char *hangup_by;		/* "local", "remote"; NULL: not yet */
+	struct call_callback cb;
+	bool has_leg;			/* a SIP leg was started or came in */
+	bool answer_sent;		/* inbound: our 200 is on its way */
+	bool leg_up;			/* the SIP leg answered and not ended */
+	bool leg_ended;
+	bool left;			/* out of the table */
+	char *dial_status;		/* parent: last DialCallStatus */
+	struct event *se_timer;		/* session refresh or expiry (RFC 4028) */
+	unsigned se;			/* negotiated interval, s; 0: none */
+	bool se_local;			/* we refresh */
+	call_leg_h *leg_h;		/* whoever drives the leg */
+	void *leg_arg;
+	void *doc;			/* the document run on this call */
+	void *dial;			/* its <Dial> while one runs */
+	/* a whisper document on this child is over (hangup: it said so);
+	 * cleared by the <Dial> when it no longer waits for one */
+	void (*whisper_done)(struct call *c, bool hangup, void *arg);
+	void *whisper_arg;
+};
+
+/* A new call registered under a fresh SID (or sid, for an inbound leg
+ * whose id the engine chose). It holds one reference for the table until
+ * call_end. ENOMEM, EEXIST. */
+int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
+	     struct call *parent, struct call **cp);
+/* CA + 32 lowercase hex: the one place SIDs are made. */
+void call_sid_new(char sid[40]);
+struct call *call_find(struct call_layer *cl, const char *sid);
+/* References for timers, transfers and children that point at a call. */
+struct call *call_ref(struct call *c);
+struct call *call_unref(struct call *c);
+/* Moves the call to st: a call_events row, a calls snapshot, and the
+ * status callback when the call asked for that event. code: the SIP code
+ * that caused it (0: none). A final status takes the call out of the
+ * table once its SIP leg has ended too. */
+void call_status_set(struct call *c, enum call_status st, uint16_t code);
+/* Routes an engine event to the call's leg handler; SIP messages are
+ * logged first. False when no call has that id. */
+bool call_leg_event(struct call_layer *cl, const struct dial_event *ev);
+/* Fills the standard parameters of a webhook about c: CallSid, AccountSid,
+ * From, To, Caller, Called, CallStatus, ApiVersion, Direction, ParentCallSid,
+ * CallerName, ForwardedFrom, SipCallId, SipSourceIp, SipHeader_*. */
+void call_params_standard(const struct call *c, struct call_params *p);
+/* The next fetch of c: a request for kind to url with params. */
+int call_fetch(struct call *c, const char *kind, const char *url, bool get,
+	       const struct call_params *p, webhook_done_h *done, void *arg,
+	       struct webhook_fetch **fp);
+/* Inbound: answers the caller's leg once (relayed media, the caller's
+ * first codec). */
+void call_answer(struct call *c);
+/* The calls snapshot row now. */
+void call_log_snapshot(struct call *c);
+
+/* ---- rows (call_log.c) ---- */
+
+void call_log_call(struct store *s, const struct call *c, int64_t now_us);
+void call_log_event(struct store *s, const struct call *c, uint32_t seq,
+		    const char *event, uint16_t code, const char *detail_json);
+void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
+		  const struct dial_event *ev);
+/* An event whose detail is {"<key>": "<text>"}, the text JSON-escaped and
+ * cut at 4 KiB. */
+void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,
+			 const char *event, uint16_t code, const char *key,
+			 const char *text, size_t len);
+struct cxml_sip_refusal;
+/* A header the policy refused; ordinal: per call, from 0. */
+void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
+		     const struct cxml_sip_refusal *r);
+
+/* ---- <Dial> (call_dial.c) ---- */
+
+struct cxml_dial;
+/* A <Dial> is over: p holds its Dial* parameters (DialCallStatus,
+ * DialCallSid, DialSipHeader_...) for the action request, which the
+ * document layer makes; caller_gone: the parent's leg has ended. */
+typedef void (call_dial_done_h)(struct call *parent,
+				const struct call_params *p, bool caller_gone,
+				void *arg);
+/* Runs a <Sip url> document on an answered child before the bridge; ends
+ * with child->whisper_done. */
+typedef int (call_whisper_h)(struct call *child, const char *url, bool get,
+			     const struct call_params *extra);
+/* Starts a <Dial> on parent (answered or not); what is needed of d is
+ * copied; relative URLs in it resolve against doc_url; whisper runs <Sip
+ * url> documents. done runs once, from the loop. EINVAL (nothing to dial:
+ * the reason is logged and recorded), ENOMEM. */
+int call_dial_start(struct call *parent, const struct cxml_dial *d,
+		    const char *doc_url, call_whisper_h *whisper,
+		    call_dial_done_h *done, void *arg);
+/* The caller hung up or the call is being ended: cancel every branch. */
+void call_dial_abort(struct call *parent);
+
+/* ---- documents (call_doc.c) ---- */
+
+/* Fetches url (kind voice, action, redirect...) for c and runs what comes
+ * back, verb by verb; the document then drives the call's leg. extra:
+ * parameters besides the standard ones (may be NULL). */
+int call_doc_fetch(struct call *c, const char *kind, const char *url,
+		   bool get, const struct call_params *extra);
+
+/* ---- the layer (call_inbound.c) ---- */
+
+int call_layer_alloc(struct call_layer **clp, struct event_base *base,
+		     const struct config *cfg, struct dial *dial,
+		     struct webhook *wh, struct webhook_outbox *ob,
+		     struct store *store);
+struct call_layer *call_layer_free(struct call_layer *cl);
+/* sip_event_h: every engine event; true when the event was taken. */
+bool call_layer_event(const struct dial_event *ev, void *arg);
+/* SIGTERM: new INVITEs get 503 from now on. NULL-safe. */
+void call_layer_drain(struct call_layer *cl);
+/* Hangs up every call whose leg is still up (BYE, CANCEL, or 487 to an
+ * unanswered caller) with Reason "SIP;cause=503;text=\"Shutting down\"";
+ * their ends arrive as usual. */
+void call_layer_end_all(struct call_layer *cl);
+/* server_busy_h: calls still up. */
+bool call_layer_busy(void *arg);
+
+#endif

@@ -1,0 +1,445 @@
+/* call_doc.c: a call's cXML document: fetch, parse, run the verbs one by
+ * one; the fallback URL when a fetch or the document fails; the caller's
+ * leg (answer, hang-up) while the document runs
+ *
+ * A document runs on a call until a verb hands it on (<Redirect>, a
+ * <Dial action>) or it ends, and then the call is hung up. Verbs that
+ * need a media engine (<Say>, <Play>, <Gather>, <Record>) are parsed,
+ * reported as warning 12200 "not executed" and skipped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "cxml/cxml.h"
+#include "daemon/call.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "dial/dial.h"
+
+struct doc {
+	struct call *c;
+	struct cxml_doc *tree;
+	size_t pc;			/* the verb running or next */
+	char *url;			/* the document's URL: relative ones
+					 * resolve against it */
+	char *kind;			/* of the fetch in flight */
+	bool get;
+	struct call_params extra;	/* of the fetch, for its fallback */
+	struct webhook_fetch *fetch;
+	struct event *pause;
+	bool fallback_tried;
+	bool record_only;		/* the caller is gone: store, don't run */
+	bool hangup_on_answer;		/* <Hangup> before the answer */
+	bool dialing;
+	bool whisper;			/* a <Sip url> document: ends with
+					 * c->whisper_done, not a hang-up */
+};
+
+static void run(struct doc *d);
+static int call_doc_whisper(struct call *child, const char *url, bool get,
+			    const struct call_params *extra);
+
+static void doc_free(struct doc *d)
+{
+	if (d->fetch)
+		webhook_fetch_cancel(d->fetch);
+	if (d->pause)
+		event_free(d->pause);
+	d->tree = cxml_doc_free(d->tree);
+	call_params_free(&d->extra);
+	free(d->url);
+	free(d->kind);
+	d->c->doc = NULL;
+	call_unref(d->c);
+	free(d);
+}
+
+/* A whisper is over: the <Dial> goes on (bridge, or not on hangup). */
+static void whisper_end(struct doc *d, bool hangup)
+{
+	struct call *c = d->c;
+
+	if (c->whisper_done)
+		c->whisper_done(c, hangup, c->whisper_arg);
+	doc_free(d);
+}
+
+/* Nothing more can happen on this document. */
+static void doc_maybe_free(struct doc *d)
+{
+	if (!d->fetch && !d->dialing && (d->c->leg_ended || !d->c->has_leg))
+		doc_free(d);
+}
+
+static void leg_hangup(struct call *c, uint16_t code, int cxml_code)
+{
+	struct dial_reason r = {.present = cxml_code != 0, .cause = 500};
+
+	snprintf(r.protocol, sizeof(r.protocol), "SIP");
+	snprintf(r.text, sizeof(r.text), "cXML error %d", cxml_code);
+	if (c->leg_up)
+		dial_leg_hangup(c->cl->dial, c->sid, r.present ? &r : NULL);
+	else if (code)
+		dial_inbound_reject(c->cl->dial, c->sid, code, r.present ? &r : NULL);
+	else
+		dial_leg_hangup(c->cl->dial, c->sid, NULL);
+}
+
+/* The document cannot go on: 500 before the answer, BYE after, with the
+ * code in a Reason header; the call ends failed. */
+static void fail(struct doc *d, int code, const char *why)
+{
+	struct call *c = d->c;
+	char detail[300];
+
+	log_write(LOG_WARNING, "call", c->sid, "cXML error %d: %s", code, why);
+	snprintf(detail, sizeof(detail), "{\"code\":%d}", code);
+	call_log_event(c->cl->store, c, c->ev_seq++, "cxml-error",
+		       (uint16_t)0, detail);
+	if (!c->leg_ended)
+		leg_hangup(c, 500, code);
+	call_status_set(c, CALL_FAILED, 500);
+}
+
+static void on_fetched(const struct webhook_result *r, void *arg);
+
+static int fetch(struct doc *d, const char *kind, const char *url, bool get,
+		 const struct call_params *extra)
+{
+	struct call_params p;
+	char *abs = NULL;
+	int err;
+
+	err = webhook_url_resolve(d->url, url, &abs);
+	if (err)
+		return err;
+	call_params_init(&p);
+	/* an action requested after the caller hung up reports the call
+	 * over, whether it had been answered or not */
+	if (d->record_only)
+		call_params_add(&p, "CallStatus", "completed");
+	call_params_standard(d->c, &p);
+	for (size_t i = 0; extra && i < extra->n; i++)
+		call_params_add(&p, extra->v[i].name, extra->v[i].value);
+	err = call_fetch(d->c, kind, abs, get, &p, on_fetched, d, &d->fetch);
+	call_params_free(&p);
+	if (!err) {
+		free(d->kind);
+		d->kind = strdup(kind);
+		d->get = get;
+		if (extra != &d->extra) {
+			call_params_free(&d->extra);
+			for (size_t i = 0; extra && i < extra->n; i++)
+				call_params_add(&d->extra, extra->v[i].name,
+						extra->v[i].value);
+		}
+		free(d->url);
+		d->url = abs;
+		abs = NULL;
+	}
+	free(abs);
+	return err;
+}
+
+/* The fallback, once per call, with ErrorCode and ErrorUrl. */
+static bool fallback(struct doc *d, int code)
+{
+	const struct config *cfg = d->c->cl->cfg;
+	struct call_params p;
+	bool ok;
+
+	if (d->fallback_tried || !cfg->voice_fallback_url ||
+	    d->c->dir != CALL_INBOUND || d->record_only)
+		return false;
+	d->fallback_tried = true;
+	call_params_init(&p);
+	for (size_t i = 0; i < d->extra.n; i++)
+		call_params_add(&p, d->extra.v[i].name, d->extra.v[i].value);
+	call_params_addf(&p, "ErrorCode", "%d", code);
+	call_params_add(&p, "ErrorUrl", d->url ? d->url : "");
+	ok = fetch(d, "fallback", cfg->voice_fallback_url,
+		   strcmp(cfg->voice_method, "GET") == 0, &p) == 0;
+	call_params_free(&p);
+	return ok;
+}
+
+static void on_fetched(const struct webhook_result *r, void *arg)
+{
+	struct doc *d = arg;
+	struct cxml_diags diags = {0};
+	struct cxml_doc *tree = NULL;
+	int err;
+
+	d->fetch = NULL;
+	if (d->record_only || d->c->leg_ended) {
+		/* an action after the caller hung up: its answer is stored
+		 * (the request itself is a webhook_requests row), not run */
+		call_log_event_text(d->c->cl->store, d->c, d->c->ev_seq++,
+				    "document-not-run", (uint16_t)0, "body",
+				    r->body, r->body_len);
+		doc_maybe_free(d);
+		return;
+	}
+	if (r->code && d->whisper) {
+		/* a screening document that cannot be had does not stop the
+		 * call: recorded, and the bridge goes ahead */
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "{\"code\":%d}", (int)r->code);
+		call_log_event(d->c->cl->store, d->c, d->c->ev_seq++,
+			       "cxml-error", 0, detail);
+		whisper_end(d, false);
+		return;
+	}
+	if (r->code) {
+		if (!fallback(d, r->code)) {
+			fail(d, r->code, r->error);
+			doc_maybe_free(d);
+		}
+		return;
+	}
+	err = cxml_parse_once(r->body, r->body_len, d->c->cl->pol, &tree, &diags);
+	for (size_t i = 0; i < diags.n; i++)
+		log_write(diags.v[i].sev == CXML_ERROR ? LOG_WARNING : LOG_INFO,
+			  "call", d->c->sid, "cXML %s %d line %u: %s",
+			  diags.v[i].sev == CXML_ERROR ? "error" : "warning",
+			  diags.v[i].code, diags.v[i].line, diags.v[i].msg);
+	if (err && d->whisper) {
+		cxml_diags_free(&diags);
+		whisper_end(d, false);
+		return;
+	}
+	if (err) {
+		const struct cxml_diag *e = cxml_diags_first_error(&diags);
+		int code = e ? e->code : 12100;
+
+		cxml_diags_free(&diags);
+		if (!fallback(d, code)) {
+			fail(d, code, "invalid document");
+			doc_maybe_free(d);
+		}
+		return;
+	}
+	cxml_diags_free(&diags);
+	cxml_doc_free(d->tree);
+	d->tree = tree;
+	d->pc = 0;
+	run(d);
+}
+
+static void on_dial_done(struct call *c, const struct call_params *p,
+			 bool caller_gone, void *arg)
+{
+	struct doc *d = arg;
+	const struct cxml_dial *dv = &d->tree->verbs[d->pc].u.dial;
+
+	(void)c;
+	d->dialing = false;
+	d->pc++;
+	if (dv->action) {
+		d->record_only = caller_gone;
+		if (fetch(d, "action", dv->action, dv->method == CXML_GET, p) == 0)
+			return;
+		log_write(LOG_WARNING, "call", d->c->sid,
+			  "Dial action %s cannot be requested", dv->action);
+	}
+	if (caller_gone)
+		doc_maybe_free(d);
+	else
+		run(d);
+}
+
+static void on_pause(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run(arg);
+}
+
+/* <Hangup> and the end of a document: an unanswered caller is answered
+ * first (BYE may follow only the ACK of our 200: RFC 3261 §15). */
+static void hangup(struct doc *d)
+{
+	struct call *c = d->c;
+
+	if (c->leg_ended)
+		return;
+	if (c->leg_up) {
+		dial_leg_hangup(c->cl->dial, c->sid, NULL);
+		return;
+	}
+	d->hangup_on_answer = true;
+	call_answer(c);
+}
+
+static void reject(struct doc *d, const struct cxml_reject *r)
+{
+	struct call *c = d->c;
+	uint16_t code = r->reason == CXML_REJECT_BUSY ? 486 : 603;
+
+	if (c->leg_up) {
+		hangup(d);
+		return;
+	}
+	dial_inbound_reject(c->cl->dial, c->sid, code, NULL);
+	call_status_set(c, CALL_BUSY, code);
+}
+
+static void not_executed(struct doc *d, const struct cxml_verb *v)
+{
+	char detail[128];
+
+	log_write(LOG_NOTICE, "call", d->c->sid, "<%s> (line %u) is not "
+		  "executed by this dialerd (12200); skipped",
+		  cxml_verb_name(v->type), v->line);
+	snprintf(detail, sizeof(detail), "{\"code\":12200,\"verb\":\"%s\"}",
+		 cxml_verb_name(v->type));
+	call_log_event(d->c->cl->store, d->c, d->c->ev_seq++, "cxml-warning",
+		       0, detail);
+}
+
+/* Runs verbs until one has to wait for something. */
+static void run(struct doc *d)
+{
+	struct call *c = d->c;
+
+	while (!c->leg_ended && d->tree && d->pc < d->tree->nverbs) {
+		const struct cxml_verb *v = &d->tree->verbs[d->pc];
+		struct timeval tv = {0, 0};
+
+		if (d->whisper && (v->type == CXML_VERB_HANGUP ||
+				   v->type == CXML_VERB_REJECT)) {
+			whisper_end(d, true);
+			return;
+		}
+		switch (v->type) {
+		case CXML_VERB_DIAL:
+			if (d->whisper) {	/* not allowed in a whisper */
+				not_executed(d, v);
+				break;
+			}
+			d->dialing = true;
+			if (call_dial_start(c, &v->u.dial, d->url, call_doc_whisper,
+					    on_dial_done, d) == 0)
+				return;
+			d->dialing = false;
+			break;
+		case CXML_VERB_HANGUP:
+			d->pc = d->tree->nverbs;
+			hangup(d);
+			return;
+		case CXML_VERB_REJECT:
+			d->pc = d->tree->nverbs;
+			reject(d, &v->u.reject);
+			return;
+		case CXML_VERB_PAUSE:
+			d->pc++;
+			tv.tv_sec = v->u.pause.length;
+			if (!d->pause)
+				d->pause = evtimer_new(c->cl->base, on_pause, d);
+			if (d->pause && evtimer_add(d->pause, &tv) == 0)
+				return;
+			continue;
+		case CXML_VERB_REDIRECT:
+			d->pc = d->tree->nverbs;
+			if (fetch(d, "redirect", v->u.redirect.url,
+				  v->u.redirect.method == CXML_GET, NULL) == 0)
+				return;
+			fail(d, 11200, "bad Redirect URL");
+			return;
+		default:
+			not_executed(d, v);
+			break;
+		}
+		d->pc++;
+	}
+	if (d->whisper) {
+		whisper_end(d, false);
+		return;
+	}
+	/* the end of the document hangs up */
+	hangup(d);
+}
+
+/* The caller's leg while a document runs on it. */
+static void on_leg(struct call *c, const struct dial_event *ev, void *arg)
+{
+	struct doc *d = arg;
+
+	switch (ev->type) {
+	case DIAL_EV_ANSWERED:
+		c->leg_up = true;
+		call_status_set(c, CALL_IN_PROGRESS, 200);
+		if (d->hangup_on_answer)
+			dial_leg_hangup(c->cl->dial, c->sid, NULL);
+		break;
+	case DIAL_EV_ENDED:
+		c->leg_up = false;
+		if (ev->code && ev->code >= 300 && !c->sip_code)
+			c->sip_code = ev->code;
+		/* a caller who gives up before the answer got our 487
+		 * (RFC 3261 §9.2) */
+		if (c->answered_us)
+			call_status_set(c, CALL_COMPLETED, 0);
+		else if (ev->local)
+			call_status_set(c, CALL_FAILED, 0);
+		else
+			call_status_set(c, CALL_CANCELED, 487);
+		if (d->pause)
+			event_del(d->pause);
+		call_dial_abort(c);
+		doc_maybe_free(d);
+		break;
+	default:
+		break;
+	}
+}
+
+int call_doc_fetch(struct call *c, const char *kind, const char *url,
+		   bool get, const struct call_params *extra)
+{
+	struct doc *d = c->doc;
+	int err;
+
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return ENOMEM;
+		d->c = call_ref(c);
+		call_params_init(&d->extra);
+		c->doc = d;
+		c->leg_h = on_leg;
+		c->leg_arg = d;
+	}
+	err = fetch(d, kind, url, get, extra);
+	if (err)
+		doc_maybe_free(d);
+	return err;
+}
+
+/* call_whisper_h: the <Sip url> document on an answered child; the
+ * <Dial> keeps driving the child's leg. */
+static int call_doc_whisper(struct call *child, const char *url, bool get,
+			    const struct call_params *extra)
+{
+	struct doc *d;
+	int err;
+
+	if (child->doc)
+		return EBUSY;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	d->c = call_ref(child);
+	d->whisper = true;
+	call_params_init(&d->extra);
+	child->doc = d;
+	err = fetch(d, "whisper", url, get, extra);
+	if (err)
+		doc_free(d);
+	return err;
+}

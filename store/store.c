@@ -1,0 +1,145 @@
+/* store.c: the store as its users see it: alloc and free, one process
+ * step, timeouts, state; it drives conn.c and writer.c, which never call
+ * back up (writer.c calls conn.c and journal.c, conn.c calls neither) */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+/* The settings, with their defaults. */
+static void settings(struct store *s, const struct store_conf *conf)
+{
+	s->nconn = conf->connections ? (int)conf->connections : STORE_NCONN;
+	s->reconnect_min_ms = conf->reconnect_min_ms ? conf->reconnect_min_ms : 250;
+	s->reconnect_max_ms = conf->reconnect_max_ms ? conf->reconnect_max_ms : 10000;
+	s->backoff_ms = s->reconnect_min_ms;
+	s->wake = conf->wake;
+	s->wake_arg = conf->wake_arg;
+	s->batch_rows = conf->batch_rows ? conf->batch_rows : 2000;
+	s->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
+	s->queue_max_bytes = conf->queue_max_bytes ? conf->queue_max_bytes
+						   : (size_t)64 << 20;
+}
+
+static int open_journal(struct store *s, const struct store_conf *conf)
+{
+	int err = store_journal_open(&s->journal, conf->data_dir,
+				     STORE_JOURNAL_NAME);
+
+	if (err)
+		return err;
+	s->journal.max_bytes = conf->journal_max_bytes
+				       ? conf->journal_max_bytes
+				       : STORE_JOURNAL_MAX_BYTES;
+	s->have_journal = true;
+	return 0;
+}
+
+int store_alloc(struct store **sp, const struct store_conf *conf)
+{
+	struct store *s;
+	int err;
+
+	if (!sp || !conf || conf->connections > STORE_NCONN)
+		return EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	settings(s, conf);
+	s->instance = strdup(conf->instance && *conf->instance ? conf->instance
+							       : "local");
+	if (!s->instance) {
+		err = ENOMEM;
+		goto out;
+	}
+	if (!conf->conninfo || !*conf->conninfo) {
+		s->state = STORE_UNCONFIGURED;
+		err = 0;
+		goto out;
+	}
+	err = store_conn_init(s, conf->conninfo);
+	if (!err && conf->data_dir && *conf->data_dir)
+		err = open_journal(s, conf);
+	if (!err)
+		store_conn_start(s);
+ out:
+	if (err)
+		s = store_free(s);
+	else
+		*sp = s;
+	return err;
+}
+
+struct store *store_free(struct store *s)
+{
+	if (!s)
+		return NULL;
+	store_writer_free(s);
+	store_conn_close(s);
+	free(s->instance);
+	free(s);
+	return NULL;
+}
+
+int store_timeout_ms(const struct store *s)
+{
+	int conn, w;
+
+	if (!s)
+		return -1;
+	conn = store_conn_timeout_ms(s);
+	w = store_writer_timeout_ms(s);
+	if (conn < 0)
+		return w;
+	return w < 0 || conn < w ? conn : w;
+}
+
+void store_process(struct store *s)
+{
+	if (!s)
+		return;
+	store_writer_tick(s);
+	switch (store_conn_process(s)) {
+	case STORE_CONN_LOST:
+		/* the batches in flight go to the journal or back to the
+		 * queue */
+		store_writer_on_lost(s);
+		return;
+	case STORE_CONN_UP:
+		for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
+			store_writer_on_connected(s, &s->w[i]);
+		/* fall through */
+	case STORE_CONN_READY:
+		if (s->state == STORE_UP)
+			store_writer_process(s);
+		return;
+	case STORE_CONN_NONE:
+		return;
+	}
+}
+
+enum store_state store_state(const struct store *s)
+{
+	return s ? s->state : STORE_UNCONFIGURED;
+}
+
+const char *store_state_name(enum store_state st)
+{
+	switch (st) {
+	case STORE_UNCONFIGURED:
+		return "unconfigured";
+	case STORE_CONNECTING:
+		return "connecting";
+	case STORE_UP:
+		return "up";
+	case STORE_DOWN:
+		return "down";
+	}
+	return "unknown";
+}
+
+unsigned long store_connects(const struct store *s)
+{
+	return s ? s->connects : 0;
+}

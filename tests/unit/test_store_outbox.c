@@ -1,0 +1,207 @@
+/* test_store_outbox.c: the webhook outbox file: entries survive a reopen with
+ * their attempts, done ones do not, a torn tail is cut, syncs are grouped and
+ * a mostly delivered file is rewritten */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "tests/tap.h"
+
+static char dir[] = "/tmp/dialerd-test-outbox-XXXXXX";
+
+struct seen {
+	unsigned n;
+	uint32_t seq[8], attempts[8];
+	char url[8][64], p1[8][32];
+	size_t nparams[8];
+};
+
+static void on_entry(const struct store_outbox_entry *e, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		s->seq[s->n] = e->sequence_number;
+		s->attempts[s->n] = e->attempts;
+		snprintf(s->url[s->n], sizeof(s->url[0]), "%s", e->url);
+		s->nparams[s->n] = e->nparams;
+		snprintf(s->p1[s->n], sizeof(s->p1[0]), "%s=%s",
+			 e->nparams ? e->params[0].name : "",
+			 e->nparams && e->params[0].value ? e->params[0].value : "(null)");
+	}
+	s->n++;
+}
+
+static int add(struct store_outbox *o, uint32_t seq, uint64_t *ticket)
+{
+	const struct store_param p[] = {{"CallStatus", "ringing"}, {"Empty", NULL}};
+	struct store_outbox_entry e = {
+		.call_sid = "CA0123456789abcdef0123456789abcdef",
+		.kind = "status-callback", .method = "POST",
+		.url = "http://127.0.0.1:1/cb", .token = "tok",
+		.sequence_number = seq, .attempts = 1, .created_at = 1,
+		.params = p, .nparams = 2,
+	};
+	int err = store_outbox_add(o, &e, ticket);
+
+	return err ? -err : (int)e.id;
+}
+
+/* Commits and waits for the sync thread to make everything durable. */
+static bool sync_all(struct store_outbox *o)
+{
+	uint64_t durable = 0;
+
+	if (store_outbox_commit(o))
+		return false;
+	for (int i = 0; i < 100; i++) {
+		struct pollfd pfd = {store_outbox_fd(o), POLLIN, 0};
+
+		poll(&pfd, 1, 100);
+		store_outbox_process(o, &durable);
+		if (durable >= store_outbox_logical(o))
+			return true;
+	}
+	return false;
+}
+
+static char *path(void)
+{
+	static char p[128];
+
+	snprintf(p, sizeof(p), "%s/webhook.outbox", dir);
+	return p;
+}
+
+static void test_reopen(void)
+{
+	struct store_outbox *o = NULL, *o2 = NULL;
+	struct seen s = {0};
+	uint64_t t1, t2, t3, tick;
+	int a, b, c;
+
+	ok(store_outbox_open(&o, dir, on_entry, &s) == 0, "opens an empty dir");
+	is_int(s.n, 0, "nothing pending at first");
+	a = add(o, 0, &t1);
+	b = add(o, 1, &t2);
+	c = add(o, 2, &t3);
+	ok(a > 0 && b > a && c > b, "ids grow");
+	ok(t1 < t2 && t2 < t3 && t3 == store_outbox_logical(o), "tickets grow");
+	is_int(store_outbox_open(&o2, dir, on_entry, &s), EBUSY,
+	       "a second opener is refused");
+	ok(sync_all(o), "one commit, one sync: all durable");
+	ok(store_outbox_attempt(o, (uint64_t)b, 3, &tick) == 0 && tick > t3,
+	   "attempt recorded");
+	ok(store_outbox_done(o, (uint64_t)a) == 0, "first done");
+	is_int(store_outbox_done(o, (uint64_t)a), ENOENT, "done twice: ENOENT");
+	ok(sync_all(o), "synced again");
+	o = store_outbox_close(o);
+	ok(store_outbox_open(&o, dir, on_entry, &s) == 0, "reopens");
+	is_int(s.n, 2, "two entries pending after the reopen");
+	is_int(s.seq[0], 1, "in the order they were added");
+	is_int(s.attempts[0], 3, "with their recorded attempts");
+	is_int(s.attempts[1], 1, "and the others' attempt 1");
+	is_str(s.url[1], "http://127.0.0.1:1/cb", "URL kept");
+	is_int((long long)s.nparams[1], 2, "parameters kept");
+	is_str(s.p1[1], "CallStatus=ringing", "parameter name and value kept");
+	o = store_outbox_close(o);
+}
+
+static void test_torn_tail(void)
+{
+	struct store_outbox *o = NULL;
+	struct seen s = {0};
+	struct stat st;
+	uint64_t t;
+
+	ok(store_outbox_open(&o, dir, on_entry, &s) == 0, "reopens (2 pending)");
+	add(o, 7, &t);
+	ok(sync_all(o), "third entry durable");
+	o = store_outbox_close(o);
+	stat(path(), &st);
+	ok(truncate(path(), st.st_size - 5) == 0, "tail cut by 5 bytes");
+	memset(&s, 0, sizeof(s));
+	ok(store_outbox_open(&o, dir, on_entry, &s) == 0, "opens with a torn tail");
+	is_int(s.n, 2, "the torn entry is gone, the whole ones are kept");
+	o = store_outbox_close(o);
+}
+
+static void test_all_done_truncates(void)
+{
+	struct store_outbox *o = NULL;
+	struct seen s = {0};
+	struct stat st;
+	uint64_t t;
+
+	store_outbox_open(&o, dir, on_entry, &s);
+	/* ids of the entries found: 2 and 3 (1 was done) */
+	ok(store_outbox_done(o, 2) == 0 && store_outbox_done(o, 3) == 0,
+	   "both found entries done");
+	add(o, 9, &t);
+	ok(sync_all(o), "synced");
+	o = store_outbox_close(o);
+	memset(&s, 0, sizeof(s));
+	store_outbox_open(&o, dir, on_entry, &s);
+	is_int(s.n, 1, "one left");
+	store_outbox_done(o, 4);
+	sync_all(o);
+	o = store_outbox_close(o);
+	memset(&s, 0, sizeof(s));
+	store_outbox_open(&o, dir, on_entry, &s);
+	stat(path(), &st);
+	is_int(s.n, 0, "none left");
+	is_int((long long)st.st_size, 0, "an outbox with nothing pending is emptied at open");
+	o = store_outbox_close(o);
+}
+
+static void test_compaction(void)
+{
+	struct store_outbox *o = NULL;
+	struct seen s = {0};
+	struct stat st;
+	uint64_t t;
+	int keep = 0, id = 0;
+
+	store_outbox_open(&o, dir, on_entry, &s);
+	/* ~17 MiB of frames, all delivered but one */
+	for (int i = 0; i < 200000; i++) {
+		id = add(o, (uint32_t)i, &t);
+		if (i == 100)
+			keep = id;
+		else
+			store_outbox_done(o, (uint64_t)id);
+		if (i % 5000 == 0)
+			store_outbox_commit(o);
+	}
+	ok(sync_all(o), "synced");
+	/* the next processing pass sees a durable, mostly dead file */
+	ok(sync_all(o), "idle pass");
+	stat(path(), &st);
+	ok(st.st_size < 4096, "rewritten to the live entry (%lld bytes)",
+	   (long long)st.st_size);
+	o = store_outbox_close(o);
+	memset(&s, 0, sizeof(s));
+	store_outbox_open(&o, dir, on_entry, &s);
+	is_int(s.n, 1, "the live entry survives the rewrite");
+	is_int(s.seq[0], 100, "it is the right one");
+	ok(store_outbox_done(o, (uint64_t)keep) == 0, "its id is kept too");
+	o = store_outbox_close(o);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 99;
+	test_reopen();
+	test_torn_tail();
+	test_all_done_truncates();
+	test_compaction();
+	unlink(path());
+	rmdir(dir);
+	return tap_done();
+}
