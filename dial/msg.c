@@ -1,4 +1,4 @@
-/* msg.c: raw SIP text into event copies: start line, headers in order, Reason, SDP summary */
+/* msg.c: raw SIP text into event copies (start line, headers in order, Reason); event copies and clones; the Reason header written back */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
