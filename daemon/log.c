@@ -186,7 +186,7 @@ void log_add_conninfo_secret(const char *ci)
 }
 
 /* Masks the value after every "authorization" that is followed (past
- * spaces and quotes) by ':' or '=': headers ("Proxy-Authorization :"),
+ * spaces, tabs, quotes and backslashes) by ':' or '=': headers ("Proxy-Authorization :"),
  * query strings and JSON ("\"Authorization\": ..."). The rest of the line
  * goes: a value's end is not certain in every one of these forms. */
 static size_t scrub_auth(char *buf, size_t len, size_t cap)
@@ -198,7 +198,9 @@ static size_t scrub_auth(char *buf, size_t len, size_t cap)
 	while ((p = strcasestr(p, "authorization"))) {
 		char *v = p + 13;
 
-		while (*v == ' ' || *v == '"' || *v == '\'')
+		/* SIP allows tabs before the colon (HCOLON); JSON inside a
+		 * string escapes its quotes */
+		while (*v == ' ' || *v == '\t' || *v == '"' || *v == '\'' || *v == '\\')
 			v++;
 		if (*v != ':' && *v != '=') {
 			p += 13;
@@ -212,6 +214,60 @@ static size_t scrub_auth(char *buf, size_t len, size_t cap)
 		}
 		buf[len] = '\0';
 		break;
+	}
+	return len;
+}
+
+/* Masks the password of every "scheme://user:password@" and
+ * "sip:user:password@" (sips: too) in the line, registered or not: a
+ * database URL given at run time, a webhook URL with Basic credentials or a
+ * dialled URI must not leave one in a log. The userinfo ends at '@'; a
+ * space, quote, bracket, '/', '?' or '#' first means there is none. */
+static size_t scrub_userinfo(char *buf, size_t len, size_t cap)
+{
+	static const char redacted[] = "[redacted]";
+	const size_t rl = sizeof(redacted) - 1;
+	char *p = buf;
+
+	while (p < buf + len) {
+		char *u = NULL, *q = p, *colon = NULL, *at;
+
+		/* the next URL's userinfo start */
+		for (; q < buf + len; q++) {
+			if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+				u = q + 3;
+				break;
+			}
+			if ((q == buf || !((q[-1] | 0x20) >= 'a' && (q[-1] | 0x20) <= 'z')) &&
+			    (!strncasecmp(q, "sip:", 4) || !strncasecmp(q, "sips:", 5))) {
+				u = q + ((q[3] | 0x20) == 's' ? 5 : 4);
+				break;
+			}
+		}
+		if (!u)
+			break;
+		for (at = u; at < buf + len && !strchr(" \t\"'<>[]/?#@", *at); at++)
+			if (*at == ':' && !colon)
+				colon = at;
+		p = at;
+		if (at >= buf + len || *at != '@' || !colon || at == colon + 1)
+			continue;
+		/* "user:" + redacted + "@...": shrink or grow within cap */
+		{
+			size_t slen = (size_t)(at - colon - 1);
+			size_t tail = len - (size_t)(at - buf);
+
+			if (len - slen + rl >= cap) {
+				len = (size_t)(colon + 1 - buf);
+				buf[len] = '\0';
+				break;
+			}
+			memmove(colon + 1 + rl, at, tail);
+			memcpy(colon + 1, redacted, rl);
+			len = len - slen + rl;
+			buf[len] = '\0';
+			p = colon + 1 + rl;
+		}
 	}
 	return len;
 }
@@ -242,6 +298,7 @@ static size_t scrub(char *buf, size_t len, size_t cap)
 			p += rl;
 		}
 	}
+	len = scrub_userinfo(buf, len, cap);
 	return scrub_auth(buf, len, cap);
 }
 

@@ -82,6 +82,26 @@ int main(void)
 		ok(strchr(text, '\033') == NULL && strchr(text, '\a') == NULL, "no raw control bytes");
 	}
 
+	/* more forms: HCOLON with a tab, JSON escaped inside a string,
+	 * passwords in URLs nobody registered */
+	log_msg(LOG_ERR, "sip", "Authorization\t: Digest response=\"tabbed0001\"");
+	log_msg(LOG_ERR, "api", "body \"{\\\"Authorization\\\": \\\"Basic escaped0002\\\"}\"");
+	log_msg(LOG_ERR, "webhook", "GET https://alice:webpw0003@example.com/x failed");
+	log_msg(LOG_ERR, "store", "url postgres://bob:dbpw0004@[::1]:5432/db");
+	log_msg(LOG_ERR, "dial", "target <sip:carol:sippw0005@10.0.0.1:5060;transport=tcp>");
+	log_msg(LOG_ERR, "dial", "plain sip:dave@h:5060 and http://h:8080/p?a=b@c stay");
+	text = slurp();
+	ok(strstr(text, "tabbed0001") == NULL, "Authorization with a tab before the colon");
+	ok(strstr(text, "escaped0002") == NULL, "JSON \\\"Authorization\\\": inside a string");
+	ok(strstr(text, "webpw0003") == NULL && strstr(text, "https://alice:[redacted]@example.com/x"),
+	   "password in an http(s) URL masked, user and host kept");
+	ok(strstr(text, "dbpw0004") == NULL && strstr(text, "postgres://bob:[redacted]@[::1]"),
+	   "password in an unregistered database URL masked");
+	ok(strstr(text, "sippw0005") == NULL && strstr(text, "sip:carol:[redacted]@10.0.0.1"),
+	   "password in a sip: URI masked");
+	ok(strstr(text, "plain sip:dave@h:5060 and http://h:8080/p?a=b@c stay") != NULL,
+	   "URIs without a password untouched");
+
 	/* SIGHUP after rotation: the old name is moved, reopen creates it anew */
 	snprintf(moved, sizeof(moved), "%s.1", path);
 	rename(path, moved);
