@@ -302,6 +302,45 @@ static size_t scrub(char *buf, size_t len, size_t cap)
 	return scrub_auth(buf, len, cap);
 }
 
+/* A line vsnprintf cut at the end of raw may end in the first part of a
+ * secret, or of a URL password with its '@' cut away. Masking shrinks what
+ * precedes it (a 1 KiB token becomes "[redacted]"), which can pull that
+ * tail inside the cut a reader sees, so it goes. */
+static size_t trim_partial(char *buf, size_t len)
+{
+	for (size_t i = 0; i < MAX_SECRETS && secrets[i]; i++) {
+		size_t slen = strlen(secrets[i]);
+
+		for (size_t k = slen - 1 < len ? slen - 1 : len; k > 0; k--)
+			if (memcmp(buf + len - k, secrets[i], k) == 0) {
+				len -= k;
+				break;
+			}
+	}
+	/* "scheme://user:pa" or "sip:user:pa" with no '@' before the end */
+	for (size_t i = len; i > 0; i--) {
+		char c = buf[i - 1];
+
+		if (strchr(" \t\"'<>[]/?#@", c))
+			break;
+		if (c == ':') {
+			/* the colon after a user: is there a scheme before it? */
+			size_t j = i - 1;
+
+			while (j > 0 && !strchr(" \t\"'<>[]/?#@:", buf[j - 1]))
+				j--;
+			if ((j >= 3 && !memcmp(buf + j - 3, "://", 3)) ||
+			    (j >= 4 && !strncasecmp(buf + j - 4, "sip:", 4)) ||
+			    (j >= 5 && !strncasecmp(buf + j - 5, "sips:", 5))) {
+				len = i;
+				break;
+			}
+		}
+	}
+	buf[len] = '\0';
+	return len;
+}
+
 /* Copies src into dst (at most cap - 1 bytes and a NUL) with control
  * bytes as \xNN, never cutting an escape: a log line is one line of
  * printable text whatever a peer sent. Returns the length. */
@@ -338,6 +377,7 @@ void log_write(int level, const char *module, const char *call_sid,
 	struct tm tm;
 	size_t n;
 	int r;
+	bool cut;
 	va_list ap;
 
 	if (level > log_lvl)
@@ -354,6 +394,7 @@ void log_write(int level, const char *module, const char *call_sid,
 	va_start(ap, fmt);
 	r = vsnprintf(raw + n, sizeof(raw) - n, fmt, ap);
 	va_end(ap);
+	cut = r > 0 && (size_t)r >= sizeof(raw) - n;
 	if (r > 0)
 		n += (size_t)r < sizeof(raw) - n ? (size_t)r : sizeof(raw) - n - 1;
 	/* one event a line: fold embedded line breaks */
@@ -363,6 +404,8 @@ void log_write(int level, const char *module, const char *call_sid,
 	pthread_mutex_lock(&log_lock);
 	/* masked before the cut, so that no cut leaves half a secret */
 	n = scrub(raw, n, sizeof(raw) - 1);
+	if (cut)
+		n = trim_partial(raw, n);
 	n = escape_controls(buf, sizeof(buf) - 1, raw, n);
 	buf[n++] = '\n';
 	/* one write per line keeps lines whole between threads and processes */

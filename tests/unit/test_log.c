@@ -102,6 +102,40 @@ int main(void)
 	ok(strstr(text, "plain sip:dave@h:5060 and http://h:8080/p?a=b@c stay") != NULL,
 	   "URIs without a password untouched");
 
+	/* a line cut at the end of its format buffer: 8 copies of a 1000-byte
+	 * token shrink to "[redacted]" and pull the tail in, which holds the
+	 * first part of the token, or a URL password without its '@' */
+	{
+		static char tok[1001], msg[12000];
+		size_t o = 0;
+
+		for (size_t i = 0; i < 1000; i++)
+			tok[i] = "Qz0123456789ABCDEFGHIJKLMNOPQRSTUVWXY"[i % 37];
+		tok[1000] = '\0';
+		log_add_secret(tok);
+		for (int c = 0; c < 2; c++) {
+			o = 0;
+			for (int i = 0; i < 8; i++) {
+				memcpy(msg + o, tok, 1000);
+				o += 1000;
+				msg[o++] = ' ';
+			}
+			memset(msg + o, 'b', 9150 - o);
+			o = 9150;
+			if (c == 0)
+				memcpy(msg + o, tok, 1000), o += 1000;
+			else
+				o += (size_t)sprintf(msg + o, " https://u:Pw%0400d@h", 7);
+			msg[o] = '\0';
+			log_msg(LOG_ERR, "api", "%s", msg);
+		}
+		text = slurp();
+		ok(strstr(text, "Qz0123456789ABCDEFGHIJ") == NULL,
+		   "the start of a secret cut at the format buffer's end is not shown");
+		ok(strstr(text, "Pw0000000000") == NULL,
+		   "a URL password cut before its '@' is not shown");
+	}
+
 	/* SIGHUP after rotation: the old name is moved, reopen creates it anew */
 	snprintf(moved, sizeof(moved), "%s.1", path);
 	rename(path, moved);
