@@ -192,6 +192,38 @@ static void finish(struct cdial *cd)
 	cdial_free(cd);
 }
 
+/* Dial attributes that need a media engine are parsed, reported as
+ * warning 12200 "not executed" (a log line and a call event), and the
+ * <Dial> goes on without them. */
+static void not_executed(struct call *parent, const struct cxml_dial *d)
+{
+	const char *what[4];
+	size_t n = 0;
+
+	if (d->hangup_on_star)
+		what[n++] = "hangupOnStar";
+	if (d->record != CXML_REC_DO_NOT_RECORD)
+		what[n++] = "record";
+	if (d->ring_tone)
+		what[n++] = "ringTone";
+	for (size_t i = 0; i < d->nnouns; i++)
+		if (d->nouns[i].type == CXML_NOUN_NUMBER &&
+		    d->nouns[i].u.number.send_digits && n < 4) {
+			what[n++] = "sendDigits";
+			break;
+		}
+	for (size_t i = 0; i < n; i++) {
+		char detail[96];
+
+		log_write(LOG_NOTICE, "call", parent->sid, "<Dial %s> is not "
+			  "executed by this dialerd (12200)", what[i]);
+		snprintf(detail, sizeof(detail),
+			 "{\"code\":12200,\"attribute\":\"%s\"}", what[i]);
+		call_log_event(parent->cl->store, parent, parent->ev_seq++,
+			       "cxml-warning", 0, detail);
+	}
+}
+
 /* A noun not dialled: a log line and a call event with its reason. */
 static void skipped(struct call *parent, int code, const char *target,
 		    const char *why)
@@ -658,6 +690,7 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		return ENOMEM;
 	}
 	log_refusals(parent, "Dial", d->refused, d->nrefused);
+	not_executed(parent, d);
 	for (size_t i = 0; i < d->nnouns && cd->n < MAX_BRANCHES && !err; i++) {
 		const struct cxml_noun *n = &d->nouns[i];
 

@@ -86,6 +86,9 @@ static const struct ckey keys[] = {
 	{"store_queue_max_bytes", C_UINT, OFF(store_queue_max_bytes), "67108864",
 	 65536, 2147483647u,
 	 "call log memory bound; past it rows go to the journal in data_dir"},
+	{"store_journal_max_mb", C_UINT, OFF(store_journal_max_mb), "1024", 1,
+	 1048576, "call log: the journal in data_dir may grow to this many MiB; "
+	 "past it rows wait in memory, then are dropped and counted"},
 	{"sip_max_inbound", C_UINT, OFF(sip_max_inbound), "1000", 1, 1000000,
 	 "concurrent inbound calls; more INVITEs get 503 at once"},
 	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,

@@ -198,6 +198,7 @@ int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 		.batch_rows = cfg->store_batch_rows,
 		.flush_ms = cfg->store_flush_ms,
 		.queue_max_bytes = cfg->store_queue_max_bytes,
+		.journal_max_bytes = (unsigned long long)cfg->store_journal_max_mb << 20,
 		.wake = on_store_wake,
 	};
 	struct db *db;

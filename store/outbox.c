@@ -54,7 +54,6 @@ struct store_outbox {
 	uint64_t live_bytes;
 	uint64_t logical;		/* bytes ever buffered: the tickets */
 	uint64_t written;		/* ... of which written to the file */
-	bool write_failing;		/* logged once per episode */
 	/* the sync thread */
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -604,45 +603,40 @@ static bool compact_due(const struct store_outbox *o)
 	return o->j.size >= COMPACT_MIN_BYTES && o->live_bytes * 4 <= o->j.size;
 }
 
-/* Rewrites the file with only the live entries when it is mostly
- * delivered ones; what is buffered goes along, so everything issued is
- * durable afterwards. Runs in the main thread with no sync in flight and
- * costs one rewrite of the live entries and one fdatasync: under a steady
- * stream, every COMPACT_MIN_BYTES of appends. */
-static int compact(struct store_outbox *o)
+/* Writes what is buffered (no sync) and notes where its ADD frames went.
+ * A failed write keeps the buffer for the next try; the journal logs the
+ * episode once. */
+static int flush_buffer(struct store_outbox *o)
 {
 	uint64_t file_start = o->j.size;
-	struct journal nj;
-	struct sbuf b = {0};
-	char *path = NULL;
-	int err, dfd;
+	int err;
 
-	if (o->buf.len) {
-		err = store_journal_write(&o->j, o->buf.p, o->buf.len, 0);
-		if (err)
-			return err;	/* the next commit logs it */
-		slots_written(o, file_start);
-		o->written += o->buf.len;
-		sbuf_reset(&o->buf);
-	}
-	if (!o->nlive) {
-		err = store_journal_truncate(&o->j);
-		goto out;
-	}
-	err = store_journal_open(&nj, o->dir, OUTBOX_TMP);
+	if (!o->buf.len)
+		return 0;
+	err = store_journal_write(&o->j, o->buf.p, o->buf.len, 0);
 	if (err)
-		goto out;
-	if (nj.size)
-		err = store_journal_truncate(&nj);
+		return err;
+	slots_written(o, file_start);
+	o->written += o->buf.len;
+	sbuf_reset(&o->buf);
+	return 0;
+}
+
+/* The live entries into nj: each ADD frame as it is, then an ATTEMPT
+ * frame with its attempt count. */
+static int write_live(struct store_outbox *o, struct journal *nj)
+{
+	struct sbuf b = {0};
+	int err = 0;
+
 	for (size_t i = 0; i < o->nslots && !err; i++) {
 		struct slot *s = &o->slots[i];
-		uint32_t att = s->attempts;
 		size_t start;
 
 		if (!s->live)
 			continue;
 		sbuf_reset(&b);
-		err = sbuf_reserve(&b, s->len);
+		err = sbuf_reserve(&b, s->len + REC_HDR + 13);
 		if (err)
 			break;
 		if (pread(o->j.fd, b.p, s->len, (off_t)s->off) != (ssize_t)s->len) {
@@ -650,33 +644,38 @@ static int compact(struct store_outbox *o)
 			break;
 		}
 		b.len = s->len;
-		/* the ADD frame, then the attempts in an ATTEMPT frame */
 		start = b.len;
-		sbuf_reserve(&b, REC_HDR + 13);
 		b.len += REC_HDR;
 		sbuf_putc(&b, R_ATTEMPT);
 		put_u64(&b, s->id);
-		put_u32(&b, att);
+		put_u32(&b, s->attempts);
 		frame_close(&b, start);
-		s->off = nj.size;
-		err = store_journal_write(&nj, b.p, b.len, 1);
+		s->off = nj->size;
+		err = store_journal_write(nj, b.p, b.len, 1);
 	}
-	if (!err && fdatasync(nj.fd) != 0)
-		err = errno;
-	if (!err) {
-		size_t plen = strlen(o->dir) + sizeof(OUTBOX_NAME) + 1;
+	sbuf_free(&b);
+	return err;
+}
 
-		path = malloc(plen);
-		if (!path)
-			err = ENOMEM;
-		else
-			snprintf(path, plen, "%s/%s", o->dir, OUTBOX_NAME);
-	}
-	if (!err && rename(nj.path, path) != 0)
-		err = errno;
-	if (err) {
-		store_journal_close(&nj);
-		goto out;
+/* nj, synced, takes the outbox's name and place (rename, then the
+ * directory synced so the rename survives a crash). */
+static int swap_in(struct store_outbox *o, struct journal *nj)
+{
+	size_t plen = strlen(o->dir) + sizeof(OUTBOX_NAME) + 1;
+	char *path;
+	int dfd;
+
+	if (fdatasync(nj->fd) != 0)
+		return errno;
+	path = malloc(plen);
+	if (!path)
+		return ENOMEM;
+	snprintf(path, plen, "%s/%s", o->dir, OUTBOX_NAME);
+	if (rename(nj->path, path) != 0) {
+		int err = errno;
+
+		free(path);
+		return err;
 	}
 	dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -684,50 +683,57 @@ static int compact(struct store_outbox *o)
 		close(dfd);
 	}
 	store_journal_close(&o->j);
-	free(nj.path);
-	nj.path = path;
-	path = NULL;
-	o->j = nj;
-	o->ndead = 0;
-	slots_pack(o);
- out:
-	if (!err) {
-		pthread_mutex_lock(&o->mu);
-		o->durable = o->logical;
-		pthread_mutex_unlock(&o->mu);
-	}
+	free(nj->path);
+	nj->path = path;
+	o->j = *nj;
+	return 0;
+}
+
+/* Rewrites the file with only the live entries when it is mostly
+ * delivered ones; what is buffered goes along, so everything issued is
+ * durable afterwards. Runs in the main thread with no sync in flight and
+ * costs one rewrite of the live entries and one fdatasync: under a steady
+ * stream, every COMPACT_MIN_BYTES of appends. */
+static int compact(struct store_outbox *o)
+{
+	struct journal nj;
+	int err = flush_buffer(o);
+
 	if (err)
+		return err;
+	if (!o->nlive) {
+		err = store_journal_truncate(&o->j);
+	} else {
+		err = store_journal_open(&nj, o->dir, OUTBOX_TMP);
+		if (!err && nj.size)
+			err = store_journal_truncate(&nj);
+		if (!err)
+			err = write_live(o, &nj);
+		if (!err)
+			err = swap_in(o, &nj);
+		if (err && nj.fd >= 0)
+			store_journal_close(&nj);
+	}
+	if (err) {
 		store_log(LOG_ERR, "outbox: cannot compact %s: %s", o->j.path,
 			  strerror(err));
-	free(path);
-	sbuf_free(&b);
-	return err;
+		return err;
+	}
+	o->ndead = 0;
+	slots_pack(o);
+	pthread_mutex_lock(&o->mu);
+	o->durable = o->logical;
+	pthread_mutex_unlock(&o->mu);
+	return 0;
 }
 
 int store_outbox_commit(struct store_outbox *o)
 {
-	uint64_t file_start = o->j.size;
 	bool start_sync;
-	int err = 0;
+	int err = flush_buffer(o);
 
-	if (o->buf.len) {
-		err = store_journal_write(&o->j, o->buf.p, o->buf.len, 0);
-		if (err) {
-			if (!o->write_failing)
-				store_log(LOG_ERR, "outbox: cannot write %s: %s; "
-					  "%zu bytes of callbacks wait in memory",
-					  o->j.path, strerror(err), o->buf.len);
-			o->write_failing = true;
-			return err;
-		}
-		if (o->write_failing)
-			store_log(LOG_NOTICE, "outbox: %s is writable again",
-				  o->j.path);
-		o->write_failing = false;
-		slots_written(o, file_start);
-		o->written += o->buf.len;
-		sbuf_reset(&o->buf);
-	}
+	if (err)
+		return err;
 	pthread_mutex_lock(&o->mu);
 	start_sync = !o->syncing && o->durable < o->written;
 	if (start_sync) {

@@ -50,6 +50,7 @@ static int is_token(const char *s)
  * limits; a URI password never in the target. A breach aborts. */
 static void check_policy(const struct cxml_sip_uri *u, const struct cxml_policy *pol)
 {
+	const char *colon, *at;
 	size_t i, total = 0;
 
 	for (i = 0; i < u->nhdrs; i++) {
@@ -62,17 +63,11 @@ static void check_policy(const struct cxml_sip_uri *u, const struct cxml_policy 
 	}
 	if (total != u->hdr_bytes || total > pol->max_total)
 		__builtin_trap();
-	if (u->password && *u->password && strchr(u->target, '@') &&
-	    memchr(u->target, ':', (size_t)(strchr(u->target, '@') - u->target)) &&
-	    strchr(u->target, ':') != strrchr(u->target, ':') &&
-	    !strchr(u->user, ':')) {
-		/* scheme:user@...: no second colon before the '@' */
-		const char *at = strchr(u->target, '@');
-		const char *c = strchr(u->target, ':');
-
-		if (memchr(c + 1, ':', (size_t)(at - c - 1)))
-			__builtin_trap();
-	}
+	/* the password became digest data: no user:password@ in the target */
+	colon = strchr(u->target, ':');
+	at = colon ? strchr(colon, '@') : NULL;
+	if (u->password && at && memchr(colon + 1, ':', (size_t)(at - colon - 1)))
+		__builtin_trap();
 }
 
 static void use(const struct cxml_sip_uri *u)

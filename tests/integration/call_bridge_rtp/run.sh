@@ -5,13 +5,8 @@
 # the call log as a "media" call event.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
+. "$TOP/tests/lib/calls.sh"
+calls_init
 cd "$WORK" || harness_error "no work dir"
 
 N=100
@@ -19,24 +14,13 @@ M=5
 PA=$(pair_port)
 PB=$(pair_port)
 [ "$PA" != "$PB" ] || PB=$(pair_port)
-WH=$(free_port)
 UAS=$(free_port)
-SIPPORT=$(free_port)
-cat >routes.json <<JSON
+cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Dial><Sip>sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"},
- "/ping": {"status": 200, "body": ""}}
+  "body": "<Response><Dial><Sip>sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes routes.json --log requests.log >webhook.log 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-rtp
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
 export DIALERD_SIP_RTP_PORTS=43200-43299
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 
 python3 "$TOP/tests/lib/rtppeer.py" echo "$PB" echo.json --seconds 40 --idle 3 >echo.log 2>&1 &
 ECHO_PID=$!
@@ -74,3 +58,4 @@ assert_eq "$(q "select (e.detail->>'rx_rtp_packets') || '/' || (e.detail->>'tx_r
 $N/$N/$M" "each leg's relay counters are in the call log"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+calls_signatures_ok

@@ -7,40 +7,23 @@
 # and requests.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
+. "$TOP/tests/lib/calls.sh"
+calls_init
 
-WH=$(free_port)
 UAS=$(free_port)
-SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
   "body": "<Response><Dial action=\"/action\" timeout=\"10\" sipHeaders=\"Foo=1\"><Sip url=\"whisper\" statusCallback=\"/status\" statusCallbackEvent=\"initiated ringing answered completed\">sip:bob@127.0.0.1:$UAS?X-Customer=42&amp;X-Note=a%20b&amp;Via=evil</Sip></Dial><Say>not reached</Say></Response>"},
  "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
  "/whisper": {"status": 200, "content_type": "text/xml", "body": "<Response><Say>screening</Say><Pause length=\"1\"/></Response>"},
  "/status": {"status": 204, "body": ""},
- "/parent": {"status": 204, "body": ""},
- "/ping": {"status": 200, "body": ""}}
+ "/parent": {"status": 204, "body": ""}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" --log "$WORK/requests.log" \
-	>"$WORK/webhook.log" 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
 
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-5f3a
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
 export DIALERD_STATUS_CALLBACK="http://127.0.0.1:$WH/parent"
 export DIALERD_STATUS_CALLBACK_EVENT="ringing answered completed"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
 export DIALERD_LOG_LEVEL=debug
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"

@@ -6,38 +6,21 @@
 # refuses, the second is rung only then, answers, and both legs get BYE after 2 s.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
+. "$TOP/tests/lib/calls.sh"
+calls_init
 
-WH=$(free_port)
 A=$(free_port)
 B=$(free_port)
 C=$(free_port)
 D=$(free_port)
-SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": [
   {"status": 200, "content_type": "text/xml", "body": "<Response><Dial action=\"/action\"><Sip>sip:a@127.0.0.1:$A</Sip><Sip>sip:b@127.0.0.1:$B?X-Branch=b</Sip><Sip>sip:c@127.0.0.1:$C</Sip></Dial></Response>"},
   {"status": 200, "content_type": "text/xml", "body": "<Response><Dial answerOnBridge=\"true\"><Sip>sip:d@127.0.0.1:$D</Sip></Dial></Response>"},
   {"status": 200, "content_type": "text/xml", "body": "<Response><Dial sequential=\"true\" timeLimit=\"2\"><Sip>sip:e@127.0.0.1:$A</Sip><Sip>sip:f@127.0.0.1:$B</Sip></Dial></Response>"}],
- "/action": {"status": 200, "content_type": "text/xml", "body": "<Response/>"},
- "/ping": {"status": 200, "body": ""}}
+ "/action": {"status": 200, "content_type": "text/xml", "body": "<Response/>"}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" --log "$WORK/requests.log" \
-	>"$WORK/webhook.log" 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-fork
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 
 # at once, before the winner's 200 (which comes 200 ms after its 180)
 sed -e 's/\[code\]/486/' -e 's/\[phrase\]/Busy Here/' -e 's/\[cause\]/a-busy/' -e '/<pause/d' \
@@ -141,3 +124,4 @@ sys.exit(0 if ok else 1)
 PY
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+calls_signatures_ok

@@ -4,31 +4,14 @@
 # certain come out right.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
-WH=$(free_port)
+. "$TOP/tests/lib/calls.sh"
+calls_init
 UAS=$(free_port)
-SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Dial><Sip>sip:bob@127.0.0.1:$UAS?X-Customer=42</Sip></Dial></Response>"},
- "/ping": {"status": 200, "body": ""}}
+  "body": "<Response><Dial><Sip>sip:bob@127.0.0.1:$UAS?X-Customer=42</Sip></Dial></Response>"}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" --log "$WORK/requests.log" \
-	>"$WORK/webhook.log" 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-sql
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"
 sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1 -d 300
@@ -64,3 +47,4 @@ assert_match "$(cat "$WORK/q06.sql.out")" '\|completed\|1$' "5: one completed Di
 assert_match "$(cat "$WORK/q08.sql.out")" '^X-Agent-Id\|42\|1' "7: the 200's X-Agent-Id"
 assert_match "$(cat "$WORK/q12.sql.out")" 'event\|completed' "11: the story has the events"
 assert_match "$(cat "$WORK/q12.sql.out")" 'sip out\|INVITE sip:bob@' "11: and the child's INVITE"
+calls_signatures_ok

@@ -10,17 +10,10 @@
 # run); a target that answers 404 (failed).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
+. "$TOP/tests/lib/calls.sh"
+calls_init
 
-WH=$(free_port)
 UAS=$(free_port)
-SIPPORT=$(free_port)
 dial_doc() { # dial_doc TIMEOUT: a Dial of the UAS with an action
 	printf '<Response><Dial action=\\"/action\\" timeout=\\"%s\\"><Sip>sip:bob@127.0.0.1:%s</Sip></Dial></Response>' "$1" "$UAS"
 }
@@ -38,21 +31,11 @@ cat >"$WORK/routes.json" <<JSON
  "/fallback": [
   {"status": 404, "body": ""},
   {"status": 200, "content_type": "application/xml", "body": "<Response><Reject/></Response>"}],
- "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
- "/ping": {"status": 200, "body": ""}}
+ "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" --log "$WORK/requests.log" \
-	>"$WORK/webhook.log" 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
 
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-77
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
 export DIALERD_VOICE_FALLBACK_URL="http://127.0.0.1:$WH/fallback"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 
 call() { # call NAME SCENARIO: one call from a fresh SIPp caller
 	sipp_start "$1" "$2" "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1

@@ -5,31 +5,14 @@
 # end, which hangs the caller up too).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
-WH=$(free_port)
+. "$TOP/tests/lib/calls.sh"
+calls_init
 UAS=$(free_port)
-SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Dial><Sip sessionTimeout=\"90\">sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"},
- "/ping": {"status": 200, "body": ""}}
+  "body": "<Response><Dial><Sip sessionTimeout=\"90\">sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" --log "$WORK/requests.log" \
-	>"$WORK/webhook.log" 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-se
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 
 sipp_start uas uas_refresh.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"
@@ -51,3 +34,4 @@ sipp_wait caller2 20
 assert_eq "$?" 0 "the document ended and the caller was hung up"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+calls_signatures_ok

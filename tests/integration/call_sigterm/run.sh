@@ -4,35 +4,18 @@
 # completed in the call log and their final status callbacks are delivered before the exit.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
-. "$TOP/tests/lib/sipp.sh"
-. "$TOP/tests/lib/dial.sh"
-dial_init
-pg_start
-export DIALERD_DATABASE_URL="$DATABASE_URL"
-"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
+. "$TOP/tests/lib/calls.sh"
+calls_init
 
-WH=$(free_port)
 UAS=$(free_port)
-SIPPORT=$(free_port)
 cat >"$WORK/routes.json" <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
   "body": "<Response><Dial><Sip statusCallback=\"/status\">sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"},
- "/status": {"status": 204, "body": ""},
- "/ping": {"status": 200, "body": ""}}
+ "/status": {"status": 204, "body": ""}}
 JSON
-python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" --log "$WORK/requests.log" \
-	>"$WORK/webhook.log" 2>&1 &
-dlr_track $!
-wait_http "http://127.0.0.1:$WH/ping" 10 || harness_error "webhook server did not start"
-export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
-export DIALERD_AUTH_TOKEN=test-token-term
-export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
 export DIALERD_STATUS_CALLBACK="http://127.0.0.1:$WH/status"
-export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
 export DIALERD_SHUTDOWN_TIMEOUT=3
-start_dialerd
-dial_wait_port udp "$SIPPORT"
+calls_start
 
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"
@@ -63,3 +46,4 @@ assert_eq "$?" 0 "the daemon exited cleanly"
 assert_eq "$(q "select direction || ':' || status from calls order by direction")" "inbound:completed
 outbound-dial:completed" "both calls completed in the call log"
 assert_eq "$(grep -c '"CallStatus", "completed"' "$WORK/requests.log")" 2 "both final status callbacks were delivered"
+calls_signatures_ok

@@ -1,0 +1,54 @@
+# calls.sh: the set-up of the call_* cases: a throwaway PostgreSQL with the schema, the webhook
+# recorder (tests/lib/webhook.py, routes in $WORK/routes.json, requests in $WORK/requests.log),
+# SIPp, and dialerd with its voice URL on the recorder's /voice.
+# Source after common.sh; calls_init, write $WORK/routes.json (re-read on every request), then
+# calls_start. Sets WH (the recorder's port), SIPPORT (dialerd's), DATABASE_URL.
+
+calls_init() {
+	. "$TOP/tests/lib/pg.sh"
+	. "$TOP/tests/lib/sipp.sh"
+	. "$TOP/tests/lib/dial.sh"
+	dial_init
+	pg_start
+	export DIALERD_DATABASE_URL="$DATABASE_URL"
+	"$DIALERD" migrate >/dev/null || harness_error "migrate failed"
+	WH=$(free_port)
+	SIPPORT=$(free_port)
+	echo '{}' >"$WORK/routes.json"
+	python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" \
+		--log "$WORK/requests.log" >"$WORK/webhook.log" 2>&1 &
+	dlr_track $!
+	# any answer, even the 404 of this probe, means it is up (cases skip /ping)
+	_d=$(( $(date +%s) + 10 ))
+	until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$WH/ping"; do
+		[ "$(date +%s)" -le $_d ] || harness_error "webhook server did not start"
+		sleep 0.05
+	done
+	export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
+	export DIALERD_AUTH_TOKEN="test-token-$(basename "$(dirname "$0")")"
+	export DIALERD_VOICE_URL="http://127.0.0.1:$WH/voice"
+	export DIALERD_SIP_LISTEN="127.0.0.1:$SIPPORT"
+}
+
+calls_start() {
+	start_dialerd
+	dial_wait_port udp "$SIPPORT"
+}
+
+# calls_signatures_ok: Debian's python3-twilio validates the signature of
+# every request the recorder got (the /ping probe aside)
+calls_signatures_ok() {
+	/usr/bin/python3 - "$WORK/requests.log" "$DIALERD_AUTH_TOKEN" "$WH" <<'PY' ||
+import json, sys
+from twilio.request_validator import RequestValidator
+val = RequestValidator(sys.argv[2])
+reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["path"] != "/ping"]
+bad = [r["url"] for r in reqs
+       if not val.validate("http://127.0.0.1:%s%s" % (sys.argv[3], r["url"]),
+                           dict(r["form"] or []), dict(r["headers"]).get("X-Twilio-Signature"))]
+print("# %d requests, %d with a bad signature %s" % (len(reqs), len(bad), bad[:3]))
+sys.exit(1 if bad or not reqs else 0)
+PY
+		fail "a webhook request's signature does not validate"
+	pass "python3-twilio validates every webhook request's signature"
+}
