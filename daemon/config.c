@@ -594,12 +594,26 @@ int config_file_exposed(const char *path, const struct config *cfg,
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
-	/* only a file that sets a secret itself matters */
+	/* only a file that sets a secret itself matters: a secret key (the
+	 * database URL only with a password in it), or a URL key with
+	 * user:password@ (Basic credentials of a webhook) */
 	while (!secret && fgets(line, sizeof(line), f)) {
 		const char *k = line + strspn(line, " \t");
+		size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz_0123456789");
+		const struct ckey *ck;
+		char name[64];
 
-		secret = strncmp(k, "auth_token", 10) == 0 ||
-			 (strncmp(k, "database_url", 12) == 0 && url_has_password(k));
+		if (n == 0 || n >= sizeof(name))
+			continue;
+		memcpy(name, k, n);
+		name[n] = '\0';
+		ck = find_key(name);
+		if (!ck)
+			continue;
+		if (ck->type == C_SECRET && ck->off != OFF(database_url))
+			secret = true;
+		else if (ck->type == C_SECRET || ck->type == C_URL)
+			secret = url_has_password(k + n);
 	}
 	fclose(f);
 	if (!secret)

@@ -62,9 +62,10 @@ struct config {
 int config_load(struct config *cfg, const char *path, char *err, size_t errsz);
 void config_free(struct config *cfg);
 
-/* A configuration file that holds a secret (auth_token, a database URL
- * with a password) must not be readable by group or others: 1 and one
- * line in msg when it is, else 0. */
+/* A configuration file that sets a secret (auth_token, any other secret
+ * key, a database or webhook URL with a password) must not be readable by
+ * group or others: 1 and one line in msg (without the secret) when it is,
+ * else 0. */
 int config_file_exposed(const char *path, const struct config *cfg,
 			char *msg, size_t size);
 

@@ -186,7 +186,7 @@ void log_add_conninfo_secret(const char *ci)
 }
 
 /* Masks the value after every "authorization" that is followed (past
- * spaces and quotes) by ':' or '=': headers ("Proxy-Authorization :"),
+ * spaces, tabs, quotes and backslashes) by ':' or '=': headers ("Proxy-Authorization :"),
  * query strings and JSON ("\"Authorization\": ..."). The rest of the line
  * goes: a value's end is not certain in every one of these forms. */
 static size_t scrub_auth(char *buf, size_t len, size_t cap)
@@ -198,7 +198,9 @@ static size_t scrub_auth(char *buf, size_t len, size_t cap)
 	while ((p = strcasestr(p, "authorization"))) {
 		char *v = p + 13;
 
-		while (*v == ' ' || *v == '"' || *v == '\'')
+		/* SIP allows tabs before the colon (HCOLON); JSON inside a
+		 * string escapes its quotes */
+		while (*v == ' ' || *v == '\t' || *v == '"' || *v == '\'' || *v == '\\')
 			v++;
 		if (*v != ':' && *v != '=') {
 			p += 13;
@@ -212,6 +214,60 @@ static size_t scrub_auth(char *buf, size_t len, size_t cap)
 		}
 		buf[len] = '\0';
 		break;
+	}
+	return len;
+}
+
+/* Masks the password of every "scheme://user:password@" and
+ * "sip:user:password@" (sips: too) in the line, registered or not: a
+ * database URL given at run time, a webhook URL with Basic credentials or a
+ * dialled URI must not leave one in a log. The userinfo ends at '@'; a
+ * space, quote, bracket, '/', '?' or '#' first means there is none. */
+static size_t scrub_userinfo(char *buf, size_t len, size_t cap)
+{
+	static const char redacted[] = "[redacted]";
+	const size_t rl = sizeof(redacted) - 1;
+	char *p = buf;
+
+	while (p < buf + len) {
+		char *u = NULL, *q = p, *colon = NULL, *at;
+
+		/* the next URL's userinfo start */
+		for (; q < buf + len; q++) {
+			if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+				u = q + 3;
+				break;
+			}
+			if ((q == buf || !((q[-1] | 0x20) >= 'a' && (q[-1] | 0x20) <= 'z')) &&
+			    (!strncasecmp(q, "sip:", 4) || !strncasecmp(q, "sips:", 5))) {
+				u = q + ((q[3] | 0x20) == 's' ? 5 : 4);
+				break;
+			}
+		}
+		if (!u)
+			break;
+		for (at = u; at < buf + len && !strchr(" \t\"'<>[]/?#@", *at); at++)
+			if (*at == ':' && !colon)
+				colon = at;
+		p = at;
+		if (at >= buf + len || *at != '@' || !colon || at == colon + 1)
+			continue;
+		/* "user:" + redacted + "@...": shrink or grow within cap */
+		{
+			size_t slen = (size_t)(at - colon - 1);
+			size_t tail = len - (size_t)(at - buf);
+
+			if (len - slen + rl >= cap) {
+				len = (size_t)(colon + 1 - buf);
+				buf[len] = '\0';
+				break;
+			}
+			memmove(colon + 1 + rl, at, tail);
+			memcpy(colon + 1, redacted, rl);
+			len = len - slen + rl;
+			buf[len] = '\0';
+			p = colon + 1 + rl;
+		}
 	}
 	return len;
 }
@@ -242,7 +298,47 @@ static size_t scrub(char *buf, size_t len, size_t cap)
 			p += rl;
 		}
 	}
+	len = scrub_userinfo(buf, len, cap);
 	return scrub_auth(buf, len, cap);
+}
+
+/* A line vsnprintf cut at the end of raw may end in the first part of a
+ * secret, or of a URL password with its '@' cut away. Masking shrinks what
+ * precedes it (a 1 KiB token becomes "[redacted]"), which can pull that
+ * tail inside the cut a reader sees, so it goes. */
+static size_t trim_partial(char *buf, size_t len)
+{
+	for (size_t i = 0; i < MAX_SECRETS && secrets[i]; i++) {
+		size_t slen = strlen(secrets[i]);
+
+		for (size_t k = slen - 1 < len ? slen - 1 : len; k > 0; k--)
+			if (memcmp(buf + len - k, secrets[i], k) == 0) {
+				len -= k;
+				break;
+			}
+	}
+	/* "scheme://user:pa" or "sip:user:pa" with no '@' before the end */
+	for (size_t i = len; i > 0; i--) {
+		char c = buf[i - 1];
+
+		if (strchr(" \t\"'<>[]/?#@", c))
+			break;
+		if (c == ':') {
+			/* the colon after a user: is there a scheme before it? */
+			size_t j = i - 1;
+
+			while (j > 0 && !strchr(" \t\"'<>[]/?#@:", buf[j - 1]))
+				j--;
+			if ((j >= 3 && !memcmp(buf + j - 3, "://", 3)) ||
+			    (j >= 4 && !strncasecmp(buf + j - 4, "sip:", 4)) ||
+			    (j >= 5 && !strncasecmp(buf + j - 5, "sips:", 5))) {
+				len = i;
+				break;
+			}
+		}
+	}
+	buf[len] = '\0';
+	return len;
 }
 
 /* Copies src into dst (at most cap - 1 bytes and a NUL) with control
@@ -281,6 +377,7 @@ void log_write(int level, const char *module, const char *call_sid,
 	struct tm tm;
 	size_t n;
 	int r;
+	bool cut;
 	va_list ap;
 
 	if (level > log_lvl)
@@ -297,6 +394,7 @@ void log_write(int level, const char *module, const char *call_sid,
 	va_start(ap, fmt);
 	r = vsnprintf(raw + n, sizeof(raw) - n, fmt, ap);
 	va_end(ap);
+	cut = r > 0 && (size_t)r >= sizeof(raw) - n;
 	if (r > 0)
 		n += (size_t)r < sizeof(raw) - n ? (size_t)r : sizeof(raw) - n - 1;
 	/* one event a line: fold embedded line breaks */
@@ -306,6 +404,8 @@ void log_write(int level, const char *module, const char *call_sid,
 	pthread_mutex_lock(&log_lock);
 	/* masked before the cut, so that no cut leaves half a secret */
 	n = scrub(raw, n, sizeof(raw) - 1);
+	if (cut)
+		n = trim_partial(raw, n);
 	n = escape_controls(buf, sizeof(buf) - 1, raw, n);
 	buf[n++] = '\n';
 	/* one write per line keeps lines whole between threads and processes */

@@ -32,27 +32,42 @@ static void trap_generic_errors(void)
 
 static size_t sink;
 
-/* What an accepted URI promises the dialer: every header it passes obeys
- * the policy (an allowed name, a value without CR/LF within the limits),
- * and a password never stays in the target (it becomes digest data). */
-static void check(const struct cxml_sip_uri *u, const struct cxml_policy *pol)
+/* RFC 3261 token characters */
+static int is_token(const char *s)
 {
-	const char *colon = strchr(u->target, ':'), *at;
-	size_t total = 0;
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("-.!%*_+`'~", *s)))
+			return 0;
+	return 1;
+}
 
-	for (size_t i = 0; i < u->nhdrs; i++) {
+/* Every header the parser accepts obeys the policy it was given: a token
+ * name the policy allows, a value without CR, LF (or NUL: it is a C string
+ * of the length the sizes count), each value and the sum within the
+ * limits; a URI password never in the target. A breach aborts. */
+static void check_policy(const struct cxml_sip_uri *u, const struct cxml_policy *pol)
+{
+	const char *colon, *at;
+	size_t i, total = 0;
+
+	for (i = 0; i < u->nhdrs; i++) {
 		const char *n = u->hdrs[i].name, *v = u->hdrs[i].value;
 
-		if (!*n || cxml_header_name_check(pol, n, NULL) != 0 ||
+		if (!is_token(n) || cxml_header_name_check(pol, n, NULL) != 0 ||
 		    strpbrk(v, "\r\n") || strlen(v) > pol->max_value)
-			abort();
-		total += strlen(n) + strlen(v) + 4;
+			__builtin_trap();
+		total += strlen(n) + 2 + strlen(v) + 2;
 	}
-	if (total > pol->max_total)
-		abort();
+	if (total != u->hdr_bytes || total > pol->max_total)
+		__builtin_trap();
+	/* the password became digest data: no user:password@ in the target */
+	colon = strchr(u->target, ':');
 	at = colon ? strchr(colon, '@') : NULL;
 	if (u->password && at && memchr(colon + 1, ':', (size_t)(at - colon - 1)))
-		abort();
+		__builtin_trap();
 }
 
 static void use(const struct cxml_sip_uri *u)
@@ -66,6 +81,8 @@ static void use(const struct cxml_sip_uri *u)
 		sink += strlen(u->refused[i].name) + strlen(u->refused[i].value) +
 			strlen(u->refused[i].reason);
 }
+
+static struct cxml_policy pol_default;
 
 /* "URI\nHEADERS": HEADERS becomes <Sip sipHeaders="..."> in a document */
 static void as_document(const char *uri, size_t ulen, const char *hdrs, size_t hlen)
@@ -104,7 +121,10 @@ static void as_document(const char *uri, size_t ulen, const char *hdrs, size_t h
 	if (!cxml_parse_once(x, o, NULL, &doc, &d)) {
 		if (doc->nverbs && doc->verbs[0].u.dial.nnouns &&
 		    doc->verbs[0].u.dial.nouns[0].type == CXML_NOUN_SIP)
+		{
 			use(&doc->verbs[0].u.dial.nouns[0].u.sip.uri);
+			check_policy(&doc->verbs[0].u.dial.nouns[0].u.sip.uri, &pol_default);
+		}
 		cxml_doc_free(doc);
 	}
 	cxml_diags_free(&d);
@@ -135,9 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pol.max_value = 16;
 		pol.max_total = 64;
 	}
+	cxml_policy_default(&pol_default);
 	if (!cxml_sip_uri_parse(s, &pol, &u, &d)) {
-		check(u, &pol);
 		use(u);
+		check_policy(u, &pol);
 		cxml_sip_uri_free(u);
 	}
 	cxml_diags_free(&d);

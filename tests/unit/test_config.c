@@ -222,6 +222,21 @@ static void test_exposed(void)
 	config_load(&cfg, path, err, sizeof(err));
 	ok(config_file_exposed(path, &cfg, msg, sizeof(msg)) == 1, "a URL with a password: warned");
 	config_free(&cfg);
+	write_conf("voice_url = https://hook:hookpw99@10.0.0.1/voice\n");
+	config_load(&cfg, path, err, sizeof(err));
+	ok(config_file_exposed(path, &cfg, msg, sizeof(msg)) == 1,
+	   "a webhook URL with Basic credentials: warned");
+	config_free(&cfg);
+	write_conf("  auth_token=abcdefgh\n");
+	config_load(&cfg, path, err, sizeof(err));
+	ok(config_file_exposed(path, &cfg, msg, sizeof(msg)) == 1,
+	   "an indented token without spaces around '=': warned");
+	config_free(&cfg);
+	write_conf("# auth_token = abcdefgh\nvoice_url = https://10.0.0.1/voice\n");
+	config_load(&cfg, path, err, sizeof(err));
+	is_int(config_file_exposed(path, &cfg, msg, sizeof(msg)), 0,
+	       "a commented-out token and a URL without credentials: no warning");
+	config_free(&cfg);
 	chmod(path, 0600);
 }
 

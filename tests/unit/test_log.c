@@ -82,6 +82,60 @@ int main(void)
 		ok(strchr(text, '\033') == NULL && strchr(text, '\a') == NULL, "no raw control bytes");
 	}
 
+	/* more forms: HCOLON with a tab, JSON escaped inside a string,
+	 * passwords in URLs nobody registered */
+	log_msg(LOG_ERR, "sip", "Authorization\t: Digest response=\"tabbed0001\"");
+	log_msg(LOG_ERR, "api", "body \"{\\\"Authorization\\\": \\\"Basic escaped0002\\\"}\"");
+	log_msg(LOG_ERR, "webhook", "GET https://alice:webpw0003@example.com/x failed");
+	log_msg(LOG_ERR, "store", "url postgres://bob:dbpw0004@[::1]:5432/db");
+	log_msg(LOG_ERR, "dial", "target <sip:carol:sippw0005@10.0.0.1:5060;transport=tcp>");
+	log_msg(LOG_ERR, "dial", "plain sip:dave@h:5060 and http://h:8080/p?a=b@c stay");
+	text = slurp();
+	ok(strstr(text, "tabbed0001") == NULL, "Authorization with a tab before the colon");
+	ok(strstr(text, "escaped0002") == NULL, "JSON \\\"Authorization\\\": inside a string");
+	ok(strstr(text, "webpw0003") == NULL && strstr(text, "https://alice:[redacted]@example.com/x"),
+	   "password in an http(s) URL masked, user and host kept");
+	ok(strstr(text, "dbpw0004") == NULL && strstr(text, "postgres://bob:[redacted]@[::1]"),
+	   "password in an unregistered database URL masked");
+	ok(strstr(text, "sippw0005") == NULL && strstr(text, "sip:carol:[redacted]@10.0.0.1"),
+	   "password in a sip: URI masked");
+	ok(strstr(text, "plain sip:dave@h:5060 and http://h:8080/p?a=b@c stay") != NULL,
+	   "URIs without a password untouched");
+
+	/* a line cut at the end of its format buffer: 8 copies of a 1000-byte
+	 * token shrink to "[redacted]" and pull the tail in, which holds the
+	 * first part of the token, or a URL password without its '@' */
+	{
+		static char tok[1001], msg[12000];
+		size_t o = 0;
+
+		for (size_t i = 0; i < 1000; i++)
+			tok[i] = "Qz0123456789ABCDEFGHIJKLMNOPQRSTUVWXY"[i % 37];
+		tok[1000] = '\0';
+		log_add_secret(tok);
+		for (int c = 0; c < 2; c++) {
+			o = 0;
+			for (int i = 0; i < 8; i++) {
+				memcpy(msg + o, tok, 1000);
+				o += 1000;
+				msg[o++] = ' ';
+			}
+			memset(msg + o, 'b', 9150 - o);
+			o = 9150;
+			if (c == 0)
+				memcpy(msg + o, tok, 1000), o += 1000;
+			else
+				o += (size_t)sprintf(msg + o, " https://u:Pw%0400d@h", 7);
+			msg[o] = '\0';
+			log_msg(LOG_ERR, "api", "%s", msg);
+		}
+		text = slurp();
+		ok(strstr(text, "Qz0123456789ABCDEFGHIJ") == NULL,
+		   "the start of a secret cut at the format buffer's end is not shown");
+		ok(strstr(text, "Pw0000000000") == NULL,
+		   "a URL password cut before its '@' is not shown");
+	}
+
 	/* SIGHUP after rotation: the old name is moved, reopen creates it anew */
 	snprintf(moved, sizeof(moved), "%s.1", path);
 	rename(path, moved);
