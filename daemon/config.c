@@ -297,6 +297,34 @@ static int set_str(char **dst, const char *v)
 	return 0;
 }
 
+/* The checked text settings: what they are and what they must look like. */
+static const struct {
+	const char *what, *expect;
+} str_kinds[] = {
+	[C_URL] = {"URL", "http:// or https:// and a host, no spaces"},
+	[C_METHOD] = {"method", "GET or POST"},
+	[C_EVENTS] = {"events", "some of initiated ringing answered completed"},
+	[C_SID] = {"account SID", "AC + 32 hex digits or a UUID"},
+	[C_NAME] = {"name", "1 to 32 of A-Z a-z 0-9 - _"},
+};
+
+/* Empty URLs and SIDs unset the setting; a name must be given. */
+static bool str_valid(enum ctype t, const char *v)
+{
+	switch (t) {
+	case C_URL:
+		return !*v || is_url(v);
+	case C_METHOD:
+		return strcmp(v, "GET") == 0 || strcmp(v, "POST") == 0;
+	case C_EVENTS:
+		return is_events(v);
+	case C_SID:
+		return !*v || is_sid(v);
+	default:
+		return is_name(v);
+	}
+}
+
 /* Applies one value; on failure writes why (without the value of secrets). */
 static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		 char *why, size_t whysz)
@@ -314,36 +342,13 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		}
 		return set_str((char **)(base + k->off), v);
 	case C_URL:
-		if (*v && !is_url(v)) {
-			snprintf(why, whysz,
-				 "bad URL \"%s\": expected http:// or https:// and a host, no spaces", v);
-			return EINVAL;
-		}
-		return set_str((char **)(base + k->off), v);
 	case C_METHOD:
-		if (strcmp(v, "GET") != 0 && strcmp(v, "POST") != 0) {
-			snprintf(why, whysz, "bad method \"%s\": expected GET or POST", v);
-			return EINVAL;
-		}
-		return set_str((char **)(base + k->off), v);
 	case C_EVENTS:
-		if (!is_events(v)) {
-			snprintf(why, whysz, "bad events \"%s\": expected some of "
-				 "initiated ringing answered completed", v);
-			return EINVAL;
-		}
-		return set_str((char **)(base + k->off), v);
 	case C_SID:
-		if (*v && !is_sid(v)) {
-			snprintf(why, whysz,
-				 "bad account SID \"%s\": expected AC + 32 hex digits or a UUID", v);
-			return EINVAL;
-		}
-		return set_str((char **)(base + k->off), v);
 	case C_NAME:
-		if (!is_name(v)) {
-			snprintf(why, whysz,
-				 "bad name \"%s\": 1 to 32 of A-Z a-z 0-9 - _", v);
+		if (!str_valid(k->type, v)) {
+			snprintf(why, whysz, "bad %s \"%s\": expected %s",
+				 str_kinds[k->type].what, v, str_kinds[k->type].expect);
 			return EINVAL;
 		}
 		return set_str((char **)(base + k->off), v);

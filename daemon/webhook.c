@@ -695,6 +695,16 @@ static int copy_req(struct webhook_fetch *f, const struct webhook_req *req)
 	return 0;
 }
 
+bool webhook_req_ok(const struct webhook_req *req)
+{
+	if (!req->call_sid || !req->url || (req->nparams && !req->params))
+		return false;
+	for (size_t i = 0; i < req->nparams; i++)
+		if (!req->params[i].name)
+			return false;
+	return !webhook_params_repeat(req->params, req->nparams);
+}
+
 int webhook_fetch(struct webhook *wh, const struct webhook_req *req,
 		  const struct webhook_attempt *at, webhook_done_h *done,
 		  void *arg, struct webhook_fetch **fp)
@@ -702,13 +712,7 @@ int webhook_fetch(struct webhook *wh, const struct webhook_req *req,
 	struct webhook_fetch *f;
 	int err;
 
-	if (!wh || !req || !req->call_sid || !req->kind || !req->url || !done ||
-	    (req->nparams && !req->params))
-		return EINVAL;
-	for (size_t i = 0; i < req->nparams; i++)
-		if (!req->params[i].name)
-			return EINVAL;
-	if (webhook_params_repeat(req->params, req->nparams))
+	if (!wh || !req || !req->kind || !done || !webhook_req_ok(req))
 		return EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)

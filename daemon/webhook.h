@@ -127,6 +127,10 @@ struct webhook_stats {
 };
 void webhook_stats(const struct webhook *wh, struct webhook_stats *st);
 
+/* A request can be sent: a call SID, a URL, named parameters whose names
+ * do not repeat. */
+bool webhook_req_ok(const struct webhook_req *req);
+
 /* A fresh idempotency token: 32 random hex digits. */
 void webhook_token_new(char tok[WEBHOOK_TOKEN_SIZE]);
 

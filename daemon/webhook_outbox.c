@@ -361,13 +361,8 @@ int webhook_outbox_add(struct webhook_outbox *ob, const struct webhook_req *req)
 	uint64_t ticket;
 	int err;
 
-	if (!ob || !req || !req->call_sid || !req->url || (req->nparams && !req->params) ||
+	if (!ob || !req || !webhook_req_ok(req) ||
 	    strlen(req->call_sid) >= sizeof(((struct callq *)0)->sid))
-		return EINVAL;
-	for (size_t i = 0; i < req->nparams; i++)
-		if (!req->params[i].name)
-			return EINVAL;
-	if (webhook_params_repeat(req->params, req->nparams))
 		return EINVAL;
 	if (!req->token)
 		webhook_token_new(tok);
