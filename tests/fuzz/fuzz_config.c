@@ -70,10 +70,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0)
 			abort();
 		close(fd);
-		/* the file alone decides */
-		for (char **e = __environ; *e; e++)
-			if (!strncmp(*e, "DIALERD_", 8))
+		/* the file alone decides: drop every DIALERD_* override the
+		 * environment holds (the test runner exports its own) */
+		for (;;) {
+			char **e = __environ, name[256];
+			size_t n;
+
+			while (*e && strncmp(*e, "DIALERD_", 8))
+				e++;
+			if (!*e)
+				break;
+			n = strcspn(*e, "=");
+			if (n >= sizeof(name))
 				abort();
+			memcpy(name, *e, n);
+			name[n] = '\0';
+			unsetenv(name);
+		}
 	}
 	if (size > 65536)
 		return 0;
