@@ -52,8 +52,11 @@ static void call_free(struct call *c)
 	free(c->hdr_values);
 	free(c->cb.url);
 	free(c->dial_status);
+	free(c->fallback_url);
 	if (c->se_timer)
 		event_free(c->se_timer);
+	if (c->limit_timer)
+		event_free(c->limit_timer);
 	if (c->parent)
 		call_unref(c->parent);
 	free(c);
@@ -110,6 +113,60 @@ int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 struct call *call_find(struct call_layer *cl, const char *sid)
 {
 	return (struct call *)smap_find(&cl->calls, sid);
+}
+
+static void recent_pop(struct call_layer *cl)
+{
+	struct call *c = cl->recent_head;
+
+	cl->recent_head = c->recent_next;
+	if (!cl->recent_head)
+		cl->recent_tail = NULL;
+	smap_remove(&cl->recent, &c->node);
+	cl->nrecent--;
+	call_unref(c);
+}
+
+/* Lets go of recent calls past their time or over the count. */
+static void recent_expire(struct call_layer *cl, int64_t now)
+{
+	while (cl->recent_head &&
+	       (cl->nrecent > CALL_RECENT_MAX ||
+		now - cl->recent_head->ended_us > (int64_t)CALL_RECENT_S * 1000000))
+		recent_pop(cl);
+}
+
+/* Takes over the table's reference of a call that left it. */
+static void recent_add(struct call_layer *cl, struct call *c)
+{
+	c->recent_next = NULL;
+	if (smap_insert(&cl->recent, &c->node)) {
+		call_unref(c);
+		return;
+	}
+	if (cl->recent_tail)
+		cl->recent_tail->recent_next = c;
+	else
+		cl->recent_head = c;
+	cl->recent_tail = c;
+	cl->nrecent++;
+	recent_expire(cl, wall_us());
+}
+
+struct call *call_lookup(struct call_layer *cl, const char *sid)
+{
+	struct call *c = call_find(cl, sid);
+
+	if (c)
+		return c;
+	recent_expire(cl, wall_us());
+	return (struct call *)smap_find(&cl->recent, sid);
+}
+
+void call_layer_recent_clear(struct call_layer *cl)
+{
+	while (cl->recent_head)
+		recent_pop(cl);
 }
 
 void call_params_standard(const struct call *c, struct call_params *p)
@@ -256,7 +313,9 @@ static void leave(struct call *c)
 	smap_remove(&cl->calls, &c->node);
 	cl->ncalls--;
 	cl->ended++;
-	call_unref(c);
+	if (c->limit_timer)
+		event_del(c->limit_timer);
+	recent_add(cl, c);
 }
 
 void call_status_set(struct call *c, enum call_status st, uint16_t code)
@@ -308,6 +367,29 @@ static void log_media(struct call *c, const struct dial_event *ev)
 		 (unsigned long long)m->tx_rtcp_pkts, (unsigned long long)m->tx_rtcp_bytes,
 		 (unsigned long long)m->dropped, ev->bridged);
 	call_log_event(c->cl->store, c, c->ev_seq++, "media", 0, json);
+}
+
+static void on_time_limit(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	struct dial_reason r = {true, "SIP", 200, "Time limit reached"};
+
+	(void)fd;
+	(void)what;
+	if (c->leg_ended)
+		return;
+	log_write(LOG_INFO, "call", c->sid, "TimeLimit reached: hanging up");
+	dial_leg_hangup(c->cl->dial, c->sid, &r);
+}
+
+void call_time_limit(struct call *c, unsigned seconds)
+{
+	struct timeval tv = {(time_t)seconds, 0};
+
+	if (!c->limit_timer)
+		c->limit_timer = evtimer_new(c->cl->base, on_time_limit, c);
+	if (!c->limit_timer || evtimer_add(c->limit_timer, &tv))
+		log_write(LOG_ERR, "call", c->sid, "cannot arm the time limit");
 }
 
 /* RFC 4028: the refresher sends a refresh at half the interval; the
@@ -367,6 +449,8 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		c->hangup_by = ev->local ? "local" : "remote";
 		if (c->se_timer)
 			event_del(c->se_timer);
+		if (c->limit_timer)
+			event_del(c->limit_timer);
 		if (ev->media.relayed)
 			log_media(c, ev);
 	}

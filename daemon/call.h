@@ -12,6 +12,7 @@
  *   call.c          the call table, SIDs, status changes, callbacks
  *   call_dial.c     <Dial>: fork, timeout, answer, bridge, action
  *   call_doc.c      fetch -> parse -> run verbs one by one
+ *   call_api.c      calls the REST API starts, changes and ends
  *   call_inbound.c  the SIP engine's events in: new calls, routing
  * Main thread only.
  */
@@ -141,6 +142,12 @@ struct call_layer {
 	const struct cxml_policy *pol;
 	struct smap calls;		/* SID -> struct call */
 	size_t ncalls;
+	/* calls that left the table in the last CALL_RECENT_S seconds (at
+	 * most CALL_RECENT_MAX), oldest first: the REST API answers them
+	 * from memory */
+	struct smap recent;
+	struct call *recent_head, *recent_tail;
+	size_t nrecent;
 	bool draining;
 	unsigned long long started, ended;
 };
@@ -178,7 +185,13 @@ struct call {
 	bool leg_ended;
 	bool left;			/* out of the table */
 	char *dial_status;		/* parent: last DialCallStatus */
+	char *fallback_url;		/* the document's fallback (NULL: the
+					 * inbound default, voice_fallback_url) */
+	bool fallback_get;
+	bool api_ended;			/* the REST API hung it up */
+	struct call *recent_next;	/* in the layer's recent list */
 	struct event *se_timer;		/* session refresh or expiry (RFC 4028) */
+	struct event *limit_timer;	/* TimeLimit of a REST call */
 	unsigned se;			/* negotiated interval, s; 0: none */
 	bool se_local;			/* we refresh */
 	call_leg_h *leg_h;		/* whoever drives the leg */
@@ -199,6 +212,14 @@ int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 /* CA + 32 lowercase hex: the one place SIDs are made. */
 void call_sid_new(char sid[40]);
 struct call *call_find(struct call_layer *cl, const char *sid);
+/* A call in the table or one that left it recently (ended); NULL. */
+#define CALL_RECENT_S 60
+#define CALL_RECENT_MAX 10000
+struct call *call_lookup(struct call_layer *cl, const char *sid);
+/* Lets go of every recent call (the layer is being freed). */
+void call_layer_recent_clear(struct call_layer *cl);
+/* Hangs the call up time_limit seconds from now (a REST TimeLimit). */
+void call_time_limit(struct call *c, unsigned seconds);
 /* References for timers, transfers and children that point at a call. */
 struct call *call_ref(struct call *c);
 struct call *call_unref(struct call *c);
@@ -226,6 +247,9 @@ void call_log_snapshot(struct call *c);
 
 /* ---- rows (call_log.c) ---- */
 
+struct store_call;
+/* The calls row of c as of now_us; strings are borrowed from c. */
+void call_log_row(const struct call *c, int64_t now_us, struct store_call *r);
 void call_log_call(struct store *s, const struct call *c, int64_t now_us);
 void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 		    const char *event, uint16_t code, const char *detail_json);
@@ -271,6 +295,51 @@ void call_dial_abort(struct call *parent);
  * parameters besides the standard ones (may be NULL). */
 int call_doc_fetch(struct call *c, const char *kind, const char *url,
 		   bool get, const struct call_params *extra);
+/* Runs an inline document (a REST Twiml parameter) on c's answered leg.
+ * EBADMSG when it does not parse: *code gets its cXML error code. */
+int call_doc_run(struct call *c, const char *body, size_t len, int *code);
+/* The REST API's redirect of a live call: whatever runs now stops (a
+ * <Dial> in progress hangs up its branches, its action is not requested)
+ * and the call goes on with the document at url, or with twiml when url
+ * is NULL. EBADMSG (twiml does not parse: *code), ENOMEM, EINVAL. */
+int call_doc_redirect(struct call *c, const char *url, bool get,
+		      const char *twiml, int *code);
+
+/* ---- REST calls (call_api.c) ---- */
+
+/* What a REST create asks for; every pointer borrowed for the call. The
+ * API layer has checked the values; to is a sip:/sips: URI (a number
+ * already turned into one through number_uri). */
+struct call_api_params {
+	const char *to;
+	const char *from;		/* the From user (CallerId, else From) */
+	const char *from_display;	/* the request's From as given */
+	const char *url;		/* the document, fetched on answer ... */
+	bool url_get;
+	const char *twiml;		/* ... or this inline one (NULL: url) */
+	const char *fallback_url;
+	bool fallback_get;
+	const char *status_callback;
+	bool status_callback_get;
+	unsigned events;		/* CALL_CB_* */
+	const char *username, *password;	/* digest (NULL: none) */
+	unsigned timeout_s;		/* ringing, then no-answer */
+	unsigned time_limit_s;		/* answered, then hung up (0: none) */
+	const char *const *hdr_names;	/* headers of the To URI */
+	const char *const *hdr_values;
+	size_t nhdrs;
+	const char *const *warnings;	/* parameters accepted, not executed */
+	size_t nwarnings;
+};
+/* Starts an outbound-api call: the SID is made, the leg dialled; on
+ * answer it runs the document. *cp holds a reference for the caller
+ * (call_unref). A leg the engine refuses at once is a call that failed
+ * (still 0). ENOMEM, E2BIG (headers); EAGAIN while draining. */
+int call_api_start(struct call_layer *cl, const struct call_api_params *p,
+		   struct call **cp);
+/* Status=completed (any live call: CANCEL or BYE) or canceled (only one
+ * not answered yet: true when it was ended). */
+bool call_api_hangup(struct call *c, bool only_unanswered);
 
 /* ---- the layer (call_inbound.c) ---- */
 

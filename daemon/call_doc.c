@@ -37,6 +37,11 @@ struct doc {
 	bool dialing;
 	bool whisper;			/* a <Sip url> document: ends with
 					 * c->whisper_done, not a hang-up */
+	/* a REST redirect waiting for the <Dial> to end: a URL or a tree */
+	bool redirect;
+	char *redirect_url;
+	bool redirect_get;
+	struct cxml_doc *redirect_tree;
 };
 
 static void run(struct doc *d);
@@ -50,9 +55,11 @@ static void doc_free(struct doc *d)
 	if (d->pause)
 		event_free(d->pause);
 	d->tree = cxml_doc_free(d->tree);
+	d->redirect_tree = cxml_doc_free(d->redirect_tree);
 	call_params_free(&d->extra);
 	free(d->url);
 	free(d->kind);
+	free(d->redirect_url);
 	d->c->doc = NULL;
 	call_unref(d->c);
 	free(d);
@@ -149,11 +156,16 @@ static int fetch(struct doc *d, const char *kind, const char *url, bool get,
 static bool fallback(struct doc *d, int code)
 {
 	const struct config *cfg = d->c->cl->cfg;
+	const char *url = d->c->fallback_url;
+	bool get = d->c->fallback_get;
 	struct call_params p;
 	bool ok;
 
-	if (d->fallback_tried || !cfg->voice_fallback_url ||
-	    d->c->dir != CALL_INBOUND || d->record_only)
+	if (!url && d->c->dir == CALL_INBOUND) {
+		url = cfg->voice_fallback_url;
+		get = strcmp(cfg->voice_method, "GET") == 0;
+	}
+	if (d->fallback_tried || !url || d->record_only)
 		return false;
 	d->fallback_tried = true;
 	call_params_init(&p);
@@ -161,18 +173,40 @@ static bool fallback(struct doc *d, int code)
 		call_params_add(&p, d->extra.v[i].name, d->extra.v[i].value);
 	call_params_addf(&p, "ErrorCode", "%d", code);
 	call_params_add(&p, "ErrorUrl", d->url ? d->url : "");
-	ok = fetch(d, "fallback", cfg->voice_fallback_url,
-		   strcmp(cfg->voice_method, "GET") == 0, &p) == 0;
+	ok = fetch(d, "fallback", url, get, &p) == 0;
 	call_params_free(&p);
 	return ok;
+}
+
+/* Parses a document for c, its diagnostics logged; *code: the first
+ * error's cXML code when it does not parse. */
+static int parse(struct call *c, const char *body, size_t len,
+		 struct cxml_doc **tree, int *code)
+{
+	struct cxml_diags diags = {0};
+	int err;
+
+	err = cxml_parse_once(body, len, c->cl->pol, tree, &diags);
+	for (size_t i = 0; i < diags.n; i++)
+		log_write(diags.v[i].sev == CXML_ERROR ? LOG_WARNING : LOG_INFO,
+			  "call", c->sid, "cXML %s %d line %u: %s",
+			  diags.v[i].sev == CXML_ERROR ? "error" : "warning",
+			  diags.v[i].code, diags.v[i].line, diags.v[i].msg);
+	if (err) {
+		const struct cxml_diag *e = cxml_diags_first_error(&diags);
+
+		*code = e ? e->code : 12100;
+		err = EBADMSG;
+	}
+	cxml_diags_free(&diags);
+	return err;
 }
 
 static void on_fetched(const struct webhook_result *r, void *arg)
 {
 	struct doc *d = arg;
-	struct cxml_diags diags = {0};
 	struct cxml_doc *tree = NULL;
-	int err;
+	int err, code = 0;
 
 	d->fetch = NULL;
 	if (d->record_only || d->c->leg_ended) {
@@ -202,33 +236,44 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 		}
 		return;
 	}
-	err = cxml_parse_once(r->body, r->body_len, d->c->cl->pol, &tree, &diags);
-	for (size_t i = 0; i < diags.n; i++)
-		log_write(diags.v[i].sev == CXML_ERROR ? LOG_WARNING : LOG_INFO,
-			  "call", d->c->sid, "cXML %s %d line %u: %s",
-			  diags.v[i].sev == CXML_ERROR ? "error" : "warning",
-			  diags.v[i].code, diags.v[i].line, diags.v[i].msg);
+	err = parse(d->c, r->body, r->body_len, &tree, &code);
 	if (err && d->whisper) {
-		cxml_diags_free(&diags);
 		whisper_end(d, false);
 		return;
 	}
 	if (err) {
-		const struct cxml_diag *e = cxml_diags_first_error(&diags);
-		int code = e ? e->code : 12100;
-
-		cxml_diags_free(&diags);
 		if (!fallback(d, code)) {
 			fail(d, code, "invalid document");
 			doc_maybe_free(d);
 		}
 		return;
 	}
-	cxml_diags_free(&diags);
 	cxml_doc_free(d->tree);
 	d->tree = tree;
 	d->pc = 0;
 	run(d);
+}
+
+/* The REST redirect takes over: its tree runs now, or its URL is
+ * fetched. */
+static void redirect_start(struct doc *d)
+{
+	d->redirect = false;
+	d->record_only = false;
+	d->fallback_tried = false;
+	if (d->redirect_tree) {
+		cxml_doc_free(d->tree);
+		d->tree = d->redirect_tree;
+		d->redirect_tree = NULL;
+		d->pc = 0;
+		run(d);
+		return;
+	}
+	d->tree = cxml_doc_free(d->tree);
+	if (fetch(d, "redirect", d->redirect_url, d->redirect_get, NULL) != 0)
+		fail(d, 11200, "bad redirect URL");
+	free(d->redirect_url);
+	d->redirect_url = NULL;
 }
 
 static void on_dial_done(struct call *c, const struct call_params *p,
@@ -240,6 +285,11 @@ static void on_dial_done(struct call *c, const struct call_params *p,
 	(void)c;
 	d->dialing = false;
 	d->pc++;
+	if (d->redirect && !c->leg_ended) {
+		/* the API moved the call on: no action request */
+		redirect_start(d);
+		return;
+	}
 	if (dv->action) {
 		d->record_only = caller_gone;
 		if (fetch(d, "action", dv->action, dv->method == CXML_GET, p) == 0)
@@ -385,6 +435,8 @@ static void on_leg(struct call *c, const struct dial_event *ev, void *arg)
 		 * (RFC 3261 §9.2) */
 		if (c->answered_us)
 			call_status_set(c, CALL_COMPLETED, 0);
+		else if (c->api_ended)
+			call_status_set(c, CALL_CANCELED, 0);
 		else if (ev->local)
 			call_status_set(c, CALL_FAILED, 0);
 		else
@@ -399,22 +451,33 @@ static void on_leg(struct call *c, const struct dial_event *ev, void *arg)
 	}
 }
 
+/* The document of a call, made when it has none yet; its leg is driven
+ * by the document from now on. */
+static struct doc *doc_of(struct call *c)
+{
+	struct doc *d = c->doc;
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->c = call_ref(c);
+	call_params_init(&d->extra);
+	c->doc = d;
+	c->leg_h = on_leg;
+	c->leg_arg = d;
+	return d;
+}
+
 int call_doc_fetch(struct call *c, const char *kind, const char *url,
 		   bool get, const struct call_params *extra)
 {
-	struct doc *d = c->doc;
+	struct doc *d = doc_of(c);
 	int err;
 
-	if (!d) {
-		d = calloc(1, sizeof(*d));
-		if (!d)
-			return ENOMEM;
-		d->c = call_ref(c);
-		call_params_init(&d->extra);
-		c->doc = d;
-		c->leg_h = on_leg;
-		c->leg_arg = d;
-	}
+	if (!d)
+		return ENOMEM;
 	err = fetch(d, kind, url, get, extra);
 	if (err)
 		doc_maybe_free(d);
@@ -442,4 +505,62 @@ static int call_doc_whisper(struct call *child, const char *url, bool get,
 	if (err)
 		doc_free(d);
 	return err;
+}
+
+int call_doc_run(struct call *c, const char *body, size_t len, int *code)
+{
+	struct cxml_doc *tree = NULL;
+	struct doc *d;
+
+	if (parse(c, body, len, &tree, code))
+		return EBADMSG;
+	d = doc_of(c);
+	if (!d) {
+		cxml_doc_free(tree);
+		return ENOMEM;
+	}
+	cxml_doc_free(d->tree);
+	d->tree = tree;
+	d->pc = 0;
+	run(d);
+	return 0;
+}
+
+int call_doc_redirect(struct call *c, const char *url, bool get,
+		      const char *twiml, int *code)
+{
+	struct cxml_doc *tree = NULL;
+	char *u = NULL;
+	struct doc *d = c->doc;
+
+	if (!d || d->whisper || c->leg_ended || (!url && !twiml))
+		return EINVAL;
+	if (!url && parse(c, twiml, strlen(twiml), &tree, code))
+		return EBADMSG;
+	if (url && !(u = strdup(url)))
+		return ENOMEM;
+	log_write(LOG_INFO, "call", c->sid, "redirected by the API to %s",
+		  url ? url : "an inline document");
+	call_log_event_text(c->cl->store, c, c->ev_seq++, "api-redirect", 0,
+			    "url", url ? url : "", url ? strlen(url) : 0);
+	cxml_doc_free(d->redirect_tree);
+	free(d->redirect_url);
+	d->redirect_tree = tree;
+	d->redirect_url = u;
+	d->redirect_get = get;
+	d->redirect = true;
+	d->hangup_on_answer = false;
+	if (d->fetch) {
+		webhook_fetch_cancel(d->fetch);
+		d->fetch = NULL;
+	}
+	if (d->pause)
+		event_del(d->pause);
+	if (d->dialing) {
+		/* its branches hang up; on_dial_done starts the redirect */
+		call_dial_abort(c);
+		return 0;
+	}
+	redirect_start(d);
+	return 0;
 }

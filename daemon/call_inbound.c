@@ -194,6 +194,7 @@ int call_layer_alloc(struct call_layer **clp, struct event_base *base,
 	cl->store = store;
 	cl->pol = &pol;
 	smap_init(&cl->calls);
+	smap_init(&cl->recent);
 	metrics_family("dialerd_calls_open", METRICS_GAUGE,
 		       "calls (every leg is a call) not yet ended");
 	metrics_family("dialerd_calls_total", METRICS_COUNTER,
@@ -217,6 +218,8 @@ struct call_layer *call_layer_free(struct call_layer *cl)
 		}
 	}
 	smap_fini(&cl->calls);
+	call_layer_recent_clear(cl);
+	smap_fini(&cl->recent);
 	free(cl);
 	return NULL;
 }

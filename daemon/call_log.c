@@ -33,6 +33,36 @@ static void failed(const char *sid, const char *what, int err)
 		  strerror(err));
 }
 
+void call_log_row(const struct call *c, int64_t now_us, struct store_call *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->sid = c->sid;
+	r->account_sid = c->cl->cfg->account_sid ? c->cl->cfg->account_sid : "";
+	r->parent_call_sid = c->parent ? c->parent->sid : NULL;
+	r->direction = direction(c->dir);
+	r->from = c->from;
+	r->to = c->to;
+	r->caller_name = c->caller_name && *c->caller_name ? c->caller_name : NULL;
+	r->status = call_status_name(c->status);
+	r->sip_call_id = c->sip_call_id;
+	r->sip_response_code = c->sip_code;
+	r->codec = c->codec[0] ? c->codec : NULL;
+	r->created_at = c->created_us;
+	r->ringing_at = c->ringing_us;
+	r->answered_at = c->answered_us;
+	r->ended_at = c->ended_us;
+	r->duration = c->ended_us && c->answered_us ?
+		      (int)((c->ended_us - c->answered_us + 999999) / 1000000) :
+		      (c->ended_us ? 0 : -1);
+	r->dial_call_status = c->dial_status;
+	r->updated_at = now_us;
+	r->started_at = c->started_us;
+	r->forwarded_from = c->forwarded_from;
+	r->dial_group = c->dial_group[0] ? c->dial_group : NULL;
+	r->branch = c->branch;
+	r->hangup_by = c->hangup_by;
+}
+
 void call_log_call(struct store *s, const struct call *c, int64_t now_us)
 {
 	struct store_call r;
@@ -40,32 +70,7 @@ void call_log_call(struct store *s, const struct call *c, int64_t now_us)
 
 	if (!s)
 		return;
-	memset(&r, 0, sizeof(r));
-	r.sid = c->sid;
-	r.account_sid = c->cl->cfg->account_sid ? c->cl->cfg->account_sid : "";
-	r.parent_call_sid = c->parent ? c->parent->sid : NULL;
-	r.direction = direction(c->dir);
-	r.from = c->from;
-	r.to = c->to;
-	r.caller_name = c->caller_name && *c->caller_name ? c->caller_name : NULL;
-	r.status = call_status_name(c->status);
-	r.sip_call_id = c->sip_call_id;
-	r.sip_response_code = c->sip_code;
-	r.codec = c->codec[0] ? c->codec : NULL;
-	r.created_at = c->created_us;
-	r.ringing_at = c->ringing_us;
-	r.answered_at = c->answered_us;
-	r.ended_at = c->ended_us;
-	r.duration = c->ended_us && c->answered_us ?
-		     (int)((c->ended_us - c->answered_us + 999999) / 1000000) :
-		     (c->ended_us ? 0 : -1);
-	r.dial_call_status = c->dial_status;
-	r.updated_at = now_us;
-	r.started_at = c->started_us;
-	r.forwarded_from = c->forwarded_from;
-	r.dial_group = c->dial_group[0] ? c->dial_group : NULL;
-	r.branch = c->branch;
-	r.hangup_by = c->hangup_by;
+	call_log_row(c, now_us, &r);
 	err = store_call_upsert(s, &r);
 	if (err)
 		failed(c->sid, "calls", err);

@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 
 #include "autoconf.h"
+#include "daemon/api.h"
 #include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/db.h"
@@ -40,6 +41,7 @@ struct server {
 	struct webhook *webhook;
 	struct webhook_outbox *outbox;
 	struct call_layer *calls;
+	struct api *api;
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *drain;
 	struct timespec started;
@@ -156,6 +158,7 @@ static void teardown(struct server *srv)
 		event_free(srv->sig_hup);
 	if (srv->drain)
 		event_free(srv->drain);
+	srv->api = api_free(srv->api);
 	srv->sip = sip_server_stop(srv->sip);
 	srv->calls = call_layer_free(srv->calls);
 	srv->outbox = webhook_outbox_free(srv->outbox);
@@ -289,6 +292,13 @@ int server_run(const struct config *cfg)
 		return 1;
 	}
 	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
+	/* the REST API authenticates with the auth token, as webhooks sign */
+	if (cfg->auth_token &&
+	    api_alloc(&srv.api, srv.http, cfg, srv.calls, db_store(srv.db))) {
+		log_msg(LOG_ERR, "daemon", "cannot start the REST API");
+		teardown(&srv);
+		return 1;
+	}
 	server_busy_add(&srv, call_layer_busy, srv.calls);
 	server_busy_add(&srv, http_busy, srv.http);
 	server_busy_add(&srv, sip_server_busy, srv.sip);

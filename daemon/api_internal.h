@@ -1,0 +1,84 @@
+/* api_internal.h: what the REST API's files share. Bottom up (each calls
+ * only those below it):
+ *   api_form.c      form bodies and query strings
+ *   json.c          the JSON writer
+ *   api_reply.c     requests: replies, error JSON, the pending list
+ *   api_render.c    the call resource and the list page as JSON
+ *   api_create.c    POST .../Calls: parameters checked, the call started
+ *   api_calls.c     fetch, list, update, delete, SipMessages
+ *   api.c           routes, authentication, dispatch
+ */
+#ifndef DIALERD_API_INTERNAL_H
+#define DIALERD_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/api_form.h"
+#include "daemon/api.h"
+
+struct call;
+struct evhttp_request;
+struct json;
+struct store_call;
+struct store_read;
+
+#define API_VERSION "2010-04-01"
+#define API_BODY_MAX (64u * 1024)
+
+struct api_req;
+
+struct api {
+	const struct config *cfg;
+	struct call_layer *cl;
+	struct store *store;
+	struct api_req *pending;	/* waiting for the store */
+};
+
+struct api_req {
+	struct api *api;
+	struct evhttp_request *req;
+	const char *prefix;		/* "" or "/api/laml" */
+	char account[64];
+	char sid[64];			/* .../Calls/{Sid}; "" for the list */
+	struct api_form query, body;
+	struct store_read *read;	/* a store query in flight */
+	struct api_req *next, *prev;	/* in api->pending while read */
+};
+
+/* ---- api_reply.c ---- */
+
+/* Sends status with the JSON of j (freed) and frees r. */
+void api_reply_json(struct api_req *r, int status, struct json *j);
+/* 204 without a body; frees r. */
+void api_reply_empty(struct api_req *r, int status);
+/* The vendors' error JSON {code, message, more_info, status}; frees r. */
+void api_error(struct api_req *r, int status, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void api_req_free(struct api_req *r);
+/* r waits for the store (api_free answers it 503 if it still waits). */
+void api_req_wait(struct api_req *r);
+void api_req_unwait(struct api_req *r);
+
+/* ---- api_render.c ---- */
+
+/* The call resource of a row (a live call's row from call_log_row). */
+void api_render_call(struct json *j, const struct api_req *r,
+		     const struct store_call *c);
+/* RFC 2822 time, or NULL when us is 0. */
+const char *api_render_time(int64_t us, char *buf, size_t size);
+
+/* ---- api_create.c ---- */
+
+void api_calls_create(struct api_req *r);
+
+/* ---- api_calls.c ---- */
+
+void api_calls_fetch(struct api_req *r);
+void api_calls_list(struct api_req *r);
+void api_calls_update(struct api_req *r);
+void api_calls_delete(struct api_req *r);
+void api_calls_sip_messages(struct api_req *r);
+
+#endif
