@@ -1,0 +1,68 @@
+#!/bin/sh
+# rest_list: the call list, DELETE, the fetch of an old call and SipMessages, written against the
+# contract before dialerd implements them (they answer 503 until then; this case fails until
+# they land). tests/lib/rest_list.py creates four calls through python3-twilio: A answered
+# (X-Customer=42, From +15550100), B busy (486, X-Customer=43, From +15550200), then two seconds
+# later P, whose <Dial><Sip> makes C (X-Customer=45, ParentCallSid P). Every query of
+# tests/lib/rest_list.json (To, From, Status, ParentCallSid, StartTime, StartTime<, StartTime>,
+# EndTime, EndTime<, EndTime>, and the extensions SipResponseCode and SipHeader_<name>=<value>)
+# must return exactly the calls it names, through python3-twilio, twilio-node 6.2.0 and
+# SignalWire's RestClient 3.2.0 (standard filters with each library's list(), extensions with its
+# request()); PageSize=1 walks four pages through next_page_uri. Then: SipMessages.json of A;
+# DELETE of B (204, then 404, and out of the list); A fetched once it is over 60 s old (from the
+# call log) reads as it did from memory; C from the call log names its parent. The rows of the
+# call log agree.
+. "$(dirname "$0")/../../lib/common.sh"
+dlr_init
+. "$TOP/tests/lib/rest.sh"
+rest_node_libs
+calls_init
+echo '{"/child": {"status": 204, "body": ""}}' >"$WORK/routes.json"
+calls_start
+rest_tls_proxy
+
+UAS1=$(free_port)
+UAS2=$(free_port)
+UAS3=$(free_port)
+sipp_start uas1 uas_rest.xml -i 127.0.0.1 -p "$UAS1" -m 2
+sed -e 's/\[code\]/486/' -e 's/\[phrase\]/Busy Here/' -e 's/\[cause\]/busy/' \
+	"$TOP/tests/sipp/uas_reject.xml" >"$WORK/uas_486.xml"
+sipp_start uas2 "$WORK/uas_486.xml" -i 127.0.0.1 -p "$UAS2" -m 1
+sipp_start uas3 call_uas.xml -i 127.0.0.1 -p "$UAS3" -m 1
+for p in $UAS1 $UAS2 $UAS3; do dial_wait_port udp "$p"; done
+
+py() {
+	timeout 180 /usr/bin/python3 "$TOP/tests/lib/rest_list.py" "$1" "$DIALERD_URL" \
+		"$DIALERD_ACCOUNT_SID" "$DIALERD_AUTH_TOKEN" "$WORK" "$UAS1" "$UAS2" "$UAS3" "$WH" \
+		>"$WORK/$1.out" 2>&1
+	_rc=$?
+	cat "$WORK/$1.out"
+	[ $_rc = 0 ] || failed="$failed python3-twilio-$1"
+}
+failed=""
+py setup
+[ -z "$failed" ] || fail "the calls could not be made"
+for s in uas1 uas2 uas3; do
+	sipp_wait $s 20
+	assert_eq "$?" 0 "far end $s: its calls went as planned"
+done
+py check
+for lib in twilio-node signalwire; do
+	if [ $lib = twilio-node ]; then base=$DIALERD_URL; else base=127.0.0.1:$REST_TLS_PORT/api/laml; fi
+	timeout 120 node "$TOP/tests/lib/rest_list.js" $lib "$base" "$DIALERD_ACCOUNT_SID" \
+		"$DIALERD_AUTH_TOKEN" "$WORK" >"$WORK/$lib.out" 2>&1
+	_rc=$?
+	cat "$WORK/$lib.out"
+	[ $_rc = 0 ] || failed="$failed $lib"
+done
+py after
+
+stop_dialerd TERM
+assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
+q() { psql -At "$DATABASE_URL" -c "$1"; }
+A=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["A"])' "$WORK/calls.json")
+P=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["P"])' "$WORK/calls.json")
+C=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["C"])' "$WORK/calls.json")
+assert_eq "$(q "select status || ' ' || sip_response_code from calls where sid = '$A'")" "completed 200" "A's row"
+assert_eq "$(q "select parent_call_sid || ' ' || direction from calls where sid = '$C'")" "$P outbound-dial" "C's row names P"
+assert_eq "$failed" "" "every client's checks passed (failed: $failed)"
