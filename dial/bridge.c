@@ -35,6 +35,7 @@ int dial_bridge_open(struct leg *leg)
 		return err;
 	}
 	dial_media_owner_set(leg->media, leg);
+	dial_media_latch_strict_set(leg->media, !d->conf.rtp_latch_any);
 	leg->port = sa_port(dial_media_local(leg->media));
 	return 0;
 }
@@ -53,7 +54,8 @@ void dial_bridge_sdp(struct leg *leg, const struct dial_sdp *sdp)
 	}
 	if (dial_media_remote_is(leg->media, &a))
 		return;
-	(void)dial_media_remote_set(leg->media, &a, NULL, false);
+	(void)dial_media_remote_set(leg->media, &a, NULL,
+				    !leg->d->conf.rtp_latch_any);
 	dial_log(LOG_DEBUG, "leg=%s: far end's media at %J", leg->id, &a);
 }
 
