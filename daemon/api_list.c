@@ -202,7 +202,10 @@ static bool paging(struct list *l)
 	return true;
 }
 
-/* The list's path with its filters and the paging given. */
+/* The list's path with its filters and the paging given. Without the
+ * /api/laml prefix: every client library appends a page URI to its base
+ * URL, which for SignalWire's already ends in /api/laml (or is the bare
+ * host, which answers /2010-04-01 too). */
 static char *page_uri(const struct list *l, unsigned page, const char *token)
 {
 	const struct api_form *q = &l->r->query;
@@ -211,8 +214,8 @@ static char *page_uri(const struct list *l, unsigned page, const char *token)
 	char *out = NULL;
 	size_t n = 0;
 
-	snprintf(base, sizeof(base), "%s/" API_VERSION "/Accounts/%s/Calls.json",
-		 l->r->prefix, l->r->account);
+	snprintf(base, sizeof(base), "/" API_VERSION "/Accounts/%s/Calls.json",
+		 l->r->account);
 	for (size_t i = 0; i < q->n && n < API_FORM_MAX_FIELDS; i++)
 		if (strcmp(q->v[i].name, "Page") && strcmp(q->v[i].name, "PageSize") &&
 		    strcmp(q->v[i].name, "PageToken")) {
