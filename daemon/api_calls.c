@@ -172,12 +172,13 @@ void api_calls_update(struct api_req *r)
 	struct call *c = live(r);
 	const char *st = api_form_get(&r->body, "Status");
 
-	if (st && strcmp(st, "completed") && strcmp(st, "canceled")) {
-		api_error(r, 400, 21218, "Status must be completed or canceled");
-		return;
-	}
+	/* an unknown call is a 404 whatever was asked of it */
 	if (!c) {
 		from_log(r, OP_UPDATE);
+		return;
+	}
+	if (st && strcmp(st, "completed") && strcmp(st, "canceled")) {
+		api_error(r, 400, 21218, "Status must be completed or canceled");
 		return;
 	}
 	if (call_status_final(c->status) || c->leg_ended) {
