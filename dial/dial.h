@@ -50,6 +50,9 @@ struct dial_conf {
 	unsigned max_events;	/* events waiting for the reader; past it
 				   DIAL_EV_SIP copies are dropped and counted
 				   (never the others) (0: 1000000) */
+	size_t max_event_bytes;	/* the same bound on their approximate heap
+				   size, so that messages with large headers
+				   cannot grow it without limit (0: 64 MiB) */
 	const char *media_addr;	/* address put in SDP c= (NULL: listen host) */
 	uint16_t rtp_port_min;	/* SDP ports handed out when a command names
 				   none, and the range relayed legs bind

@@ -100,17 +100,25 @@ struct dial_evq {
 	pthread_mutex_t lock;	/* head, tail; the eventfd's state */
 	struct dial_event *head, *tail;
 	_Atomic size_t len;	/* events in the shared FIFO */
+	_Atomic size_t bytes;	/* their approximate heap size */
 	int efd;
 	unsigned max;		/* past it, DIAL_EV_SIP events are shed */
+	size_t max_bytes;	/* ... and past this many bytes queued */
 	struct dial_ctr *ctr;
 	/* SIP thread only */
 	struct dial_event *pend_head, *pend_tail;
 	size_t pend_len;
+	size_t pend_bytes;
 	struct tmr flush_tmr;	/* delay 0: pending events to the FIFO */
 };
 
-/* Opens the eventfd; errno. */
-int dial_evq_init(struct dial_evq *q, unsigned max, struct dial_ctr *ctr);
+/* Opens the eventfd; errno. max bounds the events queued, max_bytes their
+ * approximate size (dial_evq_bytes); past either, DIAL_EV_SIP copies are
+ * dropped and counted in ctr->st_dropped, other events always queued. */
+int dial_evq_init(struct dial_evq *q, unsigned max, size_t max_bytes,
+		  struct dial_ctr *ctr);
+/* What an event costs in the bound: its heap copy, approximately. */
+size_t dial_evq_bytes(const struct dial_event *ev);
 /* Frees what nobody took and closes the eventfd (after the SIP thread). */
 void dial_evq_close(struct dial_evq *q);
 /* Appends an event (takes it) and wakes the reader. SIP thread. */
