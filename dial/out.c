@@ -11,6 +11,7 @@
 enum {
 	CANCEL_GUARD_MS = 64 * SIP_T1,	/* no final after our CANCEL */
 	SDP_MAX = 2048,
+	MIN_SE_MAX = 7200,	/* a 422 asking for more ends the leg */
 };
 
 #define ALLOW "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n"
@@ -204,8 +205,25 @@ static void estab_h(const struct sip_msg *msg, void *arg)
 		group_won(leg);
 }
 
+/* Min-SE's delta-seconds; 0 when malformed. pl_u32 would wrap past
+ * 2^32 (and a wrapped value could look acceptable). */
+static unsigned min_se_parse(const struct pl *val)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; i < val->l && val->p[i] >= '0' && val->p[i] <= '9'; i++) {
+		v = v * 10 + (unsigned long)(val->p[i] - '0');
+		if (v > 86400 * 365UL)
+			return UINT32_MAX;	/* absurd: refused below */
+	}
+	return i ? (unsigned)v : 0;
+}
+
 /* RFC 4028 §7.4: a 422 carries the smallest interval the far end
- * accepts; one new INVITE with it. True when the leg goes on. */
+ * accepts; one new INVITE with it. True when the leg goes on. An
+ * interval over MIN_SE_MAX (2 h) is refused: the leg ends with the 422,
+ * it does not hold a session timer of a day or more. */
 static bool retry_422(struct leg *leg, const struct sip_msg *msg)
 {
 	const struct sip_hdr *h;
@@ -216,9 +234,14 @@ static bool retry_422(struct leg *leg, const struct sip_msg *msg)
 	    !leg->spec)
 		return false;
 	h = sip_msg_hdr(msg, SIP_HDR_MIN_SE);
-	min = h ? pl_u32(&h->val) : 0;
+	min = h ? min_se_parse(&h->val) : 0;
 	if (min <= leg->se_try || leg->min_se_retry)
 		return false;
+	if (min > MIN_SE_MAX) {
+		dial_log(LOG_NOTICE, "leg=%s: 422 asks for Min-SE %r, over "
+			 "%u s: not retried", leg->id, &h->val, MIN_SE_MAX);
+		return false;
+	}
 	leg->min_se_retry = true;
 	leg->se_try = min;
 	leg->min_se = min;
