@@ -134,7 +134,10 @@ struct leg {
 	struct sipsess *sess;
 	struct list cids;
 	struct leg_spec *spec;	/* outbound: kept for auth and 422 */
-	unsigned auth_tries;
+	unsigned auth_tries;	/* credentials handed to libre */
+	unsigned challenges;	/* 401/407 to our INVITE (new CSeq) */
+	uint32_t challenge_cseq;	/* of the latest one counted */
+	char challenge_keys[2][160];	/* realm + nonce of those answered */
 	unsigned se_try;	/* Session-Expires sent (after 422) */
 	unsigned min_se;
 	bool min_se_retry;
@@ -227,6 +230,10 @@ void dial_out_refresh(struct leg *leg);
 void dial_out_sent(struct leg *leg, const struct dial_event *ev,
 		   const uint8_t *pkt, size_t len, const struct sa *dst,
 		   enum sip_transp tp);
+/* A 401/407 to our INVITE, as received (rx: its event copy): past the
+ * retry bound, or a realm/nonce answered before, the leg ends failed with
+ * it instead of libre answering again. */
+void dial_out_challenge(struct leg *leg, const struct dial_event *rx);
 /* An UPDATE from the far end (refresh); true: answered. */
 bool dial_out_update(struct leg *leg, const struct sip_msg *msg);
 
