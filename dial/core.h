@@ -161,7 +161,7 @@ struct leg {
 	char *offer;		/* its SDP */
 	size_t offer_len;
 	uint16_t port;
-	char *insecure_host;	/* held in dtls while the leg lives */
+	char *insecure_host;	/* insecure leg: no TLS verification */
 	/* events */
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */

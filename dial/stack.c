@@ -58,6 +58,19 @@ static void raise_rcvbuf(int fd, int bytes)
 		dial_log(LOG_WARNING, "SO_RCVBUF: %s", strerror(errno));
 }
 
+/* Per-leg "insecure" (dial_leg_params.insecure): the leg of the message
+ * that opens or reuses a TLS connection; inside sipsess_connect() its
+ * Call-ID is not mapped yet. */
+static bool tls_insecure_h(const char *callid, void *arg)
+{
+	struct dial *d = arg;
+	struct leg *leg = dial_leg_cid_find(d, callid, strlen(callid));
+
+	if (!leg)
+		leg = d->connecting;
+	return leg && leg->insecure_host;
+}
+
 /* TLS: a listener when a certificate is configured, else a client-only
  * transport on an ephemeral port (libre needs a transport to dial out). */
 static int tls_build(struct dial *d)
@@ -75,6 +88,7 @@ static int tls_build(struct dial *d)
 		dial_log(LOG_ERR, "TLS set-up failed: %s", strerror(err));
 		return err;
 	}
+	dial_tls_insecure_handler_set(d->dtls, tls_insecure_h, d);
 	if (d->conf.tls_cert)
 		sa_set_port(&tl, d->conf.tls_port ? d->conf.tls_port :
 			    (uint16_t)(sa_port(&d->laddr) + 1));
