@@ -174,4 +174,8 @@ void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
 	st->queue_delay_us = atomic_load(&m->qdelay_us);
 	st->udp_drops = atomic_load(&m->st_udp_drops);
 	st->overload_filters = atomic_load(&m->st_filtered);
+	st->tcp_conns = atomic_load(&m->tcp_open);
+	st->tcp_refused = atomic_load(&m->st_tcp_refused);
+	st->tcp_src_refused = atomic_load(&m->st_tcp_src_refused);
+	st->tcp_slow = atomic_load(&m->st_tcp_slow);
 }

@@ -48,6 +48,8 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 				  memory_order_relaxed);
 	if (!tx && tp == SIP_TRANSP_UDP)
 		dial_load_sample(d->load);
+	else if (!tx)
+		dial_conns_msg(d->conns, src, dst);	/* a whole message */
 	if (dial_msg_parse(&ev, pkt, len, tx ? DIAL_DIR_TX : DIAL_DIR_RX,
 			   dial_now_us()))
 		return;

@@ -136,6 +136,16 @@ static int transports_add(struct dial *d)
 			      &d->ctr);
 	if (err)
 		return err;
+	{
+		struct dial_conn_conf cc = {
+			d->conf.max_tcp_conns, d->conf.max_tcp_conns_per_source,
+			d->conf.tcp_first_msg_ms
+		};
+
+		err = dial_conns_alloc(&d->conns, &cc, &d->ctr);
+		if (err)
+			return err;
+	}
 	err = sip_transp_add(d->sip, SIP_TRANSP_TCP, &d->laddr);
 	if (err) {
 		dial_log(LOG_ERR, "SIP TCP listen on %J: %s", &d->laddr,
@@ -231,6 +241,7 @@ void dial_stack_free(struct dial *d, bool exited)
 		}
 		d->sip = NULL;
 	}
+	d->conns = mem_deref(d->conns);	/* after the transports */
 	d->ht_id = mem_deref(d->ht_id);
 	d->ht_cid = mem_deref(d->ht_cid);
 	d->ht_grp = mem_deref(d->ht_grp);

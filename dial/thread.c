@@ -24,6 +24,9 @@ enum {
 	DFLT_QUIT_MS = 2000,
 	DFLT_MAX_EVENTS = 1000000,
 	DFLT_MAX_EVENT_BYTES = 64 << 20,
+	DFLT_MAX_TCP = 2048,
+	DFLT_MAX_TCP_SRC = 64,
+	DFLT_TCP_FIRST_MS = 10000,
 	DFLT_QUEUE_DELAY_MS = 250,
 };
 
@@ -166,6 +169,12 @@ static void conf_defaults(struct dial_conf *c)
 		c->max_events = DFLT_MAX_EVENTS;
 	if (!c->max_event_bytes)
 		c->max_event_bytes = DFLT_MAX_EVENT_BYTES;
+	if (!c->max_tcp_conns)
+		c->max_tcp_conns = DFLT_MAX_TCP;
+	if (!c->max_tcp_conns_per_source)
+		c->max_tcp_conns_per_source = DFLT_MAX_TCP_SRC;
+	if (!c->tcp_first_msg_ms)
+		c->tcp_first_msg_ms = DFLT_TCP_FIRST_MS;
 	if (!c->max_queue_delay_ms)
 		c->max_queue_delay_ms = DFLT_QUEUE_DELAY_MS;
 	if (!c->rtp_port_min || c->rtp_port_max < c->rtp_port_min) {
