@@ -1,4 +1,4 @@
-/* conn.c: accepted SIP TCP/TLS connections: caps per engine and per source address, a deadline for the first message */
+/* conn.c: libre's SIP sockets: caps and a first-message deadline for accepted TCP/TLS connections; the UDP receive size */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +32,8 @@
 typedef int (accept_f)(struct tcp_conn **, struct tcp_sock *, tcp_estab_h *,
 		       tcp_recv_h *, tcp_close_h *, void *);
 typedef void (fdclose_f)(int);
+typedef int (udplisten_f)(struct udp_sock **, const struct sa *, udp_recv_h *,
+			  void *);
 
 struct src {
 	struct le he;
@@ -64,7 +66,9 @@ struct dial_conns {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static accept_f *real_accept;
 static fdclose_f *real_fd_close;
+static udplisten_f *real_udp_listen;
 static _Thread_local struct dial_conns *tl;
+static _Thread_local size_t udp_rxsz;	/* armed for the next udp_listen */
 
 static void resolve(void)
 {
@@ -74,6 +78,38 @@ static void resolve(void)
 	memcpy(&real_accept, &p, sizeof(p));
 	p = dlsym(RTLD_NEXT, "fd_close");
 	memcpy(&real_fd_close, &p, sizeof(p));
+	p = dlsym(RTLD_NEXT, "udp_listen");
+	memcpy(&real_udp_listen, &p, sizeof(p));
+}
+
+/*
+ * libre reads each datagram into an 8 KiB buffer (UDP_RXSZ_DEFAULT) and
+ * does not check for truncation: a SIP message over 8 KiB (a 200 whose
+ * headers reach the header policy's 8 KiB) arrived cut, failed to parse
+ * and was dropped, retransmission after retransmission. sip_transp_add
+ * opens its socket with udp_listen (through the PLT) and keeps it
+ * private, so the size is set here, for the one call armed by
+ * dial_udp_rxsz_arm().
+ */
+int udp_listen(struct udp_sock **usp, const struct sa *local, udp_recv_h *rh,
+	       void *arg)
+{
+	size_t sz = udp_rxsz;
+	int err;
+
+	(void)pthread_once(&once, resolve);
+	if (!real_udp_listen)
+		return ENOSYS;
+	udp_rxsz = 0;
+	err = real_udp_listen(usp, local, rh, arg);
+	if (!err && sz && usp && *usp)
+		udp_rxsz_set(*usp, sz);
+	return err;
+}
+
+void dial_udp_rxsz_arm(size_t size)
+{
+	udp_rxsz = size;
 }
 
 static bool fd_cmp(struct le *le, void *arg)

@@ -171,6 +171,9 @@ int dial_conns_alloc(struct dial_conns **cp, const struct dial_conn_conf *conf,
  * trace handler): its deadline is disarmed. */
 void dial_conns_msg(struct dial_conns *c, const struct sa *src,
 		    const struct sa *dst);
+/* The next udp_listen of the calling thread (sip_transp_add's) reads
+ * datagrams of up to size bytes instead of libre's 8 KiB. */
+void dial_udp_rxsz_arm(size_t size);
 
 /* ---- libre replacements (tmr_heap.c, rand_pool.c, tls.c) ---- */
 

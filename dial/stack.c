@@ -115,6 +115,9 @@ static int transports_add(struct dial *d)
 {
 	int fd, err;
 
+	/* a whole datagram: SIP over UDP may reach 64 KiB (RFC 3261 §18.1.1
+	   asks for TCP past the MTU, not every far end does) */
+	dial_udp_rxsz_arm(65536);
 	err = sip_transp_add(d->sip, SIP_TRANSP_UDP, &d->laddr);
 	if (err) {
 		dial_log(LOG_ERR, "SIP UDP listen on %J: %s", &d->laddr,
