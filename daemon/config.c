@@ -47,6 +47,13 @@ static const struct ckey keys[] = {
 	 "PostgreSQL URL (postgresql://user:pass@host:port/db); empty: no call log"},
 	{"http_listen", C_ADDR, OFF(http_listen), "127.0.0.1:8080", 0, 0,
 	 "REST API, /health and /metrics: numeric HOST:PORT or [V6]:PORT"},
+	{"http_max_conns", C_UINT, OFF(http_max_conns), "512", 1, 65536,
+	 "open HTTP connections; past it a new one is closed at once"},
+	{"http_max_conns_per_source", C_UINT, OFF(http_max_conns_per_source),
+	 "64", 1, 65536, "open HTTP connections from one address"},
+	{"http_request_timeout_ms", C_UINT, OFF(http_request_timeout_ms),
+	 "10000", 100, 600000, "an HTTP request must be complete this long "
+	 "after its connection opened (or the previous reply); else closed"},
 	{"sip_listen", C_ADDR, OFF(sip_listen), "127.0.0.1:5060", 0, 0,
 	 "SIP UDP and TCP listener: numeric HOST:PORT or [V6]:PORT"},
 	{"account_sid", C_SID, OFF(account_sid), NULL, 0, 0,
@@ -97,6 +104,14 @@ static const struct ckey keys[] = {
 	{"sip_max_queue_delay_ms", C_UINT, OFF(sip_max_queue_delay_ms), "250", 1,
 	 10000, "overload: while SIP datagrams wait longer than this, new "
 	 "INVITEs get 503 and new legs are refused"},
+	{"sip_max_tcp_conns", C_UINT, OFF(sip_max_tcp_conns), "2048", 1, 65536,
+	 "accepted SIP TCP/TLS connections; past it a new one is closed"},
+	{"sip_max_tcp_conns_per_source", C_UINT,
+	 OFF(sip_max_tcp_conns_per_source), "64", 1, 65536,
+	 "accepted SIP TCP/TLS connections from one address"},
+	{"sip_tcp_first_msg_ms", C_UINT, OFF(sip_tcp_first_msg_ms), "10000", 100,
+	 600000, "an accepted SIP TCP/TLS connection must deliver a complete "
+	 "message this long after accept; else closed"},
 	{"sip_media_addr", C_STR, OFF(sip_media_addr), NULL, 0, 0,
 	 "address put in SDP offers and answers; empty: sip_listen's"},
 	{"sip_tls_cert", C_STR, OFF(sip_tls_cert), NULL, 0, 0,

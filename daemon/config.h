@@ -19,6 +19,9 @@ struct config_range {
 struct config {
 	char *database_url;
 	struct config_addr http_listen;
+	unsigned http_max_conns;	/* open REST/metrics connections */
+	unsigned http_max_conns_per_source;	/* ... from one address */
+	unsigned http_request_timeout_ms;	/* to a complete request */
 	struct config_addr sip_listen;
 	char *account_sid;
 	char *auth_token;
@@ -36,6 +39,9 @@ struct config {
 	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */
 	unsigned sip_max_legs;		/* concurrent outgoing legs */
 	unsigned sip_max_queue_delay_ms;	/* overload bound */
+	unsigned sip_max_tcp_conns;	/* accepted SIP TCP/TLS connections */
+	unsigned sip_max_tcp_conns_per_source;	/* ... from one address */
+	unsigned sip_tcp_first_msg_ms;	/* accept to a first whole message */
 	char *sip_media_addr;		/* SDP address; NULL: sip_listen's */
 	char *sip_tls_cert;		/* PEM cert+key: TLS on sip port + 1 */
 	char *sip_tls_ca_file;		/* NULL: the system CA store */

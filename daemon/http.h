@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct evhttp_request;
@@ -23,6 +24,16 @@ struct http_server *http_server_free(struct http_server *s);
  * The first matching route wins. */
 int http_route_add(struct http_server *s, const char *path, bool prefix,
 		   const char *label, http_route_h *h, void *arg);
+
+/* Connection caps and the request deadline (0 keeps the default: 512,
+ * 64, 10000 ms). Past a cap a new connection is closed at once; one whose
+ * request is not complete within request_timeout_ms of its accept (or of
+ * the previous reply) is closed. Counted in dialerd_http_closed_total,
+ * logged once per run of closes. */
+void http_server_limits(struct http_server *s, unsigned max_conns,
+			unsigned max_per_source, unsigned request_timeout_ms);
+/* The bound port (a listen port of 0 picks one: tests). */
+uint16_t http_server_port(const struct http_server *s);
 
 /* Stops accepting new connections; open ones finish. */
 void http_server_stop_accepting(struct http_server *s);

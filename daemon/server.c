@@ -259,6 +259,9 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	http_server_limits(srv.http, cfg->http_max_conns,
+			   cfg->http_max_conns_per_source,
+			   cfg->http_request_timeout_ms);
 	/* the schema is checked (and migrated) before anything is written */
 	if (db_migrate_startup(cfg) != 0) {
 		teardown(&srv);

@@ -125,6 +125,12 @@ static const struct {
 	 "SIP messages, by direction"},
 	{"dialerd_sip_events_dropped_total", METRICS_COUNTER,
 	 "SIP message copies dropped because the event queue was full"},
+	{"dialerd_sip_tcp_connections", METRICS_GAUGE,
+	 "accepted SIP TCP/TLS connections open"},
+	{"dialerd_sip_tcp_closed_total", METRICS_COUNTER,
+	 "accepted SIP TCP/TLS connections closed by us, by reason: limit "
+	 "(sip_max_tcp_conns), source_limit (per address), first_message "
+	 "(sip_tcp_first_msg_ms)"},
 };
 
 /* Each counter of struct dial_stats and the series it feeds. */
@@ -151,6 +157,11 @@ static const struct {
 	C("dialerd_sip_messages_total", "direction=\"rx\"", msgs_rx),
 	C("dialerd_sip_messages_total", "direction=\"tx\"", msgs_tx),
 	C("dialerd_sip_events_dropped_total", NULL, events_dropped),
+	C("dialerd_sip_tcp_closed_total", "reason=\"limit\"", tcp_refused),
+	C("dialerd_sip_tcp_closed_total", "reason=\"source_limit\"",
+	  tcp_src_refused),
+	C("dialerd_sip_tcp_closed_total", "reason=\"first_message\"",
+	  tcp_slow),
 #undef C
 };
 
@@ -168,6 +179,7 @@ static void collect(void *arg)
 	}
 	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
 		    (double)st.queue_delay_us / 1e6);
+	metrics_set("dialerd_sip_tcp_connections", NULL, (double)st.tcp_conns);
 }
 
 int sip_server_start(struct sip_server **sp, struct event_base *base,
@@ -191,6 +203,9 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	dc.max_inbound = cfg->sip_max_inbound;
 	dc.max_legs = cfg->sip_max_legs;
 	dc.max_queue_delay_ms = cfg->sip_max_queue_delay_ms;
+	dc.max_tcp_conns = cfg->sip_max_tcp_conns;
+	dc.max_tcp_conns_per_source = cfg->sip_max_tcp_conns_per_source;
+	dc.tcp_first_msg_ms = cfg->sip_tcp_first_msg_ms;
 	dc.media_addr = cfg->sip_media_addr;
 	dc.rtp_port_min = (uint16_t)cfg->sip_rtp_ports.min;
 	dc.rtp_port_max = (uint16_t)cfg->sip_rtp_ports.max;

@@ -84,6 +84,7 @@ struct dial {
 	struct dnsc *dnsc;
 	struct dial_tls *dtls;
 	struct dial_load *load;
+	struct dial_conns *conns;	/* accepted TCP/TLS caps */
 	struct hash *ht_id;	/* leg id -> struct leg */
 	struct hash *ht_cid;	/* Call-ID -> struct cid */
 	struct hash *ht_grp;	/* fork group -> struct group */
@@ -134,7 +135,10 @@ struct leg {
 	struct sipsess *sess;
 	struct list cids;
 	struct leg_spec *spec;	/* outbound: kept for auth and 422 */
-	unsigned auth_tries;
+	unsigned auth_tries;	/* credentials handed to libre */
+	unsigned challenges;	/* 401/407 to our INVITE (new CSeq) */
+	uint32_t challenge_cseq;	/* of the latest one counted */
+	char challenge_keys[2][160];	/* realm + nonce of those answered */
 	unsigned se_try;	/* Session-Expires sent (after 422) */
 	unsigned min_se;
 	bool min_se_retry;
@@ -158,7 +162,7 @@ struct leg {
 	char *offer;		/* its SDP */
 	size_t offer_len;
 	uint16_t port;
-	char *insecure_host;	/* held in dtls while the leg lives */
+	char *insecure_host;	/* insecure leg: no TLS verification */
 	/* events */
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
@@ -230,6 +234,10 @@ void dial_out_refresh(struct leg *leg);
 void dial_out_sent(struct leg *leg, const struct dial_event *ev,
 		   const uint8_t *pkt, size_t len, const struct sa *dst,
 		   enum sip_transp tp);
+/* A 401/407 to our INVITE, as received (rx: its event copy): past the
+ * retry bound, or a realm/nonce answered before, the leg ends failed with
+ * it instead of libre answering again. */
+void dial_out_challenge(struct leg *leg, const struct dial_event *rx);
 /* An UPDATE from the far end (refresh); true: answered. */
 bool dial_out_update(struct leg *leg, const struct sip_msg *msg);
 

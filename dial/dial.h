@@ -50,6 +50,16 @@ struct dial_conf {
 	unsigned max_events;	/* events waiting for the reader; past it
 				   DIAL_EV_SIP copies are dropped and counted
 				   (never the others) (0: 1000000) */
+	/* accepted SIP TCP/TLS connections: past a cap a new one is closed
+	   at once; one that sends no complete SIP message within
+	   tcp_first_msg_ms of its accept is closed (counted, logged once
+	   per episode) */
+	unsigned max_tcp_conns;	/* (0: 2048) */
+	unsigned max_tcp_conns_per_source;	/* one address (0: 64) */
+	unsigned tcp_first_msg_ms;	/* (0: 10000) */
+	size_t max_event_bytes;	/* the same bound on their approximate heap
+				   size, so that messages with large headers
+				   cannot grow it without limit (0: 64 MiB) */
 	const char *media_addr;	/* address put in SDP c= (NULL: listen host) */
 	uint16_t rtp_port_min;	/* SDP ports handed out when a command names
 				   none, and the range relayed legs bind
@@ -331,6 +341,11 @@ struct dial_stats {
 	uint64_t queue_delay_us;	/* latest measured queueing delay */
 	uint64_t udp_drops;	/* datagrams the kernel dropped on the SIP UDP
 				   socket (full receive buffer) */
+	uint64_t tcp_conns;	/* accepted TCP/TLS connections open now */
+	uint64_t tcp_refused;	/* ... closed at once: max_tcp_conns */
+	uint64_t tcp_src_refused;	/* ... max_tcp_conns_per_source */
+	uint64_t tcp_slow;	/* ... closed: no complete first message
+				   within tcp_first_msg_ms */
 };
 void dial_stats_get(const struct dial *d, struct dial_stats *st);
 

@@ -14,10 +14,12 @@
  * lock and at most one eventfd write per pass instead of one per event.
  */
 
-int dial_evq_init(struct dial_evq *q, unsigned max, struct dial_ctr *ctr)
+int dial_evq_init(struct dial_evq *q, unsigned max, size_t max_bytes,
+		  struct dial_ctr *ctr)
 {
 	memset(q, 0, sizeof(*q));
 	q->max = max;
+	q->max_bytes = max_bytes;
 	q->ctr = ctr;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->efd < 0)
@@ -57,6 +59,8 @@ static void flush_h(void *arg)
 		q->head = q->pend_head;
 	q->tail = q->pend_tail;
 	atomic_fetch_add_explicit(&q->len, q->pend_len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&q->bytes, q->pend_bytes,
+				  memory_order_relaxed);
 	if (was_empty) {
 		uint64_t one = 1;
 
@@ -67,6 +71,7 @@ static void flush_h(void *arg)
 	pthread_mutex_unlock(&q->lock);
 	q->pend_head = q->pend_tail = NULL;
 	q->pend_len = 0;
+	q->pend_bytes = 0;
 }
 
 void dial_evq_flush(struct dial_evq *q)
@@ -75,19 +80,36 @@ void dial_evq_flush(struct dial_evq *q)
 	flush_h(q);
 }
 
+/* The event's one allocation (msg.c's blob): the struct, its header
+ * array, the raw block and its tokenised copy. Strings of events made
+ * elsewhere are small and covered by the slack. */
+size_t dial_evq_bytes(const struct dial_event *ev)
+{
+	return sizeof(*ev) + (ev->hdrc + 1) * sizeof(struct dial_hdr) +
+		2 * ev->raw_len + 64;
+}
+
 void dial_evq_emit(struct dial_evq *q, struct dial_event *ev)
 {
+	size_t sz;
+
 	if (!ev)
 		return;
-	/* a reader that stopped must not exhaust memory: past the bound,
-	   wire copies are shed (counted); state changes never are */
+	sz = dial_evq_bytes(ev);
+	/* a reader that stopped, or a flood of messages with large headers,
+	   must not exhaust memory: past either bound, wire copies are shed
+	   (counted), never waited for; state changes never are shed */
 	if (ev->type == DIAL_EV_SIP &&
-	    atomic_load_explicit(&q->len, memory_order_relaxed) +
-	    q->pend_len >= q->max) {
+	    (atomic_load_explicit(&q->len, memory_order_relaxed) +
+	     q->pend_len >= q->max ||
+	     (q->max_bytes &&
+	      atomic_load_explicit(&q->bytes, memory_order_relaxed) +
+	      q->pend_bytes + sz > q->max_bytes))) {
 		if (!atomic_fetch_add_explicit(&q->ctr->st_dropped, 1,
 					       memory_order_relaxed))
-			dial_log(LOG_WARNING, "event queue full (%u): SIP "
-				 "message events are dropped", q->max);
+			dial_log(LOG_WARNING, "event queue full (%u events or "
+				 "%zu bytes): SIP message events are dropped",
+				 q->max, q->max_bytes);
 		dial_event_free(ev);
 		return;
 	}
@@ -95,6 +117,7 @@ void dial_evq_emit(struct dial_evq *q, struct dial_event *ev)
 		ev->time_us = dial_now_us();
 	ev->next = NULL;
 	q->pend_len++;
+	q->pend_bytes += sz;
 	if (q->pend_tail)
 		q->pend_tail->next = ev;
 	else
@@ -117,6 +140,8 @@ struct dial_event *dial_evq_next(struct dial_evq *q)
 			q->tail = NULL;
 		ev->next = NULL;
 		atomic_fetch_sub_explicit(&q->len, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&q->bytes, dial_evq_bytes(ev),
+					  memory_order_relaxed);
 	}
 	if (!q->head) {
 		uint64_t n;
@@ -149,4 +174,8 @@ void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
 	st->queue_delay_us = atomic_load(&m->qdelay_us);
 	st->udp_drops = atomic_load(&m->st_udp_drops);
 	st->overload_filters = atomic_load(&m->st_filtered);
+	st->tcp_conns = atomic_load(&m->tcp_open);
+	st->tcp_refused = atomic_load(&m->st_tcp_refused);
+	st->tcp_src_refused = atomic_load(&m->st_tcp_src_refused);
+	st->tcp_slow = atomic_load(&m->st_tcp_slow);
 }

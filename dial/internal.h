@@ -9,7 +9,8 @@
  * Where a lower file must reach up, the upper one installs a handler.
  *  0  sdp.c, log.c (dial_log), media.c (a leg's RTP endpoint and relay),
  *     tmr_heap.c, rand_pool.c, tls.c, msg.c (SIP text into events); then
- *     evq.c (event FIFO, eventfd, counters) and load.c (overload, opaque)
+ *     evq.c (event FIFO, eventfd, counters), load.c (overload, opaque) and
+ *     conn.c (caps and first-message deadline of accepted TCP/TLS)
  *  1  leg.c: the leg object: tables by id, Call-ID and group, its events,
  *     its end and linger, RTP ports; it frees its media endpoint
  *  2  sess.c: sipsess handlers both directions share; bridge.c: leg <-> media
@@ -89,8 +90,10 @@ struct dial_ctr {
 	_Atomic uint64_t st_legs_started, st_legs_ended, st_inbound,
 		st_inbound_busy, st_legs_refused, st_rx, st_tx, st_unmatched,
 		st_events, st_dropped, st_shed_in, st_shed_out, st_overloads,
-		st_filtered, st_udp_drops;
+		st_filtered, st_udp_drops, st_tcp_refused, st_tcp_src_refused,
+		st_tcp_slow;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
+	_Atomic uint64_t tcp_open;	/* accepted TCP/TLS connections open */
 };
 
 /* Events of one pass of the SIP loop gather in pend (SIP thread only) and
@@ -100,17 +103,25 @@ struct dial_evq {
 	pthread_mutex_t lock;	/* head, tail; the eventfd's state */
 	struct dial_event *head, *tail;
 	_Atomic size_t len;	/* events in the shared FIFO */
+	_Atomic size_t bytes;	/* their approximate heap size */
 	int efd;
 	unsigned max;		/* past it, DIAL_EV_SIP events are shed */
+	size_t max_bytes;	/* ... and past this many bytes queued */
 	struct dial_ctr *ctr;
 	/* SIP thread only */
 	struct dial_event *pend_head, *pend_tail;
 	size_t pend_len;
+	size_t pend_bytes;
 	struct tmr flush_tmr;	/* delay 0: pending events to the FIFO */
 };
 
-/* Opens the eventfd; errno. */
-int dial_evq_init(struct dial_evq *q, unsigned max, struct dial_ctr *ctr);
+/* Opens the eventfd; errno. max bounds the events queued, max_bytes their
+ * approximate size (dial_evq_bytes); past either, DIAL_EV_SIP copies are
+ * dropped and counted in ctr->st_dropped, other events always queued. */
+int dial_evq_init(struct dial_evq *q, unsigned max, size_t max_bytes,
+		  struct dial_ctr *ctr);
+/* What an event costs in the bound: its heap copy, approximately. */
+size_t dial_evq_bytes(const struct dial_event *ev);
 /* Frees what nobody took and closes the eventfd (after the SIP thread). */
 void dial_evq_close(struct dial_evq *q);
 /* Appends an event (takes it) and wakes the reader. SIP thread. */
@@ -137,6 +148,32 @@ void dial_load_sample(struct dial_load *l);
 /* New calls are to be shed (503 to INVITEs, EAGAIN to new legs); false
  * for NULL. */
 bool dial_load_shed(const struct dial_load *l);
+
+/* ---- conn.c: accepted SIP TCP/TLS connections (SIP thread) ---- */
+
+struct dial_conns;
+
+struct dial_conn_conf {
+	unsigned max;		/* open at once, all sources */
+	unsigned max_per_src;	/* ... from one source address */
+	unsigned first_msg_ms;	/* from accept to a complete first message */
+};
+
+/* Caps the connections accepted in the calling thread from now on (the
+ * SIP thread: conn.c defines libre's tcp_accept and fd_close). Past a cap
+ * a new connection is closed at once (st_tcp_refused, st_tcp_src_refused);
+ * one without a complete message by first_msg_ms is shut down
+ * (st_tcp_slow); each logged once per episode. mem_deref stops it (same
+ * thread). EINVAL, ENOMEM, ENOSYS (libre's symbols not found). */
+int dial_conns_alloc(struct dial_conns **cp, const struct dial_conn_conf *conf,
+		     struct dial_ctr *ctr);
+/* A complete SIP message arrived on the connection src -> dst (the
+ * trace handler): its deadline is disarmed. */
+void dial_conns_msg(struct dial_conns *c, const struct sa *src,
+		    const struct sa *dst);
+/* The next udp_listen of the calling thread (sip_transp_add's) reads
+ * datagrams of up to size bytes instead of libre's 8 KiB. */
+void dial_udp_rxsz_arm(size_t size);
 
 /* ---- libre replacements (tmr_heap.c, rand_pool.c, tls.c) ---- */
 

@@ -125,10 +125,7 @@ static void leg_destructor(void *arg)
 	struct leg *leg = arg;
 
 	tmr_cancel(&leg->tmr);
-	if (leg->insecure_host) {
-		dial_tls_insecure_release(leg->d->dtls, leg->insecure_host);
-		mem_deref(leg->insecure_host);
-	}
+	mem_deref(leg->insecure_host);
 	leg->media = mem_deref(leg->media);
 	hash_unlink(&leg->he);
 	list_unlink(&leg->le_linger);

@@ -11,6 +11,8 @@
 enum {
 	CANCEL_GUARD_MS = 64 * SIP_T1,	/* no final after our CANCEL */
 	SDP_MAX = 2048,
+	MIN_SE_MAX = 7200,	/* a 422 asking for more ends the leg */
+	AUTH_MAX = 2,		/* challenges answered per leg */
 };
 
 #define ALLOW "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n"
@@ -38,6 +40,72 @@ static int auth_h(char **username, char **password, const char *realm,
 	if (!err)
 		err = str_dup(password, leg->spec->password);
 	return err;
+}
+
+/* "realm nonce" of a Digest challenge value ("" when neither). */
+static void challenge_key(char *key, size_t size, const char *val)
+{
+	const char *names[] = {"realm=", "nonce="};
+	size_t n = 0;
+
+	key[0] = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		const char *p = strcasestr(val, names[i]);
+		size_t k;
+
+		if (!p)
+			continue;
+		p += 6;
+		if (*p == '"')
+			p++;
+		k = strcspn(p, "\",");
+		n += (size_t)snprintf(key + n, n < size ? size - n : 0,
+				      "%s%.*s", i ? " " : "", (int)k, p);
+		if (n >= size)
+			break;
+	}
+}
+
+/* libre 1.1.0 answers a challenge again as long as it comes with
+ * stale=true or names a new realm, up to 16 times per INVITE: a far end
+ * that challenges forever holds the leg (and a new INVITE a round trip)
+ * that long. We answer each realm/nonce at most once and AUTH_MAX
+ * challenges in all; the trace sees the response before libre does, so
+ * ending the session here stops the next INVITE. */
+void dial_out_challenge(struct leg *leg, const struct dial_event *rx)
+{
+	const char *cseq = dial_event_hdr(rx, "CSeq");
+	uint32_t n = cseq ? (uint32_t)strtoul(cseq, NULL, 10) : 0;
+	const char *why = NULL;
+	char key[160] = "";
+
+	if (leg->state == LEG_ENDED || leg->hangup_local || !leg->sess ||
+	    (n && n <= leg->challenge_cseq))
+		return;		/* a retransmission: counted already */
+	leg->challenge_cseq = n;
+	for (size_t i = 0; i < rx->hdrc && !why; i++) {
+		const char *nm = rx->hdrv[i].name;
+
+		if (strcasecmp(nm, "WWW-Authenticate") &&
+		    strcasecmp(nm, "Proxy-Authenticate"))
+			continue;
+		challenge_key(key, sizeof(key), rx->hdrv[i].value);
+		for (size_t k = 0; k < AUTH_MAX && k < leg->challenges; k++)
+			if (!strcmp(key, leg->challenge_keys[k]))
+				why = "the same realm and nonce again";
+	}
+	if (!why && ++leg->challenges > AUTH_MAX)
+		why = "too many challenges";
+	if (!why) {
+		snprintf(leg->challenge_keys[leg->challenges - 1],
+			 sizeof(leg->challenge_keys[0]), "%s", key);
+		return;
+	}
+	dial_log(LOG_NOTICE, "leg=%s: %u challenge not answered: %s",
+		 leg->id, rx->code, why);
+	leg->sess = mem_deref(leg->sess);
+	dial_leg_end(leg, dial_leg_event(leg, DIAL_EV_ENDED, true),
+		     DIAL_END_FAILED, rx->code, 0, false);
 }
 
 static void cancel_guard_h(void *arg)
@@ -205,8 +273,25 @@ static void estab_h(const struct sip_msg *msg, void *arg)
 		group_won(leg);
 }
 
+/* Min-SE's delta-seconds; 0 when malformed. pl_u32 would wrap past
+ * 2^32 (and a wrapped value could look acceptable). */
+static unsigned min_se_parse(const struct pl *val)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; i < val->l && val->p[i] >= '0' && val->p[i] <= '9'; i++) {
+		v = v * 10 + (unsigned long)(val->p[i] - '0');
+		if (v > 86400 * 365UL)
+			return UINT32_MAX;	/* absurd: refused below */
+	}
+	return i ? (unsigned)v : 0;
+}
+
 /* RFC 4028 §7.4: a 422 carries the smallest interval the far end
- * accepts; one new INVITE with it. True when the leg goes on. */
+ * accepts; one new INVITE with it. True when the leg goes on. An
+ * interval over MIN_SE_MAX (2 h) is refused: the leg ends with the 422,
+ * it does not hold a session timer of a day or more. */
 static bool retry_422(struct leg *leg, const struct sip_msg *msg)
 {
 	const struct sip_hdr *h;
@@ -217,9 +302,14 @@ static bool retry_422(struct leg *leg, const struct sip_msg *msg)
 	    !leg->spec)
 		return false;
 	h = sip_msg_hdr(msg, SIP_HDR_MIN_SE);
-	min = h ? pl_u32(&h->val) : 0;
+	min = h ? min_se_parse(&h->val) : 0;
 	if (min <= leg->se_try || leg->min_se_retry)
 		return false;
+	if (min > MIN_SE_MAX) {
+		dial_log(LOG_NOTICE, "leg=%s: 422 asks for Min-SE %r, over "
+			 "%u s: not retried", leg->id, &h->val, MIN_SE_MAX);
+		return false;
+	}
 	leg->min_se_retry = true;
 	leg->se_try = min;
 	leg->min_se = min;
@@ -298,7 +388,8 @@ static int invite_send(struct leg *leg)
 	return 0;
 }
 
-/* per-target "insecure": no TLS verification for this URI's host */
+/* per-leg "insecure": no TLS verification for this leg's connections
+ * (dial/tls.c asks by Call-ID, stack.c answers from insecure_host) */
 static int insecure_hold(struct leg *leg)
 {
 	struct uri u;
@@ -314,7 +405,7 @@ static int insecure_hold(struct leg *leg)
 		return err;
 	dial_log(LOG_WARNING, "leg=%s: TLS verification off for %s "
 		 "(insecure target)", leg->id, leg->insecure_host);
-	return dial_tls_insecure_hold(leg->d->dtls, leg->insecure_host);
+	return 0;
 }
 
 void dial_out_start(struct dial *d, struct leg_spec *spec)

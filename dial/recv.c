@@ -41,12 +41,15 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 	struct dial *d = arg;
 	struct dial_event *ev;
 	struct leg *leg = NULL;
+	bool challenge;
 	size_t cl;
 
 	atomic_fetch_add_explicit(tx ? &d->ctr.st_tx : &d->ctr.st_rx, 1,
 				  memory_order_relaxed);
 	if (!tx && tp == SIP_TRANSP_UDP)
 		dial_load_sample(d->load);
+	else if (!tx)
+		dial_conns_msg(d->conns, src, dst);	/* a whole message */
 	if (dial_msg_parse(&ev, pkt, len, tx ? DIAL_DIR_TX : DIAL_DIR_RX,
 			   dial_now_us()))
 		return;
@@ -88,7 +91,12 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 		dial_event_free(leg->last_rx);
 		leg->last_rx = want ? dial_event_clone(ev, DIAL_EV_SIP) : NULL;
 	}
-	dial_evq_emit(&d->evq, ev);
+	challenge = !tx && leg->outbound && (ev->code == 401 ||
+					     ev->code == 407) &&
+		ev->method && !strcmp(ev->method, "INVITE");
+	dial_evq_emit(&d->evq, ev);	/* the 401 before the leg's end */
+	if (challenge && leg->last_rx)
+		dial_out_challenge(leg, leg->last_rx);
 }
 
 /* Runs before sipsess's listener; returns true when it consumed msg. */

@@ -58,6 +58,19 @@ static void raise_rcvbuf(int fd, int bytes)
 		dial_log(LOG_WARNING, "SO_RCVBUF: %s", strerror(errno));
 }
 
+/* Per-leg "insecure" (dial_leg_params.insecure): the leg of the message
+ * that opens or reuses a TLS connection; inside sipsess_connect() its
+ * Call-ID is not mapped yet. */
+static bool tls_insecure_h(const char *callid, void *arg)
+{
+	struct dial *d = arg;
+	struct leg *leg = dial_leg_cid_find(d, callid, strlen(callid));
+
+	if (!leg)
+		leg = d->connecting;
+	return leg && leg->insecure_host;
+}
+
 /* TLS: a listener when a certificate is configured, else a client-only
  * transport on an ephemeral port (libre needs a transport to dial out). */
 static int tls_build(struct dial *d)
@@ -75,6 +88,7 @@ static int tls_build(struct dial *d)
 		dial_log(LOG_ERR, "TLS set-up failed: %s", strerror(err));
 		return err;
 	}
+	dial_tls_insecure_handler_set(d->dtls, tls_insecure_h, d);
 	if (d->conf.tls_cert)
 		sa_set_port(&tl, d->conf.tls_port ? d->conf.tls_port :
 			    (uint16_t)(sa_port(&d->laddr) + 1));
@@ -101,6 +115,9 @@ static int transports_add(struct dial *d)
 {
 	int fd, err;
 
+	/* a whole datagram: SIP over UDP may reach 64 KiB (RFC 3261 §18.1.1
+	   asks for TCP past the MTU, not every far end does) */
+	dial_udp_rxsz_arm(65536);
 	err = sip_transp_add(d->sip, SIP_TRANSP_UDP, &d->laddr);
 	if (err) {
 		dial_log(LOG_ERR, "SIP UDP listen on %J: %s", &d->laddr,
@@ -122,6 +139,16 @@ static int transports_add(struct dial *d)
 			      &d->ctr);
 	if (err)
 		return err;
+	{
+		struct dial_conn_conf cc = {
+			d->conf.max_tcp_conns, d->conf.max_tcp_conns_per_source,
+			d->conf.tcp_first_msg_ms
+		};
+
+		err = dial_conns_alloc(&d->conns, &cc, &d->ctr);
+		if (err)
+			return err;
+	}
 	err = sip_transp_add(d->sip, SIP_TRANSP_TCP, &d->laddr);
 	if (err) {
 		dial_log(LOG_ERR, "SIP TCP listen on %J: %s", &d->laddr,
@@ -217,6 +244,7 @@ void dial_stack_free(struct dial *d, bool exited)
 		}
 		d->sip = NULL;
 	}
+	d->conns = mem_deref(d->conns);	/* after the transports */
 	d->ht_id = mem_deref(d->ht_id);
 	d->ht_cid = mem_deref(d->ht_cid);
 	d->ht_grp = mem_deref(d->ht_grp);

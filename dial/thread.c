@@ -23,6 +23,10 @@ enum {
 	DFLT_LINGER_MS = 32000,
 	DFLT_QUIT_MS = 2000,
 	DFLT_MAX_EVENTS = 1000000,
+	DFLT_MAX_EVENT_BYTES = 64 << 20,
+	DFLT_MAX_TCP = 2048,
+	DFLT_MAX_TCP_SRC = 64,
+	DFLT_TCP_FIRST_MS = 10000,
 	DFLT_QUEUE_DELAY_MS = 250,
 };
 
@@ -163,6 +167,14 @@ static void conf_defaults(struct dial_conf *c)
 		c->quit_wait_ms = DFLT_QUIT_MS;
 	if (!c->max_events)
 		c->max_events = DFLT_MAX_EVENTS;
+	if (!c->max_event_bytes)
+		c->max_event_bytes = DFLT_MAX_EVENT_BYTES;
+	if (!c->max_tcp_conns)
+		c->max_tcp_conns = DFLT_MAX_TCP;
+	if (!c->max_tcp_conns_per_source)
+		c->max_tcp_conns_per_source = DFLT_MAX_TCP_SRC;
+	if (!c->tcp_first_msg_ms)
+		c->tcp_first_msg_ms = DFLT_TCP_FIRST_MS;
 	if (!c->max_queue_delay_ms)
 		c->max_queue_delay_ms = DFLT_QUEUE_DELAY_MS;
 	if (!c->rtp_port_min || c->rtp_port_max < c->rtp_port_min) {
@@ -245,7 +257,8 @@ int dial_alloc(struct dial **dp, const struct dial_conf *conf)
 	if (err)
 		goto out;
 	lib = true;
-	err = dial_evq_init(&d->evq, d->conf.max_events, &d->ctr);
+	err = dial_evq_init(&d->evq, d->conf.max_events,
+			    d->conf.max_event_bytes, &d->ctr);
 	if (err)
 		goto out;
 	pthread_mutex_init(&d->lock, NULL);

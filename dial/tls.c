@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -59,19 +60,32 @@ typedef int (send_f)(struct sip_connqent **, struct sip *, void *,
 typedef int (start_f)(struct tls_conn **, struct tls *, struct tcp_conn *,
 		      int);
 
-struct ihost {
-	struct le le;
-	unsigned refs;
-	char host[];
-};
-
 struct dial_tls {
 	struct le le;             /* in registry */
 	struct tls *tls;
 	bool insecure;
-	struct list ihosts;       /* per-target insecure hosts */
+	dial_tls_insecure_h *insecureh;	/* per leg, by Call-ID */
+	void *insecure_arg;
 	struct dial_tls_stats st;
 };
+
+/* A client connection we started, as libre pools it: by the stack and
+ * the peer's address. The socket's inode tells whether it still lives
+ * (libre closes its descriptor with the connection; a reused number is
+ * another socket). */
+struct cconn {
+	struct le le;
+	const struct dial_tls *dt;
+	const void *sip;
+	struct sa dst;
+	int fd;
+	ino_t ino;
+	bool verified;            /* chain and host checked (else insecure) */
+	char host[256];           /* the name it was verified for */
+};
+
+/* per SIP thread, like libre's own connection table */
+static _Thread_local struct list cconns;
 
 /* contexts made here; read when libre starts a connection */
 static struct list registry = LIST_INIT;
@@ -84,9 +98,22 @@ static int ex_idx = -1;
 
 /* the message libre is sending right now (SIP thread, nested calls) */
 struct sending {
+	const void *sip;
 	const struct sa *dst;
 	const struct mbuf *mb;
 };
+
+/* What a message says about the TLS connection it needs. */
+struct msginfo {
+	char host[256];           /* routing host ("" when none) */
+	char callid[128];
+	bool initial;             /* a request outside a dialog (no To tag) */
+	bool req;
+};
+
+static int msg_info(struct msginfo *mi, const struct mbuf *src);
+static struct cconn *cconn_find(const void *sip, const struct sa *dst);
+static bool leg_insecure(const struct dial_tls *dt, const struct msginfo *mi);
 static _Thread_local const struct sending *cur;
 
 
@@ -122,6 +149,31 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 	if (tp != SIP_TRANSP_TLS)
 		return real_send(qentp, sip, sock, tp, dst, mb, transph, arg);
 
+	/* libre reuses any connection to dst: a request that starts a leg
+	   must not ride one verified for another name, nor an unverified
+	   one unless the leg itself is insecure */
+	{
+		struct cconn *cc = cconn_find(sip, dst);
+		struct msginfo mi;
+
+		if (cc && !msg_info(&mi, mb) && mi.initial &&
+		    !leg_insecure(cc->dt, &mi) &&
+		    (!cc->verified || strcasecmp(cc->host, mi.host))) {
+			struct dial_tls *dt = (struct dial_tls *)(uintptr_t)
+				cc->dt;
+
+			++dt->st.mismatch;
+			DEBUG_WARNING("TLS to %s (%J) refused: the open "
+				      "connection to that address was %s%s;"
+				      " not reused for another host\n",
+				      mi.host, dst, cc->verified ?
+				      "verified for " : "not verified",
+				      cc->verified ? cc->host : "");
+			return EPROTO;
+		}
+	}
+
+	s.sip = sip;
 	s.dst = dst;
 	s.mb = mb;
 	prev = cur;
@@ -171,14 +223,16 @@ static bool is_ip(const char *host)
 
 /* Which host must the peer's certificate name? The URI the request is
  * routed by (RFC 5922 §4): the top Route, else the Request-URI; for a
- * response, the host of the top Via's sent-by. */
-static int routing_host(char *host, size_t size, const struct mbuf *src)
+ * response, the host of the top Via's sent-by. Also the Call-ID (the
+ * leg) and whether the request starts a dialog. */
+static int msg_info(struct msginfo *mi, const struct mbuf *src)
 {
 	struct sip_msg *msg = NULL;
 	struct mbuf *mb;
 	struct pl h = PL_INIT;
 	int err;
 
+	memset(mi, 0, sizeof(*mi));
 	mb = mbuf_alloc(src->end);
 	if (!mb)
 		return ENOMEM;
@@ -191,6 +245,10 @@ static int routing_host(char *host, size_t size, const struct mbuf *src)
 	err = sip_msg_decode(&msg, mb);
 	if (err)
 		goto out;
+
+	(void)pl_strcpy(&msg->callid, mi->callid, sizeof(mi->callid));
+	mi->req = msg->req;
+	mi->initial = msg->req && !pl_isset(&msg->to.tag);
 
 	if (msg->req) {
 		const struct sip_hdr *rt = sip_msg_hdr(msg, SIP_HDR_ROUTE);
@@ -221,12 +279,12 @@ static int routing_host(char *host, size_t size, const struct mbuf *src)
 		}
 	}
 
-	if (!h.l || h.l >= size) {
+	if (!h.l || h.l >= sizeof(mi->host)) {
 		err = EBADMSG;
 		goto out;
 	}
 
-	err = pl_strcpy(&h, host, size);
+	err = pl_strcpy(&h, mi->host, sizeof(mi->host));
 
  out:
 	mem_deref(msg);
@@ -236,21 +294,85 @@ static int routing_host(char *host, size_t size, const struct mbuf *src)
 }
 
 
-static bool host_insecure(struct dial_tls *dt, const char *host)
+static bool cconn_alive(const struct cconn *cc)
 {
-	struct le *le;
+	struct stat st;
 
-	if (dt->insecure)
-		return true;
+	return fstat(cc->fd, &st) == 0 && st.st_ino == cc->ino;
+}
 
-	for (le = dt->ihosts.head; le; le = le->next) {
-		const struct ihost *ih = le->data;
 
-		if (!strcasecmp(ih->host, host))
-			return true;
+/* The live client connection libre would reuse for dst, if we made it;
+ * dead entries are dropped on the way. */
+static struct cconn *cconn_find(const void *sip, const struct sa *dst)
+{
+	struct le *le = cconns.head;
+
+	while (le) {
+		struct cconn *cc = le->data;
+
+		le = le->next;
+		if (!cconn_alive(cc)) {
+			list_unlink(&cc->le);
+			mem_deref(cc);
+			continue;
+		}
+		if (cc->sip == sip && sa_cmp(&cc->dst, dst, SA_ALL))
+			return cc;
 	}
 
-	return false;
+	return NULL;
+}
+
+
+static void cconn_add(const struct dial_tls *dt, const struct sending *s,
+		      struct tcp_conn *tcp, bool verified, const char *host)
+{
+	struct cconn *cc, *old;
+	struct stat st;
+	int fd = tcp_conn_fd(tcp);
+
+	if (fd < 0 || fstat(fd, &st))
+		return;
+	old = cconn_find(s->sip, s->dst);
+	if (old) {
+		/* libre replaces a connection it lost: the new one counts */
+		list_unlink(&old->le);
+		mem_deref(old);
+	}
+	cc = mem_zalloc(sizeof(*cc), NULL);
+	if (!cc)
+		return;
+	cc->dt = dt;
+	cc->sip = s->sip;
+	cc->dst = *s->dst;
+	cc->fd = fd;
+	cc->ino = st.st_ino;
+	cc->verified = verified;
+	snprintf(cc->host, sizeof(cc->host), "%s", host);
+	list_append(&cconns, &cc->le, cc);
+}
+
+
+static bool leg_insecure(const struct dial_tls *dt, const struct msginfo *mi)
+{
+	if (dt->insecure)
+		return true;
+	return dt->insecureh && mi->callid[0] &&
+		dt->insecureh(mi->callid, dt->insecure_arg);
+}
+
+
+/* libre-private and stable in 1.1.x (configure pins the ABI): a struct
+ * tls_conn starts with its SSL pointer (src/tls/openssl/tls_tcp.c). */
+static SSL *conn_ssl(struct tls_conn *tc, const struct tls *tls)
+{
+	SSL *ssl;
+
+	memcpy(&ssl, (void *)tc, sizeof(ssl));
+	if (!ssl || SSL_get_SSL_CTX(ssl) != tls_openssl_context(tls))
+		return NULL;
+	return ssl;
 }
 
 
@@ -258,7 +380,8 @@ int tls_start_tcp(struct tls_conn **ptc, struct tls *tls, struct tcp_conn *tcp,
 		  int layer)
 {
 	struct dial_tls *dt;
-	char host[256] = "";
+	struct msginfo mi;
+	SSL *ssl;
 	int err;
 
 	(void)pthread_once(&once, resolve);
@@ -274,14 +397,24 @@ int tls_start_tcp(struct tls_conn **ptc, struct tls *tls, struct tcp_conn *tcp,
 		return 0;          /* a context not made here: libre's default */
 
 	if (!cur)
-		return 0;          /* accepted connection: server role */
+		return 0;          /* accepted: the role is set at the handshake
+				      (info_cb); a client started elsewhere
+				      finds no host and is refused (verify_cb) */
 
-	err = routing_host(host, sizeof(host), cur->mb);
-	if (err) {
-		if (dt->insecure) {
+	err = msg_info(&mi, cur->mb);
+	if (err || leg_insecure(dt, &mi)) {
+		if (!err || dt->insecure) {
+			ssl = conn_ssl(*ptc, tls);
+			if (!ssl) {
+				err = EPROTO;
+				goto out;
+			}
+			SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 			++dt->st.insecure;
-			DEBUG_WARNING("TLS to %J: peer certificate NOT verified"
-				      " (insecure)\n", cur->dst);
+			DEBUG_WARNING("TLS to %s (%J): peer certificate NOT "
+				      "verified (insecure)\n",
+				      mi.host[0] ? mi.host : "?", cur->dst);
+			cconn_add(dt, cur, tcp, false, mi.host);
 			return 0;
 		}
 		++dt->st.nohost;
@@ -291,36 +424,42 @@ int tls_start_tcp(struct tls_conn **ptc, struct tls *tls, struct tcp_conn *tcp,
 		goto out;
 	}
 
-	if (host_insecure(dt, host)) {
-		++dt->st.insecure;
-		DEBUG_WARNING("TLS to %s (%J): peer certificate NOT verified"
-			      " (insecure)\n", host, cur->dst);
-		return 0;
-	}
-
 	/* SNI only for names (RFC 6066 §3 forbids IP literals) */
-	if (!is_ip(host)) {
-		err = tls_set_servername(*ptc, host);
+	if (!is_ip(mi.host)) {
+		err = tls_set_servername(*ptc, mi.host);
 		if (err)
 			goto out;
 	}
 
 	/* SSL_set1_host: OpenSSL 3 checks an IP literal against the
 	 * certificate's IP addresses, a name against its DNS names */
-	err = tls_set_verify_server(*ptc, host);
+	err = tls_set_verify_server(*ptc, mi.host);
 	if (err) {
 		DEBUG_WARNING("TLS to %s: cannot set the host check (%m)\n",
-			      host, err);
+			      mi.host, err);
 		goto out;
 	}
 
 	++dt->st.verified;
+	cconn_add(dt, cur, tcp, true, mi.host);
 
  out:
 	if (err)
 		*ptc = mem_deref(*ptc);
 
 	return err;
+}
+
+
+/* The role is the SSL object's own, known once the handshake starts
+ * (SSL_connect/SSL_accept set it): a server does not ask for client
+ * certificates; a client keeps the context's default, verification. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+
+	if ((where & SSL_CB_HANDSHAKE_START) && SSL_is_server(ssl))
+		SSL_set_verify((SSL *)(uintptr_t)ssl, SSL_VERIFY_NONE, NULL);
 }
 
 
@@ -336,11 +475,28 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	const char *host;
 	char *ip;
 
-	if (ok || !ssl)
+	if (!ssl)
 		return ok;
 
 	if (SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE)
 		return 1;
+
+	if (ok) {
+		/* fail closed: a client connection nobody armed with a host
+		   (started outside sip_transp_send) is not accepted on its
+		   chain alone */
+		if (SSL_is_server(ssl) ||
+		    X509_STORE_CTX_get_error_depth(xs) != 0 ||
+		    X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0))
+			return 1;
+		ip = X509_VERIFY_PARAM_get1_ip_asc(SSL_get0_param(ssl));
+		if (ip) {
+			OPENSSL_free(ip);
+			return 1;
+		}
+		DEBUG_WARNING("TLS client connection without a host to "
+			      "check: refused\n");
+	}
 
 	dt = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_idx);
 	if (dt)
@@ -379,7 +535,19 @@ static void destructor(void *arg)
 	if (ctx && ex_idx >= 0)
 		SSL_CTX_set_ex_data(ctx, ex_idx, NULL);
 
-	list_flush(&dt->ihosts);
+	{
+		struct le *le = cconns.head;
+
+		while (le) {
+			struct cconn *cc = le->data;
+
+			le = le->next;
+			if (cc->dt == dt) {
+				list_unlink(&cc->le);
+				mem_deref(cc);
+			}
+		}
+	}
 	mem_deref(dt->tls);
 }
 
@@ -504,10 +672,11 @@ int dial_tls_alloc(struct dial_tls **dtp, const struct dial_tls_conf *conf)
 
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 
-	/* SSL_VERIFY_NONE here keeps accepted connections from asking for
-	 * client certificates; client connections get SSL_VERIFY_PEER and
-	 * their host one by one in tls_start_tcp above */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, verify_cb);
+	/* verification is the default; info_cb lifts it for the server
+	 * role, tls_start_tcp for an insecure leg, and each client
+	 * connection gets its host there */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	SSL_CTX_set_info_callback(ctx, info_cb);
 	SSL_CTX_set_ex_data(ctx, ex_idx, dt);
 
 	pthread_mutex_lock(&registry_lock);
@@ -534,61 +703,13 @@ struct tls *dial_tls_ctx(const struct dial_tls *dt)
 }
 
 
-static struct ihost *ihost_find(struct dial_tls *dt, const char *host)
+void dial_tls_insecure_handler_set(struct dial_tls *dt,
+				   dial_tls_insecure_h *h, void *arg)
 {
-	struct le *le;
-
-	for (le = dt->ihosts.head; le; le = le->next) {
-		struct ihost *ih = le->data;
-
-		if (!strcasecmp(ih->host, host))
-			return ih;
-	}
-
-	return NULL;
-}
-
-
-int dial_tls_insecure_hold(struct dial_tls *dt, const char *host)
-{
-	struct ihost *ih;
-	size_t n;
-
-	if (!dt || !host || !*host)
-		return EINVAL;
-
-	ih = ihost_find(dt, host);
-	if (ih) {
-		++ih->refs;
-		return 0;
-	}
-
-	n = strlen(host);
-	ih = mem_zalloc(sizeof(*ih) + n + 1, NULL);
-	if (!ih)
-		return ENOMEM;
-
-	memcpy(ih->host, host, n + 1);
-	ih->refs = 1;
-	list_append(&dt->ihosts, &ih->le, ih);
-
-	return 0;
-}
-
-
-void dial_tls_insecure_release(struct dial_tls *dt, const char *host)
-{
-	struct ihost *ih;
-
-	if (!dt || !host)
+	if (!dt)
 		return;
-
-	ih = ihost_find(dt, host);
-	if (!ih || --ih->refs > 0)
-		return;
-
-	list_unlink(&ih->le);
-	mem_deref(ih);
+	dt->insecureh = h;
+	dt->insecure_arg = arg;
 }
 
 

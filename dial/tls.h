@@ -14,12 +14,14 @@
  * the request is routed by: the top Route header, else the Request-URI
  * (for a response, the top Via's sent-by). An IP literal is checked
  * against the certificate's IP addresses. The check runs per connection, so
- * one context serves every host. Server-side (accepted) connections are
- * untouched: no client certificate is asked for.
+ * one context serves every host. Verification is the context's default;
+ * the role comes from the SSL object at the handshake: a server asks for
+ * no client certificate, a client connection without a host is refused.
  *
- * Limitation: libre reuses a TLS connection for every request to the same
- * address and port, so a second host name at an address already connected
- * (and verified for another name) is not verified again.
+ * libre reuses a TLS connection for every request to the same address
+ * and port. A request that starts a dialog (no To tag) is refused (EPROTO,
+ * counted in mismatch) when the open connection was verified for another
+ * host, or not verified at all, unless its own leg is insecure.
  *
  * All functions: SIP thread (the thread that runs the SIP stack).
  */
@@ -44,6 +46,8 @@ struct dial_tls_stats {
 	uint64_t insecure;      /* ... started without (logged each time) */
 	uint64_t refused;       /* handshakes we refused (chain or name) */
 	uint64_t nohost;        /* no host to check found: refused at once */
+	uint64_t mismatch;      /* requests refused a pooled connection
+				   verified for another host */
 };
 
 /* A mem object (mem_deref frees it). EINVAL: unreadable CA, certificate or
@@ -54,11 +58,11 @@ int dial_tls_alloc(struct dial_tls **dtp, const struct dial_tls_conf *conf);
  * every transport holding it. */
 struct tls *dial_tls_ctx(const struct dial_tls *dt);
 
-/* Per-target insecure: connections whose routing host is host (case-
- * insensitive) skip verification while held; hold/release nest. EINVAL,
- * ENOMEM. */
-int  dial_tls_insecure_hold(struct dial_tls *dt, const char *host);
-void dial_tls_insecure_release(struct dial_tls *dt, const char *host);
+/* Per-leg insecure: asked with the Call-ID of the message that opens a
+ * connection (or wants to reuse one); true: no verification for it. */
+typedef bool (dial_tls_insecure_h)(const char *callid, void *arg);
+void dial_tls_insecure_handler_set(struct dial_tls *dt,
+				   dial_tls_insecure_h *h, void *arg);
 
 void dial_tls_stats_get(const struct dial_tls *dt, struct dial_tls_stats *st);
 

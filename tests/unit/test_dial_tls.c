@@ -153,10 +153,19 @@ static void timeout_h(void *arg)
 	re_cancel();
 }
 
+/* the Call-ID of the one insecure leg (NULL: none) */
+static const char *insecure_cid;
+
+static bool insecure_h(const char *callid, void *arg)
+{
+	(void)arg;
+	return insecure_cid && !strcmp(callid, insecure_cid);
+}
+
 /* Sends OPTIONS to uri through the server's address (next hop given
  * explicitly, as with an outbound proxy, so no DNS is involved). */
 static struct result request(struct server *s, const struct dial_tls_conf *c,
-			     const char *uri, const char *insecure_host,
+			     const char *uri, const char *insecure_leg,
 			     struct dial_tls_stats *st)
 {
 	struct result r = { .err = -1 };
@@ -178,8 +187,8 @@ static struct result request(struct server *s, const struct dial_tls_conf *c,
 		r.err = err;
 		goto out;
 	}
-	if (insecure_host)
-		(void)dial_tls_insecure_hold(dt, insecure_host);
+	insecure_cid = insecure_leg;
+	dial_tls_insecure_handler_set(dt, insecure_h, NULL);
 
 	err = sip_alloc(&sip, NULL, 16, 16, 16, "cli", NULL, NULL);
 	if (err)
@@ -199,10 +208,10 @@ static struct result request(struct server *s, const struct dial_tls_conf *c,
 			   NULL, resp_h, &r,
 			   "To: <%s>\r\n"
 			   "From: <sip:t@127.0.0.1>;tag=1\r\n"
-			   "Call-ID: tls-%p\r\n"
+			   "Call-ID: tls-req\r\n"
 			   "CSeq: 1 OPTIONS\r\n"
 			   "Max-Forwards: 70\r\n"
-			   "Content-Length: 0\r\n\r\n", uri, (void *)&r);
+			   "Content-Length: 0\r\n\r\n", uri);
 	if (err) {
 		r.err = err;
 		goto out;
@@ -216,8 +225,7 @@ static struct result request(struct server *s, const struct dial_tls_conf *c,
  out:
 	tmr_cancel(&guard);
 	dial_tls_stats_get(dt, st);
-	if (insecure_host)
-		dial_tls_insecure_release(dt, insecure_host);
+	insecure_cid = NULL;
 	req = mem_deref(req);
 	if (sip)
 		sip_close(sip, true);
@@ -225,6 +233,124 @@ static struct result request(struct server *s, const struct dial_tls_conf *c,
 	dt = mem_deref(dt);
 
 	return r;
+}
+
+
+/* --- several requests over one client stack: libre pools its TLS
+   connections by address, so later requests ride the first one ------- */
+
+struct client {
+	struct dial_tls *dt;
+	struct sip *sip;
+};
+
+static int client_open(struct client *c, const struct dial_tls_conf *conf)
+{
+	struct sa laddr;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	err = dial_tls_alloc(&c->dt, conf);
+	if (!err)
+		err = sip_alloc(&c->sip, NULL, 16, 16, 16, "cli", NULL, NULL);
+	sa_set_str(&laddr, "127.0.0.1", 0);
+	if (!err)
+		err = sip_transp_add(c->sip, SIP_TRANSP_TLS, &laddr,
+				     dial_tls_ctx(c->dt));
+	return err;
+}
+
+static void client_close(struct client *c)
+{
+	if (c->sip)
+		sip_close(c->sip, true);
+	c->sip = mem_deref(c->sip);
+	c->dt = mem_deref(c->dt);
+}
+
+static struct result client_request(struct client *c, struct server *s,
+				    const char *uri, const char *callid)
+{
+	struct result r = { .err = -1 };
+	struct sip_request *req = NULL;
+	struct tmr guard;
+	char route[128];
+	struct pl rpl;
+	struct uri ruri;
+	int err;
+
+	tmr_init(&guard);
+	re_snprintf(route, sizeof(route), "sip:%J;transport=tls", &s->addr);
+	pl_set_str(&rpl, route);
+	err = uri_decode(&ruri, &rpl);
+	if (!err)
+		err = sip_requestf(&req, c->sip, true, "OPTIONS", uri, &ruri,
+				   NULL, NULL, resp_h, &r,
+				   "To: <%s>\r\n"
+				   "From: <sip:t@127.0.0.1>;tag=1\r\n"
+				   "Call-ID: %s\r\n"
+				   "CSeq: 1 OPTIONS\r\n"
+				   "Max-Forwards: 70\r\n"
+				   "Content-Length: 0\r\n\r\n", uri, callid);
+	if (err) {
+		r.err = err;
+		return r;
+	}
+	tmr_start(&guard, 5000, timeout_h, NULL);
+	if (!r.done)
+		(void)re_main(NULL);
+	if (!r.done)
+		r.err = ETIMEDOUT;
+	tmr_cancel(&guard);
+	mem_deref(req);
+	return r;
+}
+
+/* A connection verified for one name carries no request for another. */
+static void test_pooled(struct server *s)
+{
+	struct dial_tls_conf good = { .cafile = path_ca };
+	struct dial_tls_stats st;
+	struct client c;
+	struct result r;
+	unsigned reqs;
+
+	if (!ok(client_open(&c, &good) == 0, "client stack up"))
+		return;
+	r = client_request(&c, s, "sip:x@good.test;transport=tls", "pool-1");
+	ok(r.err == 0 && r.scode == 200, "good.test: verified, 200");
+	reqs = s->reqs;
+	r = client_request(&c, s, "sip:x@bad.test;transport=tls", "pool-2");
+	ok(r.err == EPROTO && r.scode == 0,
+	   "bad.test at the same address: refused, not sent over the "
+	   "connection verified for good.test (err %d, %u)", r.err, r.scode);
+	is_int(s->reqs, reqs, "the server never got it");
+	r = client_request(&c, s, "sip:x@GOOD.test;transport=tls", "pool-3");
+	ok(r.err == 0 && r.scode == 200, "good.test again rides it: 200");
+	dial_tls_stats_get(c.dt, &st);
+	is_int((long long)st.mismatch, 1, "one pooled connection refused");
+	is_int((long long)st.verified, 1, "one connection, verified once");
+	client_close(&c);
+
+	/* an insecure leg's unverified connection carries no other leg */
+	if (!ok(client_open(&c, &good) == 0, "client stack up"))
+		return;
+	insecure_cid = "leg-insecure";
+	dial_tls_insecure_handler_set(c.dt, insecure_h, NULL);
+	r = client_request(&c, s, "sip:x@bad.test;transport=tls",
+			   "leg-insecure");
+	ok(r.err == 0 && r.scode == 200, "insecure leg to bad.test: 200");
+	reqs = s->reqs;
+	r = client_request(&c, s, "sip:x@good.test;transport=tls",
+			   "leg-secure");
+	ok(r.err == EPROTO, "a verifying leg refuses the pooled unverified "
+	   "connection, even for a name the server holds (err %d)", r.err);
+	is_int(s->reqs, reqs, "the server never got it");
+	dial_tls_stats_get(c.dt, &st);
+	ok(st.insecure == 1 && st.mismatch == 1 && st.verified == 0,
+	   "counted: 1 insecure, 1 refused");
+	insecure_cid = NULL;
+	client_close(&c);
 }
 
 int main(void)
@@ -293,15 +419,17 @@ int main(void)
 	is_int((long long)st.insecure, 1, "counted (and logged) as insecure");
 	is_int(s.reqs, reqs + 1, "server got it");
 
-	r = request(&s, &good, "sip:x@bad.test;transport=tls", "Bad.Test",
+	r = request(&s, &good, "sip:x@bad.test;transport=tls", "tls-req",
 		    &st);
 	ok(r.err == 0 && r.scode == 200 && st.insecure == 1,
-	   "per-target insecure host: accepted, counted");
+	   "per-leg insecure: accepted, counted");
 
-	r = request(&s, &good, "sip:x@bad.test;transport=tls", "other.test",
+	r = request(&s, &good, "sip:x@bad.test;transport=tls", "tls-other",
 		    &st);
 	ok(r.err != 0 && st.refused == 1,
-	   "insecure for another host does not apply");
+	   "insecure for another leg does not apply");
+
+	test_pooled(&s);
 
 	server_stop(&s);
 
