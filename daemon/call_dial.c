@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "dial/dial.h"
+#include "store/store.h"
 
 #define MAX_BRANCHES 10
 #define MAX_HDRS 64
@@ -89,6 +90,10 @@ static void hdrset_take(struct hdrset *h, const struct dial_event *ev,
 	for (size_t i = 0; i < ev->hdrc; i++) {
 		size_t k;
 
+		/* only policy headers become DialSipHeader_ parameters */
+		if (!store_header_is_policy(ev->hdrv[i].name,
+					    strlen(ev->hdrv[i].name)))
+			continue;
 		for (k = 0; k < h->n; k++)
 			if (strcasecmp(h->names[k], ev->hdrv[i].name) == 0)
 				break;
@@ -99,8 +104,13 @@ static void hdrset_take(struct hdrset *h, const struct dial_event *ev,
 			h->values[k] = strdup(ev->hdrv[i].value);
 			continue;
 		}
-		if (h->n == MAX_HDRS)
+		if (h->n == MAX_HDRS) {
+			/* never silently: the call log has every header */
+			log_write(LOG_WARNING, "call", ev->leg_id, "more than %d "
+				  "policy headers: the rest are not passed as "
+				  "DialSipHeader_ parameters", MAX_HDRS);
 			break;
+		}
 		h->names[h->n] = strdup(ev->hdrv[i].name);
 		h->values[h->n] = strdup(ev->hdrv[i].value);
 		if (!h->names[h->n] || !h->values[h->n]) {
