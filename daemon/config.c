@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "daemon/config.h"
+#include "dial/dial.h"
 
 enum ctype {
 	C_STR,		/* any text */
@@ -26,6 +27,7 @@ enum ctype {
 	C_SID,		/* AC + 32 hex, or a SignalWire project UUID */
 	C_NAME,		/* [A-Za-z0-9_-]{1,32} */
 	C_PORTS,	/* LO-HI, a UDP port range (struct config_range) */
+	C_DENY,		/* a destination deny list (dial_dest_check) */
 };
 
 struct ckey {
@@ -106,6 +108,10 @@ static const struct ckey keys[] = {
 	 "do not verify TLS peers (logged each time; for tests only)"},
 	{"sip_rtp_ports", C_PORTS, OFF(sip_rtp_ports), "20000-29999", 1024, 65535,
 	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
+	{"sip_deny_destinations", C_DENY, OFF(sip_deny_destinations),
+	 DIAL_DENY_DEFAULT, 0, 0,
+	 "<Sip> targets never called, checked on the address contacted after "
+	 "DNS: self (our SIP listeners), CIDRs, addresses; empty: none"},
 	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,
 	 86400, "Session-Expires of <Sip> legs without sessionTimeout (RFC 4028)"},
 	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",
@@ -399,6 +405,15 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		r->max = hi;
 		return 0;
 	}
+	case C_DENY: {
+		char reason[160];
+
+		if (dial_dest_check(v, reason, sizeof(reason))) {
+			snprintf(why, whysz, "bad deny list entry %s", reason);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	}
 	case C_LEVEL:
 		if (config_level_parse(v, (int *)(base + k->off))) {
 			snprintf(why, whysz,
@@ -558,7 +573,8 @@ void config_free(struct config *cfg)
 		case C_METHOD:
 		case C_EVENTS:
 		case C_SID:
-		case C_NAME: {
+		case C_NAME:
+		case C_DENY: {
 			char **p = (char **)((char *)cfg + keys[i].off);
 
 			free(*p);

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"usage: dialerd [-c FILE]                run the daemon\n"
 		"       dialerd [-c FILE] migrate [--status|--check]\n"
 		"                                          apply, list, or verify database migrations\n"
-		"       dialerd check [--json] FILE.xml|-  validate a cXML document\n"
+		"       dialerd [-c FILE] check [--json] FILE.xml|-\n"
+		"                                          validate a cXML document (and FILE)\n"
 		"       dialerd config                     print the default configuration file\n"
 		"       dialerd --version | --help\n"
 		"\n"
@@ -69,9 +70,18 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cmd = argv[optind];
-	/* check needs no configuration: it is a pure function of the document */
-	if (cmd && strcmp(cmd, "check") == 0)
+	/* check needs no configuration: it is a pure function of the
+	   document; given -c FILE, the settings are checked first */
+	if (cmd && strcmp(cmd, "check") == 0) {
+		if (conf_path) {
+			if (config_load(&cfg, conf_path, err, sizeof(err))) {
+				fprintf(stderr, "dialerd: %s\n", err);
+				return 2;
+			}
+			config_free(&cfg);
+		}
 		return cmd_check(argc - optind, argv + optind);
+	}
 	if (cmd && strcmp(cmd, "config") == 0) {
 		config_print_defaults();
 		return 0;

@@ -89,6 +89,10 @@ struct sending {
 };
 static _Thread_local const struct sending *cur;
 
+/* the engine's destination guard (tls.h) */
+static _Thread_local dial_send_guard_h *guard_h;
+static _Thread_local void *guard_arg;
+
 
 static void resolve(void)
 {
@@ -118,6 +122,11 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 	(void)pthread_once(&once, resolve);
 	if (!real_send)
 		return ENOSYS;
+	if (guard_h) {
+		err = guard_h(tp, dst, mb, guard_arg);
+		if (err)
+			return err;
+	}
 
 	if (tp != SIP_TRANSP_TLS)
 		return real_send(qentp, sip, sock, tp, dst, mb, transph, arg);
@@ -130,6 +139,13 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 	cur = prev;
 
 	return err;
+}
+
+
+void dial_tls_send_guard(dial_send_guard_h *h, void *arg)
+{
+	guard_h = h;
+	guard_arg = arg;
 }
 
 
