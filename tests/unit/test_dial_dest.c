@@ -1,5 +1,6 @@
 /* test_dial_dest.c: the destination deny list: parsing, IPv4/IPv6/mapped matching, bad entries; an engine refusing a name that resolves to 169.254.169.254 */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -157,6 +158,27 @@ int dns_srv_get(char *domain, size_t dsize, struct sa *srvv, uint32_t *n)
 	return 0;
 }
 
+/* A net under the guard: every UDP datagram libre sends goes through
+ * udp_send (its PLT); one to a non-loopback address is counted and never
+ * sent, so a broken guard cannot make this test send off the machine. */
+static atomic_int offbox;
+typedef int (udp_send_f)(struct udp_sock *, const struct sa *, struct mbuf *);
+int udp_send(struct udp_sock *us, const struct sa *dst, struct mbuf *mb)
+{
+	static udp_send_f *real;
+
+	if (!sa_is_loopback(dst)) {
+		atomic_fetch_add(&offbox, 1);
+		return EPERM;
+	}
+	if (!real) {
+		void *p = dlsym(RTLD_NEXT, "udp_send");
+
+		memcpy(&real, &p, sizeof(p));
+	}
+	return real ? real(us, dst, mb) : ENOSYS;
+}
+
 /* answers every A query with 169.254.169.254, anything else with none */
 static void *dns_thread(void *arg)
 {
@@ -243,6 +265,7 @@ static void test_dns(void)
 	}
 	ok(atomic_load(&dns_queries) >= 1, "the name was resolved (%d "
 	   "queries)", atomic_load(&dns_queries));
+	is_int(atomic_load(&offbox), 0, "nothing was sent to it");
 	d = dial_free(d);
  out:
 	atomic_store(&dns_stop, true);
