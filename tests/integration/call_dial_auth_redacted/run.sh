@@ -9,28 +9,15 @@ dlr_init
 calls_init
 
 UAS=$(free_port)
-cat >"$WORK/routes.json" <<JSON
-{"/voice": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Dial timeout=\"10\"><Sip username=\"alice\" password=\"secret\">sip:test@127.0.0.1:$UAS?X-Customer=7</Sip></Dial></Response>"}}
-JSON
+calls_voice "<Response><Dial timeout='10'><Sip username='alice' password='secret'>sip:test@127.0.0.1:$UAS?X-Customer=7</Sip></Dial></Response>"
 calls_start
 
-sipp_start uas uas_auth.xml -i 127.0.0.1 -p "$UAS" -m 1
-dial_wait_port udp "$UAS"
-sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1 -d 1000
-sipp_wait uac 30
-assert_eq "$?" 0 "caller: answered, talked, hung up"
-sipp_wait uas 15
-assert_eq "$?" 0 "target: verifyauth accepted the digest, the call completed"
+calls_call uas_auth.xml 1000	# verifyauth accepts the digest or answers 403
 uas=$(sipp_msg uas)
 assert_match "$uas" 'Authorization: Digest username="alice", realm="dial.test"' "the digest crossed the wire"
 assert_match "$uas" 'response="[0-9a-f]{32}"' "with its response="
 
-_d=$(( $(date +%s) + 15 ))
-until [ "$(q "select count(*) from calls where status = 'completed'")" = 2 ]; do
-	[ "$(date +%s)" -le $_d ] || fail "calls: $(q "select sid, direction, status from calls")"
-	sleep 0.2
-done
+calls_wait_q 2 15 "select count(*) from calls where status = 'completed'"
 pass "both calls completed in the call log"
 child=$(q "select sid from calls where direction = 'outbound-dial'")
 # the rows are there, the credentials are not
