@@ -569,9 +569,8 @@ static int dest_guard_h(enum sip_transp tp, const struct sa *dst,
 {
 	struct dial *d = arg;
 	const struct dial_dest_rule *r;
-	struct dial_event ev;
 	struct leg *leg;
-	char rule[80];
+	char rule[80], peer[sizeof(leg->refused)];
 
 	if (!dst || !mb)
 		return 0;
@@ -584,21 +583,20 @@ static int dest_guard_h(enum sip_transp tp, const struct sa *dst,
 	if (leg && !leg->outbound)
 		return 0;
 	dial_dest_rule_print(rule, sizeof(rule), r);
-	memset(&ev, 0, sizeof(ev));
+	/* as the events name a far end: "IP:PORT", "[V6]:PORT" */
 	if (sa_af(dst) == AF_INET6)
-		re_snprintf(ev.peer, sizeof(ev.peer), "[%j]:%u", dst,
-			    sa_port(dst));
+		re_snprintf(peer, sizeof(peer), "[%j]:%u", dst, sa_port(dst));
 	else
-		re_snprintf(ev.peer, sizeof(ev.peer), "%J", dst);
+		re_snprintf(peer, sizeof(peer), "%J", dst);
 	if (leg) {
-		snprintf(leg->refused, sizeof(leg->refused), "%s", ev.peer);
+		snprintf(leg->refused, sizeof(leg->refused), "%s", peer);
 		snprintf(leg->refused_tp, sizeof(leg->refused_tp), "%s",
 			 tp == SIP_TRANSP_TCP ? "tcp" :
 			 tp == SIP_TRANSP_TLS ? "tls" : "udp");
 	}
 	dial_log(LOG_WARNING, "leg=%s: request to %s refused: destination "
 		 "denied by deny_destinations (%s)", leg ? leg->id : "?",
-		 ev.peer, rule);
+		 peer, rule);
 	return EACCES;
 }
 
