@@ -535,7 +535,6 @@ bool dial_out_update(struct leg *leg, const struct sip_msg *msg)
 	return true;
 }
 
-
 /* ---- the destination deny list (conf.deny_destinations) ---- */
 
 /* The leg a request we send belongs to: the one inside sipsess_connect(),
