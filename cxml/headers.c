@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "cxml/internal.h"
+#include "util/hex.h"
 
 #define REFUSED_NAME_MAX 128
 #define REFUSED_VALUE_MAX 256
@@ -13,17 +14,6 @@
 static bool is_ws(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 long cxml_pct_decode(char *out, const char *in, size_t n)
@@ -38,8 +28,8 @@ long cxml_pct_decode(char *out, const char *in, size_t n)
 		}
 		if (n - i < 3)
 			return -1;
-		h = hexval((unsigned char)in[i + 1]);
-		l = hexval((unsigned char)in[i + 2]);
+		h = util_hexval((unsigned char)in[i + 1]);
+		l = util_hexval((unsigned char)in[i + 2]);
 		if (h < 0 || l < 0)
 			return -1;
 		out[o++] = (char)(h << 4 | l);

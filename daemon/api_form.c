@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "daemon/api_form.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util/hex.h"
 
 /* Decodes n bytes into a new string: '+' is a space, %XX a byte; a cut or
  * non-hex escape and a NUL byte are refused (EBADMSG). */
@@ -38,8 +28,8 @@ static int decode(const char *s, size_t n, char **outp)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			int h = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int l = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+			int h = i + 2 < n ? util_hexval((unsigned char)s[i + 1]) : -1;
+			int l = i + 2 < n ? util_hexval((unsigned char)s[i + 2]) : -1;
 
 			if (h < 0 || l < 0) {
 				free(out);

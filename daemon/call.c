@@ -453,6 +453,8 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 			event_del(c->limit_timer);
 		if (ev->media.relayed)
 			log_media(c, ev);
+		if (ev->err == EACCES)
+			call_log_dest_refused(cl->store, c, c->ev_seq++, ev);
 	}
 	if (c->leg_h)
 		c->leg_h(c, ev, c->leg_arg);

@@ -261,6 +261,12 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,
 			 const char *event, uint16_t code, const char *key,
 			 const char *text, size_t len);
+/* A leg the engine refused to send to (sip_deny_destinations: its ENDED
+ * has err EACCES and the destination in peer): a log line and a
+ * "destination-refused" event, Twilio code CALL_CODE_DEST_REFUSED. */
+enum { CALL_CODE_DEST_REFUSED = 13225 };	/* Dial: Forbidden phone number */
+void call_log_dest_refused(struct store *s, const struct call *c,
+			   uint32_t seq, const struct dial_event *ev);
 struct cxml_sip_refusal;
 /* A header the policy refused; ordinal: per call, from 0. */
 void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,

@@ -5,6 +5,7 @@
  * journals them while PostgreSQL is away); a row that cannot be queued is
  * logged and the call goes on.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -160,6 +161,26 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 	err = store_sip_message_add(s, &m);
 	if (err)
 		failed(c->sid, "sip_messages", err);
+}
+
+void call_log_dest_refused(struct store *s, const struct call *c,
+			   uint32_t seq, const struct dial_event *ev)
+{
+	char json[256], dst[64];
+	size_t o = 0;
+
+	for (const char *p = ev->peer; *p && o + 1 < sizeof(dst); p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			dst[o++] = *p;
+	dst[o] = '\0';
+	log_write(LOG_WARNING, "call", c->sid, "destination %s refused: "
+		  "denied by sip_deny_destinations (%d)", dst[0] ? dst : "?",
+		  CALL_CODE_DEST_REFUSED);
+	snprintf(json, sizeof(json), "{\"code\":%d,\"destination\":\"%s\","
+		 "\"transport\":\"%s\",\"reason\":\"destination denied by "
+		 "sip_deny_destinations\"}", CALL_CODE_DEST_REFUSED, dst,
+		 ev->transport[0] ? ev->transport : "udp");
+	call_log_event(s, c, seq, "destination-refused", 0, json);
 }
 
 void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "daemon/config.h"
+#include "dial/dial.h"
 
 enum ctype {
 	C_STR,		/* any text */
@@ -27,6 +28,7 @@ enum ctype {
 	C_NAME,		/* [A-Za-z0-9_-]{1,32} */
 	C_PORTS,	/* LO-HI, a UDP port range (struct config_range) */
 	C_LATCH,	/* strict or any (bool: any) */
+	C_DENY,		/* a destination deny list (dial_dest_check) */
 };
 
 struct ckey {
@@ -124,6 +126,10 @@ static const struct ckey keys[] = {
 	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
 	{"sip_rtp_latch", C_LATCH, OFF(sip_rtp_latch_any), "strict", 0, 0,
 	 "relayed media: strict latches only sources at the far end's SDP address; any (NAT) latches any"},
+	{"sip_deny_destinations", C_DENY, OFF(sip_deny_destinations),
+	 DIAL_DENY_DEFAULT, 0, 0,
+	 "<Sip> targets never called, checked on the address contacted after "
+	 "DNS: self (our SIP listeners), CIDRs, addresses; empty: none"},
 	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,
 	 86400, "Session-Expires of <Sip> legs without sessionTimeout (RFC 4028)"},
 	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",
@@ -425,6 +431,15 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		}
 		*(bool *)(base + k->off) = strcmp(v, "any") == 0;
 		return 0;
+	case C_DENY: {
+		char reason[160];
+
+		if (dial_dest_check(v, reason, sizeof(reason))) {
+			snprintf(why, whysz, "bad deny list entry %s", reason);
+			return EINVAL;
+		}
+		return set_str((char **)(base + k->off), v);
+	}
 	case C_LEVEL:
 		if (config_level_parse(v, (int *)(base + k->off))) {
 			snprintf(why, whysz,
@@ -584,7 +599,8 @@ void config_free(struct config *cfg)
 		case C_METHOD:
 		case C_EVENTS:
 		case C_SID:
-		case C_NAME: {
+		case C_NAME:
+		case C_DENY: {
 			char **p = (char **)((char *)cfg + keys[i].off);
 
 			free(*p);

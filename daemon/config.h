@@ -45,6 +45,7 @@ struct config {
 	char *sip_media_addr;		/* SDP address; NULL: sip_listen's */
 	char *sip_tls_cert;		/* PEM cert+key: TLS on sip port + 1 */
 	char *sip_tls_ca_file;		/* NULL: the system CA store */
+	char *sip_deny_destinations;	/* NULL: none denied */
 	bool sip_tls_insecure;		/* no TLS peer verification */
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
 	bool sip_rtp_latch_any;		/* latch any source, not only the SDP's */

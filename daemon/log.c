@@ -13,6 +13,7 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "util/hex.h"
 
 #define MAX_SECRETS 8
 #define LINE_MAX_BYTES 8192
@@ -113,15 +114,6 @@ void log_add_secret(const char *secret)
 	pthread_mutex_unlock(&log_lock);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-		return (c | 0x20) - 'a' + 10;
-	return -1;
-}
-
 /* Registers a password as written and, if it has %XX escapes, decoded:
  * libpq and the daemon may print either. */
 static void add_password(const char *p, size_t n, bool url)
@@ -137,9 +129,11 @@ static void add_password(const char *p, size_t n, bool url)
 	if (!url || !memchr(pw, '%', n))
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if (pw[i] == '%' && i + 2 < n && hexval(pw[i + 1]) >= 0 &&
-		    hexval(pw[i + 2]) >= 0) {
-			dec[o++] = (char)(hexval(pw[i + 1]) << 4 | hexval(pw[i + 2]));
+		int h = i + 2 < n ? util_hexval((unsigned char)pw[i + 1]) : -1;
+		int l = i + 2 < n ? util_hexval((unsigned char)pw[i + 2]) : -1;
+
+		if (pw[i] == '%' && h >= 0 && l >= 0) {
+			dec[o++] = (char)(h << 4 | l);
 			i += 2;
 		} else {
 			dec[o++] = pw[i];

@@ -20,9 +20,14 @@ static void usage(FILE *f)
 		"usage: dialerd [-c FILE]                run the daemon\n"
 		"       dialerd [-c FILE] migrate [--status|--check]\n"
 		"                                          apply, list, or verify database migrations\n"
-		"       dialerd [-c FILE] trace [--bodies] CA...\n"
-		"                                          a call's SIP messages, from the call log\n"
-		"       dialerd check [--json] FILE.xml|-  validate a cXML document\n"
+		"       dialerd [-c FILE] trace [--bodies] CA...
+"
+		"                                          a call's SIP messages, from the call log
+"
+		"       dialerd [-c FILE] check [--json] FILE.xml|-
+"
+		"                                          validate a cXML document (and FILE)
+"
 		"       dialerd config                     print the default configuration file\n"
 		"       dialerd --version | --help\n"
 		"\n"
@@ -100,9 +105,18 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cmd = argv[optind];
-	/* check needs no configuration: it is a pure function of the document */
-	if (cmd && strcmp(cmd, "check") == 0)
+	/* check needs no configuration: it is a pure function of the
+	   document; given -c FILE, the settings are checked first */
+	if (cmd && strcmp(cmd, "check") == 0) {
+		if (conf_path) {
+			if (config_load(&cfg, conf_path, err, sizeof(err))) {
+				fprintf(stderr, "dialerd: %s\n", err);
+				return 2;
+			}
+			config_free(&cfg);
+		}
 		return cmd_check(argc - optind, argv + optind);
+	}
 	if (cmd && strcmp(cmd, "config") == 0) {
 		config_print_defaults();
 		return 0;

@@ -213,6 +213,9 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	dc.tls_cert = cfg->sip_tls_cert;
 	dc.tls_ca_file = cfg->sip_tls_ca_file;
 	dc.tls_insecure = cfg->sip_tls_insecure;
+	/* NULL here: the operator emptied the list */
+	dc.deny_destinations = cfg->sip_deny_destinations ?
+			       cfg->sip_deny_destinations : "";
 	err = dial_alloc(&s->dial, &dc);
 	if (err) {
 		log_msg(LOG_ERR, "sip", "cannot start the SIP engine on %s: %s",

@@ -98,6 +98,7 @@ struct dial {
 	bool closing;
 	bool sip_exited;
 	bool tls_warned;
+	struct dial_dest deny;	/* conf.deny_destinations (+ listeners) */
 };
 
 /* ---- leg.c: the leg object (SIP thread) ---- */
@@ -163,6 +164,9 @@ struct leg {
 	size_t offer_len;
 	uint16_t port;
 	char *insecure_host;	/* insecure leg: no TLS verification */
+	/* the destination the deny list refused ("IP:PORT", transport) */
+	char refused[64];
+	char refused_tp[8];
 	/* events */
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
@@ -240,6 +244,9 @@ void dial_out_sent(struct leg *leg, const struct dial_event *ev,
 void dial_out_challenge(struct leg *leg, const struct dial_event *rx);
 /* An UPDATE from the far end (refresh); true: answered. */
 bool dial_out_update(struct leg *leg, const struct sip_msg *msg);
+/* The deny list gets our listeners (when it says "self") and guards every
+ * request libre sends from this thread (after dial_stack_build). */
+void dial_out_policy_init(struct dial *d);
 
 /* ---- in.c: inbound legs ---- */
 

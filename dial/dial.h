@@ -78,7 +78,24 @@ struct dial_conf {
 	const char *tls_cert;	/* PEM with certificate and key */
 	const char *tls_ca_file;	/* NULL: the system store */
 	bool tls_insecure;	/* no peer verification (logged each use) */
+	/* requests of outgoing legs to these destinations are refused before
+	   anything is sent (the leg ends failed, err EACCES): checked against
+	   the address actually contacted, after DNS, for every request of the
+	   leg (INVITE, its retries, a 3xx's new target, ACK, BYE...). Syntax:
+	   dial_dest_check. NULL: DIAL_DENY_DEFAULT; "": nothing refused */
+	const char *deny_destinations;
 };
+
+/* Our own listeners (every transport's address and port: a document must
+ * not make us call ourselves in a loop) and link-local addresses, where
+ * cloud metadata services live. Loopback and private ranges stay allowed
+ * (local tests, private trunks) unless listed. */
+#define DIAL_DENY_DEFAULT "self, 169.254.0.0/16, fe80::/10"
+
+/* Checks a deny list: "self" (our listeners), CIDRs ("10.0.0.0/8",
+ * "fe80::/10") and bare addresses, separated by commas or blanks. 0, or
+ * EINVAL with a one-line reason naming the bad entry in why. */
+int dial_dest_check(const char *list, char *why, size_t size);
 
 enum dial_codec {
 	DIAL_CODEC_PCMU = 0,

@@ -8,7 +8,8 @@
  * cycles; tests/unit/check_layers.py derives it and fails on a cycle.
  * Where a lower file must reach up, the upper one installs a handler.
  *  0  sdp.c, log.c (dial_log), media.c (a leg's RTP endpoint and relay),
- *     tmr_heap.c, rand_pool.c, tls.c, msg.c (SIP text into events); then
+ *     tmr_heap.c, rand_pool.c, tls.c, msg.c (SIP text into events),
+ *     dest.c (the destination deny list); then
  *     evq.c (event FIFO, eventfd, counters), load.c (overload, opaque) and
  *     conn.c (caps and first-message deadline of accepted TCP/TLS)
  *  1  leg.c: the leg object: tables by id, Call-ID and group, its events,
@@ -56,6 +57,36 @@ bool dial_list_has(const char *list, const char *tok);
 /* Wall-clock time (CLOCK_REALTIME) in microseconds: event stamps, and the
  * kernel's receive stamps (SIOCGSTAMP) are on the same clock. */
 uint64_t dial_now_us(void);
+
+/* ---- dest.c: the destination deny list (pure) ---- */
+
+/* One rule: an address prefix, IPv4 kept as ::ffff:a.b.c.d/(96 + n); an
+ * exact rule (a listener of ours) matches that address and port only. */
+struct dial_dest_rule {
+	uint8_t a[16];
+	uint8_t plen;
+	uint16_t port;
+	bool exact;
+};
+struct dial_dest {
+	struct dial_dest_rule *v;
+	size_t n, cap;
+	bool self;		/* the list named "self": our listeners */
+};
+/* Appends the rules of a list ("self", CIDRs, bare addresses; commas or
+ * blanks between them). EINVAL with why ("'10.0.0.1/8': ...") or ENOMEM. */
+int dial_dest_parse(struct dial_dest *dd, const char *list, char *why,
+		    size_t size);
+/* Appends an exact address:port rule (sockaddr_in or sockaddr_in6). */
+int dial_dest_add_exact(struct dial_dest *dd, const struct sockaddr *sa);
+/* The first rule sa falls under, or NULL. IPv4-mapped IPv6 addresses
+ * meet the IPv4 rules. */
+const struct dial_dest_rule *dial_dest_match(const struct dial_dest *dd,
+					     const struct sockaddr *sa);
+/* "169.254.0.0/16", "fe80::/10", "self 127.0.0.1:5060" */
+void dial_dest_rule_print(char *buf, size_t size,
+			  const struct dial_dest_rule *r);
+void dial_dest_reset(struct dial_dest *dd);
 
 /* ---- sdp.c: offers and answers as text ---- */
 

@@ -270,6 +270,11 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 		ev->err = err;
 		ev->local = local;
 		ev->time_us = 0;
+		if (leg->refused[0]) {
+			snprintf(ev->peer, sizeof(ev->peer), "%s", leg->refused);
+			snprintf(ev->transport, sizeof(ev->transport), "%s",
+				 leg->refused_tp);
+		}
 	}
 	media_end(leg, ev);	/* counters, sockets closed */
 	if (ev)

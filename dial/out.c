@@ -627,3 +627,87 @@ bool dial_out_update(struct leg *leg, const struct sip_msg *msg)
 	return true;
 }
 
+/* ---- the destination deny list (conf.deny_destinations) ---- */
+
+/* The leg a request we send belongs to: the one inside sipsess_connect(),
+ * else by Call-ID (a DNS answer or a 3xx sends later). Refused path only. */
+static struct leg *request_leg(struct dial *d, const struct mbuf *mb)
+{
+	struct sip_msg *m = NULL;
+	struct mbuf *copy;
+	struct leg *leg = NULL;
+
+	if (d->connecting)
+		return d->connecting;
+	copy = mbuf_alloc(mbuf_get_left(mb));
+	if (!copy)
+		return NULL;
+	(void)mbuf_write_mem(copy, mbuf_buf(mb), mbuf_get_left(mb));
+	copy->pos = 0;
+	if (!sip_msg_decode(&m, copy))
+		leg = dial_leg_cid_find(d, m->callid.p, m->callid.l);
+	mem_deref(m);
+	mem_deref(copy);
+	return leg;
+}
+
+/* Runs in libre's sip_transp_send (tls.h) with the address actually
+ * contacted: after DNS, for the INVITE, its auth and 422 retries, a 3xx's
+ * new target, and the in-dialog requests of the leg. Responses, and
+ * requests of inbound legs (BYE to a caller), are not ours to refuse. */
+static int dest_guard_h(enum sip_transp tp, const struct sa *dst,
+			const struct mbuf *mb, void *arg)
+{
+	struct dial *d = arg;
+	const struct dial_dest_rule *r;
+	struct leg *leg;
+	char rule[80], peer[sizeof(leg->refused)];
+
+	if (!dst || !mb)
+		return 0;
+	r = dial_dest_match(&d->deny, &dst->u.sa);
+	if (!r)
+		return 0;
+	if (mbuf_get_left(mb) >= 8 && !memcmp(mbuf_buf(mb), "SIP/2.0 ", 8))
+		return 0;
+	leg = request_leg(d, mb);
+	if (leg && !leg->outbound)
+		return 0;
+	dial_dest_rule_print(rule, sizeof(rule), r);
+	/* as the events name a far end: "IP:PORT", "[V6]:PORT" */
+	if (sa_af(dst) == AF_INET6)
+		re_snprintf(peer, sizeof(peer), "[%j]:%u", dst, sa_port(dst));
+	else
+		re_snprintf(peer, sizeof(peer), "%J", dst);
+	if (leg) {
+		snprintf(leg->refused, sizeof(leg->refused), "%s", peer);
+		snprintf(leg->refused_tp, sizeof(leg->refused_tp), "%s",
+			 tp == SIP_TRANSP_TCP ? "tcp" :
+			 tp == SIP_TRANSP_TLS ? "tls" : "udp");
+	}
+	dial_log(LOG_WARNING, "leg=%s: request to %s refused: destination "
+		 "denied by deny_destinations (%s)", leg ? leg->id : "?",
+		 peer, rule);
+	return EACCES;
+}
+
+void dial_out_policy_init(struct dial *d)
+{
+	static const enum sip_transp tps[] = {
+		SIP_TRANSP_UDP, SIP_TRANSP_TCP, SIP_TRANSP_TLS
+	};
+
+	if (d->deny.self) {
+		/* a document must not make us call ourselves in a loop */
+		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+			struct sa a;
+
+			if (sip_transp_laddr(d->sip, &a, tps[i], NULL) ||
+			    dial_dest_add_exact(&d->deny, &a.u.sa))
+				dial_log(LOG_WARNING, "deny_destinations: our "
+					 "%s listener not found",
+					 sip_transp_name(tps[i]));
+		}
+	}
+	dial_tls_send_guard(d->deny.n ? dest_guard_h : NULL, d);
+}

@@ -90,6 +90,7 @@ static void *sip_thread(void *arg)
 		ready(d, 2, err);
 		return NULL;
 	}
+	dial_out_policy_init(d);
 	dial_stack_sweep_start(d);
 	dial_log(LOG_NOTICE, "SIP engine on %J (udp, tcp), timers: %s",
 		 &d->laddr, dial_timer_impl());
@@ -130,6 +131,7 @@ static void strs_free(struct dial *d)
 {
 	for (size_t i = 0; i < sizeof(d->strs) / sizeof(d->strs[0]); i++)
 		free(d->strs[i]);
+	dial_dest_reset(&d->deny);
 }
 
 /* Copies conf's strings (defaults filled in) into d->strs. */
@@ -148,6 +150,8 @@ static int conf_strings(struct dial *d, const struct dial_conf *conf)
 		  "X-Twilio-ApiVersion", &err);
 	conf_copy(d, &d->conf.tls_cert, conf->tls_cert, NULL, &err);
 	conf_copy(d, &d->conf.tls_ca_file, conf->tls_ca_file, NULL, &err);
+	conf_copy(d, &d->conf.deny_destinations, conf->deny_destinations,
+		  DIAL_DENY_DEFAULT, &err);
 	return err;
 }
 
@@ -198,6 +202,15 @@ static int conf_set(struct dial *d, const struct dial_conf *conf)
 	    strpbrk(d->conf.user_agent, "\r\n"))
 		return EINVAL;
 	conf_defaults(&d->conf);
+	{
+		char why[160];
+
+		if (dial_dest_parse(&d->deny, d->conf.deny_destinations, why,
+				    sizeof(why))) {
+			dial_log(LOG_ERR, "deny_destinations: %s", why);
+			return EINVAL;
+		}
+	}
 	if (sa_decode(&d->laddr, d->conf.listen, strlen(d->conf.listen)))
 		return EINVAL;
 	if (sa_is_any(&d->laddr)) {

@@ -116,6 +116,10 @@ static struct cconn *cconn_find(const void *sip, const struct sa *dst);
 static bool leg_insecure(const struct dial_tls *dt, const struct msginfo *mi);
 static _Thread_local const struct sending *cur;
 
+/* the engine's destination guard (tls.h) */
+static _Thread_local dial_send_guard_h *guard_h;
+static _Thread_local void *guard_arg;
+
 
 static void resolve(void)
 {
@@ -145,6 +149,11 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 	(void)pthread_once(&once, resolve);
 	if (!real_send)
 		return ENOSYS;
+	if (guard_h) {
+		err = guard_h(tp, dst, mb, guard_arg);
+		if (err)
+			return err;
+	}
 
 	if (tp != SIP_TRANSP_TLS)
 		return real_send(qentp, sip, sock, tp, dst, mb, transph, arg);
@@ -182,6 +191,13 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 	cur = prev;
 
 	return err;
+}
+
+
+void dial_tls_send_guard(dial_send_guard_h *h, void *arg)
+{
+	guard_h = h;
+	guard_arg = arg;
 }
 
 

@@ -66,4 +66,14 @@ void dial_tls_insecure_handler_set(struct dial_tls *dt,
 
 void dial_tls_stats_get(const struct dial_tls *dt, struct dial_tls_stats *st);
 
+/* tls.c holds the program's one definition of libre's sip_transp_send,
+ * through which every SIP message leaves, after DNS, with the address it
+ * goes to. A guard set here (per thread: the SIP thread's engine) sees
+ * each message first; a non-zero return refuses the send with that error
+ * and nothing leaves (libre then tries the next DNS address, or fails the
+ * request). NULL h: no guard. */
+typedef int (dial_send_guard_h)(enum sip_transp tp, const struct sa *dst,
+				const struct mbuf *mb, void *arg);
+void dial_tls_send_guard(dial_send_guard_h *h, void *arg);
+
 #endif

@@ -88,6 +88,32 @@ bool store_header_is_policy(const char *name, size_t len)
 	return false;
 }
 
+/* Credentials never reach the call log: an Authorization or
+ * Proxy-Authorization value keeps its scheme ("Digest <redacted>"); the
+ * digest response, nonce echo and username stay out of sip_messages and
+ * sip_headers. Returns the value to store and its length in *len. */
+static const char *redact(const struct store_header *h, char *buf,
+			  size_t size, size_t *len)
+{
+	static const char mark[] = "<redacted>";
+	size_t scheme = 0;
+
+	*len = h->value_len;
+	if (!((h->name_len == 13 && !strncasecmp(h->name, "Authorization", 13)) ||
+	      (h->name_len == 19 &&
+	       !strncasecmp(h->name, "Proxy-Authorization", 19))))
+		return h->value;
+	while (scheme < h->value_len && scheme < 16 &&
+	       ((h->value[scheme] >= 'A' && h->value[scheme] <= 'Z') ||
+		(h->value[scheme] >= 'a' && h->value[scheme] <= 'z')))
+		scheme++;
+	if (scheme == h->value_len || h->value[scheme] != ' ')
+		scheme = 0;	/* no "Scheme " in front: all of it goes */
+	*len = (size_t)snprintf(buf, size, "%.*s%s%s", (int)scheme, h->value,
+				scheme ? " " : "", mark);
+	return buf;
+}
+
 /* "SIP/2.0 200 OK" -> status 200; "INVITE sip:... SIP/2.0" -> method */
 static void parse_start_line(const char *p, size_t n, int *code,
 			     const char **method, size_t *mlen)
@@ -127,16 +153,20 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	at = or_now(m->at);
 	for (size_t i = 0; i < m->nhdrs && !err; i++) {
 		const struct store_header *h = &m->hdrs[i];
+		char rbuf[32];
+		const char *v;
+		size_t vlen;
 
 		if ((!h->name && h->name_len) || (!h->value && h->value_len)) {
 			err = EINVAL;
 			break;
 		}
+		v = redact(h, rbuf, sizeof(rbuf), &vlen);
 		err = sbuf_put(&block, h->name, h->name_len);
 		if (!err)
 			err = sbuf_put(&block, ": ", 2);
 		if (!err)
-			err = sbuf_put(&block, h->value, h->value_len);
+			err = sbuf_put(&block, v, vlen);
 		if (!err)
 			err = sbuf_put(&block, "\r\n", 2);
 	}
@@ -159,20 +189,24 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	err = store_rec_end(&rb);
 	for (size_t i = 0; i < m->nhdrs && !err; i++) {
 		const struct store_header *h = &m->hdrs[i];
+		char rbuf[32];
+		const char *v;
+		size_t vlen;
 		bool esc;
 
 		if (!store_header_is_policy(h->name, h->name_len))
 			continue;
-		esc = store_text_needs_escape((const unsigned char *)h->value, h->value_len);
+		v = redact(h, rbuf, sizeof(rbuf), &vlen);
+		esc = store_text_needs_escape((const unsigned char *)v, vlen);
 		store_rec_begin(&rb, &s->queue, T_HDRS);
 		store_rec_text(&rb, m->call_sid);
 		store_rec_int(&rb, m->seq);
 		store_rec_int(&rb, (int64_t)i + 1);
 		store_rec_time(&rb, at);
 		store_rec_textn(&rb, h->name, h->name_len);
-		store_rec_textn(&rb, h->value ? h->value : "", h->value_len);
+		store_rec_textn(&rb, v ? v : "", vlen);
 		if (esc)
-			store_rec_bytea(&rb, h->value, h->value_len);
+			store_rec_bytea(&rb, v, vlen);
 		else
 			store_rec_null(&rb);
 		err = store_rec_end(&rb);

@@ -166,7 +166,8 @@ struct store_sip_message {
 };
 /* Stores the whole header block once (sip_messages.headers) and one
  * sip_headers row per policy header (X-*, User-to-User, Remote-Party-ID,
- * P-Preferred-Identity, P-Called-Party-ID, Diversion). */
+ * P-Preferred-Identity, P-Called-Party-ID, Diversion). Authorization and
+ * Proxy-Authorization values are stored as "<scheme> <redacted>". */
 int store_sip_message_add(struct store *s, const struct store_sip_message *m);
 /* True when name (case-insensitive) is a policy header kept in sip_headers. */
 bool store_header_is_policy(const char *name, size_t len);

@@ -35,6 +35,35 @@ calls_start() {
 	dial_wait_port udp "$SIPPORT"
 }
 
+# calls_voice DOC: every /voice request is answered 200 with the cXML DOC
+calls_voice() {
+	printf '{"/voice": {"status": 200, "content_type": "text/xml", "body": "%s"}}\n' \
+		"$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')" >"$WORK/routes.json"
+}
+
+# calls_call UAS_SCENARIO DELAY_MS: the one call of a case: a SIPp target "uas" on $UAS (chosen
+# by the case, named in its document) running UAS_SCENARIO once, then a SIPp caller "uac"
+# (call_uac.xml) that talks DELAY_MS and hangs up; both must end as their scenarios say
+calls_call() {
+	sipp_start uas "$1" -i 127.0.0.1 -p "$UAS" -m 1
+	dial_wait_port udp "$UAS"
+	sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1 -d "$2"
+	sipp_wait uac 30
+	assert_eq "$?" 0 "caller: answered, talked, hung up"
+	sipp_wait uas 15
+	assert_eq "$?" 0 "target: the call went as $1 says"
+}
+
+# calls_wait_q WANT SECONDS SQL: polls the call log until SQL answers WANT; fails with the
+# last answer after SECONDS
+calls_wait_q() {
+	_d=$(( $(date +%s) + $2 ))
+	until [ "$(q "$3")" = "$1" ]; do
+		[ "$(date +%s)" -le $_d ] || fail "after ${2} s, $3: got '$(q "$3")', want '$1'"
+		sleep 0.2
+	done
+}
+
 # calls_signatures_ok: Debian's python3-twilio validates the signature of
 # every request the recorder got (the /ping probe aside)
 calls_signatures_ok() {

@@ -1,4 +1,30 @@
-# webhook.sh: start the recording webhook server (tests/lib/webhook.py)
+# webhook.sh: start the recording webhook server (tests/lib/webhook.py); the set-up of the
+# webhook_* cases (webhook_init)
+
+# webhook_init [db] [validators]: what every webhook_* case starts with, after dlr_init:
+# webhooktool and python3-twilio (webhooktool_init), no auth token inherited from the caller's
+# environment, a free port P for the case's recorder (webhook_serve NAME "$P") and its base URL
+# B; with db, a throwaway PostgreSQL with the schema (DATABASE_URL, tests/lib/pg.sh); with
+# validators, the npm validators validate_all runs (helperlibs_ready: installed, or the case
+# is skipped), so that a case does not depend on another having installed them
+webhook_init() {
+	webhooktool_init
+	unset DIALERD_AUTH_TOKEN
+	for _w in "$@"; do
+		case $_w in
+		db)
+			. "$TOP/tests/lib/pg.sh"
+			pg_start
+			DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >"$WORK/migrate.log" 2>&1 ||
+				harness_error "migrate failed: $(tail -n 3 "$WORK/migrate.log")"
+			;;
+		validators) helperlibs_ready ;;
+		*) harness_error "webhook_init: unknown word $_w" ;;
+		esac
+	done
+	P=$(free_port)
+	B=http://127.0.0.1:$P
+}
 
 # webhook_start ROUTES.json: sets WEBHOOK_URL (no trailing slash) and WEBHOOK_LOG
 webhook_start() {

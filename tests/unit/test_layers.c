@@ -1,7 +1,8 @@
 /* test_layers.c: the module boundaries, read from the sources: cxml/, dial/
  * and store/ include no other module's header and no library's header but
  * their own (libxml2; libre, and OpenSSL for dial/'s TLS verification;
- * libpq) beside libc and POSIX/Linux; only daemon/ sees them all */
+ * libpq) beside libc and POSIX/Linux, and util/'s shared helpers, which
+ * include libc alone; only daemon/ sees them all */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,13 @@ struct module {
 	const char *const *own;		/* include prefixes allowed here only */
 };
 
-static const char *const cxml_own[] = {"libxml/", "\"cxml/", NULL};
-static const char *const dial_own[] = {"re.h", "re_", "openssl/", "\"dial/", NULL};
-static const char *const store_own[] = {"libpq-fe.h", "\"store/", NULL};
+/* util/: header-only helpers that every module may include; they
+ * include libc alone (checked as a module of their own) */
+static const char *const cxml_own[] = {"libxml/", "\"cxml/", "\"util/", NULL};
+static const char *const dial_own[] = {"re.h", "re_", "openssl/", "\"dial/", "\"util/",
+				       NULL};
+static const char *const store_own[] = {"libpq-fe.h", "\"store/", "\"util/", NULL};
+static const char *const util_own[] = {"\"util/", NULL};
 /* what some module owns, and so no other may include */
 static const char *const owned[] = {"libxml/", "re.h", "re_", "openssl/", "libpq-fe.h",
 				    "event2/", "curl/", "\"cxml/", "\"dial/", "\"store/",
@@ -43,6 +48,7 @@ static const char *const system_hdrs[] = {
 
 static const struct module modules[] = {
 	{"cxml", cxml_own}, {"dial", dial_own}, {"store", store_own},
+	{"util", util_own},
 };
 
 static bool listed(const char *inc, const char *const *v)
@@ -131,6 +137,8 @@ static const char *const planted_bad[] = {
 	"#include <libpq-fe.h>\n#include \"../store/store.h\"\n#include <event2/event.h>\n",
 	/* store */
 	"#include <libxml/parser.h>\n#include <uuid/uuid.h>\n#include \"daemon/log.h\"\n",
+	/* util */
+	"#include <re.h>\n#include \"cxml/cxml.h\"\n#include <event2/event.h>\n",
 };
 
 static int put(const char *dir, const char *name, const char *text)

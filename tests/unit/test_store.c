@@ -403,6 +403,64 @@ static void fill(struct store *s, int n)
 	}
 }
 
+/* Credentials in a message, either direction: the header stays, its value
+ * does not (what reaches the journal is what reaches PostgreSQL). */
+static void test_redaction(const char *base)
+{
+	char dir[300];
+	struct store *s = NULL;
+	struct store_conf conf = {
+		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+		.data_dir = dir, .batch_rows = 100, .flush_ms = 50,
+	};
+	static const char auth[] = "Digest username=\"alice\", realm=\"r\", "
+		"nonce=\"n1\", uri=\"sip:b@h\", response=\"0123456789abcdef\", "
+		"cnonce=\"c1\", qop=auth, nc=00000001";
+	struct store_header hdrs[] = {
+		{"authorization", 13, auth, sizeof(auth) - 1},
+		{"Proxy-Authorization", 19, "Basic YWxpY2U6c2VjcmV0", 22},
+		{"Authorization", 13, "token=s3cr3t", 12},
+		{"X-Authorization", 15, "kept", 4},
+		{"WWW-Authenticate", 16, "Digest realm=\"r\"", 17},
+	};
+	struct store_sip_message m = {.call_sid = "CAredact", .seq = 1,
+				      .direction = STORE_DIR_IN,
+				      .start_line = "INVITE sip:b@h SIP/2.0",
+				      .hdrs = hdrs, .nhdrs = 5};
+	struct store_sip_message out = m;
+	struct journal j;
+	struct sbuf b = {0};
+	size_t rows = 0;
+
+	snprintf(dir, sizeof(dir), "%s/redact", base);
+	out.seq = 2;
+	out.direction = STORE_DIR_OUT;
+	if (!ok(store_alloc(&s, &conf) == 0, "redaction: a store (database down)"))
+		return;
+	is_int(store_sip_message_add(s, &m), 0, "an inbound message with credentials");
+	is_int(store_sip_message_add(s, &out), 0, "an outbound one");
+	s = store_free(s);
+	if (!ok(store_journal_open(&j, dir, STORE_JOURNAL_NAME) == 0, "journal opens"))
+		return;
+	while (store_journal_read(&j, &b, 1000, 1 << 20, &rows) == 0 && rows)
+		rows = 0;
+	store_journal_close(&j);
+	ok(b.len > 0, "rows journaled (%zu bytes)", b.len);
+	ok(!memmem(b.p, b.len, "response=", 9) && !memmem(b.p, b.len, "cnonce", 6) &&
+	   !memmem(b.p, b.len, "alice", 5) && !memmem(b.p, b.len, "YWxpY2U6c2VjcmV0", 16) &&
+	   !memmem(b.p, b.len, "s3cr3t", 6), "no digest response, user or secret stored");
+	ok(memmem(b.p, b.len, "authorization: Digest <redacted>\r\n", 34) != NULL,
+	   "the name kept as sent, the scheme kept");
+	ok(memmem(b.p, b.len, "Proxy-Authorization: Basic <redacted>\r\n", 39) != NULL,
+	   "Proxy-Authorization too");
+	ok(memmem(b.p, b.len, "Authorization: <redacted>\r\n", 27) != NULL,
+	   "no scheme: all of the value goes");
+	ok(memmem(b.p, b.len, "X-Authorization: kept", 21) != NULL &&
+	   memmem(b.p, b.len, "WWW-Authenticate: Digest realm=\"r\"", 33) != NULL,
+	   "other headers untouched (the challenge holds no secret)");
+	sbuf_free(&b);
+}
+
 static int wakes;
 
 static void on_wake(void *arg)
@@ -557,6 +615,7 @@ int main(void)
 	test_policy_names();
 	test_journal(dir1);
 	test_store_journal(dir2);
+	test_redaction(base);
 	test_journal_files(base);
 	test_journal_full(base);
 	test_store_journal_full(base);

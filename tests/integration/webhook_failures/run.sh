@@ -11,19 +11,13 @@
 # log line holds the auth token.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
 . "$TOP/tests/lib/webhook.sh"
-webhooktool_init
+webhook_init db validators
 HERE=$TOP/tests/integration/webhook_failures
-pg_start
-DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >"$WORK/migrate.log" 2>&1 ||
-	harness_error "migrate failed: $(tail -n 3 "$WORK/migrate.log")"
 TOKEN=fail-case-token-$$-8d3c1e
 export DIALERD_AUTH_TOKEN=$TOKEN DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
 
-# the misbehaving servers
-P=$(free_port)
-B=http://127.0.0.1:$P
+# the misbehaving servers, on $P
 "$VALIDATE_PY" - "$WORK/hook.routes.json" "$B" <<'PY'
 import json, sys
 ok = {"status": 200, "content_type": "text/xml", "body": "<Response/>"}

@@ -12,15 +12,8 @@
 #    and is given up; none is requested a 7th time.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
 . "$TOP/tests/lib/webhook.sh"
-webhooktool_init
-pg_start
-DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >"$WORK/migrate.log" 2>&1 ||
-	harness_error "migrate failed: $(tail -n 3 "$WORK/migrate.log")"
-unset DIALERD_AUTH_TOKEN
-P=$(free_port)
-B=http://127.0.0.1:$P
+webhook_init db
 
 # wire_counts PATH: "token count" of the requests to PATH, one line per token
 wire_counts() {

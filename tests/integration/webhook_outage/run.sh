@@ -8,17 +8,11 @@
 # three signature validators.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
-. "$TOP/tests/lib/pg.sh"
 . "$TOP/tests/lib/webhook.sh"
-webhooktool_init
-pg_start
-DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >"$WORK/migrate.log" 2>&1 ||
-	harness_error "migrate failed: $(tail -n 3 "$WORK/migrate.log")"
-unset DIALERD_AUTH_TOKEN
+webhook_init db validators
 
 CALLS=50
 PER=3
-P=$(free_port)
 URL="http://127.0.0.1:$P/status?tenant=7&t=a%20b"
 mkdir -p "$WORK/data"
 

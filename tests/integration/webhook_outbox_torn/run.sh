@@ -13,11 +13,8 @@
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/webhook.sh"
-webhooktool_init
+webhook_init
 HERE=$TOP/tests/integration/webhook_outbox_torn
-unset DIALERD_AUTH_TOKEN
-P=$(free_port)
-B=http://127.0.0.1:$P
 
 # no_crash NAME RC STDERR: exit status of a normal failure, no sanitizer report
 no_crash() {

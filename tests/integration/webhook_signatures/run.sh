@@ -10,17 +10,13 @@
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/webhook.sh"
-webhooktool_init
+webhook_init validators
 "$VALIDATE_PY" -c 'import twilio.request_validator' 2>"$WORK/py.err" ||
 	fail "python3-twilio is not importable by $VALIDATE_PY (apt-get install python3-twilio): $(tail -n 1 "$WORK/py.err")"
-helperlibs_ready
 
-P=$(free_port)
 echo '{"default": {"status": 200, "content_type": "text/xml", "body": "<Response/>"}}' \
 	>"$WORK/hook.routes.json"
 webhook_serve hook "$P"
-B=http://127.0.0.1:$P
-unset DIALERD_AUTH_TOKEN
 export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef
 
 # the parameters of every request: NAME=VALUE, split at the first '='
