@@ -20,14 +20,10 @@ static void usage(FILE *f)
 		"usage: dialerd [-c FILE]                run the daemon\n"
 		"       dialerd [-c FILE] migrate [--status|--check]\n"
 		"                                          apply, list, or verify database migrations\n"
-		"       dialerd [-c FILE] trace [--bodies] CA...
-"
-		"                                          a call's SIP messages, from the call log
-"
-		"       dialerd [-c FILE] check [--json] FILE.xml|-
-"
-		"                                          validate a cXML document (and FILE)
-"
+		"       dialerd [-c FILE] trace [--bodies] CA...\n"
+		"                                          a call's SIP messages, from the call log\n"
+		"       dialerd [-c FILE] check [--json] FILE.xml|-\n"
+		"                                          validate a cXML document (and FILE)\n"
 		"       dialerd config                     print the default configuration file\n"
 		"       dialerd --version | --help\n"
 		"\n"
