@@ -1,8 +1,8 @@
 /* store.h: public interface of the store: the call log on PostgreSQL, its journal, the webhook outbox, migrations (libpq only, no event loop)
  *
  * The store never blocks its caller. It owns its PostgreSQL connections
- * (one or two) and tells the caller which fd to watch and when to call
- * back; the daemon's event loop does the watching, because that loop must
+ * (one or two for the writer, one for the REST API's reads) and tells the
+ * caller which fd to watch and when to call back; the daemon's event loop does the watching, because that loop must
  * never wait on a socket itself. Main thread only.
  *
  * Records handed to store_*_add() are copied and serialised at once; they
