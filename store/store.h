@@ -1,9 +1,10 @@
 /* store.h: public interface of the store: the call log on PostgreSQL, its journal, the webhook outbox, migrations (libpq only, no event loop)
  *
  * The store never blocks its caller. It owns its PostgreSQL connections
- * (one or two) and tells the caller which fd to watch and when to call
- * back; the daemon's event loop does the watching, because that loop must
- * never wait on a socket itself. Main thread only.
+ * (one or two for the writer, one for the REST API's reads) and tells the
+ * caller which fd to watch and when to call back; the daemon's event loop
+ * does the watching, because that loop must never wait on a socket itself.
+ * Main thread only.
  *
  * Records handed to store_*_add() are copied and serialised at once; they
  * are queued in memory and written in batches (one transaction each), or
@@ -247,9 +248,10 @@ void store_stats(const struct store *s, struct store_stats *st);
  * to the query in flight, whose handler is then called exactly once, from
  * store_process(), never from inside the call that started it; or it
  * returns an errno (EINVAL, ENOMEM, ENOTCONN: "fails at once") and the
- * handler is never called. *rp stays valid until the handler runs or
- * store_read_cancel(). A handler may start other queries and cancel other
- * queries; it must not free the store. Rows waiting for their commit
+ * handler is never called. *rp is valid until its handler is called
+ * (drop the pointer there: cancelling it from its own handler is a use
+ * after free) or until store_read_cancel(). A handler may start queries
+ * and cancel other ones; it must not free the store. Rows waiting for their commit
  * longer than 5 s fail the query with ETIMEDOUT as well. store_free() with
  * queries in flight calls none of their handlers. Main thread only. */
 struct store_read;		/* a query in flight */

@@ -44,8 +44,11 @@ int store_sip_messages_fetch(const char *conninfo, const char *sid,
 		goto out;
 	}
 	e = store_sip_rows_parse(&sr, res);
-	if (e == ENOMEM)
+	if (e && e != ENOENT) {
+		snprintf(err, errsz, "%s", e == ENOMEM ? "out of memory"
+				: "unexpected result (is the schema migrated?)");
 		goto out;
+	}
 	h(e, sr.rows, sr.n, arg);
 	e = 0;
  out:
