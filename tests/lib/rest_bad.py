@@ -168,6 +168,12 @@ create("Url that is not http(s)", 400, 21205, Url="ftp://127.0.0.1/x")
 create("Url that is relative", 400, 21205, Url="/answer")
 create("Twiml of 4001 characters", 400, 21205, Url=None,
        Twiml="<Response><Hangup/></Response>" + " " * (4001 - 30))
+# the 4000 are characters, not bytes: 3,000 two-byte characters are within it (the document's
+# own error shows), 4,001 are not
+create("Twiml of 3000 two-byte characters that does not parse: its parse error", 400, 12100,
+       Url=None, Twiml="<Response><Hangup>" + "\u00e9" * 3000)
+create("Twiml of 4001 two-byte characters", 400, 21205, Url=None,
+       Twiml="<Response><Say>" + "\u00e9" * 4001 + "</Say></Response>")
 create("invalid Twiml (not XML)", 400, 12100, Url=None, Twiml="<Response><Hangup></Response>")
 create("invalid Twiml (not a Response)", 400, 12100, Url=None, Twiml="<Foo/>")
 create("invalid Laml", 400, 12100, Url=None, Laml="<Response><Dial>")
