@@ -1,10 +1,12 @@
-/* api_calls.c: GET, POST and DELETE of .../Calls/{Sid}, and the list
+/* api_calls.c: GET, POST and DELETE of .../Calls/{Sid}
  *
  * A live call, or one that ended in the last minute, is answered from
  * memory: its state there is newer than any row. Everything else comes
  * from the call log through the store's read API, which runs a query only
  * after the rows queued before it are committed, so a call is never seen
- * older than an answer dialerd already gave about it.
+ * older than an answer dialerd already gave about it. A call in the log
+ * that is not finished and not in memory belongs to another instance (or
+ * to one that stopped without ending it): it is shown, never changed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include "daemon/log.h"
 #include "daemon/webhook.h"
 #include "store/store.h"
+
+enum op { OP_FETCH, OP_UPDATE, OP_DELETE };
 
 static void reply_call(struct api_req *r, int status, const struct call *c)
 {
@@ -31,20 +35,98 @@ static void reply_call(struct api_req *r, int status, const struct call *c)
 
 static void not_found(struct api_req *r)
 {
-	api_error(r, 404, 20404, "The requested resource /%s/Accounts/%s/Calls/%s.json "
-		  "was not found", API_VERSION, r->account, r->sid);
+	api_error(r, 404, 20404, "The requested resource %s/" API_VERSION
+		  "/Accounts/%s/Calls/%s.json was not found", r->prefix,
+		  r->account, r->sid);
+}
+
+static void store_failed(struct api_req *r, int err)
+{
+	api_error(r, err == EIO || err == ENOMEM ? 500 : 503,
+		  err == EIO || err == ENOMEM ? 20500 : 20503,
+		  "The call log cannot be read now (%s)", strerror(err));
+}
+
+/* The call as memory knows it: NULL when it is not there (or deleted). */
+static struct call *live(struct api_req *r)
+{
+	struct call *c = call_lookup(r->api->cl, r->sid);
+
+	return c && !c->api_hidden ? c : NULL;
+}
+
+/* ---- a call only the log knows ---- */
+
+static void on_row(int err, const struct store_call *rows, size_t n, void *arg)
+{
+	struct api_req *r = arg;
+	enum op op = *(enum op *)r->ctx;
+	struct json j;
+
+	r->read = NULL;
+	api_req_unwait(r);
+	if (err) {
+		store_failed(r, err);
+		return;
+	}
+	if (n == 0) {
+		not_found(r);
+		return;
+	}
+	if (op == OP_UPDATE && rows[0].ended_at) {
+		api_error(r, 400, 21220, "Call is not in-progress. Cannot redirect.");
+		return;
+	}
+	if (op == OP_UPDATE) {
+		api_error(r, 409, 20409, "Call %s is not live on this dialerd "
+			  "instance: it can only be changed where it runs", r->sid);
+		return;
+	}
+	json_init(&j);
+	api_render_call(&j, r, &rows[0]);
+	api_reply_json(r, 200, &j);
+}
+
+static void from_log(struct api_req *r, enum op op)
+{
+	struct store_calls_filter f;
+	enum op *ctx;
+	int err;
+
+	if (!r->api->store) {
+		not_found(r);
+		return;
+	}
+	ctx = malloc(sizeof(*ctx));
+	if (!ctx) {
+		store_failed(r, ENOMEM);
+		return;
+	}
+	*ctx = op;
+	r->ctx = ctx;
+	memset(&f, 0, sizeof(f));
+	f.account_sid = r->account;
+	f.sid = r->sid;
+	f.limit = 1;
+	err = store_calls_query(r->api->store, &f, on_row, r, &r->read);
+	if (err) {
+		store_failed(r, err);
+		return;
+	}
+	api_req_wait(r);
 }
 
 void api_calls_fetch(struct api_req *r)
 {
-	struct call *c = call_lookup(r->api->cl, r->sid);
+	struct call *c = live(r);
 
-	if (c) {
+	if (c)
 		reply_call(r, 200, c);
-		return;
-	}
-	not_found(r);
+	else
+		from_log(r, OP_FETCH);
 }
+
+/* ---- update ---- */
 
 /* Url/Method or Twiml on a live call: it goes on with that document. */
 static bool redirect(struct api_req *r, struct call *c)
@@ -87,15 +169,15 @@ static bool redirect(struct api_req *r, struct call *c)
 
 void api_calls_update(struct api_req *r)
 {
-	struct call *c = call_lookup(r->api->cl, r->sid);
+	struct call *c = live(r);
 	const char *st = api_form_get(&r->body, "Status");
 
-	if (!c) {
-		not_found(r);
-		return;
-	}
 	if (st && strcmp(st, "completed") && strcmp(st, "canceled")) {
 		api_error(r, 400, 21218, "Status must be completed or canceled");
+		return;
+	}
+	if (!c) {
+		from_log(r, OP_UPDATE);
 		return;
 	}
 	if (call_status_final(c->status) || c->leg_ended) {
@@ -113,23 +195,50 @@ void api_calls_update(struct api_req *r)
 	call_unref(c);
 }
 
+/* ---- delete ---- */
+
+static void on_hidden(int err, void *arg)
+{
+	struct api_req *r = arg;
+	struct call *c = call_lookup(r->api->cl, r->sid);
+
+	r->read = NULL;
+	api_req_unwait(r);
+	if (!err && c)
+		c->api_hidden = true;
+	if (!err)
+		api_reply_empty(r, 204);
+	else if (err == ENOENT)
+		not_found(r);
+	else if (err == EBUSY)
+		api_error(r, 400, 20009, "Cannot delete a call that is in progress");
+	else
+		store_failed(r, err);
+}
+
 void api_calls_delete(struct api_req *r)
 {
-	struct call *c = call_lookup(r->api->cl, r->sid);
+	struct call *c = live(r);
+	int err;
 
 	if (c && !call_status_final(c->status)) {
 		api_error(r, 400, 20009, "Cannot delete a call that is in progress");
 		return;
 	}
-	not_found(r);
-}
-
-void api_calls_list(struct api_req *r)
-{
-	api_error(r, 503, 20503, "The call list needs the call log database");
-}
-
-void api_calls_sip_messages(struct api_req *r)
-{
-	api_error(r, 503, 20503, "SIP messages need the call log database");
+	if (!r->api->store) {
+		if (!c) {
+			not_found(r);
+			return;
+		}
+		c->api_hidden = true;
+		api_reply_empty(r, 204);
+		return;
+	}
+	err = store_call_hide(r->api->store, r->account, r->sid, on_hidden, r,
+			      &r->read);
+	if (err) {
+		store_failed(r, err);
+		return;
+	}
+	api_req_wait(r);
 }

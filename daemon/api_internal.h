@@ -5,7 +5,9 @@
  *   api_reply.c     requests: replies, error JSON, the pending list
  *   api_render.c    the call resource and the list page as JSON
  *   api_create.c    POST .../Calls: parameters checked, the call started
- *   api_calls.c     fetch, list, update, delete, SipMessages
+ *   api_list.c      GET .../Calls: filters and pages
+ *   api_sip.c       GET .../Calls/{Sid}/SipMessages
+ *   api_calls.c     fetch, update, delete of one call
  *   api.c           routes, authentication, dispatch
  */
 #ifndef DIALERD_API_INTERNAL_H
@@ -44,6 +46,7 @@ struct api_req {
 	char sid[64];			/* .../Calls/{Sid}; "" for the list */
 	struct api_form query, body;
 	struct store_read *read;	/* a store query in flight */
+	void *ctx;			/* the handler's state, freed with r */
 	struct api_req *next, *prev;	/* in api->pending while read */
 };
 
@@ -73,12 +76,12 @@ const char *api_render_time(int64_t us, char *buf, size_t size);
 
 void api_calls_create(struct api_req *r);
 
-/* ---- api_calls.c ---- */
+/* ---- api_list.c, api_sip.c, api_calls.c ---- */
 
-void api_calls_fetch(struct api_req *r);
 void api_calls_list(struct api_req *r);
+void api_calls_sip_messages(struct api_req *r);
+void api_calls_fetch(struct api_req *r);
 void api_calls_update(struct api_req *r);
 void api_calls_delete(struct api_req *r);
-void api_calls_sip_messages(struct api_req *r);
 
 #endif

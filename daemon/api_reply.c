@@ -9,12 +9,15 @@
 #include "daemon/api_internal.h"
 #include "daemon/http.h"
 #include "daemon/json.h"
+#include "store/store.h"
 
 void api_req_free(struct api_req *r)
 {
 	if (!r)
 		return;
 	api_req_unwait(r);
+	store_read_cancel(r->read);
+	free(r->ctx);
 	api_form_free(&r->query);
 	api_form_free(&r->body);
 	free(r);

@@ -189,6 +189,7 @@ struct call {
 					 * inbound default, voice_fallback_url) */
 	bool fallback_get;
 	bool api_ended;			/* the REST API hung it up */
+	bool api_hidden;		/* deleted through the REST API */
 	struct call *recent_next;	/* in the layer's recent list */
 	struct event *se_timer;		/* session refresh or expiry (RFC 4028) */
 	struct event *limit_timer;	/* TimeLimit of a REST call */

@@ -10,4 +10,9 @@ int cmd_check(int argc, char **argv);
 /* dialerd migrate [--status]: 0 done, 1 failed, 2 usage. */
 int cmd_migrate(const struct config *cfg, int argc, char **argv);
 
+/* dialerd trace [--bodies] CA...: the SIP messages of each call and of its
+ * child legs, from the call log (blocking libpq). 0 done, 1 an unknown
+ * call or an unreachable database, 2 usage. */
+int cmd_trace(const struct config *cfg, int argc, char **argv);
+
 #endif

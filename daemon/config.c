@@ -26,6 +26,7 @@ enum ctype {
 	C_SID,		/* AC + 32 hex, or a SignalWire project UUID */
 	C_NAME,		/* [A-Za-z0-9_-]{1,32} */
 	C_PORTS,	/* LO-HI, a UDP port range (struct config_range) */
+	C_LATCH,	/* strict or any (bool: any) */
 };
 
 struct ckey {
@@ -106,6 +107,8 @@ static const struct ckey keys[] = {
 	 "do not verify TLS peers (logged each time; for tests only)"},
 	{"sip_rtp_ports", C_PORTS, OFF(sip_rtp_ports), "20000-29999", 1024, 65535,
 	 "UDP ports of relayed media: each bridged leg takes an even RTP port and the next"},
+	{"sip_rtp_latch", C_LATCH, OFF(sip_rtp_latch_any), "strict", 0, 0,
+	 "relayed media: strict latches only sources at the far end's SDP address; any (NAT) latches any"},
 	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,
 	 86400, "Session-Expires of <Sip> legs without sessionTimeout (RFC 4028)"},
 	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",
@@ -399,6 +402,14 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		r->max = hi;
 		return 0;
 	}
+	case C_LATCH:
+		if (strcmp(v, "strict") && strcmp(v, "any")) {
+			snprintf(why, whysz,
+				 "bad latch mode \"%s\": expected strict or any", v);
+			return EINVAL;
+		}
+		*(bool *)(base + k->off) = strcmp(v, "any") == 0;
+		return 0;
 	case C_LEVEL:
 		if (config_level_parse(v, (int *)(base + k->off))) {
 			snprintf(why, whysz,

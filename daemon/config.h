@@ -41,6 +41,7 @@ struct config {
 	char *sip_tls_ca_file;		/* NULL: the system CA store */
 	bool sip_tls_insecure;		/* no TLS peer verification */
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
+	bool sip_rtp_latch_any;		/* latch any source, not only the SDP's */
 	unsigned sip_session_expires;	/* <Sip sessionTimeout> default */
 	char *voice_method;		/* GET or POST */
 	char *voice_fallback_url;

@@ -20,12 +20,43 @@ static void usage(FILE *f)
 		"usage: dialerd [-c FILE]                run the daemon\n"
 		"       dialerd [-c FILE] migrate [--status|--check]\n"
 		"                                          apply, list, or verify database migrations\n"
+		"       dialerd [-c FILE] trace [--bodies] CA...\n"
+		"                                          a call's SIP messages, from the call log\n"
 		"       dialerd check [--json] FILE.xml|-  validate a cXML document\n"
 		"       dialerd config                     print the default configuration file\n"
 		"       dialerd --version | --help\n"
 		"\n"
 		"Settings come from FILE, then from DIALERD_* environment variables\n"
 		"(DIALERD_DATABASE_URL, DIALERD_HTTP_LISTEN, DIALERD_SIP_LISTEN, ...).\n");
+}
+
+/* dialerd trace also takes --config FILE (or -c) after its name: taken
+ * out of argv here, before the configuration is loaded. 0, or 2 on a
+ * missing value or a second file. */
+static int trace_config(int *argc, char **argv, const char **conf_path)
+{
+	int n = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *v = NULL;
+
+		if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) {
+			if (i + 1 >= *argc)
+				return 2;
+			v = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			v = argv[i] + 9;
+		} else {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (*conf_path && strcmp(*conf_path, v) != 0)
+			return 2;
+		*conf_path = v;
+	}
+	*argc = n;
+	argv[n] = NULL;
+	return 0;
 }
 
 static void version(void)
@@ -76,7 +107,17 @@ int main(int argc, char **argv)
 		config_print_defaults();
 		return 0;
 	}
-	if (cmd && strcmp(cmd, "migrate") != 0) {
+	if (cmd && strcmp(cmd, "trace") == 0) {
+		int targc = argc - optind;
+
+		if (trace_config(&targc, argv + optind, &conf_path)) {
+			fprintf(stderr, "usage: dialerd [-c FILE] trace [--config FILE] "
+					"[--bodies] CA...\n");
+			return 2;
+		}
+		argc = optind + targc;
+	}
+	if (cmd && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "trace") != 0) {
 		fprintf(stderr, "dialerd: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -96,7 +137,9 @@ int main(int argc, char **argv)
 	log_add_conninfo_secret(cfg.database_url);
 	if (config_file_exposed(conf_path, &cfg, err, sizeof(err)))
 		log_msg(LOG_WARNING, "config", "%s", err);
-	if (cmd)
+	if (cmd && strcmp(cmd, "trace") == 0)
+		rc = cmd_trace(&cfg, argc - optind, argv + optind);
+	else if (cmd)
 		rc = cmd_migrate(&cfg, argc - optind, argv + optind);
 	else
 		rc = server_run(&cfg);

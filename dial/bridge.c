@@ -13,8 +13,12 @@
  * a late-offer INVITE). Every forked leg has its own; the losers' close
  * when they end. The far end's address comes from every SDP received on
  * the leg (183, 200, re-INVITE, ACK of a late offer; the INVITE's offer
- * when we answer): the latch resets only when that address changes. The
- * counters go into the leg's ENDED event (leg.c), which closes it.
+ * when we answer): the latch resets only when that address changes. Only
+ * messages libre matched to the leg's dialog or transaction carry that
+ * SDP (dial_bridge_msg() from the sipsess handlers): a request with the
+ * right Call-ID but another tag, or an old CSeq, is answered 481/500 by
+ * libre and must not move the media. The counters go into the leg's ENDED
+ * event (leg.c), which closes it.
  */
 
 int dial_bridge_open(struct leg *leg)
@@ -35,6 +39,7 @@ int dial_bridge_open(struct leg *leg)
 		return err;
 	}
 	dial_media_owner_set(leg->media, leg);
+	dial_media_latch_strict_set(leg->media, !d->conf.rtp_latch_any);
 	leg->port = sa_port(dial_media_local(leg->media));
 	return 0;
 }
@@ -53,8 +58,20 @@ void dial_bridge_sdp(struct leg *leg, const struct dial_sdp *sdp)
 	}
 	if (dial_media_remote_is(leg->media, &a))
 		return;
-	(void)dial_media_remote_set(leg->media, &a, NULL, false);
+	(void)dial_media_remote_set(leg->media, &a, NULL,
+				    !leg->d->conf.rtp_latch_any);
 	dial_log(LOG_DEBUG, "leg=%s: far end's media at %J", leg->id, &a);
+}
+
+void dial_bridge_msg(struct leg *leg, const struct sip_msg *msg)
+{
+	struct dial_sdp o;
+
+	if (!leg->media || !msg || !msg->mb || !mbuf_get_left(msg->mb))
+		return;
+	dial_sdp_summary(&o, (const char *)mbuf_buf(msg->mb),
+			 mbuf_get_left(msg->mb));
+	dial_bridge_sdp(leg, &o);
 }
 
 static struct leg *live(struct dial *d, const char *id)

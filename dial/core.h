@@ -214,6 +214,9 @@ void dial_sess_refreshed(struct leg *leg);
 int  dial_bridge_open(struct leg *leg);
 /* Far end's SDP (a received message's summary): its media address. */
 void dial_bridge_sdp(struct leg *leg, const struct dial_sdp *sdp);
+/* The same from a message libre matched to the leg's dialog or INVITE
+ * transaction (sipsess handlers): only those may move the media. */
+void dial_bridge_msg(struct leg *leg, const struct sip_msg *msg);
 /* Bridges legs a and b, or unbridges a when b is NULL; BRIDGED event. */
 void dial_bridge_run(struct dial *d, const char *a, const char *b);
 

@@ -56,6 +56,8 @@ struct dial_conf {
 				   their RTP/RTCP pairs from (even RTP port,
 				   RTCP + 1) (0: 20000..29999) */
 	uint16_t rtp_port_max;
+	bool rtp_latch_any;	/* relayed legs latch any source, not only the
+				   far end's SDP address (NAT) */
 	/* identity headers added to every outgoing INVITE (NULL: defaults
 	   X-Twilio-CallSid, X-Twilio-AccountSid, X-Twilio-ApiVersion) */
 	const char *hdr_call_sid;

@@ -254,7 +254,21 @@ void dial_in_reject(struct leg *leg, uint16_t code,
 	dial_leg_end(leg, NULL, end, code, 0, true);
 }
 
-/* CANCEL of an inbound INVITE that has no transaction of ours yet */
+/* RFC 3261 §9.2: a CANCEL names the INVITE's transaction by its top Via
+ * (branch, sent-by), From tag and CSeq number. The Call-ID alone would let
+ * anyone who saw it end a pending call. */
+static bool cancel_matches(const struct sip_msg *inv,
+			   const struct sip_msg *msg)
+{
+	return pl_isset(&msg->via.branch) &&
+		!pl_cmp(&inv->via.branch, &msg->via.branch) &&
+		!pl_cmp(&inv->via.sentby, &msg->via.sentby) &&
+		!pl_cmp(&inv->from.tag, &msg->from.tag) &&
+		inv->cseq.num == msg->cseq.num;
+}
+
+/* CANCEL of an inbound INVITE that has no transaction of ours yet (once
+ * it has, libre matches the CANCEL to it the same way) */
 bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg)
 {
 	struct dial *d = leg->d;
@@ -262,6 +276,10 @@ bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg)
 
 	if (leg->outbound || leg->sess || leg->state == LEG_ENDED)
 		return false;
+	if (!leg->msg || !cancel_matches(leg->msg, msg)) {
+		(void)sip_reply(d->sip, msg, 481, "Transaction Does Not Exist");
+		return true;
+	}
 	(void)sip_reply(d->sip, msg, 200, "OK");
 	(void)sip_treply(NULL, d->sip, leg->msg, 487, "Request Terminated");
 	ev = dial_leg_event(leg, DIAL_EV_ENDED, true);

@@ -1,4 +1,4 @@
-/* media.c: per-leg RTP/RTCP media endpoints (socket pairs from a port range, symmetric latching, counters) and the bridge that relays between two of them with recvmmsg/sendmmsg */
+/* media.c: per-leg RTP/RTCP media endpoints (socket pairs at random from a port range, latching checked against the SDP and expiring, counters) and the bridge that relays between two of them with recvmmsg/sendmmsg */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +26,7 @@
 enum {
 	BATCH = 32,
 	PKT_MAX = 2048,   /* RTP over UDP stays under the path MTU */
+	RAND_TRIES = 16,  /* random picks before a full scan of the range */
 };
 
 struct msock {
@@ -35,14 +36,16 @@ struct msock {
 	struct sa local;
 	struct sa expect;        /* the address the leg's SDP named */
 	struct sa peer;          /* where this leg's media goes */
+	uint64_t seen;           /* ms: the latched source's last packet */
 	bool latched;
-	bool pin;
+	bool strict;             /* latch only the SDP's IP address */
 };
 
 struct dial_media {
 	struct msock s[2];       /* [0]: RTP, [1]: RTCP */
 	struct dial_media *other;    /* bridged endpoint, or NULL */
 	void *owner;                 /* the caller's (a leg) */
+	uint32_t idle_ms;            /* a latch unrefreshed this long ends */
 	struct dial_media_stats st;
 };
 
@@ -58,7 +61,6 @@ struct batch {
 };
 
 static _Thread_local struct batch bt;
-static _Thread_local uint16_t cursor;   /* next even port to try */
 
 
 static void batch_init(void)
@@ -80,17 +82,48 @@ static void batch_init(void)
 }
 
 
-/* Symmetric latching: the first acceptable source becomes the peer. */
-static bool source_ok(struct msock *s, const struct sa *src)
+/* Back to the SDP's address: the far end is reached there until a source
+ * is latched again. */
+static void unlatch(struct msock *s)
 {
-	if (s->latched)
-		return sa_cmp(src, &s->peer, SA_ALL);
+	s->peer = s->expect;
+	s->latched = false;
+}
 
-	if (s->pin && !sa_cmp(src, &s->expect, SA_ADDR))
+
+/* A latch that nothing refreshed for idle_ms is stale: it must not keep a
+ * hijacker's address, nor block the far end's new one. */
+static bool stale(const struct msock *s, uint64_t now)
+{
+	return s->latched && now - s->seen >= s->m->idle_ms;
+}
+
+
+/*
+ * Symmetric latching: the first acceptable source becomes the peer and
+ * stays it while it keeps sending. Strict: acceptable only from the IP
+ * address the far end's SDP named (its c= line), so a host that merely
+ * reaches the port cannot take the media; without an SDP address nothing
+ * is. Otherwise (NAT: the SDP names a private address) any source is.
+ */
+static bool source_ok(struct msock *s, const struct sa *src, uint64_t now)
+{
+	if (s->latched) {
+		if (sa_cmp(src, &s->peer, SA_ALL)) {
+			s->seen = now;
+			return true;
+		}
+		if (!stale(s, now))
+			return false;
+		unlatch(s);
+	}
+
+	if (s->strict && !sa_cmp(src, &s->expect, SA_ADDR))
 		return false;
 
 	s->peer = *src;
 	s->latched = true;
+	s->seen = now;
 
 	return true;
 }
@@ -103,7 +136,7 @@ static void recv_h(int flags, void *arg)
 	struct dial_media_stats *st = &m->st;
 	struct msock *o = m->other ? &m->other->s[s->rtcp] : NULL;
 	uint64_t bytes[BATCH];
-	uint64_t okp = 0, okb = 0;
+	uint64_t okp = 0, okb = 0, now;
 	int n, k = 0, sent, i;
 
 	(void)flags;
@@ -118,12 +151,17 @@ static void recv_h(int flags, void *arg)
 	if (n <= 0)
 		return;   /* EAGAIN, or an ICMP error reported: nothing */
 
+	/* one clock read per batch (vDSO, no system call) */
+	now = tmr_jiffies();
+	if (o && stale(o, now))
+		unlatch(o);
+
 	for (i = 0; i < n; i++) {
 		struct msghdr *h = &bt.rx[i].msg_hdr;
 
 		bt.src[i].len = h->msg_namelen;
 
-		if ((h->msg_flags & MSG_TRUNC) || !source_ok(s, &bt.src[i])) {
+		if ((h->msg_flags & MSG_TRUNC) || !source_ok(s, &bt.src[i], now)) {
 			++st->dropped;
 			continue;
 		}
@@ -235,31 +273,47 @@ static void sock_close(struct msock *s)
 }
 
 
-/* An even port and the next one, both free, from the range. */
+/* Binds the pair at even port p; EADDRINUSE when either is taken. */
+static int pair_try(struct msock *pair, const struct sa *ip, uint16_t p)
+{
+	int err;
+
+	err = sock_open(&pair[0], ip, p);
+	if (err)
+		return err;
+
+	err = sock_open(&pair[1], ip, (uint16_t)(p + 1));
+	if (err)
+		sock_close(&pair[0]);
+
+	return err;
+}
+
+
+/*
+ * An even port and the next one, both free, from the range. Picked at
+ * random, not in sequence: a port that follows from the last call's must
+ * not tell a stranger where the next call's media is. A few random picks
+ * find a free pair unless the range is nearly full; then one scan from a
+ * random pair tells for sure. Ports in use fail bind() (no SO_REUSEADDR),
+ * so a pair in use is never shared.
+ */
 static int pair_open(struct msock *pair, const struct sa *ip,
 		     uint16_t lo, uint16_t hi)
 {
-	unsigned tries = (unsigned)(hi - lo) / 2 + 1;
-	int err = EADDRINUSE;
+	uint32_t n = (uint32_t)(hi - 1 - lo) / 2 + 1;   /* pairs in range */
+	uint32_t i, start;
+	int err;
 
-	while (tries--) {
-		uint16_t p = cursor;
-
-		if (p < lo || p > hi - 1 || (p & 1))
-			p = lo;
-		cursor = (uint16_t)(p + 2 > hi - 1 ? lo : p + 2);
-
-		err = sock_open(&pair[0], ip, p);
-		if (err == EADDRINUSE)
-			continue;
-		if (err)
+	for (i = 0; i < RAND_TRIES && i < n; i++) {
+		err = pair_try(pair, ip, (uint16_t)(lo + 2 * (rand_u32() % n)));
+		if (err != EADDRINUSE)
 			return err;
+	}
 
-		err = sock_open(&pair[1], ip, (uint16_t)(p + 1));
-		if (!err)
-			return 0;
-
-		sock_close(&pair[0]);
+	start = rand_u32() % n;
+	for (i = 0; i < n; i++) {
+		err = pair_try(pair, ip, (uint16_t)(lo + 2 * ((start + i) % n)));
 		if (err != EADDRINUSE)
 			return err;
 	}
@@ -301,7 +355,9 @@ int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
 		m->s[k].m = m;
 		m->s[k].fd = -1;
 		m->s[k].rtcp = k == 1;
+		m->s[k].strict = true;
 	}
+	m->idle_ms = DIAL_MEDIA_LATCH_IDLE_MS;
 
 	err = pair_open(m->s, ip, lo, hi);
 	for (k = 0; k < 2 && !err; k++)
@@ -327,7 +383,7 @@ const struct sa *dial_media_local(const struct dial_media *m)
 
 
 int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
-			  const struct sa *rtcp, bool pin)
+			  const struct sa *rtcp, bool strict)
 {
 	struct sa c;
 	int k;
@@ -346,12 +402,25 @@ int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
 	m->s[1].expect = c;
 
 	for (k = 0; k < 2; k++) {
-		m->s[k].peer = m->s[k].expect;
-		m->s[k].latched = false;
-		m->s[k].pin = pin;
+		m->s[k].strict = strict;
+		unlatch(&m->s[k]);
 	}
 
 	return 0;
+}
+
+
+void dial_media_latch_strict_set(struct dial_media *m, bool strict)
+{
+	if (m)
+		m->s[0].strict = m->s[1].strict = strict;
+}
+
+
+void dial_media_latch_idle_set(struct dial_media *m, uint32_t ms)
+{
+	if (m && ms)
+		m->idle_ms = ms;
 }
 
 
@@ -411,6 +480,8 @@ void *dial_media_owner(const struct dial_media *m)
 void dial_media_stats_get(const struct dial_media *m,
 			  struct dial_media_stats *st)
 {
+	const struct sa *peer;
+
 	if (!st)
 		return;
 
@@ -420,15 +491,17 @@ void dial_media_stats_get(const struct dial_media *m,
 	}
 
 	*st = m->st;
-	st->latched = m->s[0].latched;
+	st->latched = m->s[0].latched && !stale(&m->s[0], tmr_jiffies());
+	/* a stale latch reads as ended (its peer is the SDP's again) */
+	peer = m->s[0].latched && !st->latched ? &m->s[0].expect :
+		&m->s[0].peer;
 	st->peer[0] = '\0';
-	if (sa_isset(&m->s[0].peer, SA_ALL)) {
-		if (sa_af(&m->s[0].peer) == AF_INET6)
+	if (sa_isset(peer, SA_ALL)) {
+		if (sa_af(peer) == AF_INET6)
 			(void)re_snprintf(st->peer, sizeof(st->peer),
-					  "[%j]:%u", &m->s[0].peer,
-					  sa_port(&m->s[0].peer));
+					  "[%j]:%u", peer, sa_port(peer));
 		else
 			(void)re_snprintf(st->peer, sizeof(st->peer), "%J",
-					  &m->s[0].peer);
+					  peer);
 	}
 }

@@ -14,13 +14,19 @@
  * endpoint A leaves from endpoint B's socket (RTP from RTP, RTCP from
  * RTCP) towards B's peer, and the other way round.
  *
- * An endpoint's peer is latched from the first packet received on that
- * socket (symmetric RTP, so NAT works); until then, packets towards it go
- * to the address its SDP named, if given. With pin, only packets from the
- * SDP's IP address are accepted. After latching, other sources are
- * dropped and counted. Packets are forwarded as received (no RTP parsing,
- * no copy beyond the kernel's): recvmmsg batches into a thread-local
- * buffer and sendmmsg sends the same buffers.
+ * Ports are picked at random from the range (an even RTP port, RTCP on the
+ * next), so one call's ports do not reveal the next call's.
+ *
+ * An endpoint's peer is latched from the first acceptable packet received
+ * on that socket (symmetric RTP); until then, packets towards it go to the
+ * address its SDP named, if given. Strict (the default): acceptable only
+ * from the SDP's IP address; otherwise (NAT) from any source. After
+ * latching, other sources are dropped and counted. A latch whose source
+ * sent nothing for the idle time (DIAL_MEDIA_LATCH_IDLE_MS) ends: the
+ * peer is the SDP's address again and the next acceptable source latches.
+ * Packets are forwarded as received (no RTP parsing, no copy beyond the
+ * kernel's): recvmmsg batches into a thread-local buffer and sendmmsg
+ * sends the same buffers.
  *
  * Counters (struct dial_media_stats in dial.h) are per endpoint: rx_* what
  * its peer sent and was accepted (right source, not oversize), tx_* what
@@ -35,10 +41,14 @@
 struct sa;
 struct dial_media;
 
-/* Takes a socket pair on ip (its port is ignored) from the even ports in
- * [port_min, port_max]; the search continues where the last one of this
- * thread ended. EINVAL (bad range, ip unset), EADDRINUSE (range
- * exhausted), EMFILE, ENOMEM. */
+/* A latch unrefreshed this long ends: RTP flows every 20-30 ms and RTCP
+ * every 5 s, so only a far end that stopped (hold, gone) reaches it. */
+#define DIAL_MEDIA_LATCH_IDLE_MS 10000
+
+/* Takes a socket pair on ip (its port is ignored) at random from the even
+ * ports in [port_min, port_max] (and the next); strict, nothing latched
+ * until dial_media_remote_set(). EINVAL (bad range, ip unset), EADDRINUSE
+ * (range exhausted), EMFILE, ENOMEM. */
 int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
 		     uint16_t port_min, uint16_t port_max);
 
@@ -46,9 +56,15 @@ int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
 const struct sa *dial_media_local(const struct dial_media *m);
 
 /* The address the leg's SDP named (rtcp NULL: rtp port + 1); resets the
- * latch (re-INVITE). pin: accept only packets from that IP. EINVAL. */
+ * latch (re-INVITE). strict: latch only sources of that IP address;
+ * false: any source (NAT). EINVAL. */
 int dial_media_remote_set(struct dial_media *m, const struct sa *rtp,
-			  const struct sa *rtcp, bool pin);
+			  const struct sa *rtcp, bool strict);
+/* Strict or not before any SDP address is known (a new endpoint is
+ * strict: it latches nothing until dial_media_remote_set()). */
+void dial_media_latch_strict_set(struct dial_media *m, bool strict);
+/* The idle time after which a latch ends (0: unchanged); for tests. */
+void dial_media_latch_idle_set(struct dial_media *m, uint32_t ms);
 /* Does the SDP address already in use equal rtp (address and port)? */
 bool dial_media_remote_is(const struct dial_media *m, const struct sa *rtp);
 

@@ -150,6 +150,7 @@ static void progr_h(const struct sip_msg *msg, void *arg)
 	leg->provrecv = true;
 	if (msg->scode == 100)
 		return;
+	dial_bridge_msg(leg, msg);	/* early media's SDP */
 	if (leg->state == LEG_CALLING)
 		leg->state = LEG_EARLY;
 	if (!leg->hangup_local)

@@ -74,8 +74,8 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 	if (tx && leg->outbound && !ev->code && ev->method &&
 	    !strcmp(ev->method, "INVITE") && leg->state < LEG_UP)
 		dial_out_sent(leg, ev, pkt, len, dst, tp);
-	if (!tx && leg->media && ev->sdp.present)
-		dial_bridge_sdp(leg, &ev->sdp);	/* far end's media */
+	/* the far end's media moves only with messages libre matched to the
+	   leg (sess.c, out.c: dial_bridge_msg), not with any Call-ID match */
 	if (!tx && leg->state != LEG_ENDED) {
 		/* keep a copy only of what a callback reports from next:
 		   1xx (not 100) and finals of an INVITE, in-dialog requests */

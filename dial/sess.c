@@ -64,10 +64,13 @@ void dial_sess_refreshed(struct leg *leg)
 	dial_leg_emit(leg, ev);
 }
 
+/* the answer to our offer: a 2xx to our INVITE or re-INVITE, or the ACK
+ * to our offer in a 200 (late offer) */
 int dial_sess_answer(const struct sip_msg *msg, void *arg)
 {
 	struct leg *leg = arg;
 
+	dial_bridge_msg(leg, msg);	/* libre matched it to the dialog */
 	if (leg->state == LEG_UP && msg->scode >= 200 && msg->scode < 300) {
 		/* our re-INVITE refresh was answered */
 		dial_sess_timer_from(leg, msg, true);
@@ -78,7 +81,8 @@ int dial_sess_answer(const struct sip_msg *msg, void *arg)
 	return 0;
 }
 
-/* a re-INVITE from the far end (refresh or media change): answer it */
+/* a re-INVITE from the far end (refresh or media change), or the 2xx
+ * offer to our late-offer INVITE: answer it */
 int dial_sess_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 {
 	struct leg *leg = arg;
@@ -89,6 +93,8 @@ int dial_sess_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 	struct mbuf *mb;
 	int err;
 
+	/* a re-INVITE libre matched to the dialog (tags, CSeq in order) */
+	dial_bridge_msg(leg, msg);
 	if (mbuf_get_left(msg->mb))
 		err = dial_sdp_answer(sdp, sizeof(sdp),
 				      (const char *)mbuf_buf(msg->mb),

@@ -83,6 +83,7 @@ int store_conn_init(struct store *s, const char *conninfo)
 {
 	for (int i = 0; i < STORE_NCONN; i++)
 		s->w[i].reg_fd = -1;
+	s->r.reg_fd = -1;
 	s->conninfo = strdup(conninfo);
 	if (!s->conninfo)
 		return ENOMEM;
@@ -145,50 +146,70 @@ int store_fd(const struct store *s)
 	return s && s->ep ? s->ep->epfd : -1;
 }
 
+/* Keeps one socket's registration in the epoll set current. */
+static void watch(const struct store *s, int fd, unsigned ev, int *reg_fd,
+		  unsigned *reg_events, bool again)
+{
+	struct epoll_event e = {.events = ev, .data.fd = fd};
+	int r;
+
+	if (fd < 0 || (*reg_fd == fd && *reg_events == ev && !again))
+		return;
+	r = epoll_ctl(s->ep->epfd, *reg_fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      fd, &e);
+	if (r != 0 && errno == ENOENT)
+		r = epoll_ctl(s->ep->epfd, EPOLL_CTL_ADD, fd, &e);
+	else if (r != 0 && errno == EEXIST)
+		r = epoll_ctl(s->ep->epfd, EPOLL_CTL_MOD, fd, &e);
+	if (r == 0) {
+		*reg_fd = fd;
+		*reg_events = ev;
+	} else {
+		store_log(LOG_ERR, "database: cannot watch a socket: %s",
+			  strerror(errno));
+	}
+}
+
+static void unwatch_stale(const struct store *s, void *conn, int *reg_fd)
+{
+	int fd = conn ? PQsocket(conn) : -1;
+
+	if (*reg_fd >= 0 && *reg_fd != fd) {
+		(void)epoll_ctl(s->ep->epfd, EPOLL_CTL_DEL, *reg_fd, NULL);
+		*reg_fd = -1;
+	}
+}
+
 enum store_io store_want(const struct store *s)
 {
+	/* The registrations are bookkeeping of the epoll set, not state of
+	 * the store: kept current here, where every loop looks before it
+	 * waits. */
+	struct store *m = (struct store *)s;
 	bool any = false;
 
 	if (!s || !s->ep)
 		return STORE_IO_NONE;
-	/* The registrations are bookkeeping of the epoll set, not state of
-	 * the store: kept current here, where every loop looks before it
-	 * waits. Stale sockets first (libpq may close one and open another
-	 * while connecting), so that a reused number is registered afresh. */
+	/* Stale sockets first (libpq may close one and open another while
+	 * connecting), so that a reused number is registered afresh. */
+	for (int i = 0; i < s->nconn; i++)
+		unwatch_stale(s, m->w[i].conn, &m->w[i].reg_fd);
+	unwatch_stale(s, m->r.conn, &m->r.reg_fd);
 	for (int i = 0; i < s->nconn; i++) {
-		struct wconn *w = (struct wconn *)&s->w[i];
-		int fd = w->conn ? PQsocket(w->conn) : -1;
-
-		if (w->reg_fd >= 0 && w->reg_fd != fd) {
-			(void)epoll_ctl(s->ep->epfd, EPOLL_CTL_DEL, w->reg_fd, NULL);
-			w->reg_fd = -1;
-		}
-	}
-	for (int i = 0; i < s->nconn; i++) {
-		struct wconn *w = (struct wconn *)&s->w[i];
-		int fd = w->conn ? PQsocket(w->conn) : -1;
+		struct wconn *w = &m->w[i];
 		unsigned ev = conn_events(s, w);
-		struct epoll_event e = {.events = ev, .data.fd = fd};
-		int r;
 
 		if (ev)
 			any = true;
-		if (fd < 0 || (w->reg_fd == fd && w->reg_events == ev &&
-			       s->state != STORE_CONNECTING))
-			continue;
-		r = epoll_ctl(s->ep->epfd, w->reg_fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-			      fd, &e);
-		if (r != 0 && errno == ENOENT)
-			r = epoll_ctl(s->ep->epfd, EPOLL_CTL_ADD, fd, &e);
-		else if (r != 0 && errno == EEXIST)
-			r = epoll_ctl(s->ep->epfd, EPOLL_CTL_MOD, fd, &e);
-		if (r == 0) {
-			w->reg_fd = fd;
-			w->reg_events = ev;
-		} else {
-			store_log(LOG_ERR, "database: cannot watch a socket: %s",
-				  strerror(errno));
-		}
+		watch(s, w->conn ? PQsocket(w->conn) : -1, ev, &w->reg_fd,
+		      &w->reg_events, s->state == STORE_CONNECTING);
+	}
+	/* the reader (read.c) says what it waits for in r.events */
+	if (m->r.conn) {
+		if (m->r.events)
+			any = true;
+		watch(s, PQsocket(m->r.conn), m->r.events, &m->r.reg_fd,
+		      &m->r.reg_events, m->r.phase == R_CONNECTING);
 	}
 	return any ? STORE_IO_READ : STORE_IO_NONE;
 }

@@ -185,6 +185,7 @@ struct range {
 
 struct batch {
 	struct sbuf frames;	/* the records, as frames */
+	uint64_t no_lo;		/* the lowest row number in it (0: journal) */
 	size_t *offs;		/* frame offsets, nrec + 1 entries */
 	size_t nrec, offs_cap;
 	bool from_journal;
@@ -227,6 +228,27 @@ struct store_poll {
 	int epfd;
 };
 
+/* The reader connection of read.c (REST API queries), apart from the
+ * writer's so that a query never waits behind a batch. */
+enum rphase {
+	R_NONE,		/* no connection: opened on the next query */
+	R_CONNECTING,
+	R_SETUP,	/* statement_timeout being set */
+	R_IDLE,
+	R_BUSY,		/* the head read is in flight */
+};
+
+struct rconn {
+	void *conn;		/* PGconn */
+	int poll;		/* PostgresPollingStatusType while connecting */
+	enum rphase phase;
+	bool want_write;	/* libpq has output it could not send */
+	unsigned long long deadline;	/* connect, or the query in flight */
+	unsigned events;	/* what read.c waits for (EPOLLIN/OUT) */
+	int reg_fd;		/* registered with the epoll fd (-1: none) */
+	unsigned reg_events;
+};
+
 struct store {
 	char *conninfo;
 	char *instance;
@@ -253,12 +275,28 @@ struct store {
 	struct store_stats stats;
 	store_wake_h *wake;
 	void *wake_arg;
+
+	/* read-your-writes: every row added gets the next number; the writer
+	 * knows the lowest number not yet committed (store_writer_unsettled) */
+	uint64_t rows_added;	/* numbers given so far (the last one) */
+	uint64_t queue_no;	/* the lowest number in the queue (queue_rows > 0) */
+	bool queue_mixed;	/* a batch came back to the queue's head: the
+				 * numbers there are no longer in order and
+				 * queue_no stays put until the queue empties */
+	uint64_t flush_wanted_no;	/* a read waits for rows up to this one:
+					 * flush them without waiting flush_ms */
+
+	/* reads (read.c) */
+	struct rconn r;
+	struct store_read *reads;	/* FIFO: only the head is ever in flight */
+	struct store_read *reads_tail;
 };
 
 /*
  * The files call one way: store.c (the public entry points) calls
- * writer.c and conn.c; writer.c calls conn.c and journal.c; conn.c and
- * journal.c call only base.c, buf.c and record.c.
+ * read.c, writer.c and conn.c; read.c calls writer.c and query.c;
+ * writer.c calls conn.c and journal.c; trace.c calls query.c; conn.c,
+ * journal.c and query.c call only base.c, buf.c and record.c.
  */
 
 /* A connection with a batch that has more to send wants POLLOUT. */
@@ -296,6 +334,55 @@ void store_conn_close(struct store *s);
 
 /* Queue a built record (called by the store_*_add functions). */
 int store_writer_enqueued(struct store *s, size_t rows);
+/* The number of the oldest row added and not yet committed (nor given
+ * up: rejected, dropped, or moved to the journal, which readers check
+ * apart); rows_added + 1 when every row is. */
+uint64_t store_writer_unsettled(const struct store *s);
+
+/* read.c, driven by store.c */
+void store_read_process(struct store *s);
+int store_read_timeout_ms(const struct store *s);
+void store_read_free(struct store *s);	/* no handler is called */
+
+/* query.c: the SQL of the reads and the parsing of their results (no
+ * I/O), shared by read.c and trace.c. A query is its text and its
+ * parameters (text format; NULL: SQL NULL), all owned. */
+#define QUERY_MAX_PARAMS 20
+struct query {
+	char *sql;
+	int nparams;
+	char *params[QUERY_MAX_PARAMS];
+};
+void store_query_clear(struct query *q);
+/* EINVAL (a bad filter) or ENOMEM */
+int store_query_calls(struct query *q, const struct store_calls_filter *f);
+int store_query_hide(struct query *q, const char *account_sid, const char *sid);
+/* account_sid NULL: any account (dialerd trace) */
+int store_query_sip(struct query *q, const char *account_sid, const char *sid,
+		    bool bodies);
+
+/* Results, from a PGresult (void *: libpq stays out of this header). */
+struct calls_rows {
+	struct store_call *rows;
+	size_t n;
+};
+int store_calls_rows_parse(struct calls_rows *cr, const void *res);
+void store_calls_rows_free(struct calls_rows *cr);
+/* 0, ENOENT (no such call: no leg at all), EBUSY (not finished: hide) */
+int store_hide_result(const void *res);
+struct sip_rows {
+	struct store_sip_row *rows;
+	size_t n;
+	struct store_header *hdrs;
+	unsigned char *blocks;	/* the header blocks, decoded */
+};
+/* ENOENT: the call is unknown (of that account) */
+int store_sip_rows_parse(struct sip_rows *sr, const void *res);
+void store_sip_rows_free(struct sip_rows *sr);
+
+/* "2026-12-04 22:00:00.123456+00" (PostgreSQL timestamptz input); EINVAL
+ * for a time gmtime cannot represent */
+int store_time_text(char *buf, size_t size, int64_t us);
 
 /* migrations_embedded.c (generated) */
 struct store_migration {

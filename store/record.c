@@ -231,7 +231,10 @@ int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen
  * order; 0: no padding needed. A row journaled by an older binary gets
  * the newer columns as NULL, or as pad_zero's 0 for a NOT NULL one. */
 static const unsigned table_cols[T_COUNT] = {
-	[T_CALLS] = 27,		/* 22 of 0001_call_log + 5 of 0003_calls */
+	[T_CALLS] = 28,		/* 22 of 0001_call_log + 5 of 0003_calls
+				 * + api_deleted_at of 0004_api (never
+				 * written by the writer: NULL, and the
+				 * upsert leaves it alone) */
 	[T_HOOKS] = 20,		/* 12 of 0001_call_log + 8 of 0002_webhooks */
 	[T_POLICY] = 10,	/* 6 of 0001_call_log + 4 of 0003_calls */
 };
@@ -395,13 +398,11 @@ static int copy_text(struct sbuf *out, const unsigned char *p, size_t n)
 	return sbuf_put(out, p + run, n - run);
 }
 
-static int copy_time(struct sbuf *out, int64_t us)
+int store_time_text(char *buf, size_t size, int64_t us)
 {
-	char buf[48];
 	int64_t sec = us / 1000000, frac = us % 1000000;
 	time_t t;
 	struct tm tm;
-	int n;
 
 	if (frac < 0) {
 		frac += 1000000;
@@ -410,10 +411,19 @@ static int copy_time(struct sbuf *out, int64_t us)
 	t = (time_t)sec;
 	if (!gmtime_r(&t, &tm))
 		return EINVAL;
-	n = snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, (int)frac);
-	return sbuf_put(out, buf, (size_t)n);
+	snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)frac);
+	return 0;
+}
+
+static int copy_time(struct sbuf *out, int64_t us)
+{
+	char buf[48];
+
+	if (store_time_text(buf, sizeof(buf), us))
+		return EINVAL;
+	return sbuf_put(out, buf, strlen(buf));
 }
 
 int store_rec_copy_line(struct sbuf *out, const struct rec *r, long ord)

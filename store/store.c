@@ -1,6 +1,7 @@
 /* store.c: the store as its users see it: alloc and free, one process
- * step, timeouts, state; it drives conn.c and writer.c, which never call
- * back up (writer.c calls conn.c and journal.c, conn.c calls neither) */
+ * step, timeouts, state; it drives conn.c, writer.c and read.c, which
+ * never call back up (read.c calls writer.c, writer.c calls conn.c and
+ * journal.c, conn.c calls neither) */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ struct store *store_free(struct store *s)
 {
 	if (!s)
 		return NULL;
+	/* queries in flight: none of their handlers is called */
+	store_read_free(s);
 	store_writer_free(s);
 	store_conn_close(s);
 	free(s->instance);
@@ -84,22 +87,22 @@ struct store *store_free(struct store *s)
 
 int store_timeout_ms(const struct store *s)
 {
-	int conn, w;
+	int t[3], min = -1;
 
 	if (!s)
 		return -1;
-	conn = store_conn_timeout_ms(s);
-	w = store_writer_timeout_ms(s);
-	if (conn < 0)
-		return w;
-	return w < 0 || conn < w ? conn : w;
+	t[0] = store_conn_timeout_ms(s);
+	t[1] = store_writer_timeout_ms(s);
+	t[2] = store_read_timeout_ms(s);
+	for (int i = 0; i < 3; i++)
+		if (t[i] >= 0 && (min < 0 || t[i] < min))
+			min = t[i];
+	return min;
 }
 
-void store_process(struct store *s)
+/* The writer's step: connect, write, or take its batches back. */
+static void process_writer(struct store *s)
 {
-	if (!s)
-		return;
-	store_writer_tick(s);
 	switch (store_conn_process(s)) {
 	case STORE_CONN_LOST:
 		/* the batches in flight go to the journal or back to the
@@ -117,6 +120,17 @@ void store_process(struct store *s)
 	case STORE_CONN_NONE:
 		return;
 	}
+}
+
+void store_process(struct store *s)
+{
+	if (!s)
+		return;
+	store_writer_tick(s);
+	process_writer(s);
+	/* last: the batches that just committed may let a read go */
+	if (s->state != STORE_UNCONFIGURED)
+		store_read_process(s);
 }
 
 enum store_state store_state(const struct store *s)

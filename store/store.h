@@ -233,6 +233,110 @@ struct store_stats {
 };
 void store_stats(const struct store *s, struct store_stats *st);
 
+/* ---- reads for the REST API (read.c) ----
+ * Queries run on a reader connection of the store's own (opened on first
+ * use, non-blocking libpq, part of store_fd()'s epoll set). Read-your-writes:
+ * a query is sent only once every row added before it was committed, so a
+ * call the API just created or changed is seen. While PostgreSQL is down (or
+ * rows added before it are in the journal, or no database is configured) a
+ * query fails at once with ENOTCONN: the API answers 503, never waits long.
+ * A query that runs over 5 s fails with ETIMEDOUT (statement_timeout).
+ *
+ * Each store_*_query/store_call_hide returns 0 and sets *rp (may be NULL)
+ * to the query in flight, whose handler is then called exactly once, from
+ * store_process(), never from inside the call that started it; or it
+ * returns an errno (EINVAL, ENOMEM, ENOTCONN: "fails at once") and the
+ * handler is never called. *rp stays valid until the handler runs or
+ * store_read_cancel(). A handler may start other queries and cancel other
+ * queries; it must not free the store. Rows waiting for their commit
+ * longer than 5 s fail the query with ETIMEDOUT as well. store_free() with
+ * queries in flight calls none of their handlers. Main thread only. */
+struct store_read;		/* a query in flight */
+
+struct store_calls_filter {
+	const char *account_sid;	/* required */
+	const char *sid;		/* one call (fetch); NULL: a list */
+	const char *to, *from;		/* exact to_addr / from_addr */
+	const char *parent_call_sid;
+	const char *status;		/* queued ... canceled */
+	int64_t started_min_us;		/* started_at in [min, max); 0: open */
+	int64_t started_max_us;
+	int64_t ended_min_us;		/* ended_at in [min, max); 0: open */
+	int64_t ended_max_us;
+	int sip_response_code;		/* 0: any */
+	/* SipHeader_<name>=<value>: any message of the leg, sent or received,
+	 * carried a policy header (sip_headers rows) of that name
+	 * (case-insensitive) and exactly that value */
+	const char *header_name, *header_value;
+	bool include_hidden;		/* false: calls deleted through the API
+					 * (calls.api_deleted_at) are left out */
+	/* newest first: created_at desc, sid desc */
+	unsigned limit;			/* 1..1000 */
+	unsigned offset;		/* rows to skip (Page without a token) */
+	int64_t before_created_us;	/* keyset paging: only rows strictly */
+	const char *before_sid;		/* after (older than) this one; 0/NULL: none */
+};
+
+/* Rows are lent for the call only. n is 0 for an unknown SID. err: 0,
+ * ENOTCONN, ETIMEDOUT, EIO (the query failed: logged with the server's
+ * message), ENOMEM. Strings of a row may be NULL (SQL NULL); times 0;
+ * duration, branch: -1 when NULL; sip_response_code, reason_cause: 0. */
+typedef void (store_calls_h)(int err, const struct store_call *rows,
+			     size_t n, void *arg);
+/* EINVAL: account_sid missing, limit outside 1..1000, header_name without
+ * header_value (or the reverse), before_sid without before_created_us. */
+int store_calls_query(struct store *s, const struct store_calls_filter *f,
+		      store_calls_h *h, void *arg, struct store_read **rp);
+
+/* DELETE through the API: marks a finished call (status completed, busy,
+ * failed, no-answer or canceled) hidden (api_deleted_at = now()); the rows
+ * stay for SQL. err: 0, ENOENT (no such call of that account, already
+ * hidden), EBUSY (the call is not finished), ENOTCONN, ETIMEDOUT, EIO. */
+typedef void (store_done_h)(int err, void *arg);
+int store_call_hide(struct store *s, const char *account_sid, const char *sid,
+		    store_done_h *h, void *arg, struct store_read **rp);
+
+/* Every SIP message of a call and of its child legs (parent_call_sid =
+ * sid), in order (at, then leg: the call first, then its legs by SID, then
+ * seq): the REST extension .../Calls/{Sid}/SipMessages.json and `dialerd
+ * trace`. Headers as on the wire, in wire order; the body only when bodies
+ * is true (NULL else). sip_messages stores no body today: body is always
+ * NULL. err: as store_calls_h, plus ENOENT when the call is unknown (of
+ * that account); a known call without messages is err 0, n 0. Hidden
+ * calls are included. */
+struct store_sip_row {
+	const char *call_sid;		/* the leg */
+	uint32_t seq;
+	enum store_dir direction;
+	int64_t at;
+	const char *start_line;
+	const char *sip_call_id;
+	const char *sdp;
+	const struct store_header *hdrs;
+	size_t nhdrs;
+	const char *body;		/* NULL unless asked for and stored */
+};
+typedef void (store_sip_h)(int err, const struct store_sip_row *rows,
+			   size_t n, void *arg);
+int store_sip_messages_query(struct store *s, const char *account_sid,
+			     const char *sid, bool bodies, store_sip_h *h,
+			     void *arg, struct store_read **rp);
+
+/* The caller no longer wants the answer (its HTTP client went away): h is
+ * never called. NULL-safe. */
+void store_read_cancel(struct store_read *r);
+
+/* The same messages for `dialerd trace`, blocking (a command, not the
+ * daemon): connects (connect_timeout seconds), runs the query of
+ * store_sip_messages_query for any account, calls h once with the rows,
+ * and disconnects. 0 (h called with err 0 or ENOENT), ECONNREFUSED (the
+ * database is unreachable), EIO (the query failed), ENOMEM; err gets one
+ * line on failure. */
+int store_sip_messages_fetch(const char *conninfo, const char *sid,
+			     bool bodies, unsigned connect_timeout,
+			     store_sip_h *h, void *arg, char *err,
+			     size_t errsz);
+
 /* ---- the webhook outbox (outbox.c) ----
  * Status callbacks on local disk (data_dir/webhook.outbox) from the moment
  * they are accepted until they are delivered: it works while PostgreSQL is

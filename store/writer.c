@@ -127,6 +127,7 @@ static void batch_clear(struct batch *b)
 	for (int t = 0; t < T_COUNT; t++)
 		sbuf_reset(&b->copy[t]);
 	b->nrec = 0;
+	b->no_lo = 0;
 	b->nranges = 0;
 	b->ncopy = b->copy_next = 0;
 	b->copy_sent = 0;
@@ -161,6 +162,10 @@ static void batch_abandon(struct store *s, struct wconn *w)
 			    sbuf_put(&q, s->queue.p, s->queue.len) == 0) {
 				sbuf_free(&s->queue);
 				s->queue = q;
+				/* its numbers now come before newer ones */
+				if (!s->queue_rows || b->no_lo < s->queue_no)
+					s->queue_no = b->no_lo;
+				s->queue_mixed = true;
 				s->queue_rows += b->nrec;
 				if (!s->queue_since)
 					s->queue_since = store_now_ms();
@@ -427,6 +432,9 @@ static void load_from_queue(struct store *s, struct wconn *w)
 	if (sbuf_put(&b->frames, s->queue.p, off))
 		return;
 	sbuf_consume(&s->queue, off);
+	b->no_lo = s->queue_no;
+	if (!s->queue_mixed)
+		s->queue_no += rows;
 	s->queue_rows -= rows;
 	s->queue_since = s->queue_rows ? store_now_ms() : 0;
 	w->in_batch = true;	/* before batch_index: a failure abandons it */
@@ -458,10 +466,16 @@ static void load_from_journal(struct store *s, struct wconn *w)
 	w->in_batch = true;
 }
 
+/* A read waits for rows still queued (read-your-writes): they go now. */
+static bool read_waits(const struct store *s)
+{
+	return s->queue_rows && s->flush_wanted_no >= s->queue_no;
+}
+
 static bool flush_due(const struct store *s)
 {
 	return s->queue_rows &&
-	       (s->queue_rows >= s->batch_rows ||
+	       (s->queue_rows >= s->batch_rows || read_waits(s) ||
 		store_now_ms() >= s->queue_since + s->flush_ms);
 }
 
@@ -803,7 +817,8 @@ int store_writer_timeout_ms(const struct store *s)
 	if (s->queue_rows &&
 	    (s->state == STORE_UP ? queue_can_start(s)
 				  : s->have_journal)) {	/* else nowhere to put it */
-		unsigned long long q = s->queue_since + s->flush_ms;
+		unsigned long long q = read_waits(s) && s->state == STORE_UP
+					       ? now : s->queue_since + s->flush_ms;
 
 		/* a journal backing off after a failure is not tried sooner */
 		if (s->state != STORE_UP &&
@@ -873,8 +888,12 @@ int store_writer_enqueued(struct store *s, size_t rows)
 
 static int writer_enqueue_rows(struct store *s, size_t rows)
 {
-	if (!s->queue_rows)
+	if (!s->queue_rows) {
 		s->queue_since = store_now_ms();
+		s->queue_no = s->rows_added + 1;
+		s->queue_mixed = false;
+	}
+	s->rows_added += rows;
 	s->queue_rows += rows;
 	if (s->state == STORE_UNCONFIGURED) {
 		/* no call log configured */
@@ -925,6 +944,23 @@ int store_flush(struct store *s)
 	if (s->state == STORE_UNCONFIGURED)
 		return 0;
 	return s->have_journal ? spill_queue(s) : 0;
+}
+
+uint64_t store_writer_unsettled(const struct store *s)
+{
+	uint64_t lo = s->rows_added + 1;
+
+	if (s->queue_rows && s->queue_no < lo)
+		lo = s->queue_no;
+	/* a split batch holds its lowest number until every range is done:
+	 * its rows are committed together as far as a reader can tell */
+	for (int i = 0; i < s->nconn; i++) {
+		const struct batch *b = &s->w[i].batch;
+
+		if (s->w[i].in_batch && b->no_lo && b->no_lo < lo)
+			lo = b->no_lo;
+	}
+	return lo;
 }
 
 bool store_busy(const struct store *s)

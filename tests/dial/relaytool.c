@@ -152,6 +152,11 @@ int main(int argc, char **argv)
 				       (uint16_t)hi);
 	if (!err)
 		err = dial_media_bridge(side[0], side[1]);
+	if (!err) {
+		/* without -P a side with no SDP address latches any source */
+		dial_media_latch_strict_set(side[0], pin);
+		dial_media_latch_strict_set(side[1], pin);
+	}
 	if (!err && ra)
 		err = dial_media_remote_set(side[0], &a, NULL, pin);
 	if (!err && rb)

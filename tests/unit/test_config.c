@@ -194,6 +194,28 @@ static void test_rtp_ports(void)
 	config_free(&cfg);
 }
 
+/* sip_rtp_latch: strict (default) or any */
+static void test_rtp_latch(void)
+{
+	struct config cfg;
+	char err[600];
+
+	is_int(config_load(&cfg, NULL, err, sizeof(err)), 0, "defaults load");
+	ok(!cfg.sip_rtp_latch_any, "sip_rtp_latch default strict");
+	config_free(&cfg);
+	write_conf("sip_rtp_latch = any\n");
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "any in file");
+	ok(cfg.sip_rtp_latch_any, "sip_rtp_latch = any");
+	config_free(&cfg);
+	setenv("DIALERD_SIP_RTP_LATCH", "strict", 1);
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "strict in env");
+	ok(!cfg.sip_rtp_latch_any, "DIALERD_SIP_RTP_LATCH overrides the file");
+	config_free(&cfg);
+	unsetenv("DIALERD_SIP_RTP_LATCH");
+	bad("sip_rtp_latch = loose\n", "sip_rtp_latch: bad latch mode",
+	    "unknown latch mode");
+}
+
 /* A file holding a secret must not be readable by group or others. */
 static void test_exposed(void)
 {
@@ -252,6 +274,7 @@ int main(void)
 	test_env();
 	test_bad();
 	test_rtp_ports();
+	test_rtp_latch();
 	test_exposed();
 	unlink(path);
 	return tap_done();

@@ -55,7 +55,8 @@ static struct dial_event *wait_ev(struct dial *d, struct seen *s,
 	return dial_test_wait_ev(d, type, leg, ms, note_h, s);
 }
 
-static int phone_open(uint16_t *port)
+/* a UDP socket on 127.0.0.host */
+static int phone_open(uint16_t *port, uint8_t host)
 {
 	struct sockaddr_in a;
 	socklen_t l = sizeof(a);
@@ -63,7 +64,7 @@ static int phone_open(uint16_t *port)
 
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK - 1 + host);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
 	    getsockname(fd, (struct sockaddr *)&a, &l))
 		return -1;
@@ -156,13 +157,14 @@ int main(void)
 	struct dial_event *ev;
 	struct seen s;
 	char uri[96];
-	uint16_t phx = 0, phy = 0;
-	int fx, fy;
+	uint16_t phx = 0, phy = 0, phh = 0;
+	int fx, fy, fh;
 
 	memset(&s, 0, sizeof(s));
-	fx = phone_open(&phx);
-	fy = phone_open(&phy);
-	if (!ok(fx >= 0 && fy >= 0, "phone sockets"))
+	fx = phone_open(&phx, 1);
+	fy = phone_open(&phy, 1);
+	fh = phone_open(&phh, 2);	/* a stranger that can reach the ports */
+	if (!ok(fx >= 0 && fy >= 0 && fh >= 0, "phone sockets"))
 		return tap_done();
 
 	dial_log_handler_set(log_h, NULL);
@@ -224,11 +226,17 @@ int main(void)
 	ok(dial_bridge(e1, "CAX", "CAY") == 0, "bridge X-Y queued");
 	check_bridged(e1, &s, "CAX", 0, "X-Y");
 
+	/* a stranger on 127.0.0.2 is first on X's port: the SDP named
+	   127.0.0.1, so it must not be latched (strict, the default) */
+	send_n(fh, s.port_x, 6);
+	is_int(recv_n(fy, 300), 0, "a stranger's packets to X: not relayed");
+
 	/* the phones are the far ends of X and Y (their 200's SDP) */
 	send_n(fx, s.port_x, 20);
 	is_int(recv_n(fy, 300), 20, "X's far end -> Y's far end: 20");
 	send_n(fy, s.port_y, 10);
 	is_int(recv_n(fx, 300), 10, "Y's far end -> X's far end: 10");
+	is_int(recv_n(fh, 50), 0, "... and none to the stranger");
 
 	ok(dial_unbridge(e1, "CAY") == 0, "unbridge Y queued");
 	check_bridged(e1, &s, "CAY", 0, "unbridge");
@@ -248,7 +256,8 @@ int main(void)
 		is_int((int)ev->media.rx_rtp_bytes, 28 * RTP, "X: rx bytes");
 		is_int((int)ev->media.tx_rtp_pkts, 10, "X: tx 10");
 		is_int((int)ev->media.tx_rtp_bytes, 10 * RTP, "X: tx bytes");
-		is_int((int)ev->media.dropped, 5, "X: dropped 5 (unbridged)");
+		is_int((int)ev->media.dropped, 11, "X: dropped 11 (6 from "
+		       "the stranger, 5 unbridged)");
 		is_str(ev->bridged, "CAY", "X was bridged to Y");
 		ok(!strncmp(ev->media.peer, "127.0.0.1:", 10),
 		   "X's peer %s", ev->media.peer);
@@ -277,5 +286,6 @@ int main(void)
 	e2 = dial_free(e2);
 	close(fx);
 	close(fy);
+	close(fh);
 	return tap_done();
 }

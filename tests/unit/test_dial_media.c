@@ -1,6 +1,7 @@
 /* test_dial_media.c: per-leg media endpoints and bridges (dial/relay.c) on real loopback sockets inside a bounded libre loop */
 #include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -259,6 +260,36 @@ int main(void)
 	is_int((int)fd_count(), (int)fds0, "every descriptor closed");
 	dial_media_stats_get(NULL, &st);
 	ok(!st.relayed && !st.rx_rtp_pkts, "stats of NULL: zero");
+
+	/* ports at random: 24 endpoints from 500 pairs. In sequence every
+	   step would be +2; at random a step is +-2 with p = 2/500, so more
+	   than 3 such steps among 23 has p < 1e-6 */
+	{
+		struct dial_media *v[24] = {NULL};
+		unsigned seq = 0, odd = 0, out = 0, same = 0;
+		int i, j;
+
+		for (i = 0; i < 24; i++) {
+			uint16_t pt;
+
+			if (dial_media_alloc(&v[i], &ip, 44000, 44999))
+				break;
+			pt = sa_port(dial_media_local(v[i]));
+			odd += pt & 1;
+			out += pt < 44000 || pt > 44998;
+			for (j = 0; j < i; j++)
+				same += pt == sa_port(dial_media_local(v[j]));
+			if (i && abs((int)pt - (int)sa_port(
+				dial_media_local(v[i - 1]))) == 2)
+				++seq;
+		}
+		ok(i == 24 && !odd && !out && !same, "24 endpoints: even, in "
+		   "range, distinct");
+		ok(seq <= 3, "ports of consecutive endpoints not sequential "
+		   "(%u of 23 steps of 2)", seq);
+		for (i = 0; i < 24; i++)
+			mem_deref(v[i]);
+	}
 
 	/* exhaustion: 2 ports are one endpoint */
 	ok(dial_media_alloc(&a, &ip, 43400, 43401) == 0, "a 2-port range");

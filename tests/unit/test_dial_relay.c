@@ -46,9 +46,15 @@ static int pair_alloc(struct pair *p, const struct sa *ip, uint16_t lo,
 		err = dial_media_alloc(&p->m[B], ip, lo, hi);
 	if (!err)
 		err = dial_media_bridge(p->m[A], p->m[B]);
-	if (err)
+	if (err) {
 		pair_free(p);
-	return err;
+		return err;
+	}
+	/* latch any source until an SDP says otherwise (NAT mode): side A
+	   below has no SDP address */
+	dial_media_latch_strict_set(p->m[A], false);
+	dial_media_latch_strict_set(p->m[B], false);
+	return 0;
 }
 
 static void pair_stats_get(const struct pair *p, struct pair_stats *st)
@@ -158,7 +164,7 @@ static struct sa port_plus(const struct sa *a, int d)
 
 int main(void)
 {
-	struct pair r = {{NULL}}, r2 = {{NULL}}, r3 = {{NULL}};
+	struct pair r = {{NULL}}, r2 = {{NULL}}, r3 = {{NULL}}, r5 = {{NULL}};
 	struct phone pa, pac, pb, pbc, px, pp;
 	struct pair_stats st;
 	struct sa ip, la, lb, pin_addr;
@@ -289,6 +295,53 @@ int main(void)
 	ok(pb.rx == 10 && st.latched[A],
 	   "pinned: the SDP's address 127.0.0.2 accepted and latched");
 
+	/* latch expiry, strict: the latched source goes quiet; after the
+	   idle time another port of the SDP's address takes over, and media
+	   towards A follows it (a far end that moved without re-INVITE) */
+	if (!ok(pair_alloc(&r5, &ip, 41001, 41099) == 0, "relay for expiry"))
+		goto out;
+	(void)dial_media_remote_set(r5.m[A], &pa.addr, NULL, true);
+	(void)dial_media_remote_set(r5.m[B], &pb.addr, NULL, false);
+	dial_media_latch_idle_set(r5.m[A], 200);
+	pb.rx = pa.rx = px.rx = pp.rx = 0;
+	send_pkts(&pa, dial_media_local(r5.m[A]), 10, 0xa0, PAYLOAD, &pb);
+	send_pkts(&px, dial_media_local(r5.m[A]), 5, 0xa0, PAYLOAD, NULL);
+	pair_stats_get(&r5, &st);
+	ok(pb.rx == 10 && st.latched[A] && st.dir[A].dropped == 5,
+	   "latched A; another port of the same IP dropped while it is fresh");
+	libre_test_run_ms(300);
+	pair_stats_get(&r5, &st);
+	ok(!st.latched[A], "no packet for the idle time: latch ended");
+	send_pkts(&px, dial_media_local(r5.m[A]), 10, 0xa0, PAYLOAD, &pb);
+	is_int(pb.rx, 20, "the new source of the SDP's IP latched and relayed");
+	send_pkts(&pb, dial_media_local(r5.m[B]), 5, 0xb0, PAYLOAD, &px);
+	ok(px.rx == 5 && pa.rx == 0, "B -> A goes to the new source (%u), "
+	   "not the old one (%u)", px.rx, pa.rx);
+	pair_free(&r5);
+
+	/* latch expiry, any source (NAT): a stranger latched first and went
+	   quiet; after the idle time media towards A is back at the SDP's
+	   address, and the far end latches */
+	if (!ok(pair_alloc(&r5, &ip, 41001, 41099) == 0, "relay, any source"))
+		goto out;
+	(void)dial_media_remote_set(r5.m[A], &pa.addr, NULL, false);
+	(void)dial_media_remote_set(r5.m[B], &pb.addr, NULL, false);
+	dial_media_latch_idle_set(r5.m[A], 200);
+	dial_media_latch_idle_set(r5.m[B], 200);
+	pb.rx = pa.rx = pp.rx = 0;
+	send_pkts(&pp, dial_media_local(r5.m[A]), 3, 0xa0, PAYLOAD, &pb);
+	send_pkts(&pb, dial_media_local(r5.m[B]), 4, 0xb0, PAYLOAD, &pp);
+	ok(pp.rx == 4 && pa.rx == 0, "any: the stranger on 127.0.0.2 "
+	   "latched (%u)", pp.rx);
+	libre_test_run_ms(300);
+	send_pkts(&pb, dial_media_local(r5.m[B]), 6, 0xb0, PAYLOAD, &pa);
+	ok(pa.rx == 6 && pp.rx == 4, "the stale latch ended: B -> A back "
+	   "at the SDP's address (%u), none to the stranger", pa.rx);
+	send_pkts(&pa, dial_media_local(r5.m[A]), 5, 0xa0, PAYLOAD, &pb);
+	pair_stats_get(&r5, &st);
+	ok(st.latched[A] && pb.rx == 8, "the far end latched (3 + 5 relayed)");
+	pair_free(&r5);
+
 	/* IPv6: the same path on ::1 */
 	{
 		struct pair r6 = {{NULL}};
@@ -331,6 +384,7 @@ int main(void)
 	pair_free(&r);
 	pair_free(&r2);
 	pair_free(&r3);
+	pair_free(&r5);
 	pa.us = mem_deref(pa.us);
 	pac.us = mem_deref(pac.us);
 	pb.us = mem_deref(pb.us);

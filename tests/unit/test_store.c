@@ -527,8 +527,9 @@ static void test_old_rows(void)
 	for (int i = 0; i < 22; i++)
 		store_rec_null(&rb);
 	ok(store_rec_end(&rb) == 0 &&
-	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 27,
-	   "an 0001 calls row gets 0003's five columns");
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 28 &&
+	   r.col[27].kind == K_NULL,
+	   "an 0001 calls row gets 0003's five columns and 0004's one (NULL)");
 	sbuf_reset(&q);
 	store_rec_begin(&rb, &q, T_EVENTS);
 	for (int i = 0; i < 6; i++)

@@ -178,3 +178,5 @@ assert_eq "$n" 1 "the 200's X- header is in the log"
 psql -At "$DATABASE_URL" -c "select encode(headers, 'escape') from sip_messages where call_sid = '$first'" |
 	grep -q secret && fail "the password is in the call log"
 pass "no password in the call log"
+grep -q 'secret' "$WORK/dialerd.log" && fail "the password is in dialerd's log"
+pass "no password in dialerd's log"

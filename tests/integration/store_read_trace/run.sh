@@ -1,0 +1,81 @@
+#!/bin/sh
+# store_read_trace: dialerd trace prints a call's and its child legs' SIP
+# messages from the call log as a ladder (offset, leg, arrow, start line,
+# headers in wire order, redacted values as stored, unprintable bytes
+# escaped), in the order of store_sip_messages_query; an unknown SID and an
+# unreachable database exit 1 with one clear line.
+. "$(dirname "$0")/../../lib/common.sh"
+dlr_init
+. "$TOP/tests/lib/case.sh"
+store_case_init
+export DIALERD_DATABASE_URL="$DATABASE_URL"
+
+P=CA000000000000000000000000000000a1
+C1=CA000000000000000000000000000000b2
+C2=CA000000000000000000000000000000b3
+q "insert into calls (sid, account_sid, parent_call_sid, instance, direction, status, created_at, updated_at) values
+   ('$P', 'AC1', null, 'local', 'inbound', 'completed', '2026-12-04 10:00:00+00', now()),
+   ('$C1', 'AC1', '$P', 'local', 'outbound-dial', 'completed', '2026-12-04 10:00:00+00', now()),
+   ('$C2', 'AC1', '$P', 'local', 'outbound-dial', 'canceled', '2026-12-04 10:00:00+00', now()),
+   ('CA000000000000000000000000000000c4', 'AC1', null, 'local', 'inbound', 'queued', now(), now())" >/dev/null ||
+	harness_error "calls rows"
+# header blocks as the writer stores them: Name: value CRLF, in wire order
+q "insert into sip_messages (call_sid, seq, direction, at, method, status_code, start_line, sip_call_id, sdp, header_count, headers) values
+   ('$P', 1, 'in', '2026-12-04 10:00:00.000000+00', 'INVITE', null, 'INVITE sip:+15550001@127.0.0.1 SIP/2.0', 'cid-p', 'audio 127.0.0.1:4000 PCMU', 3,
+    convert_to(E'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nX-Lead-Id: 42\r\nAuthorization: [redacted]\r\n', 'UTF8')),
+   ('$C1', 1, 'out', '2026-12-04 10:00:00.001500+00', 'INVITE', null, 'INVITE sip:agent1@127.0.0.1 SIP/2.0', 'cid-c1', null, 1,
+    convert_to(E'X-Campaign: spring\r\n', 'UTF8')),
+   ('$C2', 1, 'out', '2026-12-04 10:00:00.001500+00', 'INVITE', null, 'INVITE sip:agent2@127.0.0.1 SIP/2.0', 'cid-c2', null, 1,
+    '\\x582d4e756c3a20610062ff0d0a'::bytea),
+   ('$P', 2, 'out', '2026-12-04 10:00:00.002000+00', null, 100, 'SIP/2.0 100 Trying', 'cid-p', null, 0, ''::bytea),
+   ('$C1', 2, 'in', '2026-12-04 10:00:01.250000+00', null, 200, 'SIP/2.0 200 OK', 'cid-c1', null, 1,
+    convert_to(E'Contact: <sip:agent1@127.0.0.1>\r\n', 'UTF8'))" >/dev/null ||
+	harness_error "sip_messages rows"
+
+cat >"$WORK/want" <<'OUT'
+call CA000000000000000000000000000000a1: 5 SIP messages on 3 legs
+     0.000 ms  CA..0000a1  <--  INVITE sip:+15550001@127.0.0.1 SIP/2.0
+        Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1
+        X-Lead-Id: 42
+        Authorization: [redacted]
+        (sdp) audio 127.0.0.1:4000 PCMU
+     1.500 ms  CA..0000b2  -->  INVITE sip:agent1@127.0.0.1 SIP/2.0
+        X-Campaign: spring
+     1.500 ms  CA..0000b3  -->  INVITE sip:agent2@127.0.0.1 SIP/2.0
+        X-Nul: a\x00b\xff
+     2.000 ms  CA..0000a1  -->  SIP/2.0 100 Trying
+  1250.000 ms  CA..0000b2  <--  SIP/2.0 200 OK
+        Contact: <sip:agent1@127.0.0.1>
+OUT
+"$DIALERD" trace "$P" >"$WORK/got" 2>"$WORK/trace.err"
+assert_eq "$?" 0 "trace of a known call: exit 0"
+if diff -u "$WORK/want" "$WORK/got" >"$WORK/diff"; then
+	pass "the ladder: legs interleaved in time, headers in wire order, bytes escaped"
+else
+	cat "$WORK/diff"
+	fail "the ladder differs"
+fi
+
+# the SID of a child leg: that leg alone; --config after the command's name
+printf 'database_url = %s\n' "$DATABASE_URL" >"$WORK/dialerd.conf"
+chmod 600 "$WORK/dialerd.conf"
+out=$(env -u DIALERD_DATABASE_URL "$DIALERD" trace --config "$WORK/dialerd.conf" "$C1")
+assert_eq "$?" 0 "trace --config FILE: exit 0"
+assert_eq "$(printf '%s\n' "$out" | head -n 1)" "call $C1: 2 SIP messages on 1 leg" "a leg's own trace"
+
+out=$("$DIALERD" trace CA000000000000000000000000000000c4)
+assert_eq "$?" 0 "a call without messages: exit 0"
+assert_eq "$out" "call CA000000000000000000000000000000c4: 0 SIP messages on 0 legs" "and says so"
+
+err=$("$DIALERD" trace CA00000000000000000000000000000fff 2>&1 >/dev/null)
+assert_eq "$?" 1 "an unknown SID: exit 1"
+assert_eq "$err" "dialerd trace: no call CA00000000000000000000000000000fff in the call log" "an unknown SID: one clear line"
+
+"$DIALERD" trace >/dev/null 2>&1
+assert_eq "$?" 2 "no SID: usage, exit 2"
+
+pg_stop
+err=$("$DIALERD" trace "$P" 2>&1 >/dev/null)
+assert_eq "$?" 1 "an unreachable database: exit 1"
+assert_match "$err" '^dialerd trace: cannot connect to the database: .*refused' "an unreachable database: one clear line"
+exit 0
