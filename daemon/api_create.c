@@ -57,6 +57,17 @@ static bool has_ctl(const char *s)
 	return false;
 }
 
+/* Characters, as the vendors count Twiml's 4000: UTF-8 continuation bytes
+ * are not characters of their own. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 /* GET or POST (default def): 0, or -1 for anything else. */
 static int method(const struct api_req *r, const char *name, bool *get)
 {
@@ -242,7 +253,7 @@ static bool take_document(struct api_req *r, struct create *k)
 		struct cxml_diags diags = {0};
 		struct cxml_doc *doc = NULL;
 
-		if (strlen(twiml) > TWIML_MAX) {
+		if (utf8_chars(twiml) > TWIML_MAX) {
 			api_error(r, 400, 21205, "Twiml is longer than %d characters",
 				  TWIML_MAX);
 			return false;

@@ -47,13 +47,19 @@ for s in uas1 uas2 uas3; do
 	assert_eq "$?" 0 "far end $s: its calls went as planned"
 done
 py check
-for lib in twilio-node signalwire; do
-	if [ $lib = twilio-node ]; then base=$DIALERD_URL; else base=127.0.0.1:$REST_TLS_PORT/api/laml; fi
+# SignalWire's client twice: with a plain space URL, as applications use it (its URLs are then
+# /2010-04-01/...), and with /api/laml in it to reach dialerd's SignalWire routes
+for run in twilio-node signalwire signalwire/api/laml; do
+	case $run in
+	twilio-node) lib=twilio-node base=$DIALERD_URL ;;
+	signalwire) lib=signalwire base=127.0.0.1:$REST_TLS_PORT ;;
+	*) lib=signalwire base=127.0.0.1:$REST_TLS_PORT/api/laml ;;
+	esac
 	timeout 120 node "$TOP/tests/lib/rest_list.js" $lib "$base" "$DIALERD_ACCOUNT_SID" \
-		"$DIALERD_AUTH_TOKEN" "$WORK" >"$WORK/$lib.out" 2>&1
+		"$DIALERD_AUTH_TOKEN" "$WORK" >"$WORK/list.out" 2>&1
 	_rc=$?
-	cat "$WORK/$lib.out"
-	[ $_rc = 0 ] || failed="$failed $lib"
+	cat "$WORK/list.out"
+	[ $_rc = 0 ] || failed="$failed $run"
 done
 py after
 
