@@ -66,27 +66,9 @@ async function main() {
 		check(JSON.stringify(g) === JSON.stringify([...want].sort()),
 			`${name}: ${new URLSearchParams(params)} -> ${JSON.stringify(g)} (${how}, want ${JSON.stringify([...want].sort())})`);
 	}
-	if (lib === "signalwire" && base.includes("/api/laml")) {
-		// the space URL carries /api/laml only to reach dialerd's SignalWire routes; the library
-		// appends next_page_uri (rightly "/api/laml/2010-04-01/...") to the space URL, so its
-		// own paging would double the prefix here (not with a real space URL): walk by hand
-		const host = url.replace(/\/api\/laml$/, "");
-		let uri = `/api/laml${listPath}?PageSize=1`, seen = [], pages = 0;
-		while (uri && pages < 10) {
-			const r = await client.request({ method: "get", uri: host + uri });
-			const body = typeof r.body === "string" ? JSON.parse(r.body) : r.body;
-			if (r.statusCode !== 200) break;
-			pages++;
-			seen = seen.concat(body.calls.map((c) => c.sid));
-			check(!body.next_page_uri || body.next_page_uri.startsWith("/api/laml/2010-04-01/"),
-				`page ${pages}: next_page_uri under /api/laml: ${body.next_page_uri}`);
-			uri = body.next_page_uri;
-		}
-		check(pages === 4 && JSON.stringify(show(seen)) === '["A","B","C","P"]',
-			`/api/laml PageSize=1: four pages, each call once: ${JSON.stringify(show(seen))}`);
-		return;
-	}
 	try {
+		// page URIs start at /2010-04-01 on both prefixes: the library appends them to its
+		// base URL, which with /api/laml in the space URL already ends in it
 		const all = await client.calls.list({ pageSize: 1 });
 		check(JSON.stringify(show(all.map((c) => c.sid))) === '["A","B","C","P"]',
 			"list({pageSize: 1}) follows the pages: " + JSON.stringify(show(all.map((c) => c.sid))));
