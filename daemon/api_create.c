@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/http.h>
+
 #include "cxml/cxml.h"
 #include "daemon/api_internal.h"
 #include "daemon/call.h"
@@ -407,8 +409,15 @@ void api_calls_create(struct api_req *r)
 	take_warnings(r, &k);
 	err = call_api_start(r->api->cl, &k.p, &c);
 	create_free(&k);
-	if (err == EAGAIN) {
+	if (err == ESHUTDOWN) {
 		api_error(r, 503, 20503, "dialerd is shutting down: no new calls");
+		return;
+	}
+	if (err == EAGAIN) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+				  "Retry-After", "1");
+		api_error(r, 429, 20429, "Too Many Requests: dialerd is at its "
+			  "capacity of calls in progress; retry later");
 		return;
 	}
 	if (err) {

@@ -341,7 +341,9 @@ struct call_api_params {
 /* Starts an outbound-api call: the SID is made, the leg dialled; on
  * answer it runs the document. *cp holds a reference for the caller
  * (call_unref). A leg the engine refuses at once is a call that failed
- * (still 0). ENOMEM, E2BIG (headers); EAGAIN while draining. */
+ * (still 0). ENOMEM, E2BIG (headers); ESHUTDOWN while draining; EAGAIN
+ * when the calls in progress hold 3/4 of the relay port pairs (or of
+ * sip_max_legs) or the SIP engine is over its queueing-delay bound. */
 int call_api_start(struct call_layer *cl, const struct call_api_params *p,
 		   struct call **cp);
 /* Status=completed (any live call: CANCEL or BYE) or canceled (only one
