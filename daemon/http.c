@@ -79,20 +79,40 @@ static const char *const metric_conns = "dialerd_http_connections";
 
 static const char *const metric_requests = "dialerd_http_requests_total";
 
-static void on_complete(struct evhttp_request *req, void *arg)
-{
-	const char *label = arg;
-	char labels[128];
-
-	snprintf(labels, sizeof(labels), "path=\"%s\",code=\"%d\"", label,
-		 evhttp_request_get_response_code(req));
-	metrics_add(metric_requests, labels, 1);
-}
-
 struct inflight_ref {
 	struct http_server *srv;
 	const char *label;
+	struct evhttp_request *req;
+	struct inflight_ref *next, *prev;
 };
+
+/* Requests handed to a route and not yet answered (main thread only):
+ * http_respond finds a request's entry when libevent will not report its
+ * completion, because the client went away (reset) before the answer. */
+static struct inflight_ref *inflight_list;
+
+static void ref_unlink(struct inflight_ref *ref)
+{
+	if (ref->prev)
+		ref->prev->next = ref->next;
+	else
+		inflight_list = ref->next;
+	if (ref->next)
+		ref->next->prev = ref->prev;
+}
+
+static void ref_done(struct inflight_ref *ref, int code)
+{
+	char labels[128];
+
+	ref_unlink(ref);
+	if (ref->srv->inflight)
+		ref->srv->inflight--;
+	snprintf(labels, sizeof(labels), "path=\"%s\",code=\"%d\"", ref->label,
+		 code);
+	metrics_add(metric_requests, labels, 1);
+	free(ref);
+}
 
 static bool hconn_alive(const struct hconn *c)
 {
@@ -290,10 +310,21 @@ static void on_complete_counted(struct evhttp_request *req, void *arg)
 
 	if (c)
 		deadline_arm(ref->srv, c);	/* the next request's */
-	if (ref->srv->inflight)
-		ref->srv->inflight--;
-	on_complete(req, (void *)ref->label);
-	free(ref);
+	ref_done(ref, evhttp_request_get_response_code(req));
+}
+
+/* A connection is being freed: a request on it that libevent will not
+ * complete (its answer failed to go out: the client reset the
+ * connection) is no longer in flight; counted with code "0", the client
+ * never saw an answer. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)arg;
+	for (struct inflight_ref *ref = inflight_list, *next; ref; ref = next) {
+		next = ref->next;
+		if (evhttp_request_get_connection(ref->req) == evcon)
+			ref_done(ref, 0);
+	}
 }
 
 static const struct route *match(const struct http_server *s, const char *path)
@@ -330,7 +361,17 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		ref->srv = s;
 		/* unknown paths share one label: a scanner must not grow the metrics */
 		ref->label = r ? r->label : "other";
+		ref->req = req;
+		ref->prev = NULL;
+		ref->next = inflight_list;
+		if (inflight_list)
+			inflight_list->prev = ref;
+		inflight_list = ref;
 		s->inflight++;
+		if (evhttp_request_get_connection(req))
+			evhttp_connection_set_closecb(
+				evhttp_request_get_connection(req),
+				on_conn_close, NULL);
 		evhttp_request_set_on_complete_cb(req, on_complete_counted, ref);
 	}
 	if (!r) {
@@ -401,6 +442,14 @@ struct http_server *http_server_free(struct http_server *s)
 		return NULL;
 	if (s->http)
 		evhttp_free(s->http);
+	/* requests evhttp_free dropped unanswered */
+	for (struct inflight_ref *ref = inflight_list, *next; ref; ref = next) {
+		next = ref->next;
+		if (ref->srv == s) {
+			ref_unlink(ref);
+			free(ref);
+		}
+	}
 	while (s->conns) {
 		struct hconn *c = s->conns;
 
@@ -496,6 +545,15 @@ void http_respond(struct evhttp_request *req, int code, const char *ctype,
 	case 405: reason = "Method Not Allowed"; break;
 	case 503: reason = "Service Unavailable"; break;
 	default: reason = NULL; break;
+	}
+	if (!evhttp_request_get_connection(req)) {
+		/* the client reset the connection while we worked: libevent
+		 * frees the request without completing it */
+		for (struct inflight_ref *ref = inflight_list; ref; ref = ref->next)
+			if (ref->req == req) {
+				ref_done(ref, code);
+				break;
+			}
 	}
 	evhttp_send_reply(req, code, reason, out);
 	if (out)

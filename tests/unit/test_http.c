@@ -46,6 +46,26 @@ static void ping_h(struct evhttp_request *req, void *arg)
 	http_respond(req, 200, "text/plain", "pong", 4);
 }
 
+/* Answers 100 ms later, as a handler that waits for the store does. */
+static struct evhttp_request *late_req;
+
+static void on_late(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	http_respond(late_req, 200, "text/plain", "late", 4);
+	late_req = NULL;
+}
+
+static void late_h(struct evhttp_request *req, void *arg)
+{
+	struct timeval tv = {0, 100000};
+
+	late_req = req;
+	event_base_once(base, -1, EV_TIMEOUT, on_late, arg, &tv);
+}
+
 static int cli_open(const char *src, uint16_t port)
 {
 	struct sockaddr_in a, b;
@@ -147,7 +167,8 @@ static struct http_server *server(unsigned max, unsigned per_src,
 	a.port = 0;
 	a.family = AF_INET;
 	if (http_server_alloc(&s, base, &a, err, sizeof(err)) ||
-	    http_route_add(s, "/ping", false, "ping", ping_h, NULL)) {
+	    http_route_add(s, "/ping", false, "ping", ping_h, NULL) ||
+	    http_route_add(s, "/late", false, "late", late_h, NULL)) {
 		diag("server: %s", err);
 		return http_server_free(s);
 	}
@@ -232,6 +253,36 @@ static void test_deadline(void)
 	http_server_free(s);
 }
 
+/* A client that leaves before its answer: the request is answered into
+ * the void and no longer counted in flight (shutdown waits for those). */
+static void test_gone(void)
+{
+	static const char rq[] = "GET /late HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct http_server *s = server(8, 8, 5000);
+	int fd;
+
+	if (!ok(s != NULL, "gone: server"))
+		return;
+	fd = cli_open("127.0.0.1", http_server_port(s));
+	ok(fd >= 0 && send(fd, rq, sizeof(rq) - 1, MSG_NOSIGNAL) == sizeof(rq) - 1,
+	   "gone: a request that is answered late");
+	pump(30);
+	is_int(http_server_inflight(s), 1, "gone: in flight while it waits");
+	{
+		/* a reset, as a load generator that stops mid-request sends */
+		struct linger l = {1, 0};
+
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	close(fd);
+	pump(300);
+	ok(late_req == NULL, "gone: the late answer was given");
+	is_int(http_server_inflight(s), 0, "gone: nothing in flight once answered");
+	ok(metric("dialerd_http_requests_total{path=\"late\",code=\"0\"} ") == 1,
+	   "gone: the request is counted with code 0 (no answer reached the client)");
+	http_server_free(s);
+}
+
 int main(void)
 {
 	base = event_base_new();
@@ -239,6 +290,7 @@ int main(void)
 		return tap_done();
 	test_caps();
 	test_deadline();
+	test_gone();
 	event_base_free(base);
 	metrics_reset();
 	return tap_done();
