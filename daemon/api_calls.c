@@ -149,8 +149,9 @@ static bool redirect(struct api_req *r, struct call *c)
 		api_error(r, 400, 21205, "Url is not a valid http(s) URL");
 		return false;
 	}
-	if (!abs && strlen(twiml) > 4000) {
-		api_error(r, 400, 21205, "Twiml is longer than 4000 characters");
+	if (!abs && api_chars(twiml) > API_TWIML_MAX) {
+		api_error(r, 400, 21205, "Twiml is longer than %d characters",
+			  API_TWIML_MAX);
 		return false;
 	}
 	err = call_doc_redirect(c, abs, m && strcasecmp(m, "GET") == 0,

@@ -28,7 +28,6 @@
 #include "daemon/webhook.h"
 #include "store/store.h"
 
-#define TWIML_MAX 4000
 #define FIELD_MAX 255
 #define MAX_WARNINGS 16
 
@@ -57,17 +56,6 @@ static bool has_ctl(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return true;
 	return false;
-}
-
-/* Characters, as the vendors count Twiml's 4000: UTF-8 continuation bytes
- * are not characters of their own. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
 }
 
 /* GET or POST (default def): 0, or -1 for anything else. */
@@ -255,9 +243,9 @@ static bool take_document(struct api_req *r, struct create *k)
 		struct cxml_diags diags = {0};
 		struct cxml_doc *doc = NULL;
 
-		if (utf8_chars(twiml) > TWIML_MAX) {
+		if (api_chars(twiml) > API_TWIML_MAX) {
 			api_error(r, 400, 21205, "Twiml is longer than %d characters",
-				  TWIML_MAX);
+				  API_TWIML_MAX);
 			return false;
 		}
 		if (cxml_parse_once(twiml, strlen(twiml), r->api->cl->pol, &doc,

@@ -28,6 +28,7 @@ struct store_read;
 
 #define API_VERSION "2010-04-01"
 #define API_BODY_MAX (64u * 1024)
+#define API_TWIML_MAX 4000		/* characters, as the vendors count */
 
 struct api_req;
 
@@ -60,6 +61,8 @@ void api_reply_empty(struct api_req *r, int status);
 void api_error(struct api_req *r, int status, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void api_req_free(struct api_req *r);
+/* Characters of a UTF-8 string (continuation bytes are not characters). */
+size_t api_chars(const char *s);
 /* r waits for the store (api_free answers it 503 if it still waits). */
 void api_req_wait(struct api_req *r);
 void api_req_unwait(struct api_req *r);
