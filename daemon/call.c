@@ -132,7 +132,8 @@ static void recent_expire(struct call_layer *cl, int64_t now)
 {
 	while (cl->recent_head &&
 	       (cl->nrecent > CALL_RECENT_MAX ||
-		now - cl->recent_head->ended_us > (int64_t)CALL_RECENT_S * 1000000))
+		now - cl->recent_head->ended_us >
+		(int64_t)cl->cfg->api_recent_seconds * 1000000))
 		recent_pop(cl);
 }
 

@@ -142,7 +142,7 @@ struct call_layer {
 	const struct cxml_policy *pol;
 	struct smap calls;		/* SID -> struct call */
 	size_t ncalls;
-	/* calls that left the table in the last CALL_RECENT_S seconds (at
+	/* calls that left the table in the last api_recent_seconds (at
 	 * most CALL_RECENT_MAX), oldest first: the REST API answers them
 	 * from memory */
 	struct smap recent;
@@ -214,7 +214,6 @@ int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 void call_sid_new(char sid[40]);
 struct call *call_find(struct call_layer *cl, const char *sid);
 /* A call in the table or one that left it recently (ended); NULL. */
-#define CALL_RECENT_S 60
 #define CALL_RECENT_MAX 10000
 struct call *call_lookup(struct call_layer *cl, const char *sid);
 /* Lets go of every recent call (the layer is being freed). */

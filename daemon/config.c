@@ -130,6 +130,8 @@ static const struct ckey keys[] = {
 	 DIAL_DENY_DEFAULT, 0, 0,
 	 "<Sip> targets never called, checked on the address contacted after "
 	 "DNS: self (our SIP listeners), CIDRs, addresses; empty: none"},
+	{"api_recent_seconds", C_UINT, OFF(api_recent_seconds), "60", 0, 3600,
+	 "the REST API answers a call from memory this long after it ended"},
 	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,
 	 86400, "Session-Expires of <Sip> legs without sessionTimeout (RFC 4028)"},
 	{"webhook_max_connections", C_UINT, OFF(webhook_max_connections), "256",

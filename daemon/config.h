@@ -50,6 +50,7 @@ struct config {
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
 	bool sip_rtp_latch_any;		/* latch any source, not only the SDP's */
 	unsigned sip_session_expires;	/* <Sip sessionTimeout> default */
+	unsigned api_recent_seconds;	/* ended calls kept in memory */
 	char *voice_method;		/* GET or POST */
 	char *voice_fallback_url;
 	char *number_uri;		/* <Number>: sip:{number}@trunk */
