@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "store/internal.h"
+#include "util/hex.h"
 
 #define US(c) "(extract(epoch from " c ") * 1000000)::int8"
 
@@ -373,17 +374,6 @@ int store_hide_result(const void *r)
 	return EBUSY;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A bytea in text output ("\x" hex) into out; its length. */
 static size_t unhex(unsigned char *out, const char *in, size_t len)
 {
@@ -392,7 +382,7 @@ static size_t unhex(unsigned char *out, const char *in, size_t len)
 	if (len < 2 || in[0] != '\\' || in[1] != 'x')
 		return 0;
 	for (size_t i = 2; i + 1 < len; i += 2) {
-		int hi = hexval((unsigned char)in[i]), lo = hexval((unsigned char)in[i + 1]);
+		int hi = util_hexval((unsigned char)in[i]), lo = util_hexval((unsigned char)in[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			break;

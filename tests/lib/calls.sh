@@ -64,6 +64,16 @@ calls_wait_q() {
 	done
 }
 
+# calls_wait_requests PATH COUNT SECONDS: waits until the recorder got COUNT requests for PATH;
+# false after SECONDS
+calls_wait_requests() {
+	_d=$(( $(date +%s) + $3 ))
+	while [ "$(grep -c "\"path\": \"$1\"" "$WORK/requests.log")" -lt "$2" ]; do
+		[ "$(date +%s)" -le $_d ] || return 1
+		sleep 0.1
+	done
+}
+
 # calls_signatures_ok: Debian's python3-twilio validates the signature of
 # every request the recorder got (the /ping probe aside)
 calls_signatures_ok() {

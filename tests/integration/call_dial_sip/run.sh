@@ -48,16 +48,9 @@ printf '%s' "$uas" | grep -q '^Via: evil' && fail "a structural header from the 
 pass "Via from the URI refused"
 
 # the requests, in order, and their parameters
-wait_for() { # wait_for PATH COUNT SECONDS
-	_d=$(( $(date +%s) + $3 ))
-	while [ "$(grep -c "\"path\": \"$1\"" "$WORK/requests.log")" -lt "$2" ]; do
-		[ "$(date +%s)" -le $_d ] || return 1
-		sleep 0.1
-	done
-}
-wait_for /status 4 20 || fail "child status callbacks: $(grep -c '"path": "/status"' "$WORK/requests.log") of 4"
-wait_for /parent 2 20 || fail "parent status callbacks missing"
-wait_for /action 1 20 || fail "no action request"
+calls_wait_requests /status 4 20 || fail "child status callbacks: $(grep -c '"path": "/status"' "$WORK/requests.log") of 4"
+calls_wait_requests /parent 2 20 || fail "parent status callbacks missing"
+calls_wait_requests /action 1 20 || fail "no action request"
 /usr/bin/python3 - "$WORK/requests.log" "$DIALERD_AUTH_TOKEN" "$WH" <<'PY' || fail "requests: see above"
 import json, sys
 log, token, port = sys.argv[1], sys.argv[2], sys.argv[3]

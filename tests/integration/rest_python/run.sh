@@ -131,14 +131,7 @@ pass "the password never crossed the wire (digest only)"
 
 # webhooks: the answer document was fetched as an outbound-api call, the status callbacks
 # came in order, and every request is signed
-wait_for() { # wait_for PATH COUNT SECONDS
-	_d=$(( $(date +%s) + $3 ))
-	while [ "$(grep -c "\"path\": \"$1\"" "$WORK/requests.log")" -lt "$2" ]; do
-		[ "$(date +%s)" -le $_d ] || return 1
-		sleep 0.1
-	done
-}
-wait_for /status 12 20 || fail "status callbacks: $(grep -c '"path": "/status"' "$WORK/requests.log") of 12"
+calls_wait_requests /status 12 20 || fail "status callbacks: $(grep -c '"path": "/status"' "$WORK/requests.log") of 12"
 /usr/bin/python3 - "$WORK/requests.log" "$first" <<'PY' || fail "webhooks: see above"
 import json, sys
 reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["path"] != "/ping"]
