@@ -15,6 +15,7 @@
 
 #include "daemon/api_internal.h"
 #include "daemon/call.h"
+#include "daemon/config.h"
 #include "daemon/json.h"
 #include "daemon/log.h"
 #include "daemon/webhook.h"
@@ -78,8 +79,10 @@ static void on_row(int err, const struct store_call *rows, size_t n, void *arg)
 		return;
 	}
 	if (op == OP_UPDATE) {
-		api_error(r, 409, 20409, "Call %s is not live on this dialerd "
-			  "instance: it can only be changed where it runs", r->sid);
+		api_error(r, 409, 20409, "Call %s runs on dialerd instance %s, "
+			  "not on this one (%s): change it there", r->sid,
+			  rows[0].instance ? rows[0].instance : "(unknown)",
+			  r->api->cfg->instance);
 		return;
 	}
 	json_init(&j);

@@ -27,7 +27,8 @@ static const char calls_cols[] =
 	" reason_protocol, reason_cause, reason_text, codec, "
 	US("created_at") ", " US("ringing_at") ", " US("answered_at") ", "
 	US("ended_at") ", duration, dial_call_status, " US("updated_at") ", "
-	US("started_at") ", forwarded_from, dial_group, branch, hangup_by"
+	US("started_at") ", forwarded_from, dial_group, branch, hangup_by,"
+	" instance"
 	" from calls c where account_sid = $1";
 
 static const char *const finished =
@@ -314,7 +315,7 @@ int store_calls_rows_parse(struct calls_rows *cr, const void *r)
 	int n = PQntuples(res);
 
 	memset(cr, 0, sizeof(*cr));
-	if (PQnfields(res) != 26)
+	if (PQnfields(res) != 27)
 		return EIO;
 	if (!n)
 		return 0;
@@ -350,6 +351,7 @@ int store_calls_rows_parse(struct calls_rows *cr, const void *r)
 		c->dial_group = str(res, i, 23);
 		c->branch = (int)num(res, i, 24, -1);
 		c->hangup_by = str(res, i, 25);
+		c->instance = str(res, i, 26);
 	}
 	cr->n = (size_t)n;
 	return 0;

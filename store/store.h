@@ -126,6 +126,9 @@ struct store_call {
 	const char *dial_group;		/* a <Dial>'s children share it */
 	int branch;			/* index in the <Dial>; -1: none */
 	const char *hangup_by;		/* "local", "remote" or NULL */
+	/* reads only (store_calls_query): the instance that wrote the row;
+	 * writes take store_conf.instance */
+	const char *instance;
 };
 int store_call_upsert(struct store *s, const struct store_call *c);
 
