@@ -66,7 +66,7 @@ kq() {
 bf_scenarios() {
 	BF_RING=$1
 	BF_HOLD=$2
-	BF_WAIT=$(( $1 + $2 + 40000 ))
+	BF_WAIT=$(( $1 + $2 + ${BF_WAIT_MARGIN:-40000} ))
 	sed "s/@WAIT_MS@/$BF_WAIT/g" "$TOP/bench/full/uac.xml" >"$WORK/uac.xml"
 	sed -e "s/@RING_MS@/$1/g" -e "s/@HOLD_MS@/$2/g" "$TOP/bench/full/uas.xml" >"$WORK/uas.xml"
 }

@@ -8,6 +8,8 @@
         cpu='{JSON}': CPU ms per completed call of each process tree between the
         step's two bf_cpu_snap files; dialerd's threads as dialerd.main,
         dialerd.sip (the busiest other thread) and dialerd.other
+  drills --records FILE --out JSON
+        bench/drills' results file and table
   final --records FILE --out JSON [--quick]
         the results JSON (bench/results/<date>.json) and the markdown table
 """
@@ -138,11 +140,7 @@ def med_spread(vals):
 
 
 def cmd_final(o):
-    recs = []
-    for line in open(o["records"]):
-        line = line.rstrip("\n")
-        if line:
-            recs.append({k: parse_val(v) for k, v in (f.split("=", 1) for f in line.split("\t") if "=" in f)})
+    recs = read_records(o["records"])
     meta = next((r for r in recs if r.get("kind") == "meta"), {})
     res = {"date": meta.get("date"), "mode": meta.get("mode"), "machine": meta.get("machine"),
            "load_average": {"start": str(meta.get("load", "")).split(),
@@ -221,14 +219,45 @@ def cmd_final(o):
     h = res["hooks_alone"]
     if h:
         print("| webhook server alone (wrk, /voice) | %s req/s | | |" % fmt(h.get("req_per_s")))
-    if res["drills"]:
-        for d in res["drills"]:
-            print("| drill: %s | %s calls failed, %s rows lost, %s callbacks lost, %s duplicated | | %s |" % (
-                d["drill"], d.get("calls_failed"), d.get("rows_lost"), d.get("callbacks_lost"),
-                d.get("callbacks_dup"), d.get("note", "")))
     print()
+    if res["drills"]:
+        drill_table(res["drills"])
+        print()
     print("bench: sipp_direct_cps=%s kamailio_acc_cps=%s dialerd_cps=%s ratio=%s results=%s" % (
         fmt(s), fmt(k), fmt(d), res["ratios"]["dialerd_vs_kamailio_acc"], o["out"]))
+
+
+def read_records(path):
+    recs = []
+    for line in open(path):
+        line = line.rstrip("\n")
+        if line:
+            recs.append({k: parse_val(v) for k, v in (f.split("=", 1) for f in line.split("\t") if "=" in f)})
+    return recs
+
+
+def drill_table(drills):
+    print("| drill | fault | calls/s | offered | failed | answered then dropped | rows lost | callbacks lost (of due) | duplicated (beyond rule) | load | note |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for d in drills:
+        print("| %s | %s s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s |" % (
+            d["drill"], d.get("fault_s"), d.get("rate"), d.get("offered"), d.get("calls_failed"),
+            d.get("answered_dropped"), d.get("rows_lost"), d.get("callbacks_lost"), d.get("callbacks_due"),
+            d.get("callbacks_dup"), d.get("callbacks_dup_beyond_rule"), d.get("load"), d.get("note", "")))
+
+
+def cmd_drills(o):
+    drills = [r for r in read_records(o["records"]) if r.get("kind") == "drill"]
+    with open(o["out"], "w") as f:
+        json.dump({"drills": drills, "machine": {"cores": os.cpu_count()},
+                   "load_average_end": open("/proc/loadavg").read().split()[:3]}, f, indent=1)
+        f.write("\n")
+    print()
+    drill_table(drills)
+    print()
+    print("drills: %d run, rows lost %d, callbacks lost %d, results=%s" % (
+        len(drills), sum(d.get("rows_lost") or 0 for d in drills),
+        sum(d.get("callbacks_lost") or 0 for d in drills), o["out"]))
 
 
 def opts(argv):
@@ -249,6 +278,8 @@ def main():
     cmd, rest = sys.argv[1], sys.argv[2:]
     if cmd == "step":
         cmd_step(opts(rest))
+    elif cmd == "drills":
+        cmd_drills(opts(rest))
     elif cmd == "final":
         cmd_final(opts(rest))
     else:
