@@ -9,6 +9,8 @@ DEPS_TEST="sip-tester valgrind python3 libxml2-utils socat openssl clang libclan
 DEPS_CXML="python3-twilio nodejs npm"
 DEPS_STORE=""
 DEPS_DIAL=""
+# bench/run: the peer it measures dialerd against (Kamailio 5.6 with acc in PostgreSQL)
+DEPS_BENCH="kamailio kamailio-postgres-modules"
 
 # deps_install PACKAGE...: apt-get update + install of the missing ones
 deps_install() {
