@@ -127,13 +127,22 @@ static void recent_pop(struct call_layer *cl)
 	call_unref(c);
 }
 
+/* How long an ended call is kept: what the REST API answers from memory,
+ * and at least the 32 s in which its leg's last messages may still come
+ * (the 200 to our BYE, a retransmitted BYE: RFC 3261 timer F). */
+static int64_t recent_us(const struct call_layer *cl)
+{
+	unsigned s = cl->cfg->api_recent_seconds;
+
+	return (int64_t)(s > CALL_LINGER_S ? s : CALL_LINGER_S) * 1000000;
+}
+
 /* Lets go of recent calls past their time or over the count. */
 static void recent_expire(struct call_layer *cl, int64_t now)
 {
 	while (cl->recent_head &&
 	       (cl->nrecent > CALL_RECENT_MAX ||
-		now - cl->recent_head->ended_us >
-		(int64_t)cl->cfg->api_recent_seconds * 1000000))
+		now - cl->recent_head->ended_us > recent_us(cl)))
 		recent_pop(cl);
 }
 
@@ -157,11 +166,14 @@ static void recent_add(struct call_layer *cl, struct call *c)
 struct call *call_lookup(struct call_layer *cl, const char *sid)
 {
 	struct call *c = call_find(cl, sid);
+	int64_t now = wall_us();
 
 	if (c)
 		return c;
-	recent_expire(cl, wall_us());
-	return (struct call *)smap_find(&cl->recent, sid);
+	recent_expire(cl, now);
+	c = (struct call *)smap_find(&cl->recent, sid);
+	return c && now - c->ended_us <=
+		(int64_t)cl->cfg->api_recent_seconds * 1000000 ? c : NULL;
 }
 
 void call_layer_recent_clear(struct call_layer *cl)
@@ -436,6 +448,15 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 {
 	struct call *c = call_find(cl, ev->leg_id);
 
+	if (!c && ev->type == DIAL_EV_SIP) {
+		/* a message after the leg ended (the 200 to our BYE) still
+		 * belongs to the call's log */
+		c = (struct call *)smap_find(&cl->recent, ev->leg_id);
+		if (c) {
+			call_log_sip(cl->store, c, c->msg_seq++, ev);
+			return true;
+		}
+	}
 	if (!c)
 		return false;
 	if (ev->type == DIAL_EV_SIP) {

@@ -143,8 +143,8 @@ struct call_layer {
 	struct smap calls;		/* SID -> struct call */
 	size_t ncalls;
 	/* calls that left the table in the last api_recent_seconds (at
-	 * most CALL_RECENT_MAX), oldest first: the REST API answers them
-	 * from memory */
+	 * least CALL_LINGER_S; at most CALL_RECENT_MAX), oldest first: the
+	 * REST API answers them from memory, late messages are logged */
 	struct smap recent;
 	struct call *recent_head, *recent_tail;
 	size_t nrecent;
@@ -215,6 +215,7 @@ void call_sid_new(char sid[40]);
 struct call *call_find(struct call_layer *cl, const char *sid);
 /* A call in the table or one that left it recently (ended); NULL. */
 #define CALL_RECENT_MAX 10000
+#define CALL_LINGER_S 32		/* an ended leg's last messages */
 struct call *call_lookup(struct call_layer *cl, const char *sid);
 /* Lets go of every recent call (the layer is being freed). */
 void call_layer_recent_clear(struct call_layer *cl);

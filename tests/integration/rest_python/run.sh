@@ -168,6 +168,11 @@ assert_eq "$ev" 1 "an api-hangup event"
 n=$(psql -At "$DATABASE_URL" -c "select count(*) from sip_headers h join sip_messages m on m.call_sid = h.call_sid and m.seq = h.msg_seq
 	where h.call_sid = '$first' and m.direction = 'in' and h.name = 'X-Answer-Id'")
 assert_eq "$n" 1 "the 200's X- header is in the log"
+# the last message of the leg, the 200 to dialerd's BYE, comes after the leg ended: logged too
+n=$(psql -At "$DATABASE_URL" -c "select count(*) from sip_messages where call_sid = '$first'
+	and direction = 'in' and status_code = 200 and seq > (select seq from sip_messages
+	where call_sid = '$first' and direction = 'out' and method = 'BYE')")
+assert_eq "$n" 1 "the 200 to our BYE is in the call log"
 psql -At "$DATABASE_URL" -c "select encode(headers, 'escape') from sip_messages where call_sid = '$first'" |
 	grep -q secret && fail "the password is in the call log"
 pass "no password in the call log"
