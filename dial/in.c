@@ -111,7 +111,7 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 		dial_evq_emit(&d->evq, ev);
 	}
 	dial_evq_emit(&d->evq, stash);
-	/* RFC 3261 §17.2.1: a 100 only if we do not answer within 200 ms;
+	/* RFC 3261 §17.2.1: a 100 only if we do not answer within TRYING_MS;
 	   a daemon that answers at once saves a message per call */
 	tmr_start(&leg->tmr, TRYING_MS, trying_h, leg);
 }

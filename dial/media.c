@@ -26,7 +26,10 @@
 enum {
 	BATCH = 32,
 	PKT_MAX = 2048,   /* RTP over UDP stays under the path MTU */
-	RAND_TRIES = 16,  /* random picks before a full scan of the range */
+	RAND_TRIES = 16,  /* random picks before a scan */
+	SCAN_MAX = 256,   /* pairs the scan tries: a range held by another
+			     process must not stall the SIP thread with
+			     thousands of bind()s for every new leg */
 };
 
 struct msock {
@@ -294,8 +297,9 @@ static int pair_try(struct msock *pair, const struct sa *ip, uint16_t p)
  * An even port and the next one, both free, from the range. Picked at
  * random, not in sequence: a port that follows from the last call's must
  * not tell a stranger where the next call's media is. A few random picks
- * find a free pair unless the range is nearly full; then one scan from a
- * random pair tells for sure. Ports in use fail bind() (no SO_REUSEADDR),
+ * find a free pair unless the range is nearly full; then a scan of up to
+ * SCAN_MAX pairs from a random one (a range that full counts as
+ * exhausted). Ports in use fail bind() (no SO_REUSEADDR),
  * so a pair in use is never shared.
  */
 static int pair_open(struct msock *pair, const struct sa *ip,
@@ -312,7 +316,7 @@ static int pair_open(struct msock *pair, const struct sa *ip,
 	}
 
 	start = rand_u32() % n;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && i < SCAN_MAX; i++) {
 		err = pair_try(pair, ip, (uint16_t)(lo + 2 * ((start + i) % n)));
 		if (err != EADDRINUSE)
 			return err;
