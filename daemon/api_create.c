@@ -282,14 +282,6 @@ static bool take_document(struct api_req *r, struct create *k)
 
 static bool take_callback(struct api_req *r, struct create *k)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} ev[] = {
-		{"initiated", CALL_CB_INITIATED}, {"ringing", CALL_CB_RINGING},
-		{"answered", CALL_CB_ANSWERED}, {"completed", CALL_CB_COMPLETED},
-	};
-
 	if (url_param(r, "StatusCallback", &k->callback)) {
 		api_error(r, 400, 21609, "StatusCallback is not a valid http(s) URL");
 		return false;
@@ -298,29 +290,19 @@ static bool take_callback(struct api_req *r, struct create *k)
 		api_error(r, 400, 21209, "StatusCallbackMethod must be GET or POST");
 		return false;
 	}
-	/* each value may itself be a space-separated list */
+	/* repeated keys, each value may itself be a space-separated list */
 	for (size_t i = 0; i < r->body.n; i++) {
-		const char *v = r->body.v[i].value;
+		const char *bad;
+		size_t n = 0;
 
 		if (strcmp(r->body.v[i].name, "StatusCallbackEvent") != 0)
 			continue;
-		while (*v) {
-			size_t n = strcspn(v, " ,"), e;
-
-			for (e = 0; e < sizeof(ev) / sizeof(ev[0]); e++)
-				if (n && strlen(ev[e].name) == n &&
-				    strncmp(v, ev[e].name, n) == 0)
-					break;
-			if (n && e == sizeof(ev) / sizeof(ev[0])) {
-				api_error(r, 400, 21626, "Invalid StatusCallbackEvent "
-					  "'%.*s': initiated, ringing, answered or "
-					  "completed", (int)(n > 64 ? 64 : n), v);
-				return false;
-			}
-			if (n)
-				k->p.events |= ev[e].bit;
-			v += n;
-			v += strspn(v, " ,");
+		k->p.events |= call_cb_events(r->body.v[i].value, &bad, &n);
+		if (bad) {
+			api_error(r, 400, 21626, "Invalid StatusCallbackEvent '%.*s': "
+				  "initiated, ringing, answered or completed",
+				  (int)(n > 64 ? 64 : n), bad);
+			return false;
 		}
 	}
 	if (!k->p.events)

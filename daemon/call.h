@@ -102,6 +102,10 @@ void call_params_sip_headers(struct call_params *p, const char *prefix,
 void call_params_uri(const char *hdr, char *out, size_t size);
 /* Its display name, unquoted ("" when none). */
 void call_params_display(const char *hdr, char *out, size_t size);
+/* CALL_CB_* bits of a space- or comma-separated list of status callback
+ * events (initiated ringing answered completed); *bad (may be NULL) gets
+ * the first unknown word and *badlen its length, or NULL. */
+unsigned call_cb_events(const char *list, const char **bad, size_t *badlen);
 /* RFC 2822 time of a CLOCK_REALTIME microsecond count. */
 void call_params_time(int64_t us, char *out, size_t size);
 

@@ -30,30 +30,6 @@ static char *dup_uri(const char *hdr)
 	return strdup(buf);
 }
 
-static unsigned events_of(const char *list)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} ev[] = {
-		{"initiated", CALL_CB_INITIATED}, {"ringing", CALL_CB_RINGING},
-		{"answered", CALL_CB_ANSWERED}, {"completed", CALL_CB_COMPLETED},
-	};
-	unsigned bits = 0;
-
-	while (list && *list) {
-		size_t n = strcspn(list, " ,");
-
-		for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
-			if (strlen(ev[i].name) == n &&
-			    strncmp(list, ev[i].name, n) == 0)
-				bits |= ev[i].bit;
-		list += n;
-		list += strspn(list, " ,");
-	}
-	return bits;
-}
-
 /* The address part of "IP:PORT" or "[V6]:PORT". */
 static void source_ip(const char *peer, char *out, size_t size)
 {
@@ -109,7 +85,7 @@ static int take_invite(struct call *c, const struct dial_event *ev)
 		if (!c->cb.url)
 			return ENOMEM;
 		c->cb.get = strcmp(cfg->status_callback_method, "GET") == 0;
-		c->cb.events = events_of(cfg->status_callback_event);
+		c->cb.events = call_cb_events(cfg->status_callback_event, NULL, NULL);
 	}
 	return 0;
 }

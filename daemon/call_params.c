@@ -164,3 +164,35 @@ void call_params_time(int64_t us, char *out, size_t size)
 	gmtime_r(&t, &tm);
 	strftime(out, size, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
+
+unsigned call_cb_events(const char *list, const char **bad, size_t *badlen)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} ev[] = {
+		{"initiated", CALL_CB_INITIATED}, {"ringing", CALL_CB_RINGING},
+		{"answered", CALL_CB_ANSWERED}, {"completed", CALL_CB_COMPLETED},
+	};
+	unsigned bits = 0;
+
+	if (bad)
+		*bad = NULL;
+	while (list && *list) {
+		size_t n = strcspn(list, " ,"), e;
+
+		for (e = 0; e < sizeof(ev) / sizeof(ev[0]); e++)
+			if (n && strlen(ev[e].name) == n &&
+			    strncmp(list, ev[e].name, n) == 0)
+				break;
+		if (n && e < sizeof(ev) / sizeof(ev[0]))
+			bits |= ev[e].bit;
+		else if (n && bad && !*bad) {
+			*bad = list;
+			*badlen = n;
+		}
+		list += n;
+		list += strspn(list, " ,");
+	}
+	return bits;
+}

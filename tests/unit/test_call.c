@@ -115,5 +115,18 @@ int main(void)
 	test_dial_outcome();
 	test_uri();
 	test_params();
+	{
+		const char *bad;
+		size_t n = 0;
+
+		is_int(call_cb_events("initiated ringing,answered  completed", &bad, &n),
+		       CALL_CB_INITIATED | CALL_CB_RINGING | CALL_CB_ANSWERED |
+		       CALL_CB_COMPLETED, "status callback events: spaces and commas");
+		ok(bad == NULL, "status callback events: nothing unknown");
+		is_int(call_cb_events("ringing bogus completed", &bad, &n),
+		       CALL_CB_RINGING | CALL_CB_COMPLETED, "an unknown word is skipped");
+		ok(bad && n == 5 && strncmp(bad, "bogus", 5) == 0, "and named");
+		is_int(call_cb_events("", NULL, NULL), 0, "an empty list: none");
+	}
 	return tap_done();
 }
