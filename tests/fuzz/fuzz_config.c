@@ -37,8 +37,10 @@ static void no_secret_in(const char *text, const char *file)
 					vp++, vn--;
 				while (vn && (vp[vn - 1] == ' ' || vp[vn - 1] == '\t' || vp[vn - 1] == '\r'))
 					vn--;
-				/* short values occur in ordinary words */
-				if (vn >= 6 && vn < sizeof(v)) {
+				/* short values occur in ordinary words and in
+				 * the messages' own text ("https://" is in
+				 * "expected http:// or https://") */
+				if (vn >= 10 && vn < sizeof(v)) {
 					memcpy(v, vp, vn);
 					v[vn] = '\0';
 					/* text the file also has outside this
