@@ -41,13 +41,6 @@ static void not_found(struct api_req *r)
 		  r->account, r->sid);
 }
 
-static void store_failed(struct api_req *r, int err)
-{
-	api_error(r, err == EIO || err == ENOMEM ? 500 : 503,
-		  err == EIO || err == ENOMEM ? 20500 : 20503,
-		  "The call log cannot be read now (%s)", strerror(err));
-}
-
 /* The call as memory knows it: NULL when it is not there (or deleted). */
 static struct call *live(struct api_req *r)
 {
@@ -67,7 +60,7 @@ static void on_row(int err, const struct store_call *rows, size_t n, void *arg)
 	r->read = NULL;
 	api_req_unwait(r);
 	if (err) {
-		store_failed(r, err);
+		api_store_error(r, err);
 		return;
 	}
 	if (n == 0) {
@@ -102,7 +95,7 @@ static void from_log(struct api_req *r, enum op op)
 	}
 	ctx = malloc(sizeof(*ctx));
 	if (!ctx) {
-		store_failed(r, ENOMEM);
+		api_store_error(r, ENOMEM);
 		return;
 	}
 	*ctx = op;
@@ -113,7 +106,7 @@ static void from_log(struct api_req *r, enum op op)
 	f.limit = 1;
 	err = store_calls_query(r->api->store, &f, on_row, r, &r->read);
 	if (err) {
-		store_failed(r, err);
+		api_store_error(r, err);
 		return;
 	}
 	api_req_wait(r);
@@ -218,7 +211,7 @@ static void on_hidden(int err, void *arg)
 	else if (err == EBUSY)
 		api_error(r, 400, 20009, "Cannot delete a call that is in progress");
 	else
-		store_failed(r, err);
+		api_store_error(r, err);
 }
 
 void api_calls_delete(struct api_req *r)
@@ -242,7 +235,7 @@ void api_calls_delete(struct api_req *r)
 	err = store_call_hide(r->api->store, r->account, r->sid, on_hidden, r,
 			      &r->read);
 	if (err) {
-		store_failed(r, err);
+		api_store_error(r, err);
 		return;
 	}
 	api_req_wait(r);

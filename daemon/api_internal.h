@@ -60,6 +60,9 @@ void api_reply_empty(struct api_req *r, int status);
 /* The vendors' error JSON {code, message, more_info, status}; frees r. */
 void api_error(struct api_req *r, int status, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A store read failed: 503 20503 while the database is away or slow
+ * (ENOTCONN, ETIMEDOUT), 500 20500 for our own errors; frees r. */
+void api_store_error(struct api_req *r, int err);
 void api_req_free(struct api_req *r);
 /* Characters of a UTF-8 string (continuation bytes are not characters). */
 size_t api_chars(const char *s);

@@ -248,8 +248,7 @@ static void on_rows(int err, const struct store_call *rows, size_t n, void *arg)
 	r->read = NULL;
 	api_req_unwait(r);
 	if (err) {
-		api_error(r, err == EIO ? 500 : 503, err == EIO ? 20500 : 20503,
-			  "The call log cannot be read now (%s)", strerror(err));
+		api_store_error(r, err);
 		return;
 	}
 	self = page_uri(l, l->page, l->f.before_sid ?
@@ -309,8 +308,7 @@ void api_calls_list(struct api_req *r)
 		return;
 	err = store_calls_query(r->api->store, &l->f, on_rows, l, &r->read);
 	if (err) {
-		api_error(r, err == ENOTCONN ? 503 : 500, err == ENOTCONN ? 20503 : 20500,
-			  "The call log cannot be read now (%s)", strerror(err));
+		api_store_error(r, err);
 		return;
 	}
 	api_req_wait(r);

@@ -1,8 +1,10 @@
 /* api_reply.c: the REST API's replies: JSON bodies, the vendors' error
  * JSON, and the list of requests waiting for the store */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/http.h>
 
@@ -75,6 +77,14 @@ void api_reply_empty(struct api_req *r, int status)
 {
 	http_respond(r->req, status, NULL, NULL, 0);
 	api_req_free(r);
+}
+
+void api_store_error(struct api_req *r, int err)
+{
+	bool ours = err == EIO || err == ENOMEM || err == EINVAL;
+
+	api_error(r, ours ? 500 : 503, ours ? 20500 : 20503,
+		  "The call log cannot be read now (%s)", strerror(err));
 }
 
 void api_error(struct api_req *r, int status, int code, const char *fmt, ...)

@@ -44,9 +44,7 @@ static void on_messages(int err, const struct store_sip_row *rows, size_t n,
 		return;
 	}
 	if (err) {
-		api_error(r, err == EIO || err == ENOMEM ? 500 : 503,
-			  err == EIO || err == ENOMEM ? 20500 : 20503,
-			  "The call log cannot be read now (%s)", strerror(err));
+		api_store_error(r, err);
 		return;
 	}
 	snprintf(uri, sizeof(uri), "%s/" API_VERSION "/Accounts/%s/Calls/%s/"
@@ -102,9 +100,7 @@ void api_calls_sip_messages(struct api_req *r)
 				       b && strcmp(b, "true") == 0, on_messages,
 				       r, &r->read);
 	if (err) {
-		api_error(r, err == ENOTCONN ? 503 : 500,
-			  err == ENOTCONN ? 20503 : 20500,
-			  "The call log cannot be read now (%s)", strerror(err));
+		api_store_error(r, err);
 		return;
 	}
 	api_req_wait(r);
