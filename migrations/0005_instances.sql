@@ -24,8 +24,8 @@ create table instances (
 	version text
 );
 
--- call_commands: a REST update that reached an instance other than the
--- call's owner. The requester inserts the row and pg_notify()s
+-- call_commands: a REST fetch, update or delete that reached an instance
+-- other than the call's owner. The requester inserts the row and pg_notify()s
 -- 'dialerd_cmd_<target>' in the same transaction; the owner applies it
 -- once (state pending -> done|failed, guarded by state = 'pending'), stores
 -- the answer it would have given (result_status, result_body) and
@@ -39,7 +39,7 @@ create table call_commands (
 	requested_by integer not null references instances (id),
 	call_sid text not null,
 	account_sid text not null,
-	kind text not null check (kind in ('update', 'delete')),
+	kind text not null check (kind in ('fetch', 'update', 'delete')),
 	body jsonb not null,
 	created_at timestamptz not null default now(),
 	expires_at timestamptz not null,
