@@ -407,8 +407,13 @@ int http_server_alloc(struct http_server **sp, struct event_base *base,
 	s->timeout_ms = 10000;
 	evhttp_set_gencb(s->http, dispatch, s);
 	evhttp_set_bevcb(s->http, bev_h, s);
+	/* every method a client may try reaches the routes, which answer
+	 * 405 in their own format (the REST API's error JSON); evhttp's own
+	 * answer to the others would be a bare 501 page */
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+				   EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+				   EVHTTP_REQ_OPTIONS);
 	evhttp_set_max_body_size(s->http, 1 << 20);
 	evhttp_set_max_headers_size(s->http, 64 << 10);
 	evhttp_set_timeout(s->http, 30);

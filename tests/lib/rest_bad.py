@@ -118,8 +118,11 @@ r, data = send("GET", "/2010-04-01/Accounts/%s/Calls/CA%s/SipMessages.json" % (s
 check(r.status in (404, 503), "SipMessages of an unknown SID: %d" % r.status)
 r, data = send("GET", "/2010-04-01/Accounts/%s/Calls/../../x" % sid)
 check(r.status in (400, 404), "a path with ..: %d" % r.status)
-r, data = send("PUT", calls, "")
-check(r.status in (405, 501), "PUT: %d" % r.status)
+for m in ("PUT", "PATCH", "OPTIONS"):
+    r, data = send(m, calls, "")
+    error(m + " on the list", r, data, 405, 20004)
+r, data = send("PUT", one, "Status=completed")
+error("PUT on a call", r, data, 405, 20004)
 
 # To
 create("no To", 400, 21201, To=None)
