@@ -338,9 +338,34 @@ static void test_registry(void)
 	res = PQexec(db, q);
 	diag("instances: %s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
 	PQclear(res);
-	(void)rd;
-	(void)d;
 	store_free(a);
+
+	/* two new names at once: the advisory lock gives distinct ids */
+	{
+		struct store_conf conf = {.conninfo = url, .reconnect_min_ms = 50,
+					  .reconnect_max_ms = 200};
+		struct store_instance in = {.host = "testhost", .pid = 3001,
+					    .started_at = store_now_us()};
+		bool never = false;
+
+		memset(&rc, 0, sizeof(rc));
+		memset(&rd, 0, sizeof(rd));
+		c = d = NULL;
+		store_alloc(&c, &conf);
+		store_alloc(&d, &conf);
+		in.name = "race1";
+		store_control_start(c, &in, on_reg, &rc);
+		in.name = "race2";
+		in.pid = 3002;
+		store_control_start(d, &in, on_reg, &rd);
+		for (int i = 0; i < 500 && !(rc.done && rd.done); i++)
+			pump2(c, d, &never, 20);
+		ok(rc.err == 0 && rd.err == 0 && rc.id && rd.id && rc.id != rd.id,
+		   "two names registering at once get distinct ids (%u, %u)",
+		   rc.id, rd.id);
+		store_free(c);
+		store_free(d);
+	}
 }
 
 int main(void)
