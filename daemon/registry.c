@@ -10,6 +10,7 @@
 #include "daemon/call.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/registry.h"
 #include "dial/dial.h"
 #include "store/store.h"
@@ -116,6 +117,17 @@ static void on_wait(evutil_socket_t fd, short what, void *arg)
 		  "yet");
 }
 
+static void collect(void *arg)
+{
+	struct registry *r = arg;
+
+	if (current != r)
+		return;
+	metrics_set("dialerd_instance_id", NULL, r->id);
+	metrics_set("dialerd_instance_accepting", NULL,
+		    r->registering || r->draining ? 0 : 1);
+}
+
 int registry_alloc(struct registry **rp, struct event_base *base,
 		   const struct config *cfg)
 {
@@ -161,10 +173,17 @@ int registry_alloc(struct registry **rp, struct event_base *base,
 		}
 	}
  out:
-	if (err)
+	if (err) {
 		r = registry_free(r);
-	else
+	} else {
 		*rp = current = r;
+		metrics_family("dialerd_instance_id", METRICS_GAUGE, "this "
+			       "instance's id in call SIDs (0: none yet)");
+		metrics_family("dialerd_instance_accepting", METRICS_GAUGE, "1 "
+			       "while new calls are taken; 0 while registering "
+			       "or draining");
+		metrics_collector_add(collect, r);
+	}
 	return err;
 }
 

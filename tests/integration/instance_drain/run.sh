@@ -73,6 +73,8 @@ sipp_wait late 10
 assert_eq "$?" 0 "a new INVITE is refused"
 assert_match "$(sipp_msg late)" 'SIP/2.0 503 ' "with 503"
 assert_eq "$(health)" 503 "/health while draining: 503"
+assert_match "$(curl -sS -m 5 "$DIALERD_URL/metrics")" 'dialerd_instance_accepting 0' \
+	"/metrics: dialerd_instance_accepting 0"
 assert_match "$(cat "$WORK/health.json")" '"status":"draining"' "saying draining"
 out=$(api POST Calls.json --data-urlencode "To=sip:bob@127.0.0.1:$UAS" \
 	--data-urlencode "From=+15550100" --data-urlencode "Url=http://127.0.0.1:$WH/voice")

@@ -44,6 +44,9 @@ row=$(q "select id || ' ' || name || ' ' || pid || ' ' || state || ' ' || sip_ad
 assert_eq "$row" "1 alpha $DIALERD_PID active 127.0.0.1:$SIPPORT ${DIALERD_URL#http://} $WORK/data $(hostname) true" \
 	"the registry row: id 1, name, pid, state, addresses, data_dir, host, version"
 assert_eq "$(cat "$WORK/data/instance.id")" 1 "the id is cached in data_dir/instance.id"
+m=$(curl -sS -m 5 "$DIALERD_URL/metrics")
+assert_match "$m" 'dialerd_instance_id 1' "/metrics: dialerd_instance_id 1"
+assert_match "$m" 'dialerd_instance_accepting 1' "/metrics: dialerd_instance_accepting 1"
 hb1=$(q "select extract(epoch from heartbeat_at) from instances where name = 'alpha'")
 sleep 6
 hb2=$(q "select extract(epoch from heartbeat_at) from instances where name = 'alpha'")
