@@ -55,8 +55,8 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 	int err;
 
 	d->stash = NULL;
-	if (dial_draining(d)) {
-		/* new calls go to another instance */
+	if (atomic_load_explicit(&d->draining, memory_order_relaxed)) {
+		/* new calls go to another instance (dial_draining_set) */
 		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 503,
 				  "Service Unavailable",
 				  "Retry-After: 30\r\nContent-Length: 0\r\n\r\n");
