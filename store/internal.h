@@ -297,9 +297,10 @@ struct store {
 
 /*
  * The files call one way: store.c (the public entry points) calls
- * read.c, writer.c and conn.c; read.c calls writer.c and query.c;
- * writer.c calls conn.c and journal.c; trace.c calls query.c; conn.c,
- * journal.c and query.c call only base.c, buf.c and record.c.
+ * read.c, writer.c, conn.c and control.c; read.c calls writer.c and
+ * query.c; writer.c calls conn.c and journal.c; trace.c calls query.c;
+ * conn.c calls control.c (its socket in the epoll set); control.c,
+ * idfile.c, journal.c and query.c call only base.c, buf.c and record.c.
  */
 
 /* A connection with a batch that has more to send wants POLLOUT. */
