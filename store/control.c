@@ -57,6 +57,7 @@ struct store_rows {
 };
 
 enum cphase {
+	C_OFF,		/* handlers set, store_control_start not called yet */
 	C_DOWN,		/* waiting for deadline to connect */
 	C_CONNECTING,
 	C_REGISTERING,	/* connected, the registration in flight */
@@ -707,6 +708,8 @@ void store_control_process(struct store *s)
 	if (!c)
 		return;
 	switch (c->phase) {
+	case C_OFF:
+		break;
 	case C_DOWN:
 		if (store_now_ms() >= c->deadline)
 			start_connect(s);
@@ -733,9 +736,10 @@ int store_control_timeout_ms(const struct store *s)
 	const struct ctl *c = s->ctl;
 	unsigned long long now = store_now_ms(), due;
 
-	if (!c)
+	if (!c || c->phase == C_OFF)
 		return -1;
 	switch (c->phase) {
+	case C_OFF:
 	case C_DOWN:
 	case C_CONNECTING:
 	case C_REGISTERING:
@@ -800,6 +804,19 @@ static bool valid_state(const char *st)
 		      !strcmp(st, "stopped"));
 }
 
+/* The control block, made by the first setter or by the start. */
+static struct ctl *ctl_get(struct store *s)
+{
+	if (!s->ctl) {
+		s->ctl = calloc(1, sizeof(*s->ctl));
+		if (s->ctl) {
+			s->ctl->phase = C_OFF;
+			s->ctl->reg_fd = -1;
+		}
+	}
+	return s->ctl;
+}
+
 int store_control_start(struct store *s, const struct store_instance *inst,
 			store_registered_h *h, void *arg)
 {
@@ -809,11 +826,11 @@ int store_control_start(struct store *s, const struct store_instance *inst,
 	if (!s || !inst || !inst->name || !*inst->name || inst->id > 65535 ||
 	    inst->preferred_id > 65535)
 		return EINVAL;
-	if (s->ctl)
+	if (s->ctl && s->ctl->phase != C_OFF)
 		return EALREADY;
 	if (s->state == STORE_UNCONFIGURED || !s->conninfo)
 		return ENOTSUP;
-	c = calloc(1, sizeof(*c));
+	c = ctl_get(s);
 	if (!c)
 		return ENOMEM;
 	c->inst = *inst;
@@ -823,22 +840,20 @@ int store_control_start(struct store *s, const struct store_instance *inst,
 	err = err ? err : dup_str(&c->inst.data_dir, inst->data_dir);
 	err = err ? err : dup_str(&c->inst.host, inst->host);
 	err = err ? err : dup_str(&c->inst.version, inst->version);
-	if (!err) {
+	if (!err && !c->state) {
 		c->state = strdup("active");
 		if (!c->state)
 			err = ENOMEM;
 	}
 	c->reg_h = h;
 	c->reg_arg = arg;
-	c->reg_fd = -1;
 	c->backoff_ms = s->reconnect_min_ms;
-	c->phase = C_DOWN;
 	c->deadline = 0;	/* connect on the next store_process */
-	s->ctl = c;
 	if (err) {
 		store_control_free(s);
 		return err;
 	}
+	c->phase = C_DOWN;
 	wake(s);
 	return 0;
 }
@@ -892,8 +907,10 @@ bool store_control_busy(const struct store *s)
 void store_control_up_handler_set(struct store *s, store_control_up_h *h,
 				  void *arg)
 {
-	if (!s || !s->ctl)
+	if (!s || !ctl_get(s)) {
+		store_log(LOG_ERR, "database (control): out of memory");
 		return;
+	}
 	s->ctl->up_h = h;
 	s->ctl->up_arg = arg;
 }
@@ -901,8 +918,10 @@ void store_control_up_handler_set(struct store *s, store_control_up_h *h,
 void store_control_notify_handler_set(struct store *s, store_notify_h *h,
 				      void *arg)
 {
-	if (!s || !s->ctl)
+	if (!s || !ctl_get(s)) {
+		store_log(LOG_ERR, "database (control): out of memory");
 		return;
+	}
 	s->ctl->notify_h = h;
 	s->ctl->notify_arg = arg;
 }

@@ -470,7 +470,8 @@ bool store_control_busy(const struct store *s);
 /* Hook (a): called after every successful (re)connect + registration,
  * before any statement queued later: LISTEN here, then scan what may
  * have been missed while disconnected (a notification sent meanwhile is
- * lost). One handler; NULL removes it. */
+ * lost). One handler; NULL removes it. Both handler setters may be called
+ * before or after store_control_start(). */
 typedef void (store_control_up_h)(unsigned id, void *arg);
 void store_control_up_handler_set(struct store *s, store_control_up_h *h,
 				  void *arg);

@@ -139,11 +139,12 @@ static struct store *open_inst(const char *data, const char *name, unsigned id,
 	memset(r, 0, sizeof(*r));
 	if (store_alloc(&s, &conf))
 		return NULL;
+	/* the hook is set first: it must survive the start */
+	store_control_up_handler_set(s, on_up, r);
 	if (store_control_start(s, &in, on_reg, r)) {
 		store_free(s);
 		return NULL;
 	}
-	store_control_up_handler_set(s, on_up, r);
 	pump(s, &r->done, 10000);
 	return s;
 }
