@@ -301,3 +301,54 @@ cluster_uas_start() {
 cluster_dial_doc() {
 	cluster_voice "<Response><Dial><Sip statusCallback=\"/status\">$UAS_URI</Sip></Dial></Response>"
 }
+
+# cluster_calls UACNAME: one line per call of a SIPp caller (its -trace_msg in $WORK/UACNAME.msg)
+# joined with Kamailio's log: "CALLID FIRST_DST FIRST_TIME INVITE_FINAL ANSWERED_BY BYE_FINAL
+# MOVED", where FIRST_DST is the ADDR:PORT Kamailio sent the INVITE to first (at FIRST_TIME, epoch
+# seconds), INVITE_FINAL the final response to the INVITE (- if none), ANSWERED_BY the
+# ADDR:PORT of the 200's Contact (-), BYE_FINAL the response to the BYE (-) and MOVED the
+# number of times Kamailio moved the INVITE on to the next instance
+cluster_calls() {
+	python3 - "$WORK/$1.msg" "$WORK/kamailio.log" <<'PY'
+import re, sys, collections
+first = {}; moved = collections.Counter()
+for line in open(sys.argv[2], errors="replace"):
+    m = re.search(r"dialerd: ([0-9.]+) (\S+) (to|moves to) sip:(\S+)", line)
+    if not m:
+        continue
+    t, ci, kind, dst = m.groups()
+    if kind == "to":
+        first.setdefault(ci, (dst, t))
+    else:
+        moved[ci] += 1
+calls = collections.OrderedDict()
+text = open(sys.argv[1], errors="replace").read()
+for blk in re.split(r"\n-{20,} [^\n]*\n", text):
+    if "message received" not in blk:
+        continue
+    lines = blk.split("\n")
+    start = next((l for l in lines if l.startswith("SIP/2.0 ") or re.match(r"^[A-Z]+ sip:", l)), None)
+    if not start or not start.startswith("SIP/2.0 "):
+        continue
+    hdr = {}
+    for l in lines:
+        if ":" in l and not l.startswith(" "):
+            k, v = l.split(":", 1)
+            hdr.setdefault(k.strip().lower(), v.strip())
+    ci = hdr.get("call-id"); cseq = hdr.get("cseq", "")
+    code = int(start.split()[1])
+    c = calls.setdefault(ci, {"inv": "-", "by": "-", "bye": "-"})
+    if cseq.endswith("INVITE") and code >= 200:
+        c["inv"] = str(code)
+        m = re.search(r"@([0-9.]+:[0-9]+)", hdr.get("contact", ""))
+        if code == 200 and m:
+            c["by"] = m.group(1)
+    elif cseq.endswith("BYE") and code >= 200:
+        c["bye"] = str(code)
+for ci in list(first):
+    calls.setdefault(ci, {"inv": "-", "by": "-", "bye": "-"})
+for ci, c in calls.items():
+    d, t = first.get(ci, ("-", "0"))
+    print(ci, d, t, c["inv"], c["by"], c["bye"], moved[ci])
+PY
+}
