@@ -25,6 +25,7 @@
 #include "daemon/config.h"
 #include "daemon/json.h"
 #include "daemon/log.h"
+#include "daemon/registry.h"
 #include "daemon/webhook.h"
 #include "store/store.h"
 
@@ -371,6 +372,14 @@ void api_calls_create(struct api_req *r)
 	int err;
 
 	memset(&k, 0, sizeof(k));
+	if (registry_gate()) {
+		/* draining or registering: the HTTP balancer retries elsewhere */
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+				  "Retry-After", "5");
+		api_error(r, 503, 20503, "dialerd is %s: no new calls here; "
+			  "retry on another instance", registry_gate());
+		return;
+	}
 	if (!take_to(r, &k) || !take_from(r, &k) || !take_document(r, &k) ||
 	    !take_callback(r, &k) || !take_limits(r, &k)) {
 		create_free(&k);

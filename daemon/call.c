@@ -29,12 +29,46 @@ static int64_t wall_us(void)	/* CLOCK_REALTIME */
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The instance id of new SIDs (main thread; set before the first call) */
+static unsigned sid_instance = 1;
+
+void call_sid_instance_set(unsigned id)
+{
+	sid_instance = id & 0xffffu;
+}
+
 void call_sid_new(char sid[40])
 {
 	char tok[WEBHOOK_TOKEN_SIZE];
 
+	/* CA + 4 hex digits of the instance id + 28 random hex digits (112
+	 * bits): any instance knows a call's owner from its SID alone */
 	webhook_token_new(tok);
-	snprintf(sid, 40, "CA%s", tok);
+	snprintf(sid, 40, "CA%04x%.28s", sid_instance, tok);
+}
+
+unsigned call_sid_instance(const char *sid)
+{
+	unsigned id = 0;
+
+	if (!sid || sid[0] != 'C' || sid[1] != 'A' || strlen(sid) != 34)
+		return 0;
+	for (int i = 2; i < 34; i++) {
+		char ch = sid[i];
+		unsigned v;
+
+		if (ch >= '0' && ch <= '9')
+			v = (unsigned)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v = (unsigned)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			v = (unsigned)(ch - 'A' + 10);
+		else
+			return 0;
+		if (i < 6)
+			id = id * 16 + v;
+	}
+	return id;
 }
 
 static void call_free(struct call *c)

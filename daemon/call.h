@@ -215,7 +215,14 @@ struct call {
 int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 	     struct call *parent, struct call **cp);
 /* CA + 32 lowercase hex: the one place SIDs are made. */
+/* A new call SID: CA + 4 hex digits of the instance id + 28 random hex
+ * digits (34 characters). */
 void call_sid_new(char sid[40]);
+/* The instance id new SIDs carry (1..65535; default 1). Main thread. */
+void call_sid_instance_set(unsigned id);
+/* The owner's instance id in a SID; 0 when sid is not CA + 32 hex digits
+ * or carries id 0. */
+unsigned call_sid_instance(const char *sid);
 struct call *call_find(struct call_layer *cl, const char *sid);
 /* A call in the table or one that left it recently (ended); NULL. */
 #define CALL_RECENT_MAX 10000

@@ -83,6 +83,9 @@ static const struct ckey keys[] = {
 	 "log file (reopened on SIGHUP); empty: standard error"},
 	{"instance", C_NAME, OFF(instance), "local", 0, 0,
 	 "this daemon's name in the call log when several share a database"},
+	{"instance_id", C_UINT, OFF(instance_id), "0", 0, 65535,
+	 "this instance's id in every call SID (1-65535); 0: automatic "
+	 "(from the instances registry, cached in data_dir)"},
 	{"data_dir", C_STR, OFF(data_dir), "/var/lib/dialerd", 0, 0,
 	 "directory for the write-ahead journal used while PostgreSQL is away"},
 	{"auto_migrate", C_BOOL, OFF(auto_migrate), "true", 0, 0,

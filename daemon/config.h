@@ -29,6 +29,7 @@ struct config {
 	int log_level;		/* syslog level: LOG_ERR .. LOG_DEBUG */
 	char *log_file;		/* NULL: standard error */
 	char *instance;
+	unsigned instance_id;		/* 1..65535 in SIDs; 0: automatic */
 	char *data_dir;
 	bool auto_migrate;
 	unsigned shutdown_timeout;	/* seconds to finish in-flight work */

@@ -18,6 +18,7 @@
 #include "daemon/http.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
+#include "daemon/registry.h"
 #include "daemon/server.h"
 #include "daemon/sip.h"
 #include "daemon/status.h"
@@ -26,6 +27,10 @@
 #define MAX_BUSY 8
 #define DRAIN_POLL_MS 50
 #define END_GRACE_S 3
+/* after the drain: how long the exit waits for state stopped to be
+ * written in the registry */
+#define STOPPED_WAIT_S 2
+#define DRAIN_LOG_S 10
 
 struct busy {
 	server_busy_h *h;
@@ -42,12 +47,16 @@ struct server {
 	struct webhook_outbox *outbox;
 	struct call_layer *calls;
 	struct api *api;
-	struct event *sig_int, *sig_term, *sig_hup;
+	struct event *sig_int, *sig_term, *sig_hup, *sig_usr1;
+	struct registry *reg;
 	struct event *drain;
 	struct timespec started;
 	struct timespec stop_deadline;
 	bool stopping;
 	bool ending;		/* past shutdown_timeout: calls being ended */
+	bool no_deadline;	/* SIGUSR1: drain until the last call ends */
+	bool stopped;		/* state stopped sent to the registry */
+	struct timespec next_log;	/* the drain's progress lines */
 	struct busy busy[MAX_BUSY];
 	size_t nbusy;
 };
@@ -85,12 +94,30 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (size_t i = 0; i < srv->nbusy; i++)
 		busy = busy || srv->busy[i].h(srv->busy[i].arg);
-	if (!busy) {
-		log_msg(LOG_NOTICE, "daemon", "in-flight work done, exiting");
-		event_base_loopexit(srv->base, NULL);
-		return;
+	if (!busy && !srv->stopped) {
+		log_msg(LOG_NOTICE, "daemon", "in-flight work done: calls ended, "
+			"call log and outbox flushed");
+		srv->stopped = true;
+		registry_stop(srv->reg);
+		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+		srv->stop_deadline.tv_sec += STOPPED_WAIT_S;
 	}
-	if (since(&srv->stop_deadline) >= 0 && !srv->ending) {
+	if (srv->stopped) {
+		if (!registry_busy(srv->reg) || since(&srv->stop_deadline) >= 0) {
+			log_msg(LOG_NOTICE, "daemon", "exiting");
+			event_base_loopexit(srv->base, NULL);
+			return;
+		}
+	} else if (since(&srv->next_log) >= 0) {
+		log_msg(LOG_NOTICE, "daemon", "draining: %zu calls in progress%s",
+			srv->calls ? srv->calls->ncalls : 0,
+			srv->no_deadline ? " (no deadline: SIGUSR1)" : "");
+		clock_gettime(CLOCK_MONOTONIC, &srv->next_log);
+		srv->next_log.tv_sec += DRAIN_LOG_S;
+	}
+	if (srv->stopped || srv->no_deadline) {
+		/* waiting for the last call, or for state stopped */
+	} else if (since(&srv->stop_deadline) >= 0 && !srv->ending) {
 		/* calls still up get BYE/CANCEL now, and a few seconds for
 		 * their last messages, rows and callbacks to be taken */
 		srv->ending = true;
@@ -112,11 +139,30 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	event_add(srv->drain, &tv);
 }
 
+/* SIGTERM/SIGINT: drain with shutdown_timeout; SIGUSR1: drain until
+ * the last call ends (calls may last hours). The HTTP listener stays open
+ * during the drain: /health says draining, REST creates get 503, fetches,
+ * lists and updates of the calls still up work. */
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
+	bool usr1 = sig == SIGUSR1;
 
 	(void)what;
+	if (srv->stopping && usr1) {
+		log_msg(LOG_NOTICE, "daemon", "SIGUSR1 while draining: ignored");
+		return;
+	}
+	if (srv->stopping && srv->no_deadline && !srv->stopped) {
+		/* SIGUSR1 first: the deadline starts now */
+		srv->no_deadline = false;
+		log_msg(LOG_NOTICE, "daemon", "%s while draining: calls still up "
+			"are ended in %u s (shutdown_timeout)", strsignal((int)sig),
+			srv->cfg->shutdown_timeout);
+		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+		srv->stop_deadline.tv_sec += srv->cfg->shutdown_timeout;
+		return;
+	}
 	if (srv->stopping) {
 		log_msg(LOG_WARNING, "daemon", "second %s: exiting now",
 			strsignal((int)sig));
@@ -124,12 +170,14 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	srv->stopping = true;
-	log_msg(LOG_NOTICE, "daemon", "%s: no new work accepted; finishing in-flight work",
-		strsignal((int)sig));
-	http_server_stop_accepting(srv->http);
+	srv->no_deadline = usr1;
+	log_msg(LOG_NOTICE, "daemon", "%s: no new work accepted; finishing in-flight work%s",
+		strsignal((int)sig), usr1 ? " without a deadline" : "");
+	registry_drain(srv->reg);
 	call_layer_drain(srv->calls);
 	clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
 	srv->stop_deadline.tv_sec += srv->cfg->shutdown_timeout;
+	clock_gettime(CLOCK_MONOTONIC, &srv->next_log);
 	on_drain(-1, 0, srv);
 }
 
@@ -156,6 +204,8 @@ static void teardown(struct server *srv)
 		event_free(srv->sig_term);
 	if (srv->sig_hup)
 		event_free(srv->sig_hup);
+	if (srv->sig_usr1)
+		event_free(srv->sig_usr1);
 	if (srv->drain)
 		event_free(srv->drain);
 	srv->api = api_free(srv->api);
@@ -165,6 +215,8 @@ static void teardown(struct server *srv)
 	srv->webhook = webhook_free(srv->webhook);
 	srv->http = http_server_free(srv->http);
 	srv->db = db_free(srv->db);
+	/* last: it holds the data_dir lock */
+	srv->reg = registry_free(srv->reg);
 	if (srv->base)
 		event_base_free(srv->base);
 	metrics_reset();
@@ -267,6 +319,11 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the data_dir lock and the instance id, before anything mints a SID */
+	if (registry_alloc(&srv.reg, srv.base, cfg)) {
+		teardown(&srv);
+		return 1;
+	}
 	e = db_alloc(&srv.db, srv.base, cfg);
 	if (!e)
 		e = status_init(srv.http, &srv.started, srv.db);
@@ -282,6 +339,11 @@ int server_run(const struct config *cfg)
 	/* the SIP thread: its events are read in this loop */
 	e = sip_server_start(&srv.sip, srv.base, cfg);
 	if (e) {
+		teardown(&srv);
+		return 1;
+	}
+	/* the id of inbound SIDs and the start-up gate, then registration */
+	if (registry_start(srv.reg, db_store(srv.db), sip_server_dial(srv.sip))) {
 		teardown(&srv);
 		return 1;
 	}
@@ -311,10 +373,12 @@ int server_run(const struct config *cfg)
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop_signal, &srv);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
+	srv.sig_usr1 = evsignal_new(srv.base, SIGUSR1, on_stop_signal, &srv);
 	srv.drain = evtimer_new(srv.base, on_drain, &srv);
-	if (!srv.sig_int || !srv.sig_term || !srv.sig_hup || !srv.drain ||
-	    event_add(srv.sig_int, NULL) || event_add(srv.sig_term, NULL) ||
-	    event_add(srv.sig_hup, NULL)) {
+	if (!srv.sig_int || !srv.sig_term || !srv.sig_hup || !srv.sig_usr1 ||
+	    !srv.drain || event_add(srv.sig_int, NULL) ||
+	    event_add(srv.sig_term, NULL) || event_add(srv.sig_hup, NULL) ||
+	    event_add(srv.sig_usr1, NULL)) {
 		log_msg(LOG_ERR, "daemon", "cannot install signal handlers");
 		teardown(&srv);
 		return 1;
@@ -325,7 +389,8 @@ int server_run(const struct config *cfg)
 		"dialerd %s listening: http=%s instance=%s database=%s",
 		PACKAGE_VERSION, where, cfg->instance, db_state_name(srv.db));
 	event_base_loop(srv.base, EVLOOP_NO_EXIT_ON_EMPTY);
+	e = registry_fatal(srv.reg);
 	teardown(&srv);
-	log_msg(LOG_NOTICE, "daemon", "stopped");
-	return 0;
+	log_msg(LOG_NOTICE, "daemon", e ? "not started" : "stopped");
+	return e ? 1 : 0;
 }

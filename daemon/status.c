@@ -12,6 +12,7 @@
 #include "daemon/db.h"
 #include "daemon/http.h"
 #include "daemon/metrics.h"
+#include "daemon/registry.h"
 #include "daemon/status.h"
 #include "dial/dial.h"
 #include "store/store.h"
@@ -38,6 +39,7 @@ static void on_health(struct evhttp_request *req, void *arg)
 {
 	struct status *st = arg;
 	const char *dbs = db_state_name(st->db);
+	const char *gate = registry_gate();
 	char body[256];
 	int n;
 
@@ -46,14 +48,17 @@ static void on_health(struct evhttp_request *req, void *arg)
 		http_respond(req, 405, "text/plain", "GET only\n", 9);
 		return;
 	}
-	/* the process answers: 200; whether the call log is reachable is data */
+	/* the process answers: 200; whether the call log is reachable is
+	 * data. 503 while it takes no new calls (draining, or registering at
+	 * start-up), so that a load balancer sends them elsewhere. */
 	n = snprintf(body, sizeof(body),
 		     "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%.0f,"
 		     "\"database\":\"%s\"}\n",
-		     strcmp(dbs, "up") == 0 || strcmp(dbs, "unconfigured") == 0
+		     gate ? gate : strcmp(dbs, "up") == 0 ||
+				   strcmp(dbs, "unconfigured") == 0
 			     ? "ok" : "degraded",
 		     PACKAGE_VERSION, uptime(st), dbs);
-	http_respond(req, 200, "application/json", body, (size_t)n);
+	http_respond(req, gate ? 503 : 200, "application/json", body, (size_t)n);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)

@@ -74,6 +74,8 @@ struct dial {
 	struct mqueue *mq;	/* set before ready, then read-only */
 
 	struct dial_ctr ctr;	/* any thread (atomic) */
+	atomic_bool draining;	/* dial_draining_set: OPTIONS, INVITEs 503 */
+	atomic_uint sid_instance;	/* 4 hex digits of inbound SIDs */
 	struct dial_evq evq;	/* its own lock */
 
 	/* SIP thread only */

@@ -238,6 +238,16 @@ struct dial *dial_free(struct dial *d);
 /* The SIP port actually bound (listen port 0 picks one; tests). */
 uint16_t dial_listen_port(const struct dial *d);
 
+/* Draining (the daemon's SIGTERM/SIGUSR1, or no instance id yet): while
+ * on, out-of-dialog OPTIONS (a load balancer's probe) and new INVITEs are
+ * answered 503 with Retry-After, so that a balancer sends new calls
+ * elsewhere; calls in progress go on. Any thread. */
+void dial_draining_set(struct dial *d, bool on);
+bool dial_draining(const struct dial *d);
+/* Inbound legs' ids (call SIDs) are CA + 4 hex digits of id (the
+ * instance id, 0..65535) + 28 random hex digits. Any thread. */
+void dial_sid_instance_set(struct dial *d, unsigned id);
+
 /* Routes the engine's and libre's diagnostics (level: syslog numbers).
  * Process-wide; may be called from any thread before dial_alloc. */
 typedef void (dial_log_h)(int level, const char *msg, void *arg);

@@ -55,6 +55,14 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 	int err;
 
 	d->stash = NULL;
+	if (atomic_load_explicit(&d->draining, memory_order_relaxed)) {
+		/* new calls go to another instance (dial_draining_set) */
+		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 503,
+				  "Service Unavailable",
+				  "Retry-After: 30\r\nContent-Length: 0\r\n\r\n");
+		dial_event_free(stash);
+		return;
+	}
 	if (d->closing || d->nin >= d->conf.max_inbound) {
 		/* bounded: shed past the limit rather than queue */
 		(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 503,
@@ -73,8 +81,10 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 				 "Server Internal Error");
 		return;
 	}
-	snprintf(id, sizeof(id), "CA%016llx%016llx",
-		 (unsigned long long)rand_u64(),
+	/* CA + the instance id (4 hex digits) + 28 random hex digits */
+	snprintf(id, sizeof(id), "CA%04x%012llx%016llx",
+		 atomic_load_explicit(&d->sid_instance, memory_order_relaxed),
+		 (unsigned long long)(rand_u64() & 0xffffffffffffull),
 		 (unsigned long long)rand_u64());
 	err = dial_leg_alloc(&leg, d, id, false);
 	if (err) {

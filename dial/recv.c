@@ -120,6 +120,14 @@ bool dial_recv_req_h(const struct sip_msg *msg, void *arg)
 	if (!leg) {
 		/* keep-alive probes from carriers and load balancers */
 		if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {
+			if (dial_draining(d)) {
+				/* out of the balancer's set while draining */
+				(void)sip_treplyf(NULL, NULL, d->sip, msg, false,
+						  503, "Service Unavailable",
+						  "Retry-After: 30\r\n"
+						  "Content-Length: 0\r\n\r\n");
+				return true;
+			}
 			(void)sip_treplyf(NULL, NULL, d->sip, msg, false, 200, "OK",
 					  "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, "
 					  "OPTIONS, INFO\r\n"
@@ -161,4 +169,23 @@ bool dial_recv_resp_h(const struct sip_msg *msg, void *arg)
 
 	return !pl_strcmp(&msg->cseq.met, "CANCEL") &&
 		dial_leg_cid_find(d, msg->callid.p, msg->callid.l) != NULL;
+}
+
+void dial_draining_set(struct dial *d, bool on)
+{
+	if (d)
+		atomic_store_explicit(&d->draining, on, memory_order_relaxed);
+}
+
+bool dial_draining(const struct dial *d)
+{
+	return d && atomic_load_explicit(&((struct dial *)d)->draining,
+					 memory_order_relaxed);
+}
+
+void dial_sid_instance_set(struct dial *d, unsigned id)
+{
+	if (d)
+		atomic_store_explicit(&d->sid_instance, id & 0xffffu,
+				      memory_order_relaxed);
 }

@@ -211,6 +211,9 @@ enum store_io store_want(const struct store *s)
 		watch(s, PQsocket(m->r.conn), m->r.events, &m->r.reg_fd,
 		      &m->r.reg_events, m->r.phase == R_CONNECTING);
 	}
+	/* the control connection (control.c) keeps its own */
+	if (store_control_want(s))
+		any = true;
 	return any ? STORE_IO_READ : STORE_IO_NONE;
 }
 

@@ -290,13 +290,17 @@ struct store {
 	struct rconn r;
 	struct store_read *reads;	/* FIFO: only the head is ever in flight */
 	struct store_read *reads_tail;
+
+	/* the control connection and the registry (control.c) */
+	struct ctl *ctl;	/* NULL until store_control_start */
 };
 
 /*
  * The files call one way: store.c (the public entry points) calls
- * read.c, writer.c and conn.c; read.c calls writer.c and query.c;
- * writer.c calls conn.c and journal.c; trace.c calls query.c; conn.c,
- * journal.c and query.c call only base.c, buf.c and record.c.
+ * read.c, writer.c, conn.c and control.c; read.c calls writer.c and
+ * query.c; writer.c calls conn.c and journal.c; trace.c calls query.c;
+ * conn.c calls control.c (its socket in the epoll set); control.c,
+ * idfile.c, journal.c and query.c call only base.c, buf.c and record.c.
  */
 
 /* A connection with a batch that has more to send wants POLLOUT. */
@@ -343,6 +347,14 @@ uint64_t store_writer_unsettled(const struct store *s);
 void store_read_process(struct store *s);
 int store_read_timeout_ms(const struct store *s);
 void store_read_free(struct store *s);	/* no handler is called */
+
+/* control.c, driven by store.c (and store_want in conn.c) */
+void store_control_process(struct store *s);
+int store_control_timeout_ms(const struct store *s);
+/* Keeps the control socket's epoll registration current; true when it
+ * waits for something. */
+bool store_control_want(const struct store *s);
+void store_control_free(struct store *s);	/* no handler is called */
 
 /* query.c: the SQL of the reads and the parsing of their results (no
  * I/O), shared by read.c and trace.c. A query is its text and its

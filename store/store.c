@@ -78,6 +78,7 @@ struct store *store_free(struct store *s)
 		return NULL;
 	/* queries in flight: none of their handlers is called */
 	store_read_free(s);
+	store_control_free(s);
 	store_writer_free(s);
 	store_conn_close(s);
 	free(s->instance);
@@ -87,14 +88,15 @@ struct store *store_free(struct store *s)
 
 int store_timeout_ms(const struct store *s)
 {
-	int t[3], min = -1;
+	int t[4], min = -1;
 
 	if (!s)
 		return -1;
 	t[0] = store_conn_timeout_ms(s);
 	t[1] = store_writer_timeout_ms(s);
 	t[2] = store_read_timeout_ms(s);
-	for (int i = 0; i < 3; i++)
+	t[3] = store_control_timeout_ms(s);
+	for (int i = 0; i < 4; i++)
 		if (t[i] >= 0 && (min < 0 || t[i] < min))
 			min = t[i];
 	return min;
@@ -129,8 +131,10 @@ void store_process(struct store *s)
 	store_writer_tick(s);
 	process_writer(s);
 	/* last: the batches that just committed may let a read go */
-	if (s->state != STORE_UNCONFIGURED)
+	if (s->state != STORE_UNCONFIGURED) {
 		store_read_process(s);
+		store_control_process(s);
+	}
 }
 
 enum store_state store_state(const struct store *s)

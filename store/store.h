@@ -410,6 +410,126 @@ struct store_outbox_stats {
 void store_outbox_stats(const struct store_outbox *o,
 			struct store_outbox_stats *st);
 
+/* ---- the control connection and the instance registry (control.c) ----
+ * One more connection of the store, apart from the writer's and the
+ * reader's: same conninfo, same reconnect backoff, non-blocking, part of
+ * store_fd()'s epoll set, driven by store_process(). Started by
+ * store_control_start(); without a database URL it never runs.
+ *
+ * After every connect it first registers the instance: in one transaction
+ * under an advisory lock (so two instances starting at once get distinct
+ * ids) it upserts the instances row of store_instance.name (addresses,
+ * data_dir, host, pid, state, started_at, heartbeat_at = now(), version).
+ * A row of the same name whose heartbeat is fresher than 15 s, in state
+ * active or draining, of another host, or of another pid of this host
+ * with another data_dir (one with this data_dir is dead: the caller holds
+ * its lock), refuses the registration (split brain). Then heartbeat_at =
+ * now() every 5 s (no NOTIFY). The connection sets statement_timeout = 5 s.
+ *
+ * Statements of other modules (cross-instance commands) run on the same
+ * connection through store_control_exec(), strictly in the order queued,
+ * one at a time, only while registered. Every handler runs from
+ * store_process(), never from inside the call that queued the work.
+ * Main thread only. */
+struct store_instance {
+	const char *name;		/* required: the configuration's instance */
+	unsigned id;			/* instance_id 1..65535; 0: automatic: the
+					 * row of this name keeps its id, a new name
+					 * gets preferred_id if free, else the lowest
+					 * free id */
+	unsigned preferred_id;		/* automatic only: e.g. the id cached in
+					 * data_dir; 0: none */
+	const char *sip_addr, *http_addr, *data_dir, *host, *version;
+	int pid;
+	int64_t started_at;		/* microseconds since the epoch */
+};
+
+/* After every registration attempt. err 0: registered, id is this
+ * instance's; EEXIST: split brain (why: the other row's host, pid and
+ * heartbeat age); EADDRINUSE: instance_id is another name's, or this name
+ * is registered with another id; ENOSPC: no free id; EIO: the statement
+ * failed. On an error the connection is dropped and registration is tried
+ * again after the backoff. why is a log-ready line (never NULL). */
+typedef void (store_registered_h)(int err, unsigned id, const char *why,
+				  void *arg);
+/* Copies inst; starts connecting. EINVAL (no name, id > 65535), EALREADY,
+ * ENOTSUP (no database configured), ENOMEM. */
+int store_control_start(struct store *s, const struct store_instance *inst,
+			store_registered_h *h, void *arg);
+/* The registry state: "active", "draining" or "stopped". Written at once
+ * when registered (queued behind the statements before it), and by every
+ * later registration. EINVAL, ENOMEM. */
+int store_control_state(struct store *s, const char *state);
+/* The id registered in this process (0: none yet). */
+unsigned store_control_id(const struct store *s);
+/* Registered on the current connection: store_control_exec() may run. */
+bool store_control_up(const struct store *s);
+/* Statements queued or in flight (shutdown waits for "stopped"). */
+bool store_control_busy(const struct store *s);
+
+/* Hook (a): called after every successful (re)connect + registration,
+ * before any statement queued later: LISTEN here, then scan what may
+ * have been missed while disconnected (a notification sent meanwhile is
+ * lost). One handler; NULL removes it. Both handler setters may be called
+ * before or after store_control_start(). */
+typedef void (store_control_up_h)(unsigned id, void *arg);
+void store_control_up_handler_set(struct store *s, store_control_up_h *h,
+				  void *arg);
+/* Hook (c): every notification (LISTEN/NOTIFY) received on the control
+ * connection; strings are lent for the call. */
+typedef void (store_notify_h)(const char *channel, const char *payload,
+			      void *arg);
+void store_control_notify_handler_set(struct store *s, store_notify_h *h,
+				      void *arg);
+
+/* A statement's result, lent to its handler for the call only. */
+struct store_rows;
+size_t store_rows_count(const struct store_rows *r);
+unsigned store_rows_columns(const struct store_rows *r);
+/* A value as text; NULL for SQL NULL or past the end. */
+const char *store_rows_value(const struct store_rows *r, size_t row,
+			     unsigned col);
+/* Rows an INSERT/UPDATE/DELETE touched (PQcmdTuples). */
+unsigned long long store_rows_affected(const struct store_rows *r);
+
+/* err: 0 (rows valid), EIO (the server refused: logged with its message;
+ * rows still carry no data), ETIMEDOUT (statement_timeout), ENOTCONN (the
+ * connection was lost before the answer: the statement may or may not
+ * have run). */
+typedef void (store_exec_h)(int err, const struct store_rows *rows,
+			    void *arg);
+struct store_exec;		/* a statement queued or in flight */
+/* Hook (b): queues sql on the control connection, after everything queued
+ * before it. nparams 0: sent as a simple query (several statements
+ * separated by ';' are allowed and run as one transaction; rows are the
+ * last statement's); else one statement with $1..$n text parameters
+ * (NULL: SQL NULL). Everything is copied. h (may be NULL) is called once,
+ * from store_process(). *xp (may be NULL) is valid until h runs or
+ * store_control_cancel(). EINVAL, ENOMEM, ENOTCONN (not registered now:
+ * h is never called). */
+int store_control_exec(struct store *s, const char *sql, int nparams,
+		       const char *const *params, store_exec_h *h, void *arg,
+		       struct store_exec **xp);
+/* h is never called; a statement already sent still runs. NULL-safe. */
+void store_control_cancel(struct store_exec *x);
+
+/* The data_dir lock and the instance id cache (idfile.c): data_dir/
+ * instance.id, locked with flock(LOCK_EX|LOCK_NB) for the life of the
+ * process, so a second daemon on the same data_dir is refused; it holds
+ * the id last registered, so that a restart while PostgreSQL is away
+ * still mints SIDs with the right id. */
+struct store_idfile;
+/* Opens (creating) dir/instance.id and locks it; *id gets the cached id
+ * (0: none or unreadable). EBUSY (another process holds it), or the
+ * errno of the file. */
+int store_idfile_open(struct store_idfile **fp, const char *dir,
+		      unsigned *id);
+/* Rewrites the cached id (fsync'd). 0 or an errno. */
+int store_idfile_write(struct store_idfile *f, unsigned id);
+/* Unlocks and closes; NULL-safe, returns NULL. */
+struct store_idfile *store_idfile_close(struct store_idfile *f);
+/* ---- end of the control connection and the instance registry ---- */
+
 /* ---- migrations (blocking: for "dialerd migrate" and start-up) ---- */
 
 enum store_migrate_mode {

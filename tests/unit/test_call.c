@@ -109,8 +109,36 @@ static void test_params(void)
 	call_params_free(&p);
 }
 
+/* SIDs: CA + 4 hex digits of the instance id + 28 random hex digits */
+static void test_sid(void)
+{
+	char sid[40], other[40];
+	bool hex = true;
+
+	call_sid_instance_set(0x1a2b);
+	call_sid_new(sid);
+	call_sid_new(other);
+	is_int((int)strlen(sid), 34, "a SID is 34 characters");
+	ok(strncmp(sid, "CA1a2b", 6) == 0, "CA + the instance id in 4 hex digits (%s)", sid);
+	for (int i = 2; i < 34; i++)
+		hex = hex && strchr("0123456789abcdef", sid[i]);
+	ok(hex, "then lower-case hex digits");
+	ok(strcmp(sid, other) != 0, "two SIDs differ");
+	is_int((int)call_sid_instance(sid), 0x1a2b, "call_sid_instance reads the id back");
+	call_sid_instance_set(1);
+	call_sid_new(sid);
+	is_int((int)call_sid_instance(sid), 1, "id 1: CA0001...");
+	is_int((int)call_sid_instance("CAffff0123456789abcdef0123456789ab"), 65535, "id ffff");
+	is_int((int)call_sid_instance("CA00000123456789abcdef0123456789ab"), 0, "id 0: none");
+	is_int((int)call_sid_instance("CA0001"), 0, "too short: 0");
+	is_int((int)call_sid_instance("CA0001zz23456789abcdef0123456789ab"), 0, "not hex: 0");
+	is_int((int)call_sid_instance("XX00010123456789abcdef0123456789ab"), 0, "not CA: 0");
+	is_int((int)call_sid_instance(NULL), 0, "NULL: 0");
+}
+
 int main(void)
 {
+	test_sid();
 	test_outcome();
 	test_dial_outcome();
 	test_uri();
