@@ -109,7 +109,7 @@ cluster_sip() { eval "echo \$CL_SIP_$1"; }
 cluster_http() { eval "echo \$CL_HTTP_$1"; }
 
 # cluster_kam_start [-A NAME=VALUE...]: Kamailio with contrib's configuration and test values
-# (probe every second, 2 failures out, 2 successes in, 2 s without a reply fails a branch),
+# (probe every second (CL_PING), 2 failures out, 2 successes in, 2 s without a reply fails a branch),
 # every started instance in set 1. KAM_PORT, KAM_PID, KAM_CTL (for kamcmd -s).
 cluster_kam_start() {
 	KAM_PORT=$(cl_port 127.0.0.1)
@@ -122,15 +122,15 @@ cluster_kam_start() {
 	"$KAMAILIO" -f "$TOP/contrib/kamailio/dialerd-dispatcher.cfg" -DD -E -m 64 -M 8 \
 		-Y "$WORK/kam" -w "$WORK/kam" \
 		-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "DS_LIST=\"$WORK/dispatcher.list\"" \
-		-A "CTL_SOCK=\"$KAM_CTL\"" -A DS_PING_INTERVAL=1 -A FR_TIMER=2000 \
+		-A "CTL_SOCK=\"$KAM_CTL\"" -A "DS_PING_INTERVAL=${CL_PING:-1}" -A FR_TIMER=2000 \
 		-A FR_INV_TIMER=30000 -A CHILDREN=2 "$@" \
 		>>"$WORK/kamailio.log" 2>&1 </dev/null &
 	KAM_PID=$!
 	dlr_track $KAM_PID
 	cl_wait_udp 127.0.0.1 "$KAM_PORT" || harness_error "Kamailio did not start (see kamailio.log)"
-	# every destination answers its probes: active and probing ("AP")
+	# every destination active ("AP": active and probing; "AX" before its first probe)
 	for _n in $CLUSTER_NAMES; do
-		cluster_wait_state "$_n" AP 15 || harness_error "Kamailio never saw $_n up: $(cluster_ds_list)"
+		cluster_wait_state "$_n" 'A.' 15 || harness_error "Kamailio never saw $_n up: $(cluster_ds_list)"
 	done
 }
 
@@ -146,10 +146,10 @@ cluster_state() {
 	cluster_ds_list | awk -v u="sip:$(cluster_sip "$1")" '$1 == u { print $2 }'
 }
 
-# cluster_wait_state NAME FLAGS SECONDS
+# cluster_wait_state NAME FLAGS-REGEX SECONDS
 cluster_wait_state() {
 	_d=$(( $(date +%s) + $3 ))
-	until [ "$(cluster_state "$1")" = "$2" ]; do
+	until cluster_state "$1" | grep -Eq "^($2)\$"; do
 		[ "$(date +%s)" -le $_d ] || return 1
 		sleep 0.2
 	done
@@ -225,6 +225,42 @@ Content-Length: 0
   <recv response="200"/>
 </scenario>
 XML
+}
+
+# cluster_refused NAME: one INVITE through Kamailio that must be refused (408, 480, 500 or 503:
+# SIPp fails on any other answer); waits for it; the code in $WORK/NAME.msg (cluster_final_code)
+cluster_refused() {
+	[ -f "$WORK/cl_uac.xml" ] || cluster_scenarios
+	sed -e '/<recv response="200" rtd="true" rrs="true"\/>/,$d' "$WORK/cl_uac.xml" >"$WORK/cl_refused.xml"
+	cat >>"$WORK/cl_refused.xml" <<'XML'
+  <recv response="408" optional="true" next="ack"/>
+  <recv response="480" optional="true" next="ack"/>
+  <recv response="500" optional="true" next="ack"/>
+  <recv response="503"/>
+  <label id="ack"/>
+  <send>
+    <![CDATA[
+ACK sip:+15550100@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: "Carol Caller" <sip:+15550199@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+To: <sip:+15550100@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+</scenario>
+XML
+	sipp_start "$1" "$WORK/cl_refused.xml" "127.0.0.1:$KAM_PORT" -i 127.0.0.1 \
+		-p "$(cl_port 127.0.0.1)" -m 1 -trace_msg -message_file "$WORK/$1.msg"
+	sipp_wait "$1" 30
+}
+
+# cluster_final_code NAME: the status line of the final answer SIPp NAME got to its INVITE
+cluster_final_code() {
+	grep -E '^SIP/2.0 [2-6][0-9][0-9] ' "$WORK/$1.msg" | tail -n 1 | tr -d '\r'
 }
 
 # cluster_uac NAME RATE COUNT HOLD_MS [SIPP ARGS...]: COUNT calls at RATE calls/s through
