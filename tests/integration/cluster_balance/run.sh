@@ -28,6 +28,8 @@ nb=$(grep -c "^Contact: <sip:[^>]*@$B[;>]" "$WORK/uac.msg")
 [ "$na" -ge $(( N / 4 )) ] && [ "$nb" -ge $(( N / 4 )) ] ||
 	fail "answers are not spread: $na from a, $nb from b"
 pass "answers spread over both instances: $na from a, $nb from b"
+assert_eq "$(grep -cE "^c=IN IP4 ${A%:*}[[:space:]]*$" "$WORK/uac.msg") $(grep -cE "^c=IN IP4 ${B%:*}[[:space:]]*$" "$WORK/uac.msg")" "$na $nb" \
+	"each answer's media (the relay) is on the answering instance's own address"
 assert_eq "$(grep -c "^Record-Route: <sip:127.0.0.1:$KAM_PORT;" "$WORK/uac.msg")" "$N" \
 	"every 200 carries Kamailio's Record-Route"
 assert_eq "$(grep -c "^BYE sip:[^ ]*@$A[; ]" "$WORK/uac.msg")" "$na" \
