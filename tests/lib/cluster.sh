@@ -110,7 +110,8 @@ cluster_http() { eval "echo \$CL_HTTP_$1"; }
 
 # cluster_kam_start [-A NAME=VALUE...]: Kamailio with contrib's configuration and test values
 # (probe every second (CL_PING), 2 failures out, 2 successes in, 2 s without a reply fails a branch),
-# every started instance in set 1. KAM_PORT, KAM_PID, KAM_CTL (for kamcmd -s).
+# every started instance in set 1; CL_ALG=10 selects by call load instead of round robin.
+# KAM_PORT, KAM_PID, KAM_CTL (for kamcmd -s).
 cluster_kam_start() {
 	KAM_PORT=$(cl_port 127.0.0.1)
 	mkdir -p "$WORK/kam"
@@ -123,7 +124,7 @@ cluster_kam_start() {
 		-Y "$WORK/kam" -w "$WORK/kam" \
 		-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "DS_LIST=\"$WORK/dispatcher.list\"" \
 		-A "CTL_SOCK=\"$KAM_CTL\"" -A "DS_PING_INTERVAL=${CL_PING:-1}" -A FR_TIMER=2000 \
-		-A FR_INV_TIMER=30000 -A CHILDREN=2 "$@" \
+		-A FR_INV_TIMER=30000 -A CHILDREN=2 ${CL_ALG:+-A "DS_ALG=\"$CL_ALG\""} "$@" \
 		>>"$WORK/kamailio.log" 2>&1 </dev/null &
 	KAM_PID=$!
 	dlr_track $KAM_PID
