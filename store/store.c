@@ -21,6 +21,7 @@ static void settings(struct store *s, const struct store_conf *conf)
 	s->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
 	s->queue_max_bytes = conf->queue_max_bytes ? conf->queue_max_bytes
 						   : (size_t)64 << 20;
+	s->pm.retention_days = conf->retention_days;
 }
 
 static int open_journal(struct store *s, const struct store_conf *conf)
@@ -79,6 +80,7 @@ struct store *store_free(struct store *s)
 	/* queries in flight: none of their handlers is called */
 	store_read_free(s);
 	store_writer_free(s);
+	store_partition_free(s);
 	store_conn_close(s);
 	free(s->instance);
 	free(s);
@@ -87,14 +89,15 @@ struct store *store_free(struct store *s)
 
 int store_timeout_ms(const struct store *s)
 {
-	int t[3], min = -1;
+	int t[4], min = -1;
 
 	if (!s)
 		return -1;
 	t[0] = store_conn_timeout_ms(s);
 	t[1] = store_writer_timeout_ms(s);
 	t[2] = store_read_timeout_ms(s);
-	for (int i = 0; i < 3; i++)
+	t[3] = store_partition_timeout_ms(s);
+	for (int i = 0; i < 4; i++)
 		if (t[i] >= 0 && (min < 0 || t[i] < min))
 			min = t[i];
 	return min;
@@ -112,6 +115,7 @@ static void process_writer(struct store *s)
 	case STORE_CONN_UP:
 		for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
 			store_writer_on_connected(s, &s->w[i]);
+		store_partition_kick(s);
 		/* fall through */
 	case STORE_CONN_READY:
 		if (s->state == STORE_UP)
@@ -129,8 +133,10 @@ void store_process(struct store *s)
 	store_writer_tick(s);
 	process_writer(s);
 	/* last: the batches that just committed may let a read go */
-	if (s->state != STORE_UNCONFIGURED)
+	if (s->state != STORE_UNCONFIGURED) {
 		store_read_process(s);
+		store_partition_process(s);
+	}
 }
 
 enum store_state store_state(const struct store *s)
