@@ -391,6 +391,10 @@ struct query {
 	char *sql;
 	int nparams;
 	char *params[QUERY_MAX_PARAMS];
+	/* a fetch by SID looks in recent days first: params[window] and
+	 * [window + 1] bound created_at; no row: read.c sends it again with
+	 * them at -infinity and infinity (0: no window) */
+	int window;
 };
 void store_query_clear(struct query *q);
 /* EINVAL (a bad filter) or ENOMEM */
