@@ -391,10 +391,12 @@ struct query {
 	char *sql;
 	int nparams;
 	char *params[QUERY_MAX_PARAMS];
-	/* a fetch by SID looks in recent days first: params[window] and
-	 * [window + 1] bound created_at; no row: read.c sends it again with
-	 * them at -infinity and infinity (0: no window) */
+	/* a fetch by SID or a list's first page looks in recent days
+	 * first: params[window] and [window + 1] bound created_at; fewer
+	 * than window_rows rows: read.c sends it again with them at
+	 * -infinity and infinity (window 0: none) */
 	int window;
+	int window_rows;
 };
 void store_query_clear(struct query *q);
 /* EINVAL (a bad filter) or ENOMEM */

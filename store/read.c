@@ -241,14 +241,16 @@ static bool is_timeout(const PGresult *res)
 /* The head read's answer is complete: hand it over. */
 static void send_head(struct store *s, struct store_read *r);
 
-/* A fetch by SID found nothing in its recent days: every day now. */
+/* A fetch by SID found nothing in its recent days, or a list less than a
+ * page: every day now. */
 static bool widen(struct store *s, struct store_read *r)
 {
 	int w = r->q.window;
 	char *lo, *hi;
 
 	if (r->kind != RK_CALLS || !w || r->cancelled || !r->res ||
-	    PQresultStatus(r->res) != PGRES_TUPLES_OK || PQntuples(r->res))
+	    PQresultStatus(r->res) != PGRES_TUPLES_OK ||
+	    PQntuples(r->res) >= r->q.window_rows)
 		return false;
 	lo = strdup("-infinity");
 	hi = strdup("infinity");
