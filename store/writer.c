@@ -342,7 +342,8 @@ static int calls_copy(struct batch *b)
 static int aside_sql(struct sbuf *q, int t, const char *errmsg)
 {
 	const char *name = store_rec_table_name(t);
-	int err = sbuf_put(q, "insert into late_rows (table_name, row_data, error) select '", 60);
+	int err = sbuf_put(q, "insert into late_rows (table_name, row_data, error)"
+			   " select '", 60);
 
 	if (!err)
 		err = sbuf_put(q, name, strlen(name));
@@ -637,7 +638,8 @@ static void finish_query(struct store *s, struct wconn *w)
 	}
 	w->phase = W_IDLE;
 	if (!b->failed && b->cur.aside) {
-		log_row(LOG_WARNING, b, "no partition takes it: set aside in late_rows");
+		log_row(LOG_WARNING, b, "failed with 23514 (no partition for it): "
+			"set aside in late_rows");
 		s->stats.rows_set_aside++;
 		return;
 	}
