@@ -27,8 +27,11 @@
  *      CONCURRENTLY (FINALIZE for one left pending by an interrupted run)
  *      and DROP TABLE, each its own statement, each logged.
  * A run starts when the writer's connections come up and then hourly; a
- * day of runs missed still leaves 6 days of partitions. lock_timeout bounds
- * the wait for the parent table's lock when creating a partition; a failed
+ * day of runs missed still leaves 6 days of partitions. lock_timeout (10 s)
+ * bounds the wait for the parent table's lock when creating a partition;
+ * the retention statements wait without one, up to the run's deadline
+ * (10 minutes, then the connection is dropped and a detach left half-done
+ * is finished by the next run's FINALIZE); a failed
  * run is logged, counted and tried again at the next hour. The connection
  * is polled from store_process() every POLL_MS while a run is in progress:
  * it is not part of the epoll set, and a run takes seconds once an hour.
@@ -171,7 +174,11 @@ static void pm_step(struct store *s, PGresult *last)
 			return;
 		}
 		m->step = PM_S_LIST;
-		snprintf(sql, sizeof(sql), "select parent, child, pending from "
+		/* a concurrent detach waits for every transaction that
+		 * may use the partition (a long report): no lock_timeout,
+		 * the run's deadline bounds it */
+		snprintf(sql, sizeof(sql), "set lock_timeout to 0;"
+			 "select parent, child, pending from "
 			 "call_log_expired_partitions(%u)", m->retention_days);
 		pm_send(s, sql);
 		return;
