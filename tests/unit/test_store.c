@@ -631,6 +631,53 @@ static void test_old_rows(void)
 	sbuf_free(&q);
 }
 
+/* A webhook row's params go into one JSON object: quotes, backslashes and
+ * control characters escaped, plain runs as they are, a NULL value empty. */
+static void test_webhook_json(void)
+{
+	struct store *s = NULL;
+	struct store_conf conf = {
+		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+		.batch_rows = 1000, .flush_ms = 10000,
+	};
+	char big[3001];
+	struct store_param params[] = {
+		{"CallSid", "CA0123"},
+		{"q\"uo\\te", "a\"b\\c\td\x01" "e\n"},
+		{"Empty", NULL},
+		{"Big", big},
+		{"", "\"\""},
+	};
+	struct store_webhook w = {
+		.call_sid = "CA0123", .kind = "status-callback", .sequence_number = 1,
+		.attempt = 1, .method = "POST", .url = "http://127.0.0.1/cb",
+		.params = params, .nparams = 5, .latency_ms = -1,
+	};
+	const char *want_head = "{\"CallSid\":\"CA0123\",\"q\\\"uo\\\\te\":"
+		"\"a\\\"b\\\\c\\u0009d\\u0001e\\u000a\",\"Empty\":\"\",\"Big\":\"";
+	const char *want_tail = "\",\"\":\"\\\"\\\"\"}";
+	struct rec r;
+	size_t flen, hl = strlen(want_head), tl = strlen(want_tail);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	if (!ok(store_alloc(&s, &conf) == 0, "store for the webhook row"))
+		return;
+	ok(store_webhook_add(s, &w) == 0, "webhook row queued");
+	if (ok(store_rec_frame_check(s->queue.p, s->queue.len, &flen) == 0 &&
+	       store_rec_decode(&r, s->queue.p + REC_HDR, flen - REC_HDR) == 0 &&
+	       r.ncols > 6, "webhook row decodes")) {
+		const struct rec_col *c = &r.col[6];
+
+		is_int(c->len, (long long)(hl + 3000 + tl), "params JSON length");
+		ok(c->len == hl + 3000 + tl && !memcmp(c->p, want_head, hl) &&
+		   !memcmp((const char *)c->p + hl, big, 3000) &&
+		   !memcmp((const char *)c->p + hl + 3000, want_tail, tl),
+		   "params JSON escaped byte for byte");
+	}
+	store_free(s);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/test_store.XXXXXX";
@@ -645,6 +692,7 @@ int main(void)
 	test_crc32();
 	test_escape();
 	test_records();
+	test_webhook_json();
 	test_old_rows();
 	test_policy_names();
 	test_journal(dir1);
