@@ -235,6 +235,10 @@ struct store_stats {
 	unsigned long long rows_journaled;
 	unsigned long long journal_bytes;	/* current journal file size */
 	unsigned long long rows_discarded;	/* no database configured */
+	/* failover (resend.c) */
+	unsigned long long failovers;	/* reconnects that reached another server */
+	unsigned long long rows_resent;	/* rows sent again after one */
+	unsigned long long resend_dropped;	/* rows the 64 MiB bound pushed out */
 };
 void store_stats(const struct store *s, struct store_stats *st);
 
