@@ -191,12 +191,13 @@ static PGresult *ask(PGconn *c, const char *sql)
 }
 
 /*
- * pg_control_system() and pg_control_checkpoint() are executable by
- * superusers and members of pg_monitor (PostgreSQL 15 revokes them from
- * PUBLIC... or not: either way a refusal is handled). The checkpoint's
- * timeline lags a promotion until the first checkpoint after it, so the
- * timeline of the current WAL file (pg_walfile_name(pg_current_wal_lsn()),
- * PUBLIC) counts too; a reader of neither is "unknown".
+ * pg_control_system() and pg_control_checkpoint() are executable by any
+ * user on PostgreSQL 15 (checked with a plain login role); older or locked
+ * down servers may refuse them, and then only the timeline is read. The
+ * checkpoint's timeline lags a promotion until the first checkpoint after
+ * it, so the timeline of the current WAL file
+ * (pg_walfile_name(pg_current_wal_lsn())) counts too; a server answering
+ * neither is "unknown", and every reconnect to it re-sends the ring.
  */
 static const char identify_sql[] =
 	"select (select system_identifier::text from pg_control_system()),"
@@ -221,8 +222,7 @@ void store_resend_on_connected(struct store *s, void *pgconn)
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (!r->warned)
 			store_log(LOG_WARNING, "database: cannot read the server's identity "
-				  "(%s); reading the timeline only (grant pg_monitor to the "
-				  "user for the system identifier)",
+				  "(%s); reading the timeline only",
 				  res ? PQresultErrorMessage(res) : PQerrorMessage(c));
 		PQclear(res);
 		res = ask(c, identify_tli_sql);
