@@ -102,6 +102,9 @@ static const struct ckey keys[] = {
 	{"store_journal_max_mb", C_UINT, OFF(store_journal_max_mb), "1024", 1,
 	 1048576, "call log: the journal in data_dir may grow to this many MiB; "
 	 "past it rows wait in memory, then are dropped and counted"},
+	{"call_log_retention_days", C_UINT, OFF(call_log_retention_days), "0", 0,
+	 36500, "call log: drop daily partitions older than this many days; "
+	 "0 keeps everything"},
 	{"sip_max_inbound", C_UINT, OFF(sip_max_inbound), "1000", 1, 1000000,
 	 "concurrent inbound calls; more INVITEs get 503 at once"},
 	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,

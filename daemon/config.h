@@ -37,6 +37,7 @@ struct config {
 	unsigned store_flush_ms;	/* call log flush interval */
 	unsigned store_queue_max_bytes;	/* call log memory bound */
 	unsigned store_journal_max_mb;	/* call log journal file cap */
+	unsigned call_log_retention_days;	/* 0: keep every day */
 	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */
 	unsigned sip_max_legs;		/* concurrent outgoing legs */
 	unsigned sip_max_queue_delay_ms;	/* overload bound */

@@ -118,6 +118,14 @@ static void collect(void *arg)
 	metrics_set("dialerd_store_rows_resent_total", NULL, (double)st.rows_resent);
 	metrics_set("dialerd_store_resend_dropped_total", NULL,
 		    (double)st.resend_dropped);
+	metrics_set("dialerd_store_rows_set_aside_total", NULL,
+		    (double)st.rows_set_aside);
+	metrics_set("dialerd_store_partitions_created_total", NULL,
+		    (double)st.partitions_created);
+	metrics_set("dialerd_store_partitions_dropped_total", NULL,
+		    (double)st.partitions_dropped);
+	metrics_set("dialerd_store_partition_maintenance_failures_total", NULL,
+		    (double)st.maintenance_failures);
 }
 
 static const struct {
@@ -151,6 +159,14 @@ static const struct {
 	 "committed call-log rows sent again after a failover"},
 	{"dialerd_store_resend_dropped_total", METRICS_COUNTER,
 	 "committed call-log rows pushed out of the 64 MiB re-send ring"},
+	{"dialerd_store_rows_set_aside_total", METRICS_COUNTER,
+	 "call-log rows no daily partition takes, stored in late_rows"},
+	{"dialerd_store_partitions_created_total", METRICS_COUNTER,
+	 "daily call-log partitions this instance created"},
+	{"dialerd_store_partitions_dropped_total", METRICS_COUNTER,
+	 "daily call-log partitions detached and dropped by retention"},
+	{"dialerd_store_partition_maintenance_failures_total", METRICS_COUNTER,
+	 "partition maintenance runs that failed (retried at the next run)"},
 };
 
 /* Shutdown waits while rows are queued or a batch is in flight and the
@@ -209,6 +225,7 @@ int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 		.flush_ms = cfg->store_flush_ms,
 		.queue_max_bytes = cfg->store_queue_max_bytes,
 		.journal_max_bytes = (unsigned long long)cfg->store_journal_max_mb << 20,
+		.retention_days = cfg->call_log_retention_days,
 		.wake = on_store_wake,
 	};
 	struct db *db;

@@ -68,7 +68,9 @@ static void log_event(const struct dial_event *ev)
 			  ev->from ? ev->from : "");
 		break;
 	default:
-		log_write(LOG_INFO, "sip", ev->leg_id, "%s %u",
+		/* progress, answer, bridge: the call log has each as an
+		 * event; at info a call costs its first and last lines only */
+		log_write(LOG_DEBUG, "sip", ev->leg_id, "%s %u",
 			  dial_ev_name(ev->type), ev->code);
 		break;
 	}

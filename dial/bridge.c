@@ -102,7 +102,7 @@ void dial_bridge_run(struct dial *d, const char *id_a, const char *id_b)
 			 "unbridge", id_a, id_b ? " " : "", id_b ? id_b : "",
 			 strerror(err));
 	else
-		dial_log(LOG_INFO, "leg=%s: %s%s", id_a, id_b ?
+		dial_log(LOG_DEBUG, "leg=%s: %s%s", id_a, id_b ?
 			 "media bridged to " : "media unbridged",
 			 id_b ? id_b : "");
 

@@ -165,7 +165,8 @@ static bool sa_key(const struct sockaddr *sa, uint8_t a[16], uint16_t *port)
 	return false;
 }
 
-int dial_dest_add_exact(struct dial_dest *dd, const struct sockaddr *sa)
+int dial_dest_add_exact(struct dial_dest *dd, const struct sockaddr *sa,
+			bool stream)
 {
 	struct dial_dest_rule r;
 
@@ -174,6 +175,7 @@ int dial_dest_add_exact(struct dial_dest *dd, const struct sockaddr *sa)
 		return EINVAL;
 	r.plen = 128;
 	r.exact = true;
+	r.stream = stream;
 	return rule_push(dd, &r);
 }
 
@@ -189,7 +191,8 @@ static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned plen)
 }
 
 const struct dial_dest_rule *dial_dest_match(const struct dial_dest *dd,
-					     const struct sockaddr *sa)
+					     const struct sockaddr *sa,
+					     bool stream)
 {
 	uint8_t a[16];
 	uint16_t port;
@@ -199,7 +202,7 @@ const struct dial_dest_rule *dial_dest_match(const struct dial_dest *dd,
 	for (size_t i = 0; i < dd->n; i++) {
 		const struct dial_dest_rule *r = &dd->v[i];
 
-		if (r->exact && r->port != port)
+		if (r->exact && (r->port != port || r->stream != stream))
 			continue;
 		if (prefix_eq(r->a, a, r->plen))
 			return r;
@@ -218,8 +221,8 @@ void dial_dest_rule_print(char *buf, size_t size,
 	else
 		inet_ntop(AF_INET6, r->a, host, sizeof(host));
 	if (r->exact)
-		snprintf(buf, size, v4 ? "self %s:%u" : "self [%s]:%u", host,
-			 r->port);
+		snprintf(buf, size, v4 ? "self %s%s:%u" : "self %s[%s]:%u",
+			 r->stream ? "tcp " : "", host, r->port);
 	else
 		snprintf(buf, size, "%s/%u", host, v4 ? r->plen - 96 : r->plen);
 }

@@ -61,12 +61,14 @@ uint64_t dial_now_us(void);
 /* ---- dest.c: the destination deny list (pure) ---- */
 
 /* One rule: an address prefix, IPv4 kept as ::ffff:a.b.c.d/(96 + n); an
- * exact rule (a listener of ours) matches that address and port only. */
+ * exact rule (a listener of ours) matches that address, port and socket kind
+ * only: a UDP peer may own the number of our TCP or TLS listener. */
 struct dial_dest_rule {
 	uint8_t a[16];
 	uint8_t plen;
 	uint16_t port;
 	bool exact;
+	bool stream;		/* exact: a TCP/TLS listener, else UDP */
 };
 struct dial_dest {
 	struct dial_dest_rule *v;
@@ -77,13 +79,17 @@ struct dial_dest {
  * blanks between them). EINVAL with why ("'10.0.0.1/8': ...") or ENOMEM. */
 int dial_dest_parse(struct dial_dest *dd, const char *list, char *why,
 		    size_t size);
-/* Appends an exact address:port rule (sockaddr_in or sockaddr_in6). */
-int dial_dest_add_exact(struct dial_dest *dd, const struct sockaddr *sa);
-/* The first rule sa falls under, or NULL. IPv4-mapped IPv6 addresses
- * meet the IPv4 rules. */
+/* Appends an exact address:port rule (sockaddr_in or sockaddr_in6) of a
+ * stream (TCP, TLS) or datagram (UDP) listener. */
+int dial_dest_add_exact(struct dial_dest *dd, const struct sockaddr *sa,
+			bool stream);
+/* The first rule a request to sa over a stream or datagram transport falls
+ * under, or NULL. IPv4-mapped IPv6 addresses meet the IPv4 rules. */
 const struct dial_dest_rule *dial_dest_match(const struct dial_dest *dd,
-					     const struct sockaddr *sa);
-/* "169.254.0.0/16", "fe80::/10", "self 127.0.0.1:5060" */
+					     const struct sockaddr *sa,
+					     bool stream);
+/* "169.254.0.0/16", "fe80::/10", "self 127.0.0.1:5060", "self tcp
+ * 127.0.0.1:5061" */
 void dial_dest_rule_print(char *buf, size_t size,
 			  const struct dial_dest_rule *r);
 void dial_dest_reset(struct dial_dest *dd);

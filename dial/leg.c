@@ -279,7 +279,8 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 	media_end(leg, ev);	/* counters, sockets closed */
 	if (ev)
 		dial_evq_emit(&d->evq, ev);
-	dial_log(LOG_INFO, "leg=%s ended: %s code=%u err=%d %s", leg->id,
+	/* the daemon logs the DIAL_EV_ENDED event at info */
+	dial_log(LOG_DEBUG, "leg=%s ended: %s code=%u err=%d %s", leg->id,
 		 dial_end_name(end), code, err, local ? "local" : "remote");
 	if (leg->outbound) {
 		if (d->nout)

@@ -665,7 +665,7 @@ static int dest_guard_h(enum sip_transp tp, const struct sa *dst,
 
 	if (!dst || !mb)
 		return 0;
-	r = dial_dest_match(&d->deny, &dst->u.sa);
+	r = dial_dest_match(&d->deny, &dst->u.sa, tp != SIP_TRANSP_UDP);
 	if (!r)
 		return 0;
 	if (mbuf_get_left(mb) >= 8 && !memcmp(mbuf_buf(mb), "SIP/2.0 ", 8))
@@ -703,7 +703,8 @@ void dial_out_policy_init(struct dial *d)
 			struct sa a;
 
 			if (sip_transp_laddr(d->sip, &a, tps[i], NULL) ||
-			    dial_dest_add_exact(&d->deny, &a.u.sa))
+			    dial_dest_add_exact(&d->deny, &a.u.sa,
+						tps[i] != SIP_TRANSP_UDP))
 				dial_log(LOG_WARNING, "deny_destinations: our "
 					 "%s listener not found",
 					 sip_transp_name(tps[i]));

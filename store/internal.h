@@ -181,6 +181,7 @@ enum wphase {
 struct range {
 	size_t lo, hi;	/* record indexes in the batch */
 	bool safe;	/* through staging tables with ON CONFLICT */
+	bool aside;	/* one row no partition takes (23514): to late_rows */
 };
 
 struct batch {
@@ -249,6 +250,42 @@ struct rconn {
 	unsigned reg_events;
 };
 
+/* partition.c: daily partitions created ahead and dropped past the
+ * retention, on a connection of its own opened for each run */
+enum pm_phase {
+	PM_IDLE,
+	PM_CONNECTING,
+	PM_BUSY,	/* a statement in flight */
+};
+
+enum pm_step {
+	PM_S_LOCK,	/* pg_try_advisory_lock */
+	PM_S_CREATE,	/* call_log_create_partitions() */
+	PM_S_LIST,	/* call_log_expired_partitions(days) */
+	PM_S_TODO,	/* the detach and drop statements, one at a time */
+};
+
+struct pmaint {
+	void *conn;		/* PGconn, during a run only */
+	void *last;		/* PGresult: the statement's last rows */
+	int poll;		/* PostgresPollingStatusType while connecting */
+	enum pm_phase phase;
+	enum pm_step step;
+	unsigned retention_days;	/* 0: keep every day */
+	unsigned long long next_ms;	/* next run (0: not before a connect) */
+	unsigned long long deadline;	/* the run in progress is dropped past it */
+	char **todo;		/* retention statements */
+	size_t ntodo, itodo;
+	bool failed;
+	char sqlstate[6];
+	char errmsg[256];
+};
+
+void store_partition_kick(struct store *s);	/* a run now (writer connected) */
+void store_partition_process(struct store *s);
+int store_partition_timeout_ms(const struct store *s);
+void store_partition_free(struct store *s);
+
 struct store {
 	char *conninfo;
 	char *instance;
@@ -285,6 +322,8 @@ struct store {
 				 * queue_no stays put until the queue empties */
 	uint64_t flush_wanted_no;	/* a read waits for rows up to this one:
 					 * flush them without waiting flush_ms */
+
+	struct pmaint pm;	/* partition.c */
 
 	/* reads (read.c) */
 	struct rconn r;
@@ -376,6 +415,12 @@ struct query {
 	char *sql;
 	int nparams;
 	char *params[QUERY_MAX_PARAMS];
+	/* a fetch by SID or a list's first page looks in recent days
+	 * first: params[window] and [window + 1] bound created_at; fewer
+	 * than window_rows rows: read.c sends it again with them at
+	 * -infinity and infinity (window 0: none) */
+	int window;
+	int window_rows;
 };
 void store_query_clear(struct query *q);
 /* EINVAL (a bad filter) or ENOMEM */

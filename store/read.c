@@ -239,12 +239,46 @@ static bool is_timeout(const PGresult *res)
 }
 
 /* The head read's answer is complete: hand it over. */
+static void send_head(struct store *s, struct store_read *r);
+
+/* A fetch by SID found nothing in its recent days, or a list less than a
+ * page: every day now. */
+static bool widen(struct store *s, struct store_read *r)
+{
+	int w = r->q.window;
+	char *lo, *hi;
+
+	if (r->kind != RK_CALLS || !w || r->cancelled || !r->res ||
+	    PQresultStatus(r->res) != PGRES_TUPLES_OK ||
+	    PQntuples(r->res) >= r->q.window_rows)
+		return false;
+	lo = strdup("-infinity");
+	hi = strdup("infinity");
+	if (!lo || !hi) {
+		free(lo);
+		free(hi);
+		return false;	/* answered as "no such call" */
+	}
+	free(r->q.params[w]);
+	free(r->q.params[w + 1]);
+	r->q.params[w] = lo;
+	r->q.params[w + 1] = hi;
+	r->q.window = 0;
+	PQclear(r->res);
+	r->res = NULL;
+	r->sent = false;
+	send_head(s, r);	/* still the head; the connection is idle */
+	return true;
+}
+
 static void deliver(struct store *s, struct store_read *r)
 {
 	PGresult *res = r->res;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	int err = 0;
 
+	if (widen(s, r))
+		return;
 	unlink_read(s, r);
 	if (r->cancelled) {
 		read_free(r);

@@ -21,6 +21,7 @@ static void settings(struct store *s, const struct store_conf *conf)
 	s->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
 	s->queue_max_bytes = conf->queue_max_bytes ? conf->queue_max_bytes
 						   : (size_t)64 << 20;
+	s->pm.retention_days = conf->retention_days;
 }
 
 static int open_journal(struct store *s, const struct store_conf *conf)
@@ -80,6 +81,7 @@ struct store *store_free(struct store *s)
 	store_read_free(s);
 	store_control_free(s);
 	store_writer_free(s);
+	store_partition_free(s);
 	store_conn_close(s);
 	store_resend_free(s);
 	free(s->instance);
@@ -89,7 +91,7 @@ struct store *store_free(struct store *s)
 
 int store_timeout_ms(const struct store *s)
 {
-	int t[4], min = -1;
+	int t[5], min = -1;
 
 	if (!s)
 		return -1;
@@ -97,7 +99,8 @@ int store_timeout_ms(const struct store *s)
 	t[1] = store_writer_timeout_ms(s);
 	t[2] = store_read_timeout_ms(s);
 	t[3] = store_control_timeout_ms(s);
-	for (int i = 0; i < 4; i++)
+	t[4] = store_partition_timeout_ms(s);
+	for (int i = 0; i < 5; i++)
 		if (t[i] >= 0 && (min < 0 || t[i] < min))
 			min = t[i];
 	return min;
@@ -115,6 +118,7 @@ static void process_writer(struct store *s)
 	case STORE_CONN_UP:
 		for (int i = 0; i < s->nconn && s->state == STORE_UP; i++)
 			store_writer_on_connected(s, &s->w[i]);
+		store_partition_kick(s);
 		/* fall through */
 	case STORE_CONN_READY:
 		if (s->state == STORE_UP)
@@ -135,6 +139,7 @@ void store_process(struct store *s)
 	if (s->state != STORE_UNCONFIGURED) {
 		store_read_process(s);
 		store_control_process(s);
+		store_partition_process(s);
 	}
 }
 

@@ -51,6 +51,8 @@ struct store_conf {
 	unsigned long long journal_max_bytes;	/* journal file cap; past it
 					 * rows wait in memory, then are
 					 * dropped (default 1 GiB) */
+	unsigned retention_days;	/* call log: daily partitions older
+					 * than this are dropped; 0 keeps all */
 	store_wake_h *wake;		/* optional */
 	void *wake_arg;
 };
@@ -239,6 +241,12 @@ struct store_stats {
 	unsigned long long failovers;	/* reconnects that reached another server */
 	unsigned long long rows_resent;	/* rows sent again after one */
 	unsigned long long resend_dropped;	/* rows the 64 MiB bound pushed out */
+	/* call-log partitions (partition.c, migrations/0006): rows no
+	 * partition takes (SQLSTATE 23514), stored in late_rows instead */
+	unsigned long long rows_set_aside;
+	unsigned long long partitions_created;
+	unsigned long long partitions_dropped;
+	unsigned long long maintenance_failures;
 };
 void store_stats(const struct store *s, struct store_stats *st);
 

@@ -38,7 +38,9 @@ static const char setup_sql[] =
  * per SID. Across batches the upsert folds a snapshot into the stored row
  * the same way, whatever the order they arrive in: per column the value of
  * the newest snapshot that has one (a NULL keeps what was known), the
- * earliest created_at, the newest updated_at. The merge commutes, so two
+ * newest updated_at. created_at is in the key (calls is partitioned by it,
+ * migrations/0006): a call's snapshots all carry the one it was created
+ * with. The merge commutes, so two
  * batches in flight on two connections (or a journal replayed late) give
  * the row that applying every snapshot in order would. Rows go in SID
  * order so that two batches touching the same calls lock them in the same
@@ -55,7 +57,7 @@ static const char *const insert_sql[T_COUNT] = {
 	" duration, dial_call_status, updated_at,"
 	" started_at, forwarded_from, dial_group, branch, hangup_by"
 	" from s_calls order by sid"
-	" on conflict (sid) do update set"
+	" on conflict (sid, created_at) do update set"
 	LATEST("account_sid")
 	KNOWN("parent_call_sid")
 	LATEST("instance")
@@ -70,7 +72,6 @@ static const char *const insert_sql[T_COUNT] = {
 	KNOWN("reason_cause")
 	KNOWN("reason_text")
 	KNOWN("codec")
-	" created_at = least(excluded.created_at, calls.created_at),"
 	KNOWN("ringing_at")
 	KNOWN("answered_at")
 	KNOWN("ended_at")
@@ -223,6 +224,7 @@ static int batch_index(struct batch *b)
 	b->ranges[0].hi = n;
 	/* a replayed journal may hold rows that already landed */
 	b->ranges[0].safe = b->from_journal;
+	b->ranges[0].aside = false;
 	b->nranges = n ? 1 : 0;
 	return 0;
 }
@@ -240,6 +242,7 @@ static int push_range(struct batch *b, size_t lo, size_t hi, bool safe)
 	b->ranges[b->nranges].lo = lo;
 	b->ranges[b->nranges].hi = hi;
 	b->ranges[b->nranges].safe = safe;
+	b->ranges[b->nranges].aside = false;
 	b->nranges++;
 	return 0;
 }
@@ -334,6 +337,30 @@ static int calls_copy(struct batch *b)
 	return err;
 }
 
+/* A row no partition takes (23514, migrations/0006) goes to late_rows as
+ * jsonb with the error, from the staging table it was copied into. */
+static int aside_sql(struct sbuf *q, int t, const char *errmsg)
+{
+	const char *name = store_rec_table_name(t);
+	int err = sbuf_put(q, "insert into late_rows (table_name, row_data, error)"
+			   " select '", 60);
+
+	if (!err)
+		err = sbuf_put(q, name, strlen(name));
+	if (!err)
+		err = t == T_CALLS ? sbuf_put(q, "', to_jsonb(s) - 'ord', '", 25)
+				   : sbuf_put(q, "', to_jsonb(s), '", 17);
+	for (const char *c = errmsg; *c && !err; c++)
+		err = *c == '\'' ? sbuf_put(q, "''", 2) : sbuf_putc(q, (unsigned char)*c);
+	if (!err)
+		err = sbuf_put(q, "' from ", 7);
+	if (!err)
+		err = sbuf_put(q, staging[t], strlen(staging[t]));
+	if (!err)
+		err = sbuf_put(q, " s;", 3);
+	return err;
+}
+
 /* Sends the top range as one simple-protocol query: the COPYs, then the
  * inserts. Without BEGIN the whole string is one implicit transaction, so
  * a failure anywhere rolls all of it back and leaves the connection clean.
@@ -384,7 +411,9 @@ static int send_range(struct store *s, struct wconn *w)
 		if (!err)
 			err = sbuf_put(&q, " from stdin (format binary);", 28);
 	}
-	for (int i = 0; i < b->ncopy && !err; i++) {
+	for (int i = 0; i < b->ncopy && !err && b->cur.aside; i++)
+		err = aside_sql(&q, b->copy_order[i], b->errmsg);
+	for (int i = 0; i < b->ncopy && !err && !b->cur.aside; i++) {
 		int t = b->copy_order[i];
 
 		if (t == T_CALLS || b->safe)
@@ -577,6 +606,21 @@ static bool is_data_error(const char *st)
 	return (st[0] == '2' && (st[1] == '2' || st[1] == '3'));
 }
 
+static void log_row(int level, const struct batch *b, const char *what)
+{
+	const unsigned char *p = b->frames.p + b->offs[b->cur.lo];
+	struct rec r;
+	char desc[128] = "?";
+
+	if (store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
+		store_rec_describe(&r, desc, sizeof(desc));
+	if (b->failed)
+		store_log(level, "store: row %s (%s) %s: %s", what, b->sqlstate,
+			  desc, b->errmsg);
+	else
+		store_log(level, "store: row %s: %s", what, desc);
+}
+
 /* A query finished (all results read). */
 static void finish_query(struct store *s, struct wconn *w)
 {
@@ -595,6 +639,12 @@ static void finish_query(struct store *s, struct wconn *w)
 		return;
 	}
 	w->phase = W_IDLE;
+	if (!b->failed && b->cur.aside) {
+		log_row(LOG_WARNING, b, "failed with 23514 (no partition for it): "
+			"set aside in late_rows");
+		s->stats.rows_set_aside++;
+		return;
+	}
 	if (!b->failed) {
 		s->stats.rows_written += b->cur.hi - b->cur.lo;
 		s->stats.batches++;
@@ -629,15 +679,20 @@ static void finish_query(struct store *s, struct wconn *w)
 		}
 		return;
 	}
+	if (b->cur.hi - b->cur.lo == 1 && !b->cur.aside &&
+	    strcmp(b->sqlstate, "23514") == 0) {
+		/* no partition for it (or a check constraint): retrying can
+		 * only fail again; the row goes to late_rows */
+		if (push_range(b, b->cur.lo, b->cur.hi, true)) {
+			store_log(LOG_ERR, "store: out of memory setting a row aside");
+			lost(s);
+			return;
+		}
+		b->ranges[b->nranges - 1].aside = true;
+		return;
+	}
 	if (b->cur.hi - b->cur.lo == 1) {
-		const unsigned char *p = b->frames.p + b->offs[b->cur.lo];
-		struct rec r;
-		char what[128] = "?";
-
-		if (store_rec_decode(&r, p + REC_HDR, frame_len(p) - REC_HDR) == 0)
-			store_rec_describe(&r, what, sizeof(what));
-		store_log(LOG_ERR, "store: row rejected (%s) %s: %s", b->sqlstate,
-			  what, b->errmsg);
+		log_row(LOG_ERR, b, "rejected");
 		s->stats.rows_rejected++;
 		return;
 	}

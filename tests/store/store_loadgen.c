@@ -28,18 +28,30 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: store_loadgen -d CONNINFO [-j DATA_DIR] [-n CALLS] [-s FIRST]\n"
 		"         [-r CALLS_PER_S] [-b BATCH_ROWS] [-f FLUSH_MS] [-B BAD_EVERY]\n"
-		"         [--special] [--hold | --wait SECONDS]\n"
+		"         [-O DAYS [-L EVERY]] [-A UNIX_US] [--special]\n"
+		"         [--hold | --wait SECONDS]\n"
 		"Each call: 1 call row (2 snapshots), 2 events, 1 INVITE with 2 X-\n"
 		"headers, 1 webhook attempt. --hold: after the last row is written or\n"
 		"journaled, print HOLD and wait to be killed. --wait: until all rows\n"
-		"landed (exit 0) or SECONDS passed (exit 1).\n");
+		"landed (exit 0) or SECONDS passed (exit 1). -O: the calls' times are\n"
+		"DAYS days off (negative: past), every EVERYth call only with -L.\n"
+		"-A: every call at that time (microseconds since the epoch), so that\n"
+		"two runs write the same rows (times are in the keys of the\n"
+		"partitioned call log). Prints the rows set aside (no partition).\n");
 	exit(2);
 }
+
+static long offset_days;	/* -O */
+static int64_t fixed_at;	/* -A: every call at this time (µs), not now */
+static unsigned long long offset_every;	/* -L: 0 every call */
 
 static void one_call(struct store *s, unsigned long long i, unsigned bad_every)
 {
 	char sid[40], xseq[24], cid[64], detail[64];
-	int64_t now = store_now_us();
+	int64_t now = fixed_at ? fixed_at : store_now_us();
+
+	if (offset_days && (!offset_every || i % offset_every == 0))
+		now += (int64_t)offset_days * 86400 * 1000000;
 	struct store_header hdrs[] = {
 		{"Via", 3, "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1", 42},
 		{"From", 4, "<sip:alice@127.0.0.1>;tag=1", 27},
@@ -150,7 +162,7 @@ int main(int argc, char **argv)
 	unsigned long long t0, deadline = 0;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "d:j:n:s:r:b:f:B:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:j:n:s:r:b:f:B:O:L:A:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': conf.conninfo = optarg; break;
 		case 'j': conf.data_dir = optarg; break;
@@ -163,6 +175,9 @@ int main(int argc, char **argv)
 		case 'H': hold = true; break;
 		case 'W': wait_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'S': spec = true; break;
+		case 'O': offset_days = strtol(optarg, NULL, 10); break;
+		case 'L': offset_every = strtoull(optarg, NULL, 10); break;
+		case 'A': fixed_at = strtoll(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -232,10 +247,11 @@ int main(int argc, char **argv)
 	}
 	store_stats(s, &st);
 	printf("calls=%llu written=%llu batches=%llu rejected=%llu journaled=%llu "
-	       "journal_bytes=%llu queue=%zu connects=%lu failovers=%llu resent=%llu\n",
+	       "journal_bytes=%llu queue=%zu connects=%lu failovers=%llu resent=%llu "
+	       "set_aside=%llu\n",
 	       n, st.rows_written, st.batches, st.rows_rejected, st.rows_journaled,
 	       st.journal_bytes, st.queue_rows, store_connects(s), st.failovers,
-	       st.rows_resent);
+	       st.rows_resent, st.rows_set_aside);
 	err = wait_s && (store_busy(s) || st.journal_bytes) ? 1 : 0;
 	store_free(s);
 	return err;

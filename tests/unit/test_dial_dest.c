@@ -39,32 +39,44 @@ static struct sockaddr_storage addr(const char *ip, uint16_t port)
 }
 
 /* the rule that denies ip:port, printed, or "" */
-static const char *match(const struct dial_dest *dd, const char *ip,
-			 uint16_t port)
+static const char *match_kind(const struct dial_dest *dd, const char *ip,
+			      uint16_t port, bool stream)
 {
 	static char buf[96];
 	struct sockaddr_storage ss = addr(ip, port);
 	const struct dial_dest_rule *r;
 
-	r = dial_dest_match(dd, (struct sockaddr *)&ss);
+	r = dial_dest_match(dd, (struct sockaddr *)&ss, stream);
 	buf[0] = '\0';
 	if (r)
 		dial_dest_rule_print(buf, sizeof(buf), r);
 	return buf;
 }
 
+/* ... of a UDP request */
+static const char *match(const struct dial_dest *dd, const char *ip,
+			 uint16_t port)
+{
+	return match_kind(dd, ip, port, false);
+}
+
 static void test_match(void)
 {
 	struct dial_dest dd;
 	struct sockaddr_storage self = addr("127.0.0.1", 5060);
+	struct sockaddr_storage tls = addr("127.0.0.1", 41393);
 	char why[160];
 
 	memset(&dd, 0, sizeof(dd));
 	is_int(dial_dest_parse(&dd, DIAL_DENY_DEFAULT, why, sizeof(why)), 0,
 	       "the default parses");
 	ok(dd.self && dd.n == 2, "the default: self and two ranges");
-	is_int(dial_dest_add_exact(&dd, (struct sockaddr *)&self), 0,
-	       "our listener added");
+	is_int(dial_dest_add_exact(&dd, (struct sockaddr *)&self, false), 0,
+	       "our UDP listener added");
+	is_int(dial_dest_add_exact(&dd, (struct sockaddr *)&self, true), 0,
+	       "our TCP listener on the same port added");
+	is_int(dial_dest_add_exact(&dd, (struct sockaddr *)&tls, true), 0,
+	       "our TLS listener on an ephemeral port added");
 	is_str(match(&dd, "169.254.169.254", 80), "169.254.0.0/16",
 	       "v4: the metadata address");
 	is_str(match(&dd, "169.254.0.0", 5060), "169.254.0.0/16", "v4: first");
@@ -85,6 +97,12 @@ static void test_match(void)
 	       "our own listener, mapped");
 	is_str(match(&dd, "127.0.0.1", 5070), "",
 	       "loopback on another port allowed");
+	is_str(match_kind(&dd, "127.0.0.1", 5060, true),
+	       "self tcp 127.0.0.1:5060", "our TCP listener, over TCP");
+	is_str(match_kind(&dd, "127.0.0.1", 41393, true),
+	       "self tcp 127.0.0.1:41393", "our TLS listener, over TLS");
+	is_str(match(&dd, "127.0.0.1", 41393), "",
+	       "a UDP peer on our TLS listener's number is someone else");
 	is_str(match(&dd, "10.1.2.3", 5060), "", "private allowed by default");
 	is_str(match(&dd, "::1", 5060), "", "::1 allowed by default");
 	dial_dest_reset(&dd);

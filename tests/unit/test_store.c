@@ -40,6 +40,39 @@ static void test_escape(void)
 	sbuf_free(&b);
 }
 
+/* The bit-at-a-time definition, to hold the sliced one to. */
+static uint32_t crc32_ref(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+	}
+	return c ^ 0xffffffffu;
+}
+
+static void test_crc32(void)
+{
+	unsigned char buf[1100];
+	unsigned bad = 0;
+
+	ok(store_crc32("123456789", 9) == 0xcbf43926u, "crc32 check value");
+	ok(store_crc32("", 0) == 0, "crc32 of nothing");
+	srand(7);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)rand();
+	/* every length up to 64 at every alignment, then long ones */
+	for (size_t off = 0; off < 8; off++)
+		for (size_t n = 0; n <= 64; n++)
+			bad += store_crc32(buf + off, n) != crc32_ref(buf + off, n);
+	for (size_t n = 1000; n < 1024; n++)
+		bad += store_crc32(buf + 3, n) != crc32_ref(buf + 3, n);
+	ok(bad == 0, "crc32 equals the bitwise definition at every length and "
+	   "alignment (%u differ)", bad);
+}
+
 static void test_records(void)
 {
 	struct sbuf q = {0}, line = {0};
@@ -609,6 +642,7 @@ int main(void)
 		return tap_done();
 	snprintf(dir1, sizeof(dir1), "%s/j1", base);
 	snprintf(dir2, sizeof(dir2), "%s/j2", base);
+	test_crc32();
 	test_escape();
 	test_records();
 	test_old_rows();

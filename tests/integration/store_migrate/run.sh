@@ -63,7 +63,7 @@ pass "unknown migration: the log names it"
 q "delete from schema_migrations where version = 9999" >/dev/null
 
 # pending with auto_migrate = false: refuse; with the default: applied at start
-q "set client_min_messages = warning; drop view sip_message_header_rows; drop table calls, call_events, sip_messages, sip_headers, webhook_requests, header_policy_events, call_commands, instances cascade; drop function if exists sip_message_headers; delete from schema_migrations" >/dev/null
+q "set client_min_messages = warning; drop view sip_message_header_rows; drop table calls, call_events, sip_messages, sip_headers, webhook_requests, header_policy_events, call_commands, instances, late_rows cascade; drop function if exists sip_message_headers; drop function if exists call_log_create_partitions, call_log_create_partition, call_log_expired_partitions, call_log_partitioned_tables; delete from schema_migrations" >/dev/null
 DIALERD_AUTO_MIGRATE=false DIALERD_HTTP_LISTEN=127.0.0.1:$port DIALERD_DATA_DIR=$WORK/data timeout 20 "$DIALERD" >"$WORK/refuse3.log" 2>&1
 assert_eq "$?" 1 "pending migrations with auto_migrate = false: daemon exits 1"
 grep -q 'pending: run "dialerd migrate"' "$WORK/refuse3.log" || fail "auto_migrate=false: no clear message: $(cat "$WORK/refuse3.log")"

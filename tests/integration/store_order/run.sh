@@ -3,7 +3,7 @@
 # in. The writer keeps two batches in flight on two connections, so a newer
 # snapshot may commit before an older one: the row must still be what
 # applying them in order gives (per column the newest value known, the
-# earliest created_at, the newest updated_at).
+# newest updated_at; created_at is in the key, migrations/0006).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -14,10 +14,12 @@ DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >/dev/null || harness_erro
 # 1. a newer snapshot landed first (no from/to, no ringing_at); store_loadgen
 #    then writes call 0's older snapshots
 SID=CA00000000000000000000000000000000
+AT=$(($(date +%s) * 1000000))
 q "insert into calls (sid, account_sid, instance, direction, status, created_at, updated_at)
    values ('$SID', 'AC00000000000000000000000000000000', 'other', 'inbound', 'canceled',
-   '2100-01-01', '2100-01-01')" >/dev/null || harness_error "cannot insert the newer snapshot"
-"$LOADGEN" -d "$DATABASE_URL" -j "$WORK/data1" -n 1 -s 0 --wait 30 >"$WORK/one.out" 2>"$WORK/one.log" ||
+   timestamptz 'epoch' + $AT * interval '1 microsecond', '2100-01-01')" >/dev/null ||
+	harness_error "cannot insert the newer snapshot"
+"$LOADGEN" -d "$DATABASE_URL" -j "$WORK/data1" -n 1 -s 0 -A $AT --wait 30 >"$WORK/one.out" 2>"$WORK/one.log" ||
 	fail "store_loadgen: $(cat "$WORK/one.log")"
 assert_eq "$(q "select status || ' ' || instance || ' ' || updated_at::date from calls where sid = '$SID'")" \
 	"canceled other 2100-01-01" "the newer snapshot's values and updated_at stay"

@@ -13,6 +13,8 @@ export DIALERD_DATABASE_URL="$DATABASE_URL"
 P=CA000000000000000000000000000000a1
 C1=CA000000000000000000000000000000b2
 C2=CA000000000000000000000000000000b3
+# the call log is partitioned by day (migrations/0006): the fixed day of these rows needs its own
+q "select count(*) from call_log_create_partitions('2026-12-04 10:00:00+00', 0)" >/dev/null
 q "insert into calls (sid, account_sid, parent_call_sid, instance, direction, status, created_at, updated_at) values
    ('$P', 'AC1', null, 'local', 'inbound', 'completed', '2026-12-04 10:00:00+00', now()),
    ('$C1', 'AC1', '$P', 'local', 'outbound-dial', 'completed', '2026-12-04 10:00:00+00', now()),
