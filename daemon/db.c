@@ -114,6 +114,10 @@ static void collect(void *arg)
 	metrics_set("dialerd_store_rows_journaled_total", NULL,
 		    (double)st.rows_journaled);
 	metrics_set("dialerd_store_journal_bytes", NULL, (double)st.journal_bytes);
+	metrics_set("dialerd_database_failovers_total", NULL, (double)st.failovers);
+	metrics_set("dialerd_store_rows_resent_total", NULL, (double)st.rows_resent);
+	metrics_set("dialerd_store_resend_dropped_total", NULL,
+		    (double)st.resend_dropped);
 	metrics_set("dialerd_store_rows_set_aside_total", NULL,
 		    (double)st.rows_set_aside);
 	metrics_set("dialerd_store_partitions_created_total", NULL,
@@ -149,6 +153,12 @@ static const struct {
 	 "call-log rows written to the journal"},
 	{"dialerd_store_journal_bytes", METRICS_GAUGE,
 	 "size of the journal waiting to be replayed"},
+	{"dialerd_database_failovers_total", METRICS_COUNTER,
+	 "reconnects that reached another database server (system id or timeline changed)"},
+	{"dialerd_store_rows_resent_total", METRICS_COUNTER,
+	 "committed call-log rows sent again after a failover"},
+	{"dialerd_store_resend_dropped_total", METRICS_COUNTER,
+	 "committed call-log rows pushed out of the 64 MiB re-send ring"},
 	{"dialerd_store_rows_set_aside_total", METRICS_COUNTER,
 	 "call-log rows no daily partition takes, stored in late_rows"},
 	{"dialerd_store_partitions_created_total", METRICS_COUNTER,

@@ -1,4 +1,5 @@
 /* conn.c: the store's PostgreSQL connections: non-blocking connect, one epoll fd for the loop, loss, reconnect with backoff */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -79,8 +80,51 @@ void store_conn_fail(struct store *s)
 	schedule_retry(s);
 }
 
+/* libpq resolves a host name with getaddrinfo() inside PQconnectPoll, which
+ * blocks the loop; with several hosts (a primary and its standbys, tried in
+ * turn for target_session_attrs=read-write) it does so at every failover.
+ * IP addresses (host=, or hostaddr= next to names for TLS) never block. */
+static void check_hosts(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *host = NULL, *hostaddr = NULL;
+
+	if (!opts)
+		return;	/* the connect reports it */
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	}
+	if (host && strchr(host, ',') && !(hostaddr && *hostaddr)) {
+		const char *p = host;
+
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			char h[256];
+			unsigned char a[16];
+
+			snprintf(h, sizeof(h), "%.*s", (int)(n < 255 ? n : 255), p);
+			if (*h && h[0] != '/' && inet_pton(AF_INET, h, a) != 1 &&
+			    inet_pton(AF_INET6, h, a) != 1)
+				store_log(LOG_WARNING, "database: host \"%s\" in a multi-host "
+					  "database_url is a name: libpq resolves it "
+					  "synchronously and stalls the daemon while DNS "
+					  "answers; give IP addresses (host= or hostaddr=)", h);
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	PQconninfoFree(opts);
+}
+
 int store_conn_init(struct store *s, const char *conninfo)
 {
+	check_hosts(conninfo);
 	for (int i = 0; i < STORE_NCONN; i++)
 		s->w[i].reg_fd = -1;
 	s->r.reg_fd = -1;
@@ -232,6 +276,8 @@ static void on_connected(struct store *s)
 	s->state = STORE_UP;
 	s->backoff_ms = s->reconnect_min_ms;
 	++s->connects;
+	/* before non-blocking: one bounded query on the first connection */
+	store_resend_on_connected(s, s->w[0].conn);
 	for (int i = 0; i < s->nconn; i++)
 		if (PQsetnonblocking(s->w[i].conn, 1) != 0)
 			store_log(LOG_WARNING, "database: cannot set non-blocking: %s",

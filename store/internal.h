@@ -332,13 +332,17 @@ struct store {
 
 	/* the control connection and the registry (control.c) */
 	struct ctl *ctl;	/* NULL until store_control_start */
+
+	/* failover (resend.c): the server's identity, committed batches */
+	struct store_resend *resend;
 };
 
 /*
  * The files call one way: store.c (the public entry points) calls
  * read.c, writer.c, conn.c and control.c; read.c calls writer.c and
  * query.c; writer.c calls conn.c and journal.c; trace.c calls query.c;
- * conn.c calls control.c (its socket in the epoll set); control.c,
+ * conn.c calls control.c (its socket in the epoll set) and resend.c;
+ * writer.c calls resend.c; control.c,
  * idfile.c, journal.c and query.c call only base.c, buf.c and record.c.
  */
 
@@ -355,6 +359,14 @@ void store_writer_process(struct store *s);	/* connections are up */
 int store_writer_timeout_ms(const struct store *s);
 void store_writer_tick(struct store *s);	/* flush timers, any state */
 void store_writer_free(struct store *s);
+
+/* resend.c: the batches committed in the last 30 s (at most 64 MiB), sent
+ * again when a connect reaches another server (system identifier or
+ * timeline changed: a promoted standby may have missed them) */
+void store_resend_note(struct store *s, const unsigned char *frames, size_t len,
+		       size_t nrec);	/* a batch committed */
+void store_resend_on_connected(struct store *s, void *pgconn);	/* blocks <= 2 s */
+void store_resend_free(struct store *s);
 
 /* conn.c: the connections and their state (s->state) */
 enum store_conn_ev {

@@ -83,6 +83,7 @@ struct store *store_free(struct store *s)
 	store_writer_free(s);
 	store_partition_free(s);
 	store_conn_close(s);
+	store_resend_free(s);
 	free(s->instance);
 	free(s);
 	return NULL;

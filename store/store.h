@@ -237,6 +237,10 @@ struct store_stats {
 	unsigned long long rows_journaled;
 	unsigned long long journal_bytes;	/* current journal file size */
 	unsigned long long rows_discarded;	/* no database configured */
+	/* failover (resend.c) */
+	unsigned long long failovers;	/* reconnects that reached another server */
+	unsigned long long rows_resent;	/* rows sent again after one */
+	unsigned long long resend_dropped;	/* rows the 64 MiB bound pushed out */
 	/* call-log partitions (partition.c, migrations/0006): rows no
 	 * partition takes (SQLSTATE 23514), stored in late_rows instead */
 	unsigned long long rows_set_aside;

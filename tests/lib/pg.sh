@@ -84,3 +84,68 @@ pg_stop_immediate() {
 q() {
 	psql -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d dialerd -c "$1"
 }
+
+# pg_standby_start [EXTRA -c SETTINGS...]: a streaming standby of the case's
+# cluster (pg_basebackup -R as the postgres user, hot_standby, own port) in
+# $WORK/pg-standby; SBPORT is its port. Asynchronous unless the primary
+# names it in synchronous_standby_names (its application_name is "standby").
+pg_standby_start() {
+	SBDATA_DIR=$WORK/pg-standby
+	SBSOCK=$WORK/pgsock-standby
+	mkdir -p "$SBSOCK" "$SBDATA_DIR"
+	chmod 700 "$SBDATA_DIR"
+	: >"$WORK/standby.log"
+	[ "$(id -u)" = 0 ] && chown postgres "$SBSOCK" "$SBDATA_DIR" "$WORK/standby.log"
+	pg_as "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U postgres \
+		-D "$SBDATA_DIR" -R -X stream -c fast -d "application_name=standby" \
+		>>"$WORK/standby.log" 2>&1 || harness_error "pg_basebackup failed (see standby.log)"
+	SBPORT=$(free_port)
+	SB_OPTS="-p $SBPORT -k $SBSOCK -c listen_addresses=127.0.0.1 -c fsync=off -c hot_standby=on"
+	for s in "$@"; do
+		SB_OPTS="$SB_OPTS -c $s"
+	done
+	dlr_on_exit 'pg_standby_stop_immediate >/dev/null 2>&1'
+	pg_as "$PG_BIN/pg_ctl" -D "$SBDATA_DIR" -l "$WORK/standby.log" -o "$SB_OPTS" \
+		start >/dev/null 2>&1 || harness_error "the standby did not start (see standby.log)"
+	_deadline=$(( $(date +%s) + 30 ))
+	until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$SBPORT"; do
+		[ "$(date +%s)" -le $_deadline ] || harness_error "standby not ready on port $SBPORT"
+		sleep 0.05
+	done
+}
+
+# pg_standby_promote: the standby becomes a primary (new timeline); waits
+pg_standby_promote() {
+	pg_as "$PG_BIN/pg_ctl" -D "$SBDATA_DIR" -w -t 30 promote >/dev/null 2>&1 ||
+		harness_error "the standby was not promoted (see standby.log)"
+}
+
+# pg_standby_cut: the standby stops receiving WAL (primary_conninfo emptied
+# and reloaded: its walreceiver exits); what the primary commits from now on
+# is missing on it, as on an asynchronous standby that lagged
+pg_standby_cut() {
+	qs "alter system set primary_conninfo = ''" >/dev/null &&
+		qs "select pg_reload_conf()" >/dev/null
+}
+
+# pg_kill9: kill -9 the primary's postmaster and its processes (by pid)
+pg_kill9() {
+	_pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null) || return 0
+	# shellcheck disable=SC2046
+	kill -9 "$_pm" $(pgrep -P "$_pm") 2>/dev/null
+	_d=$(( $(date +%s) + 10 ))
+	while kill -0 "$_pm" 2>/dev/null; do
+		[ "$(date +%s)" -le $_d ] || break
+		sleep 0.05
+	done
+}
+
+pg_standby_stop_immediate() {
+	[ -n "${SBDATA_DIR:-}" ] && [ -f "$SBDATA_DIR/postmaster.pid" ] || return 0
+	pg_as "$PG_BIN/pg_ctl" -D "$SBDATA_DIR" -w -m immediate stop >/dev/null 2>&1
+}
+
+# qs "SQL": like q, on the standby
+qs() {
+	psql -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SBPORT" -U postgres -d dialerd -c "$1"
+}

@@ -247,9 +247,11 @@ int main(int argc, char **argv)
 	}
 	store_stats(s, &st);
 	printf("calls=%llu written=%llu batches=%llu rejected=%llu journaled=%llu "
-	       "journal_bytes=%llu queue=%zu connects=%lu set_aside=%llu\n",
+	       "journal_bytes=%llu queue=%zu connects=%lu failovers=%llu resent=%llu "
+	       "set_aside=%llu\n",
 	       n, st.rows_written, st.batches, st.rows_rejected, st.rows_journaled,
-	       st.journal_bytes, st.queue_rows, store_connects(s), st.rows_set_aside);
+	       st.journal_bytes, st.queue_rows, store_connects(s), st.failovers,
+	       st.rows_resent, st.rows_set_aside);
 	err = wait_s && (store_busy(s) || st.journal_bytes) ? 1 : 0;
 	store_free(s);
 	return err;
