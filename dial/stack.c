@@ -109,36 +109,52 @@ static int tls_build(struct dial *d)
 	return 0;
 }
 
-/* UDP (its socket's buffer raised and watched for overload), then TCP on
- * the same port, then TLS. */
+/* UDP then TCP on the same port. Port 0: TCP takes the port the UDP
+ * socket got, which a TCP socket of another process may hold already
+ * (tests run side by side); another pair is tried then. */
+static int udp_tcp_add(struct dial *d)
+{
+	const bool any = !sa_port(&d->laddr);
+	int err;
+
+	for (int tries = 1;; tries++) {
+		/* a whole datagram: SIP over UDP may reach 64 KiB (RFC 3261
+		   §18.1.1 asks for TCP past the MTU, not every far end does) */
+		dial_udp_rxsz_arm(65536);
+		err = sip_transp_add(d->sip, SIP_TRANSP_UDP, &d->laddr);
+		if (err) {
+			dial_log(LOG_ERR, "SIP UDP listen on %J: %s",
+				 &d->laddr, strerror(err));
+			return err;
+		}
+		if (any) {
+			struct sa a;
+
+			err = sip_transp_laddr(d->sip, &a, SIP_TRANSP_UDP,
+					       NULL);
+			if (err)
+				return err;
+			sa_set_port(&d->laddr, sa_port(&a));
+		}
+		err = sip_transp_add(d->sip, SIP_TRANSP_TCP, &d->laddr);
+		if (!err)
+			return 0;
+		if (!any || err != EADDRINUSE || tries == 8) {
+			dial_log(LOG_ERR, "SIP TCP listen on %J: %s",
+				 &d->laddr, strerror(err));
+			return err;
+		}
+		sip_transp_flush(d->sip);
+		sa_set_port(&d->laddr, 0);
+	}
+}
+
+/* UDP (its socket's buffer raised and watched for overload) and TCP, then
+ * TLS. */
 static int transports_add(struct dial *d)
 {
 	int fd, err;
 
-	/* a whole datagram: SIP over UDP may reach 64 KiB (RFC 3261 §18.1.1
-	   asks for TCP past the MTU, not every far end does) */
-	dial_udp_rxsz_arm(65536);
-	err = sip_transp_add(d->sip, SIP_TRANSP_UDP, &d->laddr);
-	if (err) {
-		dial_log(LOG_ERR, "SIP UDP listen on %J: %s", &d->laddr,
-			 strerror(err));
-		return err;
-	}
-	if (!sa_port(&d->laddr)) {
-		/* port 0: TCP takes the port the UDP socket got */
-		struct sa a;
-
-		err = sip_transp_laddr(d->sip, &a, SIP_TRANSP_UDP, NULL);
-		if (err)
-			return err;
-		sa_set_port(&d->laddr, sa_port(&a));
-	}
-	fd = sip_udp_fd(&d->laddr);
-	raise_rcvbuf(fd, (int)d->conf.udp_rcvbuf);
-	err = dial_load_alloc(&d->load, fd, d->conf.max_queue_delay_ms,
-			      &d->ctr);
-	if (err)
-		return err;
 	{
 		struct dial_conn_conf cc = {
 			d->conf.max_tcp_conns, d->conf.max_tcp_conns_per_source,
@@ -149,12 +165,15 @@ static int transports_add(struct dial *d)
 		if (err)
 			return err;
 	}
-	err = sip_transp_add(d->sip, SIP_TRANSP_TCP, &d->laddr);
-	if (err) {
-		dial_log(LOG_ERR, "SIP TCP listen on %J: %s", &d->laddr,
-			 strerror(err));
+	err = udp_tcp_add(d);
+	if (err)
 		return err;
-	}
+	fd = sip_udp_fd(&d->laddr);
+	raise_rcvbuf(fd, (int)d->conf.udp_rcvbuf);
+	err = dial_load_alloc(&d->load, fd, d->conf.max_queue_delay_ms,
+			      &d->ctr);
+	if (err)
+		return err;
 	return tls_build(d);
 }
 
