@@ -142,52 +142,56 @@ static int callback(struct takeover *t, const struct store_open_call *c,
 }
 
 /* The call's row and event, like call_status_set() writes them, and its
- * terminal callback when it subscribed to completed and none was sent. */
+ * terminal callback when it subscribed to completed and none was sent.
+ * A final callback already sent (webhook_requests) or still in the outbox
+ * means the call ended and only its row was lost with the process: the
+ * row takes that status and no second callback goes. */
 static int end_call(struct takeover *t, const struct store_open_call *c,
 		    int64_t now)
 {
 	static const char detail[] = "{\"reason\":\"instance-lost\"}";
-	const char *st = c->final_sent ? c->final_sent : final_status(c);
+	int64_t last = c->last_callback, queued;
+	const char *qfinal = NULL, *st;
 	long secs = c->answered_at ?
 		    (long)((now - c->answered_at + 999999) / 1000000) : 0;
-	struct store_call r = {
-		.sid = c->sid,
-		.account_sid = c->account_sid,
-		.direction = c->direction,
-		.status = st,
-		.reason_text = "instance-lost",
-		.created_at = c->created_at,
-		.ended_at = now,
-		.duration = (int)secs,
-		.updated_at = now,
-		.branch = -1,
-	};
-	struct store_event ev = {
-		.call_sid = c->sid,
-		.sequence_number = c->next_event,
-		.event = st,
-		.at = now,
-		.detail_json = detail,
-	};
 	struct store *s = db_store(t->db);
-	int64_t last = c->last_callback, queued;
-	bool final = c->final_sent != NULL, qfinal;
 	int err;
 
-	err = store_call_upsert(s, &r);
-	if (!err)
-		err = store_event_add(s, &ev);
+	if (webhook_outbox_call(t->ob, c->sid, &queued, &qfinal) &&
+	    queued > last)
+		last = queued;
+	st = c->final_sent ? c->final_sent : qfinal ? qfinal : final_status(c);
+	{
+		struct store_call r = {
+			.sid = c->sid,
+			.account_sid = c->account_sid,
+			.direction = c->direction,
+			.status = st,
+			.reason_text = "instance-lost",
+			.created_at = c->created_at,
+			.ended_at = now,
+			.duration = (int)secs,
+			.updated_at = now,
+			.branch = -1,
+		};
+		struct store_event ev = {
+			.call_sid = c->sid,
+			.sequence_number = c->next_event,
+			.event = st,
+			.at = now,
+			.detail_json = detail,
+		};
+
+		err = store_call_upsert(s, &r);
+		if (!err)
+			err = store_event_add(s, &ev);
+	}
 	if (err)
 		return err;
 	t->ended++;
 	log_write(LOG_NOTICE, "takeover", c->sid, "%s (was %s): instance-lost",
 		  st, c->status);
-	if (webhook_outbox_call(t->ob, c->sid, &queued, &qfinal)) {
-		if (queued > last)
-			last = queued;
-		final = final || qfinal;
-	}
-	if (!c->cb_url || !c->cb_completed || final)
+	if (!c->cb_url || !c->cb_completed || c->final_sent || qfinal)
 		return 0;
 	if (strstr(c->cb_url, ":***@")) {
 		log_write(LOG_WARNING, "takeover", c->sid, "the status callback "
@@ -339,11 +343,11 @@ static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
 	if (t->phase != P_DONE)
 		err = t->failed ? EIO : ETIMEDOUT;
 	printf("instance %s (id %u): %zu call%s ended, %zu terminal callback%s "
-	       "added, %llu delivered, %llu given up, %zu undelivered, "
-	       "%.2f s\n", t->li.name, t->li.id, t->ended,
-	       t->ended == 1 ? "" : "s", t->callbacks,
-	       t->callbacks == 1 ? "" : "s", os.delivered, os.given_up,
-	       os.depth, since(&t->t0));
+	       "added (%zu not: a password in the URL), %llu delivered, %llu "
+	       "given up, %zu undelivered, %.2f s\n", t->li.name, t->li.id,
+	       t->ended, t->ended == 1 ? "" : "s", t->callbacks,
+	       t->callbacks == 1 ? "" : "s", t->skipped, os.delivered,
+	       os.given_up, os.depth, since(&t->t0));
  out:
 	if (dev)
 		event_free(dev);
@@ -410,9 +414,13 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv)
 				"(set it in the file or DIALERD_DATABASE_URL)\n");
 		return 2;
 	}
-	if (!cfg->auth_token)
-		fprintf(stderr, "dialerd takeover: no auth_token: status "
-			"callbacks cannot be signed\n");
+	if (!cfg->auth_token || !*cfg->auth_token) {
+		/* the callbacks are signed with it, as the daemon signs them */
+		fprintf(stderr, "dialerd takeover: no auth_token configured: give "
+			"the dead instance's configuration (--config FILE or "
+			"DIALERD_AUTH_TOKEN)\n");
+		return 2;
+	}
 	err = store_idfile_open(&idf, dir, &id);
 	if (err == EBUSY) {
 		fprintf(stderr, "dialerd takeover: refused: a live dialerd uses "

@@ -536,7 +536,8 @@ void webhook_outbox_stats(const struct webhook_outbox *ob,
 	st->oldest_s = oldest ? (double)(wall_us() - oldest) / 1e6 : 0;
 }
 
-static bool final_status(const struct delivery *d)
+/* a final CallStatus carried by d (lent), or NULL */
+static const char *final_status(const struct delivery *d)
 {
 	static const char *const fin[] = {
 		"completed", "busy", "failed", "no-answer", "canceled",
@@ -547,25 +548,26 @@ static bool final_status(const struct delivery *d)
 			continue;
 		for (size_t k = 0; k < sizeof(fin) / sizeof(fin[0]); k++)
 			if (strcmp(d->params[i].value, fin[k]) == 0)
-				return true;
+				return fin[k];
 	}
-	return false;
+	return NULL;
 }
 
 bool webhook_outbox_call(const struct webhook_outbox *ob, const char *sid,
-			 int64_t *last_seq, bool *final)
+			 int64_t *last_seq, const char **final)
 {
 	const struct callq *q = ob ?
 		(const struct callq *)smap_find(&ob->calls, sid) : NULL;
 
 	*last_seq = -1;
-	*final = false;
+	*final = NULL;
 	if (!q)
 		return false;
 	for (const struct delivery *d = q->head; d; d = d->next) {
 		if ((int64_t)d->req.sequence_number > *last_seq)
 			*last_seq = d->req.sequence_number;
-		*final = *final || final_status(d);
+		if (!*final)
+			*final = final_status(d);
 	}
 	return true;
 }

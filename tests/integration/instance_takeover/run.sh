@@ -6,9 +6,10 @@
 # refused while alpha runs (its folder is locked) and while its heartbeat is fresh after the
 # kill. Before the kill PostgreSQL is stopped and two more calls are created: their rows are
 # only in alpha's journal. Past 15 s the takeover replays alpha's journal, ends every open call (completed if answered, else
-# failed, reason instance-lost, with an event), delivers one terminal callback per call with
-# the next SequenceNumber and a valid signature, and retires alpha. A second run changes
-# nothing. beta's row and calls are untouched.
+# failed, reason instance-lost, with an event) and appends one terminal callback per call
+# with the next SequenceNumber; the callback server answers 500 until its 3 s deadline, so
+# alpha stays lost; run again, it delivers them (valid signatures) and retires alpha. One more
+# run changes nothing. beta's row and calls are untouched.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -116,15 +117,27 @@ assert_eq "$(q "select state from instances where name = 'alpha'")" active "alph
 # past 15 s (a loaded machine: poll the database's clock, not ours)
 calls_wait_q t 30 "select heartbeat_at < now() - interval '16 s' from instances where name = 'alpha'"
 before=$(grep -c '"path": "/status"' "$WORK/requests.log")
+# cut short: the callback server answers 500 until the 3 s deadline; the calls are ended, the
+# terminal callbacks stay in the outbox, alpha stays lost and its lease is given back
+sed 's/"status": 204/"status": 500/' "$WORK/routes.json" >"$WORK/routes.500" && mv "$WORK/routes.500" "$WORK/routes.json"
+takeover --deadline 3
+assert_eq "$TK" 1 "takeover cut short by its deadline: exit 1"
+assert_match "$(cat "$WORK/takeover.out")" "$N calls ended, $N terminal callbacks added.* $N undelivered" \
+	"it ended $N calls and reports $N callbacks undelivered"
+assert_eq "$(q "select state || ' ' || (heartbeat_at < now() - interval '15 s') from instances
+	where name = 'alpha'")" "lost true" "alpha lost, the lease given back"
+sed 's/"status": 500/"status": 204/' "$WORK/routes.json" >"$WORK/routes.204" && mv "$WORK/routes.204" "$WORK/routes.json"
 t0=$(date +%s%N)
 takeover --deadline 60
 t1=$(date +%s%N)
-assert_eq "$TK" 0 "takeover past 15 s: exit 0 ($(tail -n 2 "$WORK/takeover.out" | tr '\n' ' '))"
+assert_eq "$TK" 0 "run again: exit 0 ($(tail -n 2 "$WORK/takeover.out" | tr '\n' ' '))"
 echo "# takeover of $N calls: $(( (t1 - t0) / 1000000 )) ms" >&2
 assert_eq "$(q "select state from instances where name = 'alpha'")" retired "alpha retired"
 assert_eq "$(q "select state from instances where name = 'beta'")" active "beta still active"
 
-assert_match "$(cat "$WORK/takeover.out")" "journal: [0-9]+ rows" "alpha's journal was replayed"
+assert_match "$(cat "$WORK/takeover.log")" "journal: [0-9]+ rows .*store.journal" "alpha's journal was replayed"
+assert_match "$(cat "$WORK/takeover.out")" " 0 calls ended, 0 terminal callbacks added" \
+	"the second run found no open call: it delivered what the first one left"
 # the call log: every call of alpha has exactly one final status, its event, the reason
 assert_eq "$(q "select count(*) from calls where instance = 'alpha' and status in
 	('completed', 'failed') and reason_text = 'instance-lost' and ended_at is not null")" "$N" \
