@@ -421,6 +421,13 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv)
 			"DIALERD_AUTH_TOKEN)\n");
 		return 2;
 	}
+	/* a folder that never held an instance: say so, create nothing */
+	snprintf(e, sizeof(e), "%s/instance.id", dir);
+	if (access(e, R_OK | W_OK) != 0) {
+		fprintf(stderr, "dialerd takeover: %s: %s (not a dialerd "
+			"data_dir?)\n", e, strerror(errno));
+		return 1;
+	}
 	err = store_idfile_open(&idf, dir, &id);
 	if (err == EBUSY) {
 		fprintf(stderr, "dialerd takeover: refused: a live dialerd uses "
