@@ -3,11 +3,12 @@
  * Order: lock the folder (instance.id, then the journal and the outbox,
  * the daemon's own locks: a live daemon on it refuses us), claim the
  * instances row (lost, only with a stale heartbeat), replay the journal
- * through a store like the daemon's, end every open call of the instance
- * through the same store (row, event, terminal status callback appended
- * to the folder's outbox with the call's next SequenceNumber), deliver the
- * whole outbox with the daemon's delivery code, then retired. Every step
- * is idempotent, so a run cut short is simply run again.
+ * through a store like the daemon's, append the terminal status callback
+ * of every open call of the instance to the folder's outbox (the call's
+ * next SequenceNumber), and once that is on disk end the calls through
+ * the same store (row and event); deliver the whole outbox with the
+ * daemon's delivery code, then retired. Every step is idempotent, so a
+ * run cut short is simply run again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 
 enum phase {
 	P_REPLAY,	/* the journal goes to the database */
+	P_APPENDED,	/* terminal callbacks appended, not yet on disk */
 	P_DELIVER,	/* rows flushed and the outbox delivered */
 	P_DONE,
 };
@@ -49,6 +51,9 @@ struct takeover {
 	enum phase phase;
 	bool failed;
 	size_t ended, callbacks, skipped;
+	const struct store_open_call *calls;	/* lent by st */
+	size_t ncalls;
+	int64_t now;		/* the calls' end */
 	struct timespec t0;
 };
 
@@ -141,56 +146,27 @@ static int callback(struct takeover *t, const struct store_open_call *c,
 	return err;
 }
 
-/* The call's row and event, like call_status_set() writes them, and its
- * terminal callback when it subscribed to completed and none was sent.
- * A final callback already sent (webhook_requests) or still in the outbox
- * means the call ended and only its row was lost with the process: the
- * row takes that status and no second callback goes. */
-static int end_call(struct takeover *t, const struct store_open_call *c,
-		    int64_t now)
+static long duration_s(const struct store_open_call *c, int64_t now)
 {
-	static const char detail[] = "{\"reason\":\"instance-lost\"}";
+	return c->answered_at ?
+	       (long)((now - c->answered_at + 999999) / 1000000) : 0;
+}
+
+/* Step 1: the terminal callback of a call that subscribed to completed,
+ * unless a final one was sent (webhook_requests) or is still in the
+ * outbox: then the call ended and only its final row was lost with the
+ * process. Appended before any row is written: a run killed after the
+ * rows landed would find no open call and send nothing; killed before,
+ * the next run finds the callback in the outbox and adds no second one. */
+static int call_callback(struct takeover *t, const struct store_open_call *c)
+{
 	int64_t last = c->last_callback, queued;
-	const char *qfinal = NULL, *st;
-	long secs = c->answered_at ?
-		    (long)((now - c->answered_at + 999999) / 1000000) : 0;
-	struct store *s = db_store(t->db);
+	const char *qfinal = NULL;
 	int err;
 
 	if (webhook_outbox_call(t->ob, c->sid, &queued, &qfinal) &&
 	    queued > last)
 		last = queued;
-	st = c->final_sent ? c->final_sent : qfinal ? qfinal : final_status(c);
-	{
-		struct store_call r = {
-			.sid = c->sid,
-			.account_sid = c->account_sid,
-			.direction = c->direction,
-			.status = st,
-			.reason_text = "instance-lost",
-			.created_at = c->created_at,
-			.ended_at = now,
-			.duration = (int)secs,
-			.updated_at = now,
-			.branch = -1,
-		};
-		struct store_event ev = {
-			.call_sid = c->sid,
-			.sequence_number = c->next_event,
-			.event = st,
-			.at = now,
-			.detail_json = detail,
-		};
-
-		err = store_call_upsert(s, &r);
-		if (!err)
-			err = store_event_add(s, &ev);
-	}
-	if (err)
-		return err;
-	t->ended++;
-	log_write(LOG_NOTICE, "takeover", c->sid, "%s (was %s): instance-lost",
-		  st, c->status);
 	if (!c->cb_url || !c->cb_completed || c->final_sent || qfinal)
 		return 0;
 	if (strstr(c->cb_url, ":***@")) {
@@ -200,26 +176,78 @@ static int end_call(struct takeover *t, const struct store_open_call *c,
 		t->skipped++;
 		return 0;
 	}
-	err = callback(t, c, (uint32_t)(last + 1), now, secs);
+	err = callback(t, c, (uint32_t)(last + 1), t->now,
+		       duration_s(c, t->now));
 	if (!err)
 		t->callbacks++;
 	return err;
 }
 
-static int end_calls(struct takeover *t)
+/* Step 2, once the callbacks are on disk: the call's row and event, as
+ * call_status_set() writes them; the status of a final callback already
+ * sent or queued wins. */
+static int call_row(struct takeover *t, const struct store_open_call *c)
 {
-	const struct store_open_call *calls;
-	size_t n;
+	static const char detail[] = "{\"reason\":\"instance-lost\"}";
+	const char *qfinal = NULL, *st;
+	int64_t queued;
+	struct store_call r = {
+		.sid = c->sid,
+		.account_sid = c->account_sid,
+		.direction = c->direction,
+		.reason_text = "instance-lost",
+		.created_at = c->created_at,
+		.ended_at = t->now,
+		.duration = (int)duration_s(c, t->now),
+		.updated_at = t->now,
+		.branch = -1,
+	};
+	struct store_event ev = {
+		.call_sid = c->sid,
+		.sequence_number = c->next_event,
+		.at = t->now,
+		.detail_json = detail,
+	};
+	int err;
+
+	(void)webhook_outbox_call(t->ob, c->sid, &queued, &qfinal);
+	st = c->final_sent ? c->final_sent : qfinal ? qfinal : final_status(c);
+	r.status = ev.event = st;
+	err = store_call_upsert(db_store(t->db), &r);
+	if (!err)
+		err = store_event_add(db_store(t->db), &ev);
+	if (err)
+		return err;
+	t->ended++;
+	log_write(LOG_NOTICE, "takeover", c->sid, "%s (was %s): instance-lost",
+		  st, c->status);
+	return 0;
+}
+
+static int open_calls(struct takeover *t)
+{
 	char e[600];
 	int err;
 
-	err = store_takeover_calls(t->st, t->li.name, &calls, &n, e, sizeof(e));
-	if (err) {
+	err = store_takeover_calls(t->st, t->li.name, &t->calls, &t->ncalls, e,
+				   sizeof(e));
+	if (err)
 		log_msg(LOG_ERR, "takeover", "%s", e[0] ? e : strerror(err));
-		return err;
-	}
-	for (size_t i = 0; i < n && !err; i++)
-		err = end_call(t, &calls[i], store_now_us());
+	t->now = store_now_us();
+	for (size_t i = 0; !err && i < t->ncalls; i++)
+		err = call_callback(t, &t->calls[i]);
+	if (err)
+		log_msg(LOG_ERR, "takeover", "cannot add the callbacks: %s",
+			strerror(err));
+	return err;
+}
+
+static int end_rows(struct takeover *t)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < t->ncalls; i++)
+		err = call_row(t, &t->calls[i]);
 	if (err)
 		log_msg(LOG_ERR, "takeover", "cannot end the calls: %s",
 			strerror(err));
@@ -244,11 +272,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			break;
 		log_msg(LOG_INFO, "takeover", "journal replayed (%.1f s)",
 			since(&t->t0));
-		if (end_calls(t)) {
-			t->failed = true;
-			event_base_loopbreak(t->base);
-			return;
-		}
+		if (open_calls(t))
+			goto failed;
+		t->phase = P_APPENDED;
+		break;
+	case P_APPENDED:
+		if (!webhook_outbox_durable(t->ob))
+			break;
+		if (end_rows(t))
+			goto failed;
 		t->phase = P_DELIVER;
 		break;
 	case P_DELIVER:
@@ -263,6 +295,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evtimer_add(t->tick, &tv);
+	return;
+ failed:
+	t->failed = true;
+	event_base_loopbreak(t->base);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
