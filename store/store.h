@@ -391,6 +391,15 @@ int store_outbox_open(struct store_outbox **op, const char *dir,
 		      store_outbox_entry_h *h, void *arg);
 /* Writes what is buffered (best effort) and closes; NULL-safe. */
 struct store_outbox *store_outbox_close(struct store_outbox *o);
+/* Every entry still in dir/webhook.outbox, delivered (done) or not, in
+ * the order added, without changing the file: the callbacks of an
+ * instance that is gone (`dialerd takeover`, before store_outbox_open,
+ * which empties a file whose entries are all delivered; the daemon also
+ * empties or compacts it past 1 MiB of delivered entries). Takes the
+ * file's lock for the call: EBUSY, EBADMSG, ENOMEM, or an errno. */
+typedef void (store_outbox_seen_h)(const struct store_outbox_entry *e,
+				   bool done, void *arg);
+int store_outbox_scan(const char *dir, store_outbox_seen_h *h, void *arg);
 
 /* Buffers an entry (e->id is set). EINVAL, ENOMEM. */
 int store_outbox_add(struct store_outbox *o, struct store_outbox_entry *e,
