@@ -24,6 +24,7 @@
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/log.h"
+#include "daemon/smap.h"
 #include "daemon/webhook.h"
 #include "store/store.h"
 
@@ -39,7 +40,18 @@ enum phase {
 	P_DONE,
 };
 
+/* What the dead instance's outbox file says of a call: its callbacks,
+ * delivered or not (a delivered one's webhook_requests row and the call's
+ * final row may have been lost with the process, still in memory). */
+struct seen {
+	struct smap_node node;
+	char sid[40];
+	int64_t last_seq;
+	const char *final;	/* a final CallStatus among them (static) */
+};
+
 struct takeover {
+	struct smap seen;
 	struct event_base *base;
 	struct db *db;
 	struct webhook *wh;
@@ -146,6 +158,87 @@ static int callback(struct takeover *t, const struct store_open_call *c,
 	return err;
 }
 
+static const char *final_name(const char *st)
+{
+	static const char *const fin[] = {
+		"completed", "busy", "failed", "no-answer", "canceled",
+	};
+
+	for (size_t k = 0; st && k < sizeof(fin) / sizeof(fin[0]); k++)
+		if (strcmp(st, fin[k]) == 0)
+			return fin[k];
+	return NULL;
+}
+
+static void on_seen(const struct store_outbox_entry *e, bool done, void *arg)
+{
+	struct takeover *t = arg;
+	struct seen *x = (struct seen *)smap_find(&t->seen, e->call_sid);
+	const char *fin = NULL;
+
+	(void)done;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x || strlen(e->call_sid) >= sizeof(x->sid)) {
+			free(x);
+			return;
+		}
+		snprintf(x->sid, sizeof(x->sid), "%s", e->call_sid);
+		x->node.key = x->sid;
+		x->last_seq = -1;
+		if (smap_insert(&t->seen, &x->node)) {
+			free(x);
+			return;
+		}
+	}
+	if ((int64_t)e->sequence_number > x->last_seq)
+		x->last_seq = e->sequence_number;
+	for (size_t i = 0; i < e->nparams; i++)
+		if (strcmp(e->params[i].name, "CallStatus") == 0)
+			fin = final_name(e->params[i].value);
+	if (fin && !x->final)
+		x->final = fin;
+}
+
+static void seen_free(struct takeover *t)
+{
+	for (size_t i = 0; i < t->seen.nb; i++) {
+		struct smap_node *n = t->seen.b[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	smap_fini(&t->seen);
+}
+
+/* The call's highest SequenceNumber and final CallStatus so far, from
+ * webhook_requests, the outbox file as the dead instance left it, and
+ * the deliveries queued now. */
+static void known(struct takeover *t, const struct store_open_call *c,
+		  int64_t *last, const char **final)
+{
+	const struct seen *x = (const struct seen *)smap_find(&t->seen, c->sid);
+	const char *qfinal = NULL;
+	int64_t queued;
+
+	*last = c->last_callback;
+	*final = final_name(c->final_sent);
+	if (x) {
+		if (x->last_seq > *last)
+			*last = x->last_seq;
+		if (!*final)
+			*final = x->final;
+	}
+	if (webhook_outbox_call(t->ob, c->sid, &queued, &qfinal)) {
+		if (queued > *last)
+			*last = queued;
+		if (!*final)
+			*final = qfinal;
+	}
+}
+
 static long duration_s(const struct store_open_call *c, int64_t now)
 {
 	return c->answered_at ?
@@ -153,21 +246,19 @@ static long duration_s(const struct store_open_call *c, int64_t now)
 }
 
 /* Step 1: the terminal callback of a call that subscribed to completed,
- * unless a final one was sent (webhook_requests) or is still in the
- * outbox: then the call ended and only its final row was lost with the
- * process. Appended before any row is written: a run killed after the
- * rows landed would find no open call and send nothing; killed before,
- * the next run finds the callback in the outbox and adds no second one. */
+ * unless a final one is known (known()): then the call had ended and only
+ * its final row was lost with the process. Appended before any row is
+ * written: a run killed after the rows landed would find no open call and
+ * send nothing; killed before, the next run finds the callback in the
+ * outbox and adds no second one. */
 static int call_callback(struct takeover *t, const struct store_open_call *c)
 {
-	int64_t last = c->last_callback, queued;
-	const char *qfinal = NULL;
+	const char *final;
+	int64_t last;
 	int err;
 
-	if (webhook_outbox_call(t->ob, c->sid, &queued, &qfinal) &&
-	    queued > last)
-		last = queued;
-	if (!c->cb_url || !c->cb_completed || c->final_sent || qfinal)
+	known(t, c, &last, &final);
+	if (!c->cb_url || !c->cb_completed || final)
 		return 0;
 	if (strstr(c->cb_url, ":***@")) {
 		log_write(LOG_WARNING, "takeover", c->sid, "the status callback "
@@ -189,8 +280,8 @@ static int call_callback(struct takeover *t, const struct store_open_call *c)
 static int call_row(struct takeover *t, const struct store_open_call *c)
 {
 	static const char detail[] = "{\"reason\":\"instance-lost\"}";
-	const char *qfinal = NULL, *st;
-	int64_t queued;
+	const char *final, *st;
+	int64_t last;
 	struct store_call r = {
 		.sid = c->sid,
 		.account_sid = c->account_sid,
@@ -210,8 +301,8 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 	};
 	int err;
 
-	(void)webhook_outbox_call(t->ob, c->sid, &queued, &qfinal);
-	st = c->final_sent ? c->final_sent : qfinal ? qfinal : final_status(c);
+	known(t, c, &last, &final);
+	st = final ? final : final_status(c);
 	r.status = ev.event = st;
 	err = store_call_upsert(db_store(t->db), &r);
 	if (!err)
@@ -356,6 +447,14 @@ static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
 	if (err == EBUSY)
 		fprintf(stderr, "dialerd takeover: the journal in %s is locked: a "
 			"live dialerd uses this folder\n", t->dir);
+	if (!err) {
+		/* before the outbox is opened: opening empties a file whose
+		 * entries are all delivered */
+		err = store_outbox_scan(t->dir, on_seen, t);
+		if (err)
+			fprintf(stderr, "dialerd takeover: cannot read %s/"
+				"webhook.outbox: %s\n", t->dir, strerror(err));
+	}
 	if (!err)
 		err = start_webhooks(t, cfg);
 	if (err)
@@ -400,6 +499,7 @@ static void cleanup(struct takeover *t)
 	if (t->base)
 		event_base_free(t->base);
 	t->st = store_takeover_close(t->st);
+	seen_free(t);
 }
 
 static int parse(int argc, char **argv, const char **dir, unsigned *deadline)
@@ -440,6 +540,7 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv)
 	int err, rc = 1;
 
 	memset(&t, 0, sizeof(t));
+	smap_init(&t.seen);
 	clock_gettime(CLOCK_MONOTONIC, &t.t0);
 	err = parse(argc, argv, &dir, &deadline);
 	if (err)
