@@ -17,6 +17,7 @@
 
 #include "daemon/call.h"
 #include "daemon/config.h"
+#include "daemon/json.h"
 #include "daemon/log.h"
 #include "dial/dial.h"
 #include "store/store.h"
@@ -346,6 +347,42 @@ static void callback(struct call *c, enum call_status st, uint16_t code)
 	call_params_free(&p);
 }
 
+/* {"status_callback":{"url":..,"method":..,"events":[..]}}: the first
+ * status event of a call with a status callback carries it (a password in
+ * the URL is kept as ***, like webhook_requests.url). malloc'd, or NULL. */
+static char *cb_detail(const struct call *c)
+{
+	static const char *const names[] = {
+		"initiated", "ringing", "answered", "completed",
+	};
+	char url[2048];
+	struct json j;
+	const char *t;
+	char *out = NULL;
+	size_t len;
+
+	webhook_url_redact(c->cb.url, url, sizeof(url));
+	json_init(&j);
+	json_obj(&j);
+	json_key(&j, "status_callback");
+	json_obj(&j);
+	json_kstr(&j, "url", url);
+	json_kstr(&j, "method", c->cb.get ? "GET" : "POST");
+	json_key(&j, "events");
+	json_arr(&j);
+	for (unsigned i = 0; i < 4; i++)
+		if (c->cb.events & (1u << i))
+			json_str(&j, names[i]);
+	json_arr_end(&j);
+	json_obj_end(&j);
+	json_obj_end(&j);
+	t = json_text(&j, &len);
+	if (t)
+		out = strndup(t, len);
+	json_fini(&j);
+	return out;
+}
+
 /* A call leaves the table once its status is final and its SIP leg (if
  * it had one) has ended: the leg's last messages (the 200 to our BYE)
  * still find it and are logged. */
@@ -386,8 +423,19 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 	 * daemon's CPU in the full-flow profile, most of them progress) */
 	log_write(call_status_final(st) ? LOG_INFO : LOG_DEBUG, "call", c->sid,
 		  code ? "%s code=%u" : "%s", call_status_name(st), code);
-	call_log_event(cl->store, c, c->ev_seq++, call_status_name(st), code,
-		       NULL);
+	if (c->cb.url && !c->cb_logged) {
+		/* the subscription is durable only here: `dialerd takeover`
+		 * sends the terminal callback of a call its instance left */
+		char *detail = cb_detail(c);
+
+		c->cb_logged = detail != NULL;
+		call_log_event(cl->store, c, c->ev_seq++, call_status_name(st),
+			       code, detail);
+		free(detail);
+	} else {
+		call_log_event(cl->store, c, c->ev_seq++, call_status_name(st),
+			       code, NULL);
+	}
 	call_log_call(cl->store, c, now);
 	callback(c, st, code);
 	if (call_status_final(st))

@@ -185,6 +185,7 @@ struct call {
 	struct call_callback cb;
 	bool has_leg;			/* a SIP leg was started or came in */
 	bool answer_sent;		/* inbound: our 200 is on its way */
+	bool cb_logged;			/* its status callback is in call_events */
 	bool leg_up;			/* the SIP leg answered and not ended */
 	bool leg_ended;
 	bool left;			/* out of the table */

@@ -15,4 +15,10 @@ int cmd_migrate(const struct config *cfg, int argc, char **argv);
  * call or an unreachable database, 2 usage. */
 int cmd_trace(const struct config *cfg, int argc, char **argv);
 
+/* dialerd takeover --data-dir DIR [--deadline S]: ends the calls of the
+ * instance that used DIR (gone: heartbeat older than 15 s) and delivers
+ * its callbacks. 0 done or already retired, 1 refused or unfinished, 2
+ * usage. */
+int cmd_takeover(const struct config *cfg, int argc, char **argv);
+
 #endif

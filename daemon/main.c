@@ -22,6 +22,8 @@ static void usage(FILE *f)
 		"                                          apply, list, or verify database migrations\n"
 		"       dialerd [-c FILE] trace [--bodies] CA...\n"
 		"                                          a call's SIP messages, from the call log\n"
+		"       dialerd [-c FILE] takeover --data-dir DIR [--deadline S]\n"
+		"                                          end the calls of an instance gone for good\n"
 		"       dialerd [-c FILE] check [--json] FILE.xml|-\n"
 		"                                          validate a cXML document (and FILE)\n"
 		"       dialerd config                     print the default configuration file\n"
@@ -117,17 +119,18 @@ int main(int argc, char **argv)
 		config_print_defaults();
 		return 0;
 	}
-	if (cmd && strcmp(cmd, "trace") == 0) {
+	if (cmd && (strcmp(cmd, "trace") == 0 || strcmp(cmd, "takeover") == 0)) {
 		int targc = argc - optind;
 
 		if (trace_config(&targc, argv + optind, &conf_path)) {
-			fprintf(stderr, "usage: dialerd [-c FILE] trace [--config FILE] "
-					"[--bodies] CA...\n");
+			fprintf(stderr, "usage: dialerd [-c FILE] %s [--config FILE] "
+					"...\n", cmd);
 			return 2;
 		}
 		argc = optind + targc;
 	}
-	if (cmd && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "trace") != 0) {
+	if (cmd && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "trace") != 0 &&
+	    strcmp(cmd, "takeover") != 0) {
 		fprintf(stderr, "dialerd: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -149,6 +152,8 @@ int main(int argc, char **argv)
 		log_msg(LOG_WARNING, "config", "%s", err);
 	if (cmd && strcmp(cmd, "trace") == 0)
 		rc = cmd_trace(&cfg, argc - optind, argv + optind);
+	else if (cmd && strcmp(cmd, "takeover") == 0)
+		rc = cmd_takeover(&cfg, argc - optind, argv + optind);
 	else if (cmd)
 		rc = cmd_migrate(&cfg, argc - optind, argv + optind);
 	else

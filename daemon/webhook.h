@@ -155,6 +155,12 @@ int webhook_outbox_add(struct webhook_outbox *ob, const struct webhook_req *req)
 bool webhook_outbox_durable(const struct webhook_outbox *ob);
 /* server_busy_h: callbacks not yet delivered or given up. */
 bool webhook_outbox_busy(void *arg);
+/* The call's callbacks not yet delivered: true when there are some;
+ * *last_seq gets their highest SequenceNumber (-1: none), *final the
+ * final CallStatus one of them carries (a static string), or NULL
+ * (`dialerd takeover`). */
+bool webhook_outbox_call(const struct webhook_outbox *ob, const char *sid,
+			 int64_t *last_seq, const char **final);
 
 struct webhook_outbox_stats {
 	unsigned long long added, delivered, given_up, attempts;

@@ -535,3 +535,39 @@ void webhook_outbox_stats(const struct webhook_outbox *ob,
 		}
 	st->oldest_s = oldest ? (double)(wall_us() - oldest) / 1e6 : 0;
 }
+
+/* a final CallStatus carried by d (lent), or NULL */
+static const char *final_status(const struct delivery *d)
+{
+	static const char *const fin[] = {
+		"completed", "busy", "failed", "no-answer", "canceled",
+	};
+
+	for (size_t i = 0; i < d->req.nparams; i++) {
+		if (strcmp(d->params[i].name, "CallStatus") != 0)
+			continue;
+		for (size_t k = 0; k < sizeof(fin) / sizeof(fin[0]); k++)
+			if (strcmp(d->params[i].value, fin[k]) == 0)
+				return fin[k];
+	}
+	return NULL;
+}
+
+bool webhook_outbox_call(const struct webhook_outbox *ob, const char *sid,
+			 int64_t *last_seq, const char **final)
+{
+	const struct callq *q = ob ?
+		(const struct callq *)smap_find(&ob->calls, sid) : NULL;
+
+	*last_seq = -1;
+	*final = NULL;
+	if (!q)
+		return false;
+	for (const struct delivery *d = q->head; d; d = d->next) {
+		if ((int64_t)d->req.sequence_number > *last_seq)
+			*last_seq = d->req.sequence_number;
+		if (!*final)
+			*final = final_status(d);
+	}
+	return true;
+}

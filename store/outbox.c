@@ -438,6 +438,37 @@ int store_outbox_open(struct store_outbox **op, const char *dir,
 	return err;
 }
 
+int store_outbox_scan(const char *dir, store_outbox_seen_h *h, void *arg)
+{
+	struct store_outbox *o;
+	int err;
+
+	if (!dir || !h)
+		return EINVAL;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return ENOMEM;
+	o->j.fd = o->efd = -1;
+	o->next_id = 1;
+	o->stop = true;		/* no sync thread: closed without one */
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	err = store_journal_open(&o->j, dir, OUTBOX_NAME);
+	if (!err)
+		err = replay(o);
+	for (size_t i = 0; !err && i < o->nslots; i++) {
+		struct store_outbox_entry e;
+
+		err = read_entry(o, &o->slots[i], &e);
+		if (!err) {
+			h(&e, !o->slots[i].live, arg);
+			entry_clear(&e);
+		}
+	}
+	store_outbox_close(o);
+	return err;
+}
+
 struct store_outbox *store_outbox_close(struct store_outbox *o)
 {
 	if (!o)

@@ -391,6 +391,15 @@ int store_outbox_open(struct store_outbox **op, const char *dir,
 		      store_outbox_entry_h *h, void *arg);
 /* Writes what is buffered (best effort) and closes; NULL-safe. */
 struct store_outbox *store_outbox_close(struct store_outbox *o);
+/* Every entry still in dir/webhook.outbox, delivered (done) or not, in
+ * the order added, without changing the file: the callbacks of an
+ * instance that is gone (`dialerd takeover`, before store_outbox_open,
+ * which empties a file whose entries are all delivered; the daemon also
+ * empties or compacts it past 1 MiB of delivered entries). Takes the
+ * file's lock for the call: EBUSY, EBADMSG, ENOMEM, or an errno. */
+typedef void (store_outbox_seen_h)(const struct store_outbox_entry *e,
+				   bool done, void *arg);
+int store_outbox_scan(const char *dir, store_outbox_seen_h *h, void *arg);
 
 /* Buffers an entry (e->id is set). EINVAL, ENOMEM. */
 int store_outbox_add(struct store_outbox *o, struct store_outbox_entry *e,
@@ -541,6 +550,67 @@ int store_idfile_write(struct store_idfile *f, unsigned id);
 /* Unlocks and closes; NULL-safe, returns NULL. */
 struct store_idfile *store_idfile_close(struct store_idfile *f);
 /* ---- end of the control connection and the instance registry ---- */
+
+/* ---- `dialerd takeover` (takeover.c): blocking, a command only ----
+ * One connection (connect_timeout seconds) for the registry and call-log
+ * reads of taking over an instance that is gone. Rows written by the
+ * takeover go through a struct store like the daemon's. err gets one
+ * line on failure. */
+struct store_takeover;
+/* 0, ECONNREFUSED, ENOMEM, EINVAL. */
+int store_takeover_open(struct store_takeover **tp, const char *conninfo,
+			unsigned connect_timeout, char *err, size_t errsz);
+struct store_takeover *store_takeover_close(struct store_takeover *t);
+
+struct store_lost_instance {
+	unsigned id;
+	char name[128], state[16], host[256], data_dir[512];
+	int pid;
+	double heartbeat_age_s;		/* negative: a takeover's lease */
+};
+/* Compare-and-set: the instances row of id becomes state lost, with host
+ * and pid of the caller and heartbeat_at = now() + lease_s (a lease), only
+ * if it is not retired and its heartbeat is older than stale_s. 0
+ * (claimed; li->name), ENOENT (no such id), EALREADY (retired), EBUSY
+ * (heartbeat fresh or another takeover's lease: li says whose and how
+ * old), EIO. */
+int store_takeover_claim(struct store_takeover *t, unsigned id,
+			 unsigned stale_s, unsigned lease_s, const char *host,
+			 int pid, struct store_lost_instance *li, char *err,
+			 size_t errsz);
+/* retired: state retired; else the lease ends (heartbeat stale_s + 1 s
+ * old) so that another run may claim it at once. 0 or EIO. */
+int store_takeover_release(struct store_takeover *t, unsigned id,
+			   bool retired, unsigned stale_s, char *err,
+			   size_t errsz);
+
+/* A calls row of the instance without a final status; strings lent until
+ * the next store_takeover_calls or close (NULL: SQL NULL). */
+struct store_open_call {
+	const char *sid, *account_sid, *parent_call_sid, *direction;
+	const char *from, *to, *caller_name, *status, *sip_call_id;
+	const char *forwarded_from;
+	int64_t created_at, ringing_at, answered_at, started_at;
+	uint32_t next_event;		/* call_events sequence_number */
+	int64_t last_callback;		/* highest status-callback SequenceNumber
+					 * in webhook_requests; -1: none */
+	const char *final_sent;		/* a final CallStatus already sent */
+	const char *cb_url;		/* the subscription (first status event's
+					 * detail); NULL: no status callback */
+	bool cb_get;
+	bool cb_completed;		/* completed is among its events */
+};
+/* Open calls of calls.instance = instance, by SID. 0, EIO, ENOMEM. */
+int store_takeover_calls(struct store_takeover *t, const char *instance,
+			 const struct store_open_call **callsp, size_t *np,
+			 char *err, size_t errsz);
+/* The parameters of the call's latest status callback in webhook_requests
+ * (none: h is not called). 0 or EIO. */
+typedef void (store_takeover_param_h)(const char *name, const char *value,
+				      void *arg);
+int store_takeover_callback_params(struct store_takeover *t, const char *sid,
+				   store_takeover_param_h *h, void *arg,
+				   char *err, size_t errsz);
 
 /* ---- migrations (blocking: for "dialerd migrate" and start-up) ---- */
 

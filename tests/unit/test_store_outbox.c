@@ -1,6 +1,7 @@
 /* test_store_outbox.c: the webhook outbox file: entries survive a reopen with
  * their attempts, done ones do not, a torn tail is cut, syncs are grouped and
- * a mostly delivered file is rewritten */
+ * a mostly delivered file is rewritten; a scan (dialerd takeover)
+ * reads delivered entries too and changes nothing */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -159,6 +160,58 @@ static void test_all_done_truncates(void)
 	o = store_outbox_close(o);
 }
 
+struct scanned {
+	unsigned n;
+	uint32_t seq[8];
+	bool done[8];
+};
+
+static void on_scan(const struct store_outbox_entry *e, bool done, void *arg)
+{
+	struct scanned *s = arg;
+
+	if (s->n < 8) {
+		s->seq[s->n] = e->sequence_number;
+		s->done[s->n] = done;
+	}
+	s->n++;
+}
+
+/* dialerd takeover reads delivered entries too, and changes nothing */
+static void test_scan(void)
+{
+	struct store_outbox *o = NULL;
+	struct scanned sc = {0};
+	struct seen s = {0};
+	struct stat st, st2;
+	uint64_t t;
+	int a, b, c;
+
+	store_outbox_open(&o, dir, on_entry, &s);
+	a = add(o, 0, &t);
+	b = add(o, 1, &t);
+	c = add(o, 2, &t);
+	store_outbox_done(o, (uint64_t)a);
+	store_outbox_done(o, (uint64_t)b);
+	ok(sync_all(o), "3 added, 2 done, synced");
+	is_int(store_outbox_scan(dir, on_scan, &sc), EBUSY,
+	       "scan while the outbox is open: EBUSY");
+	o = store_outbox_close(o);
+	stat(path(), &st);
+	ok(store_outbox_scan(dir, on_scan, &sc) == 0, "scan");
+	is_int(sc.n, 3, "every entry, delivered or not");
+	ok(sc.seq[0] == 0 && sc.seq[1] == 1 && sc.seq[2] == 2, "in order");
+	ok(sc.done[0] && sc.done[1] && !sc.done[2], "done ones flagged");
+	stat(path(), &st2);
+	is_int((long long)st2.st_size, (long long)st.st_size, "the file is unchanged");
+	memset(&s, 0, sizeof(s));
+	store_outbox_open(&o, dir, on_entry, &s);
+	is_int(s.n, 1, "the pending one is still pending");
+	store_outbox_done(o, (uint64_t)c);
+	sync_all(o);
+	o = store_outbox_close(o);
+}
+
 static void test_compaction(void)
 {
 	struct store_outbox *o = NULL;
@@ -200,6 +253,7 @@ int main(void)
 	test_reopen();
 	test_torn_tail();
 	test_all_done_truncates();
+	test_scan();
 	test_compaction();
 	unlink(path());
 	rmdir(dir);

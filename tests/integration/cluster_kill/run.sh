@@ -4,8 +4,9 @@
 # probes); INVITEs b never answered are moved to a; once b is down every new INVITE goes to a.
 # Only INVITEs b had taken (replied to) before it died may fail, all sent to b within the fr_timer
 # window (2 s) before the kill. Calls a answered all complete with one final callback each. The
-# calls b had answered are lost to the callers and stay open in the call log: they are counted
-# here and left for `dialerd takeover`.
+# calls b had answered are lost to the callers and stay open in the call log until `dialerd
+# takeover` of b's folder (past b's 15 s heartbeat, with a still running) ends them: then every
+# call of a and b has one final row and one final callback, SequenceNumber without gaps.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/cluster.sh"
@@ -89,6 +90,54 @@ done
 pass "every call of a has exactly one final status callback"
 open_b=$(q "select count(*) from calls where instance = 'b' and status not in ('completed','failed','busy','no-answer','canceled')")
 pass "left for takeover: $open_b calls of b open in the call log ($(q "select count(*) from calls where instance = 'b'") rows of b)"
+
+# dialerd takeover of b's folder while a runs: past b's 15 s heartbeat, it ends b's open calls
+# and delivers their final callbacks (and whatever b's outbox held)
+_d=$(( $(date +%s) + 30 ))
+until [ "$(q "select heartbeat_at < now() - interval '16 s' from instances where name = 'b'")" = t ]; do
+	[ "$(date +%s)" -le $_d ] || fail "b's heartbeat is not stale"
+	sleep 0.5
+done
+TK0=$(date +%s%N)
+"$DIALERD" takeover --data-dir "$WORK/var/b" --deadline 60 >"$WORK/takeover.out" 2>"$WORK/takeover.log"
+assert_eq "$?" 0 "dialerd takeover of b: exit 0 ($(head -n 1 "$WORK/takeover.out"))"
+pass "takeover of b took $(( ($(date +%s%N) - TK0) / 1000000 )) ms"
+assert_match "$(cat "$WORK/takeover.out")" "^instance b \(id [0-9]+\): $open_b calls? ended, .* 0 undelivered" \
+	"it ended the $open_b open calls of b and left nothing undelivered"
+assert_eq "$(q "select state from instances where name = 'b'")" retired "b is retired"
+assert_eq "$(q "select state from instances where name = 'a'")" active "a is still active"
+assert_eq "$(q "select count(*) from calls where status not in ('completed','failed','busy','no-answer','canceled')")" 0 \
+	"no call of a or b is open"
+assert_eq "$(q "select count(*) from calls where instance = 'b' and reason_text = 'instance-lost'")" "$open_b" \
+	"b's open calls ended with reason instance-lost"
+assert_eq "$(q "select count(*) from (select c.sid from calls c left join call_events e on e.call_sid = c.sid
+	and e.event in ('completed','failed','busy','no-answer','canceled')
+	group by c.sid having count(e.call_sid) <> 1) x")" 0 "every call has exactly one final call_events row"
+assert_eq "$(stat -c %s "$WORK/var/b/store.journal" 2>/dev/null || echo 0)" 0 "b's journal is empty"
+cb_all() {
+	python3 - "$WORK/requests.log" <<'PY'
+import json, sys, collections
+fin = ("completed", "failed", "busy", "no-answer", "canceled")
+term = collections.Counter(); seq = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["path"] != "/status" or r["status"] != 204:
+        continue
+    f = dict(r["form"] or [])
+    seq[f["CallSid"]].append(int(f["SequenceNumber"]))
+    term[f["CallSid"]] += f["CallStatus"] in fin
+badl = [(c, s) for c, s in seq.items() if sorted(s) != list(range(len(s)))]
+for c, s in badl + [(c, seq[c]) for c, v in term.items() if v != 1]:
+    print(" (", c, "SequenceNumber", sorted(s), "final", term[c], ")", file=sys.stderr)
+print(len(seq), sum(1 for v in term.values() if v == 1), len(badl))
+PY
+}
+ncalls=$(q "select count(*) from calls")
+assert_eq "$(cb_all 2>"$WORK/cb_bad.txt")" "$ncalls $ncalls 0" \
+	"each of the $ncalls calls: exactly one final callback, SequenceNumber without gaps or duplicates$(head -n 4 "$WORK/cb_bad.txt")"
+"$DIALERD" takeover --data-dir "$WORK/var/b" >"$WORK/takeover2.out" 2>&1
+assert_eq "$?" 0 "a second takeover: exit 0, nothing to do"
+assert_eq "$(cb_all)" "$ncalls $ncalls 0" "and no new callback"
 cluster_kill a TERM
 cluster_wait_exit a 20 || fail "a did not exit after SIGTERM"
 assert_eq "$CL_RC" 0 "a exited 0"

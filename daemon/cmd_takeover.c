@@ -1,0 +1,634 @@
+/* cmd_takeover.c: dialerd takeover: close the calls of an instance gone for good and deliver its callbacks
+ *
+ * Order: lock the folder (instance.id, then the journal and the outbox,
+ * the daemon's own locks: a live daemon on it refuses us), claim the
+ * instances row (lost, only with a stale heartbeat), replay the journal
+ * through a store like the daemon's, append the terminal status callback
+ * of every open call of the instance to the folder's outbox (the call's
+ * next SequenceNumber), and once that is on disk end the calls through
+ * the same store (row and event); deliver the whole outbox with the
+ * daemon's delivery code, then retired. Every step is idempotent, so a
+ * run cut short is simply run again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/call.h"
+#include "daemon/commands.h"
+#include "daemon/config.h"
+#include "daemon/db.h"
+#include "daemon/log.h"
+#include "daemon/smap.h"
+#include "daemon/webhook.h"
+#include "store/store.h"
+
+/* a heartbeat older than this: the instance is gone (the registry's
+ * split-brain rule uses the same 15 s, three missed 5 s heartbeats) */
+#define STALE_S 15
+#define TICK_MS 50
+
+enum phase {
+	P_REPLAY,	/* the journal goes to the database */
+	P_APPENDED,	/* terminal callbacks appended, not yet on disk */
+	P_DELIVER,	/* rows flushed and the outbox delivered */
+	P_DONE,
+};
+
+/* What the dead instance's outbox file says of a call: its callbacks,
+ * delivered or not (a delivered one's webhook_requests row and the call's
+ * final row may have been lost with the process, still in memory). */
+struct seen {
+	struct smap_node node;
+	char sid[40];
+	int64_t last_seq;
+	const char *final;	/* a final CallStatus among them (static) */
+};
+
+struct takeover {
+	struct smap seen;
+	struct event_base *base;
+	struct db *db;
+	struct webhook *wh;
+	struct webhook_outbox *ob;
+	struct store_takeover *st;
+	struct event *tick;
+	struct store_lost_instance li;
+	const char *dir;
+	enum phase phase;
+	bool failed;
+	size_t ended, callbacks, skipped;
+	const struct store_open_call *calls;	/* lent by st */
+	size_t ncalls;
+	int64_t now;		/* the calls' end */
+	struct timespec t0;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: dialerd [-c FILE] takeover --data-dir DIR [--config FILE]"
+	      " [--deadline SECONDS]\n"
+	      "  closes the calls of the instance that used DIR (gone for good:\n"
+	      "  its heartbeat older than 15 s) and delivers its status callbacks;\n"
+	      "  exit 0 done (or already retired), 1 refused or not finished,\n"
+	      "  2 usage\n", f);
+}
+
+static const char *final_status(const struct store_open_call *c)
+{
+	return c->answered_at ? "completed" : "failed";
+}
+
+struct params_ctx {
+	struct call_params *p;
+};
+
+/* from the call's latest callback: what the calls row does not keep */
+static void on_param(const char *name, const char *value, void *arg)
+{
+	struct params_ctx *x = arg;
+
+	if (name && value && (strncmp(name, "SipHeader_", 10) == 0 ||
+			      strcmp(name, "SipSourceIp") == 0))
+		call_params_add(x->p, name, value);
+}
+
+/* The daemon's terminal callback (call.c callback()), from the row. */
+static int callback(struct takeover *t, const struct store_open_call *c,
+		    uint32_t seq, int64_t now, long secs)
+{
+	struct params_ctx x;
+	struct call_params p;
+	struct webhook_req req;
+	char ts[64], e[256];
+	int err;
+
+	call_params_init(&p);
+	x.p = &p;
+	call_params_add(&p, "CallSid", c->sid);
+	call_params_add(&p, "AccountSid", c->account_sid ? c->account_sid : "");
+	call_params_add(&p, "From", c->from ? c->from : "");
+	call_params_add(&p, "To", c->to ? c->to : "");
+	call_params_add(&p, "Caller", c->from ? c->from : "");
+	call_params_add(&p, "Called", c->to ? c->to : "");
+	call_params_add(&p, "CallStatus", final_status(c));
+	call_params_add(&p, "ApiVersion", "2010-04-01");
+	call_params_add(&p, "Direction", c->direction);
+	if (c->parent_call_sid)
+		call_params_add(&p, "ParentCallSid", c->parent_call_sid);
+	if (c->caller_name && *c->caller_name)
+		call_params_add(&p, "CallerName", c->caller_name);
+	if (c->forwarded_from && *c->forwarded_from)
+		call_params_add(&p, "ForwardedFrom", c->forwarded_from);
+	if (c->sip_call_id)
+		call_params_add(&p, "SipCallId", c->sip_call_id);
+	if (store_takeover_callback_params(t->st, c->sid, on_param, &x, e,
+					   sizeof(e)))
+		log_write(LOG_WARNING, "takeover", c->sid, "%s", e);
+	call_params_add(&p, "CallbackSource", "call-progress-events");
+	call_params_addf(&p, "SequenceNumber", "%u", seq);
+	call_params_time(now, ts, sizeof(ts));
+	call_params_add(&p, "Timestamp", ts);
+	call_params_addf(&p, "CallDuration", "%ld", secs);
+	call_params_addf(&p, "Duration", "%ld", (secs + 59) / 60);
+	memset(&req, 0, sizeof(req));
+	req.call_sid = c->sid;
+	req.kind = "status-callback";
+	req.sequence_number = seq;
+	req.method = c->cb_get ? WEBHOOK_GET : WEBHOOK_POST;
+	req.url = c->cb_url;
+	req.params = p.v;
+	req.nparams = p.n;
+	err = webhook_outbox_add(t->ob, &req);
+	call_params_free(&p);
+	return err;
+}
+
+static const char *final_name(const char *st)
+{
+	static const char *const fin[] = {
+		"completed", "busy", "failed", "no-answer", "canceled",
+	};
+
+	for (size_t k = 0; st && k < sizeof(fin) / sizeof(fin[0]); k++)
+		if (strcmp(st, fin[k]) == 0)
+			return fin[k];
+	return NULL;
+}
+
+static void on_seen(const struct store_outbox_entry *e, bool done, void *arg)
+{
+	struct takeover *t = arg;
+	struct seen *x = (struct seen *)smap_find(&t->seen, e->call_sid);
+	const char *fin = NULL;
+
+	(void)done;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x || strlen(e->call_sid) >= sizeof(x->sid)) {
+			free(x);
+			return;
+		}
+		snprintf(x->sid, sizeof(x->sid), "%s", e->call_sid);
+		x->node.key = x->sid;
+		x->last_seq = -1;
+		if (smap_insert(&t->seen, &x->node)) {
+			free(x);
+			return;
+		}
+	}
+	if ((int64_t)e->sequence_number > x->last_seq)
+		x->last_seq = e->sequence_number;
+	for (size_t i = 0; i < e->nparams; i++)
+		if (strcmp(e->params[i].name, "CallStatus") == 0)
+			fin = final_name(e->params[i].value);
+	if (fin && !x->final)
+		x->final = fin;
+}
+
+static void seen_free(struct takeover *t)
+{
+	for (size_t i = 0; i < t->seen.nb; i++) {
+		struct smap_node *n = t->seen.b[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	smap_fini(&t->seen);
+}
+
+/* The call's highest SequenceNumber and final CallStatus so far, from
+ * webhook_requests, the outbox file as the dead instance left it, and
+ * the deliveries queued now. */
+static void known(struct takeover *t, const struct store_open_call *c,
+		  int64_t *last, const char **final)
+{
+	const struct seen *x = (const struct seen *)smap_find(&t->seen, c->sid);
+	const char *qfinal = NULL;
+	int64_t queued;
+
+	*last = c->last_callback;
+	*final = final_name(c->final_sent);
+	if (x) {
+		if (x->last_seq > *last)
+			*last = x->last_seq;
+		if (!*final)
+			*final = x->final;
+	}
+	if (webhook_outbox_call(t->ob, c->sid, &queued, &qfinal)) {
+		if (queued > *last)
+			*last = queued;
+		if (!*final)
+			*final = qfinal;
+	}
+}
+
+static long duration_s(const struct store_open_call *c, int64_t now)
+{
+	return c->answered_at ?
+	       (long)((now - c->answered_at + 999999) / 1000000) : 0;
+}
+
+/* Step 1: the terminal callback of a call that subscribed to completed,
+ * unless a final one is known (known()): then the call had ended and only
+ * its final row was lost with the process. Appended before any row is
+ * written: a run killed after the rows landed would find no open call and
+ * send nothing; killed before, the next run finds the callback in the
+ * outbox and adds no second one. */
+static int call_callback(struct takeover *t, const struct store_open_call *c)
+{
+	const char *final;
+	int64_t last;
+	int err;
+
+	known(t, c, &last, &final);
+	if (!c->cb_url || !c->cb_completed || final)
+		return 0;
+	if (strstr(c->cb_url, ":***@")) {
+		log_write(LOG_WARNING, "takeover", c->sid, "the status callback "
+			  "URL held a password, which the call log does not "
+			  "keep: no terminal callback");
+		t->skipped++;
+		return 0;
+	}
+	err = callback(t, c, (uint32_t)(last + 1), t->now,
+		       duration_s(c, t->now));
+	if (!err)
+		t->callbacks++;
+	return err;
+}
+
+/* Step 2, once the callbacks are on disk: the call's row and event, as
+ * call_status_set() writes them; the status of a final callback already
+ * sent or queued wins. */
+static int call_row(struct takeover *t, const struct store_open_call *c)
+{
+	static const char detail[] = "{\"reason\":\"instance-lost\"}";
+	const char *final, *st;
+	int64_t last;
+	struct store_call r = {
+		.sid = c->sid,
+		.account_sid = c->account_sid,
+		.direction = c->direction,
+		.reason_text = "instance-lost",
+		.created_at = c->created_at,
+		.ended_at = t->now,
+		.duration = (int)duration_s(c, t->now),
+		.updated_at = t->now,
+		.branch = -1,
+	};
+	struct store_event ev = {
+		.call_sid = c->sid,
+		.sequence_number = c->next_event,
+		.at = t->now,
+		.detail_json = detail,
+	};
+	int err;
+
+	known(t, c, &last, &final);
+	st = final ? final : final_status(c);
+	r.status = ev.event = st;
+	err = store_call_upsert(db_store(t->db), &r);
+	if (!err)
+		err = store_event_add(db_store(t->db), &ev);
+	if (err)
+		return err;
+	t->ended++;
+	log_write(LOG_NOTICE, "takeover", c->sid, "%s (was %s): instance-lost",
+		  st, c->status);
+	return 0;
+}
+
+static int open_calls(struct takeover *t)
+{
+	char e[600];
+	int err;
+
+	err = store_takeover_calls(t->st, t->li.name, &t->calls, &t->ncalls, e,
+				   sizeof(e));
+	if (err)
+		log_msg(LOG_ERR, "takeover", "%s", e[0] ? e : strerror(err));
+	t->now = store_now_us();
+	for (size_t i = 0; !err && i < t->ncalls; i++)
+		err = call_callback(t, &t->calls[i]);
+	if (err)
+		log_msg(LOG_ERR, "takeover", "cannot add the callbacks: %s",
+			strerror(err));
+	return err;
+}
+
+static int end_rows(struct takeover *t)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < t->ncalls; i++)
+		err = call_row(t, &t->calls[i]);
+	if (err)
+		log_msg(LOG_ERR, "takeover", "cannot end the calls: %s",
+			strerror(err));
+	(void)store_flush(db_store(t->db));
+	return err;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct takeover *t = arg;
+	struct store *s = db_store(t->db);
+	struct store_stats ss;
+	struct timeval tv = {0, TICK_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	store_stats(s, &ss);
+	switch (t->phase) {
+	case P_REPLAY:
+		if (store_state(s) != STORE_UP || store_busy(s) ||
+		    ss.journal_bytes)
+			break;
+		log_msg(LOG_INFO, "takeover", "journal replayed (%.1f s)",
+			since(&t->t0));
+		if (open_calls(t))
+			goto failed;
+		t->phase = P_APPENDED;
+		break;
+	case P_APPENDED:
+		if (!webhook_outbox_durable(t->ob))
+			break;
+		if (end_rows(t))
+			goto failed;
+		t->phase = P_DELIVER;
+		break;
+	case P_DELIVER:
+		if (store_busy(s) || ss.journal_bytes ||
+		    store_state(s) != STORE_UP || webhook_outbox_busy(t->ob) ||
+		    !webhook_outbox_durable(t->ob))
+			break;
+		t->phase = P_DONE;
+		event_base_loopbreak(t->base);
+		return;
+	case P_DONE:
+		return;
+	}
+	evtimer_add(t->tick, &tv);
+	return;
+ failed:
+	t->failed = true;
+	event_base_loopbreak(t->base);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct takeover *t = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(t->base);
+}
+
+static int start_webhooks(struct takeover *t, const struct config *cfg)
+{
+	struct webhook_conf wc = {
+		.account_sid = cfg->account_sid,
+		.auth_token = cfg->auth_token,
+		.user_agent = cfg->webhook_user_agent,
+		.max_connections = cfg->webhook_max_connections,
+		.connect_timeout_ms = cfg->webhook_connect_timeout_ms,
+		.timeout_ms = cfg->webhook_timeout_ms,
+		.tls_ca_file = cfg->webhook_tls_ca_file,
+		.tls_insecure = cfg->webhook_tls_insecure,
+		.store = db_store(t->db),
+	};
+	int err;
+
+	err = webhook_alloc(&t->wh, t->base, &wc);
+	if (!err)
+		err = webhook_outbox_alloc(&t->ob, t->wh, t->base, t->dir);
+	if (err == EBUSY)
+		fprintf(stderr, "dialerd takeover: %s/webhook.outbox is locked: "
+			"a live dialerd uses this folder\n", t->dir);
+	else if (err)
+		fprintf(stderr, "dialerd takeover: cannot open the outbox in %s:"
+			" %s\n", t->dir, strerror(err));
+	return err;
+}
+
+/* The loop: replay, end the calls, deliver; at most deadline seconds. */
+static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
+{
+	struct config c2 = *cfg;
+	struct timeval tv = {0, 0}, dl = {(time_t)deadline, 0};
+	struct event *dev = NULL;
+	struct webhook_outbox_stats os;
+	int err;
+
+	c2.data_dir = (char *)t->dir;
+	c2.instance = t->li.name;
+	c2.call_log_retention_days = 0;	/* the live instances do that */
+	t->base = event_base_new();
+	if (!t->base)
+		return ENOMEM;
+	err = db_alloc(&t->db, t->base, &c2);
+	if (err == EBUSY)
+		fprintf(stderr, "dialerd takeover: the journal in %s is locked: a "
+			"live dialerd uses this folder\n", t->dir);
+	if (!err) {
+		/* before the outbox is opened: opening empties a file whose
+		 * entries are all delivered */
+		err = store_outbox_scan(t->dir, on_seen, t);
+		if (err)
+			fprintf(stderr, "dialerd takeover: cannot read %s/"
+				"webhook.outbox: %s\n", t->dir, strerror(err));
+	}
+	if (!err)
+		err = start_webhooks(t, cfg);
+	if (err)
+		return err;
+	t->tick = evtimer_new(t->base, on_tick, t);
+	dev = evtimer_new(t->base, on_deadline, t);
+	if (!t->tick || !dev) {
+		err = ENOMEM;
+		goto out;
+	}
+	evtimer_add(t->tick, &tv);
+	evtimer_add(dev, &dl);
+	event_base_dispatch(t->base);
+	webhook_outbox_stats(t->ob, &os);
+	if (t->phase != P_DONE && !t->failed)
+		fprintf(stderr, "dialerd takeover: deadline of %u s reached %s; "
+			"%zu callback%s undelivered (kept in %s/webhook.outbox)\n",
+			deadline, t->phase == P_REPLAY ? "before the journal was "
+			"replayed" : "", os.depth, os.depth == 1 ? "" : "s",
+			t->dir);
+	if (t->phase != P_DONE)
+		err = t->failed ? EIO : ETIMEDOUT;
+	printf("instance %s (id %u): %zu call%s ended, %zu terminal callback%s "
+	       "added (%zu not: a password in the URL), %llu delivered, %llu "
+	       "given up, %zu undelivered, %.2f s\n", t->li.name, t->li.id,
+	       t->ended, t->ended == 1 ? "" : "s", t->callbacks,
+	       t->callbacks == 1 ? "" : "s", t->skipped, os.delivered,
+	       os.given_up, os.depth, since(&t->t0));
+ out:
+	if (dev)
+		event_free(dev);
+	return err;
+}
+
+static void cleanup(struct takeover *t)
+{
+	if (t->tick)
+		event_free(t->tick);
+	t->ob = webhook_outbox_free(t->ob);
+	t->wh = webhook_free(t->wh);
+	t->db = db_free(t->db);
+	if (t->base)
+		event_base_free(t->base);
+	t->st = store_takeover_close(t->st);
+	seen_free(t);
+}
+
+static int parse(int argc, char **argv, const char **dir, unsigned *deadline)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--data-dir") == 0 && i + 1 < argc) {
+			*dir = argv[++i];
+		} else if (strncmp(a, "--data-dir=", 11) == 0) {
+			*dir = a + 11;
+		} else if (strcmp(a, "--deadline") == 0 && i + 1 < argc) {
+			*deadline = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strncmp(a, "--deadline=", 11) == 0) {
+			*deadline = (unsigned)strtoul(a + 11, NULL, 10);
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 1;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!*dir || !**dir || !*deadline) {
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+int cmd_takeover(const struct config *cfg, int argc, char **argv)
+{
+	struct takeover t;
+	struct store_idfile *idf = NULL;
+	const char *dir = NULL;
+	unsigned deadline = 60, id = 0;
+	char host[256], e[768];
+	int err, rc = 1;
+
+	memset(&t, 0, sizeof(t));
+	smap_init(&t.seen);
+	clock_gettime(CLOCK_MONOTONIC, &t.t0);
+	err = parse(argc, argv, &dir, &deadline);
+	if (err)
+		return err == 1 ? 0 : 2;
+	t.dir = dir;
+	if (!cfg->database_url || !*cfg->database_url) {
+		fprintf(stderr, "dialerd takeover: no database_url configured "
+				"(set it in the file or DIALERD_DATABASE_URL)\n");
+		return 2;
+	}
+	if (!cfg->auth_token || !*cfg->auth_token) {
+		/* the callbacks are signed with it, as the daemon signs them */
+		fprintf(stderr, "dialerd takeover: no auth_token configured: give "
+			"the dead instance's configuration (--config FILE or "
+			"DIALERD_AUTH_TOKEN)\n");
+		return 2;
+	}
+	/* a folder that never held an instance: say so, create nothing */
+	snprintf(e, sizeof(e), "%s/instance.id", dir);
+	if (access(e, R_OK | W_OK) != 0) {
+		fprintf(stderr, "dialerd takeover: %s: %s (not a dialerd "
+			"data_dir?)\n", e, strerror(errno));
+		return 1;
+	}
+	err = store_idfile_open(&idf, dir, &id);
+	if (err == EBUSY) {
+		fprintf(stderr, "dialerd takeover: refused: a live dialerd uses "
+			"%s (%s/instance.id is locked)\n", dir, dir);
+		return 1;
+	}
+	if (err || !id) {
+		fprintf(stderr, "dialerd takeover: no instance id in %s/"
+			"instance.id%s%s\n", dir, err ? ": " : "",
+			err ? strerror(err) : "");
+		goto out;
+	}
+	err = store_takeover_open(&t.st, cfg->database_url, 10, e, sizeof(e));
+	if (err) {
+		fprintf(stderr, "dialerd takeover: %s\n", e[0] ? e : strerror(err));
+		goto out;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "unknown");
+	host[sizeof(host) - 1] = '\0';
+	/* the lease outlasts the run: nobody else claims it meanwhile */
+	err = store_takeover_claim(t.st, id, STALE_S, deadline + STALE_S, host,
+				   (int)getpid(), &t.li, e, sizeof(e));
+	switch (err) {
+	case 0:
+		break;
+	case EALREADY:
+		printf("instance %s (id %u) is already retired: nothing to do\n",
+		       t.li.name, id);
+		rc = 0;
+		goto out;
+	case EBUSY:
+		if (strcmp(t.li.state, "lost") == 0 && t.li.heartbeat_age_s < 0)
+			fprintf(stderr, "dialerd takeover: refused: instance %s is "
+				"being taken over by pid %d on %s (lease ends in "
+				"%.0f s)\n", t.li.name, t.li.pid, t.li.host,
+				-t.li.heartbeat_age_s);
+		else
+			fprintf(stderr, "dialerd takeover: refused: instance %s is "
+				"alive (heartbeat %.0f s ago, state %s, pid %d on "
+				"%s); a heartbeat older than %d s is needed\n",
+				t.li.name, t.li.heartbeat_age_s, t.li.state,
+				t.li.pid, t.li.host, STALE_S);
+		goto out;
+	case ENOENT:
+		fprintf(stderr, "dialerd takeover: no instance with id %u in the "
+			"registry\n", id);
+		goto out;
+	default:
+		fprintf(stderr, "dialerd takeover: %s\n", e[0] ? e : strerror(err));
+		goto out;
+	}
+	log_msg(LOG_NOTICE, "takeover", "instance %s (id %u) marked lost",
+		t.li.name, id);
+	err = run(&t, cfg, deadline);
+	if (store_takeover_release(t.st, id, err == 0, STALE_S, e, sizeof(e))) {
+		fprintf(stderr, "dialerd takeover: %s\n", e);
+		err = EIO;
+	} else if (!err) {
+		printf("instance %s (id %u) retired\n", t.li.name, id);
+	}
+	rc = err ? 1 : 0;
+ out:
+	cleanup(&t);
+	store_idfile_close(idf);
+	return rc;
+}

@@ -1,0 +1,278 @@
+/* takeover.c: the registry and call-log reads of `dialerd takeover`, blocking (a command, never the daemon) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/internal.h"
+
+#define US(c) "(extract(epoch from " c ") * 1000000)::int8"
+
+struct store_takeover {
+	PGconn *c;
+	PGresult *res;		/* of the last store_takeover_calls */
+	struct store_open_call *calls;
+};
+
+static void one_line(char *err, size_t errsz, const char *what, PGconn *c)
+{
+	snprintf(err, errsz, "%s: %s", what, c ? PQerrorMessage(c) :
+		 "out of memory");
+	err[strcspn(err, "\n")] = '\0';
+}
+
+int store_takeover_open(struct store_takeover **tp, const char *conninfo,
+			unsigned connect_timeout, char *err, size_t errsz)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name",
+			      NULL};
+	char tmo[16];
+	const char *vals[] = {conninfo, tmo, "dialerd-takeover", NULL};
+	struct store_takeover *t;
+
+	err[0] = '\0';
+	if (!tp || !conninfo)
+		return EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return ENOMEM;
+	snprintf(tmo, sizeof(tmo), "%u", connect_timeout ? connect_timeout : 10);
+	t->c = PQconnectdbParams(keys, vals, 1);
+	if (!t->c || PQstatus(t->c) != CONNECTION_OK) {
+		one_line(err, errsz, "cannot connect to the database", t->c);
+		store_takeover_close(t);
+		return ECONNREFUSED;
+	}
+	*tp = t;
+	return 0;
+}
+
+struct store_takeover *store_takeover_close(struct store_takeover *t)
+{
+	if (!t)
+		return NULL;
+	PQclear(t->res);
+	free(t->calls);
+	PQfinish(t->c);
+	free(t);
+	return NULL;
+}
+
+static PGresult *run(struct store_takeover *t, const char *sql, int n,
+		     const char *const *p, char *err, size_t errsz)
+{
+	PGresult *res = PQexecParams(t->c, sql, n, NULL, p, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	one_line(err, errsz, "query failed", t->c);
+	PQclear(res);
+	return NULL;
+}
+
+static void copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* The claim is one UPDATE whose WHERE holds the staleness test: two
+ * takeovers that read the same stale row both try it, PostgreSQL
+ * re-checks the WHERE on the row the first one changed, and the second
+ * updates nothing. The lease (a heartbeat in the future) keeps a third
+ * one and a restarted daemon of that name (split brain) away meanwhile. */
+int store_takeover_claim(struct store_takeover *t, unsigned id,
+			 unsigned stale_s, unsigned lease_s, const char *host,
+			 int pid, struct store_lost_instance *li, char *err,
+			 size_t errsz)
+{
+	static const char claim[] =
+		"update instances set state = 'lost', host = $2, pid = $3,"
+		" heartbeat_at = now() + make_interval(secs => $5)"
+		" where id = $1 and state <> 'retired'"
+		" and heartbeat_at < now() - make_interval(secs => $4)"
+		" returning name, data_dir";
+	static const char look[] =
+		"select name, state, host, pid, data_dir,"
+		" extract(epoch from now() - heartbeat_at)::float8"
+		" from instances where id = $1";
+	char sid[16], spid[16], sstale[16], slease[16];
+	const char *p[] = {sid, host, spid, sstale, slease};
+	PGresult *res;
+	int e = 0;
+
+	err[0] = '\0';
+	memset(li, 0, sizeof(*li));
+	li->id = id;
+	snprintf(sid, sizeof(sid), "%u", id);
+	snprintf(spid, sizeof(spid), "%d", pid);
+	snprintf(sstale, sizeof(sstale), "%u", stale_s);
+	snprintf(slease, sizeof(slease), "%u", lease_s);
+	res = run(t, claim, 5, p, err, errsz);
+	if (!res)
+		return EIO;
+	if (PQntuples(res) == 1) {
+		copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
+		copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
+		copy(li->state, sizeof(li->state), "lost");
+		PQclear(res);
+		return 0;
+	}
+	PQclear(res);
+	res = run(t, look, 1, p, err, errsz);
+	if (!res)
+		return EIO;
+	if (PQntuples(res) != 1) {
+		e = ENOENT;
+		goto out;
+	}
+	copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
+	copy(li->state, sizeof(li->state), PQgetvalue(res, 0, 1));
+	copy(li->host, sizeof(li->host), PQgetvalue(res, 0, 2));
+	li->pid = atoi(PQgetvalue(res, 0, 3));
+	copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 4));
+	li->heartbeat_age_s = strtod(PQgetvalue(res, 0, 5), NULL);
+	e = strcmp(li->state, "retired") == 0 ? EALREADY : EBUSY;
+ out:
+	PQclear(res);
+	return e;
+}
+
+int store_takeover_release(struct store_takeover *t, unsigned id,
+			   bool retired, unsigned stale_s, char *err,
+			   size_t errsz)
+{
+	static const char retire[] =
+		"update instances set state = 'retired', heartbeat_at = now()"
+		" where id = $1 and state = 'lost'";
+	/* not done: the lease ends now, so that a new run may go at once */
+	static const char give_back[] =
+		"update instances set heartbeat_at = now() -"
+		" make_interval(secs => $2) where id = $1 and state = 'lost'";
+	char sid[16], sstale[16];
+	const char *p[] = {sid, sstale};
+	PGresult *res;
+
+	err[0] = '\0';
+	snprintf(sid, sizeof(sid), "%u", id);
+	snprintf(sstale, sizeof(sstale), "%u", stale_s + 1);
+	res = run(t, retired ? retire : give_back, retired ? 1 : 2, p, err,
+		  errsz);
+	if (!res)
+		return EIO;
+	PQclear(res);
+	return 0;
+}
+
+/* Open calls: rows of the instance without a final status. Per call, the
+ * next call_events number, the highest status-callback SequenceNumber in
+ * webhook_requests, a final CallStatus already sent (the final row was
+ * lost with the process, its callback was not), and the subscription the
+ * daemon wrote on the call's first status event. */
+static const char open_sql[] =
+	"select c.sid, c.account_sid, c.parent_call_sid, c.direction,"
+	" c.from_addr, c.to_addr, c.caller_name, c.status, c.sip_call_id,"
+	" c.forwarded_from, " US("c.created_at") ", " US("c.ringing_at") ", "
+	US("c.answered_at") ", " US("c.started_at") ","
+	" coalesce((select max(e.sequence_number) + 1 from call_events e"
+	"  where e.call_sid = c.sid), 0),"
+	" (select max(w.sequence_number) from webhook_requests w"
+	"  where w.call_sid = c.sid and w.kind = 'status-callback'),"
+	" (select w.parameters->>'CallStatus' from webhook_requests w"
+	"  where w.call_sid = c.sid and w.kind = 'status-callback'"
+	"  and w.parameters->>'CallStatus' in"
+	"   ('completed', 'busy', 'failed', 'no-answer', 'canceled') limit 1),"
+	" s.d->>'url', s.d->>'method',"
+	" coalesce((s.d->'events') ? 'completed', false)"
+	" from calls c left join lateral (select e.detail->'status_callback' d"
+	"  from call_events e where e.call_sid = c.sid"
+	"  and e.detail ? 'status_callback'"
+	"  order by e.sequence_number limit 1) s on true"
+	" where c.instance = $1"
+	" and c.status in ('queued', 'initiated', 'ringing', 'in-progress')"
+	" order by c.sid";
+
+static const char *val(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static int64_t num(PGresult *r, int row, int col, int64_t none)
+{
+	return PQgetisnull(r, row, col) ? none :
+	       strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+int store_takeover_calls(struct store_takeover *t, const char *instance,
+			 const struct store_open_call **callsp, size_t *np,
+			 char *err, size_t errsz)
+{
+	const char *p[] = {instance};
+	int n;
+
+	err[0] = '\0';
+	PQclear(t->res);
+	free(t->calls);
+	t->calls = NULL;
+	t->res = run(t, open_sql, 1, p, err, errsz);
+	if (!t->res)
+		return EIO;
+	n = PQntuples(t->res);
+	t->calls = calloc(n ? (size_t)n : 1, sizeof(*t->calls));
+	if (!t->calls)
+		return ENOMEM;
+	for (int i = 0; i < n; i++) {
+		struct store_open_call *c = &t->calls[i];
+		PGresult *r = t->res;
+
+		c->sid = val(r, i, 0);
+		c->account_sid = val(r, i, 1);
+		c->parent_call_sid = val(r, i, 2);
+		c->direction = val(r, i, 3);
+		c->from = val(r, i, 4);
+		c->to = val(r, i, 5);
+		c->caller_name = val(r, i, 6);
+		c->status = val(r, i, 7);
+		c->sip_call_id = val(r, i, 8);
+		c->forwarded_from = val(r, i, 9);
+		c->created_at = num(r, i, 10, 0);
+		c->ringing_at = num(r, i, 11, 0);
+		c->answered_at = num(r, i, 12, 0);
+		c->started_at = num(r, i, 13, 0);
+		c->next_event = (uint32_t)num(r, i, 14, 0);
+		c->last_callback = num(r, i, 15, -1);
+		c->final_sent = val(r, i, 16);
+		c->cb_url = val(r, i, 17);
+		c->cb_get = val(r, i, 18) && strcmp(val(r, i, 18), "GET") == 0;
+		c->cb_completed = val(r, i, 19) &&
+				  strcmp(val(r, i, 19), "t") == 0;
+	}
+	*callsp = t->calls;
+	*np = (size_t)n;
+	return 0;
+}
+
+int store_takeover_callback_params(struct store_takeover *t, const char *sid,
+				   store_takeover_param_h *h, void *arg,
+				   char *err, size_t errsz)
+{
+	static const char sql[] =
+		"select p.key, p.value from (select parameters"
+		" from webhook_requests where call_sid = $1"
+		" and kind = 'status-callback'"
+		" order by sequence_number desc, attempt desc limit 1) w,"
+		" jsonb_each_text(w.parameters) p";
+	const char *p[] = {sid};
+	PGresult *res;
+
+	err[0] = '\0';
+	res = run(t, sql, 1, p, err, errsz);
+	if (!res)
+		return EIO;
+	for (int i = 0; i < PQntuples(res); i++)
+		h(val(res, i, 0), val(res, i, 1), arg);
+	PQclear(res);
+	return 0;
+}
