@@ -31,6 +31,7 @@ struct registry {
 	bool registering;	/* the start-up gate is closed */
 	bool draining;
 	bool registered;	/* once, in this process */
+	bool taken_over;	/* dialerd takeover claimed our name */
 	bool fatal;
 };
 
@@ -40,7 +41,8 @@ static struct registry *current;
 static void apply_gate(struct registry *r)
 {
 	if (r->dial)
-		dial_draining_set(r->dial, r->registering || r->draining);
+		dial_draining_set(r->dial, r->registering || r->draining ||
+				  r->taken_over);
 }
 
 static void set_id(struct registry *r, unsigned id)
@@ -83,13 +85,25 @@ static void on_registered(int err, unsigned id, const char *why, void *arg)
 				"draining: state draining written");
 		return;
 	}
-	if (err != EEXIST && err != EADDRINUSE && err != ENOSPC)
+	if (err != EEXIST && err != EADDRINUSE && err != ENOSPC &&
+	    err != ESTALE)
 		return;	/* the statement failed: tried again on reconnect */
 	if (r->registering) {
 		/* nothing taken yet: refuse the start */
 		log_msg(LOG_ERR, "registry", "cannot start: %s", why);
 		r->fatal = true;
 		event_base_loopbreak(r->base);
+		return;
+	}
+	if (err == ESTALE) {
+		/* cut off from the database long enough for a takeover to
+		 * close our calls: new calls here would have no owner */
+		if (!r->taken_over)
+			log_msg(LOG_CRIT, "registry", "%s: new calls are refused "
+				"from now on (503), the calls in progress go on; "
+				"stop this instance", why);
+		r->taken_over = true;
+		apply_gate(r);
 		return;
 	}
 	log_msg(LOG_CRIT, "registry", "%s (this instance keeps running; "
@@ -125,7 +139,7 @@ static void collect(void *arg)
 		return;
 	metrics_set("dialerd_instance_id", NULL, r->id);
 	metrics_set("dialerd_instance_accepting", NULL,
-		    r->registering || r->draining ? 0 : 1);
+		    r->registering || r->draining || r->taken_over ? 0 : 1);
 }
 
 int registry_alloc(struct registry **rp, struct event_base *base,
@@ -258,6 +272,8 @@ const char *registry_gate(void)
 {
 	if (!current)
 		return NULL;
+	if (current->taken_over)
+		return "taken-over";
 	if (current->draining)
 		return "draining";
 	if (current->registering)

@@ -41,7 +41,9 @@ int registry_alloc(struct registry **rp, struct event_base *base,
 int registry_start(struct registry *r, struct store *store, struct dial *dial);
 struct registry *registry_free(struct registry *r);
 
-/* NULL while new calls are taken; else "registering" or "draining". */
+/* NULL while new calls are taken; else "registering", "draining" or
+ * "taken-over" (the registry row went lost/retired under this process:
+ * dialerd takeover closed its calls; nothing reopens the gate). */
 const char *registry_gate(void);
 /* The id new SIDs carry now (0: none yet). */
 unsigned registry_id(const struct registry *r);

@@ -331,6 +331,10 @@ static char *lit(PGconn *conn, const char *v)
 	"   and state in ('active', 'draining')" \
 	"   and not (host = %s and (pid = %d or (%s <> '' and data_dir = %s))))" \
 	"   then 'busy'" \
+	"  when exists (select 1 from me where state = 'lost' and fresh)" \
+	"   or (%s and exists (select 1 from me" \
+	"    where state in ('lost', 'retired')))" \
+	"   then 'taken-over'" \
 	"  when %u > 0 and exists (select 1 from me where id <> %u)" \
 	"   then 'id-mismatch'" \
 	"  when %u > 0 and exists (select 1 from instances" \
@@ -376,13 +380,15 @@ static char *register_sql(struct store *s)
 	if (!n || !sip || !http || !dd || !host || !ver || !st)
 		goto out;
 	len = snprintf(NULL, 0, REGISTER_SQL, CTL_STATEMENT_MS, FRESH_S, n, host,
-		       in->pid, dd, dd, in->id, in->id, in->id, in->id, n, in->id,
+		       in->pid, dd, dd, c->id ? "true" : "false", in->id,
+		       in->id, in->id, in->id, n, in->id,
 		       in->preferred_id, in->preferred_id, in->preferred_id, n,
 		       sip, http, dd, host, in->pid, st, sec, usec, ver);
 	sql = malloc((size_t)len + 1);
 	if (sql)
 		snprintf(sql, (size_t)len + 1, REGISTER_SQL, CTL_STATEMENT_MS, FRESH_S, n,
-			 host, in->pid, dd, dd, in->id, in->id, in->id, in->id,
+			 host, in->pid, dd, dd, c->id ? "true" : "false", in->id, in->id,
+			 in->id, in->id,
 			 n, in->id, in->preferred_id, in->preferred_id,
 			 in->preferred_id, n, sip, http, dd, host, in->pid, st,
 			 sec, usec, ver);
@@ -456,6 +462,14 @@ static void on_registered(struct store *s, const PGresult *res)
 			 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 6),
 			 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
 			 PQgetvalue(res, 0, 5), FRESH_S);
+	} else if (!strcmp(verdict, "taken-over")) {
+		/* dialerd takeover closed (or is closing) this name's calls:
+		 * registering as active again would reopen them */
+		err = ESTALE;
+		snprintf(why, sizeof(why), "instance \"%s\" was taken over: its "
+			 "registry row (id %s) is %s, held by host %s pid %s",
+			 c->inst.name, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 6),
+			 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
 	} else if (!strcmp(verdict, "id-mismatch")) {
 		err = EADDRINUSE;
 		snprintf(why, sizeof(why), "instance \"%s\" is registered with id %s, "
