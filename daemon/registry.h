@@ -28,7 +28,9 @@ struct registry;
  * taken with SIDs carrying id 0 (owner unknown to other instances: they
  * can be controlled only through this instance) until the registration
  * succeeds; a refusal after the gate opened is logged (LOG_CRIT) and the
- * registration retried, the calls in progress keep going.
+ * registration retried, the calls in progress keep going. A row found
+ * lost or retired after this process registered (dialerd takeover closed
+ * its calls while it was cut off) closes the gate for good.
  */
 
 /* Locks data_dir (data_dir/instance.id, flock: EBUSY when another process
