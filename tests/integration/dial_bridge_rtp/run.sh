@@ -18,7 +18,11 @@ command -v ss >/dev/null 2>&1 || skip "no ss (iproute2)"
 
 cd "$WORK" || harness_error "no work dir"
 
-udp_bound() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
+# bound by our dialtool (the child of timeout in dial_start): the machine may
+# run other tests whose ephemeral ports fall in the relay range
+udp_bound() {
+	ss -Hlunp "sport = :$1" 2>/dev/null | grep -q "pid=$(pgrep -P "$DIAL_PID_in" | head -n 1),"
+}
 
 LO=43100
 HI=43199
