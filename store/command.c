@@ -34,7 +34,7 @@ static const char *kind_ok(enum store_command_kind k)
 }
 
 int store_command_instance(struct store *s, unsigned id, store_exec_h *h,
-			   void *arg)
+			   void *arg, struct store_exec **xp)
 {
 	char ids[16];
 	const char *p[1] = {ids};
@@ -45,9 +45,10 @@ int store_command_instance(struct store *s, unsigned id, store_exec_h *h,
 	return store_control_exec(s,
 		"SELECT name, state,"
 		" (state IN ('active','draining')"
-		"  AND heartbeat_at > now() - interval '15 seconds')"
+		"  AND heartbeat_at > now() - interval '15 seconds'),"
+		" round(extract(epoch from now() - heartbeat_at))::bigint"
 		" FROM instances WHERE id = $1",
-		1, p, h, arg, NULL);
+		1, p, h, arg, xp);
 }
 
 int store_command_send(struct store *s, unsigned target, const char *sid,
@@ -95,7 +96,7 @@ int store_command_listen(struct store *s, store_exec_h *h, void *arg)
 }
 
 /* Columns of the pending scans: id, requested_by, call_sid, account_sid,
- * kind, body. */
+ * kind, body, and the body's prefix and form. */
 int store_command_pending(struct store *s, unsigned long long id,
 			  store_exec_h *h, void *arg)
 {
@@ -114,7 +115,8 @@ int store_command_pending(struct store *s, unsigned long long id,
 		" done_at = now() WHERE target_instance = $1"
 		" AND state = 'pending' AND expires_at <= now()"
 		" AND ($2::bigint = 0 OR id = $2::bigint) RETURNING id)"
-		" SELECT id, requested_by, call_sid, account_sid, kind, body"
+		" SELECT id, requested_by, call_sid, account_sid, kind, body,"
+		" body->>'prefix', body->>'form'"
 		" FROM call_commands WHERE target_instance = $1"
 		" AND state = 'pending' AND expires_at > now()"
 		" AND ($2::bigint = 0 OR id = $2::bigint)"

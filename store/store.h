@@ -620,10 +620,11 @@ enum store_command_kind {
 	STORE_COMMAND_UPDATE,
 	STORE_COMMAND_DELETE,
 };
-/* Row of instance id: name, state, and 't' when it may answer (active or
- * draining with a heartbeat younger than 15 s); no row: unknown. */
+/* Row of instance id: name, state, 't' when it may answer (active or
+ * draining with a heartbeat younger than 15 s), heartbeat age in seconds;
+ * no row: unknown. */
 int store_command_instance(struct store *s, unsigned id, store_exec_h *h,
-			   void *arg);
+			   void *arg, struct store_exec **xp);
 /* Inserts a command for target (expires in 10 s) and notifies
  * dialerd_cmd_<target> in the same transaction; rows: id. body: JSON. */
 int store_command_send(struct store *s, unsigned target, const char *sid,
@@ -635,7 +636,7 @@ int store_command_send(struct store *s, unsigned target, const char *sid,
 int store_command_listen(struct store *s, store_exec_h *h, void *arg);
 /* Marks expired commands to self (id 0: all, else that one) and returns
  * the pending unexpired ones in id order: id, requested_by, call_sid,
- * account_sid, kind, body. */
+ * account_sid, kind, body, body->>'prefix', body->>'form'. */
 int store_command_pending(struct store *s, unsigned long long id,
 			  store_exec_h *h, void *arg);
 /* pending -> done|failed with the answer (status, JSON body) and notifies

@@ -221,7 +221,7 @@ static void test_commands(void)
 
 	memset(&e, 0, sizeof(e));
 	e.done = false;
-	ok(store_command_instance(b, ra.id, on_exec, &e) == 0, "instance query");
+	ok(store_command_instance(b, ra.id, on_exec, &e, NULL) == 0, "instance query");
 	pump(b, &e.done, 5000);
 	ok(e.err == 0 && !strcmp(e.v, "alpha"), "instance row of a: %s", e.v);
 
