@@ -132,7 +132,9 @@ static bool read_input(struct api_req *r)
 	}
 	if (!len)
 		return true;
-	err = api_form_parse(&r->body, (const char *)evbuffer_pullup(in, -1), len);
+	/* as received: a command to another instance carries it */
+	r->raw_body = strndup((const char *)evbuffer_pullup(in, -1), len);
+	err = r->raw_body ? api_form_parse(&r->body, r->raw_body, len) : ENOMEM;
 	if (err == ENOMEM) {
 		api_error(r, 500, 20500, "Out of memory");
 		return false;
@@ -201,9 +203,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 		dispatch(r, t, evhttp_request_get_command(req));
 }
 
-int api_alloc(struct api **ap, struct http_server *http,
-	      const struct config *cfg, struct call_layer *cl,
-	      struct store *store)
+int api_alloc(struct api **ap, struct event_base *base,
+	      struct http_server *http, const struct config *cfg,
+	      struct call_layer *cl, struct store *store)
 {
 	struct api *a;
 	int err;
@@ -214,10 +216,14 @@ int api_alloc(struct api **ap, struct http_server *http,
 	a->cfg = cfg;
 	a->cl = cl;
 	a->store = store;
+	a->base = base;
 	err = http_route_add(http, twilio_prefix, true, "api", on_request, a);
 	if (!err)
 		err = http_route_add(http, laml_prefix, true, "api", on_request, a);
+	if (!err && store)
+		err = api_owner_start(a);
 	if (err) {
+		api_owner_stop(a);
 		free(a);
 		return err;
 	}
@@ -229,6 +235,7 @@ struct api *api_free(struct api *a)
 {
 	if (!a)
 		return NULL;
+	api_owner_stop(a);
 	while (a->pending)
 		api_error(a->pending, 503, 20503, "dialerd is shutting down");
 	free(a);

@@ -4,9 +4,10 @@
  * memory: its state there is newer than any row. Everything else comes
  * from the call log through the store's read API, which runs a query only
  * after the rows queued before it are committed, so a call is never seen
- * older than an answer dialerd already gave about it. A call in the log
- * that is not finished and not in memory belongs to another instance (or
- * to one that stopped without ending it): it is shown, never changed.
+ * older than an answer dialerd already gave about it. A call whose SID
+ * names another instance is that instance's to answer while it is live
+ * (api_remote.c); an owner that cannot answer leaves the log's view: a
+ * finished call is shown as it is, a live one is 503.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,16 +52,31 @@ static struct call *live(struct api_req *r)
 
 /* ---- a call only the log knows ---- */
 
+static void from_log(struct api_req *r, enum op op);
+
+static void fetch_local(struct api_req *r)
+{
+	from_log(r, OP_FETCH);
+}
+
 static void on_row(int err, const struct store_call *rows, size_t n, void *arg)
 {
 	struct api_req *r = arg;
 	enum op op = *(enum op *)r->ctx;
+	const char *owner = api_remote_owner(r);
 	struct json j;
 
 	r->read = NULL;
 	api_req_unwait(r);
 	if (err) {
 		api_store_error(r, err);
+		return;
+	}
+	/* not finished in the log (or not there yet: rows queue at the
+	   owner): the owner knows better */
+	if (op == OP_FETCH && !r->remote && (n == 0 || !rows[0].ended_at) &&
+	    api_remote_owned_elsewhere(r)) {
+		api_remote(r, STORE_COMMAND_FETCH, fetch_local);
 		return;
 	}
 	if (n == 0) {
@@ -72,10 +88,10 @@ static void on_row(int err, const struct store_call *rows, size_t n, void *arg)
 		return;
 	}
 	if (op == OP_UPDATE) {
-		api_error(r, 409, 20409, "Call %s runs on dialerd instance %s, "
-			  "not on this one (%s): change it there", r->sid,
-			  rows[0].instance ? rows[0].instance : "(unknown)",
-			  r->api->cfg->instance);
+		api_error(r, 503, 20503, "Call %s runs on dialerd %s%s, which "
+			  "cannot answer now: try again", r->sid,
+			  owner ? "" : "instance ", owner ? owner :
+			  rows[0].instance ? rows[0].instance : "(unknown)");
 		return;
 	}
 	json_init(&j);
@@ -164,6 +180,11 @@ static bool redirect(struct api_req *r, struct call *c)
 	return true;
 }
 
+static void update_local(struct api_req *r)
+{
+	from_log(r, OP_UPDATE);
+}
+
 void api_calls_update(struct api_req *r)
 {
 	struct call *c = live(r);
@@ -171,7 +192,10 @@ void api_calls_update(struct api_req *r)
 
 	/* an unknown call is a 404 whatever was asked of it */
 	if (!c) {
-		from_log(r, OP_UPDATE);
+		if (api_remote_owned_elsewhere(r))
+			api_remote(r, STORE_COMMAND_UPDATE, update_local);
+		else
+			from_log(r, OP_UPDATE);
 		return;
 	}
 	if (st && strcmp(st, "completed") && strcmp(st, "canceled")) {
@@ -214,15 +238,11 @@ static void on_hidden(int err, void *arg)
 		api_store_error(r, err);
 }
 
-void api_calls_delete(struct api_req *r)
+static void delete_local(struct api_req *r)
 {
 	struct call *c = live(r);
 	int err;
 
-	if (c && !call_status_final(c->status)) {
-		api_error(r, 400, 20009, "Cannot delete a call that is in progress");
-		return;
-	}
 	if (!r->api->store) {
 		if (!c) {
 			not_found(r);
@@ -239,4 +259,18 @@ void api_calls_delete(struct api_req *r)
 		return;
 	}
 	api_req_wait(r);
+}
+
+void api_calls_delete(struct api_req *r)
+{
+	struct call *c = live(r);
+
+	if (c && !call_status_final(c->status)) {
+		api_error(r, 400, 20009, "Cannot delete a call that is in progress");
+		return;
+	}
+	if (!c && api_remote_owned_elsewhere(r))
+		api_remote(r, STORE_COMMAND_DELETE, delete_local);
+	else
+		delete_local(r);
 }

@@ -19,6 +19,9 @@ void api_req_free(struct api_req *r)
 		return;
 	api_req_unwait(r);
 	store_read_cancel(r->read);
+	if (r->cleanup)
+		r->cleanup(r);
+	free(r->raw_body);
 	free(r->ctx);
 	api_form_free(&r->query);
 	api_form_free(&r->body);
@@ -58,6 +61,16 @@ void api_req_unwait(struct api_req *r)
 	r->next = r->prev = NULL;
 }
 
+/* To the HTTP client, or to the command's done handler. */
+static void respond(struct api_req *r, int status, const char *ctype,
+		    const char *body, size_t len)
+{
+	if (r->done)
+		r->done(r, status, body, len);
+	else
+		http_respond(r->req, status, ctype, body, len);
+}
+
 void api_reply_json(struct api_req *r, int status, struct json *j)
 {
 	size_t len = 0;
@@ -68,14 +81,23 @@ void api_reply_json(struct api_req *r, int status, struct json *j)
 		api_error(r, 500, 20500, "Internal error");
 		return;
 	}
-	http_respond(r->req, status, "application/json", text, len);
+	respond(r, status, "application/json", text, len);
 	json_fini(j);
+	api_req_free(r);
+}
+
+void api_reply_text(struct api_req *r, int status, const char *json)
+{
+	if (status == 204 || !json || !strcmp(json, "null"))
+		respond(r, status, NULL, NULL, 0);
+	else
+		respond(r, status, "application/json", json, strlen(json));
 	api_req_free(r);
 }
 
 void api_reply_empty(struct api_req *r, int status)
 {
-	http_respond(r->req, status, NULL, NULL, 0);
+	respond(r, status, NULL, NULL, 0);
 	api_req_free(r);
 }
 
@@ -107,11 +129,11 @@ void api_error(struct api_req *r, int status, int code, const char *fmt, ...)
 	json_kint(&j, "status", status);
 	json_obj_end(&j);
 	text = json_text(&j, &len);
-	if (status == 401)
+	if (status == 401 && r->req)
 		evhttp_add_header(evhttp_request_get_output_headers(r->req),
 				  "WWW-Authenticate", "Basic realm=\"dialerd\"");
-	http_respond(r->req, status, "application/json", text ? text : "{}",
-		     text ? len : 2);
+	respond(r, status, "application/json", text ? text : "{}",
+		text ? len : 2);
 	json_fini(&j);
 	api_req_free(r);
 }

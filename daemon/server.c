@@ -359,7 +359,8 @@ int server_run(const struct config *cfg)
 	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
 	/* the REST API authenticates with the auth token, as webhooks sign */
 	if (cfg->auth_token &&
-	    api_alloc(&srv.api, srv.http, cfg, srv.calls, db_store(srv.db))) {
+	    api_alloc(&srv.api, srv.base, srv.http, cfg, srv.calls,
+		      db_store(srv.db))) {
 		log_msg(LOG_ERR, "daemon", "cannot start the REST API");
 		teardown(&srv);
 		return 1;

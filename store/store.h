@@ -612,6 +612,45 @@ int store_takeover_callback_params(struct store_takeover *t, const char *sid,
 				   store_takeover_param_h *h, void *arg,
 				   char *err, size_t errsz);
 
+/* ---- cross-instance REST commands (command.c) ----
+ * Table call_commands; every statement runs on the control connection
+ * (store_control_exec: ENOTCONN when it is not registered). */
+enum store_command_kind {
+	STORE_COMMAND_FETCH,
+	STORE_COMMAND_UPDATE,
+	STORE_COMMAND_DELETE,
+};
+/* Row of instance id: name, state, 't' when it may answer (active or
+ * draining with a heartbeat younger than 15 s), heartbeat age in seconds;
+ * no row: unknown. */
+int store_command_instance(struct store *s, unsigned id, store_exec_h *h,
+			   void *arg, struct store_exec **xp);
+/* Inserts a command for target (expires in 10 s) and notifies
+ * dialerd_cmd_<target> in the same transaction; rows: id. body: JSON. */
+int store_command_send(struct store *s, unsigned target, const char *sid,
+		       const char *account, enum store_command_kind kind,
+		       const char *body, store_exec_h *h, void *arg,
+		       struct store_exec **xp);
+/* LISTEN dialerd_cmd_<self> and dialerd_ack_<self>: from the up handler,
+ * before store_command_pending(s, 0, ...). */
+int store_command_listen(struct store *s, store_exec_h *h, void *arg);
+/* Marks expired commands to self (id 0: all, else that one) and returns
+ * the pending unexpired ones in id order: id, requested_by, call_sid,
+ * account_sid, kind, body, body->>'prefix', body->>'form'. */
+int store_command_pending(struct store *s, unsigned long long id,
+			  store_exec_h *h, void *arg);
+/* pending -> done|failed with the answer (status, JSON body) and notifies
+ * dialerd_ack_<requested_by>; idempotent (affects no row the 2nd time). */
+int store_command_finish(struct store *s, unsigned long long id, bool done,
+			 unsigned status, const char *body, store_exec_h *h,
+			 void *arg);
+/* Rows: state, result_status, result_body. */
+int store_command_result(struct store *s, unsigned long long id,
+			 store_exec_h *h, void *arg, struct store_exec **xp);
+/* Deletes up to 1000 commands older than a day; repeat while affected. */
+int store_command_housekeep(struct store *s, store_exec_h *h, void *arg);
+/* ---- end of cross-instance REST commands ---- */
+
 /* ---- migrations (blocking: for "dialerd migrate" and start-up) ---- */
 
 enum store_migrate_mode {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # rest_call_log: what the REST API answers from the call log when memory does not have the call:
-# a call another instance runs (a live row with calls.instance 'other') is shown, an update of
-# it answers 409 naming that instance and a DELETE 400 20009; while PostgreSQL is down the list
+# a call another instance runs (a live row with calls.instance 'other', its SID without an
+# instance id, so no owner to ask) is shown, an update of it answers 503 naming that instance and
+# a DELETE 400 20009; while PostgreSQL is down the list
 # and the fetch of a call not in memory answer 503 with error JSON at once, and the list works
 # again once the database is back.
 . "$(dirname "$0")/../../lib/common.sh"
@@ -24,9 +25,9 @@ out=$(api GET "Calls/$OTHER.json")
 assert_match "$out" '"status":"in-progress"' "another instance's live call is shown from the log"
 assert_match "$out" ' 200$' "with 200"
 out=$(api POST "Calls/$OTHER.json" "Status=completed")
-assert_match "$out" '"code":20409' "an update of it: 20409"
+assert_match "$out" '"code":20503' "an update of it: 20503"
 assert_match "$out" 'instance other' "naming the instance that runs it"
-assert_match "$out" ' 409$' "with 409"
+assert_match "$out" ' 503$' "with 503"
 out=$(api DELETE "Calls/$OTHER.json")
 assert_match "$out" '"code":20009' "a DELETE of it: 20009 (not finished)"
 
