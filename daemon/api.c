@@ -132,8 +132,13 @@ static bool read_input(struct api_req *r)
 	}
 	if (!len)
 		return true;
-	/* as received: a command to another instance carries it */
-	r->raw_body = strndup((const char *)evbuffer_pullup(in, -1), len);
+	/* as received: a command to another instance carries it (memcpy:
+	   the evbuffer holds no terminating NUL for strndup to find) */
+	r->raw_body = malloc(len + 1);
+	if (r->raw_body) {
+		memcpy(r->raw_body, evbuffer_pullup(in, -1), len);
+		r->raw_body[len] = '\0';
+	}
 	err = r->raw_body ? api_form_parse(&r->body, r->raw_body, len) : ENOMEM;
 	if (err == ENOMEM) {
 		api_error(r, 500, 20500, "Out of memory");
