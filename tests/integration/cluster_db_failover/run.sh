@@ -60,24 +60,7 @@ for n in a b; do
 	dlr_log "# $n: $(printf '%s\n' "$m" | grep -E '^dialerd_store_rows_(resent|journaled)_total' | tr '\n' ' ')"
 done
 
-cb_all() {
-	python3 - "$WORK/requests.log" <<'PY'
-import json, sys, collections
-fin = ("completed", "failed", "busy", "no-answer", "canceled")
-term = collections.Counter(); seq = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["path"] != "/status" or r["status"] != 204:
-        continue
-    f = dict(r["form"] or [])
-    seq[f["CallSid"]].append(int(f["SequenceNumber"]))
-    term[f["CallSid"]] += f["CallStatus"] in fin
-badl = [(c, s) for c, s in seq.items() if sorted(s) != list(range(len(s)))]
-for c, s in badl + [(c, seq[c]) for c, v in term.items() if v != 1]:
-    print(" (", c, "SequenceNumber", sorted(s), "final", term[c], ")", file=sys.stderr)
-print(len(seq), sum(1 for v in term.values() if v == 1), len(badl))
-PY
-}
+cb_all() { python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log"; }
 ncalls=$(q "select count(*) from calls")
 _d=$(( $(date +%s) + 30 ))
 until [ "$(cb_all 2>/dev/null)" = "$ncalls $ncalls 0" ]; do

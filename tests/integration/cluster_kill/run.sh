@@ -114,24 +114,7 @@ assert_eq "$(q "select count(*) from (select c.sid from calls c left join call_e
 	and e.event in ('completed','failed','busy','no-answer','canceled')
 	group by c.sid having count(e.call_sid) <> 1) x")" 0 "every call has exactly one final call_events row"
 assert_eq "$(stat -c %s "$WORK/var/b/store.journal" 2>/dev/null || echo 0)" 0 "b's journal is empty"
-cb_all() {
-	python3 - "$WORK/requests.log" <<'PY'
-import json, sys, collections
-fin = ("completed", "failed", "busy", "no-answer", "canceled")
-term = collections.Counter(); seq = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["path"] != "/status" or r["status"] != 204:
-        continue
-    f = dict(r["form"] or [])
-    seq[f["CallSid"]].append(int(f["SequenceNumber"]))
-    term[f["CallSid"]] += f["CallStatus"] in fin
-badl = [(c, s) for c, s in seq.items() if sorted(s) != list(range(len(s)))]
-for c, s in badl + [(c, seq[c]) for c, v in term.items() if v != 1]:
-    print(" (", c, "SequenceNumber", sorted(s), "final", term[c], ")", file=sys.stderr)
-print(len(seq), sum(1 for v in term.values() if v == 1), len(badl))
-PY
-}
+cb_all() { python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log"; }
 ncalls=$(q "select count(*) from calls")
 assert_eq "$(cb_all 2>"$WORK/cb_bad.txt")" "$ncalls $ncalls 0" \
 	"each of the $ncalls calls: exactly one final callback, SequenceNumber without gaps or duplicates$(head -n 4 "$WORK/cb_bad.txt")"
