@@ -29,6 +29,18 @@ assert_match() {
 	fi
 }
 
+# wait_log FIXED-STRING SECONDS MESSAGE: waits for a line of the daemon's log
+# (it is written by the logging path after the fact it reports, so a test that
+# saw the fact in the database may still be ahead of the line)
+wait_log() {
+	local until=$(( $(date +%s) + $2 ))
+	until grep -qF -- "$1" "$WORK/dialerd.log" 2>/dev/null; do
+		[ "$(date +%s)" -le $until ] || fail "$3"
+		sleep 0.1
+	done
+	pass "$3"
+}
+
 dlr_track() { dlr_pids="$dlr_pids $1"; }
 
 # dlr_on_exit "COMMAND": runs at exit, before tracked PIDs are stopped.
