@@ -184,6 +184,7 @@ struct call_layer *call_layer_free(struct call_layer *cl)
 {
 	if (!cl)
 		return NULL;
+	metrics_collector_remove(collect, cl);
 	/* calls still in the table: their legs went with the engine */
 	for (size_t i = 0; i < cl->calls.nb; i++) {
 		struct smap_node *n = cl->calls.b[i], *next;

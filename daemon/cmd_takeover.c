@@ -1,4 +1,4 @@
-/* cmd_takeover.c: dialerd takeover: close the calls of an instance gone for good and deliver its callbacks
+/* cmd_takeover.c: dialerd takeover: close the calls of an instance gone for good and deliver its callbacks; the same for the daemon's own folder at a start after a crash
  *
  * Order: lock the folder (instance.id, then the journal and the outbox,
  * the daemon's own locks: a live daemon on it refuses us), claim the
@@ -9,8 +9,17 @@
  * the same store (row and event); deliver the whole outbox with the
  * daemon's delivery code, then retired. Every step is idempotent, so a
  * run cut short is simply run again.
+ *
+ * takeover_own() runs the same steps when the daemon starts on a folder
+ * whose previous process did not stop (kill -9, a crash, the machine
+ * lost): without it that process's calls would stay open in the call log
+ * and their subscribers would never get a final callback. The folder's
+ * lock is the proof that the process is gone, so no heartbeat has to
+ * age; the reason is instance-restarted; delivery is left to the
+ * daemon's outbox, which resumes once the daemon runs.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +41,11 @@
  * split-brain rule uses the same 15 s, three missed 5 s heartbeats) */
 #define STALE_S 15
 #define TICK_MS 50
+/* a start after a crash waits at most this long for the database (then
+ * the calls stay open until the next start or `dialerd takeover`) and
+ * for the whole run */
+#define OWN_CONNECT_S 2
+#define OWN_DEADLINE_S 10
 
 enum phase {
 	P_REPLAY,	/* the journal goes to the database */
@@ -61,6 +75,7 @@ struct takeover {
 	struct store_lost_instance li;
 	const char *dir;
 	enum phase phase;
+	bool own;		/* the daemon's own folder (takeover_own) */
 	bool failed;
 	size_t ended, callbacks, skipped;
 	const struct store_open_call *calls;	/* lent by st */
@@ -78,6 +93,23 @@ static double since(const struct timespec *t0)
 	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The command reports on stdout (errors on stderr); the daemon's start in
+ * its log. */
+static void say(const struct takeover *t, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (t->own)
+		log_msg(level, "takeover", "%s", line);
+	else
+		fprintf(level <= LOG_ERR ? stderr : stdout, "%s%s\n",
+			level <= LOG_ERR ? "dialerd takeover: " : "", line);
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: dialerd [-c FILE] takeover --data-dir DIR [--config FILE]"
@@ -86,6 +118,11 @@ static void usage(FILE *f)
 	      "  its heartbeat older than 15 s) and delivers its status callbacks;\n"
 	      "  exit 0 done (or already retired), 1 refused or not finished,\n"
 	      "  2 usage\n", f);
+}
+
+static const char *reason(const struct takeover *t)
+{
+	return t->own ? "instance-restarted" : "instance-lost";
 }
 
 static const char *final_status(const struct store_open_call *c)
@@ -279,14 +316,14 @@ static int call_callback(struct takeover *t, const struct store_open_call *c)
  * sent or queued wins. */
 static int call_row(struct takeover *t, const struct store_open_call *c)
 {
-	static const char detail[] = "{\"reason\":\"instance-lost\"}";
+	char detail[64];
 	const char *final, *st;
 	int64_t last;
 	struct store_call r = {
 		.sid = c->sid,
 		.account_sid = c->account_sid,
 		.direction = c->direction,
-		.reason_text = "instance-lost",
+		.reason_text = reason(t),
 		.created_at = c->created_at,
 		.ended_at = t->now,
 		.duration = (int)duration_s(c, t->now),
@@ -301,6 +338,7 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 	};
 	int err;
 
+	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", reason(t));
 	known(t, c, &last, &final);
 	st = final ? final : final_status(c);
 	r.status = ev.event = st;
@@ -310,8 +348,8 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 	if (err)
 		return err;
 	t->ended++;
-	log_write(LOG_NOTICE, "takeover", c->sid, "%s (was %s): instance-lost",
-		  st, c->status);
+	log_write(LOG_NOTICE, "takeover", c->sid, "%s (was %s): %s", st,
+		  c->status, reason(t));
 	return 0;
 }
 
@@ -376,8 +414,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		break;
 	case P_DELIVER:
 		if (store_busy(s) || ss.journal_bytes ||
-		    store_state(s) != STORE_UP || webhook_outbox_busy(t->ob) ||
-		    !webhook_outbox_durable(t->ob))
+		    store_state(s) != STORE_UP || !webhook_outbox_durable(t->ob) ||
+		    (!t->own && webhook_outbox_busy(t->ob)))
 			break;
 		t->phase = P_DONE;
 		event_base_loopbreak(t->base);
@@ -470,19 +508,19 @@ static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
 	event_base_dispatch(t->base);
 	webhook_outbox_stats(t->ob, &os);
 	if (t->phase != P_DONE && !t->failed)
-		fprintf(stderr, "dialerd takeover: deadline of %u s reached %s; "
-			"%zu callback%s undelivered (kept in %s/webhook.outbox)\n",
-			deadline, t->phase == P_REPLAY ? "before the journal was "
-			"replayed" : "", os.depth, os.depth == 1 ? "" : "s",
-			t->dir);
+		say(t, LOG_ERR, "deadline of %u s reached %s; %zu callback%s "
+		    "undelivered (kept in %s/webhook.outbox)", deadline,
+		    t->phase == P_REPLAY ? "before the journal was replayed" :
+		    "", os.depth, os.depth == 1 ? "" : "s", t->dir);
 	if (t->phase != P_DONE)
 		err = t->failed ? EIO : ETIMEDOUT;
-	printf("instance %s (id %u): %zu call%s ended, %zu terminal callback%s "
-	       "added (%zu not: a password in the URL), %llu delivered, %llu "
-	       "given up, %zu undelivered, %.2f s\n", t->li.name, t->li.id,
-	       t->ended, t->ended == 1 ? "" : "s", t->callbacks,
-	       t->callbacks == 1 ? "" : "s", t->skipped, os.delivered,
-	       os.given_up, os.depth, since(&t->t0));
+	say(t, LOG_NOTICE, "instance %s (id %u): %zu call%s ended, %zu terminal "
+	    "callback%s added (%zu not: a password in the URL), %llu "
+	    "delivered, %llu given up, %zu %s, %.2f s", t->li.name, t->li.id,
+	    t->ended, t->ended == 1 ? "" : "s", t->callbacks,
+	    t->callbacks == 1 ? "" : "s", t->skipped, os.delivered,
+	    os.given_up, os.depth, t->own ? "left to the daemon's outbox" :
+	    "undelivered", since(&t->t0));
  out:
 	if (dev)
 		event_free(dev);
@@ -631,4 +669,57 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv)
 	cleanup(&t);
 	store_idfile_close(idf);
 	return rc;
+}
+
+int takeover_own(const struct config *cfg)
+{
+	struct takeover t;
+	struct store_idfile *idf = NULL;
+	unsigned id = 0;
+	char host[256], e[768];
+	int err;
+
+	if (!cfg->database_url || !*cfg->database_url || !cfg->data_dir ||
+	    !*cfg->data_dir)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	smap_init(&t.seen);
+	clock_gettime(CLOCK_MONOTONIC, &t.t0);
+	t.dir = cfg->data_dir;
+	t.own = true;
+	/* no id yet: a first start; locked: the registry says whose */
+	snprintf(e, sizeof(e), "%s/instance.id", cfg->data_dir);
+	if (access(e, R_OK | W_OK) != 0 ||
+	    store_idfile_open(&idf, cfg->data_dir, &id) || !id)
+		goto out;
+	err = store_takeover_open(&t.st, cfg->database_url, OWN_CONNECT_S, e,
+				  sizeof(e));
+	if (err) {
+		log_msg(LOG_WARNING, "takeover", "cannot look for calls a crashed "
+			"process left open (%s): they stay open until the next "
+			"start or `dialerd takeover`", e[0] ? e : strerror(err));
+		goto out;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "unknown");
+	host[sizeof(host) - 1] = '\0';
+	err = store_takeover_claim_own(t.st, id, host, cfg->data_dir,
+				       (int)getpid(),
+				       OWN_DEADLINE_S + STALE_S, &t.li, e,
+				       sizeof(e));
+	if (err == ENOENT)	/* stopped cleanly, or never registered here */
+		goto out;
+	if (err) {
+		log_msg(LOG_WARNING, "takeover", "%s", e[0] ? e : strerror(err));
+		goto out;
+	}
+	log_msg(LOG_WARNING, "takeover", "the previous process of instance %s "
+		"did not stop: ending the calls it left open", t.li.name);
+	err = run(&t, cfg, OWN_DEADLINE_S);
+	if (store_takeover_release(t.st, id, err == 0, STALE_S, e, sizeof(e)))
+		log_msg(LOG_WARNING, "takeover", "%s", e);
+ out:
+	cleanup(&t);
+	store_idfile_close(idf);
+	return 0;
 }

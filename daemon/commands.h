@@ -21,4 +21,11 @@ int cmd_trace(const struct config *cfg, int argc, char **argv);
  * usage. */
 int cmd_takeover(const struct config *cfg, int argc, char **argv);
 
+/* The daemon's start, before it locks data_dir: when the registry says the
+ * folder's previous process did not stop (still active or draining), the
+ * same steps on its calls, reason instance-restarted, delivery left to the
+ * daemon's outbox; at most a few seconds. Failures are logged: the start
+ * goes on. Returns 0. */
+int takeover_own(const struct config *cfg);
+
 #endif

@@ -265,6 +265,7 @@ struct db *db_free(struct db *db)
 {
 	if (!db)
 		return NULL;
+	metrics_collector_remove(collect, db);
 	if (db->io)
 		event_free(db->io);
 	if (db->timer)

@@ -170,6 +170,18 @@ int metrics_collector_add(metrics_collect_h *h, void *arg)
 	return 0;
 }
 
+void metrics_collector_remove(metrics_collect_h *h, void *arg)
+{
+	for (size_t i = 0; i < ncollectors; i++) {
+		if (collectors[i].h != h || collectors[i].arg != arg)
+			continue;
+		memmove(&collectors[i], &collectors[i + 1],
+			(ncollectors - i - 1) * sizeof(*collectors));
+		ncollectors--;
+		return;
+	}
+}
+
 void metrics_escape(char *buf, size_t size, const char *value)
 {
 	size_t n = 0;

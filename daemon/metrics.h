@@ -24,6 +24,9 @@ void metrics_set(const char *name, const char *labels, double v);
 /* Counts v into a histogram family's series. */
 void metrics_observe(const char *name, const char *labels, double v);
 int metrics_collector_add(metrics_collect_h *h, void *arg);
+/* Before arg is freed: a component freed while the process goes on (the
+ * start-up takeover's store and outbox) must not be collected again. */
+void metrics_collector_remove(metrics_collect_h *h, void *arg);
 
 /* Escapes a label value (backslash, quote, newline) into buf. */
 void metrics_escape(char *buf, size_t size, const char *value);

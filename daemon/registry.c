@@ -259,6 +259,7 @@ struct registry *registry_free(struct registry *r)
 {
 	if (!r)
 		return NULL;
+	metrics_collector_remove(collect, r);
 	if (current == r)
 		current = NULL;
 	if (r->wait)

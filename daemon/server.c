@@ -13,6 +13,7 @@
 #include "autoconf.h"
 #include "daemon/api.h"
 #include "daemon/call.h"
+#include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/http.h"
@@ -319,6 +320,9 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* calls a crashed process of this folder left open: ended before the
+	 * folder is locked again (it takes the same locks, then frees them) */
+	takeover_own(cfg);
 	/* the data_dir lock and the instance id, before anything mints a SID */
 	if (registry_alloc(&srv.reg, srv.base, cfg)) {
 		teardown(&srv);

@@ -243,6 +243,7 @@ struct sip_server *sip_server_stop(struct sip_server *s)
 {
 	if (!s)
 		return NULL;
+	metrics_collector_remove(collect, s);
 	if (s->ev)
 		event_free(s->ev);
 	s->dial = dial_free(s->dial);

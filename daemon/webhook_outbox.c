@@ -480,6 +480,7 @@ struct webhook_outbox *webhook_outbox_free(struct webhook_outbox *ob)
 {
 	if (!ob)
 		return NULL;
+	metrics_collector_remove(collect, ob);
 	for (size_t i = 0; i < ob->calls.nb; i++) {
 		struct smap_node *n = ob->calls.b[i], *next;
 

@@ -551,7 +551,8 @@ int store_idfile_write(struct store_idfile *f, unsigned id);
 struct store_idfile *store_idfile_close(struct store_idfile *f);
 /* ---- end of the control connection and the instance registry ---- */
 
-/* ---- `dialerd takeover` (takeover.c): blocking, a command only ----
+/* ---- `dialerd takeover` (takeover.c): blocking, a command or the
+ * daemon's start before its loop runs ----
  * One connection (connect_timeout seconds) for the registry and call-log
  * reads of taking over an instance that is gone. Rows written by the
  * takeover go through a struct store like the daemon's. err gets one
@@ -578,6 +579,15 @@ int store_takeover_claim(struct store_takeover *t, unsigned id,
 			 unsigned stale_s, unsigned lease_s, const char *host,
 			 int pid, struct store_lost_instance *li, char *err,
 			 size_t errsz);
+/* The same claim for the caller's own folder (whose instance.id lock it
+ * holds, so the row's process is gone): only a row of this host and
+ * data_dir, active, draining or lost, under no other takeover's lease.
+ * 0 (claimed), ENOENT (nothing to take: a clean stop, another host or
+ * folder, a lease), EIO. */
+int store_takeover_claim_own(struct store_takeover *t, unsigned id,
+			     const char *host, const char *data_dir, int pid,
+			     unsigned lease_s, struct store_lost_instance *li,
+			     char *err, size_t errsz);
 /* retired: state retired; else the lease ends (heartbeat stale_s + 1 s
  * old) so that another run may claim it at once. 0 or EIO. */
 int store_takeover_release(struct store_takeover *t, unsigned id,

@@ -1,4 +1,4 @@
-/* takeover.c: the registry and call-log reads of `dialerd takeover`, blocking (a command, never the daemon) */
+/* takeover.c: the registry and call-log reads of `dialerd takeover` and of the daemon's start after a crash, blocking (before the loop runs) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +136,47 @@ int store_takeover_claim(struct store_takeover *t, unsigned id,
 	li->heartbeat_age_s = strtod(PQgetvalue(res, 0, 5), NULL);
 	e = strcmp(li->state, "retired") == 0 ? EALREADY : EBUSY;
  out:
+	PQclear(res);
+	return e;
+}
+
+/* The daemon's own folder after a crash: holding the folder's lock proves
+ * that the process of the row's last registration from this host and
+ * folder is gone, whatever the age of its heartbeat. A row another
+ * takeover holds (its lease: a heartbeat in the future) is left alone. */
+int store_takeover_claim_own(struct store_takeover *t, unsigned id,
+			     const char *host, const char *data_dir, int pid,
+			     unsigned lease_s, struct store_lost_instance *li,
+			     char *err, size_t errsz)
+{
+	static const char claim[] =
+		"update instances set state = 'lost', pid = $3,"
+		" heartbeat_at = now() + make_interval(secs => $5)"
+		" where id = $1 and state in ('active', 'draining', 'lost')"
+		" and host = $2 and data_dir = $4 and heartbeat_at <= now()"
+		" returning name, data_dir";
+	char sid[16], spid[16], slease[16];
+	const char *p[] = {sid, host, spid, data_dir, slease};
+	PGresult *res;
+	int e;
+
+	err[0] = '\0';
+	memset(li, 0, sizeof(*li));
+	li->id = id;
+	snprintf(sid, sizeof(sid), "%u", id);
+	snprintf(spid, sizeof(spid), "%d", pid);
+	snprintf(slease, sizeof(slease), "%u", lease_s);
+	res = run(t, claim, 5, p, err, errsz);
+	if (!res)
+		return EIO;
+	e = PQntuples(res) == 1 ? 0 : ENOENT;
+	if (!e) {
+		copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
+		copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
+		copy(li->state, sizeof(li->state), "lost");
+		copy(li->host, sizeof(li->host), host);
+		li->pid = pid;
+	}
 	PQclear(res);
 	return e;
 }
