@@ -441,19 +441,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 static int start_webhooks(struct takeover *t, const struct config *cfg)
 {
-	struct webhook_conf wc = {
-		.account_sid = cfg->account_sid,
-		.auth_token = cfg->auth_token,
-		.user_agent = cfg->webhook_user_agent,
-		.max_connections = cfg->webhook_max_connections,
-		.connect_timeout_ms = cfg->webhook_connect_timeout_ms,
-		.timeout_ms = cfg->webhook_timeout_ms,
-		.tls_ca_file = cfg->webhook_tls_ca_file,
-		.tls_insecure = cfg->webhook_tls_insecure,
-		.store = db_store(t->db),
-	};
+	struct webhook_conf wc;
 	int err;
 
+	webhook_conf_from(&wc, cfg, db_store(t->db));
 	err = webhook_alloc(&t->wh, t->base, &wc);
 	if (!err)
 		err = webhook_outbox_alloc(&t->ob, t->wh, t->base, t->dir);
@@ -679,8 +670,9 @@ int takeover_own(const struct config *cfg)
 	char host[256], e[768];
 	int err;
 
+	/* without an auth token the daemon had no webhooks: no calls */
 	if (!cfg->database_url || !*cfg->database_url || !cfg->data_dir ||
-	    !*cfg->data_dir)
+	    !*cfg->data_dir || !cfg->auth_token || !*cfg->auth_token)
 		return 0;
 	memset(&t, 0, sizeof(t));
 	smap_init(&t.seen);

@@ -248,23 +248,14 @@ static void nofile_raise(void)
 static int webhooks_start(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
-	struct webhook_conf wc = {
-		.account_sid = cfg->account_sid,
-		.auth_token = cfg->auth_token,
-		.user_agent = cfg->webhook_user_agent,
-		.max_connections = cfg->webhook_max_connections,
-		.connect_timeout_ms = cfg->webhook_connect_timeout_ms,
-		.timeout_ms = cfg->webhook_timeout_ms,
-		.tls_ca_file = cfg->webhook_tls_ca_file,
-		.tls_insecure = cfg->webhook_tls_insecure,
-		.store = db_store(srv->db),
-	};
+	struct webhook_conf wc;
 	int err;
 
 	if (!cfg->auth_token) {
 		log_msg(LOG_NOTICE, "webhook", "no auth_token: webhooks are off");
 		return 0;
 	}
+	webhook_conf_from(&wc, cfg, db_store(srv->db));
 	err = webhook_alloc(&srv->webhook, srv->base, &wc);
 	if (err == ENOTSUP) {
 		log_msg(LOG_ERR, "webhook", "libcurl was built without an "

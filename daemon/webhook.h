@@ -56,6 +56,11 @@ struct webhook_conf {
 	struct store *store;		/* call log for attempts; may be NULL */
 };
 
+struct config;
+/* The daemon's webhook_* settings and auth token (webhook_conf.c). */
+void webhook_conf_from(struct webhook_conf *wc, const struct config *cfg,
+		       struct store *store);
+
 struct webhook_param {
 	const char *name;
 	const char *value;
