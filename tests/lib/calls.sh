@@ -19,9 +19,9 @@ calls_init() {
 		--log "$WORK/requests.log" >"$WORK/webhook.log" 2>&1 &
 	dlr_track $!
 	# any answer, even the 404 of this probe, means it is up (cases skip /ping)
-	_d=$(( $(date +%s) + 10 ))
+	_d=$(( $(date +%s) + 20 ))
 	until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$WH/ping"; do
-		[ "$(date +%s)" -le $_d ] || harness_error "webhook server did not start"
+		[ "$(date +%s)" -le $_d ] || harness_error "webhook server did not start: $(tail -n 2 "$WORK/webhook.log")"
 		sleep 0.05
 	done
 	export DIALERD_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef

@@ -60,9 +60,9 @@ cluster_init() {
 	python3 "$TOP/tests/lib/webhook.py" --port "$WH" --routes "$WORK/routes.json" \
 		--log "$WORK/requests.log" >"$WORK/webhook.log" 2>&1 &
 	dlr_track $!
-	_d=$(( $(date +%s) + 10 ))
+	_d=$(( $(date +%s) + 20 ))
 	until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$WH/ping"; do
-		[ "$(date +%s)" -le $_d ] || harness_error "webhook server did not start"
+		[ "$(date +%s)" -le $_d ] || harness_error "webhook server did not start: $(tail -n 2 "$WORK/webhook.log")"
 		sleep 0.05
 	done
 	export DIALERD_DATABASE_URL="$DATABASE_URL"

@@ -37,9 +37,9 @@ webhook_start() {
 		--routes "$WEBHOOK_ROUTES" --log "$WEBHOOK_LOG" >"$WORK/webhook.log" 2>&1 &
 	dlr_track $!
 	# any answer, even the 404 of an unknown path, means it is up
-	_deadline=$(( $(date +%s) + 10 ))
+	_deadline=$(( $(date +%s) + 20 ))
 	until curl -s -o /dev/null --max-time 1 "$WEBHOOK_URL/__ready"; do
-		[ "$(date +%s)" -le $_deadline ] || harness_error "webhook server did not start"
+		[ "$(date +%s)" -le $_deadline ] || harness_error "webhook server did not start: $(tail -n 2 "$WORK/webhook.log")"
 		sleep 0.05
 	done
 }
