@@ -9,7 +9,7 @@
 # a SIPp UAS that must see no INVITE; no call may have started (metrics) nor left a row.
 # Then a flood: 10,000 refused requests (wrong token, unknown SID, invalid creates) over 200
 # connections with wrk (tests/lib/rest_flood.lua: each connection pauses 100 ms between its
-# requests, so the 10,000 take about 5 s and wrk stops at 12 s whatever happens), during which a real call (SIPp UAC -> dialerd
+# requests, so the 10,000 take about 5 s and wrk stops at 20 s whatever happens), during which a real call (SIPp UAC -> dialerd
 # -> <Dial><Sip> -> SIPp UAS) completes and /health answers; the flood's CPU and RSS are printed.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
@@ -54,7 +54,7 @@ t0=$(date +%s.%N)
 good="Basic $(printf '%s:%s' "$DIALERD_ACCOUNT_SID" "$DIALERD_AUTH_TOKEN" | base64 -w0)"
 wrong="Basic $(printf '%s:wrong' "$DIALERD_ACCOUNT_SID" | base64 -w0)"
 SID=$DIALERD_ACCOUNT_SID GOOD=$good WRONG=$wrong UAS=$UAS WH=$WH \
-	timeout 60 wrk -t2 -c200 -d12s --timeout 10s -s "$TOP/tests/lib/rest_flood.lua" \
+	timeout 60 wrk -t2 -c200 -d20s --timeout 10s -s "$TOP/tests/lib/rest_flood.lua" \
 	"$DIALERD_URL" -- 5000 100 >"$WORK/wrk.out" 2>&1 &
 WRK=$!
 dlr_track $WRK
