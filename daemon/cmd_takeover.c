@@ -80,7 +80,7 @@ struct takeover {
 	size_t ended, callbacks, skipped;
 	const struct store_open_call *calls;	/* lent by st */
 	size_t ncalls;
-	int64_t now;		/* the calls' end */
+	int64_t now;		/* the run's time (updated_at, the events) */
 	struct timespec t0;
 };
 
@@ -276,10 +276,29 @@ static void known(struct takeover *t, const struct store_open_call *c,
 	}
 }
 
-static long duration_s(const struct store_open_call *c, int64_t now)
+/* When the call ended, as well as the log can tell: the process took its
+ * calls with it at some moment after its last heartbeat, which is the last
+ * time it was known alive (a takeover may run hours later: its own time
+ * would bill those hours), and never before what the call's row says
+ * happened (answered after the last heartbeat: a duration of 0). */
+static int64_t end_us(const struct takeover *t, const struct store_open_call *c)
+{
+	int64_t e = t->li.last_seen_us > 0 && t->li.last_seen_us < t->now ?
+		    t->li.last_seen_us : t->now;
+
+	if (c->created_at > e)
+		e = c->created_at;
+	if (c->ringing_at > e)
+		e = c->ringing_at;
+	if (c->answered_at > e)
+		e = c->answered_at;
+	return e;
+}
+
+static long duration_s(const struct store_open_call *c, int64_t end)
 {
 	return c->answered_at ?
-	       (long)((now - c->answered_at + 999999) / 1000000) : 0;
+	       (long)((end - c->answered_at + 999999) / 1000000) : 0;
 }
 
 /* Step 1: the terminal callback of a call that subscribed to completed,
@@ -304,8 +323,8 @@ static int call_callback(struct takeover *t, const struct store_open_call *c)
 		t->skipped++;
 		return 0;
 	}
-	err = callback(t, c, (uint32_t)(last + 1), t->now,
-		       duration_s(c, t->now));
+	err = callback(t, c, (uint32_t)(last + 1), end_us(t, c),
+		       duration_s(c, end_us(t, c)));
 	if (!err)
 		t->callbacks++;
 	return err;
@@ -325,8 +344,9 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 		.direction = c->direction,
 		.reason_text = reason(t),
 		.created_at = c->created_at,
-		.ended_at = t->now,
-		.duration = (int)duration_s(c, t->now),
+		.ended_at = end_us(t, c),
+		.duration = (int)duration_s(c, end_us(t, c)),
+		/* now, not the end: the newest snapshot wins the upsert */
 		.updated_at = t->now,
 		.branch = -1,
 	};

@@ -568,6 +568,8 @@ struct store_lost_instance {
 	char name[128], state[16], host[256], data_dir[512];
 	int pid;
 	double heartbeat_age_s;		/* negative: a takeover's lease */
+	int64_t last_seen_us;		/* claimed: its heartbeat before the
+					 * claim, when it was last known alive */
 };
 /* Compare-and-set: the instances row of id becomes state lost, with host
  * and pid of the caller and heartbeat_at = now() + lease_s (a lease), only

@@ -78,22 +78,34 @@ static void copy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/* name, data_dir and the heartbeat before the claim, from its RETURNING */
+static void claimed(struct store_lost_instance *li, PGresult *res)
+{
+	copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
+	copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
+	copy(li->state, sizeof(li->state), "lost");
+	li->last_seen_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+}
+
 /* The claim is one UPDATE whose WHERE holds the staleness test: two
  * takeovers that read the same stale row both try it, PostgreSQL
  * re-checks the WHERE on the row the first one changed, and the second
  * updates nothing. The lease (a heartbeat in the future) keeps a third
- * one and a restarted daemon of that name (split brain) away meanwhile. */
+ * one and a restarted daemon of that name (split brain) away meanwhile.
+ * The self-join o is read with the statement's snapshot: the heartbeat
+ * before the claim, the last time the instance was known alive. */
 int store_takeover_claim(struct store_takeover *t, unsigned id,
 			 unsigned stale_s, unsigned lease_s, const char *host,
 			 int pid, struct store_lost_instance *li, char *err,
 			 size_t errsz)
 {
 	static const char claim[] =
-		"update instances set state = 'lost', host = $2, pid = $3,"
+		"update instances i set state = 'lost', host = $2, pid = $3,"
 		" heartbeat_at = now() + make_interval(secs => $5)"
-		" where id = $1 and state <> 'retired'"
-		" and heartbeat_at < now() - make_interval(secs => $4)"
-		" returning name, data_dir";
+		" from instances o where o.id = i.id and i.id = $1"
+		" and i.state <> 'retired'"
+		" and i.heartbeat_at < now() - make_interval(secs => $4)"
+		" returning i.name, i.data_dir, " US("o.heartbeat_at");
 	static const char look[] =
 		"select name, state, host, pid, data_dir,"
 		" extract(epoch from now() - heartbeat_at)::float8"
@@ -114,9 +126,7 @@ int store_takeover_claim(struct store_takeover *t, unsigned id,
 	if (!res)
 		return EIO;
 	if (PQntuples(res) == 1) {
-		copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
-		copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
-		copy(li->state, sizeof(li->state), "lost");
+		claimed(li, res);
 		PQclear(res);
 		return 0;
 	}
@@ -150,11 +160,12 @@ int store_takeover_claim_own(struct store_takeover *t, unsigned id,
 			     char *err, size_t errsz)
 {
 	static const char claim[] =
-		"update instances set state = 'lost', pid = $3,"
+		"update instances i set state = 'lost', pid = $3,"
 		" heartbeat_at = now() + make_interval(secs => $5)"
-		" where id = $1 and state in ('active', 'draining', 'lost')"
-		" and host = $2 and data_dir = $4 and heartbeat_at <= now()"
-		" returning name, data_dir";
+		" from instances o where o.id = i.id and i.id = $1"
+		" and i.state in ('active', 'draining', 'lost')"
+		" and i.host = $2 and i.data_dir = $4 and i.heartbeat_at <= now()"
+		" returning i.name, i.data_dir, " US("o.heartbeat_at");
 	char sid[16], spid[16], slease[16];
 	const char *p[] = {sid, host, spid, data_dir, slease};
 	PGresult *res;
@@ -171,9 +182,7 @@ int store_takeover_claim_own(struct store_takeover *t, unsigned id,
 		return EIO;
 	e = PQntuples(res) == 1 ? 0 : ENOENT;
 	if (!e) {
-		copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
-		copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
-		copy(li->state, sizeof(li->state), "lost");
+		claimed(li, res);
 		copy(li->host, sizeof(li->host), host);
 		li->pid = pid;
 	}

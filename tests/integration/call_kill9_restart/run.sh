@@ -3,7 +3,7 @@
 # supervisor does after a crash). Three REST calls are up when it dies: A answered and
 # subscribed to every status event, B answered with the default subscription (completed only:
 # nothing was sent for it yet), C ringing and subscribed to every event. The new process ends
-# them before it locks the folder (A and B completed with a duration, C failed, reason
+# them before it locks the folder (A and B completed, ended at its last heartbeat, C failed, reason
 # instance-restarted, one final call_events row each) and its outbox delivers one terminal
 # callback per call with the next SequenceNumber, signed. It then takes calls: D is created,
 # answered, and survives a second SIGKILL only in the log: the next start ends D alone and
@@ -37,6 +37,7 @@ create() {
 status_of() { q "select status || ' ' || coalesce(reason_text, '-') from calls where sid = '$1'"; }
 # restart: SIGKILL, then the same daemon on the same folder
 restart() {
+	KILLED=$(date -u '+%Y-%m-%d %H:%M:%S.%6N+00')
 	kill -KILL "$DIALERD_PID"
 	wait "$DIALERD_PID" 2>/dev/null
 	start_dialerd
@@ -64,8 +65,9 @@ calls_wait_q "completed instance-restarted|completed instance-restarted|failed i
 	"select string_agg(status || ' ' || reason_text, '|' order by array_position(array['$A', '$B', '$C'], sid))
 	from calls where sid in ('$A', '$B', '$C')"
 pass "A and B completed, C failed, reason instance-restarted"
-assert_eq "$(q "select count(*) from calls where sid in ('$A', '$B') and duration >= 1 and ended_at is not null")" 2 \
-	"the answered calls have a duration and an end"
+assert_eq "$(q "select count(*) from calls where sid in ('$A', '$B') and ended_at >= answered_at
+	and ended_at <= '$KILLED' and duration = ceil(extract(epoch from ended_at - answered_at))")" 2 \
+	"the answered calls end at the old process's last heartbeat (before the kill), duration to it"
 assert_eq "$(q "select count(*) from call_events where call_sid in ('$A', '$B', '$C')
 	and event in ('completed', 'failed') and detail->>'reason' = 'instance-restarted'")" 3 \
 	"one final call_events row each"

@@ -102,6 +102,7 @@ until [ -s "$ALPHA_DIR/store.journal" ]; do
 	sleep 0.1
 done
 pass "$NJ calls created while PostgreSQL is down: their rows are in alpha's journal"
+KILLED=$(date -u '+%Y-%m-%d %H:%M:%S.%6N+00')
 kill -KILL "$ALPHA_PID"
 wait "$ALPHA_PID" 2>/dev/null
 pass "alpha killed with SIGKILL"
@@ -142,8 +143,11 @@ assert_match "$(cat "$WORK/takeover.out")" " 0 calls ended, 0 terminal callbacks
 assert_eq "$(q "select count(*) from calls where instance = 'alpha' and status in
 	('completed', 'failed') and reason_text = 'instance-lost' and ended_at is not null")" "$N" \
 	"every call of alpha ended with reason instance-lost"
+# the end is alpha's last heartbeat (its last moment known alive), not the takeover's time
 assert_eq "$(q "select count(*) from calls where instance = 'alpha' and status = 'completed'
-	and answered_at is not null and duration >= 1")" "$NANS" "the answered ones: completed, with a duration"
+	and answered_at is not null and ended_at >= answered_at and ended_at <= '$KILLED'
+	and duration = ceil(extract(epoch from ended_at - answered_at))")" "$NANS" \
+	"the answered ones: completed, ended at alpha's last heartbeat (before the kill), duration to it"
 assert_eq "$(q "select count(*) from calls where instance = 'alpha' and status = 'failed'
 	and answered_at is null and duration = 0")" "$NRING" "the ringing ones: failed"
 assert_eq "$(q "select count(*) from (select c.sid from calls c join call_events e on e.call_sid = c.sid
