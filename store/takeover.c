@@ -78,28 +78,53 @@ static void copy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
-/* name, data_dir and the heartbeat before the claim, from its RETURNING */
-static void claimed(struct store_lost_instance *li, PGresult *res)
+/* Runs one of the claims' UPDATEs: $1 id, $2 host, $3 pid, $4 what the
+ * claim compares (staleness or folder), $5 the lease. 0 (li: name,
+ * data_dir, the heartbeat before the claim), ENOENT (no row matched), EIO.
+ * The self-join o is read with the statement's snapshot: the heartbeat
+ * before the claim, the last time the instance was known alive. */
+static int claim(struct store_takeover *t, const char *sql, unsigned id,
+		 const char *host, int pid, const char *p4, unsigned lease_s,
+		 struct store_lost_instance *li, char *err, size_t errsz)
 {
-	copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
-	copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
-	copy(li->state, sizeof(li->state), "lost");
-	li->last_seen_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	char sid[16], spid[16], slease[16];
+	const char *p[] = {sid, host, spid, p4, slease};
+	PGresult *res;
+	int e;
+
+	err[0] = '\0';
+	memset(li, 0, sizeof(*li));
+	li->id = id;
+	snprintf(sid, sizeof(sid), "%u", id);
+	snprintf(spid, sizeof(spid), "%d", pid);
+	snprintf(slease, sizeof(slease), "%u", lease_s);
+	res = run(t, sql, 5, p, err, errsz);
+	if (!res)
+		return EIO;
+	e = PQntuples(res) == 1 ? 0 : ENOENT;
+	if (!e) {
+		copy(li->name, sizeof(li->name), PQgetvalue(res, 0, 0));
+		copy(li->data_dir, sizeof(li->data_dir), PQgetvalue(res, 0, 1));
+		copy(li->state, sizeof(li->state), "lost");
+		copy(li->host, sizeof(li->host), host);
+		li->pid = pid;
+		li->last_seen_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	}
+	PQclear(res);
+	return e;
 }
 
 /* The claim is one UPDATE whose WHERE holds the staleness test: two
  * takeovers that read the same stale row both try it, PostgreSQL
  * re-checks the WHERE on the row the first one changed, and the second
  * updates nothing. The lease (a heartbeat in the future) keeps a third
- * one and a restarted daemon of that name (split brain) away meanwhile.
- * The self-join o is read with the statement's snapshot: the heartbeat
- * before the claim, the last time the instance was known alive. */
+ * one and a restarted daemon of that name (split brain) away meanwhile. */
 int store_takeover_claim(struct store_takeover *t, unsigned id,
 			 unsigned stale_s, unsigned lease_s, const char *host,
 			 int pid, struct store_lost_instance *li, char *err,
 			 size_t errsz)
 {
-	static const char claim[] =
+	static const char sql[] =
 		"update instances i set state = 'lost', host = $2, pid = $3,"
 		" heartbeat_at = now() + make_interval(secs => $5)"
 		" from instances o where o.id = i.id and i.id = $1"
@@ -110,27 +135,18 @@ int store_takeover_claim(struct store_takeover *t, unsigned id,
 		"select name, state, host, pid, data_dir,"
 		" extract(epoch from now() - heartbeat_at)::float8"
 		" from instances where id = $1";
-	char sid[16], spid[16], sstale[16], slease[16];
-	const char *p[] = {sid, host, spid, sstale, slease};
+	char sid[16], sstale[16];
+	const char *p[] = {sid};
 	PGresult *res;
-	int e = 0;
+	int e;
 
-	err[0] = '\0';
+	snprintf(sstale, sizeof(sstale), "%u", stale_s);
+	e = claim(t, sql, id, host, pid, sstale, lease_s, li, err, errsz);
+	if (e != ENOENT)
+		return e;
 	memset(li, 0, sizeof(*li));
 	li->id = id;
 	snprintf(sid, sizeof(sid), "%u", id);
-	snprintf(spid, sizeof(spid), "%d", pid);
-	snprintf(sstale, sizeof(sstale), "%u", stale_s);
-	snprintf(slease, sizeof(slease), "%u", lease_s);
-	res = run(t, claim, 5, p, err, errsz);
-	if (!res)
-		return EIO;
-	if (PQntuples(res) == 1) {
-		claimed(li, res);
-		PQclear(res);
-		return 0;
-	}
-	PQclear(res);
 	res = run(t, look, 1, p, err, errsz);
 	if (!res)
 		return EIO;
@@ -159,35 +175,15 @@ int store_takeover_claim_own(struct store_takeover *t, unsigned id,
 			     unsigned lease_s, struct store_lost_instance *li,
 			     char *err, size_t errsz)
 {
-	static const char claim[] =
+	static const char sql[] =
 		"update instances i set state = 'lost', pid = $3,"
 		" heartbeat_at = now() + make_interval(secs => $5)"
 		" from instances o where o.id = i.id and i.id = $1"
 		" and i.state in ('active', 'draining', 'lost')"
 		" and i.host = $2 and i.data_dir = $4 and i.heartbeat_at <= now()"
 		" returning i.name, i.data_dir, " US("o.heartbeat_at");
-	char sid[16], spid[16], slease[16];
-	const char *p[] = {sid, host, spid, data_dir, slease};
-	PGresult *res;
-	int e;
 
-	err[0] = '\0';
-	memset(li, 0, sizeof(*li));
-	li->id = id;
-	snprintf(sid, sizeof(sid), "%u", id);
-	snprintf(spid, sizeof(spid), "%d", pid);
-	snprintf(slease, sizeof(slease), "%u", lease_s);
-	res = run(t, claim, 5, p, err, errsz);
-	if (!res)
-		return EIO;
-	e = PQntuples(res) == 1 ? 0 : ENOENT;
-	if (!e) {
-		claimed(li, res);
-		copy(li->host, sizeof(li->host), host);
-		li->pid = pid;
-	}
-	PQclear(res);
-	return e;
+	return claim(t, sql, id, host, pid, data_dir, lease_s, li, err, errsz);
 }
 
 int store_takeover_release(struct store_takeover *t, unsigned id,

@@ -91,3 +91,19 @@ PY
 		fail "a webhook request's signature does not validate"
 	pass "python3-twilio validates every webhook request's signature"
 }
+
+# calls_create TARGET_PORT EVENTS: a REST call to the SIPp target on TARGET_PORT whose Url is
+# the recorder's /answer and StatusCallback its /status, subscribed to EVENTS (space-separated,
+# "" for the default: completed only); prints its SID
+calls_create() {
+	_ev=""
+	# StatusCallbackEvent repeated, one event each (as the helper libraries send it)
+	for _e in $2; do _ev="$_ev --data-urlencode StatusCallbackEvent=$_e"; done
+	# shellcheck disable=SC2086
+	curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" \
+		--data-urlencode "To=sip:bob@127.0.0.1:$1" --data-urlencode "From=+15550100" \
+		--data-urlencode "Url=http://127.0.0.1:$WH/answer" --data-urlencode "Timeout=120" \
+		--data-urlencode "StatusCallback=http://127.0.0.1:$WH/status" $_ev \
+		"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls.json" |
+		grep -o '"sid":"CA[0-9a-f]*"' | head -1 | cut -d'"' -f4
+}

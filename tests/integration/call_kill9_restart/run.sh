@@ -22,18 +22,6 @@ JSON
 calls_start
 FIRST=$DIALERD_PID
 
-# create TARGET_PORT EVENTS: a REST call to a SIPp target; prints its SID
-create() {
-	_ev=""
-	for _e in $2; do _ev="$_ev --data-urlencode StatusCallbackEvent=$_e"; done
-	# shellcheck disable=SC2086
-	curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" \
-		--data-urlencode "To=sip:bob@127.0.0.1:$1" --data-urlencode "From=+15550100" \
-		--data-urlencode "Url=http://127.0.0.1:$WH/answer" --data-urlencode "Timeout=120" \
-		--data-urlencode "StatusCallback=http://127.0.0.1:$WH/status" $_ev \
-		"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls.json" |
-		grep -o '"sid":"CA[0-9a-f]*"' | head -1 | cut -d'"' -f4
-}
 status_of() { q "select status || ' ' || coalesce(reason_text, '-') from calls where sid = '$1'"; }
 # restart: SIGKILL, then the same daemon on the same folder
 restart() {
@@ -48,9 +36,9 @@ sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 3
 sipp_start ring uas_ring_cancel.xml -i 127.0.0.1 -p "$RING" -m 1
 dial_wait_port udp "$UAS"
 dial_wait_port udp "$RING"
-A=$(create "$UAS" "initiated ringing answered completed")
-B=$(create "$UAS" "")
-C=$(create "$RING" "initiated ringing answered completed")
+A=$(calls_create "$UAS" "initiated ringing answered completed")
+B=$(calls_create "$UAS" "")
+C=$(calls_create "$RING" "initiated ringing answered completed")
 [ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] || fail "create: A=$A B=$B C=$C"
 calls_wait_q "in-progress in-progress ringing" 20 "select string_agg(status, ' ' order by
 	array_position(array['$A', '$B', '$C'], sid)) from calls where sid in ('$A', '$B', '$C')"
@@ -90,7 +78,7 @@ assert_eq "$(q "select state || ' ' || (pid = $DIALERD_PID) from instances")" "a
 	"the registry row is the new process's, active"
 
 # the new process takes calls; killed again, the next start ends only D
-D=$(create "$UAS" "")
+D=$(calls_create "$UAS" "")
 [ -n "$D" ] || fail "create D after the restart"
 calls_wait_q in-progress 20 "select status from calls where sid = '$D'"
 pass "D answered on the new process"

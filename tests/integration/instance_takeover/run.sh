@@ -38,19 +38,6 @@ BETA_PID=$!
 dlr_track $BETA_PID
 wait_http "$BETA_URL/health" 15 || fail "beta did not start: $(cat "$WORK/beta.log")"
 
-# create TARGET_PORT EVENTS: a REST call from alpha to a SIPp target; prints its SID
-create() {
-	_ev=""
-	# StatusCallbackEvent repeated, one event each (as the helper libraries send it)
-	for _e in $2; do _ev="$_ev --data-urlencode StatusCallbackEvent=$_e"; done
-	# shellcheck disable=SC2086
-	curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" \
-		--data-urlencode "To=sip:bob@127.0.0.1:$1" --data-urlencode "From=+15550100" \
-		--data-urlencode "Url=http://127.0.0.1:$WH/answer" --data-urlencode "Timeout=120" \
-		--data-urlencode "StatusCallback=http://127.0.0.1:$WH/status" $_ev \
-		"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls.json" |
-		grep -o '"sid":"CA[0-9a-f]*"' | head -1 | cut -d'"' -f4
-}
 # takeover [ARGS]: runs the command on alpha's folder; output in $WORK/takeover.out, status in TK
 takeover() {
 	"$DIALERD" takeover --data-dir "$ALPHA_DIR" "$@" >"$WORK/takeover.out" 2>&1
@@ -65,13 +52,13 @@ dial_wait_port udp "$RING"
 i=0
 while [ $i -lt "$NANS" ]; do
 	ev=""; [ $((i % 2)) = 0 ] && ev="initiated ringing answered completed"
-	create "$UAS" "$ev" >>"$WORK/sids" || fail "create $i"
+	calls_create "$UAS" "$ev" >>"$WORK/sids" || fail "create $i"
 	i=$((i + 1))
 done
 i=0
 while [ $i -lt "$NRING" ]; do
 	ev=""; [ $((i % 2)) = 0 ] && ev="initiated ringing answered completed"
-	create "$RING" "$ev" >>"$WORK/sids" || fail "create ringing $i"
+	calls_create "$RING" "$ev" >>"$WORK/sids" || fail "create ringing $i"
 	i=$((i + 1))
 done
 N=$((NANS + NRING))
@@ -93,7 +80,7 @@ pg_stop_immediate >/dev/null 2>&1
 i=0
 while [ $i -lt "$NJ" ]; do
 	ev=""; [ $((i % 2)) = 0 ] && ev="initiated ringing answered completed"
-	create "$RING" "$ev" >>"$WORK/sids" || fail "create while the database is down $i"
+	calls_create "$RING" "$ev" >>"$WORK/sids" || fail "create while the database is down $i"
 	i=$((i + 1))
 done
 _d=$(( $(date +%s) + 10 ))
