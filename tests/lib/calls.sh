@@ -92,6 +92,16 @@ PY
 	pass "python3-twilio validates every webhook request's signature"
 }
 
+# calls_hold_routes: the recorder's routes for calls_create: /answer holds the call for 120 s,
+# /status answers 204
+calls_hold_routes() {
+	cat >"$WORK/routes.json" <<JSON
+{"/answer": {"status": 200, "content_type": "text/xml",
+  "body": "<Response><Pause length=\"120\"/><Hangup/></Response>"},
+ "/status": {"status": 204, "body": ""}}
+JSON
+}
+
 # calls_create TARGET_PORT EVENTS: a REST call to the SIPp target on TARGET_PORT whose Url is
 # the recorder's /answer and StatusCallback its /status, subscribed to EVENTS (space-separated,
 # "" for the default: completed only); prints its SID

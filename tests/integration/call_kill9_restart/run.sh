@@ -14,11 +14,7 @@ dlr_init
 calls_init
 UAS=$(free_port)
 RING=$(free_port)
-cat >"$WORK/routes.json" <<JSON
-{"/answer": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Pause length=\"120\"/><Hangup/></Response>"},
- "/status": {"status": 204, "body": ""}}
-JSON
+calls_hold_routes
 calls_start
 FIRST=$DIALERD_PID
 

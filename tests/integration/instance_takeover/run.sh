@@ -20,11 +20,7 @@ NRING=${TAKEOVER_RINGING:-4}
 NJ=2
 UAS=$(free_port)
 RING=$(free_port)
-cat >"$WORK/routes.json" <<JSON
-{"/answer": {"status": 200, "content_type": "text/xml",
-  "body": "<Response><Pause length=\"120\"/><Hangup/></Response>"},
- "/status": {"status": 204, "body": ""}}
-JSON
+calls_hold_routes
 calls_start
 ALPHA_PID=$DIALERD_PID
 ALPHA_DIR=$WORK/data
