@@ -35,6 +35,13 @@ calls_start() {
 	dial_wait_port udp "$SIPPORT"
 }
 
+# calls_restart: calls_start on fresh_ports (SIPPORT follows)
+calls_restart() {
+	fresh_ports
+	SIPPORT=${DIALERD_SIP_LISTEN##*:}
+	calls_start
+}
+
 # calls_voice DOC: every /voice request is answered 200 with the cXML DOC
 calls_voice() {
 	printf '{"/voice": {"status": 200, "content_type": "text/xml", "body": "%s"}}\n' \

@@ -135,6 +135,15 @@ start_dialerd() {
 	fi
 }
 
+# fresh_ports: new SIP and HTTP ports for the next start_dialerd. A restart on the old ones can
+# fail: between the stop and the start another process's socket may take them (an ephemeral
+# port on a busy machine; it happened)
+fresh_ports() {
+	DIALERD_SIP_LISTEN="127.0.0.1:$(free_port)"
+	DIALERD_HTTP_LISTEN="127.0.0.1:$(free_port)"
+	export DIALERD_SIP_LISTEN DIALERD_HTTP_LISTEN
+}
+
 # stop_dialerd [SIGNAL]: signal the daemon, wait, set DIALERD_RC to its exit status
 stop_dialerd() {
 	kill "-${1:-TERM}" "$DIALERD_PID" 2>/dev/null

@@ -24,8 +24,7 @@ restart() {
 	KILLED=$(date -u '+%Y-%m-%d %H:%M:%S.%6N+00')
 	kill -KILL "$DIALERD_PID"
 	wait "$DIALERD_PID" 2>/dev/null
-	start_dialerd
-	dial_wait_port udp "$SIPPORT"
+	calls_restart
 }
 
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 3
