@@ -185,7 +185,7 @@ static const char open_sql[] =
 	"  and w.parameters->>'CallStatus' in"
 	"   ('completed', 'busy', 'failed', 'no-answer', 'canceled') limit 1),"
 	" s.d->>'url', s.d->>'method',"
-	" coalesce((s.d->'events') ? 'completed', false)"
+	" coalesce((s.d->'events') ? 'completed', false), c.root_sid"
 	" from calls c left join lateral (select e.detail->'status_callback' d"
 	"  from call_events e where e.call_sid = c.sid"
 	"  and e.detail ? 'status_callback'"
@@ -248,6 +248,7 @@ int store_takeover_calls(struct store_takeover *t, const char *instance,
 		c->cb_get = val(r, i, 18) && strcmp(val(r, i, 18), "GET") == 0;
 		c->cb_completed = val(r, i, 19) &&
 				  strcmp(val(r, i, 19), "t") == 0;
+		c->root_sid = val(r, i, 20);
 	}
 	*callsp = t->calls;
 	*np = (size_t)n;

@@ -1,0 +1,111 @@
+-- 0007_root_sid: every call-log row names its root call (several database
+-- servers, issue 16).
+-- calls, call_events, sip_messages, sip_headers, webhook_requests and
+-- header_policy_events get root_sid: the SID of the call at the top of the
+-- row's call tree (a <Dial>'s child legs have the inbound or REST call
+-- that dialled them as parent; a call without a parent is its own root).
+-- A call and all its legs then share one value, which a sharded database
+-- (Citus, docs/call-log.md) can distribute by: it requires the distribution
+-- column in every primary key and unique index, so every key of 0006 gains
+-- root_sid at its end (calls (sid, created_at, root_sid)); keys still lead
+-- with the SID, so lookups by SID keep their index. A call's root never
+-- changes, so a key still names one row. Partitions created later
+-- (call_log_create_partitions) take the keys and indexes of their parent.
+-- Existing rows: calls take coalesce(parent_call_sid, sid), the other
+-- tables their call's root, else their own call SID. Then NOT NULL.
+-- One transaction, holding the tables' locks while every row is rewritten.
+
+set local client_min_messages to warning;
+
+-- call_dial_outcomes groups by calls' key (0006), which changes: it is
+-- dropped and created again below, its grants copied back
+create temp table mig_grants on commit drop as
+	select c.relname::text as rel, a.privilege_type, a.is_grantable,
+	       pg_get_userbyid(a.grantee) as grantee, a.grantee = 0 as public
+	from pg_class c
+	join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
+	cross join lateral aclexplode(c.relacl) a
+	where c.relname = 'call_dial_outcomes' and a.grantee <> c.relowner;
+drop view call_dial_outcomes;
+
+alter table calls add column root_sid text;
+alter table call_events add column root_sid text;
+alter table sip_messages add column root_sid text;
+alter table sip_headers add column root_sid text;
+alter table webhook_requests add column root_sid text;
+alter table header_policy_events add column root_sid text;
+
+-- a parent's own parent, were there one (dialerd writes one level only)
+update calls c set root_sid = coalesce(p.parent_call_sid, p.sid)
+	from calls p where p.sid = c.parent_call_sid;
+update calls set root_sid = coalesce(parent_call_sid, sid) where root_sid is null;
+
+create function pg_temp.mig_root(p_table text)
+returns void
+language plpgsql as $$
+begin
+	execute format('update %I t set root_sid = c.root_sid from calls c'
+		       ' where c.sid = t.call_sid', p_table);
+	execute format('update %I set root_sid = call_sid where root_sid is null',
+		       p_table);
+	execute format('alter table %I alter column root_sid set not null', p_table);
+end;
+$$;
+
+alter table calls alter column root_sid set not null;
+select pg_temp.mig_root('call_events');
+select pg_temp.mig_root('sip_messages');
+select pg_temp.mig_root('sip_headers');
+select pg_temp.mig_root('webhook_requests');
+select pg_temp.mig_root('header_policy_events');
+
+-- the keys of 0006 (the writer's ON CONFLICT targets) with root_sid
+create function pg_temp.mig_key(p_table text, p_key text)
+returns void
+language plpgsql as $$
+begin
+	execute format('alter table %I drop constraint %I', p_table, p_table || '_pkey');
+	execute format('alter table %I add constraint %I primary key (%s)',
+		       p_table, p_table || '_pkey', p_key);
+end;
+$$;
+
+select pg_temp.mig_key('calls', 'sid, created_at, root_sid');
+select pg_temp.mig_key('call_events', 'call_sid, sequence_number, at, root_sid');
+select pg_temp.mig_key('sip_messages', 'call_sid, seq, at, root_sid');
+select pg_temp.mig_key('sip_headers', 'call_sid, msg_seq, ordinal, at, root_sid');
+select pg_temp.mig_key('webhook_requests',
+		       'call_sid, kind, sequence_number, attempt, at, root_sid');
+select pg_temp.mig_key('header_policy_events', 'call_sid, at, name, ordinal, root_sid');
+
+-- every leg of a root call (a <Dial>'s outcome, the legs of a SIP ladder)
+create index calls_root_idx on calls (root_sid);
+
+-- call_dial_outcomes joins a parent to its branches on root_sid too (the
+-- same rows: a branch's root is its parent's), a join on the distribution
+-- column where the tables are sharded by it, and groups by the whole key
+create view call_dial_outcomes as
+select p.sid as call_sid, p.account_sid, p.created_at, p.from_addr, p.to_addr,
+       p.dial_call_status,
+       count(c.sid) as branches,
+       count(c.sid) filter (where c.answered_at is not null) as answered_branches,
+       min(c.sid) filter (where c.answered_at is not null) as winner_sid,
+       max(c.duration) filter (where c.answered_at is not null) as winner_duration
+from calls p
+join calls c on c.parent_call_sid = p.sid and c.root_sid = p.root_sid
+	and c.direction = 'outbound-dial'
+group by p.sid, p.created_at, p.root_sid;
+
+do $$
+declare
+	g record;
+begin
+	for g in select * from mig_grants loop
+		execute format('grant %s on %I to %s%s', g.privilege_type, g.rel,
+			       case when g.public then 'public'
+				    else quote_ident(g.grantee) end,
+			       case when g.is_grantable then ' with grant option'
+				    else '' end);
+	end loop;
+end;
+$$;
