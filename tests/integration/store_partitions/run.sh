@@ -66,7 +66,7 @@ assert_eq "$(qo "select count(distinct c.relname) from pg_inherits i join pg_cla
 	"calls: a partition for each of the 3 past days with data, today and 7 days ahead"
 assert_eq "$(qo "select count(*) from calls_p$(date -u -d '-3 days' +%Y%m%d)")" 100 "the rows of 3 days ago are in that day's partition"
 assert_eq "$(qo "select pg_get_constraintdef(oid) from pg_constraint where conname = 'calls_pkey'")" \
-	"PRIMARY KEY (sid, created_at)" "calls' primary key is (sid, created_at)"
+	"PRIMARY KEY (sid, created_at, root_sid)" "calls' primary key is (sid, created_at), root_sid at its end since 0007"
 assert_eq "$(qo "select count(*) from pg_indexes where tablename = 'calls' and indexname in
 	('calls_account_to_idx','calls_account_from_idx','calls_account_live_idx','calls_account_started_idx',
 	 'calls_account_ended_idx','calls_parent_idx','calls_created_idx','calls_account_created_idx',
