@@ -96,6 +96,16 @@ join calls c on c.parent_call_sid = p.sid and c.root_sid = p.root_sid
 	and c.direction = 'outbound-dial'
 group by p.sid, p.created_at, p.root_sid;
 
+-- call_header_values joins on root_sid too (the same rows and columns)
+create or replace view call_header_values as
+select h.call_sid, c.parent_call_sid, c.direction as call_direction,
+       m.seq as msg_seq, m.direction, m.method, m.status_code, m.at,
+       h.name, h.value
+from sip_headers h
+join sip_messages m on m.call_sid = h.call_sid and m.seq = h.msg_seq
+	and m.root_sid = h.root_sid
+join calls c on c.sid = h.call_sid and c.root_sid = h.root_sid;
+
 do $$
 declare
 	g record;
