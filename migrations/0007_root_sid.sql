@@ -13,7 +13,10 @@
 -- (call_log_create_partitions) take the keys and indexes of their parent.
 -- Existing rows: calls take coalesce(parent_call_sid, sid), the other
 -- tables their call's root, else their own call SID. Then NOT NULL.
--- One transaction, holding the tables' locks while every row is rewritten.
+-- One transaction, holding the tables' locks while every row is rewritten;
+-- the keys and the other indexes of the six tables are dropped first and
+-- built again after (an UPDATE of every row would otherwise add an entry
+-- to every index for every row). Measured in docs/call-log.md.
 
 set local client_min_messages to warning;
 
@@ -27,6 +30,34 @@ create temp table mig_grants on commit drop as
 	cross join lateral aclexplode(c.relacl) a
 	where c.relname = 'call_dial_outcomes' and a.grantee <> c.relowner;
 drop view call_dial_outcomes;
+
+-- every index of the six tables that is not a key (0006's, and any added
+-- by hand), to build again once the rows are rewritten
+create temp table mig_indexes on commit drop as
+	select i.relname::text as name,
+	       replace(pg_get_indexdef(x.indexrelid), ' ON ONLY ', ' ON ') as def
+	from pg_index x
+	join pg_class i on i.oid = x.indexrelid
+	join pg_class c on c.oid = x.indrelid
+	join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
+	where c.relname in ('calls', 'call_events', 'sip_messages', 'sip_headers',
+			    'webhook_requests', 'header_policy_events')
+	  and not exists (select 1 from pg_constraint k where k.conindid = x.indexrelid);
+do $$
+declare
+	r record;
+begin
+	for r in select * from mig_indexes loop
+		execute format('drop index %I', r.name);
+	end loop;
+end;
+$$;
+alter table calls drop constraint calls_pkey;
+alter table call_events drop constraint call_events_pkey;
+alter table sip_messages drop constraint sip_messages_pkey;
+alter table sip_headers drop constraint sip_headers_pkey;
+alter table webhook_requests drop constraint webhook_requests_pkey;
+alter table header_policy_events drop constraint header_policy_events_pkey;
 
 alter table calls add column root_sid text;
 alter table call_events add column root_sid text;
@@ -64,7 +95,6 @@ create function pg_temp.mig_key(p_table text, p_key text)
 returns void
 language plpgsql as $$
 begin
-	execute format('alter table %I drop constraint %I', p_table, p_table || '_pkey');
 	execute format('alter table %I add constraint %I primary key (%s)',
 		       p_table, p_table || '_pkey', p_key);
 end;
@@ -77,6 +107,17 @@ select pg_temp.mig_key('sip_headers', 'call_sid, msg_seq, ordinal, at, root_sid'
 select pg_temp.mig_key('webhook_requests',
 		       'call_sid, kind, sequence_number, attempt, at, root_sid');
 select pg_temp.mig_key('header_policy_events', 'call_sid, at, name, ordinal, root_sid');
+
+-- the other indexes, as they were
+do $$
+declare
+	r record;
+begin
+	for r in select * from mig_indexes loop
+		execute r.def;
+	end loop;
+end;
+$$;
 
 -- every leg of a root call (a <Dial>'s outcome, the legs of a SIP ladder)
 create index calls_root_idx on calls (root_sid);

@@ -92,6 +92,17 @@ set -- $(q "select count(*), count(*) filter (where not exists (select 1 from pg
 	 where c.contype in ('p', 'u') and r.relname in ('calls', 'call_events', 'sip_messages',
 	 'sip_headers', 'webhook_requests', 'header_policy_events')" | tr '|' ' ')
 assert_eq "$1 $2" "6 0" "the 6 tables' primary keys (pg_constraint) hold root_sid"
+# 0007 drops the other indexes while it rewrites the rows and builds them again: all there, on
+# every partition, valid
+assert_eq "$(q "select string_agg(t.table_name || '=' || (select count(*) from pg_index x
+		join pg_class i on i.oid = x.indexrelid where x.indrelid = t.table_name::regclass), ' '
+		order by t.table_name) from call_log_partitioned_tables() t")" \
+	"call_events=2 calls=12 header_policy_events=2 sip_headers=2 sip_messages=2 webhook_requests=3" \
+	"the tables keep the indexes of 0006, with calls_root_idx"
+assert_eq "$(q "select count(*) from pg_inherits h join pg_class c on c.oid = h.inhrelid
+		where (select count(*) from pg_index x where x.indrelid = c.oid and x.indisvalid)
+		<> (select count(*) from pg_index x where x.indrelid = h.inhparent)")" 0 \
+	"every partition has each of its table's indexes, valid"
 assert_match "$(q "select pg_get_constraintdef(oid) from pg_constraint where conname = 'calls_pkey'")" \
 	'PRIMARY KEY \(sid, created_at, root_sid\)' "calls (sid, created_at, root_sid): lookups by sid keep their index"
 
