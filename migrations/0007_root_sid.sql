@@ -66,19 +66,23 @@ alter table sip_headers add column root_sid text;
 alter table webhook_requests add column root_sid text;
 alter table header_policy_events add column root_sid text;
 
--- a parent's own parent, were there one (dialerd writes one level only)
-update calls c set root_sid = coalesce(p.parent_call_sid, p.sid)
-	from calls p where p.sid = c.parent_call_sid;
-update calls set root_sid = coalesce(parent_call_sid, sid) where root_sid is null;
+-- One pass over each table, no join per partition: a call's root is in
+-- its row (dialerd writes one level of legs: a <Dial>'s children, whose
+-- parent is a root); a row of another table takes its call's root when
+-- that call is a leg (looked up, by index, in the legs only), else its own
+-- call SID.
+update calls set root_sid = coalesce(parent_call_sid, sid);
+create temp table mig_legs on commit drop as
+	select distinct on (sid) sid, root_sid from calls where parent_call_sid is not null;
+create unique index on mig_legs (sid);
+analyze mig_legs;
 
 create function pg_temp.mig_root(p_table text)
 returns void
 language plpgsql as $$
 begin
-	execute format('update %I t set root_sid = c.root_sid from calls c'
-		       ' where c.sid = t.call_sid', p_table);
-	execute format('update %I set root_sid = call_sid where root_sid is null',
-		       p_table);
+	execute format('update %I t set root_sid = coalesce((select l.root_sid'
+		       ' from mig_legs l where l.sid = t.call_sid), t.call_sid)', p_table);
 	execute format('alter table %I alter column root_sid set not null', p_table);
 end;
 $$;
