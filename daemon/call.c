@@ -251,6 +251,7 @@ int call_fetch(struct call *c, const char *kind, const char *url, bool get,
 {
 	struct webhook_req req = {
 		.call_sid = c->sid,
+		.root_sid = call_root_sid(c),
 		.kind = kind,
 		.sequence_number = c->fetch_seq++,
 		.method = get ? WEBHOOK_GET : WEBHOOK_POST,
@@ -333,6 +334,7 @@ static void callback(struct call *c, enum call_status st, uint16_t code)
 	}
 	memset(&req, 0, sizeof(req));
 	req.call_sid = c->sid;
+	req.root_sid = call_root_sid(c);
 	req.kind = "status-callback";
 	req.sequence_number = c->cb_seq++;
 	req.method = c->cb.get ? WEBHOOK_GET : WEBHOOK_POST;

@@ -281,8 +281,11 @@ void call_log_dest_refused(struct store *s, const struct call *c,
 			   uint32_t seq, const struct dial_event *ev);
 struct cxml_sip_refusal;
 /* A header the policy refused; ordinal: per call, from 0. */
-void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
+void call_log_policy(struct store *s, const struct call *c, uint32_t ordinal,
 		     const struct cxml_sip_refusal *r);
+/* The SID of the call at the top of c's tree (c itself without a parent):
+ * every row of c carries it (root_sid, migrations/0007). */
+const char *call_root_sid(const struct call *c);
 
 /* ---- <Dial> (call_dial.c) ---- */
 

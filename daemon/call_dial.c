@@ -622,8 +622,7 @@ static void log_refusals(struct call *parent, const char *elem,
 		log_write(LOG_WARNING, "call", parent->sid,
 			  "<%s> header %s refused: %d %s", elem, r->name, r->code,
 			  r->reason);
-		call_log_policy(parent->cl->store, parent->sid,
-				parent->policy_seq++, r);
+		call_log_policy(parent->cl->store, parent, parent->policy_seq++, r);
 	}
 }
 

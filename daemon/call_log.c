@@ -34,6 +34,13 @@ static void failed(const char *sid, const char *what, int err)
 		  strerror(err));
 }
 
+const char *call_root_sid(const struct call *c)
+{
+	while (c->parent)
+		c = c->parent;
+	return c->sid;
+}
+
 void call_log_row(const struct call *c, int64_t now_us, struct store_call *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -62,6 +69,7 @@ void call_log_row(const struct call *c, int64_t now_us, struct store_call *r)
 	r->dial_group = c->dial_group[0] ? c->dial_group : NULL;
 	r->branch = c->branch;
 	r->hangup_by = c->hangup_by;
+	r->root_sid = call_root_sid(c);
 }
 
 void call_log_call(struct store *s, const struct call *c, int64_t now_us)
@@ -86,6 +94,7 @@ void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 		.event = event,
 		.sip_code = code,
 		.detail_json = detail_json,
+		.root_sid = call_root_sid(c),
 	};
 	int err;
 
@@ -158,6 +167,7 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 	m.sdp = sdp[0] ? sdp : NULL;
 	m.hdrs = h;
 	m.nhdrs = n;
+	m.root_sid = call_root_sid(c);
 	err = store_sip_message_add(s, &m);
 	if (err)
 		failed(c->sid, "sip_messages", err);
@@ -183,7 +193,7 @@ void call_log_dest_refused(struct store *s, const struct call *c,
 	call_log_event(s, c, seq, "destination-refused", 0, json);
 }
 
-void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
+void call_log_policy(struct store *s, const struct call *c, uint32_t ordinal,
 		     const struct cxml_sip_refusal *r)
 {
 	static const char *const sources[] = {
@@ -197,7 +207,8 @@ void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
 	if (!s)
 		return;
 	memset(&p, 0, sizeof(p));
-	p.call_sid = sid;
+	p.call_sid = c->sid;
+	p.root_sid = call_root_sid(c);
 	p.name = r->name;
 	p.value = r->value;
 	p.value_len = r->value ? strlen(r->value) : 0;
@@ -210,5 +221,5 @@ void call_log_policy(struct store *s, const char *sid, uint32_t ordinal,
 	p.ordinal = ordinal;
 	err = store_header_policy_add(s, &p);
 	if (err)
-		failed(sid, "header_policy_events", err);
+		failed(c->sid, "header_policy_events", err);
 }

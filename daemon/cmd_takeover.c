@@ -184,6 +184,7 @@ static int callback(struct takeover *t, const struct store_open_call *c,
 	call_params_addf(&p, "Duration", "%ld", (secs + 59) / 60);
 	memset(&req, 0, sizeof(req));
 	req.call_sid = c->sid;
+	req.root_sid = c->root_sid;
 	req.kind = "status-callback";
 	req.sequence_number = seq;
 	req.method = c->cb_get ? WEBHOOK_GET : WEBHOOK_POST;
@@ -349,12 +350,14 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 		/* now, not the end: the newest snapshot wins the upsert */
 		.updated_at = t->now,
 		.branch = -1,
+		.root_sid = c->root_sid,
 	};
 	struct store_event ev = {
 		.call_sid = c->sid,
 		.sequence_number = c->next_event,
 		.at = t->now,
 		.detail_json = detail,
+		.root_sid = c->root_sid,
 	};
 	int err;
 

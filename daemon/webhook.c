@@ -50,6 +50,7 @@ struct webhook_fetch {
 	void *arg;
 	/* the request */
 	char *call_sid, *kind, *token;
+	char *root_sid;			/* NULL: the store looks it up */
 	uint32_t seq;
 	enum webhook_method method;	/* of the hop: a 303 turns POST into GET */
 	enum webhook_method first_method;	/* as asked, for the row */
@@ -165,6 +166,7 @@ static void fetch_free(struct webhook_fetch *f)
 	}
 	free(f->params);
 	free(f->call_sid);
+	free(f->root_sid);
 	free(f->kind);
 	free(f->token);
 	free(f->first_url);
@@ -374,6 +376,7 @@ static void fetch_row(struct webhook_fetch *f, const struct webhook_result *r)
 	webhook_url_redact(r->url, final, sizeof(final));
 	memset(&w, 0, sizeof(w));
 	w.call_sid = f->call_sid;
+	w.root_sid = f->root_sid;
 	w.kind = f->kind;
 	w.sequence_number = f->seq;
 	w.attempt = f->at.number;
@@ -677,10 +680,12 @@ static int copy_req(struct webhook_fetch *f, const struct webhook_req *req)
 	if (!req->token)
 		webhook_token_new(tok);
 	f->call_sid = strdup(req->call_sid);
+	f->root_sid = req->root_sid ? strdup(req->root_sid) : NULL;
 	f->kind = strdup(req->kind);
 	f->token = strdup(req->token ? req->token : tok);
 	f->params = calloc(req->nparams ? req->nparams : 1, sizeof(*f->params));
-	if (!f->call_sid || !f->kind || !f->token || !f->params)
+	if (!f->call_sid || !f->kind || !f->token || !f->params ||
+	    (req->root_sid && !f->root_sid))
 		return ENOMEM;
 	for (size_t i = 0; i < req->nparams; i++) {
 		f->params[i].name = strdup(req->params[i].name);

@@ -82,6 +82,9 @@ struct webhook_req {
 	const struct webhook_param *params;	/* names never repeat */
 	size_t nparams;
 	const char *token;		/* idempotency token; NULL: a new one */
+	const char *root_sid;		/* the root call's SID for the call log
+					 * (migrations/0007); NULL: the store
+					 * looks it up */
 };
 
 /* Outcome of a fetch; lent to the done handler for the call. */

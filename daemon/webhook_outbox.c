@@ -110,6 +110,7 @@ static void delivery_free(struct delivery *d)
 	}
 	free(d->params);
 	free((char *)d->req.call_sid);
+	free((char *)d->req.root_sid);
 	free((char *)d->req.kind);
 	free((char *)d->req.url);
 	free((char *)d->req.token);
@@ -391,6 +392,9 @@ int webhook_outbox_add(struct webhook_outbox *ob, const struct webhook_req *req)
 	}
 	if (!err) {
 		d->ticket = ticket;
+		/* not in the outbox file: a delivery resumed after a restart
+		 * has none, and the store looks it up */
+		d->req.root_sid = req->root_sid ? strdup(req->root_sid) : NULL;
 		err = enqueue(ob, d, true);
 	}
 	if (err) {

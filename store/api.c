@@ -48,6 +48,8 @@ int store_call_upsert(struct store *s, const struct store_call *c)
 	store_rec_text(&rb, c->dial_group);
 	store_rec_int_or_null(&rb, c->branch, -1);
 	store_rec_text(&rb, c->hangup_by);
+	store_rec_null(&rb);	/* 0004_api: api_deleted_at, never written */
+	store_rec_text(&rb, c->root_sid);	/* 0007_root_sid */
 	if (store_rec_end(&rb))
 		return rb.err;
 	return store_writer_enqueued(s, 1);
@@ -66,6 +68,7 @@ int store_event_add(struct store *s, const struct store_event *e)
 	store_rec_int_or_null(&rb, e->sip_code, 0);
 	store_rec_time(&rb, or_now(e->at));
 	store_rec_json(&rb, e->detail_json, e->detail_json ? strlen(e->detail_json) : 0);
+	store_rec_text(&rb, e->root_sid);	/* 0007_root_sid */
 	if (store_rec_end(&rb))
 		return rb.err;
 	return store_writer_enqueued(s, 1);
@@ -186,6 +189,7 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	store_rec_text(&rb, m->sdp);
 	store_rec_int(&rb, (int64_t)m->nhdrs);
 	store_rec_bytea(&rb, block.p, block.len);
+	store_rec_text(&rb, m->root_sid);	/* 0007_root_sid */
 	err = store_rec_end(&rb);
 	for (size_t i = 0; i < m->nhdrs && !err; i++) {
 		const struct store_header *h = &m->hdrs[i];
@@ -209,6 +213,7 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 			store_rec_bytea(&rb, v, vlen);
 		else
 			store_rec_null(&rb);
+		store_rec_text(&rb, m->root_sid);	/* 0007_root_sid */
 		err = store_rec_end(&rb);
 		rows++;
 	}
@@ -329,6 +334,7 @@ int store_webhook_add(struct store *s, const struct store_webhook *w)
 	store_rec_int_or_null(&rb, w->tls_us, 0);
 	store_rec_int_or_null(&rb, w->first_byte_us, 0);
 	store_rec_int_or_null(&rb, w->total_us, 0);
+	store_rec_text(&rb, w->root_sid);	/* 0007_root_sid */
 	err = store_rec_end(&rb);
 	if (!err)
 		err = store_writer_enqueued(s, 1);
@@ -356,6 +362,7 @@ int store_header_policy_add(struct store *s, const struct store_policy_event *p)
 	store_rec_text(&rb, p->source);
 	store_rec_bool(&rb, p->truncated);
 	store_rec_int(&rb, p->ordinal);
+	store_rec_text(&rb, p->root_sid);	/* 0007_root_sid */
 	if (store_rec_end(&rb))
 		return rb.err;
 	return store_writer_enqueued(s, 1);

@@ -123,6 +123,9 @@ int store_rec_copy_binary(struct sbuf *out, const struct rec *r, long ord);
 int store_rec_copy_binary_end(struct sbuf *out);
 
 const char *store_rec_table_name(enum rec_table t);
+/* Position of root_sid (0007_root_sid) in a decoded record of table t;
+ * migrations after 0007 add their columns behind it. */
+unsigned store_rec_root_col(enum rec_table t);
 /* call_sid of a record, for log lines ("?" when none). */
 void store_rec_describe(const struct rec *r, char *buf, size_t size);
 

@@ -201,9 +201,12 @@ int store_query_calls(struct query *q, const struct store_calls_filter *f)
 			err = param_int(q, &sql, f->sip_response_code);
 	}
 	if (!err && f->header_name) {
-		/* sip_headers_name_value_idx (lower(name), value) */
+		/* sip_headers_name_value_idx (lower(name), value); root_sid:
+		 * a join on the column a sharded call log is distributed by
+		 * (docs/call-log.md, Citus), free here */
 		err = put(&sql, " and exists (select 1 from sip_headers h"
-				" where h.call_sid = c.sid and lower(h.name) = lower(");
+				" where h.call_sid = c.sid and h.root_sid = c.root_sid"
+				" and lower(h.name) = lower(");
 		if (!err)
 			err = param(q, &sql, f->header_name);
 		if (!err)
@@ -291,18 +294,22 @@ int store_query_hide(struct query *q, const char *account_sid, const char *sid)
  * NULL), then their messages: a leg without any still comes back as one
  * row with a NULL seq, so an unknown call (no row at all) differs from a
  * call without messages. The legs come from calls_pkey and
- * calls_parent_idx, the messages from sip_messages_pkey. */
+ * calls_parent_idx, the messages from sip_messages_pkey. The join also on
+ * root_sid (a leg's messages share its root) is free here and, on a call
+ * log sharded by root_sid (docs/call-log.md, Citus), a join on the
+ * distribution column that each shard does alone. */
 int store_query_sip(struct query *q, const char *account_sid, const char *sid,
 		    bool bodies)
 {
 	static const char sql[] =
-		"with legs as (select sid from calls"
+		"with legs as (select sid, root_sid from calls"
 		" where ($1::text is null or account_sid = $1)"
 		" and (sid = $2 or parent_call_sid = $2))"
 		" select l.sid, m.seq, m.direction, " US("m.at") ","
 		" m.start_line, m.sip_call_id, m.sdp, m.headers,"
 		" null::text as body"
-		" from legs l left join sip_messages m on m.call_sid = l.sid"
+		" from legs l left join sip_messages m"
+		" on m.call_sid = l.sid and m.root_sid = l.root_sid"
 		" order by m.at, l.sid <> $2, l.sid, m.seq";
 
 	/* sip_messages has no body column: a body is never stored today */

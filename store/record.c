@@ -228,15 +228,21 @@ int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen
 }
 
 /* Columns of each table in the newest schema (migrations/), in staging
- * order; 0: no padding needed. A row journaled by an older binary gets
- * the newer columns as NULL, or as pad_zero's 0 for a NOT NULL one. */
+ * order. A row journaled by an older binary gets the newer columns as
+ * NULL, or as pad_zero's 0 for a NOT NULL one. A NULL root_sid (0007, the
+ * last column of every table) is looked up by the writer (writer.c). */
 static const unsigned table_cols[T_COUNT] = {
-	[T_CALLS] = 28,		/* 22 of 0001_call_log + 5 of 0003_calls
+	[T_CALLS] = 29,		/* 22 of 0001_call_log + 5 of 0003_calls
 				 * + api_deleted_at of 0004_api (never
 				 * written by the writer: NULL, and the
-				 * upsert leaves it alone) */
-	[T_HOOKS] = 20,		/* 12 of 0001_call_log + 8 of 0002_webhooks */
-	[T_POLICY] = 10,	/* 6 of 0001_call_log + 4 of 0003_calls */
+				 * upsert leaves it alone) + root_sid */
+	[T_EVENTS] = 7,		/* 6 of 0001_call_log + root_sid */
+	[T_MSGS] = 12,		/* 11 of 0001_call_log + root_sid */
+	[T_HDRS] = 8,		/* 7 of 0001_call_log + root_sid */
+	[T_HOOKS] = 21,		/* 12 of 0001_call_log + 8 of 0002_webhooks
+				 * + root_sid */
+	[T_POLICY] = 11,	/* 6 of 0001_call_log + 4 of 0003_calls
+				 * + root_sid */
 };
 static const unsigned pad_zero[T_COUNT] = {
 	[T_POLICY] = 9,		/* header_policy_events.ordinal, in the key */
@@ -588,6 +594,16 @@ const char *store_rec_table_name(enum rec_table t)
 	};
 
 	return t < T_COUNT ? names[t] : "?";
+}
+
+unsigned store_rec_root_col(enum rec_table t)
+{
+	static const unsigned col[T_COUNT] = {
+		[T_CALLS] = 28, [T_EVENTS] = 6, [T_MSGS] = 11, [T_HDRS] = 7,
+		[T_HOOKS] = 20, [T_POLICY] = 10,
+	};
+
+	return t < T_COUNT ? col[t] : 0;
 }
 
 void store_rec_describe(const struct rec *r, char *buf, size_t size)

@@ -128,6 +128,13 @@ struct store_call {
 	const char *dial_group;		/* a <Dial>'s children share it */
 	int branch;			/* index in the <Dial>; -1: none */
 	const char *hangup_by;		/* "local", "remote" or NULL */
+	/* 0007_root_sid: the SID of the root of the call's tree (a <Dial>'s
+	 * child legs: their parent's root; a call without a parent is its own
+	 * root): every row of a call and its legs carries the same value.
+	 * NULL: not known here; the writer looks it up (the root of the
+	 * call's row, else for a call its parent's root or its parent, else
+	 * the call itself), which costs a query per batch: pass it. */
+	const char *root_sid;
 	/* reads only (store_calls_query): the instance that wrote the row;
 	 * writes take store_conf.instance */
 	const char *instance;
@@ -141,6 +148,8 @@ struct store_event {
 	int sip_code;			/* 0: none */
 	int64_t at;			/* 0: now */
 	const char *detail_json;	/* a JSON document, or NULL */
+	const char *root_sid;		/* 0007: the root call's SID; NULL:
+					 * looked up (see store_call) */
 };
 int store_event_add(struct store *s, const struct store_event *e);
 
@@ -169,6 +178,9 @@ struct store_sip_message {
 	const char *sdp;		/* SDP summary, e.g. "audio 10.0.0.1:4000 PCMU" */
 	const struct store_header *hdrs;	/* in wire order */
 	size_t nhdrs;
+	const char *root_sid;		/* 0007: the root call's SID, also on
+					 * the sip_headers rows; NULL: looked
+					 * up (see store_call) */
 };
 /* Stores the whole header block once (sip_messages.headers) and one
  * sip_headers row per policy header (X-*, User-to-User, Remote-Party-ID,
@@ -203,6 +215,8 @@ struct store_webhook {
 	int redirects;
 	/* microseconds since the attempt started; 0: phase not reached */
 	int dns_us, connect_us, tls_us, first_byte_us, total_us;
+	const char *root_sid;		/* 0007: the root call's SID; NULL:
+					 * looked up (see store_call) */
 };
 int store_webhook_add(struct store *s, const struct store_webhook *w);
 
@@ -218,6 +232,8 @@ struct store_policy_event {
 	const char *source;		/* "uri", "sip-attr", "dial-attr" or NULL */
 	bool truncated;			/* name or value was cut for storage */
 	uint32_t ordinal;		/* with call_sid, at and name: the key */
+	const char *root_sid;		/* 0007: the root call's SID; NULL:
+					 * looked up (see store_call) */
 };
 int store_header_policy_add(struct store *s, const struct store_policy_event *p);
 
@@ -602,6 +618,7 @@ struct store_open_call {
 	const char *sid, *account_sid, *parent_call_sid, *direction;
 	const char *from, *to, *caller_name, *status, *sip_call_id;
 	const char *forwarded_from;
+	const char *root_sid;		/* its rows' root_sid (0007) */
 	int64_t created_at, ringing_at, answered_at, started_at;
 	uint32_t next_event;		/* call_events sequence_number */
 	int64_t last_callback;		/* highest status-callback SequenceNumber

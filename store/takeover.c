@@ -223,17 +223,19 @@ static const char open_sql[] =
 	" c.forwarded_from, " US("c.created_at") ", " US("c.ringing_at") ", "
 	US("c.answered_at") ", " US("c.started_at") ","
 	" coalesce((select max(e.sequence_number) + 1 from call_events e"
-	"  where e.call_sid = c.sid), 0),"
+	"  where e.call_sid = c.sid and e.root_sid = c.root_sid), 0),"
 	" (select max(w.sequence_number) from webhook_requests w"
-	"  where w.call_sid = c.sid and w.kind = 'status-callback'),"
+	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
+	"  and w.kind = 'status-callback'),"
 	" (select w.parameters->>'CallStatus' from webhook_requests w"
-	"  where w.call_sid = c.sid and w.kind = 'status-callback'"
+	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
+	"  and w.kind = 'status-callback'"
 	"  and w.parameters->>'CallStatus' in"
 	"   ('completed', 'busy', 'failed', 'no-answer', 'canceled') limit 1),"
 	" s.d->>'url', s.d->>'method',"
-	" coalesce((s.d->'events') ? 'completed', false)"
+	" coalesce((s.d->'events') ? 'completed', false), c.root_sid"
 	" from calls c left join lateral (select e.detail->'status_callback' d"
-	"  from call_events e where e.call_sid = c.sid"
+	"  from call_events e where e.call_sid = c.sid and e.root_sid = c.root_sid"
 	"  and e.detail ? 'status_callback'"
 	"  order by e.sequence_number limit 1) s on true"
 	" where c.instance = $1"
@@ -294,6 +296,7 @@ int store_takeover_calls(struct store_takeover *t, const char *instance,
 		c->cb_get = val(r, i, 18) && strcmp(val(r, i, 18), "GET") == 0;
 		c->cb_completed = val(r, i, 19) &&
 				  strcmp(val(r, i, 19), "t") == 0;
+		c->root_sid = val(r, i, 20);
 	}
 	*callsp = t->calls;
 	*np = (size_t)n;

@@ -31,7 +31,8 @@ static const char setup_sql[] =
 	"create temp table s_hooks on commit delete rows as"
 	" select * from webhook_requests with no data;"
 	"create temp table s_policy on commit delete rows as"
-	" select * from header_policy_events with no data;";
+	" select * from header_policy_events with no data;"
+	"create temp table s_roots (sid text, root_sid text) on commit delete rows;";
 
 /* A call row is a full snapshot: snapshots of one call in one batch are
  * merged before sending (calls_copy, merge_call), so s_calls holds one row
@@ -45,19 +46,22 @@ static const char setup_sql[] =
  * the row that applying every snapshot in order would. Rows go in SID
  * order so that two batches touching the same calls lock them in the same
  * order and cannot deadlock. */
+#define CALL_COLS \
+	" sid, account_sid," \
+	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name," \
+	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause," \
+	" reason_text, codec, created_at, ringing_at, answered_at, ended_at," \
+	" duration, dial_call_status, updated_at," \
+	" started_at, forwarded_from, dial_group, branch, hangup_by, root_sid"
 #define NEWER "excluded.updated_at >= calls.updated_at"
 #define LATEST(c) " " c " = case when " NEWER " then excluded." c " else calls." c " end,"
 #define KNOWN(c) " " c " = case when " NEWER " then coalesce(excluded." c ", calls." c ")" \
 	" else coalesce(calls." c ", excluded." c ") end,"
 static const char *const insert_sql[T_COUNT] = {
-	"insert into calls select sid, account_sid,"
-	" parent_call_sid, instance, direction, from_addr, to_addr, caller_name,"
-	" status, sip_call_id, sip_response_code, reason_protocol, reason_cause,"
-	" reason_text, codec, created_at, ringing_at, answered_at, ended_at,"
-	" duration, dial_call_status, updated_at,"
-	" started_at, forwarded_from, dial_group, branch, hangup_by"
+	/* every column but api_deleted_at (0004), which the writer never sets */
+	"insert into calls (" CALL_COLS ") select" CALL_COLS
 	" from s_calls order by sid"
-	" on conflict (sid, created_at) do update set"
+	" on conflict (sid, created_at, root_sid) do update set"
 	LATEST("account_sid")
 	KNOWN("parent_call_sid")
 	LATEST("instance")
@@ -248,6 +252,7 @@ static int push_range(struct batch *b, size_t lo, size_t hi, bool safe)
 }
 
 /* Column positions in a calls record (the order of migrations/0001). */
+#define CALL_PARENT 2
 #define CALL_CREATED_AT 15
 #define CALL_UPDATED_AT 21
 
@@ -286,10 +291,94 @@ static uint32_t sid_hash(const unsigned char *p, uint32_t n)
 	return h;
 }
 
+/* ---- root_sid looked up (0007_root_sid) ----
+ * Every row carries its root call's SID, in every key. The daemon passes
+ * it; a row without one (a journal frame written before 0007, a status
+ * callback resumed from the outbox after a restart, dialerd takeover's
+ * rows) gets it in the batch's transaction, in the staging tables: the
+ * root of the call's row if there is one (so a key never splits a call
+ * in two), else for a call its parent's root, its parent, itself; for the
+ * other tables their call's root (stored, or in this batch), else their
+ * own call SID. The stored rows are read by SID with a constant list (one
+ * index probe per partition, and on a sharded database a query the
+ * coordinator can route), never joined, and only for batches that need
+ * it. */
+
+/* Appends c (a SID) to the list of SIDs whose root is looked up, as a
+ * quoted SQL literal. */
+static int root_want(struct sbuf *l, const struct rec_col *c)
+{
+	int err;
+
+	if (c->kind != K_TEXT)
+		return 0;
+	err = sbuf_put(l, l->len ? ",'" : "'", l->len ? 2 : 1);
+	for (uint32_t i = 0; i < c->len && !err; i++)
+		err = c->p[i] == '\'' ? sbuf_put(l, "''", 2) : sbuf_putc(l, c->p[i]);
+	if (!err)
+		err = sbuf_putc(l, '\'');
+	return err;
+}
+
+static bool root_missing(const struct rec *r)
+{
+	unsigned k = store_rec_root_col(r->table);
+
+	return k >= r->ncols || r->col[k].kind == K_NULL;
+}
+
+static int put_str(struct sbuf *q, const char *s)
+{
+	return sbuf_put(q, s, strlen(s));
+}
+
+/* The statements that fill the missing roots of the staging tables, run
+ * after the COPYs and before the inserts; sids: root_want's list. */
+static int roots_sql(struct sbuf *q, const struct batch *b, const struct sbuf *sids)
+{
+	int err = put_str(q, "insert into s_roots select sid, root_sid from calls"
+			  " where sid = any(array[");
+
+	if (!err)
+		err = sbuf_put(q, sids->p, sids->len);
+	if (!err)
+		err = put_str(q, "]::text[]);");
+	if (!err && b->copy[T_CALLS].len)
+		err = put_str(q,
+			"insert into s_roots select sid, root_sid from s_calls"
+			" where root_sid is not null;"
+			"update s_calls s set root_sid = r.root_sid from s_roots r"
+			" where s.root_sid is null and r.sid = s.sid;"
+			"update s_calls s set root_sid = r.root_sid from s_roots r"
+			" where s.root_sid is null and r.sid = s.parent_call_sid;"
+			"update s_calls set root_sid = coalesce(parent_call_sid, sid)"
+			" where root_sid is null;"
+			"insert into s_roots select sid, root_sid from s_calls;");
+	for (int i = 0; i < b->ncopy && !err; i++) {
+		const char *st = staging[b->copy_order[i]];
+
+		if (b->copy_order[i] == T_CALLS)
+			continue;
+		err = put_str(q, "update ");
+		if (!err)
+			err = put_str(q, st);
+		if (!err)
+			err = put_str(q, " s set root_sid = r.root_sid from s_roots r"
+				      " where s.root_sid is null and r.sid = s.call_sid;"
+				      "update ");
+		if (!err)
+			err = put_str(q, st);
+		if (!err)
+			err = put_str(q, " set root_sid = call_sid where root_sid is null;");
+	}
+	return err;
+}
+
 /* The calls of a range, one row per SID: snapshots of one call in one
  * batch are merged here, because ON CONFLICT DO UPDATE cannot touch a row
- * twice in one statement, and PostgreSQL then sorts fewer rows. */
-static int calls_copy(struct batch *b)
+ * twice in one statement, and PostgreSQL then sorts fewer rows. A merged
+ * row still without a root adds its SID and parent to sids. */
+static int calls_copy(struct batch *b, struct sbuf *sids)
 {
 	size_t n = 0, cap;
 	struct callslot *slots;
@@ -329,10 +418,18 @@ static int calls_copy(struct batch *b)
 		}
 	}
 	err = store_rec_copy_binary_begin(&b->copy[T_CALLS]);
-	for (size_t k = 0; k < cap && !err; k++)
-		if (slots[k].used)
+	for (size_t k = 0; k < cap && !err; k++) {
+		if (!slots[k].used)
+			continue;
+		if (root_missing(&slots[k].r)) {
+			err = root_want(sids, &slots[k].r.col[0]);
+			if (!err)
+				err = root_want(sids, &slots[k].r.col[CALL_PARENT]);
+		}
+		if (!err)
 			err = store_rec_copy_binary(&b->copy[T_CALLS], &slots[k].r,
 						    slots[k].ord);
+	}
 	free(slots);
 	return err;
 }
@@ -371,7 +468,7 @@ static int aside_sql(struct sbuf *q, int t, const char *errmsg)
 static int send_range(struct store *s, struct wconn *w)
 {
 	struct batch *b = &w->batch;
-	struct sbuf q = {0};
+	struct sbuf q = {0}, sids = {0};
 	struct rec r;
 	int err = 0;
 
@@ -379,7 +476,7 @@ static int send_range(struct store *s, struct wconn *w)
 	b->safe = b->cur.safe;
 	for (int t = 0; t < T_COUNT; t++)
 		sbuf_reset(&b->copy[t]);
-	err = calls_copy(b);
+	err = calls_copy(b, &sids);
 	for (size_t i = b->cur.lo; i < b->cur.hi && !err; i++) {
 		const unsigned char *p = b->frames.p + b->offs[i];
 
@@ -389,11 +486,16 @@ static int send_range(struct store *s, struct wconn *w)
 			store_log(LOG_ERR, "store: undecodable record skipped");
 			continue;
 		}
-		if (!b->copy[r.table].len)
+		if (root_missing(&r))
+			err = root_want(&sids, &r.col[0]);
+		if (!err && !b->copy[r.table].len)
 			err = store_rec_copy_binary_begin(&b->copy[r.table]);
 		if (!err)
 			err = store_rec_copy_binary(&b->copy[r.table], &r, -1);
 	}
+	/* rows without a root take the staging tables, where it is filled */
+	if (sids.len)
+		b->safe = true;
 	for (int t = 0; t < T_COUNT && !err; t++)
 		if (b->copy[t].len)
 			err = store_rec_copy_binary_end(&b->copy[t]);
@@ -411,6 +513,8 @@ static int send_range(struct store *s, struct wconn *w)
 		if (!err)
 			err = sbuf_put(&q, " from stdin (format binary);", 28);
 	}
+	if (!err && sids.len)
+		err = roots_sql(&q, b, &sids);
 	for (int i = 0; i < b->ncopy && !err && b->cur.aside; i++)
 		err = aside_sql(&q, b->copy_order[i], b->errmsg);
 	for (int i = 0; i < b->ncopy && !err && !b->cur.aside; i++) {
@@ -431,6 +535,7 @@ static int send_range(struct store *s, struct wconn *w)
 	if (!b->ncopy) {
 		/* nothing decodable: count the range as done */
 		sbuf_free(&q);
+		sbuf_free(&sids);
 		return EAGAIN;
 	}
 	if (!PQsendQuery(w->conn, (const char *)q.p)) {
@@ -443,6 +548,7 @@ static int send_range(struct store *s, struct wconn *w)
 	w->query_deadline = store_now_ms() + STORE_QUERY_TIMEOUT_MS;
  out:
 	sbuf_free(&q);
+	sbuf_free(&sids);
 	if (err && err != EAGAIN)
 		b->nranges++;	/* put the range back */
 	return err;

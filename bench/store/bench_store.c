@@ -205,6 +205,8 @@ static void one_call(struct store *s, unsigned long long i, bool snapshots)
 
 	snprintf(p, sizeof(p), "CA%016llx%016llx", run_id, i * 2);
 	snprintf(c, sizeof(c), "CA%016llx%016llx", run_id, i * 2 + 1);
+	/* every row of both legs carries the parent's SID as its root */
+	pc.root_sid = cc.root_sid = p;
 	snprintf(cid_p, sizeof(cid_p), "%016llx-%llu@10.1.2.3", run_id, i);
 	snprintf(cid_c, sizeof(cid_c), "dlr-%016llx-%llu@10.9.8.7", run_id, i);
 	snprintf(ans, sizeof(ans), "%llu", i);
@@ -233,7 +235,7 @@ static void one_call(struct store *s, unsigned long long i, bool snapshots)
 			.direction = msgs[k].dir, .at = t + (int64_t)k * 100,
 			.start_line = msgs[k].line, .sip_call_id = msgs[k].leg == p ? cid_p : cid_c,
 			.sdp = k == 0 || k == 6 ? "audio 10.1.2.3:40000 PCMU,PCMA" : NULL,
-			.hdrs = msgs[k].h, .nhdrs = msgs[k].n,
+			.hdrs = msgs[k].h, .nhdrs = msgs[k].n, .root_sid = p,
 		};
 
 		store_sip_message_add(s, &m);
@@ -242,7 +244,8 @@ static void one_call(struct store *s, unsigned long long i, bool snapshots)
 		struct store_event e = {.call_sid = p, .sequence_number = k + 1,
 					.event = ev[k], .at = t + k * 1000,
 					.sip_code = k == 2 ? 200 : 0,
-					.detail_json = k == 4 ? "{\"child\": 1}" : NULL};
+					.detail_json = k == 4 ? "{\"child\": 1}" : NULL,
+					.root_sid = p};
 
 		store_event_add(s, &e);
 		e.call_sid = c;
@@ -254,6 +257,7 @@ static void one_call(struct store *s, unsigned long long i, bool snapshots)
 			.method = "POST", .url = "https://app.example.com/voice/handler",
 			.params = prm, .nparams = 7, .idempotency_token = ans,
 			.response_status = 200, .latency_ms = 12, .at = t + k * 1000,
+			.root_sid = p,
 		};
 
 		store_webhook_add(s, &w);

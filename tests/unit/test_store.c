@@ -88,6 +88,7 @@ static void test_records(void)
 	store_rec_textn(&rb, "a\tb\nc\\d", 7);
 	store_rec_bytea(&rb, "\0\xff", 2);
 	store_rec_json(&rb, "{\"a\":1}", 7);
+	store_rec_text(&rb, "CA9");	/* root_sid */
 	ok(store_rec_end(&rb) == 0, "record built");
 	ok(store_rec_frame_check(q.p, q.len, &flen) == 0 && flen == q.len, "frame checks");
 	ok(store_rec_frame_check(q.p, q.len - 1, &flen) == EAGAIN, "short frame: EAGAIN");
@@ -96,12 +97,12 @@ static void test_records(void)
 	q.p[q.len - 1] ^= 1;
 	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
 	is_int(r.table, T_HDRS, "table");
-	is_int(r.ncols, 7, "columns");
+	is_int(r.ncols, 8, "columns");
 	is_int(r.col[1].i, 7, "int column");
 	ok(store_rec_copy_line(&line, &r, 3) == 0, "copy line");
 	sbuf_putc(&line, 0);
 	is_str((char *)line.p,
-	       "3\tCA0123\t7\t\\N\t2025-11-29 15:51:24.123456+00\ta\\tb\\nc\\\\d\t\\\\x00ff\t{\"a\":1}\n",
+	       "3\tCA0123\t7\t\\N\t2025-11-29 15:51:24.123456+00\ta\\tb\\nc\\\\d\t\\\\x00ff\t{\"a\":1}\tCA9\n",
 	       "COPY text line");
 	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR - 1) == EBADMSG, "truncated payload refused");
 
@@ -113,7 +114,7 @@ static void test_records(void)
 	ok(store_rec_copy_binary_begin(&bin) == 0 && bin.len == 19 &&
 	   memcmp(bin.p, want_hdr, 11) == 0, "binary COPY header");
 	ok(store_rec_copy_binary(&bin, &r, 3) == 0, "binary tuple");
-	ok(bin.p[19] == 0 && bin.p[20] == 8, "8 fields (ord + 7 columns)");
+	ok(bin.p[19] == 0 && bin.p[20] == 9, "9 fields (ord + 8 columns)");
 	/* ord: length 4, value 3 */
 	is_mem(bin.p + 21, 8, "\0\0\0\4\0\0\0\3", 8, "ord as int4");
 	/* CA0123: length 6 */
@@ -609,26 +610,149 @@ static void test_old_rows(void)
 	store_rec_text(&rb, "structural");
 	ok(store_rec_end(&rb) == 0, "an 0001 policy row");
 	ok(store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0, "decodes");
-	is_int(r.ncols, 10, "padded to 0003's ten columns");
+	is_int(r.ncols, 11, "padded to 0003's ten columns and 0007's root_sid");
 	ok(r.col[6].kind == K_NULL && r.col[7].kind == K_NULL &&
 	   r.col[8].kind == K_NULL, "code, source, truncated: NULL");
 	ok(r.col[9].kind == K_INT && r.col[9].i == 0, "ordinal (in the key): 0");
+	ok(r.col[10].kind == K_NULL, "root_sid: NULL (the writer looks it up)");
 	sbuf_reset(&q);
 	store_rec_begin(&rb, &q, T_CALLS);
 	for (int i = 0; i < 22; i++)
 		store_rec_null(&rb);
 	ok(store_rec_end(&rb) == 0 &&
-	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 28 &&
-	   r.col[27].kind == K_NULL,
-	   "an 0001 calls row gets 0003's five columns and 0004's one (NULL)");
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 29 &&
+	   r.col[27].kind == K_NULL && r.col[28].kind == K_NULL,
+	   "an 0001 calls row gets 0003's five columns, 0004's one and 0007's (NULL)");
 	sbuf_reset(&q);
 	store_rec_begin(&rb, &q, T_EVENTS);
 	for (int i = 0; i < 6; i++)
 		store_rec_null(&rb);
 	ok(store_rec_end(&rb) == 0 &&
-	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 6,
-	   "tables no migration widened stay as they are");
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 7 &&
+	   r.col[6].kind == K_NULL, "an 0001 event gets root_sid (NULL)");
 	sbuf_free(&q);
+}
+
+/* Frames written before 0007 (without root_sid) of every table: root_sid
+ * comes out NULL at its place, right after the columns they had (later
+ * migrations add theirs behind it). */
+static void test_old_frames_root(void)
+{
+	static const unsigned old[T_COUNT] = {
+		[T_CALLS] = 28, [T_EVENTS] = 6, [T_MSGS] = 11, [T_HDRS] = 7,
+		[T_HOOKS] = 20, [T_POLICY] = 10,
+	};
+	struct sbuf q = {0};
+	struct rec_builder rb;
+	struct rec r;
+
+	for (int t = 0; t < T_COUNT; t++) {
+		unsigned k = store_rec_root_col((enum rec_table)t);
+
+		sbuf_reset(&q);
+		store_rec_begin(&rb, &q, (enum rec_table)t);
+		store_rec_text(&rb, "CA0123");
+		for (unsigned i = 1; i < old[t]; i++)
+			store_rec_int(&rb, 1);
+		ok(store_rec_end(&rb) == 0 &&
+		   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 &&
+		   k == old[t] && r.ncols > k && r.col[k].kind == K_NULL &&
+		   r.col[k - 1].kind == K_INT,
+		   "%s: a frame of %u columns decodes with root_sid NULL at %u",
+		   store_rec_table_name((enum rec_table)t), old[t], k);
+	}
+	sbuf_free(&q);
+}
+
+/* Every store_*_add() writes root_sid at store_rec_root_col(), as given,
+ * or NULL (looked up by the writer) when not. */
+static unsigned next_frame(const struct sbuf *q, size_t *off, struct rec *r)
+{
+	size_t flen;
+
+	if (*off >= q->len || store_rec_frame_check(q->p + *off, q->len - *off, &flen) ||
+	    store_rec_decode(r, q->p + *off + REC_HDR, flen - REC_HDR))
+		return 0;
+	*off += flen;
+	return 1;
+}
+
+static bool root_is(const struct rec *r, const char *want)
+{
+	unsigned k = store_rec_root_col(r->table);
+
+	if (k >= r->ncols)
+		return false;
+	if (!want)
+		return r->col[k].kind == K_NULL;
+	return r->col[k].kind == K_TEXT && r->col[k].len == strlen(want) &&
+	       !memcmp(r->col[k].p, want, r->col[k].len);
+}
+
+static void test_root_columns(void)
+{
+	struct store *s = NULL;
+	struct store_conf conf = {
+		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+		.batch_rows = 1000, .flush_ms = 10000,
+	};
+	const char *root = "CAroot", *leg = "CAleg";
+	struct store_call c = {
+		.sid = leg, .account_sid = "AC1", .parent_call_sid = root,
+		.direction = "outbound-dial", .status = "ringing",
+		.created_at = 1764431484123456LL, .duration = -1, .branch = -1,
+		.root_sid = root,
+	};
+	struct store_event e = {.call_sid = leg, .event = "ringing", .root_sid = root};
+	struct store_header h[] = {
+		{"X-One", 5, "1", 1}, {"Via", 3, "v", 1}, {"X-Two", 5, "2", 1},
+	};
+	struct store_sip_message m = {
+		.call_sid = leg, .seq = 1, .start_line = "INVITE sip:a@b SIP/2.0",
+		.hdrs = h, .nhdrs = 3, .root_sid = root,
+	};
+	struct store_webhook w = {
+		.call_sid = leg, .kind = "status-callback", .attempt = 1,
+		.method = "POST", .url = "http://127.0.0.1/cb", .latency_ms = -1,
+		.root_sid = root,
+	};
+	struct store_policy_event p = {
+		.call_sid = leg, .name = "X-Bad", .reason = "r", .root_sid = root,
+	};
+	struct rec r;
+	size_t off = 0;
+	unsigned n = 0, good = 0;
+
+	if (!ok(store_alloc(&s, &conf) == 0, "store for root_sid rows"))
+		return;
+	ok(store_call_upsert(s, &c) == 0 && store_event_add(s, &e) == 0 &&
+	   store_sip_message_add(s, &m) == 0 && store_webhook_add(s, &w) == 0 &&
+	   store_header_policy_add(s, &p) == 0, "one row of each kind queued");
+	while (next_frame(&s->queue, &off, &r)) {
+		n++;
+		good += root_is(&r, root) && r.ncols > store_rec_root_col(r.table);
+		if (r.table == T_CALLS)
+			ok(r.col[27].kind == K_NULL, "calls: api_deleted_at NULL before it");
+	}
+	is_int(n, 7, "7 frames (a call, an event, a message and its 2 policy "
+	       "headers, a webhook, a policy event)");
+	is_int(good, 7, "each has root_sid as given, where 0007 put it");
+
+	/* not given: NULL, for the writer to look up */
+	c.root_sid = e.root_sid = m.root_sid = w.root_sid = p.root_sid = NULL;
+	sbuf_reset(&s->queue);
+	s->queue_rows = 0;
+	ok(store_call_upsert(s, &c) == 0 && store_event_add(s, &e) == 0 &&
+	   store_sip_message_add(s, &m) == 0 && store_webhook_add(s, &w) == 0 &&
+	   store_header_policy_add(s, &p) == 0, "again without root_sid");
+	off = 0;
+	n = good = 0;
+	while (next_frame(&s->queue, &off, &r)) {
+		n++;
+		good += root_is(&r, NULL);
+	}
+	ok(n == 7 && good == 7, "root_sid NULL in all 7");
+	store_free(s);
 }
 
 /* A webhook row's params go into one JSON object: quotes, backslashes and
@@ -694,6 +818,8 @@ int main(void)
 	test_records();
 	test_webhook_json();
 	test_old_rows();
+	test_old_frames_root();
+	test_root_columns();
 	test_policy_names();
 	test_journal(dir1);
 	test_store_journal(dir2);

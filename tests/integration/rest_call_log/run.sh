@@ -13,9 +13,9 @@ calls_start
 
 OTHER=CA$(printf '%032x' 48879)
 q "insert into calls (sid, account_sid, instance, direction, from_addr, to_addr, status,
-	created_at, started_at, updated_at)
+	created_at, started_at, updated_at, root_sid)
 	values ('$OTHER', '$DIALERD_ACCOUNT_SID', 'other', 'outbound-api', '+15550100',
-	'sip:bob@10.0.0.9', 'in-progress', now(), now(), now())" >/dev/null
+	'sip:bob@10.0.0.9', 'in-progress', now(), now(), now(), '$OTHER')" >/dev/null
 
 api() { # api METHOD PATH [FORM]: prints "STATUS BODY"
 	curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" -X "$1" \

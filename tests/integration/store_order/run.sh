@@ -15,9 +15,9 @@ DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >/dev/null || harness_erro
 #    then writes call 0's older snapshots
 SID=CA00000000000000000000000000000000
 AT=$(($(date +%s) * 1000000))
-q "insert into calls (sid, account_sid, instance, direction, status, created_at, updated_at)
+q "insert into calls (sid, account_sid, instance, direction, status, created_at, updated_at, root_sid)
    values ('$SID', 'AC00000000000000000000000000000000', 'other', 'inbound', 'canceled',
-   timestamptz 'epoch' + $AT * interval '1 microsecond', '2100-01-01')" >/dev/null ||
+   timestamptz 'epoch' + $AT * interval '1 microsecond', '2100-01-01', '$SID')" >/dev/null ||
 	harness_error "cannot insert the newer snapshot"
 "$LOADGEN" -d "$DATABASE_URL" -j "$WORK/data1" -n 1 -s 0 -A $AT --wait 30 >"$WORK/one.out" 2>"$WORK/one.log" ||
 	fail "store_loadgen: $(cat "$WORK/one.log")"

@@ -58,6 +58,16 @@ after=$(qo "select (select count(*) from calls) || ' ' || (select count(*) from 
 	(select count(*) from webhook_requests) || ' ' || (select count(*) from header_policy_events) || ' ' ||
 	(select count(*) from call_dial_outcomes)")
 assert_eq "$after" "$before" "every row survived the migration (calls events messages headers hooks policy outcomes)"
+# 0007 on the same rows: a tenth of the calls are legs (parent: the call before), whose rows of
+# every table take their parent's SID as root_sid; the others their own
+assert_eq "$(qo "select (select count(*) from calls where root_sid = coalesce(parent_call_sid, sid))
+	|| ' ' || (select count(*) from calls where root_sid <> sid)
+	|| ' ' || (select count(*) from call_events e join calls c on c.sid = e.call_sid
+		   where e.root_sid = c.root_sid)
+	|| ' ' || (select count(*) from sip_headers e join calls c on c.sid = e.call_sid
+		   where e.root_sid = c.root_sid)
+	|| ' ' || (select count(*) from header_policy_events where root_sid <> call_sid)")" \
+	"400 40 400 400 40" "0007: root_sid of the 400 calls (40 legs) and of their rows"
 assert_eq "$(qo "select count(*) from pg_partitioned_table pt join pg_class c on c.oid = pt.partrelid
 	where c.relname in ('calls','call_events','sip_messages','sip_headers','webhook_requests','header_policy_events')")" 6 \
 	"the six call-log tables are partitioned"
@@ -66,7 +76,7 @@ assert_eq "$(qo "select count(distinct c.relname) from pg_inherits i join pg_cla
 	"calls: a partition for each of the 3 past days with data, today and 7 days ahead"
 assert_eq "$(qo "select count(*) from calls_p$(date -u -d '-3 days' +%Y%m%d)")" 100 "the rows of 3 days ago are in that day's partition"
 assert_eq "$(qo "select pg_get_constraintdef(oid) from pg_constraint where conname = 'calls_pkey'")" \
-	"PRIMARY KEY (sid, created_at)" "calls' primary key is (sid, created_at)"
+	"PRIMARY KEY (sid, created_at, root_sid)" "calls' primary key is (sid, created_at), root_sid at its end since 0007"
 assert_eq "$(qo "select count(*) from pg_indexes where tablename = 'calls' and indexname in
 	('calls_account_to_idx','calls_account_from_idx','calls_account_live_idx','calls_account_started_idx',
 	 'calls_account_ended_idx','calls_parent_idx','calls_created_idx','calls_account_created_idx',

@@ -15,23 +15,24 @@ C1=CA000000000000000000000000000000b2
 C2=CA000000000000000000000000000000b3
 # the call log is partitioned by day (migrations/0006): the fixed day of these rows needs its own
 q "select count(*) from call_log_create_partitions('2026-12-04 10:00:00+00', 0)" >/dev/null
-q "insert into calls (sid, account_sid, parent_call_sid, instance, direction, status, created_at, updated_at) values
-   ('$P', 'AC1', null, 'local', 'inbound', 'completed', '2026-12-04 10:00:00+00', now()),
-   ('$C1', 'AC1', '$P', 'local', 'outbound-dial', 'completed', '2026-12-04 10:00:00+00', now()),
-   ('$C2', 'AC1', '$P', 'local', 'outbound-dial', 'canceled', '2026-12-04 10:00:00+00', now()),
-   ('CA000000000000000000000000000000c4', 'AC1', null, 'local', 'inbound', 'queued', now(), now())" >/dev/null ||
+q "insert into calls (sid, account_sid, parent_call_sid, instance, direction, status, created_at, updated_at, root_sid) values
+   ('$P', 'AC1', null, 'local', 'inbound', 'completed', '2026-12-04 10:00:00+00', now(), '$P'),
+   ('$C1', 'AC1', '$P', 'local', 'outbound-dial', 'completed', '2026-12-04 10:00:00+00', now(), '$P'),
+   ('$C2', 'AC1', '$P', 'local', 'outbound-dial', 'canceled', '2026-12-04 10:00:00+00', now(), '$P'),
+   ('CA000000000000000000000000000000c4', 'AC1', null, 'local', 'inbound', 'queued', now(), now(),
+    'CA000000000000000000000000000000c4')" >/dev/null ||
 	harness_error "calls rows"
 # header blocks as the writer stores them: Name: value CRLF, in wire order
-q "insert into sip_messages (call_sid, seq, direction, at, method, status_code, start_line, sip_call_id, sdp, header_count, headers) values
+q "insert into sip_messages (call_sid, seq, direction, at, method, status_code, start_line, sip_call_id, sdp, header_count, headers, root_sid) values
    ('$P', 1, 'in', '2026-12-04 10:00:00.000000+00', 'INVITE', null, 'INVITE sip:+15550001@127.0.0.1 SIP/2.0', 'cid-p', 'audio 127.0.0.1:4000 PCMU', 3,
-    convert_to(E'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nX-Lead-Id: 42\r\nAuthorization: [redacted]\r\n', 'UTF8')),
+    convert_to(E'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nX-Lead-Id: 42\r\nAuthorization: [redacted]\r\n', 'UTF8'), '$P'),
    ('$C1', 1, 'out', '2026-12-04 10:00:00.001500+00', 'INVITE', null, 'INVITE sip:agent1@127.0.0.1 SIP/2.0', 'cid-c1', null, 1,
-    convert_to(E'X-Campaign: spring\r\n', 'UTF8')),
+    convert_to(E'X-Campaign: spring\r\n', 'UTF8'), '$P'),
    ('$C2', 1, 'out', '2026-12-04 10:00:00.001500+00', 'INVITE', null, 'INVITE sip:agent2@127.0.0.1 SIP/2.0', 'cid-c2', null, 1,
-    '\\x582d4e756c3a20610062ff0d0a'::bytea),
-   ('$P', 2, 'out', '2026-12-04 10:00:00.002000+00', null, 100, 'SIP/2.0 100 Trying', 'cid-p', null, 0, ''::bytea),
+    '\\x582d4e756c3a20610062ff0d0a'::bytea, '$P'),
+   ('$P', 2, 'out', '2026-12-04 10:00:00.002000+00', null, 100, 'SIP/2.0 100 Trying', 'cid-p', null, 0, ''::bytea, '$P'),
    ('$C1', 2, 'in', '2026-12-04 10:00:01.250000+00', null, 200, 'SIP/2.0 200 OK', 'cid-c1', null, 1,
-    convert_to(E'Contact: <sip:agent1@127.0.0.1>\r\n', 'UTF8'))" >/dev/null ||
+    convert_to(E'Contact: <sip:agent1@127.0.0.1>\r\n', 'UTF8'), '$P')" >/dev/null ||
 	harness_error "sip_messages rows"
 
 cat >"$WORK/want" <<'OUT'
