@@ -237,6 +237,8 @@ static const unsigned table_cols[T_COUNT] = {
 				 * upsert leaves it alone) */
 	[T_HOOKS] = 20,		/* 12 of 0001_call_log + 8 of 0002_webhooks */
 	[T_POLICY] = 10,	/* 6 of 0001_call_log + 4 of 0003_calls */
+	[T_MSGS] = 15,		/* 11 of 0001_call_log + body, body_raw,
+				 * body_type, body_length of 0008_bodies */
 };
 static const unsigned pad_zero[T_COUNT] = {
 	[T_POLICY] = 9,		/* header_policy_events.ordinal, in the key */
