@@ -544,7 +544,7 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		return false;
 	if (ev->type == DIAL_EV_SIP) {
 		call_log_sip(cl->store, c, c->msg_seq++, ev,
-				     cl->cfg->call_log_bodies);
+			     cl->cfg->call_log_bodies);
 		return true;
 	}
 	call_ref(c);

@@ -38,7 +38,7 @@ static void put_str(const char *s)
 
 /* The body under its message, each line indented (CRLF as a line end);
  * a body the store cut (DIAL_BODY_MAX) says so. A body that was not valid
- * text comes as the store keeps it, escaped (\\ooo). */
+ * text comes as the store keeps it, escaped (\ooo). */
 static void put_body(const struct store_sip_row *r)
 {
 	const char *p = r->body;

@@ -81,8 +81,8 @@ void dial_evq_flush(struct dial_evq *q)
 }
 
 /* The event's one allocation (msg.c's blob): the struct, its header
- * array, the raw block and its tokenised copy, the kept body. Strings of events made
- * elsewhere are small and covered by the slack. */
+ * array, the raw block and its tokenised copy, the kept body. Strings of
+ * events made elsewhere are small and covered by the slack. */
 size_t dial_evq_bytes(const struct dial_event *ev)
 {
 	return sizeof(*ev) + (ev->hdrc + 1) * sizeof(struct dial_hdr) +

@@ -12,9 +12,10 @@
 /*
  * An event is one malloc: the struct, its header array, a lossless copy of
  * the header block (raw), a tokenised copy that the string pointers
- * point into, and the body (at most DIAL_BODY_MAX bytes of it). One allocation per message keeps the SIP thread's cost flat
- * under load and lets the receiver free it with one call; dial_event_clone
- * relocates the pointers.
+ * point into, and the body (at most DIAL_BODY_MAX bytes of it). One
+ * allocation per message keeps the SIP thread's cost flat under load and
+ * lets the receiver free it with one call; dial_event_clone relocates the
+ * pointers.
  */
 
 struct blob {

@@ -179,9 +179,10 @@ struct store_sip_message {
 };
 /* Stores the whole header block once (sip_messages.headers), the body
  * when given (as text; one that is not valid UTF-8 or holds a NUL is
- * stored escaped, \\ and \\ooo, with its bytes in body_raw), and one
- * sip_headers row per policy header (X-*, User-to-User, Remote-Party-ID,
- * P-Preferred-Identity, P-Called-Party-ID, Diversion). Authorization and
+ * stored escaped, a backslash doubled and NUL and bytes >= 0x80 as \ooo,
+ * with its bytes in body_raw), and one sip_headers row per policy header
+ * (X-*, User-to-User, Remote-Party-ID, P-Preferred-Identity,
+ * P-Called-Party-ID, Diversion). Authorization and
  * Proxy-Authorization values are stored as "<scheme> <redacted>". */
 int store_sip_message_add(struct store *s, const struct store_sip_message *m);
 /* True when name (case-insensitive) is a policy header kept in sip_headers. */
@@ -327,12 +328,12 @@ int store_call_hide(struct store *s, const char *account_sid, const char *sid,
  * sid), in order (at, then leg: the call first, then its legs by SID, then
  * seq): the REST extension .../Calls/{Sid}/SipMessages.json and `dialerd
  * trace`. Headers as on the wire, in wire order; the body only when bodies
- * is true (NULL else): sip_messages.body, so escaped (\\ and \\ooo) when
- * it was not valid UTF-8 or held a NUL byte, and at most the first
- * DIAL_BODY_MAX (8192) bytes of it; body_length tells its length on the
- * wire. err: as store_calls_h, plus ENOENT when the call is unknown (of
- * that account); a known call without messages is err 0, n 0. Hidden
- * calls are included. */
+ * is true (NULL else): sip_messages.body, so escaped (a backslash
+ * doubled, NUL and bytes >= 0x80 as \ooo) when it was not valid UTF-8 or
+ * held a NUL byte, and at most its first 8192 bytes (the SIP engine keeps
+ * no more); body_length tells its length on the wire. err: as
+ * store_calls_h, plus ENOENT when the call is unknown (of that account); a
+ * known call without messages is err 0, n 0. Hidden calls are included. */
 struct store_sip_row {
 	const char *call_sid;		/* the leg */
 	uint32_t seq;
