@@ -79,6 +79,11 @@ static void on_messages(int err, const struct store_sip_row *rows, size_t n,
 		}
 		json_arr_end(&j);
 		json_kstr(&j, "body", m->body);
+		json_kstr(&j, "body_type", m->body_type);
+		if (m->body_length >= 0)
+			json_kint(&j, "body_length", m->body_length);
+		else
+			json_knull(&j, "body_length");
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);

@@ -537,14 +537,16 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		 * belongs to the call's log */
 		c = (struct call *)smap_find(&cl->recent, ev->leg_id);
 		if (c) {
-			call_log_sip(cl->store, c, c->msg_seq++, ev);
+			call_log_sip(cl->store, c, c->msg_seq++, ev,
+				     cl->cfg->call_log_bodies);
 			return true;
 		}
 	}
 	if (!c)
 		return false;
 	if (ev->type == DIAL_EV_SIP) {
-		call_log_sip(cl->store, c, c->msg_seq++, ev);
+		call_log_sip(cl->store, c, c->msg_seq++, ev,
+			     cl->cfg->call_log_bodies);
 		return true;
 	}
 	call_ref(c);

@@ -266,8 +266,9 @@ void call_log_row(const struct call *c, int64_t now_us, struct store_call *r);
 void call_log_call(struct store *s, const struct call *c, int64_t now_us);
 void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 		    const char *event, uint16_t code, const char *detail_json);
+/* A SIP message; its body too as bodies (enum config_bodies) says. */
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
-		  const struct dial_event *ev);
+		  const struct dial_event *ev, int bodies);
 /* An event whose detail is {"<key>": "<text>"}, the text JSON-escaped and
  * cut at 4 KiB. */
 void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,

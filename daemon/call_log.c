@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cxml/cxml.h"
 #include "daemon/call.h"
@@ -137,8 +138,21 @@ void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,
 	call_log_event(s, c, seq, event, code, json);
 }
 
+/* Whether call_log_bodies keeps ev's body: sdp keeps application/sdp
+ * ones (and an untyped one that starts as SDP does), not multipart. */
+static bool body_kept(const struct dial_event *ev, int bodies)
+{
+	if (!ev->body || bodies == CONFIG_BODIES_NONE)
+		return false;
+	if (bodies == CONFIG_BODIES_ALL)
+		return true;
+	if (ev->body_type)
+		return strncasecmp(ev->body_type, "application/sdp", 15) == 0;
+	return ev->body_len >= 3 && memcmp(ev->body, "v=0", 3) == 0;
+}
+
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
-		  const struct dial_event *ev)
+		  const struct dial_event *ev, int bodies)
 {
 	struct store_header h[128];
 	struct store_sip_message m;
@@ -168,6 +182,12 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 	m.hdrs = h;
 	m.nhdrs = n;
 	m.root_sid = call_root_sid(c);
+	if (body_kept(ev, bodies)) {
+		m.body = ev->body;
+		m.body_len = ev->body_len;
+		m.body_total = ev->body_total;
+		m.body_type = ev->body_type;
+	}
 	err = store_sip_message_add(s, &m);
 	if (err)
 		failed(c->sid, "sip_messages", err);

@@ -5,6 +5,7 @@
 
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "dial/dial.h"
 #include "store/store.h"
 
 struct trace {
@@ -33,6 +34,29 @@ static void put_str(const char *s)
 {
 	if (s)
 		put_bytes(s, strlen(s));
+}
+
+/* The body under its message, each line indented (CRLF as a line end);
+ * a body the store cut (DIAL_BODY_MAX) says so. A body that was not valid
+ * text comes as the store keeps it, escaped (\ooo). */
+static void put_body(const struct store_sip_row *r)
+{
+	const char *p = r->body;
+
+	printf("        (body%s%s)\n", r->body_type ? " " : "",
+	       r->body_type ? r->body_type : "");
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		printf("          ");
+		put_bytes(p, n && p[n - 1] == '\r' ? n - 1 : n);
+		putchar('\n');
+		p += n + (nl != NULL);
+	}
+	if (r->body_length > DIAL_BODY_MAX)
+		printf("          (cut: the first %d of %lld bytes)\n",
+		       DIAL_BODY_MAX, (long long)r->body_length);
 }
 
 /* "CA..1a2b3c": the SID's last six digits tell the legs of one call apart */
@@ -90,11 +114,8 @@ static void on_rows(int err, const struct store_sip_row *rows, size_t n,
 			put_str(r->sdp);
 			putchar('\n');
 		}
-		if (t->bodies && r->body) {
-			printf("        (body)\n");
-			put_str(r->body);
-			putchar('\n');
-		}
+		if (t->bodies && r->body)
+			put_body(r);
 	}
 }
 

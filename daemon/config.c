@@ -28,6 +28,7 @@ enum ctype {
 	C_NAME,		/* [A-Za-z0-9_-]{1,32} */
 	C_PORTS,	/* LO-HI, a UDP port range (struct config_range) */
 	C_LATCH,	/* strict or any (bool: any) */
+	C_BODIES,	/* all, sdp or none (enum config_bodies) */
 	C_DENY,		/* a destination deny list (dial_dest_check) */
 };
 
@@ -105,6 +106,9 @@ static const struct ckey keys[] = {
 	{"call_log_retention_days", C_UINT, OFF(call_log_retention_days), "0", 0,
 	 36500, "call log: drop daily partitions older than this many days; "
 	 "0 keeps everything"},
+	{"call_log_bodies", C_BODIES, OFF(call_log_bodies), "sdp", 0, 0,
+	 "call log: SIP message bodies kept in sip_messages (at most 8 KiB "
+	 "each): all, sdp (application/sdp only) or none"},
 	{"sip_max_inbound", C_UINT, OFF(sip_max_inbound), "1000", 1, 1000000,
 	 "concurrent inbound calls; more INVITEs get 503 at once"},
 	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,
@@ -439,6 +443,23 @@ static int apply(struct config *cfg, const struct ckey *k, const char *v,
 		}
 		*(bool *)(base + k->off) = strcmp(v, "any") == 0;
 		return 0;
+	case C_BODIES: {
+		static const char *const names[] = {
+			[CONFIG_BODIES_SDP] = "sdp",
+			[CONFIG_BODIES_ALL] = "all",
+			[CONFIG_BODIES_NONE] = "none",
+		};
+
+		for (int i = 0; i < 3; i++) {
+			if (strcmp(v, names[i]) == 0) {
+				*(int *)(base + k->off) = i;
+				return 0;
+			}
+		}
+		snprintf(why, whysz,
+			 "bad body setting \"%s\": expected all, sdp or none", v);
+		return EINVAL;
+	}
 	case C_DENY: {
 		char reason[160];
 

@@ -16,6 +16,13 @@ struct config_range {
 	unsigned min, max;
 };
 
+/* call_log_bodies: which SIP message bodies sip_messages keeps */
+enum config_bodies {
+	CONFIG_BODIES_SDP = 0,	/* application/sdp ones (the default) */
+	CONFIG_BODIES_ALL,	/* every body */
+	CONFIG_BODIES_NONE,	/* none */
+};
+
 struct config {
 	char *database_url;
 	struct config_addr http_listen;
@@ -38,6 +45,7 @@ struct config {
 	unsigned store_queue_max_bytes;	/* call log memory bound */
 	unsigned store_journal_max_mb;	/* call log journal file cap */
 	unsigned call_log_retention_days;	/* 0: keep every day */
+	int call_log_bodies;		/* enum config_bodies */
 	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */
 	unsigned sip_max_legs;		/* concurrent outgoing legs */
 	unsigned sip_max_queue_delay_ms;	/* overload bound */

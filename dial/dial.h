@@ -177,6 +177,14 @@ enum dial_end {
 	DIAL_END_CANCELED,	/* we cancelled it before an answer */
 };
 
+/* The most of a message body an event keeps. An SDP offer with a dozen
+ * codecs, ICE candidates and SRTP keys is 1 to 3 KiB, a multipart
+ * SDP+ISUP body a little more; over TCP a body may be up to 64 KiB, and a
+ * peer sending such bodies at a high rate must not multiply the event
+ * queue's memory (dial_conf.evq_max_bytes counts it). 8 KiB keeps every
+ * real SDP whole while bounding each event to a few pages. */
+#define DIAL_BODY_MAX 8192
+
 struct dial_event {
 	enum dial_ev_type type;
 	char leg_id[DIAL_ID_MAX];
@@ -198,6 +206,15 @@ struct dial_event {
 	const uint8_t *raw;	/* the whole header block, lossless */
 	size_t raw_len;
 	struct dial_sdp sdp;	/* the body's SDP, when there is one */
+	/* The body as it crossed the wire, cut to DIAL_BODY_MAX bytes (it may
+	   hold any byte, NUL included; body[body_len] is a NUL for
+	   convenience), NULL when the message has none. body_total is its
+	   length on the wire: more than body_len when cut. body_type is the
+	   Content-Type value (NULL when absent). */
+	const uint8_t *body;
+	size_t body_len;
+	size_t body_total;
+	const char *body_type;
 	/* SIP and INBOUND: the far end of the message: where a received one
 	   came from, where a sent one went ("IP:PORT", "[V6]:PORT"), and its
 	   transport ("udp", "tcp", "tls"); "" for events without a message */

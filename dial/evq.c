@@ -81,12 +81,12 @@ void dial_evq_flush(struct dial_evq *q)
 }
 
 /* The event's one allocation (msg.c's blob): the struct, its header
- * array, the raw block and its tokenised copy. Strings of events made
- * elsewhere are small and covered by the slack. */
+ * array, the raw block and its tokenised copy, the kept body. Strings of
+ * events made elsewhere are small and covered by the slack. */
 size_t dial_evq_bytes(const struct dial_event *ev)
 {
 	return sizeof(*ev) + (ev->hdrc + 1) * sizeof(struct dial_hdr) +
-		2 * ev->raw_len + 64;
+		2 * ev->raw_len + ev->body_len + 64;
 }
 
 void dial_evq_emit(struct dial_evq *q, struct dial_event *ev)

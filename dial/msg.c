@@ -11,10 +11,11 @@
 
 /*
  * An event is one malloc: the struct, its header array, a lossless copy of
- * the header block (raw) and a tokenised copy that the string pointers
- * point into. One allocation per message keeps the SIP thread's cost flat
- * under load and lets the receiver free it with one call; dial_event_clone
- * relocates the pointers.
+ * the header block (raw), a tokenised copy that the string pointers
+ * point into, and the body (at most DIAL_BODY_MAX bytes of it). One
+ * allocation per message keeps the SIP thread's cost flat under load and
+ * lets the receiver free it with one call; dial_event_clone relocates the
+ * pointers.
  */
 
 struct blob {
@@ -84,6 +85,8 @@ struct dial_event *dial_event_clone(const struct dial_event *ev,
 	b->ev.to = RELOC(ev->to);
 	b->ev.ruri = RELOC(ev->ruri);
 	b->ev.raw = RELOC(ev->raw);
+	b->ev.body = RELOC(ev->body);
+	b->ev.body_type = RELOC(ev->body_type);
 	b->ev.hdrv = RELOC(ev->hdrv);
 	for (size_t i = 0; i < b->ev.hdrc; i++) {
 		b->ev.hdrv[i].name = RELOC(ob->ev.hdrv[i].name);
@@ -168,14 +171,15 @@ static size_t head_len(const uint8_t *pkt, size_t len, size_t *nlines)
 	return len;
 }
 
-/* One allocation for the event, its header array, the raw header block
- * and two working copies (the tokenised block, the start line). */
+/* One allocation for the event, its header array, the raw header block,
+ * two working copies (the tokenised block, the start line) and the kept
+ * part of the body (blen bytes and a NUL). */
 static struct blob *blob_alloc(const uint8_t *pkt, size_t hlen,
-			       size_t nlines, size_t sl_len)
+			       size_t nlines, size_t sl_len, size_t blen)
 {
 	size_t size = sizeof(struct blob) +
 		(nlines + 1) * sizeof(struct dial_hdr) + hlen + (hlen + 1) +
-		(sl_len + 1);
+		(sl_len + 1) + (blen + 1);
 	struct blob *b = malloc(size);
 	struct dial_event *ev;
 	char *tok;
@@ -192,6 +196,14 @@ static struct blob *blob_alloc(const uint8_t *pkt, size_t hlen,
 	tok = (char *)(uintptr_t)ev->raw + hlen;
 	memcpy(tok, pkt, hlen);
 	tok[hlen] = '\0';
+	if (blen) {
+		uint8_t *body = (uint8_t *)tok + hlen + 1 + sl_len + 1;
+
+		memcpy(body, pkt + hlen, blen);
+		body[blen] = '\0';
+		ev->body = body;
+		ev->body_len = blen;
+	}
 	return b;
 }
 
@@ -297,7 +309,7 @@ static void fields_set(struct dial_event *ev)
 int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
 		   enum dial_dir dir, uint64_t time_us)
 {
-	size_t hlen, nlines, sl_len;
+	size_t hlen, nlines, sl_len, blen;
 	struct blob *b;
 	struct dial_event *ev = NULL;
 	char *tok, *sl;
@@ -311,7 +323,8 @@ int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
 		;
 	if (sl_len < 8 || memchr(pkt, '\0', hlen))
 		return EBADMSG;
-	b = blob_alloc(pkt, hlen, nlines, sl_len);
+	blen = len - hlen < DIAL_BODY_MAX ? len - hlen : DIAL_BODY_MAX;
+	b = blob_alloc(pkt, hlen, nlines, sl_len, blen);
 	if (!b)
 		return ENOMEM;
 	ev = &b->ev;
@@ -328,6 +341,9 @@ int dial_msg_parse(struct dial_event **evp, const uint8_t *pkt, size_t len,
 		goto out;
 	headers_parse(ev, tok + sl_len + 1, tok + hlen);
 	fields_set(ev);
+	ev->body_total = len - hlen;
+	if (ev->body_total)
+		ev->body_type = dial_event_hdr(ev, "Content-Type");
 	if (hlen < len && is_sdp(ev, pkt + hlen, len - hlen))
 		dial_sdp_summary(&ev->sdp, (const char *)pkt + hlen,
 				 len - hlen);

@@ -190,6 +190,19 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	store_rec_int(&rb, (int64_t)m->nhdrs);
 	store_rec_bytea(&rb, block.p, block.len);
 	store_rec_text(&rb, m->root_sid);	/* 0007_root_sid */
+	/* 0008: body text (escaped when not valid text), body_raw bytea
+	   (only then), body_type, body_length */
+	store_rec_textn(&rb, m->body, m->body_len);
+	if (m->body && store_text_needs_escape(m->body, m->body_len))
+		store_rec_bytea(&rb, m->body, m->body_len);
+	else
+		store_rec_null(&rb);
+	store_rec_text(&rb, m->body ? m->body_type : NULL);
+	if (m->body)
+		store_rec_int(&rb, (int64_t)(m->body_total > m->body_len ?
+					     m->body_total : m->body_len));
+	else
+		store_rec_null(&rb);
 	err = store_rec_end(&rb);
 	for (size_t i = 0; i < m->nhdrs && !err; i++) {
 		const struct store_header *h = &m->hdrs[i];

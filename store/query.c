@@ -301,23 +301,30 @@ int store_query_hide(struct query *q, const char *account_sid, const char *sid)
 int store_query_sip(struct query *q, const char *account_sid, const char *sid,
 		    bool bodies)
 {
-	static const char sql[] =
+	/* the body columns only when asked: a body is TOASTed past ~2 KiB,
+	   and a ladder without bodies must not read them */
+	static const char head[] =
 		"with legs as (select sid, root_sid from calls"
 		" where ($1::text is null or account_sid = $1)"
 		" and (sid = $2 or parent_call_sid = $2))"
 		" select l.sid, m.seq, m.direction, " US("m.at") ","
-		" m.start_line, m.sip_call_id, m.sdp, m.headers,"
-		" null::text as body"
+		" m.start_line, m.sip_call_id, m.sdp, m.headers,";
+	static const char with[] = " m.body, m.body_type, m.body_length";
+	static const char without[] =
+		" null::text, null::text, null::integer";
+	static const char tail[] =
 		" from legs l left join sip_messages m"
 		" on m.call_sid = l.sid and m.root_sid = l.root_sid"
 		" order by m.at, l.sid <> $2, l.sid, m.seq";
+	const char *cols = bodies ? with : without;
+	size_t n = sizeof(head) + strlen(cols) + sizeof(tail);
 
-	/* sip_messages has no body column: a body is never stored today */
-	(void)bodies;
 	memset(q, 0, sizeof(*q));
 	if (!sid)
 		return EINVAL;
-	q->sql = strdup(sql);
+	q->sql = malloc(n);
+	if (q->sql)
+		snprintf(q->sql, n, "%s%s%s", head, cols, tail);
 	q->params[0] = account_sid ? strdup(account_sid) : NULL;
 	q->params[1] = strdup(sid);
 	q->nparams = 2;
@@ -468,7 +475,7 @@ int store_sip_rows_parse(struct sip_rows *sr, const void *r)
 	size_t bytes = 0, nh = 0, off = 0, k = 0, hk = 0;
 
 	memset(sr, 0, sizeof(*sr));
-	if (PQnfields(res) != 9)
+	if (PQnfields(res) != 11)
 		return EIO;
 	if (!n)
 		return ENOENT;
@@ -497,6 +504,8 @@ int store_sip_rows_parse(struct sip_rows *sr, const void *r)
 		row->sip_call_id = str(res, i, 5);
 		row->sdp = str(res, i, 6);
 		row->body = str(res, i, 8);
+		row->body_type = str(res, i, 9);
+		row->body_length = num(res, i, 10, -1);
 		/* nhdrs holds the block's length until the headers are split */
 		row->hdrs = (const struct store_header *)(sr->blocks + off);
 		row->nhdrs = len;

@@ -229,15 +229,18 @@ int store_rec_frame_check(const unsigned char *p, size_t avail, size_t *framelen
 
 /* Columns of each table in the newest schema (migrations/), in staging
  * order. A row journaled by an older binary gets the newer columns as
- * NULL, or as pad_zero's 0 for a NOT NULL one. A NULL root_sid (0007, the
- * last column of every table) is looked up by the writer (writer.c). */
+ * NULL, or as pad_zero's 0 for a NOT NULL one. A NULL root_sid (0007,
+ * after each table's columns of 0001-0006; sip_messages' body columns of
+ * 0008 follow it) is looked up by the writer (writer.c). */
 static const unsigned table_cols[T_COUNT] = {
 	[T_CALLS] = 29,		/* 22 of 0001_call_log + 5 of 0003_calls
 				 * + api_deleted_at of 0004_api (never
 				 * written by the writer: NULL, and the
 				 * upsert leaves it alone) + root_sid */
 	[T_EVENTS] = 7,		/* 6 of 0001_call_log + root_sid */
-	[T_MSGS] = 12,		/* 11 of 0001_call_log + root_sid */
+	[T_MSGS] = 16,		/* 11 of 0001_call_log + root_sid + body,
+				 * body_raw, body_type, body_length of
+				 * 0008_bodies */
 	[T_HDRS] = 8,		/* 7 of 0001_call_log + root_sid */
 	[T_HOOKS] = 21,		/* 12 of 0001_call_log + 8 of 0002_webhooks
 				 * + root_sid */

@@ -181,10 +181,20 @@ struct store_sip_message {
 	const char *root_sid;		/* 0007: the root call's SID, also on
 					 * the sip_headers rows; NULL: looked
 					 * up (see store_call) */
+	/* the body, any bytes (sip_messages.body, body_raw, body_type,
+	   body_length: migrations/0008); NULL: none stored */
+	const void *body;
+	size_t body_len;		/* bytes of body stored */
+	size_t body_total;		/* its length on the wire (0: body_len;
+					   more than body_len: it was cut) */
+	const char *body_type;		/* its Content-Type */
 };
-/* Stores the whole header block once (sip_messages.headers) and one
- * sip_headers row per policy header (X-*, User-to-User, Remote-Party-ID,
- * P-Preferred-Identity, P-Called-Party-ID, Diversion). Authorization and
+/* Stores the whole header block once (sip_messages.headers), the body
+ * when given (as text; one that is not valid UTF-8 or holds a NUL is
+ * stored escaped, a backslash doubled and NUL and bytes >= 0x80 as \ooo,
+ * with its bytes in body_raw), and one sip_headers row per policy header
+ * (X-*, User-to-User, Remote-Party-ID, P-Preferred-Identity,
+ * P-Called-Party-ID, Diversion). Authorization and
  * Proxy-Authorization values are stored as "<scheme> <redacted>". */
 int store_sip_message_add(struct store *s, const struct store_sip_message *m);
 /* True when name (case-insensitive) is a policy header kept in sip_headers. */
@@ -334,10 +344,12 @@ int store_call_hide(struct store *s, const char *account_sid, const char *sid,
  * sid), in order (at, then leg: the call first, then its legs by SID, then
  * seq): the REST extension .../Calls/{Sid}/SipMessages.json and `dialerd
  * trace`. Headers as on the wire, in wire order; the body only when bodies
- * is true (NULL else). sip_messages stores no body today: body is always
- * NULL. err: as store_calls_h, plus ENOENT when the call is unknown (of
- * that account); a known call without messages is err 0, n 0. Hidden
- * calls are included. */
+ * is true (NULL else): sip_messages.body, so escaped (a backslash
+ * doubled, NUL and bytes >= 0x80 as \ooo) when it was not valid UTF-8 or
+ * held a NUL byte, and at most its first 8192 bytes (the SIP engine keeps
+ * no more); body_length tells its length on the wire. err: as
+ * store_calls_h, plus ENOENT when the call is unknown (of that account); a
+ * known call without messages is err 0, n 0. Hidden calls are included. */
 struct store_sip_row {
 	const char *call_sid;		/* the leg */
 	uint32_t seq;
@@ -349,6 +361,8 @@ struct store_sip_row {
 	const struct store_header *hdrs;
 	size_t nhdrs;
 	const char *body;		/* NULL unless asked for and stored */
+	const char *body_type;		/* its Content-Type; NULL likewise */
+	int64_t body_length;		/* its length on the wire; -1: none */
 };
 typedef void (store_sip_h)(int err, const struct store_sip_row *rows,
 			   size_t n, void *arg);

@@ -18,6 +18,26 @@
 
 static unsigned long long run_id;
 
+/* the SDP of the four offer/answer messages of a bridged call, stored as
+ * body with call_log_bodies = sdp (the default; migrations/0008): 278
+ * bytes, a typical carrier offer. DIALERD_BENCH_BODIES=0
+ * leaves them out (call_log_bodies = none) to measure their cost. */
+static const char sdp_body[] =
+	"v=0\r\n"
+	"o=CarrierSBC 1733400000 1733400000 IN IP4 10.1.2.3\r\n"
+	"s=CarrierSBC\r\n"
+	"c=IN IP4 10.1.2.3\r\n"
+	"t=0 0\r\n"
+	"m=audio 40000 RTP/AVP 0 8 101\r\n"
+	"a=rtpmap:0 PCMU/8000\r\n"
+	"a=rtpmap:8 PCMA/8000\r\n"
+	"a=rtpmap:101 telephone-event/8000\r\n"
+	"a=fmtp:101 0-16\r\n"
+	"a=ptime:20\r\n"
+	"a=sendrecv\r\n"
+	"a=rtcp:40001 IN IP4 10.1.2.3\r\n";
+static bool bodies = true;
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -238,6 +258,11 @@ static void one_call(struct store *s, unsigned long long i, bool snapshots)
 			.hdrs = msgs[k].h, .nhdrs = msgs[k].n, .root_sid = p,
 		};
 
+		if (bodies && (k == 0 || k == 2 || k == 6 || k == 8)) {
+			m.body = sdp_body;
+			m.body_len = sizeof(sdp_body) - 1;
+			m.body_type = "application/sdp";
+		}
 		store_sip_message_add(s, &m);
 	}
 	for (uint32_t k = 0; k < 5; k++) {
@@ -371,11 +396,14 @@ int main(int argc, char **argv)
 	unsigned batch_rows = 2000, flush_ms = 100;
 	long pm = 0;
 	unsigned long long calls = 0;
+	const char *nb = getenv("DIALERD_BENCH_BODIES");
 	long long wal0, wal1;
 	struct store *s = NULL;
 	struct store_stats st;
 	PGconn *mon;
 	int c;
+
+	bodies = !(nb && strcmp(nb, "0") == 0);
 
 	while ((c = getopt(argc, argv, "d:j:m:t:b:f:P:")) != -1) {
 		switch (c) {

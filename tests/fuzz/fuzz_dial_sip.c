@@ -25,9 +25,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * (a bare CR of a malformed message may stay in a value: the
 		 * log escapes it, webhooks encode it, the store keeps bytes),
 		 * non-empty names without a colon, a header block within the
-		 * input, and a clone equal to it */
+		 * input, the rest of the input as body (cut at DIAL_BODY_MAX),
+		 * and a clone equal to it */
 		if (ev->raw_len > size || (ev->start_line &&
 					   strchr(ev->start_line, '\n')))
+			abort();
+		if (ev->body_total != size - ev->raw_len ||
+		    ev->body_len > DIAL_BODY_MAX ||
+		    ev->body_len != (ev->body_total < DIAL_BODY_MAX ?
+				     ev->body_total : DIAL_BODY_MAX) ||
+		    (ev->body_len && (memcmp(ev->body, data + ev->raw_len,
+					     ev->body_len) ||
+				      ev->body[ev->body_len])))
 			abort();
 		for (size_t i = 0; i < ev->hdrc; i++)
 			if (!ev->hdrv[i].name[0] ||
@@ -35,7 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strchr(ev->hdrv[i].value, '\n'))
 				abort();
 		if (cp) {
-			if (cp->hdrc != ev->hdrc || cp->type != DIAL_EV_ENDED)
+			if (cp->hdrc != ev->hdrc || cp->type != DIAL_EV_ENDED ||
+			    cp->body_len != ev->body_len ||
+			    (cp->body_len && (cp->body == ev->body ||
+					      memcmp(cp->body, ev->body,
+						     cp->body_len))))
 				abort();
 			for (size_t i = 0; i < cp->hdrc; i++)
 				if (strcmp(cp->hdrv[i].name, ev->hdrv[i].name) ||

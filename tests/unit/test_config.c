@@ -216,6 +216,29 @@ static void test_rtp_latch(void)
 	    "unknown latch mode");
 }
 
+/* call_log_bodies: sdp (default), all or none */
+static void test_bodies(void)
+{
+	struct config cfg;
+	char err[600];
+
+	is_int(config_load(&cfg, NULL, err, sizeof(err)), 0, "defaults load");
+	is_int(cfg.call_log_bodies, CONFIG_BODIES_SDP, "call_log_bodies default sdp");
+	config_free(&cfg);
+	write_conf("call_log_bodies = all\n");
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "all in file");
+	is_int(cfg.call_log_bodies, CONFIG_BODIES_ALL, "call_log_bodies = all");
+	config_free(&cfg);
+	setenv("DIALERD_CALL_LOG_BODIES", "none", 1);
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "none in env");
+	is_int(cfg.call_log_bodies, CONFIG_BODIES_NONE,
+	       "DIALERD_CALL_LOG_BODIES overrides the file");
+	config_free(&cfg);
+	unsetenv("DIALERD_CALL_LOG_BODIES");
+	bad("call_log_bodies = some\n", "call_log_bodies: bad body setting",
+	    "unknown body setting");
+}
+
 /* A file holding a secret must not be readable by group or others. */
 static void test_exposed(void)
 {
@@ -275,6 +298,7 @@ int main(void)
 	test_bad();
 	test_rtp_ports();
 	test_rtp_latch();
+	test_bodies();
 	test_exposed();
 	unlink(path);
 	return tap_done();

@@ -71,6 +71,16 @@ static void test_response(void)
 	is_str(ev->sdp.addr, "10.0.0.2", "connection address");
 	is_int(ev->sdp.port, 4000, "media port");
 	is_int((long long)ev->time_us, 42, "time kept");
+	is_int((long long)ev->body_len, (long long)strlen(body_at),
+	       "body length");
+	is_int((long long)ev->body_total, (long long)strlen(body_at),
+	       "nothing cut");
+	is_mem(ev->body, ev->body_len, body_at, strlen(body_at),
+	       "body as on the wire");
+	ok(ev->body[ev->body_len] == '\0', "body NUL-terminated");
+	is_str(ev->body_type, "application/sdp", "body type");
+	ok(dial_evq_bytes(ev) >= ev->body_len + 2 * ev->raw_len,
+	   "the event queue counts the body");
 
 	cp = dial_event_clone(ev, DIAL_EV_ENDED);
 	dial_event_free(ev);
@@ -82,7 +92,50 @@ static void test_response(void)
 	is_str(dial_event_hdr(cp, "Reason"),
 	       "Q.850 ;cause=16;text=\"Normal; call clearing\"",
 	       "clone's look-up");
+	is_mem(cp->body, cp->body_len, body_at, strlen(body_at),
+	       "clone's body");
+	is_str(cp->body_type, "application/sdp", "clone's body type");
 	dial_event_free(cp);
+}
+
+/* A body past DIAL_BODY_MAX is cut, its length on the wire kept; any
+ * byte, NUL included, is copied. */
+static void test_body(void)
+{
+	static const char head[] =
+		"MESSAGE sip:b@127.0.0.1 SIP/2.0\r\n"
+		"Call-ID: big\r\n"
+		"CSeq: 1 MESSAGE\r\n"
+		"c: application/octet-stream\r\n"
+		"\r\n";
+	size_t hl = sizeof(head) - 1, bl = DIAL_BODY_MAX + 1000;
+	uint8_t *pkt = malloc(hl + bl);
+	struct dial_event *ev = NULL, *cp;
+
+	if (!ok(pkt != NULL, "a message with a 9 KiB body"))
+		return;
+	memcpy(pkt, head, hl);
+	for (size_t i = 0; i < bl; i++)
+		pkt[hl + i] = (uint8_t)(i * 7);
+	if (is_int(dial_msg_parse(&ev, pkt, hl + bl, DIAL_DIR_RX, 1), 0,
+		   "it parses")) {
+		is_int((long long)ev->body_len, DIAL_BODY_MAX,
+		       "DIAL_BODY_MAX bytes kept");
+		is_int((long long)ev->body_total, (long long)bl,
+		       "its length on the wire");
+		is_mem(ev->body, ev->body_len, pkt + hl, DIAL_BODY_MAX,
+		       "the first bytes, NULs and all");
+		is_str(ev->body_type, "application/octet-stream",
+		       "type from the compact c:");
+		ok(!ev->sdp.present, "not SDP");
+		cp = dial_event_clone(ev, DIAL_EV_SIP);
+		dial_event_free(ev);
+		ok(cp && cp->body_len == DIAL_BODY_MAX &&
+		   !memcmp(cp->body, pkt + hl, DIAL_BODY_MAX),
+		   "a clone carries the body");
+		dial_event_free(cp);
+	}
+	free(pkt);
 }
 
 static void test_request(void)
@@ -103,6 +156,8 @@ static void test_request(void)
 	is_int(ev->code, 0, "no status code");
 	is_int((long long)ev->hdrc, 2, "two headers");
 	ok(!ev->sdp.present && !ev->reason.present, "no SDP, no Reason");
+	ok(!ev->body && !ev->body_len && !ev->body_total && !ev->body_type,
+	   "no body");
 	dial_event_free(ev);
 }
 
@@ -150,6 +205,7 @@ int main(void)
 {
 	test_response();
 	test_request();
+	test_body();
 	test_bad();
 	test_helpers();
 	return tap_done();

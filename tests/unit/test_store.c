@@ -630,6 +630,28 @@ static void test_old_rows(void)
 	ok(store_rec_end(&rb) == 0 &&
 	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0 && r.ncols == 7 &&
 	   r.col[6].kind == K_NULL, "an 0001 event gets root_sid (NULL)");
+	/* a sip_messages row journaled before 0007 and 0008 */
+	sbuf_reset(&q);
+	store_rec_begin(&rb, &q, T_MSGS);
+	store_rec_text(&rb, "CA01");
+	store_rec_int(&rb, 1);
+	store_rec_text(&rb, "in");
+	store_rec_time(&rb, 1764431484123456LL);
+	store_rec_text(&rb, "INVITE");
+	store_rec_null(&rb);
+	store_rec_text(&rb, "INVITE sip:a@b SIP/2.0");
+	store_rec_text(&rb, "c1");
+	store_rec_text(&rb, "audio 10.0.0.1:4000 PCMU");
+	store_rec_int(&rb, 0);
+	store_rec_bytea(&rb, "", 0);
+	ok(store_rec_end(&rb) == 0 &&
+	   store_rec_decode(&r, q.p + REC_HDR, q.len - REC_HDR) == 0,
+	   "an 0001 sip_messages row (11 columns) decodes");
+	is_int(r.ncols, 16, "padded to 0007's root_sid and 0008's four body columns");
+	ok(r.col[10].kind == K_BYTEA && r.col[11].kind == K_NULL &&
+	   r.col[12].kind == K_NULL && r.col[13].kind == K_NULL &&
+	   r.col[14].kind == K_NULL && r.col[15].kind == K_NULL,
+	   "headers kept; root_sid, body, body_raw, body_type, body_length: NULL");
 	sbuf_free(&q);
 }
 
@@ -755,6 +777,74 @@ static void test_root_columns(void)
 	store_free(s);
 }
 
+/* A message's body: the last four columns of its sip_messages record,
+ * behind root_sid. */
+static void test_msg_body(void)
+{
+	struct store *s = NULL;
+	struct store_conf conf = {
+		.conninfo = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
+		.batch_rows = 1000, .flush_ms = 10000,
+	};
+	static const char sdp[] = "v=0\r\nm=audio 4000 RTP/AVP 0\r\n";
+	static const char bin[] = "a\0\xc3(\\";
+	struct store_sip_message m = {
+		.call_sid = "CAbody", .seq = 1, .start_line = "INVITE sip:a@b SIP/2.0",
+		.body = sdp, .body_len = sizeof(sdp) - 1,
+		.body_type = "application/sdp",
+	};
+	struct rec r;
+	size_t flen, off = 0;
+
+	if (!ok(store_alloc(&s, &conf) == 0, "store for the body rows"))
+		return;
+	ok(store_sip_message_add(s, &m) == 0, "a message with an SDP body");
+	m.seq = 2;
+	m.body = bin;
+	m.body_len = sizeof(bin) - 1;
+	m.body_total = 20000;
+	m.body_type = NULL;
+	ok(store_sip_message_add(s, &m) == 0, "one with a binary body, cut");
+	m.seq = 3;
+	m.body = NULL;
+	m.body_type = "ignored";
+	ok(store_sip_message_add(s, &m) == 0, "one without a body");
+
+	if (ok(store_rec_frame_check(s->queue.p, s->queue.len, &flen) == 0 &&
+	       store_rec_decode(&r, s->queue.p + REC_HDR, flen - REC_HDR) == 0 &&
+	       r.ncols == 16, "the SDP message: 16 columns")) {
+		ok(r.col[12].kind == K_TEXT && r.col[12].len == sizeof(sdp) - 1 &&
+		   !memcmp(r.col[12].p, sdp, sizeof(sdp) - 1), "body as sent");
+		ok(r.col[13].kind == K_NULL, "valid text: no body_raw");
+		ok(r.col[14].kind == K_TEXT && r.col[14].len == 15 &&
+		   !memcmp(r.col[14].p, "application/sdp", 15), "body_type");
+		ok(r.col[15].kind == K_INT && r.col[15].i == (int64_t)sizeof(sdp) - 1,
+		   "body_length: its length (body_total 0)");
+	}
+	off += flen;
+	if (ok(store_rec_frame_check(s->queue.p + off, s->queue.len - off, &flen) == 0 &&
+	       store_rec_decode(&r, s->queue.p + off + REC_HDR, flen - REC_HDR) == 0 &&
+	       r.ncols == 16, "the binary message: 16 columns")) {
+		ok(r.col[12].kind == K_TEXT && r.col[12].len == 12 &&
+		   !memcmp(r.col[12].p, "a\\000\\303(\\\\", 12),
+		   "NUL, a byte past ASCII and \\ escaped in body (%.*s)",
+		   (int)r.col[12].len, (const char *)r.col[12].p);
+		ok(r.col[13].kind == K_BYTEA && r.col[13].len == sizeof(bin) - 1 &&
+		   !memcmp(r.col[13].p, bin, sizeof(bin) - 1), "its bytes in body_raw");
+		ok(r.col[14].kind == K_NULL, "no Content-Type: NULL");
+		ok(r.col[15].kind == K_INT && r.col[15].i == 20000,
+		   "body_length: the length on the wire");
+	}
+	off += flen;
+	if (ok(store_rec_frame_check(s->queue.p + off, s->queue.len - off, &flen) == 0 &&
+	       store_rec_decode(&r, s->queue.p + off + REC_HDR, flen - REC_HDR) == 0 &&
+	       r.ncols == 16, "the message without a body: 16 columns"))
+		ok(r.col[12].kind == K_NULL && r.col[13].kind == K_NULL &&
+		   r.col[14].kind == K_NULL && r.col[15].kind == K_NULL,
+		   "no body: four NULLs (a type without a body is not stored)");
+	store_free(s);
+}
+
 /* A webhook row's params go into one JSON object: quotes, backslashes and
  * control characters escaped, plain runs as they are, a NULL value empty. */
 static void test_webhook_json(void)
@@ -818,6 +908,7 @@ int main(void)
 	test_records();
 	test_webhook_json();
 	test_old_rows();
+	test_msg_body();
 	test_old_frames_root();
 	test_root_columns();
 	test_policy_names();

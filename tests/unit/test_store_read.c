@@ -132,6 +132,8 @@ struct seen {
 	int64_t created[MAXROWS];
 	/* SIP rows: "leg seq dir start|H1: v1|H2: v2" */
 	char lines[MAXROWS][512];
+	/* their bodies: "type length|body" ("-" when NULL) */
+	char bodies[MAXROWS][512];
 };
 
 static void on_calls(int err, const struct store_call *rows, size_t n, void *arg)
@@ -208,8 +210,13 @@ static void on_sip(int err, const struct store_sip_row *rows, size_t n, void *ar
 				l[len] = '\0';
 			}
 		}
-		if (rows[i].body)
-			w->err = -1;	/* nothing stores a body */
+		if (rows[i].body || rows[i].body_type || rows[i].body_length >= 0)
+			snprintf(w->bodies[i], sizeof(w->bodies[i]), "%s %lld|%s",
+				 rows[i].body_type ? rows[i].body_type : "-",
+				 (long long)rows[i].body_length,
+				 rows[i].body ? rows[i].body : "-");
+		else
+			snprintf(w->bodies[i], sizeof(w->bodies[i]), "-");
 	}
 }
 
@@ -565,16 +572,24 @@ static void test_sip(struct store *s)
 		{"Contact", 7, "<sip:a@10.0.0.1>", 16},
 	};
 	struct store_header ok200[] = {{"X-Answer", 8, "n\0l", 3}};
+	static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\n"
+		"s=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0\r\na=x:\\tab\there\r\n";
+	/* not UTF-8, a NUL, a backslash: stored escaped, bytes in body_raw */
+	static const char bin[] = "\x01\x02\0\xff\\z";
 	struct store_sip_message m[] = {
 		{.call_sid = sid_of(p, 40), .seq = 1, .direction = STORE_DIR_IN,
-		 .at = T0 + 100, .start_line = "INVITE sip:p@x SIP/2.0", .hdrs = inv, .nhdrs = 4},
+		 .at = T0 + 100, .start_line = "INVITE sip:p@x SIP/2.0", .hdrs = inv, .nhdrs = 4,
+		 .body = sdp, .body_len = sizeof(sdp) - 1, .body_type = "application/sdp"},
 		/* a child's message in the same microsecond: the parent first */
 		{.call_sid = sid_of(c2, 42), .seq = 1, .direction = STORE_DIR_OUT,
 		 .at = T0 + 100, .start_line = "INVITE sip:c2@x SIP/2.0"},
 		{.call_sid = sid_of(c1, 41), .seq = 1, .direction = STORE_DIR_OUT,
 		 .at = T0 + 100, .start_line = "INVITE sip:c1@x SIP/2.0"},
 		{.call_sid = c1, .seq = 2, .direction = STORE_DIR_IN,
-		 .at = T0 + 300, .start_line = "SIP/2.0 200 OK", .hdrs = ok200, .nhdrs = 1},
+		 .at = T0 + 300, .start_line = "SIP/2.0 200 OK", .hdrs = ok200, .nhdrs = 1,
+		 .body = bin, .body_len = sizeof(bin) - 1, .body_total = 9000,
+		 .body_type = "application/octet-stream"},
 		{.call_sid = p, .seq = 2, .direction = STORE_DIR_OUT,
 		 .at = T0 + 200, .start_line = "SIP/2.0 100 Trying"},
 		/* not a leg of this call */
@@ -606,6 +621,26 @@ static void test_sip(struct store *s)
 	is_str(w.lines[3], "28 2 out SIP/2.0 100 Trying", "by time");
 	is_str(w.lines[4], "29 2 in SIP/2.0 200 OK|X-Answer: n\\0l",
 	       "a value holding NUL comes back whole");
+	ok(strncmp(w.bodies[0], "application/sdp 100|", 20) == 0 &&
+	   strcmp(w.bodies[0] + 20, sdp) == 0,
+	   "Bodies: the SDP body byte for byte, its type and length (%s)",
+	   w.bodies[0]);
+	is_str(w.bodies[1], "-", "a message without a body: NULL");
+	is_str(w.bodies[4], "application/octet-stream 9000|\x01\x02\\000\\377\\\\z",
+	       "a body not valid as text comes escaped (NUL, >= 0x80, \\), "
+	       "its wire length kept");
+	is_int(sql_num("select count(*) from sip_messages where body_raw ="
+		       " '\\x010200ff5c7a'::bytea and body_length = 9000"), 1,
+	       "its exact bytes in body_raw");
+	is_int(sql_num("select count(*) from sip_messages where body is not null"
+		       " and body_raw is null and body_length = 100"), 1,
+	       "a text body has no body_raw");
+
+	memset(&w, 0, sizeof(w));
+	store_sip_messages_query(s, "ACtest", p, false, on_sip, &w, NULL);
+	pump(s, &w.done, 8000);
+	ok(w.err == 0 && w.n == 5 && !strcmp(w.bodies[0], "-") &&
+	   !strcmp(w.bodies[4], "-"), "without Bodies: no body, type or length");
 
 	memset(&w, 0, sizeof(w));
 	store_sip_messages_query(s, "ACtest", "CA000000000000000000000000000000bb",

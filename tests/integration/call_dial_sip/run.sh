@@ -4,7 +4,7 @@
 # URI's headers, the 200's X- headers reach the whisper (url, relative to the document) as
 # SipHeader_* and the action as DialSipHeader_*, the bridge waits for the whisper, the caller's
 # BYE ends both legs; every request is signed, and the call log holds both calls, their messages
-# and requests.
+# and requests. call_log_bodies = none: the messages' SDP is summarised, no body is stored.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -23,6 +23,7 @@ JSON
 export DIALERD_STATUS_CALLBACK="http://127.0.0.1:$WH/parent"
 export DIALERD_STATUS_CALLBACK_EVENT="ringing answered completed"
 export DIALERD_LOG_LEVEL=debug
+export DIALERD_CALL_LOG_BODIES=none
 calls_start
 
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
@@ -113,6 +114,9 @@ assert_eq "$(q "select dial_call_status from calls where sid = '$parent'")" comp
 n=$(q "select count(*) from sip_messages where call_sid = '$parent'")
 [ "$n" -ge 5 ] || fail "parent messages: $n"
 pass "parent leg: $n SIP messages"
+n=$(q "select count(*) from sip_messages where sdp is not null")
+[ "$n" -ge 2 ] || fail "messages with SDP: $n"
+assert_eq "$(q "select count(*) from sip_messages where body is not null or body_raw is not null or body_type is not null or body_length is not null")" 0 "call_log_bodies = none: no body stored ($n messages had SDP)"
 assert_eq "$(q "select count(*) from sip_headers h join calls c on c.sid = h.call_sid where c.parent_call_sid = '$parent' and h.name = 'X-Agent-Id' and h.value = '42'")" 1 "the 200's X- header is in sip_headers"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'status-callback' and response_status = 204")" 7 "7 status-callback attempts stored"
 assert_eq "$(q "select count(*) from webhook_requests where call_sid = '$parent' and kind in ('voice', 'action')")" 2 "voice and action requests stored"

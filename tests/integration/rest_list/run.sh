@@ -11,7 +11,9 @@
 # request()); PageSize=1 walks four pages through next_page_uri. Then: SipMessages.json of A;
 # DELETE of B (204, then 404, and out of the list); A fetched once it is over api_recent_seconds (5 s here) old (from the
 # call log) reads as it did from memory; C from the call log names its parent. The rows of the
-# call log agree.
+# call log agree. SipMessages.json?Bodies=true of A: the bodies of its INVITEs and of its 200 OK
+# exactly as SIPp (uas1's message log) received and sent them; without Bodies every body is null;
+# `dialerd trace --bodies A` prints them (tests/lib/sip_bodies.py).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/rest.sh"
@@ -66,10 +68,22 @@ for run in twilio-node signalwire signalwire/api/laml; do
 done
 py after
 
+A=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["A"])' "$WORK/calls.json")
+sipm() { # sipm QUERY FILE: A's SipMessages.json with QUERY into FILE, prints the status
+	curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" -o "$2" -w '%{http_code}' \
+		"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls/$A/SipMessages.json$1"
+}
+assert_eq "$(sipm '?Bodies=true' "$WORK/sip_bodies.json")" 200 "SipMessages.json?Bodies=true of A"
+assert_eq "$(sipm '' "$WORK/sip_plain.json")" 200 "SipMessages.json of A"
+
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
 q() { psql -At "$DATABASE_URL" -c "$1"; }
-A=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["A"])' "$WORK/calls.json")
+DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" trace --bodies "$A" >"$WORK/trace_a" 2>&1
+assert_eq "$?" 0 "dialerd trace --bodies A: exit 0"
+python3 "$TOP/tests/lib/sip_bodies.py" "$A" "$WORK/uas1.msg" "$WORK/sip_bodies.json" \
+	"$WORK/sip_plain.json" "$WORK/trace_a"
+assert_eq "$?" 0 "A's bodies in the call log are the bodies on the wire"
 P=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["P"])' "$WORK/calls.json")
 C=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["C"])' "$WORK/calls.json")
 assert_eq "$(q "select status || ' ' || sip_response_code from calls where sid = '$A'")" "completed 200" "A's row"

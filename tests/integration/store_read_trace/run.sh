@@ -2,8 +2,10 @@
 # store_read_trace: dialerd trace prints a call's and its child legs' SIP
 # messages from the call log as a ladder (offset, leg, arrow, start line,
 # headers in wire order, redacted values as stored, unprintable bytes
-# escaped), in the order of store_sip_messages_query; an unknown SID and an
-# unreachable database exit 1 with one clear line.
+# escaped), in the order of store_sip_messages_query; with --bodies each
+# stored body (migrations/0008) under its message, line by line, a cut one
+# saying so; an unknown SID and an unreachable database exit 1 with one
+# clear line.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/case.sh"
@@ -34,6 +36,17 @@ q "insert into sip_messages (call_sid, seq, direction, at, method, status_code, 
    ('$C1', 2, 'in', '2026-12-04 10:00:01.250000+00', null, 200, 'SIP/2.0 200 OK', 'cid-c1', null, 1,
     convert_to(E'Contact: <sip:agent1@127.0.0.1>\r\n', 'UTF8'), '$P')" >/dev/null ||
 	harness_error "sip_messages rows"
+# bodies as the writer stores them: text as sent; not valid UTF-8 escaped
+# (\ooo) with its bytes in body_raw; body_length on the wire (9000: cut)
+cat >"$WORK/bodies.sql" <<'SQL'
+update sip_messages set body = E'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n',
+	body_type = 'application/sdp', body_length = 75
+	where call_sid = 'CA000000000000000000000000000000a1' and seq = 1;
+update sip_messages set body = E'x\\000\\377y', body_raw = '\x7800ff79'::bytea,
+	body_type = 'application/octet-stream', body_length = 9000
+	where call_sid = 'CA000000000000000000000000000000b2' and seq = 2;
+SQL
+q "$(cat "$WORK/bodies.sql")" >/dev/null || harness_error "bodies"
 
 cat >"$WORK/want" <<'OUT'
 call CA000000000000000000000000000000a1: 5 SIP messages on 3 legs
@@ -57,6 +70,38 @@ if diff -u "$WORK/want" "$WORK/got" >"$WORK/diff"; then
 else
 	cat "$WORK/diff"
 	fail "the ladder differs"
+fi
+
+cat >"$WORK/want-bodies" <<'OUT'
+call CA000000000000000000000000000000a1: 5 SIP messages on 3 legs
+     0.000 ms  CA..0000a1  <--  INVITE sip:+15550001@127.0.0.1 SIP/2.0
+        Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1
+        X-Lead-Id: 42
+        Authorization: [redacted]
+        (sdp) audio 127.0.0.1:4000 PCMU
+        (body application/sdp)
+          v=0
+          o=- 1 1 IN IP4 127.0.0.1
+          c=IN IP4 127.0.0.1
+          m=audio 4000 RTP/AVP 0
+     1.500 ms  CA..0000b2  -->  INVITE sip:agent1@127.0.0.1 SIP/2.0
+        X-Campaign: spring
+     1.500 ms  CA..0000b3  -->  INVITE sip:agent2@127.0.0.1 SIP/2.0
+        X-Nul: a\x00b\xff
+     2.000 ms  CA..0000a1  -->  SIP/2.0 100 Trying
+  1250.000 ms  CA..0000b2  <--  SIP/2.0 200 OK
+        Contact: <sip:agent1@127.0.0.1>
+        (body application/octet-stream)
+          x\\000\\377y
+          (cut: the first 8192 of 9000 bytes)
+OUT
+"$DIALERD" trace --bodies "$P" >"$WORK/got-bodies" 2>"$WORK/trace.err"
+assert_eq "$?" 0 "trace --bodies: exit 0"
+if diff -u "$WORK/want-bodies" "$WORK/got-bodies" >"$WORK/diff"; then
+	pass "--bodies: each body under its message, indented, escaped, a cut one said"
+else
+	cat "$WORK/diff"
+	fail "the ladder with bodies differs"
 fi
 
 # the SID of a child leg: that leg alone; --config after the command's name
