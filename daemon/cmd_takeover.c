@@ -311,7 +311,7 @@ static long duration_s(const struct store_open_call *c, int64_t end)
 static int call_callback(struct takeover *t, const struct store_open_call *c)
 {
 	const char *final;
-	int64_t last;
+	int64_t last, end;
 	int err;
 
 	known(t, c, &last, &final);
@@ -324,8 +324,8 @@ static int call_callback(struct takeover *t, const struct store_open_call *c)
 		t->skipped++;
 		return 0;
 	}
-	err = callback(t, c, (uint32_t)(last + 1), end_us(t, c),
-		       duration_s(c, end_us(t, c)));
+	end = end_us(t, c);
+	err = callback(t, c, (uint32_t)(last + 1), end, duration_s(c, end));
 	if (!err)
 		t->callbacks++;
 	return err;
@@ -338,15 +338,15 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 {
 	char detail[64];
 	const char *final, *st;
-	int64_t last;
+	int64_t last, end = end_us(t, c);
 	struct store_call r = {
 		.sid = c->sid,
 		.account_sid = c->account_sid,
 		.direction = c->direction,
 		.reason_text = reason(t),
 		.created_at = c->created_at,
-		.ended_at = end_us(t, c),
-		.duration = (int)duration_s(c, end_us(t, c)),
+		.ended_at = end,
+		.duration = (int)duration_s(c, end),
 		/* now, not the end: the newest snapshot wins the upsert */
 		.updated_at = t->now,
 		.branch = -1,
