@@ -135,6 +135,19 @@ start_dialerd() {
 	fi
 }
 
+# final_callbacks_ok CALLS SECONDS [MESSAGE]: within SECONDS, each of CALLS calls has exactly one
+# final status callback in the recorder's $WORK/requests.log and SequenceNumbers 0..n-1
+# (tests/lib/final_callbacks.py); a failure names the offending calls
+final_callbacks_ok() {
+	_d=$(( $(date +%s) + $2 ))
+	while [ "$(date +%s)" -lt $_d ] &&
+	      [ "$(python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log" 2>/dev/null)" != "$1 $1 0" ]; do
+		sleep 0.5
+	done
+	assert_eq "$(python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log" 2>"$WORK/cb_bad.txt")" "$1 $1 0" \
+		"${3:-each of the $1 calls: exactly one final callback, SequenceNumber without gaps or duplicates}$(head -n 4 "$WORK/cb_bad.txt")"
+}
+
 # fresh_ports: new SIP and HTTP ports for the next start_dialerd. A restart on the old ones can
 # fail: between the stop and the start another process's socket may take them (an ephemeral
 # port on a busy machine; it happened)

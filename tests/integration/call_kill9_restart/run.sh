@@ -55,7 +55,7 @@ assert_eq "$(q "select count(*) from call_events where call_sid in ('$A', '$B', 
 	and event in ('completed', 'failed') and detail->>'reason' = 'instance-restarted'")" 3 \
 	"one final call_events row each"
 calls_wait_requests /status 8 15 || fail "terminal callbacks: $(grep -c '"path": "/status"' "$WORK/requests.log") of 8"
-assert_eq "$(python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log")" "3 3 0" \
+final_callbacks_ok 3 0 \
 	"one final callback per call, SequenceNumber without gaps or duplicates"
 assert_eq "$(python3 - "$WORK/requests.log" "$A" "$B" "$C" <<'PY'
 import json, sys
@@ -82,7 +82,7 @@ calls_wait_q "completed instance-restarted" 15 "select status || ' ' || reason_t
 pass "after a second SIGKILL D completed, reason instance-restarted"
 calls_wait_requests /status 9 15 || fail "D's terminal callback"
 sleep 1
-assert_eq "$(python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log")" "4 4 0" \
+final_callbacks_ok 4 0 \
 	"A, B and C got nothing more; D one final callback"
 assert_eq "$(q "select count(*) from call_events where detail->>'reason' = 'instance-restarted'")" 4 \
 	"4 final events in all"

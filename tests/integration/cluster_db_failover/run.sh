@@ -60,15 +60,7 @@ for n in a b; do
 	dlr_log "# $n: $(printf '%s\n' "$m" | grep -E '^dialerd_store_rows_(resent|journaled)_total' | tr '\n' ' ')"
 done
 
-cb_all() { python3 "$TOP/tests/lib/final_callbacks.py" "$WORK/requests.log"; }
-ncalls=$(q "select count(*) from calls")
-_d=$(( $(date +%s) + 30 ))
-until [ "$(cb_all 2>/dev/null)" = "$ncalls $ncalls 0" ]; do
-	[ "$(date +%s)" -le $_d ] || break
-	sleep 0.5
-done
-assert_eq "$(cb_all 2>"$WORK/cb_bad.txt")" "$ncalls $ncalls 0" \
-	"each of the $ncalls calls: exactly one final callback, SequenceNumber without gaps or duplicates$(head -n 4 "$WORK/cb_bad.txt")"
+final_callbacks_ok "$(q "select count(*) from calls")" 30
 for n in a b; do
 	cluster_kill $n TERM
 	cluster_wait_exit $n 30 || fail "$n did not exit after SIGTERM"
