@@ -1,5 +1,6 @@
-/* store_control_harness.c: what test_store_control and test_store_command share: a throwaway
- * PostgreSQL of tests/lib/pg_unit.sh, instances with control connections, their loops pumped */
+/* store_control_harness.c: what the store's tests against PostgreSQL share (test_store_control,
+ * test_store_command, test_store_read): a throwaway PostgreSQL of tests/lib/pg_unit.sh, instances
+ * with control connections, their loops pumped */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,8 @@ void pump2(struct store *s, struct store *t, const bool *flag, int ms)
 				tm = 10;
 			if (fd >= 0)
 				(void)epoll_wait(fd, &ev, 1, tm);
+			else	/* no connection (an outage): wait, do not spin */
+				usleep((useconds_t)tm * 1000);
 			store_process(v[i]);
 		}
 	}

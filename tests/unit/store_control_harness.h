@@ -1,4 +1,4 @@
-/* store_control_harness.h: the shared harness of test_store_control and test_store_command */
+/* store_control_harness.h: the shared harness of the store's tests against PostgreSQL (test_store_control, test_store_command, test_store_read) */
 #ifndef DIALERD_TESTS_STORE_CONTROL_HARNESS_H
 #define DIALERD_TESTS_STORE_CONTROL_HARNESS_H
 

@@ -18,70 +18,11 @@
 
 #include "store/internal.h"
 #include "tests/tap.h"
+#include "tests/unit/store_control_harness.h"
 
 #ifndef TOP_SRCDIR
 #define TOP_SRCDIR "."
 #endif
-
-static char dir[256];
-static char url[512];
-static PGconn *db;
-
-static void on_log(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	(void)level;
-	/* the outages below log errors on purpose */
-	if (getenv("TEST_DEBUG"))
-		diag("store: %.*s", (int)strcspn(msg, "\n"), msg);
-}
-
-/* pg_unit.sh CMD DIR; its standard output into out (may be NULL) */
-static int pgctl(const char *cmd, char *out, size_t size)
-{
-	char line[1024];
-	FILE *p;
-	int st;
-
-	/* its chatter (pg_ctl, migrate) to a log beside the cluster */
-	snprintf(line, sizeof(line), "sh '%s/tests/lib/pg_unit.sh' %s '%s' 2>>'%s.log'",
-		 TOP_SRCDIR, cmd, dir, dir);
-	p = popen(line, "r");
-	if (!p)
-		return -1;
-	if (out) {
-		if (!fgets(out, (int)size, p))
-			out[0] = '\0';
-		out[strcspn(out, "\n")] = '\0';
-	}
-	while (fgets(line, sizeof(line), p))
-		;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Runs the store's loop until *flag is set or ms pass. */
-static void pump(struct store *s, const bool *flag, int ms)
-{
-	unsigned long long end = store_now_ms() + (unsigned long long)ms;
-
-	while (!(flag && *flag) && store_now_ms() < end) {
-		struct epoll_event ev;
-		int t = store_timeout_ms(s), left = (int)(end - store_now_ms());
-		int fd = store_fd(s);
-
-		(void)store_want(s);
-		if (t < 0 || t > left)
-			t = left;
-		if (t > 50)
-			t = 50;
-		if (fd >= 0)
-			(void)epoll_wait(fd, &ev, 1, t);
-		else
-			usleep((useconds_t)t * 1000);
-		store_process(s);
-	}
-}
 
 static struct store *open_store(unsigned flush_ms, const char *name)
 {
