@@ -55,6 +55,38 @@ int pgctl(const char *cmd, char *out, size_t size)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int pg_start(char *tmpl, void (*before)(void))
+{
+	int rc;
+
+	/* the cluster runs as the postgres user when we are root */
+	if (!mkdtemp(tmpl) || chmod(tmpl, 0755) != 0)
+		return 99;
+	snprintf(dir, sizeof(dir), "%s/pg", tmpl);
+	if (before)
+		before();
+	rc = pgctl("start", url, sizeof(url));
+	if (rc == 77 || !url[0]) {
+		tap_skip(1, "no PostgreSQL cluster (pg_unit.sh start failed)");
+		rmdir(tmpl);
+		return 77;
+	}
+	db = PQconnectdb(url);
+	return 0;
+}
+
+void pg_stop(const char *tmpl)
+{
+	char cmd[300];
+
+	PQfinish(db);
+	db = NULL;
+	pgctl("destroy", NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", tmpl);
+}
+
 /* Runs the loops of up to two stores until *flag is set or ms pass. */
 void pump2(struct store *s, struct store *t, const bool *flag, int ms)
 {

@@ -40,6 +40,12 @@ struct notes {
 void on_log(int level, const char *msg, void *arg);
 /* tests/lib/pg_unit.sh CMD on dir; its first output line in out. */
 int pgctl(const char *cmd, char *out, size_t size);
+/* mkdtemp(tmpl), dir = tmpl/pg, before() (may be NULL), the cluster
+ * started and db connected: 0; 77 without a cluster (a TAP skip said, tmpl
+ * removed); 99 without a folder. */
+int pg_start(char *tmpl, void (*before)(void));
+/* db closed, the cluster destroyed, tmpl removed. */
+void pg_stop(const char *tmpl);
 /* Runs the loops of up to two stores until *flag is set or ms pass. */
 void pump2(struct store *s, struct store *t, const bool *flag, int ms);
 void pump(struct store *s, const bool *flag, int ms);

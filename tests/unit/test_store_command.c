@@ -108,21 +108,11 @@ int main(void)
 	int rc;
 
 	store_log_handler_set(on_log, NULL);
-	if (!mkdtemp(tmpl) || chmod(tmpl, 0755) != 0)
-		return 99;
-	snprintf(dir, sizeof(dir), "%s/pg", tmpl);
-	rc = pgctl("start", url, sizeof(url));
-	if (rc == 77 || !url[0]) {
-		tap_skip(1, "no PostgreSQL cluster (pg_unit.sh start failed)");
-		return tap_done();
-	}
-	db = PQconnectdb(url);
+	rc = pg_start(tmpl, NULL);
+	if (rc)
+		return rc == 77 ? tap_done() : rc;
 	if (ok(PQstatus(db) == CONNECTION_OK, "a checking connection"))
 		test_commands();
-	PQfinish(db);
-	pgctl("destroy", NULL, 0);
-	snprintf(url, sizeof(url), "rm -rf '%s'", tmpl);
-	if (system(url) != 0)
-		diag("cannot remove %s", tmpl);
+	pg_stop(tmpl);
 	return tap_done();
 }

@@ -772,17 +772,9 @@ int main(void)
 
 	store_log_handler_set(on_log, NULL);
 	test_unconfigured();
-	/* the cluster runs as the postgres user when we are root */
-	if (!mkdtemp(tmpl) || chmod(tmpl, 0755) != 0)
-		return 99;
-	snprintf(dir, sizeof(dir), "%s/pg", tmpl);
-	rc = pgctl("start", url, sizeof(url));
-	if (rc == 77 || !url[0]) {
-		tap_skip(1, "no PostgreSQL cluster (pg_unit.sh start failed)");
-		rmdir(tmpl);
-		return tap_done();
-	}
-	db = PQconnectdb(url);
+	rc = pg_start(tmpl, NULL);
+	if (rc)
+		return rc == 77 ? tap_done() : rc;
 	/* the call log is partitioned by day (migrations/0006) and T0 is a
 	 * fixed day in the past: its partitions, else rows go to late_rows */
 	sql_num("select count(*) from call_log_create_partitions('2025-12-03', 1)");
@@ -800,10 +792,6 @@ int main(void)
 		test_free_in_flight();
 	}
 	store_free(s);
-	PQfinish(db);
-	pgctl("destroy", NULL, 0);
-	snprintf(url, sizeof(url), "rm -rf '%s'", tmpl);
-	if (system(url) != 0)
-		diag("cannot remove %s", tmpl);
+	pg_stop(tmpl);
 	return tap_done();
 }
