@@ -32,14 +32,8 @@ calls_init() {
 
 calls_start() {
 	start_dialerd
+	SIPPORT=${DIALERD_SIP_LISTEN##*:}	# a restart takes new ports
 	dial_wait_port udp "$SIPPORT"
-}
-
-# calls_restart: calls_start on fresh_ports (SIPPORT follows)
-calls_restart() {
-	fresh_ports
-	SIPPORT=${DIALERD_SIP_LISTEN##*:}
-	calls_start
 }
 
 # calls_voice DOC: every /voice request is answered 200 with the cXML DOC

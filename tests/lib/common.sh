@@ -120,6 +120,7 @@ wait_http() {
 # start_dialerd [ARGS...]: runs the daemon in the background with the
 # DIALERD_* variables already exported; picks free ports where unset.
 start_dialerd() {
+	[ -z "${DIALERD_PID:-}" ] || fresh_ports
 	: "${DIALERD_HTTP_LISTEN:=127.0.0.1:$(free_port)}"
 	: "${DIALERD_SIP_LISTEN:=127.0.0.1:$(free_port)}"
 	: "${DIALERD_DATA_DIR:=$WORK/data}"
@@ -148,9 +149,9 @@ final_callbacks_ok() {
 		"${3:-each of the $1 calls: exactly one final callback, SequenceNumber without gaps or duplicates}$(head -n 4 "$WORK/cb_bad.txt")"
 }
 
-# fresh_ports: new SIP and HTTP ports for the next start_dialerd. A restart on the old ones can
-# fail: between the stop and the start another process's socket may take them (an ephemeral
-# port on a busy machine; it happened)
+# fresh_ports: new SIP and HTTP ports for start_dialerd, which takes them for every start after
+# a case's first: a restart on the old ones can fail, since between the stop and the start
+# another process's socket may take them (an ephemeral port on a busy machine; it happened)
 fresh_ports() {
 	DIALERD_SIP_LISTEN="127.0.0.1:$(free_port)"
 	DIALERD_HTTP_LISTEN="127.0.0.1:$(free_port)"

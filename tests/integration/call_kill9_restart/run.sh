@@ -24,7 +24,7 @@ restart() {
 	KILLED=$(date -u '+%Y-%m-%d %H:%M:%S.%6N+00')
 	kill -KILL "$DIALERD_PID"
 	wait "$DIALERD_PID" 2>/dev/null
-	calls_restart
+	calls_start
 }
 
 sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 3

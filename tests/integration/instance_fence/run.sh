@@ -49,6 +49,6 @@ assert_eq "$(q "select state from instances where name = 'alpha'")" retired \
 stop_dialerd TERM
 pass "alpha stopped (exit $DIALERD_RC)"
 assert_eq "$(q "select state from instances where name = 'alpha'")" retired "and its stop did not touch the row"
-calls_restart
+calls_start
 assert_eq "$(health)" 200 "a fresh start of alpha: a new instance, /health 200"
 assert_eq "$(q "select state from instances where name = 'alpha'")" active "the row: active again"

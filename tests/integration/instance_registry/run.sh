@@ -107,7 +107,6 @@ stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "alpha stopped"
 assert_eq "$(q "select state from instances where name = 'alpha'")" stopped "its row: stopped"
 pg_stop
-fresh_ports
 start_dialerd
 grep -q 'registering instance "alpha" (id 1 cached in data_dir)' "$WORK/dialerd.log" ||
 	fail "the cached id was not used: $(grep registry "$WORK/dialerd.log")"

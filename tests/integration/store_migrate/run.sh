@@ -68,7 +68,6 @@ DIALERD_AUTO_MIGRATE=false DIALERD_HTTP_LISTEN=127.0.0.1:$port DIALERD_DATA_DIR=
 assert_eq "$?" 1 "pending migrations with auto_migrate = false: daemon exits 1"
 grep -q 'pending: run "dialerd migrate"' "$WORK/refuse3.log" || fail "auto_migrate=false: no clear message: $(cat "$WORK/refuse3.log")"
 pass "auto_migrate = false: the log says to run dialerd migrate"
-fresh_ports
 start_dialerd
 assert_eq "$(q 'select count(*) from schema_migrations')" "$n_mig" "the daemon applied the pending migrations at start-up"
 grep -q 'applied 0001_call_log' "$WORK/dialerd.log" || fail "start-up migration not logged"

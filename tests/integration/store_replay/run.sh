@@ -39,7 +39,6 @@ wait "$DIALERD_PID" 2>/dev/null
 assert_eq "$(store_journal_size "$WORK/data")" "$size" "the journal survives the daemon's SIGKILL"
 
 pg_start_again
-fresh_ports
 start_dialerd
 store_wait_counts "$(store_expect $N)" 30 || fail "rows after replay: $(store_counts), want $(store_expect $N)"
 pass "the daemon replayed the journal: every row landed once ($(store_expect $N))"
@@ -60,7 +59,6 @@ assert_match "$m" 'dialerd_store_reconnects_total 0' "metrics: reconnects"
 # the daemon itself SIGKILLed: restart on the same journal is harmless
 kill -KILL "$DIALERD_PID"
 wait "$DIALERD_PID" 2>/dev/null
-fresh_ports
 start_dialerd
 # connected, and its journal and queue empty: anything it would replay has landed
 _d=$(( $(date +%s) + 15 ))
