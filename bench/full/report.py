@@ -163,6 +163,8 @@ def cmd_final(o):
         res[key] = {"cps": m, "cps_min": lo, "cps_max": hi, "reps": [r["cps"] for r in best],
                     "cpu_ms_per_call": rep.get("cpu", {}), "at_rate": rep.get("rate"),
                     "load": rep.get("load"), "failed_at_best": rep.get("failed")}
+        if key == "dialerd":
+            res[key]["postgres_writes_per_call"] = rep.get("pg")
         if key == "kamailio_acc":
             res[key]["children"] = rep.get("children")
             res[key]["by_children"] = {}
