@@ -449,7 +449,7 @@ int webhook_outbox_alloc(struct webhook_outbox **op, struct webhook *wh,
 	err = store_outbox_open(&ob->box, data_dir, on_resumed, ob);
 	if (err)
 		goto out;
-	ob->durable = store_outbox_logical(ob->box);
+	ob->durable = store_outbox_needed(ob->box);
 	ob->io = event_new(base, store_outbox_fd(ob->box), EV_READ | EV_PERSIST,
 			   on_synced, ob);
 	if (!ob->io || event_add(ob->io, NULL)) {
@@ -515,7 +515,7 @@ struct webhook_outbox *webhook_outbox_free(struct webhook_outbox *ob)
 
 bool webhook_outbox_durable(const struct webhook_outbox *ob)
 {
-	return ob->durable >= store_outbox_logical(ob->box);
+	return ob->durable >= store_outbox_needed(ob->box);
 }
 
 bool webhook_outbox_busy(void *arg)

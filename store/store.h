@@ -439,9 +439,11 @@ int store_outbox_attempt(struct store_outbox *o, uint64_t id,
 			 uint32_t attempts, uint64_t *ticket);
 /* The entry is delivered or given up. ENOENT, ENOMEM. */
 int store_outbox_done(struct store_outbox *o, uint64_t id);
-/* Writes the buffered records and starts a sync unless one runs. The
- * errno of the write (ENOSPC, EFBIG...): the records stay buffered for
- * the next call, logged once per episode. */
+/* Writes the buffered records and, when a ticket is not yet durable,
+ * asks for a sync (it starts at most every 4 ms: what is written before
+ * it starts joins it). A DONE alone is written, not synced. The errno of
+ * the write (ENOSPC, EFBIG...): the records stay buffered for the next
+ * call, logged once per episode. */
 int store_outbox_commit(struct store_outbox *o);
 /* Readable when a sync finished. */
 int store_outbox_fd(const struct store_outbox *o);
@@ -450,15 +452,17 @@ int store_outbox_fd(const struct store_outbox *o);
  * rewrites the file when it is mostly delivered entries. 0 or the errno
  * of a failed fdatasync (logged; retried by the next commit). */
 int store_outbox_process(struct store_outbox *o, uint64_t *durable);
-/* Tickets issued so far (the durable count reaches it when all is on disk). */
-uint64_t store_outbox_logical(const struct store_outbox *o);
+/* The last ticket issued (by an add or an attempt): the durable count
+ * reaches it when every entry and attempt is on disk. */
+uint64_t store_outbox_needed(const struct store_outbox *o);
 
 struct store_outbox_stats {
 	size_t pending;			/* entries added and not done */
 	unsigned long long file_bytes;
 	size_t buffered_bytes;		/* not yet written */
+	unsigned long long syncs;	/* fdatasyncs done since the open */
 };
-void store_outbox_stats(const struct store_outbox *o,
+void store_outbox_stats(struct store_outbox *o,
 			struct store_outbox_stats *st);
 
 /* ---- the control connection and the instance registry (control.c) ----

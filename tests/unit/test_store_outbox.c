@@ -65,7 +65,7 @@ static bool sync_all(struct store_outbox *o)
 
 		poll(&pfd, 1, 100);
 		store_outbox_process(o, &durable);
-		if (durable >= store_outbox_logical(o))
+		if (durable >= store_outbox_needed(o))
 			return true;
 	}
 	return false;
@@ -83,6 +83,8 @@ static void test_reopen(void)
 {
 	struct store_outbox *o = NULL, *o2 = NULL;
 	struct seen s = {0};
+	struct store_outbox_stats st;
+	unsigned long long syncs;
 	uint64_t t1, t2, t3, tick;
 	int a, b, c;
 
@@ -92,15 +94,24 @@ static void test_reopen(void)
 	b = add(o, 1, &t2);
 	c = add(o, 2, &t3);
 	ok(a > 0 && b > a && c > b, "ids grow");
-	ok(t1 < t2 && t2 < t3 && t3 == store_outbox_logical(o), "tickets grow");
+	ok(t1 < t2 && t2 < t3 && t3 == store_outbox_needed(o), "tickets grow");
 	is_int(store_outbox_open(&o2, dir, on_entry, &s), EBUSY,
 	       "a second opener is refused");
 	ok(sync_all(o), "one commit, one sync: all durable");
 	ok(store_outbox_attempt(o, (uint64_t)b, 3, &tick) == 0 && tick > t3,
 	   "attempt recorded");
+	ok(sync_all(o), "the attempt synced");
+	store_outbox_stats(o, &st);
+	syncs = st.syncs;
+	ok(syncs >= 1, "syncs are counted");
 	ok(store_outbox_done(o, (uint64_t)a) == 0, "first done");
 	is_int(store_outbox_done(o, (uint64_t)a), ENOENT, "done twice: ENOENT");
-	ok(sync_all(o), "synced again");
+	ok(sync_all(o), "a done alone is durable enough at once");
+	usleep(50 * 1000);
+	store_outbox_process(o, &tick);
+	store_outbox_stats(o, &st);
+	ok(st.syncs == syncs && st.buffered_bytes == 0,
+	   "a done alone is written without a sync (it rides on the next)");
 	o = store_outbox_close(o);
 	ok(store_outbox_open(&o, dir, on_entry, &s) == 0, "reopens");
 	is_int(s.n, 2, "two entries pending after the reopen");
