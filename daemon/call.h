@@ -381,6 +381,13 @@ void call_layer_drain(struct call_layer *cl);
  * unanswered caller) with Reason "SIP;cause=503;text=\"Shutting down\"";
  * their ends arrive as usual. */
 void call_layer_end_all(struct call_layer *cl);
+/* The last step of a drain, some seconds after call_layer_end_all: every
+ * leg whose end the engine has still not reported (a far end that never
+ * answers our CANCEL holds it up to 32 s) is ended here as if that end
+ * had come, local, with ETIMEDOUT: its call gets its final status, final
+ * status callback and calls row, and a <Dial> waiting on it is over.
+ * Returns how many were ended. NULL-safe. */
+size_t call_layer_abandon(struct call_layer *cl);
 /* server_busy_h: calls still up. */
 bool call_layer_busy(void *arg);
 

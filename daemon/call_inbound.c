@@ -222,6 +222,69 @@ void call_layer_end_all(struct call_layer *cl)
 		}
 }
 
+/* Ends the legs of list[0..n) that are still up (see call_layer_abandon);
+ * the list holds a reference to each. */
+static size_t abandon_list(struct call_layer *cl, struct call **list, size_t n)
+{
+	size_t ended = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct call *c = list[i];
+		struct dial_event ev;
+
+		if (c->has_leg && !c->leg_ended && !c->left) {
+			memset(&ev, 0, sizeof(ev));
+			ev.type = DIAL_EV_ENDED;
+			snprintf(ev.leg_id, sizeof(ev.leg_id), "%s", c->sid);
+			ev.outbound = c->dir != CALL_INBOUND;
+			ev.end = DIAL_END_CANCELED;
+			ev.local = true;
+			ev.err = ETIMEDOUT;
+			log_write(LOG_WARNING, "call", c->sid, "the SIP engine did "
+				  "not report the end of the leg after it was "
+				  "hung up: ended without it");
+			if (call_leg_event(cl, &ev))
+				ended++;
+		}
+		call_unref(c);
+	}
+	return ended;
+}
+
+size_t call_layer_abandon(struct call_layer *cl)
+{
+	struct call **parents, **children;
+	size_t np = 0, nc = 0, ended;
+
+	if (!cl || !cl->ncalls)
+		return 0;
+	/* ending a call takes it out of the table: collect first. Calls
+	 * without a parent go first: their end cancels their <Dial>'s
+	 * branches (canceled, as when the caller hangs up), and the
+	 * branches' ends then close the <Dial> (its action, "dial over") */
+	parents = calloc(cl->ncalls, sizeof(*parents));
+	children = calloc(cl->ncalls, sizeof(*children));
+	if (!parents || !children) {
+		free(parents);
+		free(children);
+		return 0;
+	}
+	for (size_t i = 0; i < cl->calls.nb; i++)
+		for (struct smap_node *n = cl->calls.b[i]; n; n = n->next) {
+			struct call *c = (struct call *)n;
+
+			if (c->parent)
+				children[nc++] = call_ref(c);
+			else
+				parents[np++] = call_ref(c);
+		}
+	ended = abandon_list(cl, parents, np);
+	ended += abandon_list(cl, children, nc);
+	free(parents);
+	free(children);
+	return ended;
+}
+
 bool call_layer_busy(void *arg)
 {
 	const struct call_layer *cl = arg;

@@ -55,6 +55,7 @@ struct server {
 	struct timespec stop_deadline;
 	bool stopping;
 	bool ending;		/* past shutdown_timeout: calls being ended */
+	bool abandoned;		/* legs still not ended were given up */
 	bool no_deadline;	/* SIGUSR1: drain until the last call ends */
 	bool stopped;		/* state stopped sent to the registry */
 	struct timespec next_log;	/* the drain's progress lines */
@@ -128,10 +129,22 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 		call_layer_end_all(srv->calls);
 		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
 		srv->stop_deadline.tv_sec += END_GRACE_S;
+	} else if (since(&srv->stop_deadline) >= 0 && !srv->abandoned &&
+		   call_layer_abandon(srv->calls) > 0) {
+		/* legs whose end never came (a far end that does not answer
+		 * our CANCEL keeps the INVITE open for 32 s) were ended in
+		 * the call layer: without it their rows stayed ringing and
+		 * the <Dial>s waiting on them never ended. Their rows and
+		 * final callbacks get END_GRACE_S more to be taken */
+		srv->abandoned = true;
+		log_msg(LOG_WARNING, "daemon", "legs still not ended %d s "
+			"after ending the calls: ended without the SIP engine",
+			END_GRACE_S);
+		clock_gettime(CLOCK_MONOTONIC, &srv->stop_deadline);
+		srv->stop_deadline.tv_sec += END_GRACE_S;
 	} else if (since(&srv->stop_deadline) >= 0) {
 		log_msg(LOG_WARNING, "daemon",
-			"work still in flight %d s after ending the calls, exiting",
-			END_GRACE_S);
+			"work still in flight after ending the calls, exiting");
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
