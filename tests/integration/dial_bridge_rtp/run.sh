@@ -69,8 +69,11 @@ printf '# relay ports: A %s, B %s, C %s; peers: A %s, B %s\n' "$PORT_A" "$PORT_B
 python3 "$TOP/tests/lib/rtppeer.py" send "$PA" send.json --to "127.0.0.1:$PORT_A" --rtp $N --rtcp $M --seconds 20 --idle 1.5 >send.log 2>&1 &
 SEND_PID=$!
 dlr_track $SEND_PID
-udp_bound "$PORT_C" && fail "losing fork C's RTP port $PORT_C still bound after it ended"
-udp_bound "$((PORT_C + 1))" && fail "losing fork C's RTCP port still bound after it ended"
+# the caller's pair may be opened after C ended and take C's freed ports: then they are A's
+if [ "$PORT_C" != "$PORT_A" ] && [ "$PORT_C" != "$PORT_B" ]; then
+	udp_bound "$PORT_C" && fail "losing fork C's RTP port $PORT_C still bound after it ended"
+	udp_bound "$((PORT_C + 1))" && fail "losing fork C's RTCP port still bound after it ended"
+fi
 pass "losing fork C: its pair $PORT_C/$((PORT_C + 1)) closed when it ended"
 udp_bound "$PORT_B" && udp_bound "$((PORT_B + 1))" || fail "B's pair $PORT_B not bound"
 pass "winner B: its pair $PORT_B/$((PORT_B + 1)) bound"
