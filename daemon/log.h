@@ -11,6 +11,14 @@ int log_open(int level, const char *path);
 int log_reopen(void);
 void log_close(void);
 void log_set_level(int level);
+
+struct event_base;
+/* From now on, lines below warning logged by this thread wait until the
+ * loop of base has run its current pass's callbacks, and go out in one
+ * write. The thread must run base's loop; log_defer_stop() (same thread,
+ * after the loop) writes what waits. Returns errno on failure. */
+int log_defer_start(struct event_base *base);
+void log_defer_stop(void);
 int log_level(void);
 
 /* Registers a string that must never appear in a log line (auth token,

@@ -397,7 +397,10 @@ int server_run(const struct config *cfg)
 	log_msg(LOG_NOTICE, "daemon",
 		"dialerd %s listening: http=%s instance=%s database=%s",
 		PACKAGE_VERSION, where, cfg->instance, db_state_name(srv.db));
+	if (log_defer_start(srv.base))
+		log_msg(LOG_WARNING, "daemon", "log lines are written one by one");
 	event_base_loop(srv.base, EVLOOP_NO_EXIT_ON_EMPTY);
+	log_defer_stop();
 	e = registry_fatal(srv.reg);
 	teardown(&srv);
 	log_msg(LOG_NOTICE, "daemon", e ? "not started" : "stopped");

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "daemon/log.h"
 #include "tests/tap.h"
 
@@ -134,6 +136,34 @@ int main(void)
 		   "the start of a secret cut at the format buffer's end is not shown");
 		ok(strstr(text, "Pw0000000000") == NULL,
 		   "a URL password cut before its '@' is not shown");
+	}
+
+	/* the loop thread's info lines wait for the end of the loop's pass;
+	 * a warning goes out at once, after them */
+	{
+		struct event_base *base = event_base_new();
+
+		is_int(log_defer_start(base), 0, "deferred lines start");
+		log_msg(LOG_INFO, "call", "deferred one");
+		log_msg(LOG_NOTICE, "call", "deferred two");
+		ok(strstr(slurp(), "deferred one") == NULL,
+		   "an info line waits while the pass runs");
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		text = slurp();
+		ok(strstr(text, "deferred one") && strstr(text, "deferred two") &&
+		   strstr(text, "deferred one") < strstr(text, "deferred two"),
+		   "the end of the pass writes them, in order");
+		log_msg(LOG_INFO, "call", "deferred three");
+		log_msg(LOG_WARNING, "call", "urgent four");
+		text = slurp();
+		ok(strstr(text, "deferred three") && strstr(text, "urgent four") &&
+		   strstr(text, "deferred three") < strstr(text, "urgent four"),
+		   "a warning writes what waits and itself at once");
+		log_msg(LOG_INFO, "call", "deferred five");
+		log_defer_stop();
+		ok(strstr(slurp(), "deferred five") != NULL, "stop writes what waits");
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		event_base_free(base);
 	}
 
 	/* SIGHUP after rotation: the old name is moved, reopen creates it anew */
