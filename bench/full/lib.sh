@@ -164,6 +164,24 @@ bf_step() {
 	bf_stop "$UAS_PID" 5
 }
 
+# bf_sys_start FILE PID: count the system calls of each thread of PID until bf_sys_stop (perf
+# stat on the raw_syscalls tracepoint, one "comm-TID,count,..." line a thread in FILE); nothing
+# when perf is missing or may not trace
+bf_sys_start() {
+	BF_SYS_PID=
+	command -v perf >/dev/null 2>&1 || { bf_log "perf not installed: no system call counts"; return 0; }
+	perf stat --per-thread -x, -e raw_syscalls:sys_enter -p "$2" -o "$1" >/dev/null 2>&1 &
+	BF_SYS_PID=$!
+	dlr_track $BF_SYS_PID
+}
+
+bf_sys_stop() {
+	[ -n "${BF_SYS_PID:-}" ] || return 0
+	kill -INT "$BF_SYS_PID" 2>/dev/null
+	wait "$BF_SYS_PID" 2>/dev/null
+	BF_SYS_PID=
+}
+
 # bf_step_summary NAME RATE SECONDS: the SIPp verdict inputs and the CPU per completed call
 # of a step as key=value lines in $WORK/NAME.step (see report.py step)
 bf_step_summary() {

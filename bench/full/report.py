@@ -7,7 +7,9 @@
         uas_failed, retrans, issue_s (time to offer every call), rate_kept, and
         cpu='{JSON}': CPU ms per completed call of each process tree between the
         step's two bf_cpu_snap files; dialerd's threads as dialerd.main,
-        dialerd.sip (the busiest other thread) and dialerd.other
+        dialerd.sip (the busiest other thread) and dialerd.other; with a
+        NAME.sys file (perf stat --per-thread -x, of raw_syscalls:sys_enter),
+        sysc='{JSON}': system calls per completed call of the same threads
   drills --records FILE --out JSON
         bench/drills' results file and table
   final --records FILE --out JSON [--quick]
@@ -36,6 +38,37 @@ def read_snap(path):
     return snap
 
 
+def thread_roles(a, b):
+    """dialerd's thread IDs as main, sip (the busiest other thread by CPU) and the rest"""
+    if not b["threads"]:
+        return None, None
+    pid = str(int(b["dialerd.pid"]))
+    d = {t: v - a["threads"].get(t, 0) for t, v in b["threads"].items() if t != pid}
+    return pid, (max(d, key=d.get) if d else None)
+
+
+def syscalls(path, a, b, calls):
+    """system calls per call of dialerd's threads from a perf stat --per-thread -x, file"""
+    pid, sip = thread_roles(read_snap(a), read_snap(b))
+    if not pid or calls <= 0:
+        return {}
+    out = {"dialerd.main": 0, "dialerd.sip": 0, "dialerd.other": 0}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        f = line.split(",")
+        if len(f) < 4 or "sys_enter" not in f[3] or not f[1].isdigit():
+            continue
+        tid = f[0].rsplit("-", 1)[-1]
+        role = "main" if tid == pid else "sip" if tid == sip else "other"
+        out["dialerd." + role] += int(f[1])
+    out = {k: round(v / calls, 1) for k, v in out.items()}
+    out["dialerd"] = round(sum(out.values()), 1)
+    return out
+
+
 def cpu_diff(a, b, calls):
     """CPU ms per call of each label between two bf_cpu_snap files"""
     a, b = read_snap(a), read_snap(b)
@@ -47,10 +80,9 @@ def cpu_diff(a, b, calls):
             continue
         out[k] = round((v - a.get(k, 0)) * 1000.0 / HZ / calls, 4)
     if b["threads"]:
-        pid = str(int(b["dialerd.pid"]))
+        pid, sip = thread_roles(a, b)
         d = {t: v - a["threads"].get(t, 0) for t, v in b["threads"].items()}
         main = d.pop(pid, 0)
-        sip = max(d, key=d.get) if d else None
         out["dialerd.main"] = round(main * 1000.0 / HZ / calls, 4)
         out["dialerd.sip"] = round((d.pop(sip) if sip else 0) * 1000.0 / HZ / calls, 4)
         out["dialerd.other"] = round(sum(d.values()) * 1000.0 / HZ / calls, 4)
@@ -114,8 +146,12 @@ def cmd_step(o):
     }
     for k, v in res.items():
         print("%s=%s" % (k, v))
-    cpu = cpu_diff(os.path.join(w, n + ".cpu0"), os.path.join(w, n + ".cpu1"), ok)
+    c0, c1 = os.path.join(w, n + ".cpu0"), os.path.join(w, n + ".cpu1")
+    cpu = cpu_diff(c0, c1, ok)
     print("cpu='%s'" % json.dumps(cpu, separators=(",", ":")))
+    sysf = os.path.join(w, n + ".sys")
+    sysc = syscalls(sysf, c0, c1, ok) if os.path.exists(sysf) else {}
+    print("sysc='%s'" % (json.dumps(sysc, separators=(",", ":")) if sysc else ""))
 
 
 def parse_val(v):
@@ -165,6 +201,7 @@ def cmd_final(o):
                     "load": rep.get("load"), "failed_at_best": rep.get("failed")}
         if key == "dialerd":
             res[key]["postgres_writes_per_call"] = rep.get("pg")
+            res[key]["syscalls_per_call"] = rep.get("syscalls") or None
         if key == "kamailio_acc":
             res[key]["children"] = rep.get("children")
             res[key]["by_children"] = {}
