@@ -339,7 +339,14 @@ static void cmd_run(struct dial *d, struct cmd *c)
 			dial_in_answer(leg, c);
 		break;
 	case CMD_REJECT:
-		if (!leg->outbound)
+		/* the daemon rejects by its own view of the leg, which lags:
+		   a fetch that failed while the ACK's event was on its way
+		   rejects a leg that is up, and that leg gets a BYE */
+		if (leg->outbound)
+			break;
+		if (leg->state == LEG_UP)
+			dial_out_hangup(leg, &c->reason);
+		else
 			dial_in_reject(leg, c->code, &c->reason);
 		break;
 	default:

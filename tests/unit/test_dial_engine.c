@@ -110,6 +110,45 @@ static void test_call(struct dial *a, struct dial *b)
 	dial_event_free(ev);
 }
 
+/* a reject that reaches an answered inbound leg (the daemon saw the failure
+ * before the ACK's event) ends it with a BYE instead of leaving it up */
+static void test_reject_up(struct dial *a, struct dial *b)
+{
+	struct dial_leg_params p;
+	struct dial_event *ev;
+	char uri[64], in_id[DIAL_ID_MAX] = "";
+	struct dial_reason why = {true, "SIP", 500, "Server Internal Error"};
+
+	snprintf(uri, sizeof(uri), "sip:b@127.0.0.1:%u", dial_listen_port(b));
+	memset(&p, 0, sizeof(p));
+	p.id = "CAtest2";
+	p.uri = uri;
+	p.call_sid = "CAtest2";
+	p.account_sid = "ACtest";
+	is_int(dial_leg_start(a, &p), 0, "second leg started");
+	ev = dial_test_wait_ev(b, DIAL_EV_INBOUND, NULL, 5000, NULL, NULL);
+	if (!ok(ev != NULL, "B saw the second INVITE"))
+		return;
+	snprintf(in_id, sizeof(in_id), "%s", ev->leg_id);
+	dial_event_free(ev);
+	is_int(dial_inbound_answer(b, in_id, NULL), 0, "B answers it");
+	ev = dial_test_wait_ev(b, DIAL_EV_ANSWERED, in_id, 5000, NULL, NULL);
+	ok(ev != NULL, "B saw the ACK");
+	dial_event_free(ev);
+	is_int(dial_inbound_reject(b, in_id, 500, &why), 0,
+	       "B rejects the answered leg");
+	ev = dial_test_wait_ev(b, DIAL_EV_ENDED, in_id, 5000, NULL, NULL);
+	ok(ev && ev->end == DIAL_END_COMPLETED && ev->local,
+	   "B: ended, completed by us");
+	dial_event_free(ev);
+	ev = dial_test_wait_ev(a, DIAL_EV_ENDED, "CAtest2", 5000, NULL, NULL);
+	ok(ev && ev->end == DIAL_END_COMPLETED && !ev->local,
+	   "A got B's BYE");
+	ok(ev && ev->reason.present && ev->reason.cause == 500,
+	   "with the reject's Reason");
+	dial_event_free(ev);
+}
+
 static void test_shed(struct dial *a, struct dial *b)
 {
 	struct dial_leg_params p;
@@ -275,6 +314,9 @@ int main(void)
 	}
 	test_args(a);
 	test_call(a, b);
+	drain(a);
+	drain(b);
+	test_reject_up(a, b);
 	drain(a);
 	drain(b);
 	test_shed(a, b);
