@@ -2,7 +2,7 @@
 # Sourced by scripts/run and scripts/test. Debian's archive (and npm, for the
 # helper-library tests) are the only registries used.
 
-DEPS_BUILD="build-essential autoconf automake libtool pkg-config libre-dev libevent-dev libcurl4-openssl-dev libssl-dev libxml2-dev libpq-dev"
+DEPS_BUILD="build-essential autoconf automake libtool pkg-config libre-dev libevent-dev libcurl4-openssl-dev libssl-dev libxml2-dev libpq-dev libgoogle-perftools-dev"
 DEPS_RUN="postgresql-15 postgresql-client-15 curl ca-certificates util-linux procps"
 DEPS_TEST="sip-tester valgrind python3 libxml2-utils socat openssl clang libclang-rt-14-dev iproute2 wrk kamailio"
 # kamailio: the dispatcher in front of several instances (tests/lib/cluster.sh; dispatcher,
