@@ -231,6 +231,11 @@ struct list *tmrl_get(void);  /* libre-internal, not in re_tmr.h: empty */
  * linked along with tmr_heap.c through this anchor */
 extern const char dial_rand_pool_anchor;
 
+/* udp_local.c: defines libre's udp_local_get(), answered from a per-thread
+ * cache (one getsockname per socket, not per message traced); linked along
+ * with tmr_heap.c through this anchor */
+extern const char dial_udp_local_anchor;
+
 /* tls.c: dial_tls_alloc() -> sip_transp_add(..., dial_tls_ctx(dt)); client
  * connections then verify CA chain and host name (see tls.h) */
 #include "dial/tls.h"

@@ -62,10 +62,13 @@ struct theap {
 
 static _Thread_local struct theap heap;
 
-/* link anchor: the other libre override, rand_pool.c, comes into every
- * program with the timers (the engine references this file) */
+/* link anchors: the other libre overrides, rand_pool.c and udp_local.c,
+ * come into every program with the timers (the engine references this
+ * file) */
 __attribute__((used))
 static const char *const rand_pool_link = &dial_rand_pool_anchor;
+__attribute__((used))
+static const char *const udp_local_link = &dial_udp_local_anchor;
 
 /*
  * A/B switch for measurements only (bench/dial): with
