@@ -30,8 +30,9 @@ int dial_bridge_open(struct leg *leg)
 		return 0;
 	/* bound on the listen address (always local), while the SDP may
 	   advertise media_addr (e.g. a public address in front of a NAT) */
-	err = dial_media_alloc(&leg->media, &d->laddr, d->conf.rtp_port_min,
-			       d->conf.rtp_port_max);
+	err = dial_media_alloc_pooled(&leg->media, d->rtp_pool, &d->laddr,
+				      d->conf.rtp_port_min,
+				      d->conf.rtp_port_max);
 	if (err) {
 		dial_log(LOG_WARNING, "leg=%s: relay sockets from %u-%u on "
 			 "%j: %s", leg->id, d->conf.rtp_port_min,

@@ -87,6 +87,7 @@ struct dial {
 	struct dial_tls *dtls;
 	struct dial_load *load;
 	struct dial_conns *conns;	/* accepted TCP/TLS caps */
+	struct dial_media_pool *rtp_pool;	/* idle relay pairs (media.c) */
 	struct hash *ht_id;	/* leg id -> struct leg */
 	struct hash *ht_cid;	/* Call-ID -> struct cid */
 	struct hash *ht_grp;	/* fork group -> struct group */

@@ -1,6 +1,7 @@
-/* media.c: per-leg RTP/RTCP media endpoints (socket pairs at random from a port range, latching checked against the SDP and expiring, counters) and the bridge that relays between two of them with recvmmsg/sendmmsg */
+/* media.c: per-leg RTP/RTCP media endpoints (socket pairs at random from a port range, or from a pool of idle ones; latching checked against the SDP and expiring, counters) and the bridge that relays between two of them with recvmmsg/sendmmsg */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -32,8 +33,28 @@ enum {
 			     thousands of bind()s for every new leg */
 };
 
+/*
+ * Why a pool: opening a pair is socket, bind and getsockname twice, then
+ * an epoll_ctl add for each socket; closing it is two epoll_ctl deletes
+ * and two closes: 24 system calls per bridged call (two legs), a third of
+ * the ~70 the SIP thread made per call (perf, 300 calls/s), on a thread
+ * that spent about half its time in the kernel. An
+ * ended endpoint's pair therefore stays open, bound and registered with
+ * libre (fd_listen) in its engine's pool, and the next endpoint on the
+ * same address and port range takes it back (picked at random among the
+ * idle ones, like a fresh port). The sockets (struct pair) outlive the
+ * endpoint (struct dial_media) that used them: libre's handler argument
+ * is the pair's msock, whose owner pointer (m) is switched in memory, so
+ * that taking a pair or giving it back costs no fd_listen (in libre 1.1.0
+ * a second fd_listen on a registered descriptor is an epoll_ctl ADD that
+ * fails with EEXIST and then a MOD: two system calls for nothing).
+ */
+
+struct pair;
+
 struct msock {
-	struct dial_media *m;
+	struct dial_media *m;    /* NULL while the pair is idle (pooled) */
+	struct pair *p;
 	int fd;
 	bool rtcp;
 	struct sa local;
@@ -44,8 +65,22 @@ struct msock {
 	bool strict;             /* latch only the SDP's IP address */
 };
 
-struct dial_media {
+/* an RTP socket and the RTCP one; an endpoint's, or idle in a pool */
+struct pair {
 	struct msock s[2];       /* [0]: RTP, [1]: RTCP */
+	struct dial_media_pool *pool;   /* while idle: the pool holding it */
+};
+
+struct dial_media_pool {
+	struct pair **v;         /* idle pairs, in no order */
+	uint32_t n, max;
+	struct dial_media_pool_stats st;
+};
+
+struct dial_media {
+	struct msock *s;         /* its pair's sockets: s[0] RTP, s[1] RTCP */
+	struct pair *p;
+	struct dial_media_pool *pool;   /* where p goes back, or NULL */
 	struct dial_media *other;    /* bridged endpoint, or NULL */
 	void *owner;                 /* the caller's (a leg) */
 	uint32_t idle_ms;            /* a latch unrefreshed this long ends */
@@ -132,17 +167,53 @@ static bool source_ok(struct msock *s, const struct sa *src, uint64_t now)
 }
 
 
+/* Reads and drops what waits on a socket: one batch, or with all until
+ * the queue is empty (EAGAIN, or a short batch). The datagrams read. */
+static uint64_t drain(int fd, bool all)
+{
+	uint64_t got = 0;
+	int n, i;
+
+	if (!bt.init)
+		batch_init();
+
+	do {
+		for (i = 0; i < BATCH; i++)
+			bt.rx[i].msg_hdr.msg_namelen = sizeof(bt.src[i].u);
+		n = recvmmsg(fd, bt.rx, BATCH, MSG_DONTWAIT, NULL);
+		if (n > 0)
+			got += (uint64_t)n;
+	} while (all && n == BATCH);
+
+	return got;
+}
+
+
 static void recv_h(int flags, void *arg)
 {
 	struct msock *s = arg;
 	struct dial_media *m = s->m;
-	struct dial_media_stats *st = &m->st;
-	struct msock *o = m->other ? &m->other->s[s->rtcp] : NULL;
+	struct dial_media_stats *st;
+	struct msock *o;
 	uint64_t bytes[BATCH];
 	uint64_t okp = 0, okb = 0, now;
 	int n, k = 0, sent, i;
 
 	(void)flags;
+
+	if (!m) {
+		/* idle in a pool: a late packet of the last call, or a
+		   stranger's; one batch per wake-up (libre's poll is level
+		   triggered: it calls again while more waits) */
+		uint64_t got = drain(s->fd, false);
+
+		if (s->p->pool)
+			s->p->pool->st.drained += got;
+		return;
+	}
+
+	st = &m->st;
+	o = m->other ? &m->other->s[s->rtcp] : NULL;
 
 	if (!bt.init)
 		batch_init();
@@ -253,12 +324,24 @@ static int sock_open(struct msock *s, const struct sa *ip, uint16_t port)
 		return err;
 	}
 
-	/* the kernel's view of the bound address: fully initialised (IPv6
-	 * flowinfo and scope id included) and with the port it gave */
-	memset(&s->local, 0, sizeof(s->local));
-	s->local.len = sizeof(s->local.u);
-	if (getsockname(fd, &s->local.u.sa, &s->local.len) < 0)
+	/*
+	 * With the port given (always, from the range), the kernel's view of
+	 * the bound address is what we bound: sa_clean() built it from zeros
+	 * (sa_init), so IPv4 padding, IPv6 flowinfo and scope id are 0, and
+	 * getsockname would report the same bytes: a scope id comes back only
+	 * for a link-local address, which binds only with one, and sa_clean
+	 * never passes one (such a bind fails above). Only port 0 (the kernel
+	 * picks) needs to ask: one system call less per socket.
+	 */
+	if (port) {
 		s->local = a;
+	}
+	else {
+		memset(&s->local, 0, sizeof(s->local));
+		s->local.len = sizeof(s->local.u);
+		if (getsockname(fd, &s->local.u.sa, &s->local.len) < 0)
+			s->local = a;
+	}
 	s->fd = fd;
 
 	return 0;
@@ -302,7 +385,7 @@ static int pair_try(struct msock *pair, const struct sa *ip, uint16_t p)
  * exhausted). Ports in use fail bind() (no SO_REUSEADDR),
  * so a pair in use is never shared.
  */
-static int pair_open(struct msock *pair, const struct sa *ip,
+static int pair_bind(struct msock *pair, const struct sa *ip,
 		     uint16_t lo, uint16_t hi)
 {
 	uint32_t n = (uint32_t)(hi - 1 - lo) / 2 + 1;   /* pairs in range */
@@ -326,22 +409,258 @@ static int pair_open(struct msock *pair, const struct sa *ip,
 }
 
 
+static void pair_destructor(void *arg)
+{
+	struct pair *p = arg;
+
+	sock_close(&p->s[0]);
+	sock_close(&p->s[1]);
+}
+
+
+/* A new pair: bound at random in [lo, hi] (lo even) and listened to. */
+static int pair_open(struct pair **pp, const struct sa *ip, uint16_t lo,
+		     uint16_t hi)
+{
+	struct pair *p;
+	int err, k;
+
+	p = mem_zalloc(sizeof(*p), pair_destructor);
+	if (!p)
+		return ENOMEM;
+
+	for (k = 0; k < 2; k++) {
+		p->s[k].p = p;
+		p->s[k].fd = -1;
+		p->s[k].rtcp = k == 1;
+	}
+
+	err = pair_bind(p->s, ip, lo, hi);
+	for (k = 0; k < 2 && !err; k++)
+		err = fd_listen(p->s[k].fd, FD_READ, recv_h, &p->s[k]);
+
+	if (err)
+		mem_deref(p);
+	else
+		*pp = p;
+
+	return err;
+}
+
+
+static bool pair_fits(const struct pair *p, const struct sa *ip,
+		      uint16_t lo, uint16_t hi)
+{
+	uint16_t port = sa_port(&p->s[0].local);
+
+	return port >= lo && port < hi && sa_cmp(&p->s[0].local, ip, SA_ADDR);
+}
+
+
+/* Takes pool->v[i] out (the last one moves into its place). */
+static struct pair *pool_take(struct dial_media_pool *pool, uint32_t i)
+{
+	struct pair *p = pool->v[i];
+
+	pool->v[i] = pool->v[--pool->n];
+	pool->v[pool->n] = NULL;
+	p->pool = NULL;
+
+	return p;
+}
+
+
+/*
+ * An idle pair on ip with its ports in [lo, hi], uniformly at random
+ * among those that fit (the reason ports are random at all holds for
+ * reuse too): random picks among all, the first that fits taken (each
+ * fitting one equally likely); when they all miss (most idle pairs are of
+ * another address or range), the fitting ones counted and one of them
+ * chosen. One engine uses one address and range: the first pick fits.
+ */
+static struct pair *pool_get(struct dial_media_pool *pool,
+			     const struct sa *ip, uint16_t lo, uint16_t hi)
+{
+	uint32_t i, fit = 0, k;
+
+	if (!pool || !pool->n)
+		return NULL;
+
+	for (i = 0; i < RAND_TRIES; i++) {
+		k = rand_u32() % pool->n;
+		if (pair_fits(pool->v[k], ip, lo, hi))
+			return pool_take(pool, k);
+	}
+
+	for (i = 0; i < pool->n; i++)
+		fit += pair_fits(pool->v[i], ip, lo, hi);
+	if (!fit)
+		return NULL;
+
+	k = rand_u32() % fit;
+	for (i = 0; i < pool->n; i++) {
+		if (pair_fits(pool->v[i], ip, lo, hi) && !k--)
+			return pool_take(pool, i);
+	}
+
+	return NULL;
+}
+
+
+/* Closes every idle pair (their descriptors back to the system). */
+static void pool_flush(struct dial_media_pool *pool)
+{
+	while (pool->n) {
+		++pool->st.closed;
+		mem_deref(pool_take(pool, pool->n - 1));
+	}
+}
+
+
+/*
+ * Ends an endpoint's use of its pair: the pair goes idle into the pool,
+ * or is closed when there is no pool or it is full. Nothing of the call
+ * may survive into the next: the endpoint (counters, bridge, owner, idle
+ * time) is freed with it, and the sockets' latch and addresses are reset
+ * here. What still arrives is read and dropped by recv_h, and what is
+ * still queued when the pair is taken again is drained then (pool_reuse).
+ * The kernel keeps no state of the call in the socket either: it was never
+ * connect()ed, and ICMP errors of an unconnected UDP socket are not
+ * queued on it without IP_RECVERR, which is not set.
+ */
+static void pair_release(struct pair *p, struct dial_media_pool *pool)
+{
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		struct msock *s = &p->s[k];
+
+		s->m = NULL;
+		memset(&s->expect, 0, sizeof(s->expect));
+		memset(&s->peer, 0, sizeof(s->peer));
+		s->seen = 0;
+		s->latched = false;
+		s->strict = true;
+	}
+
+	if (!pool || pool->n >= pool->max) {
+		if (pool)
+			++pool->st.closed;
+		mem_deref(p);
+		return;
+	}
+
+	p->pool = pool;
+	pool->v[pool->n++] = p;
+	if (pool->n > pool->st.idle_max)
+		pool->st.idle_max = pool->n;
+}
+
+
 static void media_destructor(void *arg)
 {
 	struct dial_media *m = arg;
 
 	dial_media_unbridge(m);
-	sock_close(&m->s[0]);
-	sock_close(&m->s[1]);
+	if (m->p)
+		pair_release(m->p, m->pool);
+	mem_deref(m->pool);
 }
 
 
-int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
-		     uint16_t port_min, uint16_t port_max)
+static void pool_destructor(void *arg)
+{
+	struct dial_media_pool *pool = arg;
+
+	pool_flush(pool);
+	mem_deref(pool->v);
+}
+
+
+/*
+ * The default bound: DIAL_MEDIA_POOL_MAX pairs, but at most a sixteenth
+ * of the open-file limit in descriptors (2 a pair), so that idle pairs
+ * never hold more than 1/8 of what the process may open: at the common
+ * soft limit of 1,024 that is 64 pairs; the daemon raises its soft limit
+ * to the hard one at start-up (daemon/server.c), and with 4,096 or more
+ * the bound is the full 256.
+ */
+uint32_t dial_media_pool_max_default(void)
+{
+	struct rlimit rl;
+	uint32_t max = DIAL_MEDIA_POOL_MAX;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 16 < max)
+		max = (uint32_t)(rl.rlim_cur / 16);
+
+	return max;
+}
+
+
+int dial_media_pool_alloc(struct dial_media_pool **poolp, uint32_t max)
+{
+	struct dial_media_pool *pool;
+
+	if (!poolp)
+		return EINVAL;
+
+	pool = mem_zalloc(sizeof(*pool), pool_destructor);
+	if (!pool)
+		return ENOMEM;
+
+	pool->max = max;
+	if (max) {
+		pool->v = mem_zalloc(max * sizeof(*pool->v), NULL);
+		if (!pool->v) {
+			mem_deref(pool);
+			return ENOMEM;
+		}
+	}
+
+	*poolp = pool;
+
+	return 0;
+}
+
+
+void dial_media_pool_stats_get(const struct dial_media_pool *pool,
+			       struct dial_media_pool_stats *st)
+{
+	if (!st)
+		return;
+
+	if (!pool) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+
+	*st = pool->st;
+	st->idle = pool->n;
+	st->max = pool->max;
+}
+
+
+/* A pair taken from the pool: whatever reached it after its last
+ * wake-up (the loop has not read it yet) is the last call's or a
+ * stranger's: read and dropped before the new endpoint can see it, one
+ * recvmmsg per socket (EAGAIN, the usual case) */
+static void pool_reuse(struct dial_media_pool *pool, struct pair *p)
+{
+	pool->st.drained += drain(p->s[0].fd, true);
+	pool->st.drained += drain(p->s[1].fd, true);
+	++pool->st.reused;
+}
+
+
+int dial_media_alloc_pooled(struct dial_media **mp,
+			    struct dial_media_pool *pool, const struct sa *ip,
+			    uint16_t port_min, uint16_t port_max)
 {
 	struct dial_media *m;
+	struct pair *p;
 	uint16_t lo, hi;
-	int err, k;
+	int err = 0, k;
 
 	if (!mp || !ip || !sa_isset(ip, SA_ADDR))
 		return EINVAL;
@@ -355,28 +674,46 @@ int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
 	if (!m)
 		return ENOMEM;
 
-	for (k = 0; k < 2; k++) {
-		m->s[k].m = m;
-		m->s[k].fd = -1;
-		m->s[k].rtcp = k == 1;
-		m->s[k].strict = true;
+	p = pool_get(pool, ip, lo, hi);
+	if (p) {
+		pool_reuse(pool, p);
 	}
-	m->idle_ms = DIAL_MEDIA_LATCH_IDLE_MS;
-
-	err = pair_open(m->s, ip, lo, hi);
-	for (k = 0; k < 2 && !err; k++)
-		err = fd_listen(m->s[k].fd, FD_READ, recv_h, &m->s[k]);
-
+	else {
+		err = pair_open(&p, ip, lo, hi);
+		if ((err == EMFILE || err == ENFILE) && pool && pool->n) {
+			/* idle pairs of another address or range hold the
+			   descriptors a live call needs */
+			pool_flush(pool);
+			err = pair_open(&p, ip, lo, hi);
+		}
+		if (!err && pool)
+			++pool->st.opened;
+	}
 	if (err) {
 		mem_deref(m);
 		return err;
 	}
 
+	m->p = p;
+	m->s = p->s;
+	m->pool = mem_ref(pool);
+	for (k = 0; k < 2; k++) {
+		p->s[k].m = m;
+		p->s[k].strict = true;
+	}
+	m->idle_ms = DIAL_MEDIA_LATCH_IDLE_MS;
 	m->st.relayed = true;
 	m->st.local_port = sa_port(&m->s[0].local);
 	*mp = m;
 
 	return 0;
+}
+
+
+int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
+		     uint16_t port_min, uint16_t port_max)
+{
+	return dial_media_alloc_pooled(mp, NULL, ip, port_min, port_max);
 }
 
 

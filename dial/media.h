@@ -34,12 +34,46 @@
  * forwarded (foreign source, oversize, not bridged, no address on the
  * other side yet, send error).
  *
+ * A pool (struct dial_media_pool, one per engine) keeps the pairs of
+ * ended endpoints open, bound and listened to, up to a bound; a new
+ * endpoint on the same address whose range holds an idle pair's ports
+ * takes one of those at random instead of opening a pair: no system call
+ * but one recvmmsg per socket that drops what reached it while idle.
+ * While idle, whatever arrives is read and dropped (counted as drained):
+ * nothing of one call reaches the next.
+ *
  * All functions: the thread whose libre loop runs the endpoints (the SIP
- * thread). mem_deref closes the sockets and ends the bridge.
+ * thread). mem_deref of an endpoint ends the bridge and gives its pair to
+ * its pool, or closes it (no pool, pool full); mem_deref of the pool
+ * closes every idle pair (each endpoint holds a reference to its pool, so
+ * the last one's end frees it).
  */
 
 struct sa;
 struct dial_media;
+struct dial_media_pool;
+
+/* The pool's bound unless the open-file limit is lower (see
+ * dial_media_pool_max_default): idle pairs, 2 descriptors each. */
+#define DIAL_MEDIA_POOL_MAX 256
+
+struct dial_media_pool_stats {
+	uint32_t idle;        /* pairs idle now */
+	uint32_t max;         /* the bound */
+	uint32_t idle_max;    /* the most idle at once */
+	uint64_t opened;      /* pairs opened for endpoints of this pool */
+	uint64_t reused;      /* pairs taken from it */
+	uint64_t closed;      /* ended pairs closed (pool full), or flushed */
+	uint64_t drained;     /* datagrams read and dropped while idle */
+};
+
+/* An empty pool holding at most max idle pairs (0: none, every pair is
+ * closed at its endpoint's end). EINVAL, ENOMEM. */
+int dial_media_pool_alloc(struct dial_media_pool **poolp, uint32_t max);
+/* DIAL_MEDIA_POOL_MAX, or 1/16 of RLIMIT_NOFILE's soft limit if lower. */
+uint32_t dial_media_pool_max_default(void);
+void dial_media_pool_stats_get(const struct dial_media_pool *pool,
+			       struct dial_media_pool_stats *st);
 
 /* A latch unrefreshed this long ends: RTP flows every 20-30 ms and RTCP
  * every 5 s, so only a far end that stopped (hold, gone) reaches it. */
@@ -48,9 +82,16 @@ struct dial_media;
 /* Takes a socket pair on ip (its port is ignored) at random from the even
  * ports in [port_min, port_max] (and the next); strict, nothing latched
  * until dial_media_remote_set(). EINVAL (bad range, ip unset), EADDRINUSE
- * (range exhausted), EMFILE, ENOMEM. */
+ * (range exhausted), EMFILE, ENOMEM. Without a pool: the pair closes with
+ * the endpoint. */
 int dial_media_alloc(struct dial_media **mp, const struct sa *ip,
 		     uint16_t port_min, uint16_t port_max);
+/* The same with a pool (NULL: none): an idle pair of it at random among
+ * those that fit (ip's address, ports in the range), else a new pair; the
+ * endpoint keeps a reference to the pool and gives its pair back. */
+int dial_media_alloc_pooled(struct dial_media **mp,
+			    struct dial_media_pool *pool, const struct sa *ip,
+			    uint16_t port_min, uint16_t port_max);
 
 /* The local RTP address (RTCP is port + 1), for the leg's SDP. */
 const struct sa *dial_media_local(const struct dial_media *m);

@@ -188,6 +188,12 @@ int dial_stack_build(struct dial *d)
 	err = fd_setsize(FD_SETSIZE_SIP);
 	if (err)
 		return err;
+	/* ended legs' relay pairs, kept open for the next legs (media.c):
+	   bounded by the open-file limit as well */
+	err = dial_media_pool_alloc(&d->rtp_pool,
+				    dial_media_pool_max_default());
+	if (err)
+		return err;
 	err = dns_srv_get(domain, sizeof(domain), srvv, &srvc);
 	if (err || !srvc) {
 		sa_set_str(&srvv[0], "127.0.0.1", 53);
@@ -244,6 +250,9 @@ void dial_stack_free(struct dial *d, bool exited)
 	tmr_cancel(&d->quit_tmr);
 	d->load = mem_deref(d->load);
 	dial_leg_sweep(d, true);
+	/* every leg's media is gone: the idle pairs close now, while the
+	   thread's libre loop (its epoll descriptor) still exists */
+	d->rtp_pool = mem_deref(d->rtp_pool);
 	d->stash = dial_event_free(d->stash);
 	d->lsnr_req = mem_deref(d->lsnr_req);
 	d->lsnr_resp = mem_deref(d->lsnr_resp);

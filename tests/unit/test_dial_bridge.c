@@ -1,4 +1,4 @@
-/* test_dial_bridge.c: two engines on loopback: relayed legs, dial_bridge/dial_unbridge, media counters in ENDED */
+/* test_dial_bridge.c: two engines on loopback: relayed legs, dial_bridge/dial_unbridge, media counters in ENDED, ended legs' pairs reused */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,9 +16,9 @@ enum { RTP = 172 };
 
 /* what the test needs from the events of both engines */
 struct seen {
-	uint16_t port_x, port_y;	/* e1's SDP ports of legs X, Y */
-	char in_x[DIAL_ID_MAX], in_y[DIAL_ID_MAX];	/* e2's leg ids */
-	bool up_x, up_y;	/* e1's ANSWERED of X, Y */
+	uint16_t port_x, port_y, port_w;	/* e1's SDP ports of X, Y, W */
+	char in_x[DIAL_ID_MAX], in_y[DIAL_ID_MAX], in_w[DIAL_ID_MAX];
+	bool up_x, up_y, up_w;	/* e1's ANSWERED of X, Y, W */
 };
 
 /* notes what struct seen wants from every event of both engines */
@@ -33,17 +33,23 @@ static void note_h(const struct dial_event *ev, void *arg)
 			s->port_x = ev->sdp.port;
 		if (!strcmp(ev->leg_id, "CAY"))
 			s->port_y = ev->sdp.port;
+		if (!strcmp(ev->leg_id, "CAW"))
+			s->port_w = ev->sdp.port;
 	}
 	if (ev->type == DIAL_EV_INBOUND && ev->ruri) {
 		if (!strncmp(ev->ruri, "sip:x@", 6))
 			snprintf(s->in_x, sizeof(s->in_x), "%s", ev->leg_id);
 		if (!strncmp(ev->ruri, "sip:y@", 6))
 			snprintf(s->in_y, sizeof(s->in_y), "%s", ev->leg_id);
+		if (!strncmp(ev->ruri, "sip:w@", 6))
+			snprintf(s->in_w, sizeof(s->in_w), "%s", ev->leg_id);
 	}
 	if (ev->type == DIAL_EV_ANSWERED && !strcmp(ev->leg_id, "CAX"))
 		s->up_x = true;
 	if (ev->type == DIAL_EV_ANSWERED && !strcmp(ev->leg_id, "CAY"))
 		s->up_y = true;
+	if (ev->type == DIAL_EV_ANSWERED && !strcmp(ev->leg_id, "CAW"))
+		s->up_w = true;
 }
 
 /* Waits up to ms for an event of that type and leg on d, noting what
@@ -266,8 +272,13 @@ int main(void)
 	/* X is gone: Y's far end now talks to nobody */
 	send_n(fy, s.port_y, 4);
 	(void)recv_n(fx, 200);
-	ok(port_free(s.port_x) && port_free((uint16_t)(s.port_x + 1)),
-	   "X's pair closed when X ended");
+	/* X's pair stays bound, idle in e1's pool for the next leg: what
+	   reaches it is dropped, nothing is relayed */
+	ok(!port_free(s.port_x) && !port_free((uint16_t)(s.port_x + 1)),
+	   "X's pair kept (idle) when X ended");
+	send_n(fx, s.port_x, 5);
+	is_int(recv_n(fy, 200), 0, "X's old port relays nothing to Y's far "
+	       "end");
 	(void)dial_leg_hangup(e1, "CAY", NULL);
 	ev = wait_ev(e1, &s, DIAL_EV_ENDED, "CAY", 5000);
 	ok(ev && ev->media.relayed, "Y ENDED: relayed");
@@ -278,9 +289,42 @@ int main(void)
 		is_str(ev->bridged, "", "Y's bridge ended with X");
 	}
 	dial_event_free(ev);
-	ok(port_free(s.port_y), "Y's pair closed");
+	ok(!port_free(s.port_y), "Y's pair kept (idle)");
 	ok(dial_bridge(e1, "CAX", "CAY") == 0, "bridge of ended legs queued");
 	check_bridged(e1, &s, "CAX", ENOENT, "ended legs");
+
+	/* a new relayed leg W takes one of the two idle pairs; the stale
+	   packets its far end's address sends to both before W starts (the
+	   old calls' peers) reach neither W's counters nor its latch */
+	send_n(fx, s.port_x, 7);
+	send_n(fy, s.port_y, 7);
+	p.relay = true;
+	p.id = "CAW";
+	snprintf(uri, sizeof(uri), "sip:w@127.0.0.1:%u", dial_listen_port(e2));
+	ok(dial_leg_start(e1, &p) == 0, "leg W (relay) started");
+	for (uint64_t end = dial_test_now_ms() + 5000;
+	     !s.in_w[0] && dial_test_now_ms() < end;)
+		dial_event_free(wait_ev(e2, &s, DIAL_EV_ENDED, "-", 50));
+	if (s.in_w[0])
+		answer(e2, s.in_w, phx);
+	for (uint64_t end = dial_test_now_ms() + 5000;
+	     !s.up_w && dial_test_now_ms() < end;)
+		dial_event_free(wait_ev(e1, &s, DIAL_EV_ENDED, "-", 50));
+	ok(s.up_w, "W answered");
+	ok(s.port_w == s.port_x || s.port_w == s.port_y, "W reuses an idle "
+	   "pair: port %u (X %u, Y %u)", s.port_w, s.port_x, s.port_y);
+	(void)dial_leg_hangup(e1, "CAW", NULL);
+	ev = wait_ev(e1, &s, DIAL_EV_ENDED, "CAW", 5000);
+	ok(ev && ev->media.relayed && ev->media.local_port == s.port_w &&
+	   !ev->media.latched && !ev->media.rx_rtp_pkts &&
+	   !ev->media.tx_rtp_pkts && !ev->media.dropped && !ev->bridged[0],
+	   "W ENDED: nothing of X's or Y's call (no packet, no latch, no "
+	   "bridge)");
+	dial_event_free(ev);
+	e1 = dial_free(e1);
+	ok(port_free(s.port_x) && port_free((uint16_t)(s.port_x + 1)) &&
+	   port_free(s.port_y) && port_free((uint16_t)(s.port_y + 1)),
+	   "idle pairs closed with engine 1");
  out:
 	e1 = dial_free(e1);
 	e2 = dial_free(e2);

@@ -1,8 +1,9 @@
-/* test_dial_media.c: per-leg media endpoints and bridges (dial/relay.c) on real loopback sockets inside a bounded libre loop */
+/* test_dial_media.c: per-leg media endpoints, bridges and the pool of idle pairs (dial/media.c) on real loopback sockets inside a bounded libre loop */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +101,211 @@ static unsigned recv_n(struct phone *ph, int k, size_t *bytes)
 			*bytes += (size_t)r;
 	}
 	return n;
+}
+
+/* The pool: reuse, stale packets, the bound, the choice at random among
+ * the idle pairs that fit, descriptors under pressure, close at the end. */
+static void test_pool(const struct sa *ip, struct phone *pa,
+		      struct phone *pb)
+{
+	struct dial_media_pool *pool = NULL;
+	struct dial_media *a = NULL, *b = NULL, *v[16] = {NULL};
+	struct dial_media_pool_stats ps;
+	struct dial_media_stats st;
+	struct sa la, ip2;
+	unsigned fds0, i, j;
+	uint16_t port[16];
+
+	fds0 = fd_count();
+	is_int(dial_media_pool_alloc(NULL, 4), EINVAL, "pool: NULL: EINVAL");
+	if (!ok(dial_media_pool_alloc(&pool, 2) == 0, "a pool of 2 pairs"))
+		return;
+	ok(dial_media_pool_max_default() >= 1 &&
+	   dial_media_pool_max_default() <= DIAL_MEDIA_POOL_MAX,
+	   "default bound %u (at most %u)", dial_media_pool_max_default(),
+	   DIAL_MEDIA_POOL_MAX);
+
+	/* reuse: the ended endpoint's pair, the only idle one */
+	if (!ok(dial_media_alloc_pooled(&a, pool, ip, 45000, 45099) == 0,
+		"pooled endpoint"))
+		goto out;
+	la = *dial_media_local(a);
+	(void)dial_media_remote_set(a, &pa->addr, NULL, true);
+	send_n(pa, 0, &la, 3, RTP);      /* latches pa, counts 3 */
+	a = mem_deref(a);
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.idle == 1 && ps.opened == 1 && ps.reused == 0,
+	   "ended: its pair idle in the pool (idle %u)", ps.idle);
+	is_int((int)fd_count(), (int)fds0 + 2, "the idle pair keeps its 2 "
+	       "descriptors");
+
+	/* stale packets: some read while idle (the loop runs), some still
+	   queued when the pair is taken: neither reaches the new call */
+	send_n(pa, 0, &la, 4, RTP);      /* runs the loop: drained idle */
+	send_n(pa, 1, &la, 2, RTCP);
+	dial_media_pool_stats_get(pool, &ps);
+	is_int((int)ps.drained, 6, "6 stale packets read and dropped while "
+	       "idle");
+	{
+		struct sa dst = la;
+		uint8_t buf[RTP];
+
+		/* queued, the loop not run: only the reuse's drain sees them */
+		memset(buf, 0x80, sizeof(buf));
+		for (i = 0; i < 40; i++)
+			(void)sendto(pa->fd[0], buf, sizeof(buf), 0,
+				     &dst.u.sa, dst.len);
+		sa_set_port(&dst, (uint16_t)(sa_port(&la) + 1));
+		(void)sendto(pa->fd[1], buf, RTCP, 0, &dst.u.sa, dst.len);
+	}
+	if (!ok(dial_media_alloc_pooled(&a, pool, ip, 45000, 45099) == 0 &&
+		dial_media_alloc_pooled(&b, pool, ip, 45000, 45099) == 0,
+		"two endpoints: one reused, one new"))
+		goto out;
+	is_int(sa_port(dial_media_local(a)), sa_port(&la), "the first takes "
+	       "the idle pair (port %u)", sa_port(&la));
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.reused == 1 && ps.opened == 2 && ps.idle == 0 &&
+	   ps.drained == 6 + 41, "reused 1, opened 2, 41 queued packets "
+	   "drained on reuse (%llu in all)", (unsigned long long)ps.drained);
+	dial_media_stats_get(a, &st);
+	ok(!st.latched && !st.peer[0] && !st.rx_rtp_pkts && !st.dropped &&
+	   !dial_media_bridged(a) && !dial_media_owner(a) &&
+	   !dial_media_remote_is(a, &pa->addr),
+	   "reused: no latch, peer, counters, bridge, owner or SDP address");
+	/* the new call's far end is pb, on the old one's IP address: strict
+	   latching would have taken the stale packets for pb's had they
+	   been left queued. a is bridged to b, whose far end is pa: what
+	   crosses must be the new call's 2 packets, none of the 41 */
+	(void)recv_n(pa, 0, NULL);
+	(void)dial_media_remote_set(a, &pb->addr, NULL, true);
+	(void)dial_media_remote_set(b, &pa->addr, NULL, false);
+	(void)dial_media_bridge(a, b);
+	send_n(pb, 0, dial_media_local(a), 2, RTP);
+	dial_media_stats_get(a, &st);
+	{
+		char want[64];
+
+		re_snprintf(want, sizeof(want), "%J", &pb->addr);
+		ok(st.latched && !strcmp(st.peer, want) &&
+		   st.rx_rtp_pkts == 2 && !st.dropped,
+		   "the new far end latches: %s, 2 received", st.peer);
+	}
+	is_int(recv_n(pa, 0, NULL), 2, "2 relayed to b's far end, no stale "
+	       "one");
+	a = mem_deref(a);
+	b = mem_deref(b);
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.idle == 2 && ps.closed == 0, "both back: 2 idle");
+	is_int((int)fd_count(), (int)fds0 + 4, "4 descriptors held");
+
+	/* the bound: 5 ended with room for 2: 3 closed at once */
+	for (i = 0; i < 5; i++)
+		if (dial_media_alloc_pooled(&v[i], pool, ip, 45000, 45099))
+			break;
+	ok(i == 5, "5 endpoints");
+	for (i = 0; i < 5; i++)
+		v[i] = mem_deref(v[i]);
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.idle == 2 && ps.idle_max == 2 && ps.closed == 3 &&
+	   ps.max == 2, "bound held: 2 idle, 3 closed");
+	is_int((int)fd_count(), (int)fds0 + 4, "... 4 descriptors");
+	pool = mem_deref(pool);
+	is_int((int)fd_count(), (int)fds0, "pool freed: every descriptor "
+	       "closed");
+
+	/* at random among the idle pairs that fit: 16 ended in order are
+	   not taken back in the reverse (LIFO) or the same order */
+	(void)dial_media_pool_alloc(&pool, 16);
+	for (i = 0; i < 16; i++)
+		if (dial_media_alloc_pooled(&v[i], pool, ip, 45000, 45999))
+			break;
+	ok(i == 16, "16 endpoints");
+	for (i = 0; i < 16; i++) {
+		port[i] = sa_port(dial_media_local(v[i]));
+		v[i] = mem_deref(v[i]);
+	}
+	{
+		unsigned lifo = 0, fifo = 0, found = 0;
+
+		for (i = 0; i < 16; i++) {
+			uint16_t pt;
+
+			if (dial_media_alloc_pooled(&v[i], pool, ip, 45000,
+						    45999))
+				break;
+			pt = sa_port(dial_media_local(v[i]));
+			lifo += pt == port[15 - i];
+			fifo += pt == port[i];
+			for (j = 0; j < 16; j++)
+				found += pt == port[j];
+		}
+		ok(found == 16, "all 16 taken from the pool");
+		ok(lifo < 16 && fifo < 16, "not in LIFO or FIFO order "
+		   "(%u, %u of 16 in place)", lifo, fifo);
+	}
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.reused == 16 && ps.opened == 16, "16 reused");
+	for (i = 0; i < 16; i++)
+		v[i] = mem_deref(v[i]);
+
+	/* what does not fit is not taken: another range, another address */
+	if (!ok(dial_media_alloc_pooled(&a, pool, ip, 46000, 46099) == 0,
+		"another range"))
+		goto out;
+	ok(sa_port(dial_media_local(a)) >= 46000 &&
+	   sa_port(dial_media_local(a)) <= 46098, "a port of that range (%u)",
+	   sa_port(dial_media_local(a)));
+	a = mem_deref(a);
+	sa_set_str(&ip2, "127.0.0.2", 0);
+	if (!ok(dial_media_alloc_pooled(&a, pool, &ip2, 45000, 45999) == 0,
+		"another address"))
+		goto out;
+	ok(sa_cmp(dial_media_local(a), &ip2, SA_ADDR), "bound on 127.0.0.2");
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.reused == 16 && ps.opened == 18, "both opened anew");
+	a = mem_deref(a);
+
+	/* descriptors exhausted: the idle pairs that do not fit are closed
+	   so that the new endpoint can open its pair */
+	{
+		struct rlimit rl0, rl;
+		int lowest = dup(0);
+
+		dial_media_pool_stats_get(pool, &ps);
+		if (lowest >= 0)
+			close(lowest);
+		if (lowest < 0 || getrlimit(RLIMIT_NOFILE, &rl0)) {
+			tap_skip(1, "no descriptor to test with");
+		}
+		else {
+			int err;
+
+			rl = rl0;
+			rl.rlim_cur = (rlim_t)lowest;
+			if (setrlimit(RLIMIT_NOFILE, &rl)) {
+				tap_skip(1, "setrlimit refused");
+			}
+			else {
+				err = dial_media_alloc_pooled(&a, pool, &ip2,
+							      45000, 45999);
+				(void)setrlimit(RLIMIT_NOFILE, &rl0);
+				ok(!err, "EMFILE with %u idle pairs: the new "
+				   "pair opens (%s)", ps.idle, strerror(err));
+				dial_media_pool_stats_get(pool, &ps);
+				ok(ps.idle == 0 && ps.closed == 2 + 16,
+				   "... after the 16 idle ones closed");
+				a = mem_deref(a);
+			}
+		}
+	}
+ out:
+	mem_deref(a);
+	mem_deref(b);
+	for (i = 0; i < 16; i++)
+		mem_deref(v[i]);
+	mem_deref(pool);
+	is_int((int)fd_count(), (int)fds0, "every descriptor closed");
 }
 
 int main(void)
@@ -299,6 +505,8 @@ int main(void)
 	ok(dial_media_alloc(&b, &ip, 43400, 43401) == 0, "its ports are "
 	   "reusable once freed");
 	b = mem_deref(b);
+
+	test_pool(&ip, &pa, &pb);
  out:
 	mem_deref(a);
 	mem_deref(b);
