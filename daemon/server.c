@@ -237,8 +237,9 @@ static void teardown(struct server *srv)
 }
 
 /* Every relayed call holds 4 descriptors (RTP+RTCP per leg) besides its
- * SIP and HTTP ones: the usual soft limit of 1,024 would cap the daemon at
- * ~250 bridged calls, so take the hard limit. */
+ * SIP and HTTP ones, and the SIP engine keeps up to 1/16 of the limit in
+ * idle pairs for reuse: the usual soft limit of 1,024 would cap the daemon
+ * at ~250 bridged calls, so take the hard limit. */
 static void nofile_raise(void)
 {
 	struct rlimit rl;
