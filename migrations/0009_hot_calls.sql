@@ -6,9 +6,9 @@
 -- updates a row without touching its indexes (HOT) only when no indexed
 -- column changed (a column of a partial index's predicate counts) and the
 -- new version fits in the same page. Before this migration almost none
--- were (0.02 of 4.0 per call, measured with bench/run at 300 calls/s), so
+-- were (0.02-0.05 of 4 per call, bench/run at 300 calls/s), so
 -- every update added an entry to each of the 12 indexes of the day's
--- partition:
+-- partition (11 btrees and a BRIN):
 --   * calls_account_live_idx (0004, 0006) was (account_sid, status,
 --     created_at) where status in ('queued', 'initiated', 'ringing',
 --     'in-progress'): status is a key and predicate column, and status is
@@ -28,22 +28,27 @@
 --     engine after its first snapshot: its update that stores it is not
 --     HOT. The writer's upsert sets every column, to the same value for
 --     these: HOT compares the values, so that costs nothing.
---   * fillfactor: a HOT update needs room in the row's page. Partitions
---     are filled by inserts in created_at order, each page to the brim at
---     the default fillfactor 100, so an update of a recent row would move
---     it to another page (and so add index entries anyway). The calls
---     partitions keep 20 % of each page free for the updates of its rows
---     (fillfactor 80: measured against 70 and 90 in docs/call-log.md).
---     PostgreSQL 15 refuses fillfactor on a partitioned table, so
---     call_log_create_partition (0006) sets it on every calls partition it
---     creates, and the existing ones get it here (ALTER TABLE ... SET
---     affects only pages written from now on; no row is moved).
--- Building the index reads every partition of calls once; the old index
--- is dropped first (there is no concurrently on a partitioned table
--- inside a transaction): the lock on calls is held for the build, and
--- the writer journals meanwhile.
+--   * fillfactor: a HOT update needs room in the row's page, and that
+--     room must take every update of the page's rows in one batch: a
+--     version made dead by the batch's own transaction cannot be pruned
+--     before it commits, and rows created together (one page) change
+--     status together (one batch). At the default fillfactor 100 inserts
+--     fill each page to the brim. The calls partitions keep 30 % of each
+--     page for updates (fillfactor 70; 90, 80, 70 and 60 measured in
+--     docs/call-log.md: HOT updates per call 1.0, 1.1, 1.35-1.75 and
+--     1.7-2.2 of the about 2 before the final ones; a lower fillfactor
+--     leaves more of each page empty once the day's calls are over).
+--     PostgreSQL 15 refuses fillfactor on a partitioned
+--     table, so call_log_create_partition (0006) sets it on every calls
+--     partition it creates, and the existing ones get it here (ALTER
+--     TABLE ... SET affects only pages written from now on; no row
+--     moves). The other tables are insert-only and keep 100.
+-- Building the new index reads every partition of calls once (it holds
+-- only the live calls' entries); CREATE INDEX takes a SHARE lock on calls
+-- for the build (CONCURRENTLY cannot run in a migration's transaction, nor
+-- on a partitioned table), during which the writer journals.
 
--- calls partitions: fillfactor 80, the other tables as before
+-- calls partitions: fillfactor 70, the other tables as before
 create or replace function call_log_create_partition(p_table text, p_day date)
 returns text
 language plpgsql as $$
@@ -57,7 +62,7 @@ begin
 		       part, p_table,
 		       (p_day::timestamp at time zone 'UTC'),
 		       ((p_day + 1)::timestamp at time zone 'UTC'),
-		       case when p_table = 'calls' then ' with (fillfactor = 80)'
+		       case when p_table = 'calls' then ' with (fillfactor = 70)'
 			    else '' end);
 	return part;
 end;
@@ -73,7 +78,7 @@ begin
 		 join pg_class p on p.oid = i.inhparent
 		 join pg_namespace n on n.oid = p.relnamespace
 		 where n.nspname = current_schema() and p.relname = 'calls' loop
-		execute format('alter table %I set (fillfactor = 80)', r.relname);
+		execute format('alter table %I set (fillfactor = 70)', r.relname);
 	end loop;
 end;
 $$;

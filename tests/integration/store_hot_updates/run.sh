@@ -1,6 +1,6 @@
 #!/bin/sh
 # store_hot_updates: the updates of a calls row before its final one are HOT (migrations/0009).
-# The calls partitions have fillfactor 80 (the existing ones and those call_log_create_partition
+# The calls partitions have fillfactor 70 (the existing ones and those call_log_create_partition
 # makes; the other tables' partitions keep the default); calls_account_live_idx is (account_sid,
 # created_at) where ended_at is null. Five calls through the daemon (inbound, <Dial><Sip> to a
 # SIPp UAS that rings 200 ms then answers, the caller hangs up after 1 s): 10 rows inserted into
@@ -19,9 +19,9 @@ today=$(date -u +%Y%m%d)
 N=5
 
 # ---- the schema ----
-assert_eq "$(q "select count(*) || ' ' || count(*) filter (where c.reloptions @> array['fillfactor=80'])
+assert_eq "$(q "select count(*) || ' ' || count(*) filter (where c.reloptions @> array['fillfactor=70'])
 	from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent
-	where p.relname = 'calls'")" "8 8" "every calls partition (today and 7 days ahead) has fillfactor 80"
+	where p.relname = 'calls'")" "8 8" "every calls partition (today and 7 days ahead) has fillfactor 70"
 assert_eq "$(q "select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid
 	join pg_class p on p.oid = i.inhparent
 	where p.relname in ('call_events', 'sip_messages', 'sip_headers', 'webhook_requests',
@@ -33,7 +33,7 @@ assert_eq "$(q "select call_log_create_partition('calls', (now() at time zone 'U
 	"calls_p$later call_events_p$later" "call_log_create_partition still names what it made"
 assert_eq "$(q "select coalesce(array_to_string(reloptions, ','), '-') from pg_class
 	where relname in ('calls_p$later', 'call_events_p$later') order by relname")" \
-	"$(printf -- '-\nfillfactor=80')" "a calls partition made later has fillfactor 80, call_events' none"
+	"$(printf -- '-\nfillfactor=70')" "a calls partition made later has fillfactor 70, call_events' none"
 q "drop table calls_p$later, call_events_p$later" >/dev/null
 assert_eq "$(q "select pg_get_indexdef('calls_account_live_idx'::regclass)")" \
 	"CREATE INDEX calls_account_live_idx ON ONLY public.calls USING btree (account_sid, created_at) WHERE (ended_at IS NULL)" \
