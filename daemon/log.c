@@ -97,6 +97,21 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&log_lock);
 }
 
+/* Writes what waits, then hands the deferral to ev and buf (NULL: none),
+ * freeing the ones it had. */
+static void defer_swap(struct event *ev, char *buf)
+{
+	pthread_mutex_lock(&log_lock);
+	put(NULL, 0);
+	if (defer_ev)
+		event_free(defer_ev);
+	free(defer_buf);
+	defer_ev = ev;
+	defer_buf = buf;
+	defer_here = ev != NULL;
+	pthread_mutex_unlock(&log_lock);
+}
+
 int log_defer_start(struct event_base *base)
 {
 	struct event *ev;
@@ -112,29 +127,13 @@ int log_defer_start(struct event_base *base)
 		free(buf);
 		return ENOMEM;
 	}
-	pthread_mutex_lock(&log_lock);
-	put(NULL, 0);
-	if (defer_ev)
-		event_free(defer_ev);
-	free(defer_buf);
-	defer_ev = ev;
-	defer_buf = buf;
-	defer_here = true;
-	pthread_mutex_unlock(&log_lock);
+	defer_swap(ev, buf);
 	return 0;
 }
 
 void log_defer_stop(void)
 {
-	pthread_mutex_lock(&log_lock);
-	put(NULL, 0);
-	if (defer_ev)
-		event_free(defer_ev);
-	free(defer_buf);
-	defer_ev = NULL;
-	defer_buf = NULL;
-	defer_here = false;
-	pthread_mutex_unlock(&log_lock);
+	defer_swap(NULL, NULL);
 }
 
 int log_reopen(void)
