@@ -129,6 +129,15 @@ static const struct {
 	 "SIP message copies dropped because the event queue was full"},
 	{"dialerd_sip_tcp_connections", METRICS_GAUGE,
 	 "accepted SIP TCP/TLS connections open"},
+	{"dialerd_sip_rtp_pairs_idle", METRICS_GAUGE,
+	 "relay RTP/RTCP socket pairs open and idle, kept for the next legs "
+	 "(as of the SIP thread's last sweep)"},
+	{"dialerd_sip_rtp_pairs_total", METRICS_COUNTER,
+	 "relay RTP/RTCP socket pairs given to legs, by how: opened (a new "
+	 "pair bound) or reused (an idle pair taken again)"},
+	{"dialerd_sip_rtp_idle_dropped_total", METRICS_COUNTER,
+	 "datagrams that reached an idle relay pair and were dropped (late "
+	 "media of an ended call, or a stranger's)"},
 	{"dialerd_sip_tcp_closed_total", METRICS_COUNTER,
 	 "accepted SIP TCP/TLS connections closed by us, by reason: limit "
 	 "(sip_max_tcp_conns), source_limit (per address), first_message "
@@ -164,6 +173,9 @@ static const struct {
 	  tcp_src_refused),
 	C("dialerd_sip_tcp_closed_total", "reason=\"first_message\"",
 	  tcp_slow),
+	C("dialerd_sip_rtp_pairs_total", "how=\"opened\"", rtp_pairs_opened),
+	C("dialerd_sip_rtp_pairs_total", "how=\"reused\"", rtp_pairs_reused),
+	C("dialerd_sip_rtp_idle_dropped_total", NULL, rtp_idle_dropped),
 #undef C
 };
 
@@ -182,6 +194,8 @@ static void collect(void *arg)
 	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
 		    (double)st.queue_delay_us / 1e6);
 	metrics_set("dialerd_sip_tcp_connections", NULL, (double)st.tcp_conns);
+	metrics_set("dialerd_sip_rtp_pairs_idle", NULL,
+		    (double)st.rtp_pairs_idle);
 }
 
 int sip_server_start(struct sip_server **sp, struct event_base *base,

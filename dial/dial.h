@@ -390,6 +390,11 @@ struct dial_stats {
 	uint64_t tcp_src_refused;	/* ... max_tcp_conns_per_source */
 	uint64_t tcp_slow;	/* ... closed: no complete first message
 				   within tcp_first_msg_ms */
+	/* relay pairs (as of the SIP thread's last sweep, at most 1 s ago) */
+	uint64_t rtp_pairs_idle;	/* open, idle, kept for the next legs */
+	uint64_t rtp_pairs_opened;	/* pairs opened (none idle fitted) */
+	uint64_t rtp_pairs_reused;	/* pairs an ended leg left, taken again */
+	uint64_t rtp_idle_dropped;	/* datagrams to idle pairs, dropped */
 };
 void dial_stats_get(const struct dial *d, struct dial_stats *st);
 

@@ -178,4 +178,8 @@ void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
 	st->tcp_refused = atomic_load(&m->st_tcp_refused);
 	st->tcp_src_refused = atomic_load(&m->st_tcp_src_refused);
 	st->tcp_slow = atomic_load(&m->st_tcp_slow);
+	st->rtp_pairs_idle = atomic_load(&m->rtp_idle);
+	st->rtp_pairs_opened = atomic_load(&m->rtp_opened);
+	st->rtp_pairs_reused = atomic_load(&m->rtp_reused);
+	st->rtp_idle_dropped = atomic_load(&m->rtp_drained);
 }

@@ -131,6 +131,9 @@ struct dial_ctr {
 		st_tcp_slow;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
 	_Atomic uint64_t tcp_open;	/* accepted TCP/TLS connections open */
+	/* the RTP pair pool's figures, copied by the SIP thread's sweep
+	   (stack.c) once a second: the pool itself is that thread's only */
+	_Atomic uint64_t rtp_idle, rtp_opened, rtp_reused, rtp_drained;
 };
 
 /* Events of one pass of the SIP loop gather in pend (SIP thread only) and

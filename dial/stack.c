@@ -231,11 +231,27 @@ int dial_stack_build(struct dial *d)
 	return mqueue_alloc(&d->mq, dial_cmd_mq_h, d);
 }
 
+/* the pool's figures where dial_stats_get() can read them */
+static void pool_publish(struct dial *d)
+{
+	struct dial_media_pool_stats ps;
+
+	dial_media_pool_stats_get(d->rtp_pool, &ps);
+	atomic_store_explicit(&d->ctr.rtp_idle, ps.idle, memory_order_relaxed);
+	atomic_store_explicit(&d->ctr.rtp_opened, ps.opened,
+			      memory_order_relaxed);
+	atomic_store_explicit(&d->ctr.rtp_reused, ps.reused,
+			      memory_order_relaxed);
+	atomic_store_explicit(&d->ctr.rtp_drained, ps.drained,
+			      memory_order_relaxed);
+}
+
 static void sweep_h(void *arg)
 {
 	struct dial *d = arg;
 
 	dial_leg_sweep(d, false);
+	pool_publish(d);
 	tmr_start(&d->sweep, SWEEP_MS, sweep_h, d);
 }
 

@@ -2,7 +2,8 @@
 # call_bridge_rtp: the media of a <Dial> crosses dialerd: the caller's peer streams 100 RTP and
 # 5 RTCP packets to the relay socket named in dialerd's 200, the callee's peer (at the address of
 # the callee's SDP) echoes them; every packet arrives both ways, and each leg's counters land in
-# the call log as a "media" call event.
+# the call log as a "media" call event. Afterwards both pairs are idle (kept for the next calls)
+# and /metrics counts what a stranger sends to one of them as dropped.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -56,6 +57,27 @@ done
 assert_eq "$(q "select (e.detail->>'rx_rtp_packets') || '/' || (e.detail->>'tx_rtp_packets') || '/' || (e.detail->>'rx_rtcp_packets')
 	from call_events e join calls c on c.sid = e.call_sid where e.event = 'media' order by c.direction")" "$N/$N/$M
 $N/$N/$M" "each leg's relay counters are in the call log"
+# both legs' pairs stay open, idle, for the next calls; what reaches them now is dropped
+metric() { curl -fsS --max-time 2 "$DIALERD_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+_d=$(( $(date +%s) + 5 ))
+until [ "$(metric dialerd_sip_rtp_pairs_idle)" = 2 ]; do
+	[ "$(date +%s)" -le $_d ] || fail "idle pairs: $(metric dialerd_sip_rtp_pairs_idle)"
+	sleep 0.2
+done
+assert_eq "$(metric 'dialerd_sip_rtp_pairs_total{how="opened"}')/$(metric 'dialerd_sip_rtp_pairs_total{how="reused"}')" \
+	"2/0" "two pairs opened for the call, none reused"
+python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3):
+    s.sendto(bytes([0x80, 0, 0, i]) + bytes(168), ('127.0.0.1', $PORT_A))
+"
+_d=$(( $(date +%s) + 5 ))
+until [ "$(metric dialerd_sip_rtp_idle_dropped_total)" = 3 ]; do
+	[ "$(date +%s)" -le $_d ] || fail "dropped at idle pairs: $(metric dialerd_sip_rtp_idle_dropped_total)"
+	sleep 0.2
+done
+pass "3 packets to the caller's idle relay port counted as dropped"
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
 calls_signatures_ok
