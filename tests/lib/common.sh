@@ -107,6 +107,10 @@ while True:
 PY
 }
 
+# metric SERIES: the value of one series (name and labels as printed) on the daemon's
+# /metrics, empty when absent or unreachable
+metric() { curl -fsS --max-time 5 "$DIALERD_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+
 # wait_http URL [SECONDS]: until the URL answers 2xx
 wait_http() {
 	_deadline=$(( $(date +%s) + ${2:-10} ))

@@ -58,7 +58,6 @@ assert_eq "$(q "select (e.detail->>'rx_rtp_packets') || '/' || (e.detail->>'tx_r
 	from call_events e join calls c on c.sid = e.call_sid where e.event = 'media' order by c.direction")" "$N/$N/$M
 $N/$N/$M" "each leg's relay counters are in the call log"
 # both legs' pairs stay open, idle, for the next calls; what reaches them now is dropped
-metric() { curl -fsS --max-time 2 "$DIALERD_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 _d=$(( $(date +%s) + 5 ))
 until [ "$(metric dialerd_sip_rtp_pairs_idle)" = 2 ]; do
 	[ "$(date +%s)" -le $_d ] || fail "idle pairs: $(metric dialerd_sip_rtp_pairs_idle)"

@@ -16,7 +16,6 @@ export DIALERD_INSTANCE=alpha DIALERD_SHUTDOWN_TIMEOUT=2
 start_dialerd
 calls() { curl -sS -m 5 -o /dev/null -w '%{http_code}' -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" \
 	"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls.json"; }
-metric() { curl -fsS -m 5 "$DIALERD_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 assert_eq "$(calls)" 200 "REST read through the multi-host URL"
 grep -q 'is a name: libpq resolves it' "$WORK/dialerd.log" && fail "IP addresses taken for names"
 pass "no host-name warning for IP addresses"
