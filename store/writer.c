@@ -279,7 +279,6 @@ static void merge_call(struct rec *cur, const struct rec *nw)
 struct callslot {
 	struct rec r;
 	long ord;
-	bool used;
 };
 
 static uint32_t sid_hash(const unsigned char *p, uint32_t n)
@@ -380,8 +379,9 @@ static int roots_sql(struct sbuf *q, const struct batch *b, const struct sbuf *s
  * row still without a root adds its SID and parent to sids. */
 static int calls_copy(struct batch *b, struct sbuf *sids)
 {
-	size_t n = 0, cap;
+	size_t n = 0, m = 0, cap;
 	struct callslot *slots;
+	uint32_t *tab;	/* open addressing: 0 empty, else index into slots + 1 */
 	struct rec r;
 	int err = 0;
 
@@ -392,9 +392,15 @@ static int calls_copy(struct batch *b, struct sbuf *sids)
 		return 0;
 	for (cap = 16; cap < 2 * n; cap *= 2)
 		;
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
+	/* a slot is half a kilobyte: zeroing a slot per table entry cost the
+	 * event loop more than merging, so only the small table is cleared */
+	slots = malloc(n * sizeof(*slots));
+	tab = calloc(cap, sizeof(*tab));
+	if (!slots || !tab) {
+		free(slots);
+		free(tab);
 		return ENOMEM;
+	}
 	for (size_t i = b->cur.lo; i < b->cur.hi; i++) {
 		const unsigned char *p = b->frames.p + b->offs[i];
 		uint32_t h;
@@ -404,23 +410,21 @@ static int calls_copy(struct batch *b, struct sbuf *sids)
 		    r.ncols <= CALL_UPDATED_AT || r.col[0].kind != K_TEXT)
 			continue;
 		h = sid_hash(r.col[0].p, r.col[0].len) & (uint32_t)(cap - 1);
-		while (slots[h].used &&
-		       (slots[h].r.col[0].len != r.col[0].len ||
-			memcmp(slots[h].r.col[0].p, r.col[0].p, r.col[0].len) != 0))
+		while (tab[h] &&
+		       (slots[tab[h] - 1].r.col[0].len != r.col[0].len ||
+			memcmp(slots[tab[h] - 1].r.col[0].p, r.col[0].p, r.col[0].len) != 0))
 			h = (h + 1) & (uint32_t)(cap - 1);
-		if (!slots[h].used) {
-			slots[h].used = true;
-			slots[h].r = r;
-			slots[h].ord = (long)i;
+		if (!tab[h]) {
+			tab[h] = (uint32_t)++m;
+			slots[m - 1].r = r;
 		} else {
-			merge_call(&slots[h].r, &r);
-			slots[h].ord = (long)i;
+			merge_call(&slots[tab[h] - 1].r, &r);
 		}
+		slots[tab[h] - 1].ord = (long)i;
 	}
+	free(tab);
 	err = store_rec_copy_binary_begin(&b->copy[T_CALLS]);
-	for (size_t k = 0; k < cap && !err; k++) {
-		if (!slots[k].used)
-			continue;
+	for (size_t k = 0; k < m && !err; k++) {
 		if (root_missing(&slots[k].r)) {
 			err = root_want(sids, &slots[k].r.col[0]);
 			if (!err)

@@ -47,7 +47,7 @@ bf_init() {
 # bf_pg: one durable cluster (fsync on) for dialerd's call log and Kamailio's acc table
 bf_pg() {
 	pg_start fsync=on full_page_writes=on synchronous_commit=on shared_buffers=256MB \
-		max_wal_size=4GB checkpoint_timeout=30min max_connections=200
+		max_wal_size=4GB checkpoint_timeout=30min max_connections=200 ${BF_PG_EXTRA:-}
 	DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" migrate >/dev/null ||
 		harness_error "dialerd migrate failed"
 	pg_as "$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres kamailio ||
