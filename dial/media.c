@@ -69,6 +69,7 @@ struct msock {
 struct pair {
 	struct msock s[2];       /* [0]: RTP, [1]: RTCP */
 	struct dial_media_pool *pool;   /* while idle: the pool holding it */
+	uint64_t idle_since;     /* ms (tmr_jiffies) it went idle */
 };
 
 struct dial_media_pool {
@@ -518,6 +519,34 @@ static void pool_flush(struct dial_media_pool *pool)
 
 
 /*
+ * After a burst the pool would hold up to its bound of pairs (ports and
+ * descriptors) for as long as the engine runs; a pair idle longer than
+ * max_idle_ms is closed instead. Reuse picks at random, so under a steady
+ * load the pairs beyond what the load needs age out one by one.
+ */
+uint32_t dial_media_pool_expire(struct dial_media_pool *pool, uint64_t now,
+				uint64_t max_idle_ms)
+{
+	uint32_t i = 0, n = 0;
+
+	if (!pool)
+		return 0;
+	while (i < pool->n) {
+		if (now - pool->v[i]->idle_since < max_idle_ms) {
+			i++;
+			continue;
+		}
+		/* pool_take moves the last one into i: look at i again */
+		++pool->st.closed;
+		++pool->st.expired;
+		mem_deref(pool_take(pool, i));
+		n++;
+	}
+	return n;
+}
+
+
+/*
  * Ends an endpoint's use of its pair: the pair goes idle into the pool,
  * or is closed when there is no pool or it is full. Nothing of the call
  * may survive into the next: the endpoint (counters, bridge, owner, idle
@@ -551,6 +580,7 @@ static void pair_release(struct pair *p, struct dial_media_pool *pool)
 	}
 
 	p->pool = pool;
+	p->idle_since = tmr_jiffies();
 	pool->v[pool->n++] = p;
 	if (pool->n > pool->st.idle_max)
 		pool->st.idle_max = pool->n;

@@ -63,7 +63,8 @@ struct dial_media_pool_stats {
 	uint32_t idle_max;    /* the most idle at once */
 	uint64_t opened;      /* pairs opened for endpoints of this pool */
 	uint64_t reused;      /* pairs taken from it */
-	uint64_t closed;      /* ended pairs closed (pool full), or flushed */
+	uint64_t closed;      /* ended pairs closed (pool full, expired), or flushed */
+	uint64_t expired;     /* idle pairs closed by dial_media_pool_expire */
 	uint64_t drained;     /* datagrams read and dropped while idle */
 };
 
@@ -74,6 +75,13 @@ int dial_media_pool_alloc(struct dial_media_pool **poolp, uint32_t max);
 uint32_t dial_media_pool_max_default(void);
 void dial_media_pool_stats_get(const struct dial_media_pool *pool,
 			       struct dial_media_pool_stats *st);
+/* Closes the idle pairs that went idle max_idle_ms or more before now
+ * (ms, tmr_jiffies); returns how many. */
+uint32_t dial_media_pool_expire(struct dial_media_pool *pool, uint64_t now,
+				uint64_t max_idle_ms);
+/* How long the SIP engine keeps an idle pair: a minute of quiet after a
+ * burst gives its ports and descriptors back. */
+#define DIAL_MEDIA_POOL_IDLE_MS 60000
 
 /* A latch unrefreshed this long ends: RTP flows every 20-30 ms and RTCP
  * every 5 s, so only a far end that stopped (hold, gone) reaches it. */

@@ -251,6 +251,8 @@ static void sweep_h(void *arg)
 	struct dial *d = arg;
 
 	dial_leg_sweep(d, false);
+	dial_media_pool_expire(d->rtp_pool, tmr_jiffies(),
+			       DIAL_MEDIA_POOL_IDLE_MS);
 	pool_publish(d);
 	tmr_start(&d->sweep, SWEEP_MS, sweep_h, d);
 }

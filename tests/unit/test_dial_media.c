@@ -210,6 +210,32 @@ static void test_pool(const struct sa *ip, struct phone *pa,
 	ok(ps.idle == 2 && ps.idle_max == 2 && ps.closed == 3 &&
 	   ps.max == 2, "bound held: 2 idle, 3 closed");
 	is_int((int)fd_count(), (int)fds0 + 4, "... 4 descriptors");
+
+	/* expiry: pairs younger than the limit stay, older ones close */
+	is_int((int)dial_media_pool_expire(pool, tmr_jiffies(), 60000), 0,
+	       "expire: none idle a minute yet");
+	is_int((int)dial_media_pool_expire(NULL, tmr_jiffies(), 0), 0,
+	       "expire: no pool, nothing");
+	is_int((int)dial_media_pool_expire(pool, tmr_jiffies() + 60000,
+					   60000), 2,
+	       "expire: both idle a minute closed");
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.idle == 0 && ps.expired == 2 && ps.closed == 5,
+	   "expired counted (idle %u, expired %llu, closed %llu)", ps.idle,
+	   (unsigned long long)ps.expired, (unsigned long long)ps.closed);
+	is_int((int)fd_count(), (int)fds0, "... their descriptors closed");
+	{
+		struct dial_media_pool_stats before = ps;
+
+		if (!ok(dial_media_alloc_pooled(&a, pool, ip, 45000, 45099) == 0,
+			"an endpoint after expiry"))
+			goto out;
+		dial_media_pool_stats_get(pool, &ps);
+		ok(ps.opened == before.opened + 1 &&
+		   ps.reused == before.reused,
+		   "... on a fresh pair, not a reused one");
+		a = mem_deref(a);
+	}
 	pool = mem_deref(pool);
 	is_int((int)fd_count(), (int)fds0, "pool freed: every descriptor "
 	       "closed");
