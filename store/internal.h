@@ -366,8 +366,9 @@ void store_writer_free(struct store *s);
 /* resend.c: the batches committed in the last 30 s (at most 64 MiB), sent
  * again when a connect reaches another server (system identifier or
  * timeline changed: a promoted standby may have missed them) */
-void store_resend_note(struct store *s, const unsigned char *frames, size_t len,
-		       size_t nrec);	/* a batch committed */
+void store_resend_keep(struct store *s, struct sbuf *frames, size_t nrec);
+		/* a batch committed: its frames move into the ring, and
+		   *frames becomes an empty buffer to reuse */
 void store_resend_on_connected(struct store *s, void *pgconn);	/* blocks <= 2 s */
 void store_resend_free(struct store *s);
 

@@ -705,8 +705,7 @@ static void start_slot(struct store *s, struct wconn *w, bool force)
 			/* every range landed or was rejected */
 			if (w->batch.from_journal)
 				s->journal.done_off = w->batch.journal_end;
-			store_resend_note(s, w->batch.frames.p, w->batch.frames.len,
-					  w->batch.nrec);
+			store_resend_keep(s, &w->batch.frames, w->batch.nrec);
 			batch_clear(&w->batch);
 			w->in_batch = false;
 			continue;
