@@ -188,6 +188,13 @@ int webhook_sign(const char *token, const char *url,
 		 const struct webhook_param *p, size_t n, bool form,
 		 char sig[WEBHOOK_SIG_SIZE]);
 
+/* webhook_sign keeps the HMAC states of the last few tokens it signed
+ * with (not locked: main thread only). Cleanup drops them and wipes the
+ * copies of the tokens (webhook_free does it); keys says how many are
+ * kept. */
+void webhook_sign_cleanup(void);
+size_t webhook_sign_keys(void);
+
 /* application/x-www-form-urlencoded: unreserved bytes as they are, space
  * as '+', everything else %XX (what Python's urlencode and the vendors'
  * validators decode back to the same string). Appends to *buf (malloc'd,

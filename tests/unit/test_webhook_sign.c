@@ -1,8 +1,13 @@
-/* test_webhook_sign.c: request signatures (the vendors' test vectors), form
- * encoding, URL resolution and redaction: the pure half of the webhook client */
+/* test_webhook_sign.c: request signatures (the vendors' test vectors, and
+ * the cached HMAC states against OpenSSL's one-shot HMAC), form encoding,
+ * URL resolution and redaction: the pure half of the webhook client */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "daemon/webhook.h"
 #include "tests/tap.h"
@@ -46,6 +51,118 @@ static void test_vectors(void)
 	       "a repeated name is refused");
 	ok(webhook_params_repeat(rev, NVEC), "repeat detected");
 	ok(!webhook_params_repeat(vec, NVEC), "no repeat in the vector");
+}
+
+/* The signature as OpenSSL's one-shot HMAC computes it, of url and then
+ * the name and value of each parameter in the order given. */
+static void ref_sig(const char *token, const char *url,
+		    const struct webhook_param *p, size_t n,
+		    char sig[WEBHOOK_SIG_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t len = strlen(url), off;
+	char *data;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(p[i].name) + (p[i].value ? strlen(p[i].value) : 0);
+	data = malloc(len + 1);
+	off = (size_t)sprintf(data, "%s", url);
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)sprintf(data + off, "%s%s", p[i].name,
+				       p[i].value ? p[i].value : "");
+	HMAC(EVP_sha1(), token, (int)strlen(token), (unsigned char *)data, off,
+	     md, &mdlen);
+	EVP_EncodeBlock((unsigned char *)sig, md, (int)mdlen);
+	free(data);
+}
+
+/* webhook_sign(token, ...) equals the one-shot HMAC (vec is sorted) */
+static void same_sig(const char *token, const char *what)
+{
+	const char *url = "https://app.example/status?x=1";
+	char got[WEBHOOK_SIG_SIZE] = "", want[WEBHOOK_SIG_SIZE];
+
+	ref_sig(token, url, vec, NVEC, want);
+	ok(webhook_sign(token, url, vec, NVEC, true, got) == 0 &&
+	   strcmp(got, want) == 0, "cache: %s", what);
+}
+
+static void test_sign_cache(void)
+{
+	static const char *tokens[] = {
+		"tok-a", "tok-b", "tok-c", "tok-d", "tok-e", "tok-f",
+	};
+	char buf[] = "0123456789abcdef0123456789abcdef";
+	char big[201], b64[65], b65[66], old[WEBHOOK_SIG_SIZE];
+	char got[WEBHOOK_SIG_SIZE], want[WEBHOOK_SIG_SIZE];
+	struct webhook_param many[200];
+	char names[200][8];
+	size_t most = 0;
+	int bad = 0;
+
+	webhook_sign_cleanup();
+	is_int((long long)webhook_sign_keys(), 0, "cache: empty after cleanup");
+	/* two tokens alternating: each keeps its own states */
+	for (int i = 0; i < 6; i++) {
+		same_sig(i % 2 ? "tok-b" : "tok-a", i % 2 ? "tok-b alternating" :
+			 "tok-a alternating");
+	}
+	is_int((long long)webhook_sign_keys(), 2, "cache: two tokens, two keys");
+	/* more tokens than kept: the oldest is replaced, never a wrong one */
+	for (int r = 0; r < 3; r++)
+		for (size_t i = 0; i < 6; i++) {
+			ref_sig(tokens[i], "http://h/", NULL, 0, want);
+			webhook_sign(tokens[i], "http://h/", NULL, 0, true, got);
+			bad += strcmp(got, want) != 0;
+			if (webhook_sign_keys() > most)
+				most = webhook_sign_keys();
+		}
+	is_int(bad, 0, "cache: six tokens in turn sign right");
+	ok(most <= 4, "cache: bounded (%zu keys at most)", most);
+	/* the same buffer with another token: matched on bytes, not address */
+	same_sig(buf, "token in a buffer");
+	webhook_sign(buf, "http://h/", NULL, 0, false, old);
+	buf[0] = 'X';
+	same_sig(buf, "the buffer changed: the new token");
+	webhook_sign(buf, "http://h/", NULL, 0, false, got);
+	ok(strcmp(got, old) != 0, "cache: a changed token signs differently");
+	/* a token that is a prefix of another */
+	same_sig("abc", "prefix token abc");
+	same_sig("abcd", "token abcd");
+	same_sig("abc", "prefix token abc again");
+	/* keys of the block size and longer (hashed first), and empty */
+	memset(b64, 'k', 64);
+	b64[64] = '\0';
+	memset(b65, 'k', 65);
+	b65[65] = '\0';
+	memset(big, 'z', 200);
+	big[200] = '\0';
+	same_sig(b64, "64-byte token");
+	same_sig(b65, "65-byte token");
+	same_sig(big, "200-byte token");
+	same_sig("", "empty token");
+	/* more parameters than sorted on the stack, given in reverse */
+	for (int i = 0; i < 200; i++) {
+		snprintf(names[i], sizeof(names[i]), "p%03d", 199 - i);
+		many[i].name = names[i];
+		many[i].value = i % 3 ? "v" : NULL;
+	}
+	webhook_sign("12345", "http://h/", many, 200, true, got);
+	{
+		struct webhook_param sorted[200];
+
+		for (int i = 0; i < 200; i++)
+			sorted[i] = many[199 - i];
+		ref_sig("12345", "http://h/", sorted, 200, want);
+	}
+	is_str(got, want, "cache: 200 parameters sorted");
+	many[150].name = many[3].name;
+	is_int(webhook_sign("12345", "http://h/", many, 200, true, got), EINVAL,
+	       "a repeated name among 200 is refused");
+	webhook_sign_cleanup();
+	is_int((long long)webhook_sign_keys(), 0, "cache: cleanup drops every key");
+	same_sig("12345", "signs again after cleanup");
 }
 
 static void test_form(void)
@@ -132,9 +249,11 @@ static void test_token(void)
 int main(void)
 {
 	test_vectors();
+	test_sign_cache();
 	test_form();
 	test_resolve();
 	test_redact();
 	test_token();
+	webhook_sign_cleanup();
 	return tap_done();
 }
