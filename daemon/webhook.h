@@ -207,6 +207,11 @@ int webhook_form_encode(char **buf, size_t *len,
  * 0, EINVAL (not a URL, or another scheme), ENOMEM. */
 int webhook_url_resolve(const char *base, const char *ref, char **out);
 
+/* True when url is one that webhook_url_resolve(NULL, url) returns
+ * unchanged, by a strict check that needs no parsing by curl (a false
+ * answer only means "ask curl"). */
+bool webhook_url_is_resolved(const char *url);
+
 /* url with the form-encoded params added to its query string (GET). */
 int webhook_url_with_query(const char *url, const struct webhook_param *p,
 			   size_t n, char **out);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -209,6 +211,153 @@ static void resolves(const char *base, const char *ref, const char *want)
 	free(out);
 }
 
+/* curl's own answer: what webhook_url_resolve returned before it had a
+ * fast path, and must still return */
+static int curl_resolve(const char *base, const char *ref, char **out)
+{
+	CURLU *u = curl_url();
+	char *url = NULL, *scheme = NULL;
+	int err = EINVAL;
+
+	if (!ref || !*ref || !u)
+		goto out;
+	if (base && curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0))
+		goto out;
+	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
+		goto out;
+	*out = strdup(url);
+	err = 0;
+ out:
+	curl_free(url);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return err;
+}
+
+struct vs_curl {
+	unsigned cases, differ, fast, fast_changed;
+};
+
+/* webhook_url_resolve(base, ref) against curl's answer */
+static void vs_curl(struct vs_curl *c, const char *base, const char *ref)
+{
+	char *got = NULL, *want = NULL;
+	int gerr = webhook_url_resolve(base, ref, &got);
+	int werr = curl_resolve(base, ref, &want);
+
+	c->cases++;
+	if (gerr != werr || (got && want && strcmp(got, want))) {
+		if (c->differ++ < 10)
+			diag("differs: %s + %s: %s (%d), curl: %s (%d)",
+			     base ? base : "-", ref, got ? got : "-", gerr,
+			     want ? want : "-", werr);
+	}
+	free(got);
+	free(want);
+	if (webhook_url_is_resolved(ref)) {
+		c->fast++;
+		/* the claim itself: curl prints it back unchanged */
+		want = NULL;
+		if (curl_resolve(NULL, ref, &want) || strcmp(want, ref))
+			c->fast_changed++;
+		free(want);
+	}
+}
+
+/* Every combination of these parts, and relative refs against bases, gives
+ * the same answer with the fast path as with curl alone. */
+static void test_resolve_vs_curl(void)
+{
+	static const char *schemes[] = {
+		"http://", "https://", "HTTP://", "Https://", "ftp://",
+		"file://", "httpx://", "http:/", "http:", "",
+	};
+	static const char *hosts[] = {
+		"h", "app.example", "App.Example", "H", "localhost",
+		"127.0.0.1", "10.0.0.255", "127.1", "0127.0.0.1", "127.0.0.01",
+		"0x7f.0.0.1", "2130706433", "1.2.3", "256.1.1.1", "1.2.3.4.",
+		"1.2.3.4.5", "cafe.be", "abc", "xn--caf-dma.com", "a..b",
+		"-h", "h.-x", "h_x", "1e100.net", "[::1]", "[0:0::1]",
+		"[::FFFF:127.0.0.1]", "[fe80::1%25eth0]", "u@h", "u:p@h",
+		"u:p;o@h", "%41.example", "h:80", "h:443", "h:0080", "h:",
+		"h:0", "h:1", "h:65535", "h:65536", "h:99999", "h:8080",
+		"h:8o", "", "\xc3\xa9.com", "h h", "h\tx",
+	};
+	static const char *paths[] = {
+		"", "/", "/a/b", "/a/./b", "/a/../b", "/a/.", "/a/..", "/..",
+		"/.", "//x", "/.well-known/x", "/a/.../b", "/a/.b/..c/",
+		"/a b", "/a%20b", "/a%2e%2e/b", "/%2E/x", "/a%zz", "/%", "/%4",
+		"/caf\xc3\xa9", "/a\"b", "/a{b}|c^d`e", "/a\\b", "/a\tb",
+		"/a;b=c,d!e$f&g'h(i)j*k+l:m@n~", "/A%7e", "/a<b>", "/a\x7f",
+	};
+	static const char *queries[] = {
+		"", "?", "?a=1&b=2", "?q=a/b?c", "?a b", "?%41", "?x=%zz",
+		"?x=\xc3\xa9", "?&", "?a/../b", "??", "?a=[1]", "?a#b",
+	};
+	static const char *frags[] = {"", "#", "#f", "#f g", "#a#b"};
+	static const char *bases[] = {
+		NULL, "https://app.example/a/voice.xml", "http://127.0.0.1:8080/x/",
+		"HTTP://App.Example/a/b?q=1#f", "https://u:p@h/a/", "ftp://h/a/",
+		"not a url", "http://[::1]:8080/a", "https://h/a/./b/../c",
+	};
+	static const char *refs[] = {
+		"next.xml", "../c?q=1", "/b/next", "//other.example/x", "?q=2",
+		"#frag", "", ".", "..", "./a/../b", "https://app.example/v?x=1",
+		"http://127.0.0.1:9/s", "HTTPS://H/x", "https://h", "ftp://h/x",
+		"file:///etc/passwd", "a b", "%zz", "https://h/a#f", "http:x",
+		"mailto:a@b", "javascript:alert(1)",
+	};
+	struct vs_curl c = {0};
+	char url[256];
+
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(*hosts); h++)
+		for (size_t p = 0; p < sizeof(paths) / sizeof(*paths); p++)
+			for (size_t q = 0; q < sizeof(queries) / sizeof(*queries); q++)
+				for (size_t s = 0; s < 2; s++) {
+					snprintf(url, sizeof(url), "%s%s%s%s", schemes[s],
+						 hosts[h], paths[p], queries[q]);
+					vs_curl(&c, NULL, url);
+				}
+	/* every scheme and fragment with fewer of the rest */
+	for (size_t s = 0; s < sizeof(schemes) / sizeof(*schemes); s++)
+		for (size_t h = 0; h < sizeof(hosts) / sizeof(*hosts); h += 3)
+			for (size_t p = 0; p < sizeof(paths) / sizeof(*paths); p += 4)
+				for (size_t f = 0; f < sizeof(frags) / sizeof(*frags); f++) {
+					snprintf(url, sizeof(url), "%s%s%s?a=1%s",
+						 schemes[s], hosts[h], paths[p], frags[f]);
+					vs_curl(&c, NULL, url);
+				}
+	for (size_t b = 0; b < sizeof(bases) / sizeof(*bases); b++)
+		for (size_t r = 0; r < sizeof(refs) / sizeof(*refs); r++)
+			vs_curl(&c, bases[b], refs[r]);
+	/* the output of a resolution resolves to itself, fast */
+	for (size_t b = 1; b < 3; b++) {
+		char *out = NULL;
+
+		webhook_url_resolve(bases[b], "next.xml?a=1", &out);
+		ok(out && webhook_url_is_resolved(out), "%s: fast the second time",
+		   out ? out : "-");
+		vs_curl(&c, NULL, out);
+		free(out);
+	}
+	is_int(c.differ, 0, "fast path and curl agree on %u URLs", c.cases);
+	is_int(c.fast_changed, 0, "curl prints back every URL taken as resolved");
+	ok(c.fast > 1000, "the fast path answered %u of them", c.fast);
+	ok(webhook_url_is_resolved("https://app.example/voice?x=1") &&
+	   webhook_url_is_resolved("http://127.0.0.1:8080/status/cb?a=%20b") &&
+	   !webhook_url_is_resolved("http://127.1/") &&
+	   !webhook_url_is_resolved("https://h/a/../b") &&
+	   !webhook_url_is_resolved("https://u:p@h/") &&
+	   !webhook_url_is_resolved("https://h/p#f"),
+	   "is_resolved: the common case in, what curl rewrites out");
+}
+
 static void test_resolve(void)
 {
 	resolves(NULL, "https://app.example/voice?x=1", "https://app.example/voice?x=1");
@@ -252,6 +401,7 @@ int main(void)
 	test_sign_cache();
 	test_form();
 	test_resolve();
+	test_resolve_vs_curl();
 	test_redact();
 	test_token();
 	webhook_sign_cleanup();
