@@ -665,6 +665,7 @@ struct webhook *webhook_free(struct webhook *wh)
 	if (wh->timer)
 		event_free(wh->timer);
 	free(wh->auth_token);
+	webhook_sign_cleanup();
 	free(wh->account_sid);
 	free(wh->ca_file);
 	free(wh->user_agent);

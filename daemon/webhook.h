@@ -188,6 +188,13 @@ int webhook_sign(const char *token, const char *url,
 		 const struct webhook_param *p, size_t n, bool form,
 		 char sig[WEBHOOK_SIG_SIZE]);
 
+/* webhook_sign keeps the HMAC states of the last few tokens it signed
+ * with (not locked: main thread only). Cleanup drops them and wipes the
+ * copies of the tokens (webhook_free does it); keys says how many are
+ * kept. */
+void webhook_sign_cleanup(void);
+size_t webhook_sign_keys(void);
+
 /* application/x-www-form-urlencoded: unreserved bytes as they are, space
  * as '+', everything else %XX (what Python's urlencode and the vendors'
  * validators decode back to the same string). Appends to *buf (malloc'd,
@@ -199,6 +206,11 @@ int webhook_form_encode(char **buf, size_t *len,
  * http(s) URL without a fragment. base may be NULL when ref is absolute.
  * 0, EINVAL (not a URL, or another scheme), ENOMEM. */
 int webhook_url_resolve(const char *base, const char *ref, char **out);
+
+/* True when url is one that webhook_url_resolve(NULL, url) returns
+ * unchanged, by a strict check that needs no parsing by curl (a false
+ * answer only means "ask curl"). */
+bool webhook_url_is_resolved(const char *url);
 
 /* url with the form-encoded params added to its query string (GET). */
 int webhook_url_with_query(const char *url, const struct webhook_param *p,

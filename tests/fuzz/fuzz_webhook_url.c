@@ -3,14 +3,18 @@
  *
  * Input: BASE \0 REF \0 then NAME=VALUE pairs separated by \0.
  * Properties: a resolved URL is absolute http(s) without a fragment, with
- * no byte below 0x21; the form body decodes back to exactly the names and
- * values given (what the vendors' validators sign); the GET URL keeps the
- * resolved URL as its prefix.
+ * no byte below 0x21, and exactly what curl's URL API answers (the fast
+ * path for URLs resolved before changes nothing); a URL the fast path
+ * takes as resolved is one curl prints back unchanged; the form body
+ * decodes back to exactly the names and values given (what the vendors'
+ * validators sign); the GET URL keeps the resolved URL as its prefix.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <curl/curl.h>
 
 #include "daemon/webhook.h"
 
@@ -50,6 +54,45 @@ static size_t decode(const char *s, size_t n, char *out)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+/* curl's own answer for base + ref (NULL when it refuses) */
+static char *curl_answer(const char *base, const char *ref)
+{
+	CURLU *u = curl_url();
+	char *url = NULL, *scheme = NULL, *r = NULL;
+
+	if (!u || !*ref ||
+	    (base && curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK) ||
+	    curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")))
+		goto out;
+	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK)
+		r = strdup(url);
+ out:
+	curl_free(url);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static void check_resolve(const char *base, const char *ref)
+{
+	char *url = NULL, *want = curl_answer(base, ref);
+	int err = webhook_url_resolve(base, ref, &url);
+
+	if ((err == 0) != (want != NULL) || (want && strcmp(url, want)))
+		abort();	/* the fast path answered otherwise than curl */
+	free(url);
+	free(want);
+	if (webhook_url_is_resolved(ref)) {
+		want = curl_answer(NULL, ref);
+		if (!want || strcmp(want, ref))
+			abort();	/* taken as resolved, but curl rewrites it */
+		free(want);
+	}
 }
 
 static void check_form(const struct webhook_param *p, size_t n)
@@ -104,6 +147,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p[np++].value = eq + 1;
 	}
 	check_form(p, np);
+	if (nparts >= 2)
+		check_resolve(*parts[0] ? parts[0] : NULL, parts[1]);
 	if (nparts >= 2 &&
 	    webhook_url_resolve(*parts[0] ? parts[0] : NULL, parts[1], &url) == 0) {
 		if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))

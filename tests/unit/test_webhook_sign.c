@@ -1,8 +1,15 @@
-/* test_webhook_sign.c: request signatures (the vendors' test vectors), form
- * encoding, URL resolution and redaction: the pure half of the webhook client */
+/* test_webhook_sign.c: request signatures (the vendors' test vectors, and
+ * the cached HMAC states against OpenSSL's one-shot HMAC), form encoding,
+ * URL resolution and redaction: the pure half of the webhook client */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "daemon/webhook.h"
 #include "tests/tap.h"
@@ -46,6 +53,118 @@ static void test_vectors(void)
 	       "a repeated name is refused");
 	ok(webhook_params_repeat(rev, NVEC), "repeat detected");
 	ok(!webhook_params_repeat(vec, NVEC), "no repeat in the vector");
+}
+
+/* The signature as OpenSSL's one-shot HMAC computes it, of url and then
+ * the name and value of each parameter in the order given. */
+static void ref_sig(const char *token, const char *url,
+		    const struct webhook_param *p, size_t n,
+		    char sig[WEBHOOK_SIG_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t len = strlen(url), off;
+	char *data;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(p[i].name) + (p[i].value ? strlen(p[i].value) : 0);
+	data = malloc(len + 1);
+	off = (size_t)sprintf(data, "%s", url);
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)sprintf(data + off, "%s%s", p[i].name,
+				       p[i].value ? p[i].value : "");
+	HMAC(EVP_sha1(), token, (int)strlen(token), (unsigned char *)data, off,
+	     md, &mdlen);
+	EVP_EncodeBlock((unsigned char *)sig, md, (int)mdlen);
+	free(data);
+}
+
+/* webhook_sign(token, ...) equals the one-shot HMAC (vec is sorted) */
+static void same_sig(const char *token, const char *what)
+{
+	const char *url = "https://app.example/status?x=1";
+	char got[WEBHOOK_SIG_SIZE] = "", want[WEBHOOK_SIG_SIZE];
+
+	ref_sig(token, url, vec, NVEC, want);
+	ok(webhook_sign(token, url, vec, NVEC, true, got) == 0 &&
+	   strcmp(got, want) == 0, "cache: %s", what);
+}
+
+static void test_sign_cache(void)
+{
+	static const char *tokens[] = {
+		"tok-a", "tok-b", "tok-c", "tok-d", "tok-e", "tok-f",
+	};
+	char buf[] = "0123456789abcdef0123456789abcdef";
+	char big[201], b64[65], b65[66], old[WEBHOOK_SIG_SIZE];
+	char got[WEBHOOK_SIG_SIZE], want[WEBHOOK_SIG_SIZE];
+	struct webhook_param many[200];
+	char names[200][8];
+	size_t most = 0;
+	int bad = 0;
+
+	webhook_sign_cleanup();
+	is_int((long long)webhook_sign_keys(), 0, "cache: empty after cleanup");
+	/* two tokens alternating: each keeps its own states */
+	for (int i = 0; i < 6; i++) {
+		same_sig(i % 2 ? "tok-b" : "tok-a", i % 2 ? "tok-b alternating" :
+			 "tok-a alternating");
+	}
+	is_int((long long)webhook_sign_keys(), 2, "cache: two tokens, two keys");
+	/* more tokens than kept: the oldest is replaced, never a wrong one */
+	for (int r = 0; r < 3; r++)
+		for (size_t i = 0; i < 6; i++) {
+			ref_sig(tokens[i], "http://h/", NULL, 0, want);
+			webhook_sign(tokens[i], "http://h/", NULL, 0, true, got);
+			bad += strcmp(got, want) != 0;
+			if (webhook_sign_keys() > most)
+				most = webhook_sign_keys();
+		}
+	is_int(bad, 0, "cache: six tokens in turn sign right");
+	ok(most <= 4, "cache: bounded (%zu keys at most)", most);
+	/* the same buffer with another token: matched on bytes, not address */
+	same_sig(buf, "token in a buffer");
+	webhook_sign(buf, "http://h/", NULL, 0, false, old);
+	buf[0] = 'X';
+	same_sig(buf, "the buffer changed: the new token");
+	webhook_sign(buf, "http://h/", NULL, 0, false, got);
+	ok(strcmp(got, old) != 0, "cache: a changed token signs differently");
+	/* a token that is a prefix of another */
+	same_sig("abc", "prefix token abc");
+	same_sig("abcd", "token abcd");
+	same_sig("abc", "prefix token abc again");
+	/* keys of the block size and longer (hashed first), and empty */
+	memset(b64, 'k', 64);
+	b64[64] = '\0';
+	memset(b65, 'k', 65);
+	b65[65] = '\0';
+	memset(big, 'z', 200);
+	big[200] = '\0';
+	same_sig(b64, "64-byte token");
+	same_sig(b65, "65-byte token");
+	same_sig(big, "200-byte token");
+	same_sig("", "empty token");
+	/* more parameters than sorted on the stack, given in reverse */
+	for (int i = 0; i < 200; i++) {
+		snprintf(names[i], sizeof(names[i]), "p%03d", 199 - i);
+		many[i].name = names[i];
+		many[i].value = i % 3 ? "v" : NULL;
+	}
+	webhook_sign("12345", "http://h/", many, 200, true, got);
+	{
+		struct webhook_param sorted[200];
+
+		for (int i = 0; i < 200; i++)
+			sorted[i] = many[199 - i];
+		ref_sig("12345", "http://h/", sorted, 200, want);
+	}
+	is_str(got, want, "cache: 200 parameters sorted");
+	many[150].name = many[3].name;
+	is_int(webhook_sign("12345", "http://h/", many, 200, true, got), EINVAL,
+	       "a repeated name among 200 is refused");
+	webhook_sign_cleanup();
+	is_int((long long)webhook_sign_keys(), 0, "cache: cleanup drops every key");
+	same_sig("12345", "signs again after cleanup");
 }
 
 static void test_form(void)
@@ -92,6 +211,153 @@ static void resolves(const char *base, const char *ref, const char *want)
 	free(out);
 }
 
+/* curl's own answer: what webhook_url_resolve returned before it had a
+ * fast path, and must still return */
+static int curl_resolve(const char *base, const char *ref, char **out)
+{
+	CURLU *u = curl_url();
+	char *url = NULL, *scheme = NULL;
+	int err = EINVAL;
+
+	if (!ref || !*ref || !u)
+		goto out;
+	if (base && curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0))
+		goto out;
+	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
+		goto out;
+	*out = strdup(url);
+	err = 0;
+ out:
+	curl_free(url);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return err;
+}
+
+struct vs_curl {
+	unsigned cases, differ, fast, fast_changed;
+};
+
+/* webhook_url_resolve(base, ref) against curl's answer */
+static void vs_curl(struct vs_curl *c, const char *base, const char *ref)
+{
+	char *got = NULL, *want = NULL;
+	int gerr = webhook_url_resolve(base, ref, &got);
+	int werr = curl_resolve(base, ref, &want);
+
+	c->cases++;
+	if (gerr != werr || (got && want && strcmp(got, want))) {
+		if (c->differ++ < 10)
+			diag("differs: %s + %s: %s (%d), curl: %s (%d)",
+			     base ? base : "-", ref, got ? got : "-", gerr,
+			     want ? want : "-", werr);
+	}
+	free(got);
+	free(want);
+	if (webhook_url_is_resolved(ref)) {
+		c->fast++;
+		/* the claim itself: curl prints it back unchanged */
+		want = NULL;
+		if (curl_resolve(NULL, ref, &want) || strcmp(want, ref))
+			c->fast_changed++;
+		free(want);
+	}
+}
+
+/* Every combination of these parts, and relative refs against bases, gives
+ * the same answer with the fast path as with curl alone. */
+static void test_resolve_vs_curl(void)
+{
+	static const char *schemes[] = {
+		"http://", "https://", "HTTP://", "Https://", "ftp://",
+		"file://", "httpx://", "http:/", "http:", "",
+	};
+	static const char *hosts[] = {
+		"h", "app.example", "App.Example", "H", "localhost",
+		"127.0.0.1", "10.0.0.255", "127.1", "0127.0.0.1", "127.0.0.01",
+		"0x7f.0.0.1", "2130706433", "1.2.3", "256.1.1.1", "1.2.3.4.",
+		"1.2.3.4.5", "cafe.be", "abc", "xn--caf-dma.com", "a..b",
+		"-h", "h.-x", "h_x", "1e100.net", "[::1]", "[0:0::1]",
+		"[::FFFF:127.0.0.1]", "[fe80::1%25eth0]", "u@h", "u:p@h",
+		"u:p;o@h", "%41.example", "h:80", "h:443", "h:0080", "h:",
+		"h:0", "h:1", "h:65535", "h:65536", "h:99999", "h:8080",
+		"h:8o", "", "\xc3\xa9.com", "h h", "h\tx",
+	};
+	static const char *paths[] = {
+		"", "/", "/a/b", "/a/./b", "/a/../b", "/a/.", "/a/..", "/..",
+		"/.", "//x", "/.well-known/x", "/a/.../b", "/a/.b/..c/",
+		"/a b", "/a%20b", "/a%2e%2e/b", "/%2E/x", "/a%zz", "/%", "/%4",
+		"/caf\xc3\xa9", "/a\"b", "/a{b}|c^d`e", "/a\\b", "/a\tb",
+		"/a;b=c,d!e$f&g'h(i)j*k+l:m@n~", "/A%7e", "/a<b>", "/a\x7f",
+	};
+	static const char *queries[] = {
+		"", "?", "?a=1&b=2", "?q=a/b?c", "?a b", "?%41", "?x=%zz",
+		"?x=\xc3\xa9", "?&", "?a/../b", "??", "?a=[1]", "?a#b",
+	};
+	static const char *frags[] = {"", "#", "#f", "#f g", "#a#b"};
+	static const char *bases[] = {
+		NULL, "https://app.example/a/voice.xml", "http://127.0.0.1:8080/x/",
+		"HTTP://App.Example/a/b?q=1#f", "https://u:p@h/a/", "ftp://h/a/",
+		"not a url", "http://[::1]:8080/a", "https://h/a/./b/../c",
+	};
+	static const char *refs[] = {
+		"next.xml", "../c?q=1", "/b/next", "//other.example/x", "?q=2",
+		"#frag", "", ".", "..", "./a/../b", "https://app.example/v?x=1",
+		"http://127.0.0.1:9/s", "HTTPS://H/x", "https://h", "ftp://h/x",
+		"file:///etc/passwd", "a b", "%zz", "https://h/a#f", "http:x",
+		"mailto:a@b", "javascript:alert(1)",
+	};
+	struct vs_curl c = {0};
+	char url[256];
+
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(*hosts); h++)
+		for (size_t p = 0; p < sizeof(paths) / sizeof(*paths); p++)
+			for (size_t q = 0; q < sizeof(queries) / sizeof(*queries); q++)
+				for (size_t s = 0; s < 2; s++) {
+					snprintf(url, sizeof(url), "%s%s%s%s", schemes[s],
+						 hosts[h], paths[p], queries[q]);
+					vs_curl(&c, NULL, url);
+				}
+	/* every scheme and fragment with fewer of the rest */
+	for (size_t s = 0; s < sizeof(schemes) / sizeof(*schemes); s++)
+		for (size_t h = 0; h < sizeof(hosts) / sizeof(*hosts); h += 3)
+			for (size_t p = 0; p < sizeof(paths) / sizeof(*paths); p += 4)
+				for (size_t f = 0; f < sizeof(frags) / sizeof(*frags); f++) {
+					snprintf(url, sizeof(url), "%s%s%s?a=1%s",
+						 schemes[s], hosts[h], paths[p], frags[f]);
+					vs_curl(&c, NULL, url);
+				}
+	for (size_t b = 0; b < sizeof(bases) / sizeof(*bases); b++)
+		for (size_t r = 0; r < sizeof(refs) / sizeof(*refs); r++)
+			vs_curl(&c, bases[b], refs[r]);
+	/* the output of a resolution resolves to itself, fast */
+	for (size_t b = 1; b < 3; b++) {
+		char *out = NULL;
+
+		webhook_url_resolve(bases[b], "next.xml?a=1", &out);
+		ok(out && webhook_url_is_resolved(out), "%s: fast the second time",
+		   out ? out : "-");
+		vs_curl(&c, NULL, out);
+		free(out);
+	}
+	is_int(c.differ, 0, "fast path and curl agree on %u URLs", c.cases);
+	is_int(c.fast_changed, 0, "curl prints back every URL taken as resolved");
+	ok(c.fast > 1000, "the fast path answered %u of them", c.fast);
+	ok(webhook_url_is_resolved("https://app.example/voice?x=1") &&
+	   webhook_url_is_resolved("http://127.0.0.1:8080/status/cb?a=%20b") &&
+	   !webhook_url_is_resolved("http://127.1/") &&
+	   !webhook_url_is_resolved("https://h/a/../b") &&
+	   !webhook_url_is_resolved("https://u:p@h/") &&
+	   !webhook_url_is_resolved("https://h/p#f"),
+	   "is_resolved: the common case in, what curl rewrites out");
+}
+
 static void test_resolve(void)
 {
 	resolves(NULL, "https://app.example/voice?x=1", "https://app.example/voice?x=1");
@@ -132,9 +398,12 @@ static void test_token(void)
 int main(void)
 {
 	test_vectors();
+	test_sign_cache();
 	test_form();
 	test_resolve();
+	test_resolve_vs_curl();
 	test_redact();
 	test_token();
+	webhook_sign_cleanup();
 	return tap_done();
 }
