@@ -14,23 +14,8 @@ KAMAILIO=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
 KAMCMD=${KAMCMD:-$(command -v kamcmd || echo /usr/sbin/kamcmd)}
 CLUSTER_NAMES=""
 
-# cl_port ADDR: a port free for UDP and TCP on ADDR now
-cl_port() {
-	python3 - "$1" <<'PY'
-import socket, sys
-while True:
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind((sys.argv[1], 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind((sys.argv[1], port))
-    except OSError:
-        t.close(); continue
-    print(port)
-    break
-PY
-}
+# cl_port ADDR: a port free for UDP and TCP on ADDR now, claimed for the case (free_port)
+cl_port() { free_port --addr "$1"; }
 
 # cl_wait_udp ADDR PORT [SECONDS]: until something listens on ADDR:PORT/udp
 cl_wait_udp() {

@@ -89,22 +89,20 @@ dlr_init() {
 	export TOP BUILD DIALERD WORK
 }
 
-# free_port: a port free for both TCP and UDP on 127.0.0.1 right now
+# free_port [--addr ADDR] [--pair | --block N]: a port free for TCP and UDP on 127.0.0.1 (or
+# ADDR) right now, claimed for this case (its shell, $$, or DIALERD_PORT_OWNER) until it ends:
+# no other case, and no tests/run of the same user, gets it meanwhile. It comes from outside
+# the kernel's ephemeral range and every media range of the tests, so no other process's
+# client socket can take it before the case binds it (tests/lib/ports.py says why). --pair:
+# an even port whose neighbour is claimed too (RTP + RTCP); --block N: N consecutive ones.
 free_port() {
-	python3 - <<'PY'
-import socket
-while True:
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); continue
-    print(port)
-    break
-PY
+	python3 "$TOP/tests/lib/ports.py" "${DIALERD_PORT_OWNER:-$$}" "$@" ||
+		printf 'harness error - free_port %s: no port\n' "$*" >&2
+}
+
+# port_block N: "LO-HI", N free consecutive ports claimed for this case (a daemon's RTP range)
+port_block() {
+	_pb=$(free_port --block "$1") && [ -n "$_pb" ] && echo "$_pb-$((_pb + $1 - 1))"
 }
 
 # metric SERIES: the value of one series (name and labels as printed) on the daemon's

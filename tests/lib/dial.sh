@@ -8,25 +8,9 @@ dial_init() {
 	export DIALTOOL
 }
 
-# pair_port: an even port whose neighbour is free too (RTP + RTCP of a media peer)
-pair_port() {
-	python3 - <<'PY'
-import socket
-while True:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    if p % 2 or p > 65000:
-        s.close(); continue
-    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        t.bind(("127.0.0.1", p + 1))
-    except OSError:
-        s.close(); continue
-    print(p)
-    break
-PY
-}
+# pair_port: an even port whose neighbour is free too (RTP + RTCP of a media peer), both
+# claimed for the case (free_port)
+pair_port() { free_port --pair; }
 
 # dial_wait_port PROTO PORT [SECONDS]: until something listens there (udp|tcp)
 dial_wait_port() {

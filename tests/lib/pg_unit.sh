@@ -17,6 +17,13 @@ WORK=$2
 case $cmd in
 start)
 	mkdir -p "$WORK" && chmod 755 "$WORK"
+	# the cluster's port stays claimed (free_port) while the test program runs: this
+	# script ends at once, and popen's "sh -c" may stand between the two
+	DIALERD_PORT_OWNER=$PPID
+	case $(cat "/proc/$PPID/comm" 2>/dev/null) in
+	sh|dash|bash) DIALERD_PORT_OWNER=$(cut -d' ' -f4 "/proc/$PPID/stat") ;;
+	esac
+	export DIALERD_PORT_OWNER
 	pg_start >&2
 	echo "$PG_OPTS" >"$WORK/pg_opts"
 	echo "$PGPORT" >"$WORK/pg_port"

@@ -2,6 +2,10 @@
 
 SIPP=${SIPP:-$(command -v sipp || true)}
 
+# sipp_media_port: a port for SIPp's -mp: SIPp binds it (audio) and the port 2 above it
+# (video), and exits when either is taken, so 4 ports from an even one are claimed (free_port)
+sipp_media_port() { free_port --block 4; }
+
 # sipp_start NAME SCENARIO [SIPP ARGS...]: scenario path relative to tests/sipp/
 # or absolute. Trace in $WORK/NAME.msg, errors in $WORK/NAME.err, screen in NAME.log.
 sipp_start() {

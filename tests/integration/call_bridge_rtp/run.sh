@@ -26,9 +26,9 @@ calls_start
 python3 "$TOP/tests/lib/rtppeer.py" echo "$PB" echo.json --seconds 40 --idle 3 >echo.log 2>&1 &
 ECHO_PID=$!
 dlr_track $ECHO_PID
-sipp_start uas uas_bridge_rtp.xml -i 127.0.0.1 -p "$UAS" -mp "$(free_port)" -m 1 -key peer_port "$PB"
+sipp_start uas uas_bridge_rtp.xml -i 127.0.0.1 -p "$UAS" -mp "$(sipp_media_port)" -m 1 -key peer_port "$PB"
 dial_wait_port udp "$UAS"
-sipp_start uac uac_bridge_rtp.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -mp "$(free_port)" -m 1 \
+sipp_start uac uac_bridge_rtp.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -mp "$(sipp_media_port)" -m 1 \
 	-key peer_port "$PA"
 _d=$(( $(date +%s) + 15 ))
 until grep -q '^m=audio' uac.msg 2>/dev/null && [ "$(q "select count(*) from calls where status = 'in-progress'")" = 2 ]; do

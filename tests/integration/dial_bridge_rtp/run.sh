@@ -45,8 +45,8 @@ while [ "$PS" = "$PA" ] || [ "$PS" = "$PB" ]; do PS=$(pair_port); done
 python3 "$TOP/tests/lib/rtppeer.py" echo "$PB" echo.json --seconds 40 --idle 3 >echo.log 2>&1 &
 ECHO_PID=$!
 dlr_track $ECHO_PID
-sipp_start uas uas_bridge_rtp.xml -i 127.0.0.1 -p "$UAS" -mp "$(free_port)" -m 1 -key peer_port "$PB"
-sipp_start uasc uas_ring_cancel.xml -i 127.0.0.1 -p "$UASC" -mp "$(free_port)" -m 1
+sipp_start uas uas_bridge_rtp.xml -i 127.0.0.1 -p "$UAS" -mp "$(sipp_media_port)" -m 1 -key peer_port "$PB"
+sipp_start uasc uas_ring_cancel.xml -i 127.0.0.1 -p "$UASC" -mp "$(sipp_media_port)" -m 1
 dial_wait_port udp "$UAS"
 dial_wait_port udp "$UASC"
 
@@ -59,7 +59,7 @@ dial_start in -l "127.0.0.1:$ME" -R "$LO-$HI" 'expect inbound 10000' \
 	'wait 1000' \
 	'expect ended:@in 30000' 'hangup id=CAbrB' 'expect ended:CAbrB 5000' 'wait 200'
 dial_wait_port udp "$ME"
-sipp_start uac uac_bridge_rtp.xml "127.0.0.1:$ME" -i 127.0.0.1 -p "$UAC" -mp "$(free_port)" -m 1 -key peer_port "$PA"
+sipp_start uac uac_bridge_rtp.xml "127.0.0.1:$ME" -i 127.0.0.1 -p "$UAC" -mp "$(sipp_media_port)" -m 1 -key peer_port "$PA"
 
 # C ended: dialtool waits 4 s before it answers A; meanwhile a stranger on
 # 127.0.0.1:$PS sends 10 RTP + 2 RTCP to C's idle pair, notes when it was

@@ -29,9 +29,9 @@ dlr_track $P1_PID
 python3 "$TOP/tests/lib/rtppeer.py" echo "$P2" p2.json --seconds 25 --idle 3 >p2.log 2>&1 &
 P2_PID=$!
 dlr_track $P2_PID
-sipp_start uasx uas_reinvite_foreign.xml -i 127.0.0.1 -p "$UASX" -mp "$(free_port)" -m 1 \
+sipp_start uasx uas_reinvite_foreign.xml -i 127.0.0.1 -p "$UASX" -mp "$(sipp_media_port)" -m 1 \
 	-key peer1 "$P1" -key peer2 "$P2"
-sipp_start uasy uas_bridge_rtp.xml -i 127.0.0.1 -p "$UASY" -mp "$(free_port)" -m 1 -key peer_port "$PY"
+sipp_start uasy uas_bridge_rtp.xml -i 127.0.0.1 -p "$UASY" -mp "$(sipp_media_port)" -m 1 -key peer_port "$PY"
 dial_wait_port udp "$UASX"
 dial_wait_port udp "$UASY"
 

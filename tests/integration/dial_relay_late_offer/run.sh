@@ -8,7 +8,7 @@ dlr_init
 dial_init
 UAC=$(free_port)
 ME=$(free_port)
-MP=$(free_port)
+MP=$(sipp_media_port)
 LO=43200
 HI=43299
 dial_start in -l "127.0.0.1:$ME" -R "$LO-$HI" 'expect inbound 10000' 'ring id=@in' 'answer id=@in relay=1' \

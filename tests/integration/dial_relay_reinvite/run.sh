@@ -12,7 +12,7 @@ P1=$(free_port)
 P2=$(free_port)
 LO=43400
 HI=43499
-sipp_start uas uas_reinvite_media.xml -i 127.0.0.1 -p "$UAS" -mp "$(free_port)" -m 1 -key peer1 "$P1" -key peer2 "$P2"
+sipp_start uas uas_reinvite_media.xml -i 127.0.0.1 -p "$UAS" -mp "$(sipp_media_port)" -m 1 -key peer1 "$P1" -key peer2 "$P2"
 dial_wait_port udp "$UAS"
 dial_run out -l "127.0.0.1:$ME" -R "$LO-$HI" "start id=CArv uri=sip:b@127.0.0.1:$UAS relay=1" \
 	'expect answered:CArv 5000' 'expect refreshed:CArv 5000' 'wait 300' 'hangup id=CArv' \

@@ -29,7 +29,7 @@ while off + 16 <= len(d):
 print(n)')
 
 UAS=$(free_port)
-ECHO=$(free_port)
+ECHO=$(sipp_media_port)
 "$RELAYTOOL" -p 42000-42999 -B "127.0.0.1:$ECHO" -i 3000 -t 40000 >relay.json 2>relay.log &
 RELAY_PID=$!
 dlr_track $RELAY_PID

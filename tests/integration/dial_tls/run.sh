@@ -38,14 +38,14 @@ dial_wait_port tcp "$TLS"
 call() {
 	_n=$1 _id=$2 _uri=$3
 	shift 3
-	dial_run "$_n" -l "127.0.0.1:0" "$@" "start id=$_id uri=$_uri" \
+	dial_run "$_n" -l "127.0.0.1:$(free_port --pair)" "$@" "start id=$_id uri=$_uri" \
 		"expect ended:$_id 8000" 'wait 100'
 }
 # an answered leg is hung up by dialtool only when told: answer, then BYE
 call_ok() {
 	_n=$1 _id=$2 _uri=$3
 	shift 3
-	dial_run "$_n" -l "127.0.0.1:0" "$@" "start id=$_id uri=$_uri" \
+	dial_run "$_n" -l "127.0.0.1:$(free_port --pair)" "$@" "start id=$_id uri=$_uri" \
 		"expect answered:$_id 8000" "hangup id=$_id" "expect ended:$_id 5000" 'wait 100'
 }
 invites() { grep -c '^INVITE sip:' "$WORK/uas.msg" 2>/dev/null || echo 0; }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# instance_fence: an instance that was only cut off (SIGSTOP for 17 s: its heartbeat went stale)
+# instance_fence: an instance that was only cut off (SIGSTOP until its heartbeat went stale)
 # while `dialerd takeover` ran on a copy of its folder comes back to a registry row that is
 # `retired`. It must not register as active again (that would reopen the calls takeover closed):
 # it refuses new calls from then on (/health 503 "taken-over", REST create 503 with error JSON,
@@ -19,7 +19,9 @@ assert_eq "$(health)" 200 "alpha runs: /health 200"
 assert_eq "$(q "select state from instances where name = 'alpha'")" active "its row: active"
 
 kill -STOP "$DIALERD_PID"
-sleep 17
+# until its last heartbeat is past 15 s old (11 to 16 s from now: it beats every 5 s), on the
+# database's clock, which the takeover reads too
+calls_wait_q t 30 "select heartbeat_at < now() - interval '16 s' from instances where name = 'alpha'"
 mkdir -p "$WORK/copy"
 cp "$WORK/data/instance.id" "$WORK/copy/"
 "$DIALERD" takeover --data-dir "$WORK/copy" >"$WORK/takeover.out" 2>&1

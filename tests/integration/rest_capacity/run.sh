@@ -7,7 +7,9 @@
 dlr_init
 . "$TOP/tests/lib/calls.sh"
 calls_init
-export DIALERD_SIP_RTP_PORTS=41000-41007
+# 4 pairs claimed for this case: no other process holds one of them
+DIALERD_SIP_RTP_PORTS=$(port_block 8) || harness_error "no 8 free ports"
+export DIALERD_SIP_RTP_PORTS
 echo '{}' >"$WORK/routes.json"
 calls_start
 UAS=$(free_port)
