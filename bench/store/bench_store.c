@@ -1,4 +1,9 @@
-/* bench_store.c: feeds the store complete synthetic call logs (or plain COPY of the same rows) and measures */
+/* bench_store.c: feeds the store complete synthetic call logs (or plain COPY of the same rows) and measures
+ *
+ * Calls look like the daemon's to the database: random SIDs and Call-IDs,
+ * and (-H HOLD > 0) each call's rows handed over when they happen over its
+ * life, so that its snapshots land in different batches. bench/store/run
+ * drives it against a pre-filled call log. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
