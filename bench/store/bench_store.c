@@ -646,7 +646,7 @@ static unsigned long long run_spread(struct store *s, struct calls_open *q, unsi
 {
 	int64_t hold_us = (int64_t)(hold_s * 1e6);
 	double warm = 2.2 + hold_s, start = now_s(), end = start + warm + secs;
-	unsigned long long n = 0, opened = 0, done = 0;
+	unsigned long long n = 0, opened = 0, done = 0, steps = 0;
 	bool measuring = false;
 	struct store_stats st;
 
@@ -666,7 +666,7 @@ static unsigned long long run_spread(struct store *s, struct calls_open *q, unsi
 			break;
 		while (q->nheap && q->heap[0].at <= now_us) {
 			done += open_step(s, q, heap_pop(q));
-			if (done % 8 == 0)
+			if (++steps % 32 == 0)	/* a stage is about a quarter of a call */
 				drive(s, 0);
 		}
 		store_stats(s, &st);
