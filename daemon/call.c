@@ -42,10 +42,16 @@ void call_sid_new(char sid[40])
 {
 	char tok[WEBHOOK_TOKEN_SIZE];
 
-	/* CA + 4 hex digits of the instance id + 28 random hex digits (112
-	 * bits): any instance knows a call's owner from its SID alone */
+	/* CA + 4 hex digits of the instance id + 12 of the wall clock's
+	 * milliseconds + 16 random hex digits (64 bits). Every call-log key
+	 * starts with a SID: in time order, one instance's new rows go to the
+	 * right edge of each btree instead of a random leaf, which cost the
+	 * call log's PostgreSQL two thirds more CPU per call (bench/store,
+	 * random against ordered SIDs). The SIP thread's inbound SIDs
+	 * (dial/in.c) have the same shape. */
 	webhook_token_new(tok);
-	snprintf(sid, 40, "CA%04x%.28s", sid_instance, tok);
+	snprintf(sid, 40, "CA%04x%012llx%.16s", sid_instance,
+		 (unsigned long long)(wall_us() / 1000) & 0xffffffffffffull, tok);
 }
 
 unsigned call_sid_instance(const char *sid)

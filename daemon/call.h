@@ -216,8 +216,8 @@ struct call {
 int call_new(struct call_layer *cl, const char *sid, enum call_direction dir,
 	     struct call *parent, struct call **cp);
 /* CA + 32 lowercase hex: the one place SIDs are made. */
-/* A new call SID: CA + 4 hex digits of the instance id + 28 random hex
- * digits (34 characters). */
+/* A new call SID: CA + 4 hex digits of the instance id + 12 of the wall
+ * clock's milliseconds + 16 random hex digits (34 characters). */
 void call_sid_new(char sid[40]);
 /* The instance id new SIDs carry (1..65535; default 1). Main thread. */
 void call_sid_instance_set(unsigned id);

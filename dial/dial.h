@@ -262,7 +262,8 @@ uint16_t dial_listen_port(const struct dial *d);
 void dial_draining_set(struct dial *d, bool on);
 bool dial_draining(const struct dial *d);
 /* Inbound legs' ids (call SIDs) are CA + 4 hex digits of id (the
- * instance id, 0..65535) + 28 random hex digits. Any thread. */
+ * instance id, 0..65535) + 12 of the wall clock's milliseconds + 16
+ * random hex digits. Any thread. */
 void dial_sid_instance_set(struct dial *d, unsigned id);
 
 /* Routes the engine's and libre's diagnostics (level: syslog numbers).

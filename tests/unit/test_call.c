@@ -1,6 +1,8 @@
 /* test_call.c: the pure half of the calls layer: SIP result -> status (the
  * wire spec's table, forks included) and webhook parameters */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/call.h"
 #include "tests/tap.h"
@@ -109,7 +111,8 @@ static void test_params(void)
 	call_params_free(&p);
 }
 
-/* SIDs: CA + 4 hex digits of the instance id + 28 random hex digits */
+/* SIDs: CA + 4 hex digits of the instance id + 12 of the wall clock's ms +
+ * 16 random hex digits */
 static void test_sid(void)
 {
 	char sid[40], other[40];
@@ -125,6 +128,23 @@ static void test_sid(void)
 	ok(hex, "then lower-case hex digits");
 	ok(strcmp(sid, other) != 0, "two SIDs differ");
 	is_int((int)call_sid_instance(sid), 0x1a2b, "call_sid_instance reads the id back");
+	{
+		struct timespec ts, pause = {0, 2000000};
+		unsigned long long ms;
+		char later[40];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ms = strtoull((char[13]){sid[6], sid[7], sid[8], sid[9], sid[10],
+			sid[11], sid[12], sid[13], sid[14], sid[15], sid[16],
+			sid[17], 0}, NULL, 16);
+		ok(ms <= (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 &&
+		   ms + 5000 > (unsigned long long)ts.tv_sec * 1000,
+		   "then the wall clock's milliseconds (%llu)", ms);
+		nanosleep(&pause, NULL);
+		call_sid_new(later);
+		ok(strcmp(sid, later) < 0 && strcmp(other, later) < 0,
+		   "a SID made 2 ms later sorts after (%s, %s)", sid, later);
+	}
 	call_sid_instance_set(1);
 	call_sid_new(sid);
 	is_int((int)call_sid_instance(sid), 1, "id 1: CA0001...");
