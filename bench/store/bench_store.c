@@ -123,11 +123,12 @@ static long long wal_lsn(PGconn *c)
 }
 
 /* SIDs as the daemon makes them (daemon/call.c call_sid_new): "CA", 4 hex
- * digits of the instance id, 28 random hex digits. The daemon takes those
- * 112 bits from getrandom; this takes them from xoshiro256**, seeded per
- * run: both are uniform over the 16^28 values, so the SIDs land at uniform
- * random places in every btree keyed by SID, as the daemon's do (a counter
- * would always append at the right edge of each index). */
+ * digits of the instance id, 12 of the wall clock's milliseconds, 16
+ * random hex digits. The daemon takes the 64 random bits from getrandom;
+ * this takes them from xoshiro256**, seeded per run: both are uniform, so
+ * the SIDs of one millisecond land in random order at the right edge of
+ * every btree keyed by SID, as the daemon's do. Call-IDs stay wholly
+ * random (a carrier's are). */
 static uint64_t rng[4];
 static unsigned sid_instance = 1;
 
@@ -163,10 +164,9 @@ static void rng_seed(uint64_t seed)
 
 static void sid_new(char sid[40])
 {
-	uint64_t a = rng_next(), b = rng_next() >> 16;	/* 64 + 48 bits */
-
-	snprintf(sid, 40, "CA%04x%016llx%012llx", sid_instance,
-		 (unsigned long long)a, (unsigned long long)b);
+	snprintf(sid, 40, "CA%04x%012llx%016llx", sid_instance,
+		 (unsigned long long)(store_now_us() / 1000) & 0xffffffffffffull,
+		 (unsigned long long)rng_next());
 }
 
 /* a call of the generator: its two legs' SIDs, its counter (the answer
