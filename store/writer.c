@@ -585,9 +585,18 @@ static void load_from_queue(struct store *s, struct wconn *w)
 		rows++;
 	}
 	batch_clear(b);
-	if (sbuf_put(&b->frames, s->queue.p, off))
-		return;
-	sbuf_consume(&s->queue, off);
+	if (off == s->queue.len) {
+		/* the usual case, the whole queue: the buffers trade places
+		 * rather than every record being copied once more */
+		struct sbuf t = b->frames;
+
+		b->frames = s->queue;
+		s->queue = t;
+	} else {
+		if (sbuf_put(&b->frames, s->queue.p, off))
+			return;
+		sbuf_consume(&s->queue, off);
+	}
 	b->no_lo = s->queue_no;
 	if (!s->queue_mixed)
 		s->queue_no += rows;
