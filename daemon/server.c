@@ -289,6 +289,27 @@ static int webhooks_start(struct server *srv)
 	return err;
 }
 
+/* The main loop batches its epoll changes: evhttp turns a connection's
+ * read and write interest off and on around every request, and libcurl
+ * removes and adds a reused connection's socket around every transfer;
+ * applied at the next epoll_wait these cost about a third fewer
+ * epoll_ctl calls under REST creates. libevent warns that this is
+ * unsafe with dup()ed descriptors; nothing in this loop dups one (a
+ * descriptor closed and reused within one pass is handled: libevent
+ * retries a MOD that finds nothing as an ADD). */
+static struct event_base *loop_new(void)
+{
+	struct event_config *c = event_config_new();
+	struct event_base *b;
+
+	if (!c)
+		return NULL;
+	event_config_set_flag(c, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	b = event_base_new_with_config(c);
+	event_config_free(c);
+	return b;
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server srv;
@@ -305,7 +326,7 @@ int server_run(const struct config *cfg)
 		log_msg(LOG_ERR, "daemon", "libevent has no pthreads support");
 		return 1;
 	}
-	srv.base = event_base_new();
+	srv.base = loop_new();
 	if (!srv.base) {
 		log_msg(LOG_ERR, "daemon", "cannot create the event loop");
 		return 1;
