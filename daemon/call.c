@@ -38,20 +38,32 @@ void call_sid_instance_set(unsigned id)
 	sid_instance = id & 0xffffu;
 }
 
+/* 64 random bits; main thread only: one getrandom per 256 SIDs */
+static uint64_t sid_random(void)
+{
+	static uint64_t pool[256];
+	static size_t left;
+
+	if (!left) {
+		size_t got = 0;
+
+		while (got < sizeof(pool)) {
+			ssize_t n = getrandom((char *)pool + got,
+					      sizeof(pool) - got, 0);
+
+			if (n > 0)
+				got += (size_t)n;
+		}
+		left = sizeof(pool) / sizeof(pool[0]);
+	}
+	return pool[--left];
+}
+
 void call_sid_new(char sid[40])
 {
-	char tok[WEBHOOK_TOKEN_SIZE];
-
-	/* CA + 4 hex digits of the instance id + 12 of the wall clock's
-	 * milliseconds + 16 random hex digits (64 bits). Every call-log key
-	 * starts with a SID: in time order, one instance's new rows go to the
-	 * right edge of each btree instead of a random leaf, which cost the
-	 * call log's PostgreSQL two thirds more CPU per call (bench/store,
-	 * random against ordered SIDs). The SIP thread's inbound SIDs
-	 * (dial/in.c) have the same shape. */
-	webhook_token_new(tok);
-	snprintf(sid, 40, "CA%04x%012llx%.16s", sid_instance,
-		 (unsigned long long)(wall_us() / 1000) & 0xffffffffffffull, tok);
+	/* the shape, and why in time order: dial_sid_format */
+	dial_sid_format(sid, sid_instance, (uint64_t)wall_us() / 1000,
+			sid_random());
 }
 
 unsigned call_sid_instance(const char *sid)

@@ -81,13 +81,9 @@ void dial_in_conn_h(const struct sip_msg *msg, void *arg)
 				 "Server Internal Error");
 		return;
 	}
-	/* CA + the instance id (4 hex digits) + the wall clock's ms (12) + 16
-	 * random hex digits: in time order, as daemon/call.c's SIDs are, so
-	 * that the call log's keys grow at the right edge of their btrees */
-	snprintf(id, sizeof(id), "CA%04x%012llx%016llx",
-		 atomic_load_explicit(&d->sid_instance, memory_order_relaxed),
-		 (unsigned long long)((dial_now_us() / 1000) & 0xffffffffffffull),
-		 (unsigned long long)rand_u64());
+	dial_sid_format(id, atomic_load_explicit(&d->sid_instance,
+						 memory_order_relaxed),
+			dial_now_us() / 1000, rand_u64());
 	err = dial_leg_alloc(&leg, d, id, false);
 	if (err) {
 		dial_event_free(stash);

@@ -1,4 +1,4 @@
-/* test_dial_msg.c: raw SIP text into events: start line, headers in order, Reason, SDP summary, copies */
+/* test_dial_msg.c: raw SIP text into events: start line, headers in order, Reason, SDP summary, copies; the SID text */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +201,18 @@ static void test_helpers(void)
 	ok(!dial_list_has("INVITE, UPDATES", "UPDATE"), "no prefix match");
 }
 
+static void test_sid(void)
+{
+	char sid[DIAL_SID_LEN + 1];
+
+	dial_sid_format(sid, 0x1a2b, 0x0123456789abull, 0xfedcba9876543210ull);
+	is_str(sid, "CA1a2b0123456789abfedcba9876543210",
+	       "SID: instance, clock ms, random bits");
+	dial_sid_format(sid, 0x11a2b, 0xff0123456789abull, 0);
+	is_str(sid, "CA1a2b0123456789ab0000000000000000",
+	       "SID: instance and clock keep their widths");
+}
+
 int main(void)
 {
 	test_response();
@@ -208,5 +220,6 @@ int main(void)
 	test_body();
 	test_bad();
 	test_helpers();
+	test_sid();
 	return tap_done();
 }
