@@ -238,6 +238,10 @@ extern const char dial_rand_pool_anchor;
  * cache (one getsockname per socket, not per message traced); linked along
  * with tmr_heap.c through this anchor */
 extern const char dial_udp_local_anchor;
+/* Forgets this thread's cached addresses: called after the thread frees
+ * a UDP socket, since the next one may get its address and descriptor
+ * and would be answered the old port. */
+void dial_udp_local_forget(void);
 
 /* tls.c: dial_tls_alloc() -> sip_transp_add(..., dial_tls_ctx(dt)); client
  * connections then verify CA chain and host name (see tls.h) */

@@ -145,6 +145,7 @@ static int udp_tcp_add(struct dial *d)
 			return err;
 		}
 		sip_transp_flush(d->sip);
+		dial_udp_local_forget();
 		sa_set_port(&d->laddr, 0);
 	}
 }

@@ -19,10 +19,13 @@
  * timers, tmr_heap.c), so this definition serves libre too; the first call
  * for a socket goes to libre's own (dlsym RTLD_NEXT). Entries are
  * per thread: each engine runs its own SIP thread, whose listening
- * sockets live as long as the thread, so a socket freed and another
- * allocated at the same address within one thread is not expected. The
- * descriptor is kept with the pointer and compared as well, and the small
- * table falls back to libre's function when full.
+ * sockets live as long as the thread. The one exception, the listen
+ * port 0 retry (stack.c) that frees its UDP socket, calls
+ * dial_udp_local_forget: the next socket came back at the same address
+ * and descriptor and was answered the freed one's port (a CI run's
+ * engine retried one taken TCP port 8 times). The descriptor is kept
+ * with the pointer and compared as well, and the small table falls back
+ * to libre's function when full.
  */
 
 enum { SLOTS = 8 };
@@ -89,4 +92,9 @@ int udp_local_get(const struct udp_sock *us, struct sa *local)
 		nslots++;
 	}
 	return err;
+}
+
+void dial_udp_local_forget(void)
+{
+	nslots = 0;
 }

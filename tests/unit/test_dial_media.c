@@ -1,4 +1,4 @@
-/* test_dial_media.c: per-leg media endpoints, bridges and the pool of idle pairs (dial/media.c) on real loopback sockets inside a bounded libre loop */
+/* test_dial_media.c: per-leg media endpoints, bridges and the pool of idle pairs (dial/media.c) on real loopback sockets inside a bounded libre loop; the udp_local_get cache (dial/udp_local.c) */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -334,6 +334,32 @@ static void test_pool(const struct sa *ip, struct phone *pa,
 	is_int((int)fd_count(), (int)fds0, "every descriptor closed");
 }
 
+/* A UDP socket freed and another made in its place: after
+ * dial_udp_local_forget the cache answers the new one's port (the listen
+ * port 0 retry of dial/stack.c) */
+static void test_udp_local(void)
+{
+	struct udp_sock *us = NULL;
+	struct sa any, got, real;
+	bool ok1 = true;
+
+	sa_set_str(&any, "127.0.0.1", 0);
+	for (int i = 0; i < 4 && ok1; i++) {
+		ok1 = udp_listen(&us, &any, NULL, NULL) == 0 &&
+		      udp_local_get(us, &got) == 0;
+		if (!ok1)
+			break;
+		sa_init(&real, AF_INET);
+		ok1 = getsockname(udp_sock_fd(us, AF_INET), &real.u.sa,
+				  &real.len) == 0 &&
+		      sa_port(&got) == sa_port(&real);
+		us = mem_deref(us);
+		dial_udp_local_forget();
+	}
+	ok(ok1, "udp_local_get answers each new socket's own port");
+	mem_deref(us);
+}
+
 int main(void)
 {
 	struct dial_media *a = NULL, *b = NULL, *c = NULL;
@@ -351,6 +377,7 @@ int main(void)
 	if (!ok(libre_init() == 0, "libre_init"))
 		return tap_done();
 	(void)fd_setsize(4096);
+	test_udp_local();
 	sa_set_str(&ip, "127.0.0.1", 0);
 	if (phone_open(&pa) || phone_open(&pb) || phone_open(&pc)) {
 		ok(0, "phone sockets");
