@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -19,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/json.h"
 #include "daemon/log.h"
+#include "daemon/random.h"
 #include "dial/dial.h"
 #include "store/store.h"
 
@@ -38,32 +38,13 @@ void call_sid_instance_set(unsigned id)
 	sid_instance = id & 0xffffu;
 }
 
-/* 64 random bits; main thread only: one getrandom per 256 SIDs */
-static uint64_t sid_random(void)
-{
-	static uint64_t pool[256];
-	static size_t left;
-
-	if (!left) {
-		size_t got = 0;
-
-		while (got < sizeof(pool)) {
-			ssize_t n = getrandom((char *)pool + got,
-					      sizeof(pool) - got, 0);
-
-			if (n > 0)
-				got += (size_t)n;
-		}
-		left = sizeof(pool) / sizeof(pool[0]);
-	}
-	return pool[--left];
-}
-
 void call_sid_new(char sid[40])
 {
+	uint64_t rnd;
+
 	/* the shape, and why in time order: dial_sid_format */
-	dial_sid_format(sid, sid_instance, (uint64_t)wall_us() / 1000,
-			sid_random());
+	random_bytes(&rnd, sizeof(rnd));
+	dial_sid_format(sid, sid_instance, (uint64_t)wall_us() / 1000, rnd);
 }
 
 unsigned call_sid_instance(const char *sid)

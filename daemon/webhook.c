@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -23,6 +22,7 @@
 #include "autoconf.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
+#include "daemon/random.h"
 #include "daemon/webhook.h"
 #include "store/store.h"
 
@@ -85,24 +85,9 @@ static int64_t mono_us(void)	/* CLOCK_MONOTONIC */
 void webhook_token_new(char tok[WEBHOOK_TOKEN_SIZE])
 {
 	static const char hex[] = "0123456789abcdef";
-	static unsigned char pool[4096];
-	static size_t left;
-	unsigned char *r;
+	unsigned char r[16];
 
-	/* one getrandom per 256 tokens; main thread only */
-	if (left < 16) {
-		size_t got = 0;
-
-		while (got < sizeof(pool)) {
-			ssize_t n = getrandom(pool + got, sizeof(pool) - got, 0);
-
-			if (n > 0)
-				got += (size_t)n;
-		}
-		left = sizeof(pool);
-	}
-	r = pool + sizeof(pool) - left;
-	left -= 16;
+	random_bytes(r, sizeof(r));
 	for (int i = 0; i < 16; i++) {
 		tok[2 * i] = hex[r[i] >> 4];
 		tok[2 * i + 1] = hex[r[i] & 15];
