@@ -17,22 +17,21 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <event2/event.h>
 
 #include "autoconf.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/random.h"
 #include "daemon/webhook.h"
+#include "daemon/webhook_sock.h"
 #include "store/store.h"
 
 #define EASY_POOL_MAX 64
 #define URL_LOG_MAX 512
 
 struct webhook {
-	struct event_base *base;
 	CURLM *multi;
-	struct event *timer;
+	struct webhook_socks *socks;	/* multi on the loop */
 	char *account_sid, *auth_token, *user_agent, *ca_file;
 	unsigned connect_timeout_ms, timeout_ms;
 	bool insecure;
@@ -250,6 +249,7 @@ static int hop_start(struct webhook_fetch *f)
 	if (!e)
 		return ENOMEM;
 	f->easy = e;
+	webhook_socks_easy(wh->socks, e);
 	curl_easy_setopt(e, CURLOPT_URL, f->wire_url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, f);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -489,10 +489,11 @@ static void hop_done(struct webhook_fetch *f, CURLcode rc)
 	fetch_end(f, WEBHOOK_OK, (int)status, "");
 }
 
-/* ---- libcurl on libevent ---- */
+/* ---- finished transfers (webhook_sock.c runs libcurl on the loop) ---- */
 
-static void check_done(struct webhook *wh)
+static void check_done(void *arg)
 {
+	struct webhook *wh = arg;
 	CURLMsg *m;
 	int left;
 
@@ -505,71 +506,6 @@ static void check_done(struct webhook *wh)
 		if (f)
 			hop_done(f, m->data.result);
 	}
-}
-
-static void on_socket_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook *wh = arg;
-	int running, action = 0;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(wh->multi, fd, action, &running);
-	check_done(wh);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook *wh = arg;
-	int running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(wh);
-}
-
-static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
-		     void *socketp)
-{
-	struct webhook *wh = userp;
-	struct event *ev = socketp;
-	short flags = EV_PERSIST;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (ev)
-			event_free(ev);
-		curl_multi_assign(wh->multi, s, NULL);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		flags |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		flags |= EV_WRITE;
-	if (ev) {
-		event_del(ev);
-		event_assign(ev, wh->base, s, flags, on_socket_event, wh);
-	} else {
-		ev = event_new(wh->base, s, flags, on_socket_event, wh);
-		if (!ev)
-			return -1;
-		curl_multi_assign(wh->multi, s, ev);
-	}
-	return event_add(ev, NULL) ? -1 : 0;
-}
-
-static int on_timer_change(CURLM *m, long ms, void *userp)
-{
-	struct webhook *wh = userp;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	(void)m;
-	if (ms < 0)
-		return event_del(wh->timer);
-	return evtimer_add(wh->timer, &tv);
 }
 
 /* ---- the client ---- */
@@ -605,7 +541,6 @@ int webhook_alloc(struct webhook **whp, struct event_base *base,
 		curl_global_cleanup();
 		return ENOMEM;
 	}
-	wh->base = base;
 	wh->store = conf->store;
 	wh->connect_timeout_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms : 5000;
 	wh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 15000;
@@ -616,15 +551,13 @@ int webhook_alloc(struct webhook **whp, struct event_base *base,
 	wh->user_agent = dup_or_null(conf->user_agent ? conf->user_agent :
 				     "TwilioProxy/1.1 dialerd/" PACKAGE_VERSION, &err);
 	wh->multi = curl_multi_init();
-	wh->timer = evtimer_new(base, on_timer, wh);
-	if (err || !wh->auth_token || !wh->multi || !wh->timer) {
+	if (err || !wh->auth_token || !wh->multi) {
 		err = ENOMEM;
 		goto out;
 	}
-	curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
-	curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
-	curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
+	err = webhook_socks_alloc(&wh->socks, base, wh->multi, check_done, wh);
+	if (err)
+		goto out;
 	curl_multi_setopt(wh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 			  (long)(conf->max_connections ? conf->max_connections : 256));
 	curl_multi_setopt(wh->multi, CURLMOPT_MAXCONNECTS,
@@ -645,10 +578,10 @@ struct webhook *webhook_free(struct webhook *wh)
 		fetch_free(wh->fetches);
 	for (size_t i = 0; i < wh->neasy; i++)
 		curl_easy_cleanup(wh->easy_pool[i]);
+	/* closes the keep-alive sockets through wh->socks */
 	if (wh->multi)
 		curl_multi_cleanup(wh->multi);
-	if (wh->timer)
-		event_free(wh->timer);
+	webhook_socks_free(wh->socks);
 	free(wh->auth_token);
 	webhook_sign_cleanup();
 	free(wh->account_sid);
