@@ -60,6 +60,8 @@ def serve(c, port):
             c.sendall(RESPONSE)
             time.sleep(0.1)
             r, _, _ = select.select([c], [], [], 0)
+            if r and not buf and not c.recv(1, socket.MSG_PEEK):
+                return	# the client closed it (the tool exits after its last fetch)
             if r or buf:
                 log({"at": time.time(), "peer_port": port, "junk_skipped": True})
                 continue

@@ -7,13 +7,16 @@
 #    that takes each idle socket out of epoll and puts it back makes about
 #    2 per fetch);
 # b) the server closes each idle connection after 100 ms: 8 fetches 300 ms
-#    apart all succeed on 8 connections, the tool uses under 1 s of CPU (a
-#    client spinning on a closed idle socket burns the gaps), no traceback
-#    in the server's output;
+#    apart all succeed on 8 connections, the tool idles between them (under
+#    1 s of CPU and at most 25 event loop wake-ups a fetch, strace: a client
+#    spinning on a closed idle socket burns the gaps), no traceback in the
+#    server's output;
 # c) the server writes bytes nobody asked for on each idle connection
 #    (junk.py): 4 fetches 300 ms apart all get the real answer (never the
 #    junk read as the next response), no request goes out on a connection
-#    that carried junk, under 1 s of CPU.
+#    that carried junk, and the tool idles between them as in b).
+# Where strace cannot trace (ptrace refused), the system call counts are
+# left out, and said so in the pass lines.
 # The parts use their own servers: a part that fails does not stop the
 # others, the case fails at the end.
 . "$(dirname "$0")/../../lib/common.sh"
@@ -50,9 +53,12 @@ fetches() {
 	python3 - "$WORK/$_n.cpu" timeout -k 5 60 "$@" "$WEBHOOKTOOL" fetch --timeout-ms 3000 \
 		--repeat "$_n_rep" --gap-ms "$_gap" "$_url" >"$WORK/$_n.json" 2>"$WORK/$_n.log" <<'PY'
 import resource, subprocess, sys
+# what this process's children used before (a pyenv shim's scripts, reaped before
+# it became this interpreter) is not the tool's
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+before = cpu()
 rc = subprocess.call(sys.argv[2:], stdin=subprocess.DEVNULL)
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write("%.3f\n" % (ru.ru_utime + ru.ru_stime))
+open(sys.argv[1], "w").write("%.3f\n" % (cpu() - before))
 sys.exit(rc)
 PY
 	RC=$?
@@ -97,19 +103,48 @@ PY
 
 cpu_under_1s() { awk -v c="$1" 'BEGIN { exit !(c != "" && c + 0 < 1.0) }'; }
 
-# ---- a) reuse, and what the idle sockets cost in epoll_ctl calls ----
-EPOLL=""
-part_a() {
-	wrap=""
-	if ! command -v strace >/dev/null; then
-		printf '# a) no strace: the epoll_ctl count is not checked (apt-get install strace)\n'
-	elif ! strace -qq -e trace=epoll_ctl -o /dev/null true 2>"$WORK/strace-probe.out"; then
-		printf '# a) strace cannot trace here (%s): the epoll_ctl count is not checked\n' \
-			"$(head -n 1 "$WORK/strace-probe.out")"
+# STRACE: strace when it can trace here (a container may refuse ptrace), else
+# empty and the system call counts are not checked
+STRACE=""
+NOTRACE=""
+if ! command -v strace >/dev/null; then
+	NOTRACE="not counted: no strace (apt-get install strace)"
+elif ! strace -qq -e trace=epoll_ctl -o /dev/null true 2>"$WORK/strace-probe.out"; then
+	NOTRACE="not counted: strace cannot trace here ($(head -n 1 "$WORK/strace-probe.out"))"
+else
+	STRACE=strace
+fi
+
+# traced_fetches NAME N GAP-MS URL: fetches, with its event loop's waits
+# counted (WAKEUPS) when strace can
+traced_fetches() {
+	if [ -n "$STRACE" ]; then
+		fetches "$@" strace -f -qq -c -e trace=epoll_wait,epoll_pwait,epoll_pwait2 -o "$WORK/$1.wakeups"
+		WAKEUPS=$(awk '$NF ~ /^epoll_p?wait2?$/ { n += $4 } END { print n + 0 }' "$WORK/$1.wakeups")
 	else
-		wrap=strace
+		fetches "$@"
+		WAKEUPS=""
 	fi
-	if [ -n "$wrap" ]; then
+}
+
+# quiet_ok PART N: the tool idled between its N fetches: under 1 s of CPU and, when
+# counted, at most 25 loop wake-ups a fetch (one that spins on an idle socket wakes
+# thousands of times; on a shared machine its CPU time alone can stay under 1 s)
+quiet_ok() {
+	_seen="$CPU s of CPU, ${WAKEUPS:-uncounted} loop wake-ups for $2 fetches"
+	cpu_under_1s "$CPU" || { fail_part "$1: the tool did not idle between fetches: $_seen; want under 1.0 s"; return 1; }
+	if [ -n "$WAKEUPS" ]; then
+		[ "$WAKEUPS" -le $(($2 * 25)) ] ||
+			{ fail_part "$1: the tool did not idle between fetches: $_seen; want at most $(($2 * 25)) (epoll_wait)"; return 1; }
+		pass "$1: the tool idled between fetches: $_seen"
+	else
+		pass "$1: the tool used $CPU s of CPU (loop wake-ups $NOTRACE)"
+	fi
+}
+
+# ---- a) reuse, and what the idle sockets cost in epoll_ctl calls ----
+part_a() {
+	if [ -n "$STRACE" ]; then
 		fetches reuse 20 20 "$B$URL_PATH" strace -f -qq -e trace=epoll_ctl -o "$WORK/reuse.strace"
 	else
 		fetches reuse 20 20 "$B$URL_PATH"
@@ -120,27 +155,29 @@ part_a() {
 	[ "$1" = 20 ] && [ "$2" = 1 ] ||
 		{ fail_part "a) reuse: the server saw $1 requests on $2 connections, want 20 on 1"; return; }
 	pass "a) reuse: 20 fetches 20 ms apart, all 200, 20 requests on one connection"
-	[ -n "$wrap" ] || return
-	EPOLL=$(grep -c 'epoll_ctl(' "$WORK/reuse.strace")
-	EPOLL_SPLIT=$(for op in ADD MOD DEL; do printf '%s %s ' "$op" "$(grep -c "EPOLL_CTL_$op" "$WORK/reuse.strace")"; done)
-	if [ "$EPOLL" -le 6 ]; then
-		pass "a) $EPOLL epoll_ctl calls for 20 fetches on one connection (${EPOLL_SPLIT% }), at most 6"
+	if [ -z "$STRACE" ]; then
+		pass "a) epoll_ctl calls $NOTRACE"
+		return
+	fi
+	n=$(grep -c 'epoll_ctl(' "$WORK/reuse.strace")
+	split=$(for op in ADD MOD DEL; do printf '%s %s, ' "$op" "$(grep -c "EPOLL_CTL_$op" "$WORK/reuse.strace")"; done)
+	if [ "$n" -le 6 ]; then
+		pass "a) $n epoll_ctl calls for 20 fetches on one connection (${split%, }), at most 6"
 	else
-		fail_part "a) $EPOLL epoll_ctl calls for 20 fetches on one connection (${EPOLL_SPLIT% }), want at most 6"
+		fail_part "a) $n epoll_ctl calls for 20 fetches on one connection (${split%, }), want at most 6"
 	fi
 }
 
 # ---- b) the server closes idle connections ----
 part_b() {
-	fetches idle 8 300 "http://127.0.0.1:$PI$URL_PATH"
+	traced_fetches idle 8 300 "http://127.0.0.1:$PI$URL_PATH"
 	why=$(results_ok idle 8) || { fail_part "b) idle close: $why (exit $RC)"; return; }
 	[ "$RC" = 0 ] || { fail_part "b) idle close: 8 good fetches but exit $RC"; return; }
 	set -- $(conns "$WORK/idle.jsonl")
 	[ "$1" = 8 ] && [ "$2" = 8 ] ||
 		{ fail_part "b) idle close: the server saw $1 requests on $2 connections, want 8 on 8"; return; }
 	pass "b) idle close: 8 fetches 300 ms apart, all 200, 8 requests on 8 connections (each closed idle after 100 ms)"
-	cpu_under_1s "$CPU" || { fail_part "b) idle close: the tool used ${CPU:-?} s of CPU, want under 1.0"; return; }
-	pass "b) idle close: the tool used $CPU s of CPU over the 2.5 s of gaps"
+	quiet_ok "b) idle close" 8 || return
 	! grep -q Traceback "$WORK/idle-server.out" ||
 		{ fail_part "b) idle close: the server printed a traceback: $(grep -m 1 -A 3 Traceback "$WORK/idle-server.out" | tr '\n' ' ')"; return; }
 	pass "b) idle close: no traceback from the server"
@@ -148,7 +185,7 @@ part_b() {
 
 # ---- c) bytes nobody asked for on idle connections ----
 part_c() {
-	fetches junk 4 300 "http://127.0.0.1:$PJ$URL_PATH"
+	traced_fetches junk 4 300 "http://127.0.0.1:$PJ$URL_PATH"
 	set -- $(conns "$WORK/junk.jsonl")
 	[ "$4" = 0 ] || harness_error "c) a request came before the junk was due (100 ms after each answer, 300 ms gaps): the machine is too slow for this timing"
 	why=$(results_ok junk 4) ||
@@ -159,8 +196,7 @@ part_c() {
 	[ "$3" = 0 ] && [ "$2" = "$1" ] && [ "$1" -ge 4 ] && [ "$1" -le 8 ] ||
 		{ fail_part "c) junk: the server saw $1 requests on $2 connections, $3 of them on a connection that had carried junk; want 4 to 8 requests, each on a new connection"; return; }
 	pass "c) junk: 4 fetches 300 ms apart, all the real 200 answer; $1 requests, each on a new connection"
-	cpu_under_1s "$CPU" || { fail_part "c) junk: the tool used ${CPU:-?} s of CPU, want under 1.0"; return; }
-	pass "c) junk: the tool used $CPU s of CPU over the 0.9 s of gaps"
+	quiet_ok "c) junk" 4
 }
 
 part_a
