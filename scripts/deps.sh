@@ -4,7 +4,8 @@
 
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libre-dev libevent-dev libcurl4-openssl-dev libssl-dev libxml2-dev libpq-dev libgoogle-perftools-dev"
 DEPS_RUN="postgresql-15 postgresql-client-15 curl ca-certificates util-linux procps"
-DEPS_TEST="sip-tester valgrind python3 libxml2-utils socat openssl clang libclang-rt-14-dev iproute2 wrk kamailio"
+DEPS_TEST="sip-tester valgrind python3 libxml2-utils socat openssl clang libclang-rt-14-dev iproute2 wrk kamailio strace"
+# strace: webhook_keepalive counts the webhook client's epoll_ctl calls
 # kamailio: the dispatcher in front of several instances (tests/lib/cluster.sh; dispatcher,
 # tm, rr and ctl/kamcmd are all in the base package)
 # modules append what their own tests need

@@ -1,13 +1,20 @@
 /* webhooktool.c: drives the daemon's real webhook client from the command
- * line for the integration cases: one signed fetch, or status callbacks
+ * line for the integration cases: signed fetches, or status callbacks
  * through the durable outbox (with the call log when a database is given)
  *
  *   webhooktool fetch [--method GET|POST] [--kind K] [--param N=V]...
  *                     [--timeout-ms N] [--connect-timeout-ms N] [--ca FILE]
- *                     [--insecure] [--database-url URL] [--call-sid SID] URL
+ *                     [--insecure] [--database-url URL] [--call-sid SID]
+ *                     [--repeat N] [--gap-ms G] URL
  *   webhooktool deliver --data-dir DIR --url URL [--method POST|GET]
  *                     [--calls N] [--per-call M] [--database-url URL]
  *                     [--exit-when-empty] [--max-seconds S]
+ *
+ * fetch prints one JSON line per fetch. --repeat N fetches the URL N times
+ * one after the other on the same client, so libcurl may reuse its
+ * connection; --gap-ms G waits G ms on the event loop between the end of
+ * one fetch and the start of the next. The exit status is 1 when any fetch
+ * failed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +39,12 @@ struct tool {
 	struct webhook *wh;
 	struct webhook_outbox *ob;
 	int rc;
+	/* fetch: the request, copied by webhook_fetch each time */
+	const struct webhook_req *req;
+	struct event *next;
+	unsigned repeat, done;
+	struct timeval gap;
+	bool failed;
 	bool exit_when_empty;
 	double deadline;
 	unsigned long long delivered, given_up;
@@ -140,6 +153,26 @@ static void store_drain(struct tool *t)
 
 /* ---- fetch ---- */
 
+static void on_fetched(const struct webhook_result *r, void *arg);
+
+/* Starts the next fetch; from a timer, so that it never runs inside the
+ * client's done handler. */
+static void on_next(evutil_socket_t fd, short what, void *arg)
+{
+	struct tool *t = arg;
+	int err;
+
+	(void)fd;
+	(void)what;
+	err = webhook_fetch(t->wh, t->req, NULL, on_fetched, t, NULL);
+	if (err) {
+		printf("{\"code\":-1,\"error\":\"%s\"}\n", strerror(err));
+		fflush(stdout);
+		t->rc = 1;
+		event_base_loopbreak(t->base);
+	}
+}
+
 static void on_fetched(const struct webhook_result *r, void *arg)
 {
 	struct tool *t = arg;
@@ -153,8 +186,12 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 	json_str(r->error);
 	printf(",\"total_us\":%lld}\n", (long long)r->total_us);
 	fflush(stdout);
-	t->rc = r->code ? 1 : 0;
-	event_base_loopbreak(t->base);
+	t->failed |= r->code != 0;
+	t->rc = t->failed ? 1 : 0;
+	if (++t->done < t->repeat)
+		evtimer_add(t->next, &t->gap);
+	else
+		event_base_loopbreak(t->base);
 }
 
 /* ---- deliver ---- */
@@ -283,6 +320,8 @@ int main(int argc, char **argv)
 		{"per-call", required_argument, NULL, 'M'},
 		{"exit-when-empty", no_argument, NULL, 'e'},
 		{"max-seconds", required_argument, NULL, 'S'},
+		{"repeat", required_argument, NULL, 'r'},
+		{"gap-ms", required_argument, NULL, 'g'},
 		{NULL, 0, NULL, 0},
 	};
 	struct webhook_param params[MAX_PARAMS];
@@ -290,7 +329,7 @@ int main(int argc, char **argv)
 	const char *kind = "voice", *db = NULL, *sid = NULL, *dir = NULL;
 	const char *url = NULL, *token = getenv("DIALERD_AUTH_TOKEN");
 	enum webhook_method method = WEBHOOK_POST;
-	unsigned calls = 1, per_call = 1;
+	unsigned calls = 1, per_call = 1, repeat = 1, gap_ms = 0;
 	double max_s = 0;
 	struct webhook_conf wc = {0};
 	struct tool t = {0};
@@ -363,6 +402,12 @@ int main(int argc, char **argv)
 		case 'S':
 			max_s = atof(optarg);
 			break;
+		case 'r':
+			repeat = (unsigned)atoi(optarg);
+			break;
+		case 'g':
+			gap_ms = (unsigned)atoi(optarg);
+			break;
 		default:
 			usage();
 			return 2;
@@ -370,7 +415,7 @@ int main(int argc, char **argv)
 	}
 	if (!deliver && optind < argc)
 		url = argv[optind];
-	if (!url || (deliver && !dir)) {
+	if (!url || (deliver && !dir) || !repeat) {
 		usage();
 		return 2;
 	}
@@ -407,12 +452,20 @@ int main(int argc, char **argv)
 			.nparams = nparams,
 		};
 
+		t.req = &req;
+		t.repeat = repeat;
+		t.gap.tv_sec = gap_ms / 1000;
+		t.gap.tv_usec = (long)(gap_ms % 1000) * 1000;
+		t.next = evtimer_new(t.base, on_next, &t);
+		if (!t.next)
+			return 99;
 		err = webhook_fetch(t.wh, &req, NULL, on_fetched, &t, NULL);
 		if (err) {
 			printf("{\"code\":-1,\"error\":\"%s\"}\n", strerror(err));
 			return 1;
 		}
 		event_base_dispatch(t.base);
+		event_free(t.next);
 	} else {
 		struct timeval tv = {0, 50000};
 

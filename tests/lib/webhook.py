@@ -2,8 +2,9 @@
 """webhook.py: a real HTTP server for the tests that answers configured
 responses per path and records every request as one JSON line.
 
-Each log line holds the request and the status it was answered with
-("status", null when the connection was dropped).
+Each log line holds the request, the client's source port ("peer_port":
+one port per connection, so a case can count connections) and the status it
+was answered with ("status", null when the connection was dropped).
 Routes file (JSON, re-read on every request so a case can change it):
   {"/voice": {"status": 200, "content_type": "text/xml",
               "body": "<Response/>", "delay_ms": 0, "headers": {}},
@@ -11,7 +12,8 @@ Routes file (JSON, re-read on every request so a case can change it):
 A route value may also be a list: the n-th request to that path gets the
 n-th entry (the last one repeats), for retry and fallback tests.
 "content_type": null sends no Content-Type header. With --tls-cert and
---tls-key the server speaks HTTPS.
+--tls-key the server speaks HTTPS. With --idle-timeout-ms N it closes a
+keep-alive connection that has been idle N ms, quietly.
 """
 import argparse
 import base64
@@ -59,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
                                           keep_blank_values=True)
         rec = {
             "at": time.time(),
+            "peer_port": self.client_address[1],
             "method": self.command,
             "path": parsed.path,
             "url": self.path,
@@ -100,7 +103,13 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--idle-timeout-ms", type=int)
     a = ap.parse_args()
+    if a.idle_timeout_ms:
+        # the socket's timeout: handle_one_request takes a timed-out read of
+        # the next request line as the end of the connection (and says so
+        # through log_message, which is silent here)
+        Handler.timeout = a.idle_timeout_ms / 1000.0
     # a burst of connections (retries of many callbacks at once) must not
     # overflow socketserver's default backlog of 5 and wait for SYN retries
     ThreadingHTTPServer.request_queue_size = 1024
