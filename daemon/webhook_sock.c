@@ -10,9 +10,9 @@
  *    one epoll_ctl MOD);
  *  - libcurl closes it (CURLOPT_CLOSESOCKETFUNCTION): its event goes first;
  *  - it turns readable while parked (the peer closed the idle connection,
- *    or sent bytes nobody asked for): the event is dropped, so the level-
- *    triggered wake-up does not repeat; libcurl checks a connection before
- *    it reuses it and closes a dead one.
+ *    or sent bytes nobody asked for): the socket is shut down and its event
+ *    dropped, so the level-triggered wake-up does not repeat; libcurl
+ *    checks a connection before it reuses it and closes a dead one.
  * Other sockets (the threaded resolver's socket pair, which libcurl closes
  * without the callback) lose their event on CURL_POLL_REMOVE: a socket may
  * stay registered only if its close is seen, or a new socket given the
@@ -81,6 +81,20 @@ static void sock_drop(struct webhook_socks *s, curl_socket_t fd)
 	*w = NULL;
 }
 
+/* An idle connection turned readable: the peer closed it or sent bytes no
+ * request asked for. libcurl 7.88 checks a connection for a close before
+ * reusing it, but takes waiting bytes for a live connection and would read
+ * them as the next answer: they are read away here (bounded) and the socket
+ * shut down, so that the check finds it closed. */
+static void unusable(evutil_socket_t fd)
+{
+	char buf[4096];
+
+	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	(void)shutdown(fd, SHUT_RDWR);
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct webhook_socks *s = arg;
@@ -88,6 +102,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 	int running, action = 0;
 
 	if (w && *w && (*w)->parked) {
+		unusable(fd);
 		sock_drop(s, fd);
 		return;
 	}
