@@ -112,14 +112,16 @@ if ! command -v strace >/dev/null; then
 elif ! strace -qq -e trace=epoll_ctl -o /dev/null true 2>"$WORK/strace-probe.out"; then
 	NOTRACE="not counted: strace cannot trace here ($(head -n 1 "$WORK/strace-probe.out"))"
 else
-	STRACE=strace
+	# LeakSanitizer cannot run under ptrace: a sanitizer build's leak check is
+	# left to the untraced cases (webhook_failures and the others)
+	STRACE="strace -E ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 fi
 
 # traced_fetches NAME N GAP-MS URL: fetches, with its event loop's waits
 # counted (WAKEUPS) when strace can
 traced_fetches() {
 	if [ -n "$STRACE" ]; then
-		fetches "$@" strace -f -qq -c -e trace=epoll_wait,epoll_pwait,epoll_pwait2 -o "$WORK/$1.wakeups"
+		fetches "$@" $STRACE -f -qq -c -e trace=epoll_wait,epoll_pwait,epoll_pwait2 -o "$WORK/$1.wakeups"
 		WAKEUPS=$(awk '$NF ~ /^epoll_p?wait2?$/ { n += $4 } END { print n + 0 }' "$WORK/$1.wakeups")
 	else
 		fetches "$@"
@@ -145,7 +147,7 @@ quiet_ok() {
 # ---- a) reuse, and what the idle sockets cost in epoll_ctl calls ----
 part_a() {
 	if [ -n "$STRACE" ]; then
-		fetches reuse 20 20 "$B$URL_PATH" strace -f -qq -e trace=epoll_ctl -o "$WORK/reuse.strace"
+		fetches reuse 20 20 "$B$URL_PATH" $STRACE -f -qq -e trace=epoll_ctl -o "$WORK/reuse.strace"
 	else
 		fetches reuse 20 20 "$B$URL_PATH"
 	fi
