@@ -38,10 +38,10 @@
 #define READ_CHUNK (1u << 20)
 #define MAX_STR (1u << 20)
 #define MAX_PARAMS 4096u
-/* 4 ms: at most 250 syncs a second (each is a disk flush of the VM, about
+/* 10 ms: at most 100 syncs a second (each is a disk flush of the VM, about
  * a fifth of a millisecond of CPU here), and a callback waits at most that
  * much longer for its first attempt */
-#define SYNC_GAP_US 4000
+#define SYNC_GAP_US 10000
 
 enum { R_ADD = 'A', R_ATTEMPT = 'T', R_DONE = 'D' };
 
