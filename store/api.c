@@ -7,6 +7,9 @@
 
 #include "store/internal.h"
 
+/* the header block buffer is kept between messages up to this size */
+#define HDR_BLOCK_KEEP (64u << 10)
+
 static int64_t or_now(int64_t t)
 {
 	return t ? t : store_now_us();
@@ -144,7 +147,7 @@ static void parse_start_line(const char *p, size_t n, int *code,
 int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 {
 	struct rec_builder rb;
-	struct sbuf block = {0};
+	struct sbuf *block;
 	size_t start, sl_len, mlen, rows = 1;
 	const char *method;
 	int code, err = 0;
@@ -154,6 +157,9 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 		return EINVAL;
 	sl_len = m->start_line_len ? m->start_line_len : strlen(m->start_line);
 	at = or_now(m->at);
+	/* the store's buffer, not a fresh one grown by doubling per message */
+	block = &s->hdr_block;
+	sbuf_reset(block);
 	for (size_t i = 0; i < m->nhdrs && !err; i++) {
 		const struct store_header *h = &m->hdrs[i];
 		char rbuf[32];
@@ -165,13 +171,13 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 			break;
 		}
 		v = redact(h, rbuf, sizeof(rbuf), &vlen);
-		err = sbuf_put(&block, h->name, h->name_len);
+		err = sbuf_put(block, h->name, h->name_len);
 		if (!err)
-			err = sbuf_put(&block, ": ", 2);
+			err = sbuf_put(block, ": ", 2);
 		if (!err)
-			err = sbuf_put(&block, v, vlen);
+			err = sbuf_put(block, v, vlen);
 		if (!err)
-			err = sbuf_put(&block, "\r\n", 2);
+			err = sbuf_put(block, "\r\n", 2);
 	}
 	if (err)
 		goto out;
@@ -188,7 +194,7 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	store_rec_text(&rb, m->sip_call_id);
 	store_rec_text(&rb, m->sdp);
 	store_rec_int(&rb, (int64_t)m->nhdrs);
-	store_rec_bytea(&rb, block.p, block.len);
+	store_rec_bytea(&rb, block->p, block->len);
 	store_rec_text(&rb, m->root_sid);	/* 0007_root_sid */
 	/* 0008: body text (escaped when not valid text), body_raw bytea
 	   (only then), body_type, body_length */
@@ -235,7 +241,9 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	else
 		err = store_writer_enqueued(s, rows);
  out:
-	sbuf_free(&block);
+	/* a huge message's block is not kept */
+	if (block->cap > HDR_BLOCK_KEEP)
+		sbuf_free(block);
 	return err;
 }
 

@@ -307,6 +307,7 @@ struct store {
 	unsigned flush_ms;
 	size_t queue_max_bytes;
 	struct sbuf queue;	/* frames */
+	struct sbuf hdr_block;	/* a SIP message's header block, reused */
 	size_t queue_rows;
 	unsigned long long queue_since;	/* ms when the oldest queued row came */
 	bool have_journal;

@@ -592,6 +592,11 @@ static void load_from_queue(struct store *s, struct wconn *w)
 
 		b->frames = s->queue;
 		s->queue = t;
+		/* an empty buffer (the committed batches' ones stay in the
+		 * resend ring) is given the last batch's size at once: grown by
+		 * doubling, each step copied the queue into fresh memory */
+		if (!s->queue.cap)
+			(void)sbuf_reserve(&s->queue, b->frames.len);
 	} else {
 		if (sbuf_put(&b->frames, s->queue.p, off))
 			return;
@@ -1184,6 +1189,7 @@ void store_writer_free(struct store *s)
 		store_log(LOG_ERR, "store: closing with %zu rows not written and no journal",
 			  s->queue_rows);
 	sbuf_free(&s->queue);
+	sbuf_free(&s->hdr_block);
 	for (int i = 0; i < s->nconn; i++) {
 		struct batch *b = &s->w[i].batch;
 
