@@ -144,11 +144,7 @@ static void fetch_free(struct webhook_fetch *f)
 		f->next->prev = f->prev;
 	wh->st.in_flight--;
 	curl_slist_free_all(f->hdrs);
-	for (size_t i = 0; i < f->nparams; i++) {
-		free((char *)f->params[i].name);
-		free((char *)f->params[i].value);
-	}
-	free(f->params);
+	free(f->params);	/* the strings too (webhook_params_copy) */
 	free(f->call_sid);
 	free(f->root_sid);
 	free(f->kind);
@@ -602,18 +598,13 @@ static int copy_req(struct webhook_fetch *f, const struct webhook_req *req)
 	f->root_sid = req->root_sid ? strdup(req->root_sid) : NULL;
 	f->kind = strdup(req->kind);
 	f->token = strdup(req->token ? req->token : tok);
-	f->params = calloc(req->nparams ? req->nparams : 1, sizeof(*f->params));
-	if (!f->call_sid || !f->kind || !f->token || !f->params ||
+	if (!f->call_sid || !f->kind || !f->token ||
 	    (req->root_sid && !f->root_sid))
 		return ENOMEM;
-	for (size_t i = 0; i < req->nparams; i++) {
-		f->params[i].name = strdup(req->params[i].name);
-		f->params[i].value = strdup(req->params[i].value ?
-					    req->params[i].value : "");
-		f->nparams++;
-		if (!f->params[i].name || !f->params[i].value)
-			return ENOMEM;
-	}
+	f->params = webhook_params_copy(req->params, req->nparams);
+	if (!f->params)
+		return ENOMEM;
+	f->nparams = req->nparams;
 	f->seq = req->sequence_number;
 	f->method = f->first_method = req->method;
 	return 0;

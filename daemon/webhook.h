@@ -220,6 +220,12 @@ int webhook_url_with_query(const char *url, const struct webhook_param *p,
  * rows and log lines. */
 void webhook_url_redact(const char *url, char *buf, size_t size);
 
+/* The n parameters and their strings in one block, a NULL value copied
+ * as ""; free() releases it all (a request's 15 or so pairs were 30
+ * allocations). NULL: out of memory. */
+struct webhook_param *webhook_params_copy(const struct webhook_param *p,
+					  size_t n);
+
 /* True when a parameter name appears twice (requests must not: the
  * vendors' validators disagree on repeated names). */
 bool webhook_params_repeat(const struct webhook_param *p, size_t n);

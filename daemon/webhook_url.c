@@ -1,4 +1,5 @@
-/* webhook_url.c: the URLs and form bodies of webhook requests
+/* webhook_url.c: the URLs and form bodies of webhook requests, and copies
+ * of the parameter lists they are made from
  *
  * Relative URLs (a <Redirect> or Dial action of "next.xml") resolve
  * against the URL of the document that named them, as a browser would;
@@ -276,4 +277,30 @@ void webhook_url_redact(const char *url, char *buf, size_t size)
 		return;
 	}
 	snprintf(buf, size, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+struct webhook_param *webhook_params_copy(const struct webhook_param *p,
+					  size_t n)
+{
+	struct webhook_param *c;
+	size_t size = sizeof(*c) * (n ? n : 1);
+	char *str;
+
+	for (size_t i = 0; i < n; i++)
+		size += strlen(p[i].name) + 1 +
+			(p[i].value ? strlen(p[i].value) : 0) + 1;
+	c = malloc(size);
+	if (!c)
+		return NULL;
+	str = (char *)(c + (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		const char *v = p[i].value ? p[i].value : "";
+		size_t nl = strlen(p[i].name) + 1, vl = strlen(v) + 1;
+
+		c[i].name = memcpy(str, p[i].name, nl);
+		str += nl;
+		c[i].value = memcpy(str, v, vl);
+		str += vl;
+	}
+	return c;
 }

@@ -395,6 +395,29 @@ static void test_token(void)
 	ok(strcmp(a, b) != 0, "tokens differ");
 }
 
+static void test_params_copy(void)
+{
+	char name[] = "CallStatus", value[] = "ringing";
+	const struct webhook_param p[] = {
+		{name, value}, {"Empty", ""}, {"Null", NULL},
+	};
+	struct webhook_param *c = webhook_params_copy(p, 3), *z;
+
+	ok(c != NULL, "params copy: one block");
+	if (!c)
+		return;
+	name[0] = value[0] = 'x';	/* the copy owns its strings */
+	ok(!strcmp(c[0].name, "CallStatus") && !strcmp(c[0].value, "ringing"),
+	   "params copy: name and value copied");
+	ok(!strcmp(c[1].value, "") && !strcmp(c[2].name, "Null") &&
+	   !strcmp(c[2].value, ""), "params copy: an empty value and a NULL one are \"\"");
+	ok(!webhook_params_repeat(c, 3), "params copy: the names as given");
+	free(c);
+	z = webhook_params_copy(NULL, 0);
+	ok(z != NULL, "params copy: no parameters is an empty block, not an error");
+	free(z);
+}
+
 int main(void)
 {
 	test_vectors();
@@ -404,6 +427,7 @@ int main(void)
 	test_resolve_vs_curl();
 	test_redact();
 	test_token();
+	test_params_copy();
 	webhook_sign_cleanup();
 	return tap_done();
 }
