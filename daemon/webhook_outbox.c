@@ -104,11 +104,7 @@ static void delivery_free(struct delivery *d)
 		webhook_fetch_cancel(d->fetch);
 	if (d->retry)
 		event_free(d->retry);
-	for (size_t i = 0; i < d->req.nparams; i++) {
-		free((char *)d->params[i].name);
-		free((char *)d->params[i].value);
-	}
-	free(d->params);
+	free(d->params);	/* the strings too (webhook_params_copy) */
 	free((char *)d->req.call_sid);
 	free((char *)d->req.root_sid);
 	free((char *)d->req.kind);
@@ -276,6 +272,7 @@ static struct delivery *delivery_new(struct webhook_outbox *ob,
 				     const struct store_outbox_entry *e)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
+	struct webhook_param *view;
 	bool ok;
 
 	if (!d)
@@ -291,16 +288,16 @@ static struct delivery *delivery_new(struct webhook_outbox *ob,
 	d->req.kind = strdup(e->kind ? e->kind : "status-callback");
 	d->req.url = strdup(e->url);
 	d->req.token = e->token ? strdup(e->token) : NULL;
-	d->params = calloc(e->nparams ? e->nparams : 1, sizeof(*d->params));
+	/* the entry's pairs seen as webhook parameters, copied in one block */
+	view = malloc((e->nparams ? e->nparams : 1) * sizeof(*view));
+	for (size_t i = 0; view && i < e->nparams; i++)
+		view[i] = (struct webhook_param){e->params[i].name, e->params[i].value};
+	d->params = view ? webhook_params_copy(view, e->nparams) : NULL;
+	free(view);
 	ok = d->req.call_sid && d->req.kind && d->req.url && d->params &&
 	     (!e->token || d->req.token);
-	for (size_t i = 0; ok && i < e->nparams; i++) {
-		d->params[i].name = strdup(e->params[i].name);
-		d->params[i].value = strdup(e->params[i].value ?
-					    e->params[i].value : "");
-		d->req.nparams++;
-		ok = d->params[i].name && d->params[i].value;
-	}
+	if (d->params)
+		d->req.nparams = e->nparams;
 	d->req.params = d->params;
 	if (!ok) {
 		delivery_free(d);
