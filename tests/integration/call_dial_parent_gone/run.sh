@@ -29,6 +29,20 @@ routes "$UAS"
 export DIALERD_SHUTDOWN_TIMEOUT=1
 calls_start
 open_calls() { curl -fsS "$DIALERD_URL/metrics" | sed -n 's/^dialerd_calls_open //p'; }
+# requests METHOD: the METHOD requests the target got, by Call-ID: a retransmission (our
+# INVITE or CANCEL sent again when SIPp's answer is slower than T1 on a loaded machine) is the
+# same request
+requests() {
+	python3 - "$1" "$WORK/uas.msg" <<'PY'
+import re, sys
+ids = set()
+for m in re.split(r"\n(?=[A-Z]+ sips?:\S+ SIP/2\.0)", open(sys.argv[2], errors="replace").read()):
+    if m.startswith(sys.argv[1] + " sip"):
+        c = re.search(r"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", m, re.M | re.I)
+        ids.add(c.group(1) if c else m)
+print(len(ids))
+PY
+}
 children() { q "select count(*) from calls where direction = 'outbound-dial' ${1:-}"; }
 
 # 1: the caller's CANCEL in every window of the child's set-up
@@ -48,12 +62,12 @@ calls_wait_q 0 45 "select count(*) from calls where direction = 'outbound-dial' 
 NC=$(children)
 [ "$NC" -ge 1 ] || fail "1: no caller stayed long enough for a child to be dialled"
 pass "1: $NC of the $N calls dialled their child before the caller gave up"
-assert_eq "$(grep -c '^INVITE ' "$WORK/uas.msg")" "$NC" "1: the target got one INVITE per child"
+assert_eq "$(requests INVITE)" "$NC" "1: the target got one INVITE per child"
 _d=$(( $(date +%s) + 10 ))
-until [ "$(grep -c '^CANCEL ' "$WORK/uas.msg")" -ge "$NC" ] || [ "$(date +%s)" -gt $_d ]; do
+until [ "$(requests CANCEL)" -ge "$NC" ] || [ "$(date +%s)" -gt $_d ]; do
 	sleep 0.2
 done
-assert_eq "$(grep -c '^CANCEL ' "$WORK/uas.msg")" "$NC" "1: and one CANCEL per child"
+assert_eq "$(requests CANCEL)" "$NC" "1: and one CANCEL per child"
 assert_eq "$(children "and status = 'canceled'")" "$NC" "1: every child canceled"
 final_callbacks_ok "$NC" 15 "1: every child: exactly one final status callback"
 assert_eq "$(grep -c 'dial over: canceled (caller gone)' "$WORK/dialerd.log")" "$NC" \
@@ -73,7 +87,7 @@ out=$(curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" -X POST -o /d
 	"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls/$PARENT.json")
 assert_eq "$out" 200 "2: Status=completed on the ringing parent"
 calls_wait_q 0 15 "select count(*) from calls where direction = 'outbound-dial' and ended_at is null"
-assert_eq "$(grep -c '^CANCEL ' "$WORK/uas.msg")" "$((NC + 1))" "2: the child got our CANCEL"
+assert_eq "$(requests CANCEL)" "$((NC + 1))" "2: the child got our CANCEL"
 assert_eq "$(children "and status = 'canceled'")" "$((NC + 1))" "2: and ended canceled"
 final_callbacks_ok "$((NC + 1))" 15 "2: with its final status callback"
 sipp_wait c2 5 >/dev/null	# refused with 487 while it waited: not asserted
