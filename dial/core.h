@@ -278,7 +278,7 @@ void dial_cmd_flush(struct dial *d);
 void dial_cmd_quit(struct dial *d);
 
 int  dial_stack_build(struct dial *d);
-void dial_stack_free(struct dial *d, bool exited);
+void dial_stack_free(struct dial *d);
 void dial_stack_sweep_start(struct dial *d);
 
 /* ---- thread.c ---- */

@@ -263,7 +263,7 @@ void dial_stack_sweep_start(struct dial *d)
 	tmr_start(&d->sweep, SWEEP_MS, sweep_h, d);
 }
 
-void dial_stack_free(struct dial *d, bool exited)
+void dial_stack_free(struct dial *d)
 {
 	tmr_cancel(&d->sweep);
 	tmr_cancel(&d->quit_tmr);
@@ -282,12 +282,20 @@ void dial_stack_free(struct dial *d, bool exited)
 			sip_close(d->sip, true);
 			mem_deref(d->sip);
 		}
-		else if (exited) {
-			mem_deref(d->sip);	/* the closing destructor's ref */
-		}
 		else {
-			/* quit_wait_ms passed: drop what is still pending */
-			sip_close(d->sip, true);
+			/* sip_close(false) dropped our ref; the closing
+			   destructor took one back when the last session
+			   holding the stack went, and that one is ours to
+			   drop. Past quit_wait_ms that happens here: the
+			   sweep above or this forced close frees the last
+			   sessions (held, it kept the whole stack, ~14 MB) */
+			if (!d->sip_exited)
+				sip_close(d->sip, true);
+			if (d->sip_exited)
+				mem_deref(d->sip);
+			else
+				dial_log(LOG_WARNING, "SIP stack still held "
+					 "at shutdown");
 		}
 		d->sip = NULL;
 	}

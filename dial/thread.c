@@ -85,7 +85,7 @@ static void *sip_thread(void *arg)
 	}
 	err = dial_stack_build(d);
 	if (err) {
-		dial_stack_free(d, false);
+		dial_stack_free(d);
 		re_thread_close();
 		ready(d, 2, err);
 		return NULL;
@@ -101,7 +101,7 @@ static void *sip_thread(void *arg)
 	pthread_mutex_lock(&d->lock);
 	d->loop_gone = true;
 	pthread_mutex_unlock(&d->lock);
-	dial_stack_free(d, d->sip_exited);
+	dial_stack_free(d);
 	re_thread_close();
 	return NULL;
 }

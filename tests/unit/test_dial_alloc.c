@@ -1,7 +1,11 @@
 /* test_dial_alloc.c: dial_alloc's failures leave a live engine and libre's process-wide set-up alone */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "dial/core.h"
 #include "tests/tap.h"
@@ -34,6 +38,45 @@ static void check_call(struct dial *d, struct dial *callee, const char *what)
 	(void)dial_leg_hangup(d, "CAself", NULL);
 	dial_event_free(dial_test_wait_ev(d, DIAL_EV_ENDED, "CAself", 5000,
 					  NULL, NULL));
+}
+
+/* A far end that never answers keeps the INVITE's transaction open for
+ * 32 s: the engine freed past quit_wait_ms drops it, and frees its whole
+ * stack (valgrind and the sanitizer build see what it leaks). */
+static void check_free_pending(const struct dial_conf *conf)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	struct dial_leg_params p;
+	struct dial *d = NULL;
+	char uri[64], buf[2048];
+	int fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (!ok(fd >= 0 && !bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
+		!getsockname(fd, (struct sockaddr *)&sin, &sl),
+		"a silent far end"))
+		goto out;
+	if (!is_int(dial_alloc(&d, conf), 0, "engine up"))
+		goto out;
+	snprintf(uri, sizeof(uri), "sip:silent@127.0.0.1:%u",
+		 ntohs(sin.sin_port));
+	memset(&p, 0, sizeof(p));
+	p.id = "CAsilent";
+	p.uri = uri;
+	is_int(dial_leg_start(d, &p), 0, "a leg to it starts");
+	{
+		struct pollfd pf = {fd, POLLIN, 0};
+
+		ok(poll(&pf, 1, 5000) == 1 && recv(fd, buf, sizeof(buf), 0) > 0,
+		   "its INVITE arrives, never answered");
+	}
+	d = dial_free(d);
+	ok(d == NULL, "engine freed with the INVITE pending");
+ out:
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Port 0 gives UDP a free port, then TCP asks for the same one, which
@@ -95,5 +138,7 @@ int main(void)
 		check_call(a, b, "A again");
 	a = dial_free(a);
 	b = dial_free(b);
+	check_free_pending(&ca);
+	is_int(dial_thread_lib_users(), 0, "libre released");
 	return tap_done();
 }
