@@ -543,6 +543,12 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 	}
 	if (!c)
 		return false;
+	/* an outbound leg's Call-ID is libre's, known from its INVITE's
+	 * copy on: the next snapshot stores it (most often the first, as
+	 * the INVITE goes out in the batch that inserts the row, so the
+	 * update that stores it is rarely one that rewrites every index) */
+	if (!c->sip_call_id && ev->call_id)
+		c->sip_call_id = strdup(ev->call_id);
 	if (ev->type == DIAL_EV_SIP) {
 		call_log_sip(cl->store, c, c->msg_seq++, ev,
 			     cl->cfg->call_log_bodies);

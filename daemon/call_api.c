@@ -67,8 +67,6 @@ static void answered(struct acall *a, const struct dial_event *ev)
 	c->leg_up = true;
 	snprintf(c->codec, sizeof(c->codec), "%s",
 		 ev->sdp.present ? ev->sdp.codec : "");
-	if (ev->call_id && !c->sip_call_id)
-		c->sip_call_id = strdup(ev->call_id);
 	call_status_set(c, CALL_IN_PROGRESS, ev->code ? ev->code : 200);
 	if (a->time_limit_s)
 		call_time_limit(c, a->time_limit_s);
@@ -106,8 +104,6 @@ static void on_leg(struct call *c, const struct dial_event *ev, void *arg)
 		};
 
 		c->leg_up = false;
-		if (ev->call_id && !c->sip_call_id)
-			c->sip_call_id = strdup(ev->call_id);
 		call_status_set(c, call_outcome(&r), a->answered ? 0 : ev->code);
 		acall_free(a);
 		break;

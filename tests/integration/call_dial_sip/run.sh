@@ -111,6 +111,9 @@ pass "both calls completed in the call log"
 parent=$(q "select sid from calls where direction = 'inbound'")
 assert_eq "$(q "select count(*) from calls where parent_call_sid = '$parent' and direction = 'outbound-dial' and sip_response_code = 200")" 1 "the child names its parent"
 assert_eq "$(q "select dial_call_status from calls where sid = '$parent'")" completed "dial_call_status stored"
+child_cid=$(q "select sip_call_id from calls where parent_call_sid = '$parent'")
+assert_eq "$child_cid" "$(q "select m.sip_call_id from sip_messages m join calls c on c.sid = m.call_sid where c.parent_call_sid = '$parent' and m.method = 'INVITE' and m.direction = 'out'")" "the child's row has its INVITE's Call-ID"
+[ -n "$child_cid" ] || fail "the child's row has no Call-ID"
 n=$(q "select count(*) from sip_messages where call_sid = '$parent'")
 [ "$n" -ge 5 ] || fail "parent messages: $n"
 pass "parent leg: $n SIP messages"
