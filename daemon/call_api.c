@@ -170,7 +170,8 @@ static bool room(const struct call_layer *cl)
 	if (cl->ncalls >= cap)
 		return false;
 	dial_stats_get(cl->dial, &st);
-	return st.queue_delay_us <= (uint64_t)cfg->sip_max_queue_delay_ms * 1000;
+	return st.queue_delay_us <= (uint64_t)cfg->sip_max_queue_delay_ms * 1000 &&
+	       st.event_wait_us <= (uint64_t)cfg->sip_max_queue_delay_ms * 1000;
 }
 
 int call_api_start(struct call_layer *cl, const struct call_api_params *p,

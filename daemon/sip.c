@@ -123,6 +123,9 @@ static const struct {
 	 "SIP datagrams the kernel dropped for a full receive buffer"},
 	{"dialerd_sip_queue_delay_seconds", METRICS_GAUGE,
 	 "latest queueing delay of a SIP datagram in the kernel"},
+	{"dialerd_sip_event_wait_seconds", METRICS_GAUGE,
+	 "latest wait of the oldest SIP engine event the daemon's loop had "
+	 "not taken"},
 	{"dialerd_sip_messages_total", METRICS_COUNTER,
 	 "SIP messages, by direction"},
 	{"dialerd_sip_events_dropped_total", METRICS_COUNTER,
@@ -193,6 +196,8 @@ static void collect(void *arg)
 	}
 	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
 		    (double)st.queue_delay_us / 1e6);
+	metrics_set("dialerd_sip_event_wait_seconds", NULL,
+		    (double)st.event_wait_us / 1e6);
 	metrics_set("dialerd_sip_tcp_connections", NULL, (double)st.tcp_conns);
 	metrics_set("dialerd_sip_rtp_pairs_idle", NULL,
 		    (double)st.rtp_pairs_idle);

@@ -394,6 +394,8 @@ struct dial_stats {
 	uint64_t overload_filters;	/* times INVITEs were dropped in the
 				   kernel (socket buffer 3/4 full) */
 	uint64_t queue_delay_us;	/* latest measured queueing delay */
+	uint64_t event_wait_us;	/* ... and wait of the oldest event the
+				   reader had not taken (its loop behind) */
 	uint64_t udp_drops;	/* datagrams the kernel dropped on the SIP UDP
 				   socket (full receive buffer) */
 	uint64_t tcp_conns;	/* accepted TCP/TLS connections open now */

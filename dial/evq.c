@@ -57,6 +57,9 @@ static void flush_h(void *arg)
 		q->tail->next = q->pend_head;
 	else
 		q->head = q->pend_head;
+	if (was_empty)
+		atomic_store_explicit(&q->head_us, q->head->time_us,
+				      memory_order_relaxed);
 	q->tail = q->pend_tail;
 	atomic_fetch_add_explicit(&q->len, q->pend_len, memory_order_relaxed);
 	atomic_fetch_add_explicit(&q->bytes, q->pend_bytes,
@@ -142,6 +145,9 @@ struct dial_event *dial_evq_next(struct dial_evq *q)
 		atomic_fetch_sub_explicit(&q->len, 1, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&q->bytes, dial_evq_bytes(ev),
 					  memory_order_relaxed);
+		atomic_store_explicit(&q->head_us,
+				      q->head ? q->head->time_us : 0,
+				      memory_order_relaxed);
 	}
 	if (!q->head) {
 		uint64_t n;
@@ -152,6 +158,13 @@ struct dial_event *dial_evq_next(struct dial_evq *q)
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ev;
+}
+
+uint64_t dial_evq_wait_us(struct dial_evq *q, uint64_t now_us)
+{
+	uint64_t t = atomic_load_explicit(&q->head_us, memory_order_relaxed);
+
+	return t && now_us > t ? now_us - t : 0;
 }
 
 void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
@@ -172,6 +185,7 @@ void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
 	st->legs_shed = atomic_load(&m->st_shed_out);
 	st->overloads = atomic_load(&m->st_overloads);
 	st->queue_delay_us = atomic_load(&m->qdelay_us);
+	st->event_wait_us = atomic_load(&m->evwait_us);
 	st->udp_drops = atomic_load(&m->st_udp_drops);
 	st->overload_filters = atomic_load(&m->st_filtered);
 	st->tcp_conns = atomic_load(&m->tcp_open);

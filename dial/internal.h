@@ -130,6 +130,7 @@ struct dial_ctr {
 		st_filtered, st_udp_drops, st_tcp_refused, st_tcp_src_refused,
 		st_tcp_slow;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
+	_Atomic uint64_t evwait_us;	/* ... and the daemon's event wait */
 	_Atomic uint64_t tcp_open;	/* accepted TCP/TLS connections open */
 	/* the RTP pair pool's figures, copied by the SIP thread's sweep
 	   (stack.c) once a second: the pool itself is that thread's only */
@@ -148,6 +149,7 @@ struct dial_evq {
 	unsigned max;		/* past it, DIAL_EV_SIP events are shed */
 	size_t max_bytes;	/* ... and past this many bytes queued */
 	struct dial_ctr *ctr;
+	_Atomic uint64_t head_us;	/* time_us of head, 0: empty */
 	/* SIP thread only */
 	struct dial_event *pend_head, *pend_tail;
 	size_t pend_len;
@@ -170,6 +172,10 @@ void dial_evq_emit(struct dial_evq *q, struct dial_event *ev);
 void dial_evq_flush(struct dial_evq *q);
 /* The next event, or NULL; any one reader thread. */
 struct dial_event *dial_evq_next(struct dial_evq *q);
+/* How long the oldest event the reader has not taken has waited at
+ * now_us (0: none waits): how far the daemon's loop is behind. Any
+ * thread. */
+uint64_t dial_evq_wait_us(struct dial_evq *q, uint64_t now_us);
 void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st);
 
 /* ---- load.c: overload detection (SIP thread) ---- */
@@ -177,13 +183,15 @@ void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st);
 struct dial_load;
 
 /* Turns on the kernel's receive stamps on the SIP UDP socket fd (-1: no
- * overload detection; logged); bound_ms is the queueing delay that
- * overloads. Writes the overload counters of ctr. mem_deref stops it. */
+ * overload detection; logged); bound_ms is the queueing delay, of a
+ * datagram in the socket or of an event in evq, that overloads. Writes
+ * the overload counters of ctr. mem_deref stops it. */
 int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
-		    struct dial_ctr *ctr);
-/* After a datagram was read: samples its queueing delay and the socket's
- * fill level (once per ms); enters or leaves the overloaded state and
- * attaches or detaches the kernel's INVITE filter (see load.c). */
+		    struct dial_evq *evq, struct dial_ctr *ctr);
+/* After a datagram was read: samples its queueing delay, the socket's
+ * fill level and the events' wait (every 4 ms at most); enters or leaves
+ * the overloaded state and attaches or detaches the kernel's INVITE
+ * filter (see load.c). */
 void dial_load_sample(struct dial_load *l);
 /* New calls are to be shed (503 to INVITEs, EAGAIN to new legs); false
  * for NULL. */

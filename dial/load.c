@@ -1,4 +1,4 @@
-/* load.c: overload detection: the SIP UDP socket's queueing delay and fill level decide when new calls are shed */
+/* load.c: overload detection: the SIP UDP socket's queueing delay and fill level, and the daemon's event backlog, decide when new calls are shed */
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,13 +19,21 @@
  * stamp, SIOCGSTAMP) and its parsing here measures exactly that backlog,
  * whatever the mix of messages.
  *
+ * The daemon's loop can fall behind too (its webhooks, call log and
+ * callbacks cost more than the SIP work): events then wait in the FIFO to
+ * it while this thread keeps up. Admitted calls' state changes and their
+ * post-dial delay wait as long (1.2 s median at 839 calls/s in the full
+ * bench before this), and past the FIFO's bound the messages' copies for
+ * the call log are shed. So the oldest event's wait counts as a delay too.
+ *
  * Two levels:
- * 1. delay > bound, or the socket buffer half full (a buffer can fill
+ * 1. delay (of a datagram, or of an event) > bound, or the socket buffer
+ *    half full (a buffer can fill
  *    before the bound: net.core.rmem_max without CAP_NET_ADMIN), for
  *    20 ms of samples (a single late datagram is a stall, e.g. start-up
  *    under a sanitizer, not a backlog): new
  *    INVITEs get a stateless 503 and new legs are refused (EAGAIN) until
- *    the delay is under half the bound and the buffer under a quarter;
+ *    both delays are under half the bound and the buffer under a quarter;
  *    admitted calls keep being served, so their messages wait about the
  *    bound. A 503 also stops the far end's retransmissions.
  * 2. the buffer three quarters full: even 503s cost more than the thread
@@ -53,6 +61,7 @@ enum {
  * receive stamps. */
 struct dial_load {
 	int udp_fd;		/* the SIP UDP socket, -1: not found */
+	struct dial_evq *evq;	/* the events to the daemon */
 	unsigned bound_ms;	/* max_queue_delay_ms */
 	struct dial_ctr *ctr;
 	uint64_t next_us;	/* next queueing-delay sample */
@@ -80,17 +89,18 @@ static void load_destructor(void *arg)
 }
 
 int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
-		    struct dial_ctr *ctr)
+		    struct dial_evq *evq, struct dial_ctr *ctr)
 {
 	struct dial_load *l;
 	struct timeval tv;
 
-	if (!lp || !ctr)
+	if (!lp || !evq || !ctr)
 		return EINVAL;
 	l = mem_zalloc(sizeof(*l), load_destructor);
 	if (!l)
 		return ENOMEM;
 	l->udp_fd = fd;
+	l->evq = evq;
 	l->bound_ms = bound_ms;
 	l->ctr = ctr;
 	*lp = l;
@@ -109,14 +119,16 @@ int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
 }
 
 static void episode_log(struct dial_load *l, uint64_t now, uint64_t delay,
-			uint32_t rmem, uint32_t rcvbuf)
+			uint64_t wait, uint32_t rmem, uint32_t rcvbuf)
 {
 	if (now < l->logged_us + LOG_EVERY_US)
 		return;
-	dial_log(LOG_WARNING, "overload: SIP messages waited %llu ms (bound "
-		 "%u ms), UDP receive buffer %u%% full: shedding new calls "
-		 "(%llu episodes, %llu INVITEs and %llu legs shed so far)",
+	dial_log(LOG_WARNING, "overload: SIP messages waited %llu ms, events "
+		 "for the daemon %llu ms (bound %u ms), UDP receive buffer %u%% "
+		 "full: shedding new calls (%llu episodes, %llu INVITEs and %llu "
+		 "legs shed so far)",
 		 (unsigned long long)(delay / 1000),
+		 (unsigned long long)(wait / 1000),
 		 l->bound_ms,
 		 rcvbuf ? (unsigned)((uint64_t)rmem * 100 / rcvbuf) : 0,
 		 (unsigned long long)atomic_load(&l->ctr->st_overloads),
@@ -179,16 +191,19 @@ static bool meminfo(struct dial_load *l, uint32_t *rmem, uint32_t *rcvbuf)
 	return true;
 }
 
-/* Leaves level 2 and level 1 when the socket drained (every 10 ms while
- * either is on). Datagrams are sampled only as they are read: with every
+/* Leaves level 2 and level 1 when the socket drained and the daemon's
+ * events wait less than half the bound (every 10 ms while either is on). Datagrams are sampled only as they are read: with every
  * INVITE dropped in the kernel and the admitted calls over, nothing would
  * be read again. */
 static void recheck(struct dial_load *l)
 {
 	uint32_t rmem = 0, rcvbuf = 0;
+	uint64_t wait = dial_evq_wait_us(l->evq, dial_now_us());
 	int queued = 0;
 
-	if (!ioctl(l->udp_fd, SIOCINQ, &queued) && queued == 0) {
+	atomic_store_explicit(&l->ctr->evwait_us, wait, memory_order_relaxed);
+	if (!ioctl(l->udp_fd, SIOCINQ, &queued) && queued == 0 &&
+	    wait < (uint64_t)l->bound_ms * 500u) {
 		filter_set(l, false);
 		l->overloaded = false;
 		l->over_since = 0;
@@ -210,7 +225,7 @@ static void tick_h(void *arg)
 
 void dial_load_sample(struct dial_load *l)
 {
-	uint64_t now, stamp, delay, bound;
+	uint64_t now, stamp, delay, wait, bound;
 	uint32_t rmem = 0, rcvbuf = 0;
 	struct timeval tv;
 
@@ -226,13 +241,16 @@ void dial_load_sample(struct dial_load *l)
 		return;
 	stamp = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 	delay = now > stamp ? now - stamp : 0;
+	wait = dial_evq_wait_us(l->evq, now);
 	atomic_store_explicit(&l->ctr->qdelay_us, delay, memory_order_relaxed);
+	atomic_store_explicit(&l->ctr->evwait_us, wait, memory_order_relaxed);
 	bound = (uint64_t)l->bound_ms * 1000u;
 	if (rmem > rcvbuf / 4 * 3)
 		filter_set(l, true);
 	else if (rmem < rcvbuf / 4)
 		filter_set(l, false);
-	if (!l->overloaded && (delay > bound || rmem > rcvbuf / 2)) {
+	if (!l->overloaded && (delay > bound || wait > bound ||
+			       rmem > rcvbuf / 2)) {
 		/* one late datagram is a stall (start-up, a slow moment), not
 		   overload: it takes a backlog that persists */
 		if (!l->over_since || now - l->over_last > GAP_US)
@@ -243,10 +261,11 @@ void dial_load_sample(struct dial_load *l)
 		l->overloaded = true;
 		atomic_fetch_add_explicit(&l->ctr->st_overloads, 1,
 					  memory_order_relaxed);
-		episode_log(l, now, delay, rmem, rcvbuf);
+		episode_log(l, now, delay, wait, rmem, rcvbuf);
 		tmr_start(&l->tmr, TICK_MS, tick_h, l);
 	}
-	else if (l->overloaded && delay < bound / 2 && rmem < rcvbuf / 4) {
+	else if (l->overloaded && delay < bound / 2 && wait < bound / 2 &&
+		 rmem < rcvbuf / 4) {
 		l->overloaded = false;
 		l->over_since = 0;
 	}

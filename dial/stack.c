@@ -172,7 +172,7 @@ static int transports_add(struct dial *d)
 	fd = sip_udp_fd(&d->laddr);
 	raise_rcvbuf(fd, (int)d->conf.udp_rcvbuf);
 	err = dial_load_alloc(&d->load, fd, d->conf.max_queue_delay_ms,
-			      &d->ctr);
+			      &d->evq, &d->ctr);
 	if (err)
 		return err;
 	return tls_build(d);

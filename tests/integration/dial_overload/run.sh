@@ -25,4 +25,4 @@ assert_eq "$(burst_val stats_shed)" "$(burst_val shed)" "the engine counted ever
 [ "$(burst_val overloads)" -ge 1 ] || fail "no overload episode counted"
 pass "$(burst_val overloads) overload episode(s)"
 assert_eq "$(burst_val probe_admitted)/$(burst_val probe_shed)" "True/False" "after the burst a new INVITE is admitted"
-assert_match "$(cat "$WORK/in.log")" 'overload: SIP messages waited [0-9]+ ms \(bound 20 ms\), UDP receive buffer [0-9]+% full' "the overload is logged"
+assert_match "$(cat "$WORK/in.log")" 'overload: SIP messages waited [0-9]+ ms, events for the daemon [0-9]+ ms \(bound 20 ms\), UDP receive buffer [0-9]+% full' "the overload is logged"
