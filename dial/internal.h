@@ -193,9 +193,11 @@ int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
  * the overloaded state and attaches or detaches the kernel's INVITE
  * filter (see load.c). */
 void dial_load_sample(struct dial_load *l);
-/* New calls are to be shed (503 to INVITEs, EAGAIN to new legs); false
- * for NULL. */
+/* New calls are to be shed (503 to INVITEs); false for NULL. */
 bool dial_load_shed(const struct dial_load *l);
+/* ... and new legs too (EAGAIN): only while this thread's own socket is
+ * behind, not for the daemon's event backlog alone. */
+bool dial_load_shed_legs(const struct dial_load *l);
 
 /* ---- conn.c: accepted SIP TCP/TLS connections (SIP thread) ---- */
 

@@ -422,7 +422,7 @@ void dial_out_start(struct dial *d, struct leg_spec *spec)
 	}
 	/* shed explicitly instead of collapsing */
 	err = leg ? EEXIST : d->nout >= d->conf.max_legs ? EBUSY :
-		dial_load_shed(d->load) ? EAGAIN : 0;
+		dial_load_shed_legs(d->load) ? EAGAIN : 0;
 	if (err) {
 		struct dial_event *ev = dial_event_bare(DIAL_EV_ENDED, spec->id);
 

@@ -120,6 +120,24 @@ int main(void)
 	   (unsigned long long)st.event_wait_us);
 	ok(st.events_dropped == 0, "no event dropped: the bound shed calls first");
 
+	/* a leg B starts now is an admitted call's <Dial>: dialled */
+	{
+		char back[64];
+
+		snprintf(back, sizeof(back), "sip:a@127.0.0.1:%u", dial_listen_port(a));
+		start(b, back, "CAback", "back");
+		for (uint64_t end = dial_test_now_ms() + 5000; !ev && dial_test_now_ms() < end;) {
+			ev = dial_test_wait_ev(a, DIAL_EV_INBOUND, NULL, 1000, NULL, NULL);
+			if (ev && !(ev->from && strstr(ev->from, "sip:back@")))
+				ev = dial_event_free(ev);
+		}
+		ok(ev != NULL, "B, overloaded by its events alone, still dials a new leg");
+		ev = dial_event_free(ev);
+		dial_stats_get(b, &st);
+		is_int((long long)st.legs_shed, 0, "no leg refused");
+		(void)dial_leg_hangup(b, "CAback", NULL);
+	}
+
 	/* the reader catches up: B admits again */
 	for (int i = 0; i < STREAM; i++) {
 		snprintf(id, sizeof(id), "CAs%d", i);
