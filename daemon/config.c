@@ -114,8 +114,9 @@ static const struct ckey keys[] = {
 	{"sip_max_legs", C_UINT, OFF(sip_max_legs), "10000", 1, 1000000,
 	 "concurrent outgoing legs; more are refused at once"},
 	{"sip_max_queue_delay_ms", C_UINT, OFF(sip_max_queue_delay_ms), "250", 1,
-	 10000, "overload: while SIP datagrams wait longer than this, new "
-	 "INVITEs get 503 and new legs are refused"},
+	 10000, "overload: while SIP datagrams, or the engine's events for "
+	 "the loop, wait longer than this, new INVITEs get 503 (and new legs "
+	 "are refused while the datagrams do)"},
 	{"sip_max_tcp_conns", C_UINT, OFF(sip_max_tcp_conns), "2048", 1, 65536,
 	 "accepted SIP TCP/TLS connections; past it a new one is closed"},
 	{"sip_max_tcp_conns_per_source", C_UINT,
