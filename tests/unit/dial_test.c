@@ -1,4 +1,5 @@
 /* dial_test.c: helpers shared by the unit tests that drive dial/ engines through the public API */
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,4 +45,13 @@ struct dial_event *dial_test_wait_ev(struct dial *d, enum dial_ev_type type,
 			return NULL;
 		(void)poll(&p, 1, (int)(end - now > 50 ? 50 : end - now));
 	}
+}
+
+int dial_test_alloc(struct dial **dp, const struct dial_conf *conf)
+{
+	int err = EADDRINUSE;
+
+	for (int i = 0; i < 5 && err == EADDRINUSE; i++)
+		err = dial_alloc(dp, conf);
+	return err;
 }

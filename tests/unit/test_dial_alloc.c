@@ -79,17 +79,6 @@ static void check_free_pending(const struct dial_conf *conf)
 		close(fd);
 }
 
-/* Port 0 gives UDP a free port, then TCP asks for the same one, which
- * another socket of the machine may hold: try a few ports. */
-static int alloc_any_port(struct dial **dp, const struct dial_conf *conf)
-{
-	int err = EADDRINUSE;
-
-	for (int i = 0; i < 5 && err == EADDRINUSE; i++)
-		err = dial_alloc(dp, conf);
-	return err;
-}
-
 int main(void)
 {
 	struct dial_conf ca, bad;
@@ -100,7 +89,7 @@ int main(void)
 	memset(&ca, 0, sizeof(ca));
 	ca.listen = "127.0.0.1:0";
 	ca.quit_wait_ms = 300;
-	if (!is_int(alloc_any_port(&a, &ca), 0, "engine A up"))
+	if (!is_int(dial_test_alloc(&a, &ca), 0, "engine A up"))
 		return tap_done();
 	is_int(dial_thread_lib_users(), 1, "A holds libre");
 
@@ -125,7 +114,7 @@ int main(void)
 	ok(dial_alloc(&b, &bad) != 0 && !b, "a port in use is an error");
 	is_int(dial_thread_lib_users(), 1, "A still holds libre");
 
-	if (is_int(alloc_any_port(&b, &ca), 0, "engine B up"))
+	if (is_int(dial_test_alloc(&b, &ca), 0, "engine B up"))
 		check_call(a, b, "A after the failures");
 	is_int(dial_thread_lib_users(), 2, "A and B hold libre");
 	a = dial_free(a);
@@ -133,8 +122,8 @@ int main(void)
 	is_int(dial_thread_lib_users(), 0, "libre released with A and B");
 
 	/* and new engines set libre up again */
-	if (is_int(alloc_any_port(&a, &ca), 0, "engine A again") &&
-	    is_int(alloc_any_port(&b, &ca), 0, "engine B again"))
+	if (is_int(dial_test_alloc(&a, &ca), 0, "engine A again") &&
+	    is_int(dial_test_alloc(&b, &ca), 0, "engine B again"))
 		check_call(a, b, "A again");
 	a = dial_free(a);
 	b = dial_free(b);

@@ -1,5 +1,4 @@
 /* test_dial_backlog.c: an engine whose reader falls behind sheds new calls (503) rather than let their events wait */
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,17 +24,6 @@ static void drain(struct dial *d)
 		dial_event_free(ev);
 }
 
-/* Port 0 gives UDP a free port, then TCP asks for the same one, which
- * another socket of the machine may hold: try a few ports. */
-static int alloc_any_port(struct dial **dp, const struct dial_conf *conf)
-{
-	int err = EADDRINUSE;
-
-	for (int i = 0; i < 5 && err == EADDRINUSE; i++)
-		err = dial_alloc(dp, conf);
-	return err;
-}
-
 static void start(struct dial *a, const char *uri, const char *id,
 		  const char *user)
 {
@@ -46,6 +34,21 @@ static void start(struct dial *a, const char *uri, const char *id,
 	p.uri = uri;
 	p.from_user = user;
 	(void)dial_leg_start(a, &p);
+}
+
+/* d's INBOUND event of a call from sip:user@, within 5 s, or NULL */
+static struct dial_event *inbound_from(struct dial *d, const char *user)
+{
+	struct dial_event *ev = NULL;
+	char from[32];
+
+	snprintf(from, sizeof(from), "sip:%s@", user);
+	for (uint64_t end = dial_test_now_ms() + 5000; !ev && dial_test_now_ms() < end;) {
+		ev = dial_test_wait_ev(d, DIAL_EV_INBOUND, NULL, 1000, NULL, NULL);
+		if (ev && !(ev->from && strstr(ev->from, from)))
+			ev = dial_event_free(ev);
+	}
+	return ev;
 }
 
 /* Takes A's events (its reader keeps up), counting the legs that ended
@@ -75,8 +78,8 @@ int main(void)
 	ca.quit_wait_ms = 300;
 	cb = ca;
 	cb.max_queue_delay_ms = BOUND_MS;
-	if (!is_int(alloc_any_port(&a, &ca), 0, "engine A up") ||
-	    !is_int(alloc_any_port(&b, &cb), 0, "engine B up (bound 50 ms)"))
+	if (!is_int(dial_test_alloc(&a, &ca), 0, "engine A up") ||
+	    !is_int(dial_test_alloc(&b, &cb), 0, "engine B up (bound 50 ms)"))
 		return tap_done();
 	snprintf(uri, sizeof(uri), "sip:b@127.0.0.1:%u", dial_listen_port(b));
 
@@ -126,11 +129,7 @@ int main(void)
 
 		snprintf(back, sizeof(back), "sip:a@127.0.0.1:%u", dial_listen_port(a));
 		start(b, back, "CAback", "back");
-		for (uint64_t end = dial_test_now_ms() + 5000; !ev && dial_test_now_ms() < end;) {
-			ev = dial_test_wait_ev(a, DIAL_EV_INBOUND, NULL, 1000, NULL, NULL);
-			if (ev && !(ev->from && strstr(ev->from, "sip:back@")))
-				ev = dial_event_free(ev);
-		}
+		ev = inbound_from(a, "back");
 		ok(ev != NULL, "B, overloaded by its events alone, still dials a new leg");
 		ev = dial_event_free(ev);
 		dial_stats_get(b, &st);
@@ -150,11 +149,7 @@ int main(void)
 		(void)poll(NULL, 0, 10);
 	}
 	start(a, uri, "CAafter", "after");
-	for (uint64_t end = dial_test_now_ms() + 5000; !ev && dial_test_now_ms() < end;) {
-		ev = dial_test_wait_ev(b, DIAL_EV_INBOUND, NULL, 1000, NULL, NULL);
-		if (ev && !(ev->from && strstr(ev->from, "sip:after@")))
-			ev = dial_event_free(ev);
-	}
+	ev = inbound_from(b, "after");
 	ok(ev != NULL, "B, read again, admits a new INVITE");
 	dial_event_free(ev);
 	dial_stats_get(b, &st);
