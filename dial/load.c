@@ -195,10 +195,11 @@ static bool meminfo(struct dial_load *l, uint32_t *rmem, uint32_t *rcvbuf)
 	return true;
 }
 
-/* Leaves level 2 and level 1 when the socket drained and the daemon's
- * events wait less than half the bound (every 10 ms while either is on). Datagrams are sampled only as they are read: with every
- * INVITE dropped in the kernel and the admitted calls over, nothing would
- * be read again. */
+/* Every 10 ms while either level is on: a drained socket ends level 2
+ * and the refusal of new legs, and level 1 too once the daemon's events
+ * wait less than half the bound. Datagrams are sampled only as they are
+ * read: with every INVITE dropped in the kernel and the admitted calls
+ * over, nothing would be read again. */
 static void recheck(struct dial_load *l)
 {
 	uint32_t rmem = 0, rcvbuf = 0;
@@ -206,13 +207,14 @@ static void recheck(struct dial_load *l)
 	int queued = 0;
 
 	atomic_store_explicit(&l->ctr->evwait_us, wait, memory_order_relaxed);
-	if (!ioctl(l->udp_fd, SIOCINQ, &queued) && queued == 0 &&
-	    wait < (uint64_t)l->bound_ms * 500u) {
+	if (!ioctl(l->udp_fd, SIOCINQ, &queued) && queued == 0) {
 		filter_set(l, false);
-		l->overloaded = false;
 		l->sip_behind = false;
-		l->over_since = 0;
 		atomic_store_explicit(&l->ctr->qdelay_us, 0, memory_order_relaxed);
+		if (wait < (uint64_t)l->bound_ms * 500u) {
+			l->overloaded = false;
+			l->over_since = 0;
+		}
 		return;
 	}
 	if (l->filtering && meminfo(l, &rmem, &rcvbuf) && rmem < rcvbuf / 4)
