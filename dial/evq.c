@@ -160,16 +160,16 @@ struct dial_event *dial_evq_next(struct dial_evq *q)
 	return ev;
 }
 
-uint64_t dial_evq_wait_us(struct dial_evq *q, uint64_t now_us)
+uint64_t dial_evq_wait_us(const struct dial_evq *q, uint64_t now_us)
 {
 	uint64_t t = atomic_load_explicit(&q->head_us, memory_order_relaxed);
 
 	return t && now_us > t ? now_us - t : 0;
 }
 
-void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
+void dial_evq_stats_get(const struct dial_evq *q, struct dial_stats *st)
 {
-	struct dial_ctr *m = (struct dial_ctr *)(uintptr_t)c;
+	struct dial_ctr *m = q->ctr;
 
 	st->legs_started = atomic_load(&m->st_legs_started);
 	st->legs_ended = atomic_load(&m->st_legs_ended);
@@ -185,7 +185,9 @@ void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st)
 	st->legs_shed = atomic_load(&m->st_shed_out);
 	st->overloads = atomic_load(&m->st_overloads);
 	st->queue_delay_us = atomic_load(&m->qdelay_us);
-	st->event_wait_us = atomic_load(&m->evwait_us);
+	/* now, not at the SIP thread's last sample: a reader that caught
+	   up sees 0 at once, and the REST API admits on it */
+	st->event_wait_us = dial_evq_wait_us(q, dial_now_us());
 	st->udp_drops = atomic_load(&m->st_udp_drops);
 	st->overload_filters = atomic_load(&m->st_filtered);
 	st->tcp_conns = atomic_load(&m->tcp_open);

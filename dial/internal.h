@@ -130,7 +130,6 @@ struct dial_ctr {
 		st_filtered, st_udp_drops, st_tcp_refused, st_tcp_src_refused,
 		st_tcp_slow;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
-	_Atomic uint64_t evwait_us;	/* ... and the daemon's event wait */
 	_Atomic uint64_t tcp_open;	/* accepted TCP/TLS connections open */
 	/* the RTP pair pool's figures, copied by the SIP thread's sweep
 	   (stack.c) once a second: the pool itself is that thread's only */
@@ -175,8 +174,9 @@ struct dial_event *dial_evq_next(struct dial_evq *q);
 /* How long the oldest event the reader has not taken has waited at
  * now_us (0: none waits): how far the daemon's loop is behind. Any
  * thread. */
-uint64_t dial_evq_wait_us(struct dial_evq *q, uint64_t now_us);
-void dial_evq_ctr_get(const struct dial_ctr *c, struct dial_stats *st);
+uint64_t dial_evq_wait_us(const struct dial_evq *q, uint64_t now_us);
+/* dial_stats_get: the counters of q's ctr and the events' wait now. */
+void dial_evq_stats_get(const struct dial_evq *q, struct dial_stats *st);
 
 /* ---- load.c: overload detection (SIP thread) ---- */
 
@@ -187,7 +187,7 @@ struct dial_load;
  * datagram in the socket or of an event in evq, that overloads. Writes
  * the overload counters of ctr. mem_deref stops it. */
 int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
-		    struct dial_evq *evq, struct dial_ctr *ctr);
+		    const struct dial_evq *evq, struct dial_ctr *ctr);
 /* After a datagram was read: samples its queueing delay, the socket's
  * fill level and the events' wait (every 4 ms at most); enters or leaves
  * the overloaded state and attaches or detaches the kernel's INVITE

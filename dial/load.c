@@ -63,7 +63,7 @@ enum {
  * receive stamps. */
 struct dial_load {
 	int udp_fd;		/* the SIP UDP socket, -1: not found */
-	struct dial_evq *evq;	/* the events to the daemon */
+	const struct dial_evq *evq;	/* the events to the daemon */
 	unsigned bound_ms;	/* max_queue_delay_ms */
 	struct dial_ctr *ctr;
 	uint64_t next_us;	/* next queueing-delay sample */
@@ -93,7 +93,7 @@ static void load_destructor(void *arg)
 }
 
 int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
-		    struct dial_evq *evq, struct dial_ctr *ctr)
+		    const struct dial_evq *evq, struct dial_ctr *ctr)
 {
 	struct dial_load *l;
 	struct timeval tv;
@@ -206,7 +206,6 @@ static void recheck(struct dial_load *l)
 	uint64_t wait = dial_evq_wait_us(l->evq, dial_now_us());
 	int queued = 0;
 
-	atomic_store_explicit(&l->ctr->evwait_us, wait, memory_order_relaxed);
 	if (!ioctl(l->udp_fd, SIOCINQ, &queued) && queued == 0) {
 		filter_set(l, false);
 		l->sip_behind = false;
@@ -250,7 +249,6 @@ void dial_load_sample(struct dial_load *l)
 	delay = now > stamp ? now - stamp : 0;
 	wait = dial_evq_wait_us(l->evq, now);
 	atomic_store_explicit(&l->ctr->qdelay_us, delay, memory_order_relaxed);
-	atomic_store_explicit(&l->ctr->evwait_us, wait, memory_order_relaxed);
 	bound = (uint64_t)l->bound_ms * 1000u;
 	/* the SIP thread's own backlog, with level 1's exit marks: only
 	   then are new legs refused too. A backlog of the daemon's alone

@@ -328,7 +328,7 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 {
 	if (!d || !st)
 		return;
-	dial_evq_ctr_get(&d->ctr, st);
+	dial_evq_stats_get(&d->evq, st);
 }
 
 uint16_t dial_listen_port(const struct dial *d)
