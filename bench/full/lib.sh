@@ -108,13 +108,13 @@ bf_stop() {
 	wait "$1" 2>/dev/null
 }
 
-# bf_uac_start NAME TARGET RATE SECONDS [LIMIT]: an open-loop SIPp UAC, RATE calls/s for
-# SECONDS (RATE*SECONDS calls), at most LIMIT in flight (UAC_PID)
+# bf_uac_start NAME TARGET RATE SECONDS [LIMIT [CALLS]]: an open-loop SIPp UAC, RATE calls/s
+# for SECONDS (RATE*SECONDS calls, or CALLS), at most LIMIT in flight (UAC_PID)
 bf_uac_start() {
 	_port=$(bf_free_port)
 	_lim=${5:-$(( $3 * (BF_RING + BF_HOLD + 3000) / 1000 * 2 + 100 ))}
 	"$SIPP" -sf "$WORK/uac.xml" "$2" -i 127.0.0.1 -p "$_port" -r "$3" -rp 1000 \
-		-m $(( $3 * $4 )) -l "$_lim" -buff_size 8388608 -nostdin \
+		-m "${6:-$(( $3 * $4 ))}" -l "$_lim" -buff_size 8388608 -nostdin \
 		-max_recv_loops 10000 -max_sched_loops 10000 \
 		-trace_logs -log_file "$WORK/$1.uac.log" -trace_stat -stf "$WORK/$1.uac.csv" -fd 1 \
 		-trace_err -error_file "$WORK/$1.uac.err" \
