@@ -56,7 +56,6 @@ struct branch {
 
 struct cdial {
 	struct call *parent;
-	struct branch b[MAX_BRANCHES];
 	size_t n, next;			/* next: sequential's next branch */
 	size_t live;			/* started and not ended */
 	char group[40];
@@ -70,6 +69,11 @@ struct cdial {
 	call_whisper_h *whisper;
 	call_dial_done_h *done;
 	void *arg;
+	size_t cap;
+	/* a slot per noun (at most MAX_BRANCHES): a branch is 2.3 KiB and
+	 * nearly every <Dial> has one noun, so a fixed array of 10 cost a
+	 * held call 22 KiB of zeroed, resident memory */
+	struct branch b[];
 };
 
 static void hdrset_clear(struct hdrset *h)
@@ -675,13 +679,16 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		    call_dial_done_h *done, void *arg)
 {
 	struct cdial *cd;
+	size_t cap;
 	int err = 0;
 
 	if (!parent || !d || !done)
 		return EINVAL;
-	cd = calloc(1, sizeof(*cd));
+	cap = d->nnouns < MAX_BRANCHES ? d->nnouns : MAX_BRANCHES;
+	cd = calloc(1, sizeof(*cd) + cap * sizeof(cd->b[0]));
 	if (!cd)
 		return ENOMEM;
+	cd->cap = cap;
 	cd->parent = call_ref(parent);
 	cd->whisper = whisper;
 	cd->done = done;
@@ -700,7 +707,7 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 	}
 	log_refusals(parent, "Dial", d->refused, d->nrefused);
 	not_executed(parent, d);
-	for (size_t i = 0; i < d->nnouns && cd->n < MAX_BRANCHES && !err; i++) {
+	for (size_t i = 0; i < d->nnouns && cd->n < cd->cap && !err; i++) {
 		const struct cxml_noun *n = &d->nouns[i];
 
 		if (n->type == CXML_NOUN_NUMBER) {
