@@ -8,6 +8,7 @@
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/log.h"
+#include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "store/store.h"
 
@@ -19,6 +20,7 @@ struct db {
 	enum store_io io_want;
 	struct event *timer;
 	struct event *kick;	/* re-reads the store's wishes after an add */
+	bool ring_held;		/* the failover ring held batches */
 };
 
 static void rearm(struct db *db);
@@ -29,6 +31,18 @@ static void on_store_log(int level, const char *msg, void *arg)
 	log_write(level, "store", NULL, "%s", msg);
 }
 
+/* The failover ring empties only 30 s after the last commit: the burst is
+ * over, and the memory it and the calls of those 30 s used goes back. */
+static void ring_check(struct db *db)
+{
+	struct store_stats st;
+
+	store_stats(db->store, &st);
+	if (db->ring_held && !st.resend_bytes)
+		memory_release("no call-log batch committed for 30 s");
+	db->ring_held = st.resend_bytes > 0;
+}
+
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct db *db = arg;
@@ -36,6 +50,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	store_process(db->store);
+	ring_check(db);
 	rearm(db);
 }
 
@@ -118,6 +133,7 @@ static void collect(void *arg)
 	metrics_set("dialerd_store_rows_resent_total", NULL, (double)st.rows_resent);
 	metrics_set("dialerd_store_resend_dropped_total", NULL,
 		    (double)st.resend_dropped);
+	metrics_set("dialerd_store_resend_bytes", NULL, (double)st.resend_bytes);
 	metrics_set("dialerd_store_rows_set_aside_total", NULL,
 		    (double)st.rows_set_aside);
 	metrics_set("dialerd_store_partitions_created_total", NULL,
@@ -159,6 +175,8 @@ static const struct {
 	 "committed call-log rows sent again after a failover"},
 	{"dialerd_store_resend_dropped_total", METRICS_COUNTER,
 	 "committed call-log rows pushed out of the 64 MiB re-send ring"},
+	{"dialerd_store_resend_bytes", METRICS_GAUGE,
+	 "memory of the re-send ring: the batches committed in the last 30 s"},
 	{"dialerd_store_rows_set_aside_total", METRICS_COUNTER,
 	 "call-log rows no daily partition takes, stored in late_rows"},
 	{"dialerd_store_partitions_created_total", METRICS_COUNTER,

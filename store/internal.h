@@ -371,6 +371,9 @@ void store_resend_keep(struct store *s, struct sbuf *frames, size_t nrec);
 		/* a batch committed: its frames move into the ring, and
 		   *frames becomes an empty buffer to reuse */
 void store_resend_on_connected(struct store *s, void *pgconn);	/* blocks <= 2 s */
+/* ms until the oldest batch leaves the ring (-1: empty), and its leaving */
+int store_resend_timeout_ms(const struct store *s, unsigned long long now);
+void store_resend_expire(struct store *s, unsigned long long now);
 void store_resend_free(struct store *s);
 
 /* conn.c: the connections and their state (s->state) */

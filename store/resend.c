@@ -58,6 +58,7 @@ static void drop_head(struct store *s, struct store_resend *r, bool count)
 		r->tail = NULL;
 	r->bytes -= e->frames.cap;
 	r->rows -= e->nrec;
+	s->stats.resend_bytes = r->bytes;
 	if (count)
 		s->stats.resend_dropped += e->nrec;
 	/* the biggest buffer seen lately is kept for a batch to fill */
@@ -116,7 +117,33 @@ void store_resend_keep(struct store *s, struct sbuf *frames, size_t nrec)
 	r->tail = e;
 	r->bytes += e->frames.cap;	/* memory held, not rows' bytes */
 	r->rows += nrec;
+	s->stats.resend_bytes = r->bytes;
 	trim(s, r, now);
+}
+
+/* Only a commit trimmed the ring, so a daemon gone idle kept its last
+ * 30 s of batches (up to 64 MiB) for good; the store's timeout now
+ * expires them, and the spare buffer with the last one. */
+int store_resend_timeout_ms(const struct store *s, unsigned long long now)
+{
+	const struct store_resend *r = s->resend;
+	unsigned long long at;
+
+	if (!r || !r->head)
+		return -1;
+	at = r->head->at + RESEND_MS;
+	return at < now ? 0 : (int)(at - now + 1);
+}
+
+void store_resend_expire(struct store *s, unsigned long long now)
+{
+	struct store_resend *r = s->resend;
+
+	if (!r || !r->head)
+		return;
+	trim(s, r, now);
+	if (!r->head)
+		sbuf_free(&r->spare);
 }
 
 /* The ring to the journal (replayed before the queue, on the safe path) or,

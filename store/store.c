@@ -91,7 +91,7 @@ struct store *store_free(struct store *s)
 
 int store_timeout_ms(const struct store *s)
 {
-	int t[5], min = -1;
+	int t[6], min = -1;
 
 	if (!s)
 		return -1;
@@ -100,7 +100,8 @@ int store_timeout_ms(const struct store *s)
 	t[2] = store_read_timeout_ms(s);
 	t[3] = store_control_timeout_ms(s);
 	t[4] = store_partition_timeout_ms(s);
-	for (int i = 0; i < 5; i++)
+	t[5] = store_resend_timeout_ms(s, store_now_ms());
+	for (int i = 0; i < 6; i++)
 		if (t[i] >= 0 && (min < 0 || t[i] < min))
 			min = t[i];
 	return min;
@@ -134,6 +135,7 @@ void store_process(struct store *s)
 	if (!s)
 		return;
 	store_writer_tick(s);
+	store_resend_expire(s, store_now_ms());
 	process_writer(s);
 	/* last: the batches that just committed may let a read go */
 	if (s->state != STORE_UNCONFIGURED) {

@@ -267,6 +267,7 @@ struct store_stats {
 	unsigned long long failovers;	/* reconnects that reached another server */
 	unsigned long long rows_resent;	/* rows sent again after one */
 	unsigned long long resend_dropped;	/* rows the 64 MiB bound pushed out */
+	unsigned long long resend_bytes;	/* memory the ring holds now */
 	/* call-log partitions (partition.c, migrations/0006): rows no
 	 * partition takes (SQLSTATE 23514), stored in late_rows instead */
 	unsigned long long rows_set_aside;

@@ -257,6 +257,10 @@ def cmd_final(o):
         for lv in rss.get("levels", []):
             print("| dialerd RSS per held relayed call at %s calls | %s KiB | | %s |" % (
                 lv["calls"], fmt(lv.get("kib_per_call"), "%.1f"), lv.get("note", "")))
+        a = rss.get("after_ring")
+        if isinstance(a, dict):
+            print("| ... at %s calls once the call log's failover ring (last 30 s of batches) expired | %s KiB | | |" % (
+                a["calls"], fmt(a.get("kib_per_call"), "%.1f")))
     h = res["hooks_alone"]
     if h:
         print("| webhook server alone (wrk, /voice) | %s req/s | | |" % fmt(h.get("req_per_s")))

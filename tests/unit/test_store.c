@@ -583,6 +583,41 @@ static void test_unconfigured(void)
 	store_free(s);
 }
 
+/* The failover ring gives its memory back 30 s after the last commit, with
+ * no commit after it to trim it (an idle daemon), through the timeout. */
+static void test_resend_expiry(void)
+{
+	struct store *s = NULL;
+	struct store_stats st;
+	struct store_conf conf = {0};
+	struct sbuf f = {0};
+	unsigned long long now;
+
+	if (!ok(store_alloc(&s, &conf) == 0, "resend: a store"))
+		return;
+	is_int(store_resend_timeout_ms(s, store_now_ms()), -1, "resend: empty, no timeout");
+	ok(sbuf_put(&f, "0123456789", 10) == 0, "resend: a batch's frames");
+	store_resend_keep(s, &f, 3);
+	now = store_now_ms();
+	store_stats(s, &st);
+	ok(st.resend_bytes >= 10, "resend: the ring holds the batch's buffer");
+	ok(f.len == 0, "resend: the batch gets an empty buffer back");
+	ok(store_resend_timeout_ms(s, now) > 29000 &&
+	   store_resend_timeout_ms(s, now) <= 30001, "resend: expires in 30 s");
+	ok(store_timeout_ms(s) >= 0 && store_timeout_ms(s) <= 30001,
+	   "resend: the store's timeout includes it");
+	store_resend_expire(s, now + 1000);
+	store_stats(s, &st);
+	ok(st.resend_bytes >= 10, "resend: kept before its 30 s");
+	store_resend_expire(s, now + 30002);
+	store_stats(s, &st);
+	is_int((int)st.resend_bytes, 0, "resend: given back after 30 s");
+	is_int(store_resend_timeout_ms(s, now + 30002), -1, "resend: no timeout once empty");
+	is_int((int)st.resend_dropped, 0, "resend: expiry is not counted as dropped");
+	sbuf_free(&f);
+	store_free(s);
+}
+
 static void test_migrations(void)
 {
 	ok(store_migrations_count() >= 1, "migrations embedded");
@@ -919,6 +954,7 @@ int main(void)
 	test_journal_full(base);
 	test_store_journal_full(base);
 	test_unconfigured();
+	test_resend_expiry();
 	test_migrations();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (system(cmd) != 0)
