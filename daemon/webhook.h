@@ -164,6 +164,14 @@ struct webhook_outbox *webhook_outbox_free(struct webhook_outbox *ob);
 int webhook_outbox_add(struct webhook_outbox *ob, const struct webhook_req *req);
 /* True when everything accepted so far is on disk. */
 bool webhook_outbox_durable(const struct webhook_outbox *ob);
+/* h says whether the daemon's loop is behind (calls' events waiting for
+ * it); while it is, at most WEBHOOK_OUTBOX_BEHIND_SENDING callbacks are
+ * in flight, so that a backlog going out leaves the loop to the calls.
+ * h runs before callbacks start; NULL: never behind. */
+typedef bool (webhook_outbox_behind_h)(void *arg);
+#define WEBHOOK_OUTBOX_BEHIND_SENDING 8
+void webhook_outbox_behind_set(struct webhook_outbox *ob,
+			       webhook_outbox_behind_h *h, void *arg);
 /* server_busy_h: callbacks not yet delivered or given up. */
 bool webhook_outbox_busy(void *arg);
 /* The call's callbacks not yet delivered: true when there are some;

@@ -75,6 +75,8 @@ struct webhook_outbox {
 	struct delivery *waiting;
 	struct delivery *ready, *ready_tail;	/* D_READY, oldest first */
 	size_t max_sending;
+	webhook_outbox_behind_h *behind;
+	void *behind_arg;
 	struct webhook_outbox_stats st;
 };
 
@@ -203,13 +205,23 @@ static void start_fetch(struct delivery *d)
 		ob->st.sending_peak = ob->st.sending;
 }
 
+/* How many callbacks may be in flight now: the share of the pool, or a
+ * few while the loop is behind. */
+static size_t sending_cap(const struct webhook_outbox *ob)
+{
+	if (ob->behind && ob->behind(ob->behind_arg) &&
+	    ob->max_sending > WEBHOOK_OUTBOX_BEHIND_SENDING)
+		return WEBHOOK_OUTBOX_BEHIND_SENDING;
+	return ob->max_sending;
+}
+
 /* The attempt goes now if the share has room, else after the ready ones
  * queued before it. */
 static void send_attempt(struct delivery *d)
 {
 	struct webhook_outbox *ob = d->ob;
 
-	if (ob->st.sending < ob->max_sending && !ob->ready) {
+	if (!ob->ready && ob->st.sending < sending_cap(ob)) {
 		start_fetch(d);
 		return;
 	}
@@ -226,7 +238,9 @@ static void send_attempt(struct delivery *d)
 /* Ready deliveries take the connections their share has free. */
 static void pump(struct webhook_outbox *ob)
 {
-	while (ob->ready && ob->st.sending < ob->max_sending) {
+	size_t cap = ob->ready ? sending_cap(ob) : 0;
+
+	while (ob->ready && ob->st.sending < cap) {
 		struct delivery *d = ob->ready;
 
 		ob->ready = d->wnext;
@@ -579,6 +593,13 @@ struct webhook_outbox *webhook_outbox_free(struct webhook_outbox *ob)
 bool webhook_outbox_durable(const struct webhook_outbox *ob)
 {
 	return ob->durable >= store_outbox_needed(ob->box);
+}
+
+void webhook_outbox_behind_set(struct webhook_outbox *ob,
+			       webhook_outbox_behind_h *h, void *arg)
+{
+	ob->behind = h;
+	ob->behind_arg = arg;
 }
 
 bool webhook_outbox_busy(void *arg)
