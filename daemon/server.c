@@ -24,6 +24,7 @@
 #include "daemon/sip.h"
 #include "daemon/status.h"
 #include "daemon/webhook.h"
+#include "dial/dial.h"
 
 #define MAX_BUSY 8
 #define DRAIN_POLL_MS 50
@@ -289,6 +290,21 @@ static int webhooks_start(struct server *srv)
 	return err;
 }
 
+/* The loop is behind once the SIP engine's oldest event has waited a
+ * quarter of the bound past which new calls get 503: status callbacks
+ * then yield the loop to the calls (webhook_outbox_behind_set). */
+static bool loop_behind(void *arg)
+{
+	struct server *srv = arg;
+	struct dial_stats st;
+
+	if (!srv->sip)
+		return false;
+	memset(&st, 0, sizeof(st));
+	dial_stats_get(sip_server_dial(srv->sip), &st);
+	return st.event_wait_us > (uint64_t)srv->cfg->sip_max_queue_delay_ms * 250;
+}
+
 /* The main loop batches its epoll changes: evhttp turns a connection's
  * read and write interest off and on around every request, and libcurl
  * removes and adds a reused connection's socket around every transfer;
@@ -387,6 +403,8 @@ int server_run(const struct config *cfg)
 		return 1;
 	}
 	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
+	if (srv.outbox)
+		webhook_outbox_behind_set(srv.outbox, loop_behind, &srv);
 	/* the REST API authenticates with the auth token, as webhooks sign */
 	if (cfg->auth_token &&
 	    api_alloc(&srv.api, srv.base, srv.http, cfg, srv.calls,

@@ -33,7 +33,7 @@ struct webhook {
 	CURLM *multi;
 	struct webhook_socks *socks;	/* multi on the loop */
 	char *account_sid, *auth_token, *user_agent, *ca_file;
-	unsigned connect_timeout_ms, timeout_ms;
+	unsigned connect_timeout_ms, timeout_ms, max_connections;
 	bool insecure;
 	struct store *store;
 	struct webhook_fetch *fetches;	/* in flight, for teardown */
@@ -540,6 +540,7 @@ int webhook_alloc(struct webhook **whp, struct event_base *base,
 	wh->store = conf->store;
 	wh->connect_timeout_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms : 5000;
 	wh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 15000;
+	wh->max_connections = conf->max_connections ? conf->max_connections : 256;
 	wh->insecure = conf->tls_insecure;
 	wh->auth_token = dup_or_null(conf->auth_token, &err);
 	wh->account_sid = dup_or_null(conf->account_sid, &err);
@@ -555,9 +556,9 @@ int webhook_alloc(struct webhook **whp, struct event_base *base,
 	if (err)
 		goto out;
 	curl_multi_setopt(wh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-			  (long)(conf->max_connections ? conf->max_connections : 256));
+			  (long)wh->max_connections);
 	curl_multi_setopt(wh->multi, CURLMOPT_MAXCONNECTS,
-			  (long)(conf->max_connections ? conf->max_connections : 256));
+			  (long)wh->max_connections);
 	metrics_register();
  out:
 	if (err)
@@ -671,6 +672,11 @@ bool webhook_busy(void *arg)
 	const struct webhook *wh = arg;
 
 	return wh && wh->fetches;
+}
+
+unsigned webhook_max_connections(const struct webhook *wh)
+{
+	return wh->max_connections;
 }
 
 void webhook_stats(const struct webhook *wh, struct webhook_stats *st)

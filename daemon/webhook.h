@@ -128,6 +128,8 @@ void webhook_fetch_cancel(struct webhook_fetch *f);
 
 /* server_busy_h: fetches in flight. */
 bool webhook_busy(void *arg);
+/* The size of the connection pool (webhook_max_connections). */
+unsigned webhook_max_connections(const struct webhook *wh);
 
 struct webhook_stats {
 	unsigned long long requests, failures;	/* attempts, failed ones */
@@ -147,9 +149,10 @@ void webhook_token_new(char tok[WEBHOOK_TOKEN_SIZE]);
  * data_dir before its first attempt, sent once the append is on disk
  * (many share one fdatasync), after the call's earlier callbacks, and
  * retried after 1, 2, 4, 8 and 16 s until answered 2xx or
- * WEBHOOK_MAX_ATTEMPTS tries. A restart resumes the outbox with attempt
- * counts and tokens kept: at least once, never more than the attempts
- * allow. */
+ * WEBHOOK_MAX_ATTEMPTS tries. At most half of the connection pool carries
+ * callbacks at once (the rest stays for the fetches calls wait on). A
+ * restart resumes the outbox with attempt counts and tokens kept: at
+ * least once, never more than the attempts allow. */
 
 /* Opens data_dir's outbox and resumes its deliveries through wh. EBUSY
  * (another process holds it), ENOMEM, or an errno of the file. */
@@ -161,6 +164,14 @@ struct webhook_outbox *webhook_outbox_free(struct webhook_outbox *ob);
 int webhook_outbox_add(struct webhook_outbox *ob, const struct webhook_req *req);
 /* True when everything accepted so far is on disk. */
 bool webhook_outbox_durable(const struct webhook_outbox *ob);
+/* h says whether the daemon's loop is behind (calls' events waiting for
+ * it); while it is, at most WEBHOOK_OUTBOX_BEHIND_SENDING callbacks are
+ * in flight, so that a backlog going out leaves the loop to the calls.
+ * h runs before callbacks start; NULL: never behind. */
+typedef bool (webhook_outbox_behind_h)(void *arg);
+#define WEBHOOK_OUTBOX_BEHIND_SENDING 8
+void webhook_outbox_behind_set(struct webhook_outbox *ob,
+			       webhook_outbox_behind_h *h, void *arg);
 /* server_busy_h: callbacks not yet delivered or given up. */
 bool webhook_outbox_busy(void *arg);
 /* The call's callbacks not yet delivered: true when there are some;
@@ -173,6 +184,8 @@ bool webhook_outbox_call(const struct webhook_outbox *ob, const char *sid,
 struct webhook_outbox_stats {
 	unsigned long long added, delivered, given_up, attempts;
 	size_t depth;			/* not yet delivered */
+	size_t sending, sending_peak;	/* attempts in flight: now, at most */
+	size_t ready;			/* on disk, waiting for a connection */
 	double oldest_s;		/* age of the oldest one */
 	bool write_failing;		/* the disk refuses appends */
 };

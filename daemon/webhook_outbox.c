@@ -7,6 +7,13 @@
  * attempt is preceded by a record on disk (the ADD for the first, an
  * ATTEMPT for each retry), so that a crash at any point leads to at least
  * one delivery and never to more attempts than WEBHOOK_MAX_ATTEMPTS.
+ *
+ * At most half of the client's connection pool carries callbacks at once;
+ * heads past that wait here, oldest first. A backlog (the disk took no
+ * appends for a while, the application was down) thus drains at the pace
+ * of its answers instead of being handed to libcurl at once, where the
+ * voice and action fetches that calls wait on would queue behind every
+ * callback of the backlog and time out there.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@
 enum dstate {
 	D_QUEUED,	/* behind an earlier callback of its call */
 	D_WAIT_DISK,	/* its record is not yet on disk */
+	D_READY,	/* on disk, waiting for a connection of its share */
 	D_SENDING,
 	D_BACKOFF,
 };
@@ -36,7 +44,8 @@ struct delivery {
 	struct webhook_outbox *ob;
 	struct callq *q;
 	struct delivery *next;		/* in the call's queue */
-	struct delivery *wnext;		/* in the waiting-for-disk list */
+	struct delivery *wnext;		/* in the waiting-for-disk list, or
+					 * the ready queue */
 	uint64_t id, ticket;
 	uint32_t attempts;		/* possibly started, as on disk */
 	bool resumed;			/* found in the outbox at start-up */
@@ -64,6 +73,10 @@ struct webhook_outbox {
 	uint64_t durable;
 	struct smap calls;
 	struct delivery *waiting;
+	struct delivery *ready, *ready_tail;	/* D_READY, oldest first */
+	size_t max_sending;
+	webhook_outbox_behind_h *behind;
+	void *behind_arg;
 	struct webhook_outbox_stats st;
 };
 
@@ -136,13 +149,13 @@ static void finish(struct delivery *d)
 
 static void on_retry(evutil_socket_t fd, short what, void *arg);
 
-static void on_done(const struct webhook_result *r, void *arg)
+/* What follows an attempt's result (or a retry that could not be
+ * recorded): done, given up, or a retry timer. */
+static void outcome(struct delivery *d, const struct webhook_result *r)
 {
-	struct delivery *d = arg;
 	struct webhook_outbox *ob = d->ob;
 	struct timeval tv = {0, 0};
 
-	d->fetch = NULL;
 	if (r->code == WEBHOOK_OK) {
 		ob->st.delivered++;
 		finish(d);
@@ -168,22 +181,86 @@ static void on_done(const struct webhook_result *r, void *arg)
 	d->state = D_BACKOFF;
 }
 
-static void send_attempt(struct delivery *d)
+static void on_done(const struct webhook_result *r, void *arg);
+
+static void start_fetch(struct delivery *d)
 {
+	struct webhook_outbox *ob = d->ob;
 	struct webhook_attempt at = {d->attempts, true};
 	int err;
 
 	d->state = D_SENDING;
-	d->ob->st.attempts++;
-	err = webhook_fetch(d->ob->wh, &d->req, &at, on_done, d, &d->fetch);
+	ob->st.attempts++;
+	err = webhook_fetch(ob->wh, &d->req, &at, on_done, d, &d->fetch);
 	if (err) {
 		/* a URL that cannot be requested never will be */
 		log_write(LOG_ERR, "webhook", d->req.call_sid,
 			  "status callback %u cannot be sent (%s): dropped",
 			  d->req.sequence_number, strerror(err));
-		d->ob->st.given_up++;
+		ob->st.given_up++;
 		finish(d);
+		return;
 	}
+	if (++ob->st.sending > ob->st.sending_peak)
+		ob->st.sending_peak = ob->st.sending;
+}
+
+/* How many callbacks may be in flight now: the share of the pool, or a
+ * few while the loop is behind. */
+static size_t sending_cap(const struct webhook_outbox *ob)
+{
+	if (ob->behind && ob->behind(ob->behind_arg) &&
+	    ob->max_sending > WEBHOOK_OUTBOX_BEHIND_SENDING)
+		return WEBHOOK_OUTBOX_BEHIND_SENDING;
+	return ob->max_sending;
+}
+
+/* The attempt goes now if the share has room, else after the ready ones
+ * queued before it. */
+static void send_attempt(struct delivery *d)
+{
+	struct webhook_outbox *ob = d->ob;
+
+	if (!ob->ready && ob->st.sending < sending_cap(ob)) {
+		start_fetch(d);
+		return;
+	}
+	d->state = D_READY;
+	d->wnext = NULL;
+	if (ob->ready_tail)
+		ob->ready_tail->wnext = d;
+	else
+		ob->ready = d;
+	ob->ready_tail = d;
+	ob->st.ready++;
+}
+
+/* Ready deliveries take the connections their share has free. */
+static void pump(struct webhook_outbox *ob)
+{
+	size_t cap = ob->ready ? sending_cap(ob) : 0;
+
+	while (ob->ready && ob->st.sending < cap) {
+		struct delivery *d = ob->ready;
+
+		ob->ready = d->wnext;
+		if (!ob->ready)
+			ob->ready_tail = NULL;
+		d->wnext = NULL;
+		ob->st.ready--;
+		start_fetch(d);
+	}
+}
+
+static void on_done(const struct webhook_result *r, void *arg)
+{
+	struct delivery *d = arg;
+	struct webhook_outbox *ob = d->ob;
+
+	d->fetch = NULL;
+	ob->st.sending--;
+	outcome(d, r);
+	pump(ob);
 }
 
 /* Records the next attempt on disk; it starts once that is durable. */
@@ -205,8 +282,8 @@ static void next_attempt(struct delivery *d)
 		log_write(LOG_ERR, "webhook", d->req.call_sid,
 			  "cannot record a callback attempt; retrying later");
 		d->attempts--;
-		on_done(&(struct webhook_result){.code = WEBHOOK_CALLBACK,
-						 .error = "outbox full"}, d);
+		outcome(d, &(struct webhook_result){.code = WEBHOOK_CALLBACK,
+						    .error = "outbox full"});
 		return;
 	}
 	schedule_commit(ob);
@@ -436,6 +513,9 @@ int webhook_outbox_alloc(struct webhook_outbox **op, struct webhook *wh,
 		return ENOMEM;
 	ob->wh = wh;
 	ob->base = base;
+	ob->max_sending = webhook_max_connections(wh) / 2;
+	if (!ob->max_sending)
+		ob->max_sending = 1;
 	smap_init(&ob->calls);
 	ob->commit = event_new(base, -1, 0, on_commit, ob);
 	ob->commit_retry = evtimer_new(base, on_commit, ob);
@@ -513,6 +593,13 @@ struct webhook_outbox *webhook_outbox_free(struct webhook_outbox *ob)
 bool webhook_outbox_durable(const struct webhook_outbox *ob)
 {
 	return ob->durable >= store_outbox_needed(ob->box);
+}
+
+void webhook_outbox_behind_set(struct webhook_outbox *ob,
+			       webhook_outbox_behind_h *h, void *arg)
+{
+	ob->behind = h;
+	ob->behind_arg = arg;
 }
 
 bool webhook_outbox_busy(void *arg)

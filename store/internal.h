@@ -140,9 +140,11 @@ struct journal {
 	uint64_t max_bytes;	/* 0: no cap; the owner sets it after open */
 	/* a write failed (ENOSPC, EFBIG past max_bytes or RLIMIT_FSIZE, EIO):
 	 * writes are refused with fail_err, without touching the file,
-	 * until retry_at (store_now_ms) */
+	 * until retry_at (store_now_ms); on ENOSPC, at most once per
+	 * JOURNAL_BACKOFF_MIN_MS, sooner when the file system has room again
+	 * (probed_at: the last look) */
 	int fail_err;
-	unsigned long long retry_at;
+	unsigned long long retry_at, probed_at;
 	unsigned backoff_ms;
 	unsigned long long refused_writes;	/* in this episode */
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -317,6 +318,7 @@ static int write_failed(struct journal *j, int err, size_t n)
 	}
 	j->fail_err = err;
 	j->retry_at = now + j->backoff_ms;
+	j->probed_at = now;
 	j->refused_writes++;
 	return err;
 }
@@ -342,6 +344,24 @@ unsigned store_journal_retry_ms(const struct journal *j)
 	return j->retry_at > now ? (unsigned)(j->retry_at - now) : 0;
 }
 
+/* A full disk need not wait out the back-off: once the file system has
+ * room for the write (and some slack for its blocks), it is tried. One
+ * fstatvfs a second at most, so writes resume about a second after space
+ * comes back, not up to JOURNAL_BACKOFF_MAX_MS later, and a file system
+ * that reports room it does not give costs one attempt a second. */
+static bool room_again(struct journal *j, size_t n)
+{
+	unsigned long long now = store_now_ms();
+	struct statvfs sv;
+
+	if (j->fail_err != ENOSPC || now < j->probed_at + JOURNAL_BACKOFF_MIN_MS)
+		return false;
+	j->probed_at = now;
+	if (fstatvfs(j->fd, &sv) != 0)
+		return false;
+	return (uint64_t)sv.f_bavail * sv.f_frsize >= (uint64_t)n + (64u << 10);
+}
+
 int store_journal_write(struct journal *j, const unsigned char *p, size_t n,
 			size_t rows)
 {
@@ -349,7 +369,7 @@ int store_journal_write(struct journal *j, const unsigned char *p, size_t n,
 
 	if (j->fd < 0)
 		return EBADF;
-	if (j->fail_err && store_now_ms() < j->retry_at) {
+	if (j->fail_err && store_now_ms() < j->retry_at && !room_again(j, n)) {
 		j->refused_writes++;
 		return j->fail_err;
 	}

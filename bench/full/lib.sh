@@ -76,7 +76,8 @@ bf_scenarios() {
 # bf_uas_start NAME: a SIPp UAS on UAS_PORT (a free port when unset; UAS_PID)
 bf_uas_start() {
 	: "${UAS_PORT:=$(bf_free_port)}"
-	"$SIPP" -sf "$WORK/uas.xml" -i 127.0.0.1 -p "$UAS_PORT" -buff_size 8388608 -nostdin \
+	# -mp: SIPp's own media sockets (6000 and up by default) collide with another SIPp's
+	"$SIPP" -sf "$WORK/uas.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp "$(bf_free_port)" -buff_size 8388608 -nostdin \
 		-trace_stat -stf "$WORK/$1.uas.csv" -fd 1 -trace_err -error_file "$WORK/$1.uas.err" \
 		-max_recv_loops 10000 -max_sched_loops 10000 \
 		>"$WORK/$1.uas.out" 2>&1 </dev/null &
@@ -113,7 +114,7 @@ bf_stop() {
 bf_uac_start() {
 	_port=$(bf_free_port)
 	_lim=${5:-$(( $3 * (BF_RING + BF_HOLD + 3000) / 1000 * 2 + 100 ))}
-	"$SIPP" -sf "$WORK/uac.xml" "$2" -i 127.0.0.1 -p "$_port" -r "$3" -rp 1000 \
+	"$SIPP" -sf "$WORK/uac.xml" "$2" -i 127.0.0.1 -p "$_port" -mp "$(bf_free_port)" -r "$3" -rp 1000 \
 		-m "${6:-$(( $3 * $4 ))}" -l "$_lim" -buff_size 8388608 -nostdin \
 		-max_recv_loops 10000 -max_sched_loops 10000 \
 		-trace_logs -log_file "$WORK/$1.uac.log" -trace_stat -stf "$WORK/$1.uac.csv" -fd 1 \

@@ -9,12 +9,19 @@
  *   webhooktool deliver --data-dir DIR --url URL [--method POST|GET]
  *                     [--calls N] [--per-call M] [--database-url URL]
  *                     [--exit-when-empty] [--max-seconds S]
+ *                     [--max-connections N] [--fetch-url URL]
  *
  * fetch prints one JSON line per fetch. --repeat N fetches the URL N times
  * one after the other on the same client, so libcurl may reuse its
  * connection; --gap-ms G waits G ms on the event loop between the end of
  * one fetch and the start of the next. The exit status is 1 when any fetch
  * failed.
+ *
+ * deliver prints "appended N" once the callbacks are on disk, "delivered
+ * N" as they go, and at the end "sending-peak N" (the most attempts in
+ * flight at once). --fetch-url fetches a cXML document (kind voice) on
+ * the same client right after "appended", while the callbacks' backlog
+ * goes out, and prints "fetch CODE MS" with its time.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +55,7 @@ struct tool {
 	bool exit_when_empty;
 	double deadline;
 	unsigned long long delivered, given_up;
+	double fetch_start;
 };
 
 static double now_s(void)	/* CLOCK_MONOTONIC */
@@ -196,6 +204,14 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 
 /* ---- deliver ---- */
 
+static void on_doc(const struct webhook_result *r, void *arg)
+{
+	struct tool *t = arg;
+
+	printf("fetch %d %.0f\n", (int)r->code, (now_s() - t->fetch_start) * 1000);
+	fflush(stdout);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct tool *t = arg;
@@ -322,12 +338,15 @@ int main(int argc, char **argv)
 		{"max-seconds", required_argument, NULL, 'S'},
 		{"repeat", required_argument, NULL, 'r'},
 		{"gap-ms", required_argument, NULL, 'g'},
+		{"max-connections", required_argument, NULL, 'c'},
+		{"fetch-url", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	struct webhook_param params[MAX_PARAMS];
 	size_t nparams = 0;
 	const char *kind = "voice", *db = NULL, *sid = NULL, *dir = NULL;
 	const char *url = NULL, *token = getenv("DIALERD_AUTH_TOKEN");
+	const char *fetch_url = NULL;
 	enum webhook_method method = WEBHOOK_POST;
 	unsigned calls = 1, per_call = 1, repeat = 1, gap_ms = 0;
 	double max_s = 0;
@@ -408,6 +427,12 @@ int main(int argc, char **argv)
 		case 'g':
 			gap_ms = (unsigned)atoi(optarg);
 			break;
+		case 'c':
+			wc.max_connections = (unsigned)atoi(optarg);
+			break;
+		case 'f':
+			fetch_url = optarg;
+			break;
 		default:
 			usage();
 			return 2;
@@ -483,10 +508,32 @@ int main(int argc, char **argv)
 			if (err)
 				goto out;
 		}
+		if (fetch_url) {
+			struct webhook_req doc = {
+				.call_sid = "CA00000000000000000000000000000000",
+				.kind = "voice",
+				.method = WEBHOOK_POST,
+				.url = fetch_url,
+			};
+
+			t.fetch_start = now_s();
+			err = webhook_fetch(t.wh, &doc, NULL, on_doc, &t, NULL);
+			if (err) {
+				fprintf(stderr, "webhooktool: fetch: %s\n", strerror(err));
+				goto out;
+			}
+		}
 		t.tick = event_new(t.base, -1, EV_PERSIST, on_tick, &t);
 		event_add(t.tick, &tv);
 		event_base_dispatch(t.base);
 		event_free(t.tick);
+		{
+			struct webhook_outbox_stats st;
+
+			webhook_outbox_stats(t.ob, &st);
+			printf("sending-peak %zu\n", st.sending_peak);
+			fflush(stdout);
+		}
 	}
  out:	/* t.rc is still 1 on the error paths */
 	store_drain(&t);

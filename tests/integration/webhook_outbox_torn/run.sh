@@ -10,6 +10,10 @@
 #    error line naming the cause, no "appended" line, a non-zero exit and
 #    no crash (no signal, no sanitizer report); a restart without the limit
 #    opens the same outbox.
+# 3. Space coming back: a 1 MiB tmpfs filled by another file, 50 callbacks
+#    refused, the file removed once the back-off has reached 8 s: the
+#    appends land within 3 s (the store looks for room once a second on a
+#    full disk instead of waiting out its back-off) and all 50 are delivered.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/webhook.sh"
@@ -118,5 +122,34 @@ if mount -t tmpfs -o size=16k,mode=0750 tmpfs "$WORK/small" 2>"$WORK/mount.err";
 	full "$WORK/small" tmpfs 'No space left|ENOSPC' env
 else
 	pass "# no tmpfs here ($(head -n 1 "$WORK/mount.err")): ENOSPC part not run"
+fi
+
+# ---- 3. space comes back
+mkdir -p "$WORK/refill"
+if mount -t tmpfs -o size=1m,mode=0750 tmpfs "$WORK/refill" 2>"$WORK/mount.err"; then
+	dlr_on_exit "umount '$WORK/refill'"
+	dd if=/dev/zero of="$WORK/refill/filler" bs=4k 2>/dev/null
+	"$WEBHOOKTOOL" deliver --data-dir "$WORK/refill" --url "$B/full" --calls 50 --per-call 1 \
+		--exit-when-empty --max-seconds 40 >"$WORK/refill.out" 2>"$WORK/refill.log" &
+	TOOL=$!
+	dlr_track $TOOL
+	wait_for 10 grep -Eq 'No space left' "$WORK/refill.log" ||
+		fail "refill: no ENOSPC line: $(head -n 3 "$WORK/refill.log")"
+	# attempts after 1, 2 and 4 s of back-off: the next one would be 8 s later
+	sleep 7.5
+	grep -q '^appended' "$WORK/refill.out" && fail "refill: appended while the disk was full"
+	rm -f "$WORK/refill/filler"
+	t0=$(date +%s.%N)
+	wait_for 10 grep -q '^appended 50$' "$WORK/refill.out" ||
+		fail "refill: no 'appended 50' 10 s after space came back: $(tail -n 3 "$WORK/refill.log")"
+	took=$(echo "$(date +%s.%N) - $t0" | bc)
+	[ "$(echo "$took < 3" | bc)" = 1 ] ||
+		fail "refill: the appends landed $took s after space came back (at most 3: the back-off was waited out)"
+	pass "refill: the appends landed $(printf '%.1f' "$took") s after space came back"
+	wait_for 30 sh -c "! kill -0 $TOOL 2>/dev/null" || fail "refill: the outbox did not empty"
+	wait $TOOL
+	assert_eq "$?" 0 "refill: the 50 callbacks delivered, the outbox empty"
+else
+	pass "# no tmpfs here ($(head -n 1 "$WORK/mount.err")): part 3 not run"
 fi
 exit 0
