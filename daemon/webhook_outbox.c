@@ -494,6 +494,8 @@ static void collect(void *arg)
 	webhook_outbox_stats(arg, &st);
 	metrics_set("dialerd_webhook_outbox_depth", NULL, (double)st.depth);
 	metrics_set("dialerd_webhook_outbox_oldest_seconds", NULL, st.oldest_s);
+	metrics_set("dialerd_webhook_outbox_sending", NULL, (double)st.sending);
+	metrics_set("dialerd_webhook_outbox_ready", NULL, (double)st.ready);
 	metrics_set("dialerd_webhook_callbacks_total", "outcome=\"delivered\"",
 		    (double)st.delivered);
 	metrics_set("dialerd_webhook_callbacks_total", "outcome=\"given_up\"",
@@ -537,6 +539,10 @@ int webhook_outbox_alloc(struct webhook_outbox **op, struct webhook *wh,
 		       "Status callbacks accepted and not yet delivered or given up");
 	metrics_family("dialerd_webhook_outbox_oldest_seconds", METRICS_GAUGE,
 		       "Age of the oldest status callback in the outbox");
+	metrics_family("dialerd_webhook_outbox_sending", METRICS_GAUGE,
+		       "Status callback attempts in flight (at most half the connection pool)");
+	metrics_family("dialerd_webhook_outbox_ready", METRICS_GAUGE,
+		       "Status callbacks on disk, waiting for their share of the connection pool");
 	metrics_family("dialerd_webhook_callbacks_total", METRICS_COUNTER,
 		       "Status callbacks delivered or given up");
 	metrics_collector_add(collect, ob);
