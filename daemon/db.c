@@ -31,15 +31,16 @@ static void on_store_log(int level, const char *msg, void *arg)
 	log_write(level, "store", NULL, "%s", msg);
 }
 
-/* The failover ring empties only 30 s after the last commit: the burst is
- * over, and the memory it and the calls of those 30 s used goes back. */
+/* The failover ring empties 30 s after the last commit (the burst is
+ * over) or when a failover moves it back to the queue: either way the
+ * memory it and the calls of those 30 s used goes back. */
 static void ring_check(struct db *db)
 {
 	struct store_stats st;
 
 	store_stats(db->store, &st);
 	if (db->ring_held && !st.resend_bytes)
-		memory_release("no call-log batch committed for 30 s");
+		memory_release("the call log's failover ring emptied");
 	db->ring_held = st.resend_bytes > 0;
 }
 
