@@ -16,14 +16,6 @@ static void log_h(int level, const char *msg, void *arg)
 		diag("dial: %s", msg);
 }
 
-static void drain(struct dial *d)
-{
-	struct dial_event *ev;
-
-	while ((ev = dial_event_next(d)))
-		dial_event_free(ev);
-}
-
 static void start(struct dial *a, const char *uri, const char *id,
 		  const char *user)
 {
@@ -144,8 +136,8 @@ int main(void)
 	}
 	(void)dial_leg_hangup(a, "CAfirst", NULL);
 	for (uint64_t end = dial_test_now_ms() + 300; dial_test_now_ms() < end;) {
-		drain(b);
-		drain(a);
+		dial_test_drain(b);
+		dial_test_drain(a);
 		(void)poll(NULL, 0, 10);
 	}
 	start(a, uri, "CAafter", "after");

@@ -8,14 +8,6 @@
 #include "tests/tap.h"
 #include "tests/unit/dial_test.h"
 
-static void drain(struct dial *d)
-{
-	struct dial_event *ev;
-
-	while ((ev = dial_event_next(d)))
-		dial_event_free(ev);
-}
-
 /* A ends a leg that had no provisional response at once; B's side ends
  * when A's CANCEL follows B's (delayed) 100: wait for that, bounded. */
 static void wait_idle(struct dial *b)
@@ -26,10 +18,10 @@ static void wait_idle(struct dial *b)
 		dial_stats_get(b, &st);
 		if (st.inbound == st.legs_ended)
 			break;
-		drain(b);
+		dial_test_drain(b);
 		(void)poll(NULL, 0, 20);
 	}
-	drain(b);
+	dial_test_drain(b);
 }
 
 static void test_args(struct dial *d)
@@ -314,11 +306,11 @@ int main(void)
 	}
 	test_args(a);
 	test_call(a, b);
-	drain(a);
-	drain(b);
+	dial_test_drain(a);
+	dial_test_drain(b);
 	test_reject_up(a, b);
-	drain(a);
-	drain(b);
+	dial_test_drain(a);
+	dial_test_drain(b);
 	test_shed(a, b);
 	wait_idle(b);
 	test_bound(b);
