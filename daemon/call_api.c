@@ -155,23 +155,19 @@ static void warn(struct call *c, const struct call_api_params *p)
 
 /* Room for one more REST call: every leg holds a relay port pair, and a
  * REST call soon dials children too, so creates stop at three quarters of
- * the pairs (or of sip_max_legs); and none while the SIP engine's queue is
- * over its delay bound. Without this an application's loop of creates
- * outruns the engine, and every call it accepted times out queued. */
+ * the pairs (or of sip_max_legs); and none while the SIP engine sheds new
+ * calls for overload (its INVITEs get 503: dial_overloaded, the engine's
+ * own decision). Without this an application's loop of creates outruns
+ * the engine, and every call it accepted times out queued. */
 static bool room(const struct call_layer *cl)
 {
 	const struct config *cfg = cl->cfg;
 	size_t pairs = (cfg->sip_rtp_ports.max - cfg->sip_rtp_ports.min + 1) / 2;
 	size_t cap = pairs * 3 / 4;
-	struct dial_stats st;
 
 	if (cfg->sip_max_legs && cap > cfg->sip_max_legs)
 		cap = cfg->sip_max_legs;
-	if (cl->ncalls >= cap)
-		return false;
-	dial_stats_get(cl->dial, &st);
-	return st.queue_delay_us <= (uint64_t)cfg->sip_max_queue_delay_ms * 1000 &&
-	       st.event_wait_us <= (uint64_t)cfg->sip_max_queue_delay_ms * 1000;
+	return cl->ncalls < cap && !dial_overloaded(cl->dial);
 }
 
 int call_api_start(struct call_layer *cl, const struct call_api_params *p,

@@ -290,19 +290,16 @@ static int webhooks_start(struct server *srv)
 	return err;
 }
 
-/* The loop is behind once the SIP engine's oldest event has waited a
- * quarter of the bound past which new calls get 503: status callbacks
- * then yield the loop to the calls (webhook_outbox_behind_set). */
+/* The loop is behind while the SIP engine says so (dial_behind: its
+ * oldest event waited a quarter of the bound past which new calls get
+ * 503): status callbacks then yield the loop to the calls
+ * (webhook_outbox_behind_set). Asked for every callback started: an
+ * atomic load and a clock read. */
 static bool loop_behind(void *arg)
 {
 	struct server *srv = arg;
-	struct dial_stats st;
 
-	if (!srv->sip)
-		return false;
-	memset(&st, 0, sizeof(st));
-	dial_stats_get(sip_server_dial(srv->sip), &st);
-	return st.event_wait_us > (uint64_t)srv->cfg->sip_max_queue_delay_ms * 250;
+	return dial_behind(sip_server_dial(srv->sip));
 }
 
 /* The main loop batches its epoll changes: evhttp turns a connection's

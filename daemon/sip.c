@@ -119,6 +119,9 @@ static const struct {
 	{"dialerd_sip_overload_filters_total", METRICS_COUNTER,
 	 "times the SIP UDP buffer was 3/4 full and INVITEs were dropped in "
 	 "the kernel"},
+	{"dialerd_sip_shedding", METRICS_GAUGE,
+	 "1 while new calls are shed for overload (INVITEs get 503, REST "
+	 "creates are refused), else 0"},
 	{"dialerd_sip_udp_drops_total", METRICS_COUNTER,
 	 "SIP datagrams the kernel dropped for a full receive buffer"},
 	{"dialerd_sip_queue_delay_seconds", METRICS_GAUGE,
@@ -194,6 +197,7 @@ static void collect(void *arg)
 		memcpy(&v, (const char *)&st + counters[i].off, sizeof(v));
 		metrics_set(counters[i].name, counters[i].labels, (double)v);
 	}
+	metrics_set("dialerd_sip_shedding", NULL, st.shedding ? 1 : 0);
 	metrics_set("dialerd_sip_queue_delay_seconds", NULL,
 		    (double)st.queue_delay_us / 1e6);
 	metrics_set("dialerd_sip_event_wait_seconds", NULL,

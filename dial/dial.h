@@ -261,6 +261,19 @@ uint16_t dial_listen_port(const struct dial *d);
  * elsewhere; calls in progress go on. Any thread. */
 void dial_draining_set(struct dial *d, bool on);
 bool dial_draining(const struct dial *d);
+/* Load as the engine sees it, for the daemon's own admission and pacing;
+ * any thread, an atomic load or two (cheap enough for every request).
+ * dial_overloaded: new calls are being shed for overload
+ * (max_queue_delay_ms): the SIP thread's own decision as it last took it,
+ * on while new INVITEs get a stateless 503, so that a caller that admits
+ * calls of its own (REST creates) refuses exactly then too. Draining is
+ * not overload (dial_draining).
+ * dial_behind: the oldest event the reader has not taken has waited more
+ * than a quarter of max_queue_delay_ms: the reader's loop is falling
+ * behind, well before that wait counts towards overload; its cue to put
+ * off work that can wait. Both false for NULL. */
+bool dial_overloaded(const struct dial *d);
+bool dial_behind(const struct dial *d);
 /* Inbound legs' ids are call SIDs (dial_sid_format) of instance id
  * (0..65535). Any thread. */
 void dial_sid_instance_set(struct dial *d, unsigned id);
@@ -393,6 +406,7 @@ struct dial_stats {
 	uint64_t overloads;	/* times the delay bound was crossed */
 	uint64_t overload_filters;	/* times INVITEs were dropped in the
 				   kernel (socket buffer 3/4 full) */
+	bool shedding;		/* overloaded now (dial_overloaded) */
 	uint64_t queue_delay_us;	/* latest measured queueing delay */
 	uint64_t event_wait_us;	/* ... and wait of the oldest event the
 				   reader had not taken (its loop behind) */

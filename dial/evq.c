@@ -184,9 +184,10 @@ void dial_evq_stats_get(const struct dial_evq *q, struct dial_stats *st)
 	st->inbound_shed = atomic_load(&m->st_shed_in);
 	st->legs_shed = atomic_load(&m->st_shed_out);
 	st->overloads = atomic_load(&m->st_overloads);
+	st->shedding = atomic_load(&m->shedding);
 	st->queue_delay_us = atomic_load(&m->qdelay_us);
 	/* now, not at the SIP thread's last sample: a reader that caught
-	   up sees 0 at once, and the REST API admits on it */
+	   up sees 0 at once */
 	st->event_wait_us = dial_evq_wait_us(q, dial_now_us());
 	st->udp_drops = atomic_load(&m->st_udp_drops);
 	st->overload_filters = atomic_load(&m->st_filtered);

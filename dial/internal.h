@@ -131,6 +131,9 @@ struct dial_ctr {
 		st_tcp_slow;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
 	_Atomic uint64_t tcp_open;	/* accepted TCP/TLS connections open */
+	/* load.c's level 1 as it stands (new INVITEs get 503): written by
+	   the SIP thread only, read by any (dial_overloaded) */
+	atomic_bool shedding;
 	/* the RTP pair pool's figures, copied by the SIP thread's sweep
 	   (stack.c) once a second: the pool itself is that thread's only */
 	_Atomic uint64_t rtp_idle, rtp_opened, rtp_reused, rtp_drained;
@@ -198,6 +201,14 @@ bool dial_load_shed(const struct dial_load *l);
 /* ... and new legs too (EAGAIN): only while this thread's own socket is
  * behind, not for the daemon's event backlog alone. */
 bool dial_load_shed_legs(const struct dial_load *l);
+/* dial_load_shed as seen from any thread: the state the SIP thread
+ * published in ctr (one atomic load). dial_overloaded. */
+bool dial_load_shedding(const struct dial_ctr *ctr);
+/* The reader's loop is behind: the oldest event in q has waited more
+ * than a quarter of bound_ms at now_us (one atomic load). Any thread.
+ * dial_behind. */
+bool dial_load_behind(const struct dial_evq *q, unsigned bound_ms,
+		      uint64_t now_us);
 
 /* ---- conn.c: accepted SIP TCP/TLS connections (SIP thread) ---- */
 

@@ -44,6 +44,14 @@
  *    INVITE in the kernel (far ends retransmit them: only worth it when
  *    the alternative is losing admitted calls' messages) until the buffer
  *    is back under a quarter.
+ *
+ * Other threads read the state, never this struct (the SIP thread's
+ * alone): level 1 is published in ctr->shedding as it changes
+ * (dial_overloaded, so that the daemon's REST creates stop exactly while
+ * INVITEs get 503), and "behind", the oldest event older than a quarter
+ * of the bound, is computed from the FIFO's head stamp by the reader
+ * itself (dial_behind): it is the daemon's cue to put off work that can
+ * wait (status callbacks) and catch up well before level 1 sheds calls.
  */
 
 enum {
@@ -90,6 +98,16 @@ static void load_destructor(void *arg)
 	struct dial_load *l = arg;
 
 	tmr_cancel(&l->tmr);
+	atomic_store_explicit(&l->ctr->shedding, false, memory_order_relaxed);
+}
+
+/* level 1 on or off, published for other threads */
+static void level1_set(struct dial_load *l, bool on)
+{
+	l->overloaded = on;
+	if (!on)
+		l->over_since = 0;
+	atomic_store_explicit(&l->ctr->shedding, on, memory_order_relaxed);
 }
 
 int dial_load_alloc(struct dial_load **lp, int fd, unsigned bound_ms,
@@ -210,10 +228,8 @@ static void recheck(struct dial_load *l)
 		filter_set(l, false);
 		l->sip_behind = false;
 		atomic_store_explicit(&l->ctr->qdelay_us, 0, memory_order_relaxed);
-		if (wait < (uint64_t)l->bound_ms * 500u) {
-			l->overloaded = false;
-			l->over_since = 0;
-		}
+		if (wait < (uint64_t)l->bound_ms * 500u)
+			level1_set(l, false);
 		return;
 	}
 	if (l->filtering && meminfo(l, &rmem, &rcvbuf) && rmem < rcvbuf / 4)
@@ -268,7 +284,7 @@ void dial_load_sample(struct dial_load *l)
 		l->over_last = now;
 		if (now - l->over_since < CONFIRM_US)
 			return;
-		l->overloaded = true;
+		level1_set(l, true);
 		atomic_fetch_add_explicit(&l->ctr->st_overloads, 1,
 					  memory_order_relaxed);
 		episode_log(l, now, delay, wait, rmem, rcvbuf);
@@ -276,8 +292,7 @@ void dial_load_sample(struct dial_load *l)
 	}
 	else if (l->overloaded && delay < bound / 2 && wait < bound / 2 &&
 		 rmem < rcvbuf / 4) {
-		l->overloaded = false;
-		l->over_since = 0;
+		level1_set(l, false);
 	}
 	else if (!l->overloaded) {
 		l->over_since = 0;
@@ -292,4 +307,15 @@ bool dial_load_shed(const struct dial_load *l)
 bool dial_load_shed_legs(const struct dial_load *l)
 {
 	return l && l->overloaded && l->sip_behind;
+}
+
+bool dial_load_shedding(const struct dial_ctr *ctr)
+{
+	return atomic_load_explicit(&ctr->shedding, memory_order_relaxed);
+}
+
+bool dial_load_behind(const struct dial_evq *q, unsigned bound_ms,
+		      uint64_t now_us)
+{
+	return dial_evq_wait_us(q, now_us) > (uint64_t)bound_ms * 250u;
 }

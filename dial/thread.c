@@ -331,6 +331,17 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 	dial_evq_stats_get(&d->evq, st);
 }
 
+bool dial_overloaded(const struct dial *d)
+{
+	return d && dial_load_shedding(&d->ctr);
+}
+
+bool dial_behind(const struct dial *d)
+{
+	return d && dial_load_behind(&d->evq, d->conf.max_queue_delay_ms,
+				     dial_now_us());
+}
+
 uint16_t dial_listen_port(const struct dial *d)
 {
 	return d ? sa_port(&d->laddr) : 0;

@@ -47,6 +47,14 @@ struct dial_event *dial_test_wait_ev(struct dial *d, enum dial_ev_type type,
 	}
 }
 
+void dial_test_drain(struct dial *d)
+{
+	struct dial_event *ev;
+
+	while ((ev = dial_event_next(d)))
+		dial_event_free(ev);
+}
+
 int dial_test_alloc(struct dial **dp, const struct dial_conf *conf)
 {
 	int err = EADDRINUSE;

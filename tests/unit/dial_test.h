@@ -21,6 +21,9 @@ struct dial_event *dial_test_wait_ev(struct dial *d, enum dial_ev_type type,
 				     const char *leg, unsigned ms,
 				     dial_test_ev_h *eh, void *arg);
 
+/* Frees every event waiting on d now (the reader catches up). */
+void dial_test_drain(struct dial *d);
+
 /* dial_alloc with conf, tried 5 times while the port is taken: port 0
  * gives UDP a free port, then TCP asks for the same one, which another
  * socket of the machine may hold. */

@@ -1,4 +1,4 @@
-/* test_dial_backlog.c: an engine whose reader falls behind sheds new calls (503) rather than let their events wait */
+/* test_dial_backlog.c: an engine whose reader falls behind sheds new calls (503) rather than let their events wait; dial_overloaded says so exactly then */
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,14 +14,6 @@ static void log_h(int level, const char *msg, void *arg)
 	(void)arg;
 	if (level <= 4)
 		diag("dial: %s", msg);
-}
-
-static void drain(struct dial *d)
-{
-	struct dial_event *ev;
-
-	while ((ev = dial_event_next(d)))
-		dial_event_free(ev);
 }
 
 static void start(struct dial *a, const char *uri, const char *id,
@@ -52,13 +44,17 @@ static struct dial_event *inbound_from(struct dial *d, const char *user)
 }
 
 /* Takes A's events (its reader keeps up), counting the legs that ended
- * with a 503 */
-static void take(struct dial *a, int *shed)
+ * with a 503, and those 503s seen while dial_overloaded(b) said no (B's
+ * reader is stopped meanwhile, so B cannot have left the state since) */
+static void take(struct dial *a, struct dial *b, int *shed, int *unsaid)
 {
 	struct dial_event *ev;
 
 	while ((ev = dial_event_next(a))) {
-		*shed += ev->type == DIAL_EV_ENDED && ev->code == 503;
+		if (ev->type == DIAL_EV_ENDED && ev->code == 503) {
+			(*shed)++;
+			*unsaid += !dial_overloaded(b);
+		}
 		dial_event_free(ev);
 	}
 }
@@ -70,7 +66,7 @@ int main(void)
 	struct dial_stats st;
 	struct dial_event *ev = NULL;
 	char uri[64], id[32];
-	int shed = 0;
+	int shed = 0, unsaid = 0;
 
 	dial_log_handler_set(log_h, NULL);
 	memset(&ca, 0, sizeof(ca));
@@ -82,6 +78,7 @@ int main(void)
 	    !is_int(dial_test_alloc(&b, &cb), 0, "engine B up (bound 50 ms)"))
 		return tap_done();
 	snprintf(uri, sizeof(uri), "sip:b@127.0.0.1:%u", dial_listen_port(b));
+	ok(!dial_overloaded(b) && !dial_behind(b), "idle B: neither overloaded nor behind");
 
 	/* B's reader stops: the first INVITE's events wait, nobody takes them */
 	start(a, uri, "CAfirst", "first");
@@ -93,26 +90,32 @@ int main(void)
 	}
 	is_int((long long)st.inbound, 1, "B admitted the first INVITE");
 	for (int i = 0; i < 4; i++) {
-		take(a, &shed);
+		take(a, b, &shed, &unsaid);
 		(void)poll(NULL, 0, BOUND_MS);
 	}
+	/* overload is decided as datagrams are read: a backlog alone, with
+	   no new INVITE to shed, only makes B's reader behind */
+	ok(dial_behind(b), "B's events unread for 4 bounds: behind");
+	ok(!dial_overloaded(b), "not overloaded yet: no INVITE since");
 
 	/* INVITEs every 3 ms: each is a sample, and past 20 ms of samples
 	   over the bound B sheds */
 	for (int i = 0; i < STREAM; i++) {
 		snprintf(id, sizeof(id), "CAs%d", i);
 		start(a, uri, id, "stream");
-		take(a, &shed);
+		take(a, b, &shed, &unsaid);
 		(void)poll(NULL, 0, 3);
 	}
 	/* the shed legs have ended by now; the admitted ones ring on */
 	for (uint64_t end = dial_test_now_ms() + 500; dial_test_now_ms() < end;) {
 		struct pollfd pf = {dial_event_fd(a), POLLIN, 0};
 
-		take(a, &shed);
+		take(a, b, &shed, &unsaid);
 		(void)poll(&pf, 1, 50);
 	}
 	dial_stats_get(b, &st);
+	ok(dial_overloaded(b) && st.shedding, "B says it is overloaded (stats too)");
+	is_int(unsaid, 0, "no 503 came while dial_overloaded said no");
 	ok(shed > 0, "A's legs refused with 503 while B's events waited (%d of %d)",
 	   shed, STREAM);
 	ok(st.inbound_shed >= (uint64_t)shed, "B counted them as shed (%llu)",
@@ -144,10 +147,20 @@ int main(void)
 	}
 	(void)dial_leg_hangup(a, "CAfirst", NULL);
 	for (uint64_t end = dial_test_now_ms() + 300; dial_test_now_ms() < end;) {
-		drain(b);
-		drain(a);
+		dial_test_drain(b);
+		dial_test_drain(a);
 		(void)poll(NULL, 0, 10);
 	}
+	/* the SIP thread re-checks every 10 ms while overloaded: with its
+	   events read it leaves the state (bounded wait: a loaded machine) */
+	for (uint64_t end = dial_test_now_ms() + 3000;
+	     (dial_overloaded(b) || dial_behind(b)) && dial_test_now_ms() < end;) {
+		dial_test_drain(b);
+		dial_test_drain(a);
+		(void)poll(NULL, 0, 10);
+	}
+	ok(!dial_overloaded(b), "B's reader caught up: no longer overloaded");
+	ok(!dial_behind(b), "nor behind");
 	start(a, uri, "CAafter", "after");
 	ev = inbound_from(b, "after");
 	ok(ev != NULL, "B, read again, admits a new INVITE");

@@ -8,14 +8,6 @@
 #include "tests/tap.h"
 #include "tests/unit/dial_test.h"
 
-static void drain(struct dial *d)
-{
-	struct dial_event *ev;
-
-	while ((ev = dial_event_next(d)))
-		dial_event_free(ev);
-}
-
 /* A ends a leg that had no provisional response at once; B's side ends
  * when A's CANCEL follows B's (delayed) 100: wait for that, bounded. */
 static void wait_idle(struct dial *b)
@@ -26,10 +18,10 @@ static void wait_idle(struct dial *b)
 		dial_stats_get(b, &st);
 		if (st.inbound == st.legs_ended)
 			break;
-		drain(b);
+		dial_test_drain(b);
 		(void)poll(NULL, 0, 20);
 	}
-	drain(b);
+	dial_test_drain(b);
 }
 
 static void test_args(struct dial *d)
@@ -268,6 +260,63 @@ static void test_bound(struct dial *b)
 	dial_free(c);
 }
 
+/* dial_behind: the oldest unread event older than a quarter of the bound.
+ * D's only event is the end of a leg its deny list refuses (nothing on
+ * the wire, so nothing for overload to sample); it waits unread while
+ * the wait the stats report is read on either side of each dial_behind. */
+static void test_behind(void)
+{
+	enum { BOUND_MS = 800, QUARTER_US = BOUND_MS * 250 };
+	struct dial_conf cd;
+	struct dial *d = NULL;
+	struct dial_leg_params p;
+	struct dial_stats st;
+	struct pollfd pf;
+	uint64_t w1, w2, flipped = 0;
+	int wrong = 0, before = 0, after = 0;
+
+	ok(!dial_behind(NULL) && !dial_overloaded(NULL), "NULL: neither");
+	memset(&cd, 0, sizeof(cd));
+	cd.listen = "127.0.0.1:0";
+	cd.max_queue_delay_ms = BOUND_MS;
+	cd.quit_wait_ms = 300;
+	if (!is_int(dial_test_alloc(&d, &cd), 0, "engine D (bound 800 ms) up"))
+		return;
+	ok(!dial_behind(d) && !dial_overloaded(d), "idle D: neither behind nor overloaded");
+	memset(&p, 0, sizeof(p));
+	p.id = "CAbehind";
+	p.uri = "sip:x@169.254.1.1:5060";
+	is_int(dial_leg_start(d, &p), 0, "a leg to a denied address");
+	pf = (struct pollfd){dial_event_fd(d), POLLIN, 0};
+	ok(poll(&pf, 1, 5000) == 1, "its end waits, unread");
+	for (uint64_t end = dial_test_now_ms() + 3000; dial_test_now_ms() < end;) {
+		bool behind;
+
+		dial_stats_get(d, &st);
+		w1 = st.event_wait_us;
+		behind = dial_behind(d);
+		dial_stats_get(d, &st);
+		w2 = st.event_wait_us;
+		/* the wait only grows while nobody reads: w1 <= wait <= w2 */
+		wrong += (behind && w2 <= QUARTER_US) || (!behind && w1 > QUARTER_US);
+		before += !behind && w1 > 0;
+		after += behind;
+		if (behind && !flipped)
+			flipped = w2;
+		if (after >= 5)
+			break;
+		(void)poll(NULL, 0, 5);
+	}
+	ok(before > 0, "not behind while the event waited less (%d samples)", before);
+	ok(after > 0, "behind once it waited a quarter of the bound (%llu us)",
+	   (unsigned long long)flipped);
+	is_int(wrong, 0, "never against the wait on either side of it");
+	ok(!dial_overloaded(d), "behind is not overloaded: no call was shed");
+	dial_test_drain(d);
+	ok(!dial_behind(d), "the reader caught up: no longer behind");
+	dial_free(d);
+}
+
 static void log_h(int level, const char *msg, void *arg)
 {
 	(void)arg;
@@ -314,14 +363,15 @@ int main(void)
 	}
 	test_args(a);
 	test_call(a, b);
-	drain(a);
-	drain(b);
+	dial_test_drain(a);
+	dial_test_drain(b);
 	test_reject_up(a, b);
-	drain(a);
-	drain(b);
+	dial_test_drain(a);
+	dial_test_drain(b);
 	test_shed(a, b);
 	wait_idle(b);
 	test_bound(b);
+	test_behind();
 	a = dial_free(a);
 	b = dial_free(b);
 	ok(a == NULL && b == NULL, "engines stopped");
