@@ -263,11 +263,13 @@ void dial_draining_set(struct dial *d, bool on);
 bool dial_draining(const struct dial *d);
 /* Load as the engine sees it, for the daemon's own admission and pacing;
  * any thread, an atomic load or two (cheap enough for every request).
- * dial_overloaded: new calls are being shed for overload
- * (max_queue_delay_ms): the SIP thread's own decision as it last took it,
- * on while new INVITEs get a stateless 503, so that a caller that admits
- * calls of its own (REST creates) refuses exactly then too. Draining is
- * not overload (dial_draining).
+ * dial_overloaded: a new call now would be shed for overload
+ * (max_queue_delay_ms): the SIP thread's own decision as it last took it
+ * (on while new INVITEs get a stateless 503), or the oldest event the
+ * reader has not taken has waited the whole bound (the next INVITE
+ * would turn that decision on), so that a caller that admits calls of its
+ * own (REST creates) refuses then too. Draining is not overload
+ * (dial_draining).
  * dial_behind: the oldest event the reader has not taken has waited more
  * than a quarter of max_queue_delay_ms: the reader's loop is falling
  * behind, well before that wait counts towards overload; its cue to put

@@ -209,6 +209,10 @@ bool dial_load_shedding(const struct dial_ctr *ctr);
  * dial_behind. */
 bool dial_load_behind(const struct dial_evq *q, unsigned bound_ms,
 		      uint64_t now_us);
+/* ... more than the whole bound: the next INVITE, once sampled, is shed
+ * (one atomic load). Any thread. dial_overloaded. */
+bool dial_load_stalled(const struct dial_evq *q, unsigned bound_ms,
+		       uint64_t now_us);
 
 /* ---- conn.c: accepted SIP TCP/TLS connections (SIP thread) ---- */
 

@@ -47,11 +47,13 @@
  *
  * Other threads read the state, never this struct (the SIP thread's
  * alone): level 1 is published in ctr->shedding as it changes
- * (dial_overloaded, so that the daemon's REST creates stop exactly while
- * INVITEs get 503), and "behind", the oldest event older than a quarter
- * of the bound, is computed from the FIFO's head stamp by the reader
- * itself (dial_behind): it is the daemon's cue to put off work that can
- * wait (status callbacks) and catch up well before level 1 sheds calls.
+ * (dial_overloaded, so that the daemon's REST creates stop while INVITEs
+ * get 503, and while the oldest event has waited the whole bound, which
+ * an INVITE would turn into level 1 but REST creates alone never do), and
+ * "behind", the oldest event older than a quarter of the bound, is
+ * computed from the FIFO's head stamp by the reader itself (dial_behind):
+ * it is the daemon's cue to put off work that can wait (status callbacks)
+ * and catch up well before level 1 sheds calls.
  */
 
 enum {
@@ -318,4 +320,10 @@ bool dial_load_behind(const struct dial_evq *q, unsigned bound_ms,
 		      uint64_t now_us)
 {
 	return dial_evq_wait_us(q, now_us) > (uint64_t)bound_ms * 250u;
+}
+
+bool dial_load_stalled(const struct dial_evq *q, unsigned bound_ms,
+		       uint64_t now_us)
+{
+	return dial_evq_wait_us(q, now_us) > (uint64_t)bound_ms * 1000u;
 }

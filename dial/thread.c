@@ -333,7 +333,12 @@ void dial_stats_get(const struct dial *d, struct dial_stats *st)
 
 bool dial_overloaded(const struct dial *d)
 {
-	return d && dial_load_shedding(&d->ctr);
+	/* the published state is decided as datagrams are read: with no
+	   INVITE coming in (REST creates only) a reader stalled past the
+	   bound would never turn it on, and its new calls would queue */
+	return d && (dial_load_shedding(&d->ctr) ||
+		     dial_load_stalled(&d->evq, d->conf.max_queue_delay_ms,
+				       dial_now_us()));
 }
 
 bool dial_behind(const struct dial *d)
