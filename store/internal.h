@@ -377,6 +377,7 @@ void store_resend_on_connected(struct store *s, void *pgconn);	/* blocks <= 2 s 
 int store_resend_timeout_ms(const struct store *s, unsigned long long now);
 void store_resend_expire(struct store *s, unsigned long long now);
 void store_resend_free(struct store *s);
+size_t store_resend_bytes(const struct store *s);	/* memory the ring holds */
 
 /* conn.c: the connections and their state (s->state) */
 enum store_conn_ev {

@@ -58,7 +58,6 @@ static void drop_head(struct store *s, struct store_resend *r, bool count)
 		r->tail = NULL;
 	r->bytes -= e->frames.cap;
 	r->rows -= e->nrec;
-	s->stats.resend_bytes = r->bytes;
 	if (count)
 		s->stats.resend_dropped += e->nrec;
 	/* the biggest buffer seen lately is kept for a batch to fill */
@@ -117,8 +116,12 @@ void store_resend_keep(struct store *s, struct sbuf *frames, size_t nrec)
 	r->tail = e;
 	r->bytes += e->frames.cap;	/* memory held, not rows' bytes */
 	r->rows += nrec;
-	s->stats.resend_bytes = r->bytes;
 	trim(s, r, now);
+}
+
+size_t store_resend_bytes(const struct store *s)
+{
+	return s->resend ? s->resend->bytes : 0;
 }
 
 /* Only a commit trimmed the ring, so a daemon gone idle kept its last

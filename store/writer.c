@@ -1174,6 +1174,7 @@ void store_stats(const struct store *s, struct store_stats *st)
 	st->queue_rows = s->queue_rows;
 	st->queue_bytes = s->queue.len;
 	st->journal_bytes = s->have_journal ? s->journal.size : 0;
+	st->resend_bytes = store_resend_bytes(s);
 }
 
 void store_writer_free(struct store *s)
