@@ -125,15 +125,12 @@ bf_uac_start() {
 	UAC_T0=$(date +%s.%N)
 }
 
-# bf_ticks PID: utime + stime of a process, in clock ticks
-bf_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null; }
-
-# bf_ticks_v VAR PID: the same into VAR with builtins only, and bf_nap SECONDS: a sleep
-# without a fork (read's timeout on a FIFO nobody writes). For the loop that runs through
-# every step: with date, awk and sleep it forked five processes ten times a second, which
-# took about 13 % of the machine's two cores (perf, a dialerd step at 500 calls/s), CPU
-# that the measured systems lost.
-bf_ticks_v() {
+# bf_ticks VAR PID: utime + stime of a process, in clock ticks, into VAR (1: unreadable), and
+# bf_nap SECONDS: a sleep without a fork (read's timeout on a FIFO nobody writes). Builtins
+# only, for the loop that runs through every step: with date, awk and sleep it forked five
+# processes ten times a second, which took about 13 % of the machine's two cores (perf, a
+# dialerd step at 500 calls/s), CPU that the measured systems lost.
+bf_ticks() {
 	local _l _f
 	read -r _l <"/proc/$2/stat" 2>/dev/null || return 1
 	# shellcheck disable=SC2206
@@ -157,7 +154,7 @@ bf_uac_wait() {
 	UAC_TICKS=0
 	while kill -0 "$UAC_PID" 2>/dev/null; do
 		# its CPU, read while it lives (the last tenth of a second is lost)
-		bf_ticks_v _t "$UAC_PID" && UAC_TICKS=$_t
+		bf_ticks _t "$UAC_PID" && UAC_TICKS=$_t
 		printf -v _now '%(%s)T' -1
 		if [ "$_now" -gt $_d ]; then
 			kill -USR1 "$UAC_PID" 2>/dev/null
@@ -182,7 +179,8 @@ bf_step() {
 	bf_uac_wait $(( $4 * 3 + BF_WAIT / 1000 + 30 ))
 	# the UAS's last call ends with its timewait, as the UAC's did
 	sleep 0.5
-	_ut=$(bf_ticks "$UAS_PID")
+	_ut=0
+	bf_ticks _ut "$UAS_PID"
 	bf_cpu_snap "$WORK/$1.cpu1" $BF_CPU "uac=ticks:$UAC_TICKS" "uas=ticks:${_ut:-0}"
 	bf_stop "$UAS_PID" 5
 }
