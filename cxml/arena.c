@@ -6,10 +6,9 @@
 
 #include "cxml/internal.h"
 
-/* Blocks grow geometrically; a typical 300-byte document fits the first.
- * Past ARENA_BLOCK_MAX they stop growing, so that the unused end of the
- * newest block wastes at most that much, not half of everything. */
-#define ARENA_FIRST 4096
+/* Blocks grow geometrically from the caller's first size. Past
+ * ARENA_BLOCK_MAX they stop growing, so that the unused end of the newest
+ * block wastes at most that much, not half of everything. */
 #define ARENA_BLOCK_MAX ((size_t)1 << 20)
 
 struct block {
@@ -28,21 +27,22 @@ struct cxml_arena {
 
 #define ARENA_HDR ((sizeof(struct cxml_arena) + 15) & ~(size_t)15)
 
-int arena_alloc(struct cxml_arena **ap)
+int arena_alloc(struct cxml_arena **ap, size_t first)
 {
 	struct cxml_arena *a;
 
-	if (!ap)
+	if (!ap || first < 64 || first > ARENA_BLOCK_MAX)
 		return EINVAL;
-	a = malloc(ARENA_HDR + sizeof(struct block) + ARENA_FIRST);
+	first = (first + 15) & ~(size_t)15;
+	a = malloc(ARENA_HDR + sizeof(struct block) + first);
 	if (!a)
 		return ENOMEM;
 	a->first = (struct block *)(void *)((unsigned char *)a + ARENA_HDR);
 	a->first->next = NULL;
-	a->first->size = ARENA_FIRST;
+	a->first->size = first;
 	a->first->used = 0;
 	a->head = a->first;
-	a->total = ARENA_HDR + sizeof(struct block) + ARENA_FIRST;
+	a->total = ARENA_HDR + sizeof(struct block) + first;
 	a->limit = 0;
 	a->over = false;
 	*ap = a;
@@ -88,7 +88,7 @@ void arena_reset(struct cxml_arena *a)
 	}
 	a->head = a->first;
 	a->first->used = 0;
-	a->total = ARENA_HDR + sizeof(struct block) + ARENA_FIRST;
+	a->total = ARENA_HDR + sizeof(struct block) + a->first->size;
 	a->over = false;
 }
 

@@ -908,7 +908,7 @@ int cxml_parse(struct cxml_parser *p, const char *buf, size_t len,
 	errors0 = d->nerrors;
 	err = check_size(&p->pol, len, d);
 	if (!err)
-		err = arena_alloc(&st.a);
+		err = arena_alloc(&st.a, ARENA_FIRST_DOC);
 	if (err)
 		goto out;
 	arena_limit(st.a, p->pol.max_memory ? p->pol.max_memory

@@ -529,7 +529,7 @@ int cxml_sip_uri_parse(const char *uri, const struct cxml_policy *pol,
 		cxml_policy_default(&def);
 		pol = &def;
 	}
-	err = arena_alloc(&a);
+	err = arena_alloc(&a, ARENA_FIRST_URI);
 	if (err)
 		return err;
 	box = arena_zalloc(a, sizeof(*box));

@@ -386,7 +386,7 @@ int xreader_alloc(struct xreader **rp)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ENOMEM;
-	err = arena_alloc(&r->scratch);
+	err = arena_alloc(&r->scratch, ARENA_FIRST_SCRATCH);
 	if (!err)
 		err = ctxt_new(r);
 	if (err) {

@@ -195,6 +195,9 @@ void dial_leg_stamp(const struct leg *leg, struct dial_event *ev);
  * SDP, Reason) when from_last_rx and there is one, else header-less. */
 struct dial_event *dial_leg_event(struct leg *leg, enum dial_ev_type type,
 				  bool from_last_rx);
+/* The same from the latest message, moved out of the leg instead of
+ * copied: nothing reports from it again (ANSWERED). */
+struct dial_event *dial_leg_event_take(struct leg *leg, enum dial_ev_type type);
 void dial_leg_emit(struct leg *leg, struct dial_event *ev);
 /* Emits ENDED (clone of ev when given) with the media counters, closes
  * the media, moves the leg to the linger list. */

@@ -206,6 +206,18 @@ void dial_leg_stamp(const struct leg *leg, struct dial_event *ev)
 	ev->outbound = leg->outbound;
 }
 
+static struct dial_event *leg_event_finish(const struct leg *leg,
+					    struct dial_event *ev,
+					    enum dial_ev_type type)
+{
+	if (!ev)
+		return NULL;
+	dial_leg_stamp(leg, ev);
+	if (type != DIAL_EV_SIP)
+		ev->dir = leg->outbound ? DIAL_DIR_TX : DIAL_DIR_RX;
+	return ev;
+}
+
 struct dial_event *dial_leg_event(struct leg *leg, enum dial_ev_type type,
 				  bool from_last_rx)
 {
@@ -219,12 +231,20 @@ struct dial_event *dial_leg_event(struct leg *leg, enum dial_ev_type type,
 	else {
 		ev = dial_event_bare(type, leg->id);
 	}
+	return leg_event_finish(leg, ev, type);
+}
+
+struct dial_event *dial_leg_event_take(struct leg *leg, enum dial_ev_type type)
+{
+	struct dial_event *ev = leg->last_rx;
+
 	if (!ev)
-		return NULL;
-	dial_leg_stamp(leg, ev);
-	if (type != DIAL_EV_SIP)
-		ev->dir = leg->outbound ? DIAL_DIR_TX : DIAL_DIR_RX;
-	return ev;
+		return dial_leg_event(leg, type, false);
+	leg->last_rx = NULL;
+	ev->type = type;
+	ev->time_us = 0;	/* now, not the message's time */
+	ev->next = NULL;
+	return leg_event_finish(leg, ev, type);
 }
 
 /* The media counters (and the bridged leg) into the ENDED event; the

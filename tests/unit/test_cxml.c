@@ -685,6 +685,16 @@ static void test_memory(void)
 	char item[512];
 	size_t dm, sm, i;
 
+	/* a call keeps its document: a typical <Dial> takes one small block */
+	is_int(parse("<Response><Dial action=\"/action\" answerOnBridge=\"true\">"
+		     "<Sip statusCallback=\"/status\" statusCallbackEvent="
+		     "\"initiated ringing answered completed\">"
+		     "sip:uas@127.0.0.1:5090?X-A=0123456789&amp;X-B=abcdefgh"
+		     "&amp;X-C=42</Sip></Dial></Response>"), 0,
+	       "typical <Dial>: parsed");
+	cxml_parser_mem(P, &dm, &sm);
+	ok(dm <= 1700, "typical <Dial>: its document holds %zu bytes", dm);
+
 	/* one long <Dial sipHeaders> value and as many <Sip> as fit: parsed
 	 * once, not once per <Sip> */
 	big_start();
