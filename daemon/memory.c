@@ -1,12 +1,20 @@
-/* memory.c: giving the allocator's free memory back to the system */
+/* memory.c: the daemon's memory: what the allocator holds, and giving its free memory back */
 #include <dlfcn.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* the sanitizers' allocator interface (gcc ships no header for it) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+size_t __sanitizer_get_free_bytes(void);
+#define SANITIZER_HEAP 1
+#endif
+
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/metrics.h"
 
 /*
  * Neither allocator hands freed memory back on its own soon: tcmalloc
@@ -47,4 +55,84 @@ void memory_release(const char *why)
 	log_msg(LOG_INFO, "memory", "%s: free memory given back to the system "
 		"(%s): RSS %zu -> %zu MiB", why, tc_release ? "tcmalloc" : "glibc",
 		before / 1024, after / 1024);
+}
+
+#ifndef SANITIZER_HEAP
+/* tcmalloc's C entry point, looked up like the release above */
+typedef int (tc_property_h)(const char *property, size_t *value);
+
+static tc_property_h *tc_property(void)
+{
+	tc_property_h *h;
+	void *p = dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty");
+
+	memcpy(&h, &p, sizeof(p));
+	return h;
+}
+#endif
+
+/*
+ * The gap between RSS and what the daemon allocated is the allocator's:
+ * size classes, per-thread caches, free spans it has not released. It is
+ * read apart from RSS so that a figure per held call can tell the
+ * daemon's own cost from the allocator's.
+ */
+bool memory_use(struct memory_use *u)
+{
+	memset(u, 0, sizeof(*u));
+#ifdef SANITIZER_HEAP
+	/* malloc is the sanitizer's: glibc's arenas hold nothing */
+	u->allocated = __sanitizer_get_current_allocated_bytes();
+	u->kept_free = __sanitizer_get_free_bytes();
+	return true;
+#else
+	tc_property_h *prop = tc_property();
+
+	if (prop) {
+		size_t heap = 0, unmapped = 0;
+
+		if (!prop("generic.current_allocated_bytes", &u->allocated) ||
+		    !prop("generic.heap_size", &heap))
+			return false;
+		(void)prop("tcmalloc.pageheap_unmapped_bytes", &unmapped);
+		/* heap_size counts released (unmapped) pages too */
+		if (heap > u->allocated + unmapped)
+			u->kept_free = heap - u->allocated - unmapped;
+	} else {
+		struct mallinfo2 mi = mallinfo2();
+
+		/* uordblks: in use in the arenas; hblkhd: big blocks mapped
+		   one by one (all in use); fordblks: free in the arenas */
+		u->allocated = mi.uordblks + mi.hblkhd;
+		u->kept_free = mi.fordblks;
+	}
+	return true;
+#endif
+}
+
+static void collect(void *arg)
+{
+	struct memory_use u;
+
+	(void)arg;
+	metrics_set("dialerd_memory_resident_bytes", NULL,
+		    (double)memory_rss_kib() * 1024);
+	if (!memory_use(&u))
+		return;
+	metrics_set("dialerd_memory_allocated_bytes", NULL, (double)u.allocated);
+	metrics_set("dialerd_memory_allocator_free_bytes", NULL,
+		    (double)u.kept_free);
+}
+
+void memory_metrics_init(void)
+{
+	metrics_family("dialerd_memory_resident_bytes", METRICS_GAUGE,
+		       "resident set of the process");
+	metrics_family("dialerd_memory_allocated_bytes", METRICS_GAUGE,
+		       "bytes held by the daemon's allocations (as the "
+		       "allocator, tcmalloc or glibc, counts them)");
+	metrics_family("dialerd_memory_allocator_free_bytes", METRICS_GAUGE,
+		       "bytes the allocator keeps mapped but free (its free "
+		       "lists and caches), resident until given back");
+	metrics_collector_add(collect, NULL);
 }

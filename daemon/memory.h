@@ -1,7 +1,8 @@
-/* memory.h: giving the allocator's free memory back to the system */
+/* memory.h: the daemon's memory: what the allocator holds, and giving its free memory back */
 #ifndef DIALERD_MEMORY_H
 #define DIALERD_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returns the allocator's free pages to the system (tcmalloc when the
@@ -11,5 +12,18 @@ void memory_release(const char *why);
 
 /* The process's resident set in KiB, 0 when unreadable. */
 size_t memory_rss_kib(void);
+
+/* What the allocator reports (tcmalloc's properties, or glibc's
+ * mallinfo2 over all arenas). false when it cannot tell. */
+struct memory_use {
+	size_t allocated;	/* bytes the daemon's allocations hold */
+	size_t kept_free;	/* mapped by the allocator, free: its free
+				   lists and caches, resident until released */
+};
+bool memory_use(struct memory_use *u);
+
+/* Registers the /metrics gauges dialerd_memory_resident_bytes,
+ * dialerd_memory_allocated_bytes and dialerd_memory_allocator_free_bytes. */
+void memory_metrics_init(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include "daemon/db.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
+#include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"
 #include "daemon/server.h"
@@ -354,6 +355,7 @@ int server_run(const struct config *cfg)
 	http_server_limits(srv.http, cfg->http_max_conns,
 			   cfg->http_max_conns_per_source,
 			   cfg->http_request_timeout_ms);
+	memory_metrics_init();
 	/* the schema is checked (and migrated) before anything is written */
 	if (db_migrate_startup(cfg) != 0) {
 		teardown(&srv);

@@ -320,6 +320,17 @@ bf_metric() {
 		awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2; f = 1 } END { if (f) printf "%.0f\n", s }'
 }
 
+# bf_alloc_per_call BASE_BYTES CALLS: KiB per call that the daemon's allocations grew by since
+# BASE_BYTES (dialerd_memory_allocated_bytes), "null" when the allocator does not tell
+bf_alloc_per_call() {
+	_a=$(bf_metric dialerd_memory_allocated_bytes)
+	if [ -n "$_a" ] && [ -n "$1" ]; then
+		awk -v a="$_a" -v b="$1" -v l="$2" 'BEGIN { printf "%.2f", (a - b) / 1024 / l }'
+	else
+		echo null
+	fi
+}
+
 # bf_dialerd_idle SECONDS: until no call is open and the call log queue, the journal and the
 # outbox are empty; 1 past the deadline
 bf_dialerd_idle() {

@@ -254,13 +254,17 @@ def cmd_final(o):
             lat.get("rate"), fmt(lat.get("p50_ms"), "%.2f"), fmt(lat.get("p99_ms"), "%.2f"), fmt(lat.get("hook_p50_ms"), "%.2f")))
     rss = res["rss"]
     if rss:
+        def alloc(lv):
+            v = lv.get("alloc_kib_per_call")
+            return "" if v is None else "allocated %.1f KiB" % v
         for lv in rss.get("levels", []):
             print("| dialerd RSS per held relayed call at %s calls | %s KiB | | %s |" % (
-                lv["calls"], fmt(lv.get("kib_per_call"), "%.1f"), lv.get("note", "")))
+                lv["calls"], fmt(lv.get("kib_per_call"), "%.1f"),
+                "; ".join(x for x in (alloc(lv), lv.get("note", "")) if x)))
         a = rss.get("after_ring")
         if isinstance(a, dict):
-            print("| ... at %s calls once the call log's failover ring (last 30 s of batches) expired | %s KiB | | |" % (
-                a["calls"], fmt(a.get("kib_per_call"), "%.1f")))
+            print("| ... at %s calls once the call log's failover ring (last 30 s of batches) expired | %s KiB | | %s |" % (
+                a["calls"], fmt(a.get("kib_per_call"), "%.1f"), alloc(a)))
     h = res["hooks_alone"]
     if h:
         print("| webhook server alone (wrk, /voice) | %s req/s | | |" % fmt(h.get("req_per_s")))

@@ -1,4 +1,4 @@
-/* test_memory.c: freed heap memory goes back to the system on memory_release() */
+/* test_memory.c: the allocator's figures follow what is allocated, and freed heap memory goes back to the system on memory_release() */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +26,12 @@ int main(void)
 	static char *v[CHUNKS + 1];
 	size_t idle, full, freed, released;
 	const char *foreign = foreign_heap();
+	struct memory_use u0, u1, u2;
 
 	idle = memory_rss_kib();
 	ok(idle > 0, "RSS readable (%zu KiB)", idle);
+	ok(memory_use(&u0), "allocator figures readable (%zu bytes allocated)",
+	   u0.allocated);
 	for (int i = 0; i < CHUNKS; i++) {
 		v[i] = malloc(CHUNK);
 		if (!v[i])
@@ -39,8 +42,21 @@ int main(void)
 	v[CHUNKS] = malloc(CHUNK);
 	full = memory_rss_kib();
 	ok(full > idle + 20 * 1024, "touched: RSS %zu -> %zu KiB", idle, full);
+	(void)memory_use(&u1);
 	for (int i = 0; i < CHUNKS; i++)
 		free(v[i]);
+	(void)memory_use(&u2);
+	if (foreign) {
+		tap_skip(2, foreign);
+	} else {
+		ok(u1.allocated >= u0.allocated + (size_t)CHUNKS * CHUNK,
+		   "allocated follows malloc: %zu -> %zu bytes", u0.allocated,
+		   u1.allocated);
+		ok(u2.allocated + (size_t)CHUNKS * CHUNK <= u1.allocated + 4096 &&
+		   u2.kept_free >= (size_t)CHUNKS * CHUNK / 2,
+		   "freed: allocated %zu bytes, the allocator keeps %zu free",
+		   u2.allocated, u2.kept_free);
+	}
 	freed = memory_rss_kib();
 	memory_release("test");
 	released = memory_rss_kib();

@@ -41,6 +41,9 @@ assert_match "$m" 'dialerd_calls_open 0' "metrics: open calls"
 assert_match "$m" 'dialerd_database_up 1' "metrics: database up"
 assert_match "$m" 'dialerd_sip_shed_total\{direction="inbound",reason="overload"\} 0' "metrics: SIP overload shedding"
 assert_match "$m" 'dialerd_sip_queue_delay_seconds [0-9]' "metrics: SIP queueing delay"
+assert_match "$m" 'dialerd_memory_resident_bytes [1-9]' "metrics: resident memory"
+assert_match "$m" 'dialerd_memory_allocated_bytes [1-9]' "metrics: allocated memory"
+assert_match "$m" 'dialerd_memory_allocator_free_bytes [0-9]' "metrics: the allocator's free memory"
 assert_match "$m" 'dialerd_sip_shedding 0' "metrics: not shedding calls at rest"
 # the text format must parse: every sample line is NAME{labels} VALUE
 bad=$(printf '%s\n' "$m" | grep -v '^#' | grep -Ev '^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eE]+$' || true)
