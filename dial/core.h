@@ -127,6 +127,13 @@ struct cid {
 	char callid[];
 };
 
+struct leg_refused {
+	char peer[64];		/* "IP:PORT", "[V6]:PORT" */
+	char tp[8];		/* "udp", "tcp", "tls" */
+};
+
+/* About 600 bytes: every field set only in rare cases is allocated
+ * then, so that held calls (two legs each) stay small. */
 struct leg {
 	struct le he;		/* d->ht_id */
 	struct le le_linger;
@@ -142,7 +149,9 @@ struct leg {
 	unsigned auth_tries;	/* credentials handed to libre */
 	unsigned challenges;	/* 401/407 to our INVITE (new CSeq) */
 	uint32_t challenge_cseq;	/* of the latest one counted */
-	char challenge_keys[2][160];	/* realm + nonce of those answered */
+	uint64_t challenge_keys[2];	/* hashes of the realm + nonce answered
+					   (every leg carries them: 8 bytes, not
+					   the text) */
 	unsigned se_try;	/* Session-Expires sent (after 422) */
 	unsigned min_se;
 	bool min_se_retry;
@@ -150,11 +159,12 @@ struct leg {
 	struct mbuf *inv;
 	struct sa inv_dst;
 	enum sip_transp inv_tp;
-	char inv_branch[64];
+	uint64_t inv_branch;	/* its Via branch, hashed */
 	bool provrecv;
 	bool cancel_sent;
 	bool hangup_local;
-	struct dial_reason cancel_reason;
+	struct dial_reason *cancel_reason;	/* the hang-up's, NULL: none
+						   (rare: allocated then) */
 	struct tmr tmr;		/* CANCEL guard */
 	/* session timer as agreed */
 	unsigned se;
@@ -167,9 +177,8 @@ struct leg {
 	size_t offer_len;
 	uint16_t port;
 	char *insecure_host;	/* insecure leg: no TLS verification */
-	/* the destination the deny list refused ("IP:PORT", transport) */
-	char refused[64];
-	char refused_tp[8];
+	/* the destination the deny list refused (rare: allocated then) */
+	struct leg_refused *refused;
 	/* events */
 	struct dial_event *last_rx;	/* latest message received */
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */

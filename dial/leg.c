@@ -140,6 +140,8 @@ static void leg_destructor(void *arg)
 	mem_deref(leg->inv);
 	mem_deref((void *)leg->msg);
 	free(leg->offer);
+	free(leg->cancel_reason);
+	free(leg->refused);
 	dial_leg_spec_free(leg->spec);
 	dial_event_free(leg->last_rx);
 	dial_event_free(leg->end_ev);
@@ -290,10 +292,11 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 		ev->err = err;
 		ev->local = local;
 		ev->time_us = 0;
-		if (leg->refused[0]) {
-			snprintf(ev->peer, sizeof(ev->peer), "%s", leg->refused);
+		if (leg->refused) {
+			snprintf(ev->peer, sizeof(ev->peer), "%s",
+				 leg->refused->peer);
 			snprintf(ev->transport, sizeof(ev->transport), "%s",
-				 leg->refused_tp);
+				 leg->refused->tp);
 		}
 	}
 	media_end(leg, ev);	/* counters, sockets closed */
@@ -316,6 +319,10 @@ void dial_leg_end(struct leg *leg, struct dial_event *ev, enum dial_end end,
 	leg->spec = NULL;
 	free(leg->offer);
 	leg->offer = NULL;
+	free(leg->cancel_reason);
+	leg->cancel_reason = NULL;
+	free(leg->refused);
+	leg->refused = NULL;
 	leg->end_ev = dial_event_free(leg->end_ev);
 	/* a lingering leg only maps late messages: keep it small */
 	leg->last_rx = dial_event_free(leg->last_rx);

@@ -66,6 +66,19 @@ static void challenge_key(char *key, size_t size, const char *val)
 	}
 }
 
+/* FNV-1a, 64 bits: a leg keeps the hash of a realm + nonce or of a
+ * branch, not the text (two different ones colliding is a 2^-64 event) */
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 /* libre 1.1.0 answers a challenge again as long as it comes with
  * stale=true or names a new realm, up to 16 times per INVITE: a far end
  * that challenges forever holds the leg (and a new INVITE a round trip)
@@ -78,6 +91,7 @@ void dial_out_challenge(struct leg *leg, const struct dial_event *rx)
 	uint32_t n = cseq ? (uint32_t)strtoul(cseq, NULL, 10) : 0;
 	const char *why = NULL;
 	char key[160] = "";
+	uint64_t kh = key_hash(key);
 
 	if (leg->state == LEG_ENDED || leg->hangup_local || !leg->sess ||
 	    (n && n <= leg->challenge_cseq))
@@ -90,15 +104,15 @@ void dial_out_challenge(struct leg *leg, const struct dial_event *rx)
 		    strcasecmp(nm, "Proxy-Authenticate"))
 			continue;
 		challenge_key(key, sizeof(key), rx->hdrv[i].value);
+		kh = key_hash(key);
 		for (size_t k = 0; k < AUTH_MAX && k < leg->challenges; k++)
-			if (!strcmp(key, leg->challenge_keys[k]))
+			if (kh == leg->challenge_keys[k])
 				why = "the same realm and nonce again";
 	}
 	if (!why && ++leg->challenges > AUTH_MAX)
 		why = "too many challenges";
 	if (!why) {
-		snprintf(leg->challenge_keys[leg->challenges - 1],
-			 sizeof(leg->challenge_keys[0]), "%s", key);
+		leg->challenge_keys[leg->challenges - 1] = kh;
 		return;
 	}
 	dial_log(LOG_NOTICE, "leg=%s: %u challenge not answered: %s",
@@ -133,7 +147,7 @@ void dial_out_sent(struct leg *leg, const struct dial_event *ev,
 	/* keep the INVITE as sent: our CANCEL is built from it */
 	const char *via = dial_event_hdr(ev, "Via");
 	const char *br = via ? strstr(via, "branch=") : NULL;
-	char branch[sizeof(leg->inv_branch)] = "";
+	char branch[64] = "";
 
 	if (br) {
 		size_t n = strcspn(br + 7, ";, \t");
@@ -143,7 +157,7 @@ void dial_out_sent(struct leg *leg, const struct dial_event *ev,
 		memcpy(branch, br + 7, n);
 		branch[n] = '\0';
 	}
-	if (!leg->inv || strcmp(branch, leg->inv_branch)) {
+	if (!leg->inv || key_hash(branch) != leg->inv_branch) {
 		struct mbuf *mb = mbuf_alloc(len);
 
 		if (mb) {
@@ -154,8 +168,7 @@ void dial_out_sent(struct leg *leg, const struct dial_event *ev,
 			leg->inv_dst = *dst;
 			leg->inv_tp = tp;
 			leg->provrecv = false;
-			memcpy(leg->inv_branch, branch,
-			       sizeof(branch));
+			leg->inv_branch = key_hash(branch);
 		}
 	}
 }
@@ -182,7 +195,7 @@ static int cancel_send(struct leg *leg)
 		err = ENOMEM;
 		goto out;
 	}
-	dial_reason_hdr(reason, sizeof(reason), &leg->cancel_reason);
+	dial_reason_hdr(reason, sizeof(reason), leg->cancel_reason);
 	err = mbuf_printf(mb, "CANCEL %r SIP/2.0\r\n"
 			  "Via: %r\r\n"
 			  "Max-Forwards: 70\r\n", &m->ruri, &m->via.val);
@@ -230,13 +243,14 @@ static void progr_h(const struct sip_msg *msg, void *arg)
 static void late_2xx(struct leg *leg, const struct sip_msg *msg)
 {
 	struct dial_event *end = dial_leg_event(leg, DIAL_EV_ENDED, true);
+	const struct dial_reason *reason = leg->cancel_reason;
 
-	if (leg->grp && leg->grp->won && !leg->cancel_reason.present)
-		leg->cancel_reason = elsewhere;
-	if (leg->cancel_reason.present) {
+	if (leg->grp && leg->grp->won && !reason)
+		reason = &elsewhere;
+	if (reason) {
 		char r[256];
 
-		dial_reason_hdr(r, sizeof(r), &leg->cancel_reason);
+		dial_reason_hdr(r, sizeof(r), reason);
 		(void)sipsess_set_close_headers(leg->sess, "%s", r);
 	}
 	leg->sess = mem_deref(leg->sess);
@@ -494,8 +508,12 @@ void dial_out_hangup(struct leg *leg, const struct dial_reason *reason)
 	if (leg->hangup_local)
 		return;
 	leg->hangup_local = true;
-	if (reason && reason->present)
-		leg->cancel_reason = *reason;
+	if (reason && reason->present && !leg->cancel_reason) {
+		/* on ENOMEM the CANCEL goes without a Reason */
+		leg->cancel_reason = malloc(sizeof(*reason));
+		if (leg->cancel_reason)
+			*leg->cancel_reason = *reason;
+	}
 	if (!leg->sess) {
 		dial_leg_end(leg, NULL, DIAL_END_CANCELED, 0, 0, true);
 		return;
@@ -661,7 +679,7 @@ static int dest_guard_h(enum sip_transp tp, const struct sa *dst,
 	struct dial *d = arg;
 	const struct dial_dest_rule *r;
 	struct leg *leg;
-	char rule[80], peer[sizeof(leg->refused)];
+	char rule[80], peer[sizeof(leg->refused->peer)];
 
 	if (!dst || !mb)
 		return 0;
@@ -679,9 +697,12 @@ static int dest_guard_h(enum sip_transp tp, const struct sa *dst,
 		re_snprintf(peer, sizeof(peer), "[%j]:%u", dst, sa_port(dst));
 	else
 		re_snprintf(peer, sizeof(peer), "%J", dst);
-	if (leg) {
-		snprintf(leg->refused, sizeof(leg->refused), "%s", peer);
-		snprintf(leg->refused_tp, sizeof(leg->refused_tp), "%s",
+	if (leg && !leg->refused)
+		leg->refused = malloc(sizeof(*leg->refused));
+	if (leg && leg->refused) {
+		snprintf(leg->refused->peer, sizeof(leg->refused->peer), "%s",
+			 peer);
+		snprintf(leg->refused->tp, sizeof(leg->refused->tp), "%s",
 			 tp == SIP_TRANSP_TCP ? "tcp" :
 			 tp == SIP_TRANSP_TLS ? "tls" : "udp");
 	}

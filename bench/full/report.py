@@ -263,7 +263,7 @@ def cmd_final(o):
                 "; ".join(x for x in (alloc(lv), lv.get("note", "")) if x)))
         a = rss.get("after_ring")
         if isinstance(a, dict):
-            print("| ... at %s calls once the call log's failover ring (last 30 s of batches) expired | %s KiB | | %s |" % (
+            print("| ... at %s calls once the call log's failover ring (last 30 s of batches) expired and the set-up's SIP transactions (32 s) ended | %s KiB | | %s |" % (
                 a["calls"], fmt(a.get("kib_per_call"), "%.1f"), alloc(a)))
     h = res["hooks_alone"]
     if h:
