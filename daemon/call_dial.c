@@ -27,9 +27,11 @@
 #define MAX_BRANCHES 10
 #define MAX_HDRS 64
 
+/* grown as headers come (a 200 carries a few): fixed arrays of
+ * MAX_HDRS made every held call carry 3 KiB of empty slots */
 struct hdrset {
-	char *names[MAX_HDRS], *values[MAX_HDRS];
-	size_t n;
+	char **names, **values;	/* n of them, room for cap */
+	size_t n, cap;
 };
 
 struct cdial;
@@ -38,7 +40,7 @@ struct branch {
 	struct cdial *cd;
 	struct call *child;		/* NULL: skipped or not started yet */
 	char *target, *username, *password;
-	struct dial_hdr hdrs[MAX_HDRS];
+	struct dial_hdr *hdrs;		/* the URI's, until the leg starts */
 	size_t nhdrs;
 	enum dial_codec codec;
 	bool codec_ok;
@@ -70,9 +72,9 @@ struct cdial {
 	call_dial_done_h *done;
 	void *arg;
 	size_t cap;
-	/* a slot per noun (at most MAX_BRANCHES): a branch is 2.3 KiB and
-	 * nearly every <Dial> has one noun, so a fixed array of 10 cost a
-	 * held call 22 KiB of zeroed, resident memory */
+	/* a slot per noun (at most MAX_BRANCHES): nearly every <Dial> has
+	 * one noun, and a fixed array of 10 cost a held call 22 KiB of
+	 * zeroed, resident memory when a branch was 2.3 KiB */
 	struct branch b[];
 };
 
@@ -82,7 +84,39 @@ static void hdrset_clear(struct hdrset *h)
 		free(h->names[i]);
 		free(h->values[i]);
 	}
-	h->n = 0;
+	free(h->names);
+	free(h->values);
+	memset(h, 0, sizeof(*h));
+}
+
+static bool hdrset_room(struct hdrset *h)
+{
+	size_t cap = h->cap ? h->cap * 2 : 4;
+	char **v;
+
+	if (h->n < h->cap)
+		return true;
+	v = realloc(h->names, cap * sizeof(*v));
+	if (!v)
+		return false;
+	h->names = v;
+	v = realloc(h->values, cap * sizeof(*v));
+	if (!v)
+		return false;
+	h->values = v;
+	h->cap = cap;
+	return true;
+}
+
+static void branch_hdrs_free(struct branch *b)
+{
+	for (size_t k = 0; k < b->nhdrs; k++) {
+		free((char *)b->hdrs[k].name);
+		free((char *)b->hdrs[k].value);
+	}
+	free(b->hdrs);
+	b->hdrs = NULL;
+	b->nhdrs = 0;
 }
 
 /* Keeps the headers of ev (replacing what was kept unless overlay). */
@@ -115,6 +149,8 @@ static void hdrset_take(struct hdrset *h, const struct dial_event *ev,
 				  "DialSipHeader_ parameters", MAX_HDRS);
 			break;
 		}
+		if (!hdrset_room(h))
+			break;
 		h->names[h->n] = strdup(ev->hdrv[i].name);
 		h->values[h->n] = strdup(ev->hdrv[i].value);
 		if (!h->names[h->n] || !h->values[h->n]) {
@@ -137,10 +173,7 @@ static void cdial_free(struct cdial *cd)
 		hdrset_clear(&b->ok_hdrs);
 		free(b->username);
 		free(b->password);
-		for (size_t k = 0; k < b->nhdrs; k++) {
-			free((char *)b->hdrs[k].name);
-			free((char *)b->hdrs[k].value);
-		}
+		branch_hdrs_free(b);
 		if (b->child) {
 			b->child->leg_h = NULL;
 			b->child->whisper_done = NULL;
@@ -522,6 +555,12 @@ static int branch_copy(struct cdial *cd, struct branch *b,
 	if (!b->target || (s->username && !b->username) ||
 	    (s->password && !b->password))
 		return ENOMEM;
+	if (s->uri.nhdrs) {
+		b->hdrs = calloc(s->uri.nhdrs < MAX_HDRS ? s->uri.nhdrs : MAX_HDRS,
+				 sizeof(*b->hdrs));
+		if (!b->hdrs)
+			return ENOMEM;
+	}
 	for (size_t i = 0; i < s->uri.nhdrs && b->nhdrs < MAX_HDRS; i++) {
 		b->hdrs[b->nhdrs].name = strdup(s->uri.hdrs[i].name);
 		b->hdrs[b->nhdrs].value = strdup(s->uri.hdrs[i].value);
@@ -595,6 +634,7 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	err = dial_leg_start(cl->dial, &lp);
 	if (lp.from_user && lp.from_user != cd->caller_id)
 		free((char *)lp.from_user);
+	branch_hdrs_free(b);	/* the engine keeps its own copy */
 	if (err) {
 		/* refused at once (a bad URI): the branch failed; start_more
 		 * goes on with the others */

@@ -132,7 +132,7 @@ struct leg_refused {
 	char tp[8];		/* "udp", "tcp", "tls" */
 };
 
-/* About 600 bytes: every field set only in rare cases is allocated
+/* About 500 bytes: every field set only in rare cases is allocated
  * then, so that held calls (two legs each) stay small. */
 struct leg {
 	struct le he;		/* d->ht_id */

@@ -26,7 +26,7 @@ export DIALERD_LOG_LEVEL=debug
 export DIALERD_CALL_LOG_BODIES=none
 calls_start
 
-sipp_start uas call_uas.xml -i 127.0.0.1 -p "$UAS" -m 1
+sipp_start uas call_uas_hdrs.xml -i 127.0.0.1 -p "$UAS" -m 1
 dial_wait_port udp "$UAS"
 UAC=$(free_port)
 sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$UAC" -m 1 -d 3000
@@ -81,6 +81,9 @@ check(st[-1].get("SipResponseCode") is None or st[-1]["CallDuration"] != "", "co
 a = form([r for r in reqs if r["path"] == "/action"][0])
 check(a["DialCallStatus"] == "completed", "action: DialCallStatus=completed (%s)" % a.get("DialCallStatus"))
 check(a.get("DialSipHeader_X-Agent-Id") == "42" and a.get("DialSipHeader_X-Queue") == "sales", "action: DialSipHeader_* of the 200")
+six = {"X-Agent-Id": "42", "X-Queue": "sales", "X-Skill": "billing", "X-Site": "lyon", "X-Team": "blue", "X-Priority": "7"}
+check({k[len("DialSipHeader_"):]: v for k, v in a.items() if k.startswith("DialSipHeader_")} == six,
+      "action: all six X- headers of the 200, no other: %s" % sorted(k for k in a if k.startswith("DialSipHeader_")))
 check(a.get("DialSipResponseCode") == "200" and a.get("DialCallSid") == st[0]["CallSid"], "action: code and child SID")
 check(a.get("DialBridged") == "true" and a.get("DialSipCallId", "") != "", "action: bridged, Call-ID")
 p = [form(r)["CallStatus"] for r in reqs if r["path"] == "/parent"]
@@ -91,6 +94,7 @@ check(len(w) == 1, "one whisper request")
 wf = form(w[0])
 check(wf["CallSid"] == st[0]["CallSid"] and wf["Direction"] == "outbound-dial", "whisper: about the child")
 check(wf.get("SipHeader_X-Agent-Id") == "42" and wf.get("SipCallId", "") == a.get("DialSipCallId"), "whisper: the 200's X- headers and its Call-ID")
+check(all(wf.get("SipHeader_" + k) == v for k, v in six.items()), "whisper: all six X- headers of the 200")
 check(w[0]["at"] < [r for r in reqs if r["path"] == "/action"][0]["at"], "whisper before the action")
 from twilio.request_validator import RequestValidator
 val = RequestValidator(token)
