@@ -35,6 +35,10 @@ struct doc {
 	bool record_only;		/* the caller is gone: store, don't run */
 	bool hangup_on_answer;		/* <Hangup> before the answer */
 	bool dialing;
+	/* the running <Dial>'s action, resolved: the tree is let go while
+	 * it runs (below, release_tree) */
+	char *action_url;
+	bool action_get;
 	bool whisper;			/* a <Sip url> document: ends with
 					 * c->whisper_done, not a hang-up */
 	/* a REST redirect waiting for the <Dial> to end: a URL or a tree */
@@ -60,6 +64,7 @@ static void doc_free(struct doc *d)
 	free(d->url);
 	free(d->kind);
 	free(d->redirect_url);
+	free(d->action_url);
 	d->c->doc = NULL;
 	call_unref(d->c);
 	free(d);
@@ -276,27 +281,62 @@ static void redirect_start(struct doc *d)
 	d->redirect_url = NULL;
 }
 
+/*
+ * A <Dial action> hands the call to the action's document: no verb after
+ * it can run. While the <Dial> runs (a held call's whole life) the call
+ * keeps the action's URL, not the tree, the largest piece of the daemon's
+ * memory per held call (1.6 KiB for a typical document). The <Dial>'s
+ * state copied what it needs from the tree. Only when the <Dial> is still
+ * running: one that ended at once has already moved the document on.
+ */
+static void release_tree(struct doc *d, const struct cxml_dial *dv)
+{
+	char *abs = NULL;
+
+	if (!d->dialing || !dv->action ||
+	    webhook_url_resolve(d->url, dv->action, &abs))
+		return;		/* the tree stays, as it did */
+	free(d->action_url);
+	d->action_url = abs;
+	d->action_get = dv->method == CXML_GET;
+	d->tree = cxml_doc_free(d->tree);
+}
+
 static void on_dial_done(struct call *c, const struct call_params *p,
 			 bool caller_gone, void *arg)
 {
 	struct doc *d = arg;
-	const struct cxml_dial *dv = &d->tree->verbs[d->pc].u.dial;
+	char *kept = d->action_url;	/* the tree let go: its action */
+	const char *action = kept;
+	bool get = d->action_get;
 
 	(void)c;
+	d->action_url = NULL;
+	if (!kept && d->tree) {
+		const struct cxml_dial *dv = &d->tree->verbs[d->pc].u.dial;
+
+		action = dv->action;
+		get = dv->method == CXML_GET;
+	}
 	d->dialing = false;
 	d->pc++;
 	if (d->redirect && !c->leg_ended) {
 		/* the API moved the call on: no action request */
+		free(kept);
 		redirect_start(d);
 		return;
 	}
-	if (dv->action) {
+	if (action) {
 		d->record_only = caller_gone;
-		if (fetch(d, "action", dv->action, dv->method == CXML_GET, p) == 0)
+		if (fetch(d, "action", action, get, p) == 0) {
+			free(kept);
 			return;
+		}
+		/* with the tree let go, nothing follows: the call hangs up */
 		log_write(LOG_WARNING, "call", d->c->sid,
-			  "Dial action %s cannot be requested", dv->action);
+			  "Dial action %s cannot be requested", action);
 	}
+	free(kept);
 	if (caller_gone)
 		doc_maybe_free(d);
 	else
@@ -374,8 +414,10 @@ static void run(struct doc *d)
 			}
 			d->dialing = true;
 			if (call_dial_start(c, &v->u.dial, d->url, call_doc_whisper,
-					    on_dial_done, d) == 0)
+					    on_dial_done, d) == 0) {
+				release_tree(d, &v->u.dial);
 				return;
+			}
 			d->dialing = false;
 			break;
 		case CXML_VERB_HANGUP:
