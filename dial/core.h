@@ -217,6 +217,9 @@ void dial_leg_sweep(struct dial *d, bool all);
 /* The next RTP port of the configured range (not relayed legs). */
 uint16_t dial_leg_port_next(struct dial *d);
 void dial_leg_spec_free(struct leg_spec *s);
+/* Once the leg is answered: only what in-dialog requests use stays (the
+ * credentials, the Contact's user, the codecs, the session timer). */
+void dial_leg_spec_trim(struct leg_spec *s);
 
 /* ---- sess.c: sipsess handlers of every leg (arg: struct leg) ---- */
 

@@ -350,6 +350,18 @@ void dial_leg_sweep(struct dial *d, bool all)
 	hash_flush(d->ht_id);
 }
 
+void dial_leg_spec_trim(struct leg_spec *s)
+{
+	if (!s)
+		return;
+	free(s->uri);
+	free(s->from_name);
+	free(s->from_host);
+	free(s->media_addr);
+	free(s->hdrs);
+	s->uri = s->from_name = s->from_host = s->media_addr = s->hdrs = NULL;
+}
+
 void dial_leg_spec_free(struct leg_spec *s)
 {
 	if (!s)

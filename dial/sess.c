@@ -133,9 +133,11 @@ void dial_sess_estab(const struct sip_msg *msg, void *arg)
 		dial_sess_timer_from(leg, msg, true);
 	/* A held call keeps none of what only the set-up needed (about 3 KiB
 	 * a call): the INVITE as sent (a CANCEL's source), the caller's
-	 * offer (our answer's), and the copy of the 200 (or of the caller's
-	 * ACK), which moves into the event. */
+	 * offer (our answer's), the INVITE's parameters (URI, headers), and
+	 * the copy of the 200 (or of the caller's ACK), which moves into the
+	 * event. */
 	leg->inv = mem_deref(leg->inv);
+	dial_leg_spec_trim(leg->spec);
 	free(leg->offer);
 	leg->offer = NULL;
 	leg->offer_len = 0;
