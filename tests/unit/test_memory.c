@@ -1,4 +1,5 @@
 /* test_memory.c: the allocator's figures follow what is allocated, and freed heap memory goes back to the system on memory_release() */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,10 +28,13 @@ int main(void)
 	size_t idle, full, freed, released;
 	const char *foreign = foreign_heap();
 	struct memory_use u0, u1, u2;
+	bool readable;
 
 	idle = memory_rss_kib();
 	ok(idle > 0, "RSS readable (%zu KiB)", idle);
-	ok(memory_use(&u0), "allocator figures readable (%zu bytes allocated)",
+	/* called first: the arguments of ok() are evaluated in any order */
+	readable = memory_use(&u0);
+	ok(readable, "allocator figures readable (%zu bytes allocated)",
 	   u0.allocated);
 	for (int i = 0; i < CHUNKS; i++) {
 		v[i] = malloc(CHUNK);
