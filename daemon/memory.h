@@ -13,8 +13,10 @@ void memory_release(const char *why);
 /* The process's resident set in KiB, 0 when unreadable. */
 size_t memory_rss_kib(void);
 
-/* What the allocator reports (tcmalloc's properties, or glibc's
- * mallinfo2 over all arenas). false when it cannot tell. */
+/* What the allocator reports (tcmalloc's properties, glibc's mallinfo2
+ * over all arenas, or the sanitizer's allocator in those builds; under
+ * valgrind its own allocator, which none of them sees). false when it
+ * cannot tell. */
 struct memory_use {
 	size_t allocated;	/* bytes the daemon's allocations hold */
 	size_t kept_free;	/* mapped by the allocator, free: its free
