@@ -28,7 +28,10 @@ struct doc {
 					 * resolve against it */
 	char *kind;			/* of the fetch in flight */
 	bool get;
-	struct call_params extra;	/* of the fetch, for its fallback */
+	/* the fetch's own parameters, for its fallback; NULL: none. Not
+	 * in the struct: its 96 slots (1.6 KiB) would stay with every call
+	 * for its whole life, and a voice fetch has none */
+	struct call_params *extra;
 	struct webhook_fetch *fetch;
 	struct event *pause;
 	bool fallback_tried;
@@ -52,6 +55,31 @@ static void run(struct doc *d);
 static int call_doc_whisper(struct call *child, const char *url, bool get,
 			    const struct call_params *extra);
 
+static void extra_drop(struct doc *d)
+{
+	if (d->extra)
+		call_params_free(d->extra);
+	free(d->extra);
+	d->extra = NULL;
+}
+
+/* Keeps a copy of a fetch's own parameters; none: nothing kept. */
+static int extra_keep(struct doc *d, const struct call_params *extra)
+{
+	if (extra == d->extra)
+		return 0;
+	extra_drop(d);
+	if (!extra || !extra->n)
+		return 0;
+	d->extra = malloc(sizeof(*d->extra));
+	if (!d->extra)
+		return ENOMEM;
+	call_params_init(d->extra);
+	for (size_t i = 0; i < extra->n; i++)
+		call_params_add(d->extra, extra->v[i].name, extra->v[i].value);
+	return 0;
+}
+
 static void doc_free(struct doc *d)
 {
 	if (d->fetch)
@@ -60,7 +88,7 @@ static void doc_free(struct doc *d)
 		event_free(d->pause);
 	d->tree = cxml_doc_free(d->tree);
 	d->redirect_tree = cxml_doc_free(d->redirect_tree);
-	call_params_free(&d->extra);
+	extra_drop(d);
 	free(d->url);
 	free(d->kind);
 	free(d->redirect_url);
@@ -143,12 +171,12 @@ static int fetch(struct doc *d, const char *kind, const char *url, bool get,
 		free(d->kind);
 		d->kind = strdup(kind);
 		d->get = get;
-		if (extra != &d->extra) {
-			call_params_free(&d->extra);
-			for (size_t i = 0; extra && i < extra->n; i++)
-				call_params_add(&d->extra, extra->v[i].name,
-						extra->v[i].value);
-		}
+		/* without them a fallback would go without the action's
+		 * Dial* parameters: logged, the fetch itself stands */
+		if (extra_keep(d, extra))
+			log_write(LOG_WARNING, "call", d->c->sid, "out of memory: "
+				  "a fallback of this %s would lack its "
+				  "parameters", kind);
 		free(d->url);
 		d->url = abs;
 		abs = NULL;
@@ -174,8 +202,8 @@ static bool fallback(struct doc *d, int code)
 		return false;
 	d->fallback_tried = true;
 	call_params_init(&p);
-	for (size_t i = 0; i < d->extra.n; i++)
-		call_params_add(&p, d->extra.v[i].name, d->extra.v[i].value);
+	for (size_t i = 0; d->extra && i < d->extra->n; i++)
+		call_params_add(&p, d->extra->v[i].name, d->extra->v[i].value);
 	call_params_addf(&p, "ErrorCode", "%d", code);
 	call_params_add(&p, "ErrorUrl", d->url ? d->url : "");
 	ok = fetch(d, "fallback", url, get, &p) == 0;
@@ -505,7 +533,6 @@ static struct doc *doc_of(struct call *c)
 	if (!d)
 		return NULL;
 	d->c = call_ref(c);
-	call_params_init(&d->extra);
 	c->doc = d;
 	c->leg_h = on_leg;
 	c->leg_arg = d;
@@ -541,7 +568,6 @@ static int call_doc_whisper(struct call *child, const char *url, bool get,
 		return ENOMEM;
 	d->c = call_ref(child);
 	d->whisper = true;
-	call_params_init(&d->extra);
 	child->doc = d;
 	err = fetch(d, "whisper", url, get, extra);
 	if (err)

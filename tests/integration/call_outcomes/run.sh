@@ -7,7 +7,8 @@
 # nobody answers (our CANCEL; no-answer); <Hangup/> first (answered, then BYE); a document that
 # does not parse (its fallback gets ErrorCode=12100); a caller who gives up while the <Dial>
 # rings (canceled: the child gets our CANCEL; the action is requested, its answer stored, not
-# run); a target that answers 404 (failed).
+# run); a target that answers 404 (failed); a <Dial> whose action fails (its fallback gets the
+# Dial's parameters with ErrorCode and ErrorUrl).
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -27,7 +28,9 @@ cat >"$WORK/routes.json" <<JSON
   {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
   {"status": 200, "content_type": "text/xml", "body": "<Response><Dial>not closed</Response>"},
   {"status": 200, "content_type": "text/xml", "body": "<Response><Dial action=\"/action\" answerOnBridge=\"true\"><Sip>sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"},
-  {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 30)"}],
+  {"status": 200, "content_type": "text/xml", "body": "$(dial_doc 30)"},
+  {"status": 200, "content_type": "text/xml", "body": "<Response><Dial action=\"/gone\"><Sip>sip:bob@127.0.0.1:$UAS</Sip></Dial></Response>"}],
+ "/gone": {"status": 500, "body": "down"},
  "/fallback": [
   {"status": 404, "body": ""},
   {"status": 200, "content_type": "application/xml", "body": "<Response><Reject/></Response>"}],
@@ -117,6 +120,13 @@ assert_eq "$?" 0 "9: answered, hung up after the action"
 sipp_wait uas9 10
 assert_eq "$?" 0 "9: the 404 was ACKed"
 
+sipp_start uas10 "$WORK/uas_486.xml" -i 127.0.0.1 -p "$UAS" -m 1
+dial_wait_port udp "$UAS"
+call c10 call_uac_hungup.xml
+assert_eq "$?" 0 "10: answered, hung up after the action's fallback"
+sipp_wait uas10 10
+assert_eq "$?" 0 "10: the 486 was ACKed"
+
 /usr/bin/python3 - "$WORK/requests.log" "$DIALERD_AUTH_TOKEN" "$WH" <<'PY' || fail "requests: see above"
 import json, sys
 from twilio.request_validator import RequestValidator
@@ -129,9 +139,15 @@ def check(cond, what):
     bad += 0 if cond else 1
 def form(r): return dict(r["form"] or [])
 fb = [form(r) for r in reqs if r["path"] == "/fallback"]
-check(len(fb) == 3 and all(f.get("ErrorCode") == "11200" for f in fb[:2]), "fallbacks carry ErrorCode=11200")
+check(len(fb) == 4 and all(f.get("ErrorCode") == "11200" for f in fb[:2]), "fallbacks carry ErrorCode=11200")
 check(fb[2].get("ErrorCode") == "12100", "a parse failure's fallback carries 12100: %s" % fb[2].get("ErrorCode"))
-check(all(f.get("ErrorUrl", "").endswith("/voice") for f in fb), "and ErrorUrl")
+check(all(f.get("ErrorUrl", "").endswith("/voice") for f in fb[:3]), "and ErrorUrl")
+f10 = fb[3] if len(fb) == 4 else {}
+check(f10.get("ErrorCode") == "11200" and f10.get("ErrorUrl", "").endswith("/gone"),
+      "10: the failed action's fallback: ErrorCode=11200, ErrorUrl .../gone: %s %s" % (f10.get("ErrorCode"), f10.get("ErrorUrl")))
+check(f10.get("DialCallStatus") == "busy" and f10.get("DialSipResponseCode") == "486" and
+      f10.get("DialSipHeader_X-Reject-Cause") == "agent-busy",
+      "10: ... and the action's own parameters: %s" % {k: v for k, v in f10.items() if k.startswith("Dial")})
 acts = [form(r) for r in reqs if r["path"] == "/action"]
 check(len(acts) == 4, "four actions")
 a4, a5, a8, a9 = acts
@@ -151,10 +167,12 @@ pass "webhook requests"
 assert_eq "$(q "select status from calls where direction = 'outbound-dial' order by created_at")" "busy
 no-answer
 canceled
-failed" "the children: busy, no-answer, canceled, failed"
+failed
+busy" "the children: busy, no-answer, canceled, failed, busy"
 assert_eq "$(q "select count(*) from call_events where event = 'document-not-run' and detail->>'body' like '%<Hangup/>%'")" 1 \
 	"the action answered after the caller hung up is stored, not run"
-assert_eq "$(q "select count(*) from webhook_requests where kind = 'fallback' and attempt = 1")" 3 "fallback requests stored"
+assert_eq "$(q "select count(*) from webhook_requests where kind = 'fallback' and attempt = 1")" 4 "fallback requests stored"
+assert_eq "$(q "select count(*) from webhook_requests where kind = 'action' and error_code = 11200")" 1 "the failed action stored with its code"
 assert_eq "$(q "select count(*) from webhook_requests where kind = 'voice' and error_code = 11200")" 2 "failed voice requests stored with their code"
 assert_eq "$(q "select count(*) from call_events where event = 'cxml-error'")" 1 "the cXML error is a call event"
 stop_dialerd TERM
