@@ -9,6 +9,8 @@
 /* the sanitizers' allocator interface (gcc ships no header for it) */
 size_t __sanitizer_get_current_allocated_bytes(void);
 size_t __sanitizer_get_free_bytes(void);
+void __sanitizer_print_memory_profile(size_t top_percent,
+				      size_t max_contexts);
 #define SANITIZER_HEAP 1
 #endif
 
@@ -55,6 +57,17 @@ void memory_release(const char *why)
 	log_msg(LOG_INFO, "memory", "%s: free memory given back to the system "
 		"(%s): RSS %zu -> %zu MiB", why, tc_release ? "tcmalloc" : "glibc",
 		before / 1024, after / 1024);
+}
+
+bool memory_profile(void)
+{
+#ifdef SANITIZER_HEAP
+	/* all of it, in at most 200 stacks */
+	__sanitizer_print_memory_profile(100, 200);
+	return true;
+#else
+	return false;
+#endif
 }
 
 #ifndef SANITIZER_HEAP

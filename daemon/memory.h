@@ -24,6 +24,12 @@ struct memory_use {
 };
 bool memory_use(struct memory_use *u);
 
+/* Prints what the daemon's live allocations hold, by allocating stack,
+ * to standard error (SIGUSR2). Only a sanitizer build keeps the stacks:
+ * false elsewhere. The moment of one's choosing, e.g. with thousands of
+ * calls held, is what a profiler attached from outside cannot give. */
+bool memory_profile(void);
+
 /* Registers the /metrics gauges dialerd_memory_resident_bytes,
  * dialerd_memory_allocated_bytes and dialerd_memory_allocator_free_bytes. */
 void memory_metrics_init(void);

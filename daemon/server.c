@@ -50,7 +50,7 @@ struct server {
 	struct webhook_outbox *outbox;
 	struct call_layer *calls;
 	struct api *api;
-	struct event *sig_int, *sig_term, *sig_hup, *sig_usr1;
+	struct event *sig_int, *sig_term, *sig_hup, *sig_usr1, *sig_usr2;
 	struct registry *reg;
 	struct event *drain;
 	struct timespec started;
@@ -212,6 +212,17 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		log_msg(LOG_NOTICE, "daemon", "log reopened");
 }
 
+/* SIGUSR2: a heap profile, in a sanitizer build */
+static void on_usr2(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (!memory_profile())
+		log_msg(LOG_NOTICE, "daemon", "SIGUSR2: a heap profile needs "
+			"a sanitizer build (configure --enable-sanitizers)");
+}
+
 static void teardown(struct server *srv)
 {
 	if (srv->sig_int)
@@ -222,6 +233,8 @@ static void teardown(struct server *srv)
 		event_free(srv->sig_hup);
 	if (srv->sig_usr1)
 		event_free(srv->sig_usr1);
+	if (srv->sig_usr2)
+		event_free(srv->sig_usr2);
 	if (srv->drain)
 		event_free(srv->drain);
 	srv->api = api_free(srv->api);
@@ -422,11 +435,12 @@ int server_run(const struct config *cfg)
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
 	srv.sig_usr1 = evsignal_new(srv.base, SIGUSR1, on_stop_signal, &srv);
+	srv.sig_usr2 = evsignal_new(srv.base, SIGUSR2, on_usr2, &srv);
 	srv.drain = evtimer_new(srv.base, on_drain, &srv);
 	if (!srv.sig_int || !srv.sig_term || !srv.sig_hup || !srv.sig_usr1 ||
-	    !srv.drain || event_add(srv.sig_int, NULL) ||
+	    !srv.sig_usr2 || !srv.drain || event_add(srv.sig_int, NULL) ||
 	    event_add(srv.sig_term, NULL) || event_add(srv.sig_hup, NULL) ||
-	    event_add(srv.sig_usr1, NULL)) {
+	    event_add(srv.sig_usr1, NULL) || event_add(srv.sig_usr2, NULL)) {
 		log_msg(LOG_ERR, "daemon", "cannot install signal handlers");
 		teardown(&srv);
 		return 1;

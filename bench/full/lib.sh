@@ -307,7 +307,8 @@ bf_dialerd_env() {
 # bf_dialerd_start: the daemon in the background (DIALERD_PID), ready when /health answers
 bf_dialerd_start() {
 	mkdir -p "$DIALERD_DATA_DIR"
-	"$DIALERD" >>"$WORK/dialerd.log" 2>&1 </dev/null &
+	# DIALERD_WRAP (bench/run): a profiler or env in front of the daemon
+	${DIALERD_WRAP:-} "$DIALERD" >>"$WORK/dialerd.log" 2>&1 </dev/null &
 	DIALERD_PID=$!
 	dlr_track $DIALERD_PID
 	wait_http "$DIALERD_URL/health" 20 || harness_error "dialerd did not answer /health"

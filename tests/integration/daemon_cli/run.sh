@@ -1,5 +1,6 @@
 #!/bin/sh
-# daemon_cli: command line, configuration errors, port in use, SIGHUP log reopen
+# daemon_cli: command line, configuration errors, port in use, SIGHUP log reopen, SIGUSR2 heap
+# profile
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 
@@ -42,7 +43,7 @@ assert_match "$(cat "$WORK/second.log")" "cannot listen for HTTP on 127.0.0.1:$p
 kill "$first"
 wait "$first"
 port=$(free_port)
-DIALERD_HTTP_LISTEN=127.0.0.1:$port DIALERD_LOG_FILE=$WORK/d.log "$DIALERD" >/dev/null 2>&1 &
+DIALERD_HTTP_LISTEN=127.0.0.1:$port DIALERD_LOG_FILE=$WORK/d.log "$DIALERD" >/dev/null 2>"$WORK/d.err" &
 pid=$!
 dlr_track $pid
 wait_http "http://127.0.0.1:$port/health" 10 || harness_error "daemon with a log file did not start"
@@ -52,6 +53,21 @@ _d=$(( $(date +%s) + 5 ))
 until [ -s "$WORK/d.log" ] || [ "$(date +%s)" -gt $_d ]; do sleep 0.05; done
 grep -q 'log reopened' "$WORK/d.log" || fail "SIGHUP: log not reopened"
 pass "SIGHUP: the log file is reopened after rotation"
+
+# SIGUSR2: a sanitizer build prints its heap profile to standard error, any other says it cannot
+kill -USR2 $pid
+_d=$(( $(date +%s) + 10 ))
+until grep -q 'Live Heap Allocations: [0-9]* bytes' "$WORK/d.err" ||
+	grep -q 'SIGUSR2: a heap profile needs a sanitizer build' "$WORK/d.log" ||
+	[ "$(date +%s)" -gt $_d ]; do sleep 0.05; done
+if grep -q 'Live Heap Allocations' "$WORK/d.err"; then
+	grep -q 'in [0-9]* allocation(s)' "$WORK/d.err" || fail "SIGUSR2: a profile without stacks"
+	pass "SIGUSR2: the sanitizer's heap profile, by stack"
+else
+	grep -q 'SIGUSR2: a heap profile needs a sanitizer build' "$WORK/d.log" || fail "SIGUSR2: no profile and no notice"
+	pass "SIGUSR2: without a sanitizer, a notice"
+fi
+wait_http "http://127.0.0.1:$port/health" 5 || fail "SIGUSR2: the daemon stopped answering"
 kill -INT $pid
 wait $pid
 assert_eq "$?" 0 "SIGINT: exit status 0"
