@@ -357,6 +357,8 @@ static void arm(struct event *ev, int s)
 {
 	struct timeval tv = {s, 0};
 
+	if (!ev)
+		return;
 	event_del(ev);
 	evtimer_add(ev, &tv);
 }
@@ -371,6 +373,11 @@ static void connect_winner(struct cdial *cd, struct branch *b)
 	if (dial_bridge(parent->cl->dial, parent->sid, b->child->sid) == 0)
 		cd->bridged = true;
 	arm(cd->limit_timer, cd->time_limit_s);
+	/* no branch rings once one is connected: the ring timer goes now
+	 * rather than stay with the call for its whole life */
+	if (cd->ring_timer)
+		event_free(cd->ring_timer);
+	cd->ring_timer = NULL;
 }
 
 static void on_whispered(struct call *child, bool hangup, void *arg)
@@ -397,7 +404,8 @@ static void won(struct cdial *cd, struct branch *b)
 
 	cd->winner = b;
 	cd->answered_us = b->child->answered_us;
-	event_del(cd->ring_timer);
+	if (cd->ring_timer)
+		event_del(cd->ring_timer);
 	for (size_t i = 0; i < cd->n; i++)
 		if (&cd->b[i] != b && !cd->b[i].answered)
 			cd->b[i].cause = CALL_CAUSE_ELSEWHERE;
@@ -795,7 +803,8 @@ void call_dial_abort(struct call *parent)
 	if (!cd || cd->over)
 		return;
 	cd->caller_gone = true;
-	event_del(cd->ring_timer);
+	if (cd->ring_timer)
+		event_del(cd->ring_timer);
 	event_del(cd->limit_timer);
 	if (!cd->live) {
 		finish(cd);

@@ -52,6 +52,7 @@ static int take_invite(struct call *c, const struct dial_event *ev)
 	const struct config *cfg = c->cl->cfg;
 	const char *div = dial_event_hdr(ev, "Diversion");
 	char name[256];
+	size_t npolicy = 0;
 
 	c->from = dup_uri(ev->from);
 	c->to = strdup(ev->ruri ? ev->ruri : "");
@@ -65,8 +66,13 @@ static int take_invite(struct call *c, const struct dial_event *ev)
 	if (!c->from || !c->to || !c->caller_name || (div && !c->forwarded_from) ||
 	    (ev->call_id && !c->sip_call_id))
 		return ENOMEM;
-	c->hdr_names = calloc(ev->hdrc ? ev->hdrc : 1, sizeof(char *));
-	c->hdr_values = calloc(ev->hdrc ? ev->hdrc : 1, sizeof(char *));
+	/* sized for the policy headers only: the call keeps these arrays
+	 * for its whole life, and most of an INVITE's headers are not */
+	for (size_t i = 0; i < ev->hdrc; i++)
+		npolicy += store_header_is_policy(ev->hdrv[i].name,
+						  strlen(ev->hdrv[i].name));
+	c->hdr_names = calloc(npolicy ? npolicy : 1, sizeof(char *));
+	c->hdr_values = calloc(npolicy ? npolicy : 1, sizeof(char *));
 	if (!c->hdr_names || !c->hdr_values)
 		return ENOMEM;
 	for (size_t i = 0; i < ev->hdrc; i++) {
