@@ -9,9 +9,13 @@
 /* the sanitizers' allocator interface (gcc ships no header for it) */
 size_t __sanitizer_get_current_allocated_bytes(void);
 size_t __sanitizer_get_free_bytes(void);
+#define SANITIZER_HEAP 1
+#endif
+#ifdef __SANITIZE_ADDRESS__
+/* AddressSanitizer's alone (ThreadSanitizer's runtime has none) */
 void __sanitizer_print_memory_profile(size_t top_percent,
 				      size_t max_contexts);
-#define SANITIZER_HEAP 1
+#define SANITIZER_PROFILE 1
 #endif
 
 #include "daemon/log.h"
@@ -61,7 +65,7 @@ void memory_release(const char *why)
 
 bool memory_profile(void)
 {
-#ifdef SANITIZER_HEAP
+#ifdef SANITIZER_PROFILE
 	/* all of it, in at most 200 stacks */
 	__sanitizer_print_memory_profile(100, 200);
 	return true;

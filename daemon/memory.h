@@ -25,8 +25,8 @@ struct memory_use {
 bool memory_use(struct memory_use *u);
 
 /* Prints what the daemon's live allocations hold, by allocating stack,
- * to standard error (SIGUSR2). Only a sanitizer build keeps the stacks:
- * false elsewhere. The moment of one's choosing, e.g. with thousands of
+ * to standard error (SIGUSR2). Only an AddressSanitizer build keeps the
+ * stacks: false elsewhere. The moment of one's choosing, e.g. with thousands of
  * calls held, is what a profiler attached from outside cannot give. */
 bool memory_profile(void);
 
