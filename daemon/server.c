@@ -212,7 +212,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		log_msg(LOG_NOTICE, "daemon", "log reopened");
 }
 
-/* SIGUSR2: a heap profile, in a sanitizer build */
+/* SIGUSR2: a heap profile, in an AddressSanitizer build */
 static void on_usr2(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
