@@ -88,6 +88,8 @@ struct call_params {
 void call_params_init(struct call_params *p);
 void call_params_free(struct call_params *p);
 void call_params_add(struct call_params *p, const char *name, const char *value);
+/* Every parameter of src (NULL: none) added to p, as by call_params_add. */
+void call_params_append(struct call_params *p, const struct call_params *src);
 void call_params_addf(struct call_params *p, const char *name,
 		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* One prefix+name parameter per policy header (X-*, User-to-User,

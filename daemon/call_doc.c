@@ -75,8 +75,7 @@ static int extra_keep(struct doc *d, const struct call_params *extra)
 	if (!d->extra)
 		return ENOMEM;
 	call_params_init(d->extra);
-	for (size_t i = 0; i < extra->n; i++)
-		call_params_add(d->extra, extra->v[i].name, extra->v[i].value);
+	call_params_append(d->extra, extra);
 	return 0;
 }
 
@@ -163,8 +162,7 @@ static int fetch(struct doc *d, const char *kind, const char *url, bool get,
 	if (d->record_only)
 		call_params_add(&p, "CallStatus", "completed");
 	call_params_standard(d->c, &p);
-	for (size_t i = 0; extra && i < extra->n; i++)
-		call_params_add(&p, extra->v[i].name, extra->v[i].value);
+	call_params_append(&p, extra);
 	err = call_fetch(d->c, kind, abs, get, &p, on_fetched, d, &d->fetch);
 	call_params_free(&p);
 	if (!err) {
@@ -202,8 +200,7 @@ static bool fallback(struct doc *d, int code)
 		return false;
 	d->fallback_tried = true;
 	call_params_init(&p);
-	for (size_t i = 0; d->extra && i < d->extra->n; i++)
-		call_params_add(&p, d->extra->v[i].name, d->extra->v[i].value);
+	call_params_append(&p, d->extra);
 	call_params_addf(&p, "ErrorCode", "%d", code);
 	call_params_add(&p, "ErrorUrl", d->url ? d->url : "");
 	ok = fetch(d, "fallback", url, get, &p) == 0;

@@ -58,6 +58,12 @@ void call_params_add(struct call_params *p, const char *name, const char *value)
 	p->v[p->n++].value = v;
 }
 
+void call_params_append(struct call_params *p, const struct call_params *src)
+{
+	for (size_t i = 0; src && i < src->n; i++)
+		call_params_add(p, src->v[i].name, src->v[i].value);
+}
+
 void call_params_addf(struct call_params *p, const char *name,
 		      const char *fmt, ...)
 {

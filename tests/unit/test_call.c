@@ -108,6 +108,19 @@ static void test_params(void)
 		call_params_addf(&p, names[0], "%d", i);
 	}
 	ok(!p.full && p.n == 2, "repeats do not fill the list");
+	{
+		struct call_params q;
+
+		call_params_init(&q);
+		call_params_add(&q, "N", "other");
+		call_params_add(&q, "ErrorCode", "11200");
+		call_params_append(&p, &q);
+		call_params_append(&p, NULL);
+		ok(p.n == 3 && strcmp(p.v[0].value, "0") == 0 &&
+		   strcmp(p.v[2].name, "ErrorCode") == 0,
+		   "append: new names added, a name already there kept, NULL adds none");
+		call_params_free(&q);
+	}
 	call_params_free(&p);
 }
 
