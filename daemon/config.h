@@ -44,6 +44,7 @@ struct config {
 	unsigned store_flush_ms;	/* call log flush interval */
 	unsigned store_queue_max_bytes;	/* call log memory bound */
 	unsigned store_journal_max_mb;	/* call log journal file cap */
+	unsigned store_mirror_mb;	/* the queue's mirror; 0: none */
 	unsigned call_log_retention_days;	/* 0: keep every day */
 	int call_log_bodies;		/* enum config_bodies */
 	unsigned sip_max_inbound;	/* concurrent inbound calls; 503 past */

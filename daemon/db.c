@@ -130,6 +130,10 @@ static void collect(void *arg)
 	metrics_set("dialerd_store_rows_journaled_total", NULL,
 		    (double)st.rows_journaled);
 	metrics_set("dialerd_store_journal_bytes", NULL, (double)st.journal_bytes);
+	metrics_set("dialerd_store_rows_recovered_total", NULL,
+		    (double)st.rows_recovered);
+	metrics_set("dialerd_store_rows_unmirrored_total", NULL,
+		    (double)st.rows_unmirrored);
 	metrics_set("dialerd_database_failovers_total", NULL, (double)st.failovers);
 	metrics_set("dialerd_store_rows_resent_total", NULL, (double)st.rows_resent);
 	metrics_set("dialerd_store_resend_dropped_total", NULL,
@@ -170,6 +174,10 @@ static const struct {
 	 "call-log rows written to the journal"},
 	{"dialerd_store_journal_bytes", METRICS_GAUGE,
 	 "size of the journal waiting to be replayed"},
+	{"dialerd_store_rows_recovered_total", METRICS_COUNTER,
+	 "call-log rows a killed process left uncommitted, taken from its mirror at start"},
+	{"dialerd_store_rows_unmirrored_total", METRICS_COUNTER,
+	 "call-log rows not copied to the mirror (full of uncommitted rows): lost if the process dies before they commit"},
 	{"dialerd_database_failovers_total", METRICS_COUNTER,
 	 "reconnects that reached another database server (system id or timeline changed)"},
 	{"dialerd_store_rows_resent_total", METRICS_COUNTER,
@@ -244,6 +252,8 @@ int db_alloc(struct db **dp, struct event_base *base, const struct config *cfg)
 		.flush_ms = cfg->store_flush_ms,
 		.queue_max_bytes = cfg->store_queue_max_bytes,
 		.journal_max_bytes = (unsigned long long)cfg->store_journal_max_mb << 20,
+		.mirror_bytes = cfg->store_mirror_mb ? (size_t)cfg->store_mirror_mb << 20
+						     : STORE_MIRROR_OFF,
 		.retention_days = cfg->call_log_retention_days,
 		.wake = on_store_wake,
 	};

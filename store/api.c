@@ -55,7 +55,7 @@ int store_call_upsert(struct store *s, const struct store_call *c)
 	store_rec_text(&rb, c->root_sid);	/* 0007_root_sid */
 	if (store_rec_end(&rb))
 		return rb.err;
-	return store_writer_enqueued(s, 1);
+	return store_writer_enqueued(s, rb.start, 1);
 }
 
 int store_event_add(struct store *s, const struct store_event *e)
@@ -74,7 +74,7 @@ int store_event_add(struct store *s, const struct store_event *e)
 	store_rec_text(&rb, e->root_sid);	/* 0007_root_sid */
 	if (store_rec_end(&rb))
 		return rb.err;
-	return store_writer_enqueued(s, 1);
+	return store_writer_enqueued(s, rb.start, 1);
 }
 
 bool store_header_is_policy(const char *name, size_t len)
@@ -239,7 +239,7 @@ int store_sip_message_add(struct store *s, const struct store_sip_message *m)
 	if (err)
 		s->queue.len = start;	/* all of the message or nothing */
 	else
-		err = store_writer_enqueued(s, rows);
+		err = store_writer_enqueued(s, start, rows);
  out:
 	/* a huge message's block is not kept */
 	if (block->cap > HDR_BLOCK_KEEP)
@@ -358,7 +358,7 @@ int store_webhook_add(struct store *s, const struct store_webhook *w)
 	store_rec_text(&rb, w->root_sid);	/* 0007_root_sid */
 	err = store_rec_end(&rb);
 	if (!err)
-		err = store_writer_enqueued(s, 1);
+		err = store_writer_enqueued(s, rb.start, 1);
  out:
 	sbuf_free(&json);
 	return err;
@@ -386,5 +386,5 @@ int store_header_policy_add(struct store *s, const struct store_policy_event *p)
 	store_rec_text(&rb, p->root_sid);	/* 0007_root_sid */
 	if (store_rec_end(&rb))
 		return rb.err;
-	return store_writer_enqueued(s, 1);
+	return store_writer_enqueued(s, rb.start, 1);
 }

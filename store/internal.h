@@ -176,6 +176,31 @@ bool store_journal_pending(const struct journal *j);
 /* Milliseconds until a write is tried again after a failure; 0: now. */
 unsigned store_journal_retry_ms(const struct journal *j);
 
+/* ---- the queue's mirror (mirror.c) ----
+ * Every row added is copied, as it is queued, into a shared file mapping
+ * in data_dir: rows not yet committed outlive the process (not the
+ * machine). The next store on the folder moves them into the journal. */
+struct mirror;
+#define STORE_MIRROR_NAME "store.mirror"
+#define STORE_MIRROR_BYTES (16u << 20)	/* store_conf default */
+/* Opens dir/store.mirror (the journal's lock held): appends what a
+ * previous process left unsettled in it to j, fsync'd (*recovered rows; a
+ * file that cannot be read back is renamed aside), then with bytes > 0
+ * starts a new one of about that size. *mp stays NULL when bytes is 0 or
+ * the file cannot be prepared (logged: the store runs without). EINVAL
+ * (bytes too small), ENOMEM, or the errno of a file that cannot be used. */
+int store_mirror_open(struct mirror **mp, const char *dir, size_t bytes,
+		      struct journal *j, unsigned long long *recovered);
+void store_mirror_close(struct mirror *m);	/* NULL-safe */
+/* Copies the frames of rows [first_no, first_no + rows) (len bytes at p).
+ * Rows numbered below unsettled are settled (store_writer_unsettled) and
+ * their space may be taken. EFBIG (larger than a segment) or ENOSPC (the
+ * mirror is full of unsettled rows): not copied, logged once. */
+int store_mirror_add(struct mirror *m, const unsigned char *p, size_t len,
+		     uint64_t first_no, size_t rows, uint64_t unsettled);
+/* Records that every row numbered below unsettled is settled; NULL-safe. */
+void store_mirror_settle(struct mirror *m, uint64_t unsettled);
+
 /* ---- the store ---- */
 enum wphase {
 	W_IDLE,
@@ -314,6 +339,7 @@ struct store {
 	unsigned long long queue_since;	/* ms when the oldest queued row came */
 	bool have_journal;
 	struct journal journal;
+	struct mirror *mirror;	/* NULL: none (no journal, or turned off) */
 	bool drop_logged;	/* rows dropped: logged once per episode */
 	struct store_stats stats;
 	store_wake_h *wake;
@@ -348,7 +374,8 @@ struct store {
  * read.c, writer.c, conn.c and control.c; read.c calls writer.c and
  * query.c; writer.c calls conn.c and journal.c; trace.c calls query.c;
  * conn.c calls control.c (its socket in the epoll set) and resend.c;
- * writer.c calls resend.c; control.c,
+ * writer.c calls resend.c and mirror.c; store.c calls mirror.c to open
+ * it; mirror.c calls journal.c; control.c,
  * idfile.c, journal.c and query.c call only base.c, buf.c and record.c.
  */
 
@@ -398,8 +425,9 @@ int store_conn_timeout_ms(const struct store *s);
 void store_conn_fail(struct store *s);
 void store_conn_close(struct store *s);
 
-/* Queue a built record (called by the store_*_add functions). */
-int store_writer_enqueued(struct store *s, size_t rows);
+/* Queue the records built at s->queue's offset start and after it
+ * (called by the store_*_add functions). */
+int store_writer_enqueued(struct store *s, size_t start, size_t rows);
 /* The number of the oldest row added and not yet committed (nor given
  * up: rejected, dropped, or moved to the journal, which readers check
  * apart); rows_added + 1 when every row is. */

@@ -31,6 +31,17 @@ static int open_journal(struct store *s, const struct store_conf *conf)
 
 	if (err)
 		return err;
+	/* before the journal's cap is set: what a killed process left must
+	 * not be refused for lack of room */
+	err = store_mirror_open(&s->mirror, conf->data_dir,
+				conf->mirror_bytes == STORE_MIRROR_OFF ? 0
+				: conf->mirror_bytes ? conf->mirror_bytes
+				: STORE_MIRROR_BYTES,
+				&s->journal, &s->stats.rows_recovered);
+	if (err) {
+		store_journal_close(&s->journal);
+		return err;
+	}
 	s->journal.max_bytes = conf->journal_max_bytes
 				       ? conf->journal_max_bytes
 				       : STORE_JOURNAL_MAX_BYTES;

@@ -53,10 +53,17 @@ struct store_conf {
 					 * dropped (default 1 GiB) */
 	unsigned retention_days;	/* call log: daily partitions older
 					 * than this are dropped; 0 keeps all */
+	size_t mirror_bytes;		/* rows not yet committed are also
+					 * copied to a file mapping of this
+					 * size in data_dir, so that they
+					 * outlive the process (0: 16 MiB;
+					 * STORE_MIRROR_OFF: not at all) */
 	store_wake_h *wake;		/* optional */
 	void *wake_arg;
 };
 
+
+#define STORE_MIRROR_OFF ((size_t)-1)
 
 struct store;
 
@@ -274,6 +281,11 @@ struct store_stats {
 	unsigned long long partitions_created;
 	unsigned long long partitions_dropped;
 	unsigned long long maintenance_failures;
+	/* the queue's mirror (store_conf.mirror_bytes) */
+	unsigned long long rows_recovered;	/* left by a process that died,
+						 * moved to the journal at start */
+	unsigned long long rows_unmirrored;	/* not copied: the mirror was
+						 * full of uncommitted rows */
 };
 void store_stats(const struct store *s, struct store_stats *st);
 

@@ -92,7 +92,7 @@ static const char *const insert_sql[T_COUNT] = {
 
 static void start_next(struct store *s, bool force);
 static void process_slot(struct store *s, struct wconn *w);
-static int writer_enqueue_rows(struct store *s, size_t rows);
+static int writer_enqueue_rows(struct store *s, size_t start, size_t rows);
 
 static uint32_t frame_len(const unsigned char *p)
 {
@@ -119,6 +119,7 @@ static int spill_queue(struct store *s)
 	s->stats.rows_journaled += s->queue_rows;
 	sbuf_reset(&s->queue);
 	s->queue_rows = 0;
+	store_mirror_settle(s->mirror, store_writer_unsettled(s));
 	return 0;
 }
 
@@ -143,6 +144,7 @@ static void batch_clear(struct batch *b)
 static void batch_abandon(struct store *s, struct wconn *w)
 {
 	struct batch *b = &w->batch;
+	bool settled = false;
 	int err = 0;
 
 	if (!w->in_batch)
@@ -155,6 +157,7 @@ static void batch_abandon(struct store *s, struct wconn *w)
 					     b->nrec);
 		if (s->have_journal && !err) {
 			s->stats.rows_journaled += b->nrec;
+			settled = true;
 		} else {
 			/* no journal (or it failed): back to the head of the queue */
 			struct sbuf q = {0};
@@ -179,6 +182,8 @@ static void batch_abandon(struct store *s, struct wconn *w)
 	}
 	batch_clear(b);
 	w->in_batch = false;
+	if (settled)
+		store_mirror_settle(s->mirror, store_writer_unsettled(s));
 }
 
 /* ---- batches ---- */
@@ -722,6 +727,7 @@ static void start_slot(struct store *s, struct wconn *w, bool force)
 			store_resend_keep(s, &w->batch.frames, w->batch.nrec);
 			batch_clear(&w->batch);
 			w->in_batch = false;
+			store_mirror_settle(s->mirror, store_writer_unsettled(s));
 			continue;
 		}
 		err = send_range(s, w);
@@ -1070,11 +1076,11 @@ static unsigned wants(const struct store *s)
 	return v;
 }
 
-int store_writer_enqueued(struct store *s, size_t rows)
+int store_writer_enqueued(struct store *s, size_t start, size_t rows)
 {
 	bool first = s->queue_rows == 0;
 	unsigned before = wants(s);
-	int err = writer_enqueue_rows(s, rows);
+	int err = writer_enqueue_rows(s, start, rows);
 
 	/* the first queued row starts the flush timer; a batch may have
 	 * started or the queue gone to the journal: the loop must look again */
@@ -1083,7 +1089,7 @@ int store_writer_enqueued(struct store *s, size_t rows)
 	return err;
 }
 
-static int writer_enqueue_rows(struct store *s, size_t rows)
+static int writer_enqueue_rows(struct store *s, size_t start, size_t rows)
 {
 	if (!s->queue_rows) {
 		s->queue_since = store_now_ms();
@@ -1092,6 +1098,10 @@ static int writer_enqueue_rows(struct store *s, size_t rows)
 	}
 	s->rows_added += rows;
 	s->queue_rows += rows;
+	if (s->mirror &&
+	    store_mirror_add(s->mirror, s->queue.p + start, s->queue.len - start,
+			     s->rows_added - rows + 1, rows, store_writer_unsettled(s)))
+		s->stats.rows_unmirrored += rows;
 	if (s->state == STORE_UNCONFIGURED) {
 		/* no call log configured */
 		s->stats.rows_discarded += s->queue_rows;
@@ -1189,6 +1199,11 @@ void store_writer_free(struct store *s)
 	if (s->queue_rows)
 		store_log(LOG_ERR, "store: closing with %zu rows not written and no journal",
 			  s->queue_rows);
+	/* rows the journal refused stay unsettled: the next start takes them
+	 * from the mirror */
+	store_mirror_settle(s->mirror, store_writer_unsettled(s));
+	store_mirror_close(s->mirror);
+	s->mirror = NULL;
 	sbuf_free(&s->queue);
 	sbuf_free(&s->hdr_block);
 	for (int i = 0; i < s->nconn; i++) {

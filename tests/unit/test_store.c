@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/internal.h"
@@ -567,6 +568,192 @@ static void test_store_journal_full(const char *base)
 	store_free(s);
 }
 
+/* ---- the queue's mirror: rows a killed process had not committed ---- */
+
+static const char down_db[] =
+	"postgresql://nobody@127.0.0.1:1/none?connect_timeout=1";
+
+/* Runs work on a store in a child process that then dies by SIGKILL with
+ * its queue unwritten (no flush for a minute); the child's count of
+ * unmirrored rows comes back through a pipe. */
+static bool killed_after(const char *dir, size_t mirror_bytes,
+			 void (*work)(struct store *), unsigned long long *unmirrored)
+{
+	int fds[2], status = 0;
+	unsigned long long got = 0;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		return false;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct store *s = NULL;
+		struct store_stats st;
+		struct store_conf conf = {
+			.conninfo = down_db, .data_dir = dir,
+			.batch_rows = 1000000, .flush_ms = 60000,
+			.mirror_bytes = mirror_bytes,
+		};
+
+		close(fds[0]);
+		if (store_alloc(&s, &conf) != 0)
+			_exit(3);
+		work(s);
+		store_stats(s, &st);
+		if (write(fds[1], &st.rows_unmirrored, sizeof(st.rows_unmirrored)) < 0)
+			_exit(4);
+		raise(SIGKILL);
+		_exit(5);
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &got, sizeof(got)) != (ssize_t)sizeof(got))
+		got = ~0ull;
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	if (unmirrored)
+		*unmirrored = got;
+	return pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+	       got != ~0ull;
+}
+
+/* A start on the folder: what it took from the mirror. */
+static unsigned long long restart(const char *dir, size_t mirror_bytes)
+{
+	struct store *s = NULL;
+	struct store_stats st = {0};
+	struct store_conf conf = {
+		.conninfo = down_db, .data_dir = dir, .mirror_bytes = mirror_bytes,
+	};
+
+	if (store_alloc(&s, &conf) != 0)
+		return ~0ull;
+	store_stats(s, &st);
+	store_free(s);
+	return st.rows_recovered;
+}
+
+static void fill10(struct store *s) { fill(s, 10); }
+
+static void flush_then_fill5(struct store *s)
+{
+	fill(s, 10);
+	store_flush(s);	/* the database is down: to the journal */
+	fill(s, 5);
+}
+
+/* many turns of a small mirror, every turn settled but the last rows */
+static void wrap(struct store *s)
+{
+	for (int i = 0; i < 50; i++) {
+		fill(s, 20);
+		store_flush(s);
+	}
+	fill(s, 10);
+}
+
+static void fill2000(struct store *s) { fill(s, 2000); }
+
+#define MIRROR_MIN (4096 + 16 * 4096)
+
+/* Flips the last byte of the last entry of the first segment (the layout
+ * of store/mirror.c: a 4096-byte header, then segments whose 16-byte
+ * header is followed by entries: u64 tag, u64 number, u32 rows, u32
+ * bytes, frames, padded to 8). */
+static bool cut_last_entry(const char *dir)
+{
+	char path[512];
+	unsigned char seg[16384];
+	uint64_t tag;
+	size_t off = 16, last = 0;
+	uint32_t len = 0;
+	int fd;
+	bool done;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_MIRROR_NAME);
+	fd = open(path, O_RDWR);
+	if (fd < 0 || pread(fd, seg, sizeof(seg), 4096) != (ssize_t)sizeof(seg)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	memcpy(&tag, seg, 8);
+	while (off + 24 <= sizeof(seg) && memcmp(seg + off, &tag, 8) == 0) {
+		memcpy(&len, seg + off + 20, 4);
+		last = off;
+		off += (24 + len + 7) & ~(size_t)7;
+	}
+	memcpy(&len, seg + last + 20, 4);
+	seg[last + 24 + len - 1] ^= 0xff;
+	done = last && pwrite(fd, seg, sizeof(seg), 4096) == (ssize_t)sizeof(seg);
+	close(fd);
+	return done;
+}
+
+static void test_mirror(const char *base)
+{
+	char dir[400], path[500], cmd[1000];
+	unsigned long long unm = 0, got;
+	struct stat st;
+	bool killed;
+
+	snprintf(dir, sizeof(dir), "%s/mirror1", base);
+	logbuf[0] = '\0';
+	ok(killed_after(dir, 0, fill10, &unm), "a store with 30 rows queued is killed");
+	is_int((long long)count_frames(dir), 0, "nothing of it reached the journal");
+	is_int((long long)restart(dir, 0), 30, "the next start takes its 30 rows "
+	       "from the mirror");
+	is_int((long long)count_frames(dir), 30, "and they are in the journal, once");
+	is_int(log_count("30 rows the previous process had not committed"), 1,
+	       "which it logs");
+	is_int((long long)restart(dir, 0), 0, "a start after a clean stop takes nothing");
+
+	snprintf(dir, sizeof(dir), "%s/mirror2", base);
+	ok(killed_after(dir, 0, flush_then_fill5, &unm),
+	   "killed after 30 rows went to the journal and 15 more were queued");
+	is_int((long long)restart(dir, STORE_MIRROR_OFF), 15,
+	   "only the 15 unsettled rows are taken back, even with the mirror "
+	   "turned off");
+	is_int((long long)count_frames(dir), 45, "45 rows in the journal");
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_MIRROR_NAME);
+	ok(stat(path, &st) != 0 && errno == ENOENT, "a mirror turned off leaves no file");
+
+	snprintf(dir, sizeof(dir), "%s/mirror3", base);
+	/* the count is read before ok()'s arguments: their order is unspecified */
+	killed = killed_after(dir, MIRROR_MIN, wrap, &unm);
+	ok(killed && unm == 0,
+	   "a 68 KiB mirror goes round many times as rows settle (%llu unmirrored)",
+	   unm);
+	is_int((long long)restart(dir, 0), 30, "only the last 30 rows come back");
+	is_int((long long)count_frames(dir), 50 * 60 + 30, "every row once in the journal");
+
+	snprintf(dir, sizeof(dir), "%s/mirror4", base);
+	logbuf[0] = '\0';
+	killed = killed_after(dir, MIRROR_MIN, fill2000, &unm);
+	ok(killed && unm > 0 && unm < 6000,
+	   "6,000 rows queued in a 68 KiB mirror: %llu not mirrored", unm);
+	got = restart(dir, 0);
+	ok(got > 0 && got + unm == 6000, "the mirrored ones come back (%llu)", got);
+
+	snprintf(dir, sizeof(dir), "%s/mirror5", base);
+	logbuf[0] = '\0';
+	ok(killed_after(dir, 0, fill10, &unm), "killed again with 30 rows");
+	ok(cut_last_entry(dir), "the last row's bytes are cut (a kill mid-copy)");
+	is_int((long long)restart(dir, 0), 29, "the 29 whole rows come back");
+	is_int(log_count("row cut short"), 1, "the cut one is logged");
+
+	snprintf(dir, sizeof(dir), "%s/mirror6", base);
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 -p '%s' && head -c 100000 /dev/urandom "
+		 "> '%s/%s'", dir, dir, STORE_MIRROR_NAME);
+	logbuf[0] = '\0';
+	if (system(cmd) != 0)
+		diag("cannot write %s", dir);
+	is_int((long long)restart(dir, 0), 0, "a mirror that is not one gives nothing");
+	ok(log_count("cannot recover") == 1 && log_count(".bad-") == 1,
+	   "it is logged and set aside, not overwritten");
+}
+
 static void test_unconfigured(void)
 {
 	struct store *s = NULL;
@@ -953,6 +1140,7 @@ int main(void)
 	test_journal_files(base);
 	test_journal_full(base);
 	test_store_journal_full(base);
+	test_mirror(base);
 	test_unconfigured();
 	test_resend_expiry();
 	test_migrations();
