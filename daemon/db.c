@@ -130,8 +130,6 @@ static void collect(void *arg)
 	metrics_set("dialerd_store_rows_journaled_total", NULL,
 		    (double)st.rows_journaled);
 	metrics_set("dialerd_store_journal_bytes", NULL, (double)st.journal_bytes);
-	metrics_set("dialerd_store_rows_recovered_total", NULL,
-		    (double)st.rows_recovered);
 	metrics_set("dialerd_store_rows_unmirrored_total", NULL,
 		    (double)st.rows_unmirrored);
 	metrics_set("dialerd_database_failovers_total", NULL, (double)st.failovers);
@@ -174,8 +172,6 @@ static const struct {
 	 "call-log rows written to the journal"},
 	{"dialerd_store_journal_bytes", METRICS_GAUGE,
 	 "size of the journal waiting to be replayed"},
-	{"dialerd_store_rows_recovered_total", METRICS_COUNTER,
-	 "call-log rows a killed process left uncommitted, taken from its mirror at start"},
 	{"dialerd_store_rows_unmirrored_total", METRICS_COUNTER,
 	 "call-log rows not copied to the mirror (full of uncommitted rows): lost if the process dies before they commit"},
 	{"dialerd_database_failovers_total", METRICS_COUNTER,

@@ -283,7 +283,9 @@ struct store_stats {
 	unsigned long long maintenance_failures;
 	/* the queue's mirror (store_conf.mirror_bytes) */
 	unsigned long long rows_recovered;	/* left by a process that died,
-						 * moved to the journal at start */
+						 * moved to the journal when this
+						 * store opened (at a daemon's
+						 * start, takeover's store does it) */
 	unsigned long long rows_unmirrored;	/* not copied: the mirror was
 						 * full of uncommitted rows */
 };
