@@ -228,9 +228,9 @@ static int recover(struct mirror *m, struct journal *j, unsigned long long *move
 		err = store_journal_append(j, out.p, out.len, rows);
 	if (!err && rows) {
 		*moved = rows;
-		store_log(LOG_WARNING, "store: %zu rows the previous process had not "
-			  "committed (it did not stop cleanly) moved from %s to the journal",
-			  rows, m->path);
+		store_log(LOG_WARNING, "store: %zu rows (%zu bytes) the previous process "
+			  "had not committed (it did not stop cleanly) moved from %s to the "
+			  "journal", rows, out.len, m->path);
 	}
 	if (!err && torn)
 		store_log(LOG_WARNING, "store: %s ends in a row cut short (the process "
