@@ -103,7 +103,7 @@ static const struct ckey keys[] = {
 	{"store_journal_max_mb", C_UINT, OFF(store_journal_max_mb), "1024", 1,
 	 1048576, "call log: the journal in data_dir may grow to this many MiB; "
 	 "past it rows wait in memory, then are dropped and counted"},
-	{"store_mirror_mb", C_UINT, OFF(store_mirror_mb), "16", 0, 4096,
+	{"store_mirror_mb", C_UINT, OFF(store_mirror_mb), "80", 0, 4096,
 	 "call log: rows not yet committed are also copied to a file of this "
 	 "many MiB in data_dir, so that a killed process loses none; 0: off"},
 	{"call_log_retention_days", C_UINT, OFF(call_log_retention_days), "0", 0,

@@ -182,7 +182,9 @@ unsigned store_journal_retry_ms(const struct journal *j);
  * machine). The next store on the folder moves them into the journal. */
 struct mirror;
 #define STORE_MIRROR_NAME "store.mirror"
-#define STORE_MIRROR_BYTES (16u << 20)	/* store_conf default */
+/* store_conf default: the queue's default bound (64 MiB, past which it
+ * goes to the journal) and two batches in flight, with room to spare */
+#define STORE_MIRROR_BYTES (80u << 20)
 /* Opens dir/store.mirror (the journal's lock held): appends what a
  * previous process left unsettled in it to j, fsync'd (*recovered rows; a
  * file that cannot be read back is renamed aside), then with bytes > 0

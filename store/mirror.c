@@ -21,9 +21,9 @@
  *   the kill is found out at recovery).
  * A segment is written again only when every row in it is settled; when
  * the next one is not, rows go unmirrored (counted, logged once) until it
- * is. Once a segment is left its pages are dropped from the mapping
- * (MADV_DONTNEED keeps them in the page cache): the daemon's resident
- * memory holds one segment, not the file. */
+ * is. Pages written are dropped from the mapping every DROP_STEP bytes
+ * (MADV_DONTNEED on a shared file mapping keeps them in the page cache):
+ * the daemon's resident memory holds at most DROP_STEP of the file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,6 +44,7 @@
 #define SEG_HDR 16u
 #define ENT_HDR 24u
 #define SEG_MIN 4096u
+#define DROP_STEP (256u << 10)
 
 struct mirror_hdr {
 	char magic[8];
@@ -64,6 +65,7 @@ struct mirror {
 	uint64_t seq;		/* of the current segment */
 	unsigned cur;		/* the current segment */
 	size_t off;		/* where its next entry goes */
+	size_t kept;		/* from here to off: pages still mapped */
 	uint64_t hi[NSEG];	/* each segment's highest row number (0: none) */
 	bool full_logged;
 };
@@ -308,6 +310,7 @@ static int start(struct mirror *m, size_t bytes)
 	put64(seg_at(m, 0), tag_of(m->salt, 1));
 	put64(seg_at(m, 0) + 8, 1);
 	m->off = SEG_HDR;
+	m->kept = 0;
 	return 0;
 }
 
@@ -395,6 +398,17 @@ void store_mirror_settle(struct mirror *m, uint64_t unsettled)
 		put64(m->map + offsetof(struct mirror_hdr, watermark), unsettled);
 }
 
+/* Unmaps the current segment's pages written below its offset end (the
+ * page cache keeps them): they are not read again by this process. */
+static void drop_behind(struct mirror *m, size_t end)
+{
+	size_t lo = m->kept & ~(size_t)4095, hi = end & ~(size_t)4095;
+
+	if (hi > lo)
+		madvise(seg_at(m, m->cur) + lo, hi - lo, MADV_DONTNEED);
+	m->kept = hi;
+}
+
 /* Moves to the next segment if its rows are all settled. */
 static bool next_segment(struct mirror *m, uint64_t unsettled)
 {
@@ -403,9 +417,8 @@ static bool next_segment(struct mirror *m, uint64_t unsettled)
 
 	if (m->hi[next] && m->hi[next] >= unsettled)
 		return false;
-	/* the segment left keeps its bytes in the page cache, not in our
-	 * resident set */
-	madvise(seg_at(m, m->cur), m->seg_size, MADV_DONTNEED);
+	drop_behind(m, m->seg_size);
+	m->kept = 0;
 	m->cur = next;
 	m->seq++;
 	m->hi[next] = 0;
@@ -444,5 +457,7 @@ int store_mirror_add(struct mirror *m, const unsigned char *p, size_t len,
 	memcpy(e + ENT_HDR, p, len);
 	m->off += need;
 	m->hi[m->cur] = first_no + rows - 1;
+	if (m->off - m->kept >= DROP_STEP)
+		drop_behind(m, m->off);
 	return 0;
 }

@@ -56,7 +56,7 @@ struct store_conf {
 	size_t mirror_bytes;		/* rows not yet committed are also
 					 * copied to a file mapping of this
 					 * size in data_dir, so that they
-					 * outlive the process (0: 16 MiB;
+					 * outlive the process (0: 80 MiB;
 					 * STORE_MIRROR_OFF: not at all) */
 	store_wake_h *wake;		/* optional */
 	void *wake_arg;

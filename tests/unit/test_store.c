@@ -705,7 +705,7 @@ static void test_mirror(const char *base)
 	is_int((long long)restart(dir, 0), 30, "the next start takes its 30 rows "
 	       "from the mirror");
 	is_int((long long)count_frames(dir), 30, "and they are in the journal, once");
-	is_int(log_count("30 rows ("), 1,
+	is_int(log_count("store: 30 rows ("), 1,
 	       "which it logs");
 	is_int((long long)restart(dir, 0), 0, "a start after a clean stop takes nothing");
 

@@ -51,7 +51,7 @@ kill -KILL "$DIALERD_PID"
 wait "$DIALERD_PID" 2>/dev/null
 export DIALERD_STORE_FLUSH_MS=100 DIALERD_STORE_BATCH_ROWS=2000
 calls_start
-wait_log "$QUEUED rows (" 10 \
+wait_log "store: $QUEUED rows (" 10 \
 	"the new process took the $QUEUED queued rows from the mirror"
 
 calls_wait_q "4" 20 "select count(*) from calls"
