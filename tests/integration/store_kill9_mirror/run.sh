@@ -23,17 +23,15 @@ export DIALERD_STORE_FLUSH_MS=60000 DIALERD_STORE_BATCH_ROWS=1000000
 calls_start
 
 # 1: a whole call
-sipp_start uas call_uas_hdrs.xml -i 127.0.0.1 -p "$UAS" -m 2
-dial_wait_port udp "$UAS"
-sipp_start uac call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1 -d 500
-sipp_wait uac 30
-assert_eq "$?" 0 "first caller: answered, talked, hung up"
+calls_call call_uas_hdrs.xml 500
 calls_wait_requests /action 1 15 || fail "no action request"
 calls_wait_requests /status 4 15 || fail "child callbacks: $(grep -c '"path": "/status"' "$WORK/requests.log") of 4"
 FIRST_PARENT=$(sed -n 's/.*"CallSid", "\(CA[0-9a-f]*\)".*/\1/p' "$WORK/requests.log" | head -n 1)
 [ -n "$FIRST_PARENT" ] || harness_error "no CallSid in the voice request"
 
 # 2: a call answered and held through the kill
+sipp_start uas2 call_uas_hdrs.xml -i 127.0.0.1 -p "$UAS" -m 1
+dial_wait_port udp "$UAS"
 sipp_start uac2 call_uac.xml "127.0.0.1:$SIPPORT" -i 127.0.0.1 -p "$(free_port)" -m 1 -d 60000
 _d=$(( $(date +%s) + 10 ))
 until [ "$(metric dialerd_calls_open)" = 2 ]; do
