@@ -752,6 +752,18 @@ static void test_mirror(const char *base)
 	is_int((long long)restart(dir, 0), 0, "a mirror that is not one gives nothing");
 	ok(log_count("cannot recover") == 1 && log_count(".bad-") == 1,
 	   "it is logged and set aside, not overwritten");
+
+	/* a link could have the daemon write its rows through it */
+	snprintf(dir, sizeof(dir), "%s/mirror7", base);
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 -p '%s' && ln -s '%s/mirror-target' '%s/%s'",
+		 dir, base, dir, STORE_MIRROR_NAME);
+	logbuf[0] = '\0';
+	if (system(cmd) != 0)
+		diag("cannot link in %s", dir);
+	ok(restart(dir, 0) == ~0ull && log_count("cannot open") == 1,
+	   "a symbolic link in the mirror's place: the store refuses to open");
+	snprintf(path, sizeof(path), "%s/mirror-target", base);
+	ok(stat(path, &st) != 0, "and nothing was created through it");
 }
 
 static void test_unconfigured(void)
