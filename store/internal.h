@@ -158,6 +158,15 @@ int store_journal_open(struct journal *j, const char *dir, const char *name);
 #define STORE_JOURNAL_NAME "store.journal"
 #define STORE_JOURNAL_MAX_BYTES (1ull << 30)	/* store_conf default */
 void store_journal_close(struct journal *j);
+/* The files of data_dir, the journal's and the mirror's: opens (creating,
+ * 0640) path read-write without following a symbolic link, and refuses
+ * (EPERM) anything but a regular file of our euid; each refusal logged
+ * with who as its prefix. 0 and *fdp, or an errno. */
+int store_file_open(const char *path, const char *who, int *fdp);
+/* Creates "<path>.bad-<UTC time>" (or "-N" after it when taken), never
+ * replacing a file: its fd (write-only, 0600) and its name in *bad (to
+ * free), or -errno. */
+int store_aside_open(const char *path, char **bad);
 /* Appends whole frames and fsyncs. A failure (logged once per episode)
  * or a write past max_bytes (EFBIG) makes later writes fail at once with
  * the same errno until store_journal_retry_ms() reaches 0. */

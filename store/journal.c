@@ -97,36 +97,79 @@ static int check_dir(const char *dir)
 
 /* O_NOFOLLOW and these checks: a symlink, a FIFO or a file planted by
  * another user in data_dir is never read as rows nor written through. */
-static int open_file(struct journal *j)
+int store_file_open(const char *path, const char *who, int *fdp)
 {
 	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		      O_NOCTTY | O_NONBLOCK, 0640);
+	int err = 0;
 
-	j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-		     O_NOCTTY | O_NONBLOCK, 0640);
-	if (j->fd < 0) {
-		int err = errno;
-
-		store_log(LOG_ERR, "journal: cannot open %s: %s%s", j->path,
+	if (fd < 0) {
+		err = errno;
+		store_log(LOG_ERR, "%s: cannot open %s: %s%s", who, path,
 			  strerror(err), err == ELOOP ? " (a symbolic link)" : "");
 		return err;
 	}
-	if (fstat(j->fd, &st) != 0)
-		return errno;
-	if (!S_ISREG(st.st_mode)) {
-		store_log(LOG_ERR, "journal: %s is not a regular file; refused",
-			  j->path);
-		return EPERM;
-	}
-	if (st.st_uid != geteuid()) {
-		store_log(LOG_ERR, "journal: %s belongs to uid %u, not to us (%u); "
-			  "refused", j->path, (unsigned)st.st_uid,
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		store_log(LOG_ERR, "%s: %s is not a regular file; refused", who, path);
+		err = EPERM;
+	} else if (st.st_uid != geteuid()) {
+		store_log(LOG_ERR, "%s: %s belongs to uid %u, not to us (%u); "
+			  "refused", who, path, (unsigned)st.st_uid,
 			  (unsigned)geteuid());
-		return EPERM;
+		err = EPERM;
+	} else if (fcntl(fd, F_SETFL, 0) != 0) {
+		/* O_NONBLOCK was only for the open: a FIFO must not hang it */
+		err = errno;
 	}
-	/* O_NONBLOCK was only for the open: a FIFO must not hang it */
-	if (fcntl(j->fd, F_SETFL, 0) != 0)
-		return errno;
-	return 0;
+	if (err)
+		close(fd);
+	else
+		*fdp = fd;
+	return err;
+}
+
+int store_aside_open(const char *path, char **bad)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t blen;
+	int fd = -1;
+
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+	blen = strlen(path) + sizeof(stamp) + 16;
+	*bad = malloc(blen);
+	if (!*bad)
+		return -ENOMEM;
+	for (unsigned n = 0; fd < 0 && n < 100; n++) {
+		if (n)
+			snprintf(*bad, blen, "%s.bad-%s-%u", path, stamp, n);
+		else
+			snprintf(*bad, blen, "%s.bad-%s", path, stamp);
+		fd = open(*bad, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+			  O_NOFOLLOW, 0600);
+		if (fd < 0 && errno != EEXIST)
+			fd = -errno;
+		if (fd < -1)
+			break;
+	}
+	if (fd == -1)
+		fd = -EEXIST;
+	if (fd < 0) {
+		free(*bad);
+		*bad = NULL;
+	}
+	return fd;
+}
+
+static int open_file(struct journal *j)
+{
+	return store_file_open(j->path, "journal", &j->fd);
 }
 
 /* Copies bytes [off, end of file) to "<path>.bad-<UTC time>" and syncs it,
@@ -134,36 +177,13 @@ static int open_file(struct journal *j)
  * that were cut. */
 static int keep_aside(struct journal *j, uint64_t off, uint64_t size)
 {
-	char stamp[32], *bad = NULL;
+	char *bad = NULL;
 	unsigned char buf[65536];
-	time_t now = time(NULL);
-	struct tm tm;
-	size_t blen;
-	int fd = -1, err = 0;
+	int fd, err = 0;
 
-	if (!gmtime_r(&now, &tm) ||
-	    !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
-		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-	blen = strlen(j->path) + sizeof(stamp) + 16;
-	bad = malloc(blen);
-	if (!bad) {
-		err = ENOMEM;
-		goto out;
-	}
-	for (unsigned n = 0; fd < 0 && n < 100; n++) {
-		if (n)
-			snprintf(bad, blen, "%s.bad-%s-%u", j->path, stamp, n);
-		else
-			snprintf(bad, blen, "%s.bad-%s", j->path, stamp);
-		fd = open(bad, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-			  O_NOFOLLOW, 0600);
-		if (fd < 0 && errno != EEXIST) {
-			err = errno;
-			goto out;
-		}
-	}
+	fd = store_aside_open(j->path, &bad);
 	if (fd < 0) {
-		err = EEXIST;
+		err = -fd;
 		goto out;
 	}
 	while (off < size) {

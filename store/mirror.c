@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -82,18 +83,15 @@ static uint64_t tag_of(uint64_t salt, uint64_t seq)
 
 static uint64_t new_salt(void)
 {
-	uint64_t v = 0;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	uint64_t v;
 
-	if (fd < 0 || read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		v = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		v ^= (uint64_t)getpid() << 32;
 	}
-	if (fd >= 0)
-		close(fd);
 	return v;
 }
 
@@ -241,42 +239,31 @@ static int recover(struct mirror *m, struct journal *j, unsigned long long *move
 	return err;
 }
 
+/* Renames the file onto a fresh "<path>.bad-<time>" (the journal's
+ * names), so that no earlier one is replaced. */
 static void set_aside(struct mirror *m, int err)
 {
-	char bad[4400];
-	time_t now = time(NULL);
-	struct tm tm;
-	char stamp[32] = "unknown";
+	char *bad = NULL;
+	int fd = store_aside_open(m->path, &bad), why;
 
-	if (gmtime_r(&now, &tm))
-		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(bad, sizeof(bad), "%s.bad-%s", m->path, stamp);
-	if (rename(m->path, bad) == 0)
+	if (fd < 0) {
+		why = -fd;
+	} else {
+		close(fd);
+		why = rename(m->path, bad) == 0 ? 0 : errno;
+		if (why)
+			unlink(bad);	/* the empty name taken for it */
+	}
+	if (!why)
 		store_log(LOG_ERR, "store: cannot recover %s (%s): kept as %s",
 			  m->path, strerror(err), bad);
 	else
-		store_log(LOG_ERR, "store: cannot recover %s (%s), nor rename it: %s",
-			  m->path, strerror(err), strerror(errno));
+		store_log(LOG_ERR, "store: cannot recover %s (%s), nor set it aside: %s",
+			  m->path, strerror(err), strerror(why));
+	free(bad);
 }
 
 /* ---- the mirror of this process ---- */
-
-static int open_file(const char *path, int *fdp)
-{
-	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-		      O_NONBLOCK, 0640);
-
-	if (fd < 0)
-		return errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    fcntl(fd, F_SETFL, 0) != 0) {
-		close(fd);
-		return EPERM;
-	}
-	*fdp = fd;
-	return 0;
-}
 
 /* Sizes the file (its blocks reserved: a store into a hole of a full file
  * system would kill the process with SIGBUS), maps it and starts afresh. */
@@ -349,10 +336,8 @@ int store_mirror_open(struct mirror **mp, const char *dir, size_t bytes,
 	}
 	snprintf(m->path, plen, "%s/%s", dir, STORE_MIRROR_NAME);
 	/* the journal's lock, taken before, covers this file too */
-	err = open_file(m->path, &m->fd);
+	err = store_file_open(m->path, "store", &m->fd);
 	if (err) {
-		store_log(LOG_ERR, "store: cannot open %s: %s%s", m->path,
-			  strerror(err), err == EPERM ? " (not a regular file of ours)" : "");
 		mirror_free(m);
 		return err;
 	}
@@ -362,7 +347,7 @@ int store_mirror_open(struct mirror **mp, const char *dir, size_t bytes,
 		set_aside(m, err);
 		close(m->fd);
 		m->fd = -1;
-		err = open_file(m->path, &m->fd);
+		err = store_file_open(m->path, "store", &m->fd);
 		if (err) {
 			mirror_free(m);
 			return err;

@@ -752,6 +752,17 @@ static void test_mirror(const char *base)
 	is_int((long long)restart(dir, 0), 0, "a mirror that is not one gives nothing");
 	ok(log_count("cannot recover") == 1 && log_count(".bad-") == 1,
 	   "it is logged and set aside, not overwritten");
+	if (system(cmd) != 0)
+		diag("cannot write %s", dir);
+	restart(dir, 0);
+	snprintf(path, sizeof(path), "%s/%s.bad-*", dir, STORE_MIRROR_NAME);
+	{
+		glob_t g;
+
+		is_int(glob(path, 0, NULL, &g) == 0 ? (long long)g.gl_pathc : 0, 2,
+		       "a second one in the same second is kept beside the first");
+		globfree(&g);
+	}
 
 	/* a link could have the daemon write its rows through it */
 	snprintf(dir, sizeof(dir), "%s/mirror7", base);
