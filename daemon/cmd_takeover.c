@@ -33,6 +33,7 @@
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/log.h"
+#include "daemon/restart_bye.h"
 #include "daemon/smap.h"
 #include "daemon/webhook.h"
 #include "store/store.h"
@@ -82,6 +83,7 @@ struct takeover {
 	size_t ncalls;
 	int64_t now;		/* the run's time (updated_at, the events) */
 	struct timespec t0;
+	struct restart_byes *byes;	/* own: the dialogs to end */
 };
 
 static double since(const struct timespec *t0)
@@ -376,6 +378,48 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 	return 0;
 }
 
+/* A call answered and not known to have ended had its dialogs up when
+ * the process died: the daemon ends them with a BYE once its SIP engine
+ * runs (a takeover of another instance's folder has no SIP engine: the
+ * far ends notice the silence). Best effort: failures are logged. */
+struct dialog_ctx {
+	struct takeover *t;
+	const char *sid;
+};
+
+static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
+			void *arg)
+{
+	struct dialog_ctx *x = arg;
+
+	if (!err)
+		err = restart_byes_add(&x->t->byes, x->sid, rows, n);
+	if (err && err != EALREADY)
+		log_write(LOG_WARNING, "takeover", x->sid, "no BYE: %s",
+			  err == ENOENT ? "the call log has no answered INVITE "
+			  "of it" : strerror(err));
+}
+
+static void dialogs(struct takeover *t)
+{
+	char e[600];
+
+	for (size_t i = 0; i < t->ncalls; i++) {
+		const struct store_open_call *c = &t->calls[i];
+		struct dialog_ctx x = {t, c->sid};
+		const char *final;
+		int64_t last;
+
+		known(t, c, &last, &final);
+		if (!c->answered_at || final)
+			continue;
+		if (store_takeover_sip(t->st, c->sid, on_sip_rows, &x, e,
+				       sizeof(e)))
+			log_write(LOG_WARNING, "takeover", c->sid, "no BYE: %s",
+				  e[0] ? e : "cannot read its SIP messages");
+	}
+}
+
 static int open_calls(struct takeover *t)
 {
 	char e[600];
@@ -386,6 +430,8 @@ static int open_calls(struct takeover *t)
 	if (err)
 		log_msg(LOG_ERR, "takeover", "%s", e[0] ? e : strerror(err));
 	t->now = store_now_us();
+	if (!err && t->own)
+		dialogs(t);
 	for (size_t i = 0; !err && i < t->ncalls; i++)
 		err = call_callback(t, &t->calls[i]);
 	if (err)
@@ -551,6 +597,7 @@ static void cleanup(struct takeover *t)
 	if (t->base)
 		event_base_free(t->base);
 	t->st = store_takeover_close(t->st);
+	t->byes = restart_byes_free(t->byes);
 	seen_free(t);
 }
 
@@ -685,7 +732,7 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
-int takeover_own(const struct config *cfg)
+int takeover_own(const struct config *cfg, struct restart_byes **byes)
 {
 	struct takeover t;
 	struct store_idfile *idf = NULL;
@@ -733,6 +780,8 @@ int takeover_own(const struct config *cfg)
 	err = run(&t, cfg, OWN_DEADLINE_S);
 	if (store_takeover_release(t.st, id, err == 0, STALE_S, e, sizeof(e)))
 		log_msg(LOG_WARNING, "takeover", "%s", e);
+	*byes = t.byes;
+	t.byes = NULL;
  out:
 	cleanup(&t);
 	store_idfile_close(idf);

@@ -24,8 +24,11 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv);
 /* The daemon's start, before it locks data_dir: when the registry says the
  * folder's previous process did not stop (still active or draining), the
  * same steps on its calls, reason instance-restarted, delivery left to the
- * daemon's outbox; at most a few seconds. Failures are logged: the start
- * goes on. Returns 0. */
-int takeover_own(const struct config *cfg);
+ * daemon's outbox; at most a few seconds. *byes gets the dialogs of the
+ * answered ones (NULL: none), for the SIP engine to end with a BYE once it
+ * runs (restart_byes_send). Failures are logged: the start goes on.
+ * Returns 0. */
+struct restart_byes;
+int takeover_own(const struct config *cfg, struct restart_byes **byes);
 
 #endif

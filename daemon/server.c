@@ -21,6 +21,7 @@
 #include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"
+#include "daemon/restart_bye.h"
 #include "daemon/server.h"
 #include "daemon/sip.h"
 #include "daemon/status.h"
@@ -52,6 +53,7 @@ struct server {
 	struct api *api;
 	struct event *sig_int, *sig_term, *sig_hup, *sig_usr1, *sig_usr2;
 	struct registry *reg;
+	struct restart_byes *byes;	/* takeover_own's, until SIP runs */
 	struct event *drain;
 	struct timespec started;
 	struct timespec stop_deadline;
@@ -225,6 +227,7 @@ static void on_usr2(evutil_socket_t sig, short what, void *arg)
 
 static void teardown(struct server *srv)
 {
+	srv->byes = restart_byes_free(srv->byes);
 	if (srv->sig_int)
 		event_free(srv->sig_int);
 	if (srv->sig_term)
@@ -376,7 +379,7 @@ int server_run(const struct config *cfg)
 	}
 	/* calls a crashed process of this folder left open: ended before the
 	 * folder is locked again (it takes the same locks, then frees them) */
-	takeover_own(cfg);
+	takeover_own(cfg, &srv.byes);
 	/* the data_dir lock and the instance id, before anything mints a SID */
 	if (registry_alloc(&srv.reg, srv.base, cfg)) {
 		teardown(&srv);
@@ -400,6 +403,9 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the dialogs the killed process left up, from this SIP address */
+	restart_byes_send(srv.byes, sip_server_dial(srv.sip));
+	srv.byes = restart_byes_free(srv.byes);
 	/* the id of inbound SIDs and the start-up gate, then registration */
 	if (registry_start(srv.reg, db_store(srv.db), sip_server_dial(srv.sip))) {
 		teardown(&srv);

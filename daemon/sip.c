@@ -148,6 +148,9 @@ static const struct {
 	 "accepted SIP TCP/TLS connections closed by us, by reason: limit "
 	 "(sip_max_tcp_conns), source_limit (per address), first_message "
 	 "(sip_tcp_first_msg_ms)"},
+	{"dialerd_sip_restart_byes_total", METRICS_COUNTER,
+	 "BYEs for the answered calls a killed process left up, sent at the "
+	 "next start, by result: answered (2xx) or failed"},
 };
 
 /* Each counter of struct dial_stats and the series it feeds. */
@@ -182,6 +185,8 @@ static const struct {
 	C("dialerd_sip_rtp_pairs_total", "how=\"opened\"", rtp_pairs_opened),
 	C("dialerd_sip_rtp_pairs_total", "how=\"reused\"", rtp_pairs_reused),
 	C("dialerd_sip_rtp_idle_dropped_total", NULL, rtp_idle_dropped),
+	C("dialerd_sip_restart_byes_total", "result=\"answered\"", byes_answered),
+	C("dialerd_sip_restart_byes_total", "result=\"failed\"", byes_failed),
 #undef C
 };
 

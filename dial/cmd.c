@@ -21,6 +21,8 @@ static void cmd_free(struct cmd *c)
 		return;
 	dial_leg_spec_free(c->spec);
 	free(c->hdrs);
+	free(c->invite);
+	free(c->ok);
 	free(c->media_addr);
 	free(c);
 }
@@ -208,6 +210,29 @@ int dial_leg_hangup(struct dial *d, const char *id,
 	return cmd_simple(d, CMD_HANGUP, id, 0, reason);
 }
 
+int dial_bye(struct dial *d, const struct dial_bye *b)
+{
+	struct cmd *c;
+
+	if (!d || !b || !b->id || !b->id[0] || strlen(b->id) >= DIAL_ID_MAX ||
+	    !b->invite || !b->ok)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_BYE;
+	snprintf(c->id, sizeof(c->id), "%s", b->id);
+	c->invite = strdup(b->invite);
+	c->ok = strdup(b->ok);
+	c->uac = b->uac;
+	c->cseq = b->cseq;
+	if (!c->invite || !c->ok) {
+		cmd_free(c);
+		return ENOMEM;
+	}
+	return cmd_push(d, c);
+}
+
 int dial_leg_refresh(struct dial *d, const char *id)
 {
 	return cmd_simple(d, CMD_REFRESH, id, 0, NULL);
@@ -289,6 +314,12 @@ static void cmd_run(struct dial *d, struct cmd *c)
 {
 	struct leg *leg;
 
+	if (c->type == CMD_BYE) {
+		if (!d->closing)
+			(void)dial_bye_run(d, c->id, c->invite, c->ok, c->uac,
+					   c->cseq);
+		return;
+	}
 	if (c->type == CMD_BRIDGE || c->type == CMD_UNBRIDGE) {
 		dial_bridge_run(d, c->id, c->type == CMD_BRIDGE ? c->id2 :
 				NULL);

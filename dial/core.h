@@ -36,6 +36,7 @@ enum cmd_type {
 	CMD_REJECT,
 	CMD_BRIDGE,
 	CMD_UNBRIDGE,
+	CMD_BYE,
 };
 
 struct cmd {
@@ -52,6 +53,9 @@ struct cmd {
 	size_t codecc;
 	bool relay;		/* CMD_ANSWER */
 	char id2[DIAL_ID_MAX];	/* CMD_BRIDGE */
+	char *invite, *ok;	/* CMD_BYE: the dialog's INVITE and 2xx */
+	uint32_t cseq;
+	bool uac;
 };
 
 struct dial {
@@ -95,6 +99,7 @@ struct dial {
 	struct dial_event *stash;	/* last unmatched rx request */
 	uint32_t nout, nin;
 	struct list linger;	/* ended legs, oldest first */
+	struct list byes;	/* bye.c's transactions in flight */
 	struct tmr sweep;
 	struct tmr quit_tmr;
 	uint32_t next_port;
@@ -274,6 +279,15 @@ void dial_in_answer(struct leg *leg, const struct cmd *c);
 void dial_in_reject(struct leg *leg, uint16_t code,
 		    const struct dial_reason *reason);
 bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg);
+
+/* ---- bye.c: a dialog of a previous process ended ---- */
+
+/* Sends the BYE (see dial_bye); its transaction is in d->byes until it
+ * ends; every failure is logged and counted. */
+int dial_bye_run(struct dial *d, const char *id, const char *invite,
+		 const char *ok, bool uac, uint32_t cseq);
+/* The transactions still in flight are dropped (shutdown). */
+void dial_bye_flush(struct dial *d);
 
 /* ---- recv.c: libre's trace and listeners (arg: struct dial) ---- */
 

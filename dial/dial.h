@@ -398,6 +398,22 @@ int dial_bridge(struct dial *d, const char *id_a, const char *id_b);
  * 0, ENOENT or ENOTSUP. */
 int dial_unbridge(struct dial *d, const char *id);
 
+/* After a restart: ends a dialog the previous process left up (its legs
+ * died with it) with a BYE built from the two messages that set it up, as
+ * they crossed the wire: the INVITE and its 2xx, each a start line and
+ * headers (CRLF line ends, no body). uac: this side sent the INVITE; cseq:
+ * the BYE's CSeq number (above every request this side sent in the
+ * dialog). Its answer is logged (leg=id) and counted (byes_answered,
+ * byes_failed). EINVAL (missing or over-long fields), ENOMEM, ESHUTDOWN. */
+struct dial_bye {
+	const char *id;
+	const char *invite;
+	const char *ok;
+	bool uac;
+	uint32_t cseq;
+};
+int dial_bye(struct dial *d, const struct dial_bye *b);
+
 /* Counters (any thread, approximate while running). */
 struct dial_stats {
 	uint64_t legs_started, legs_ended, inbound, inbound_rejected_busy,
@@ -424,6 +440,9 @@ struct dial_stats {
 	uint64_t rtp_pairs_opened;	/* pairs opened (none idle fitted) */
 	uint64_t rtp_pairs_reused;	/* pairs an ended leg left, taken again */
 	uint64_t rtp_idle_dropped;	/* datagrams to idle pairs, dropped */
+	/* dial_bye: answered 2xx; failed (no answer, an error answer, a
+	   dialog that could not be rebuilt) */
+	uint64_t byes_answered, byes_failed;
 };
 void dial_stats_get(const struct dial *d, struct dial_stats *st);
 

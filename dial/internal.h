@@ -16,7 +16,8 @@
  *     its end and linger, RTP ports; it frees its media endpoint
  *  2  sess.c: sipsess handlers both directions share; bridge.c: leg <-> media
  *  3  out.c: outgoing legs (INVITE, auth, 422, CANCEL, refresh, UPDATE,
- *     fork); in.c: inbound legs (admission, ring, answer, reject, CANCEL)
+ *     fork); in.c: inbound legs (admission, ring, answer, reject, CANCEL);
+ *     bye.c: a BYE for a dialog a previous process left up
  *  4  recv.c: libre's trace and request listeners, routed to the legs
  *  5  cmd.c (the daemon's commands), stack.c (the libre stack), thread.c
  *     (dial_alloc, dial_free, the SIP thread)
@@ -128,7 +129,7 @@ struct dial_ctr {
 		st_inbound_busy, st_legs_refused, st_rx, st_tx, st_unmatched,
 		st_events, st_dropped, st_shed_in, st_shed_out, st_overloads,
 		st_filtered, st_udp_drops, st_tcp_refused, st_tcp_src_refused,
-		st_tcp_slow;
+		st_tcp_slow, st_byes_ok, st_byes_failed;
 	_Atomic uint64_t qdelay_us;	/* last queueing delay measured */
 	_Atomic uint64_t tcp_open;	/* accepted TCP/TLS connections open */
 	/* load.c's level 1 as it stands (new INVITEs get 503): written by

@@ -273,6 +273,7 @@ void dial_stack_free(struct dial *d)
 	   thread's libre loop (its epoll descriptor) still exists */
 	d->rtp_pool = mem_deref(d->rtp_pool);
 	d->stash = dial_event_free(d->stash);
+	dial_bye_flush(d);
 	d->lsnr_req = mem_deref(d->lsnr_req);
 	d->lsnr_resp = mem_deref(d->lsnr_resp);
 	d->sock = mem_deref(d->sock);

@@ -325,3 +325,32 @@ int store_takeover_callback_params(struct store_takeover *t, const char *sid,
 	PQclear(res);
 	return 0;
 }
+
+int store_takeover_sip(struct store_takeover *t, const char *sid,
+		       store_sip_h *h, void *arg, char *err, size_t errsz)
+{
+	struct query q;
+	struct sip_rows sr = {0};
+	PGresult *res;
+	int e;
+
+	err[0] = '\0';
+	if (!t || !sid || !h)
+		return EINVAL;
+	e = store_query_sip(&q, NULL, sid, false);
+	if (e)
+		return e;
+	res = run(t, q.sql, q.nparams, (const char *const *)q.params, err,
+		  errsz);
+	store_query_clear(&q);
+	if (!res)
+		return EIO;
+	e = store_sip_rows_parse(&sr, res);
+	if (!e || e == ENOENT) {
+		h(e, sr.rows, sr.n, arg);
+		e = 0;
+	}
+	store_sip_rows_free(&sr);
+	PQclear(res);
+	return e;
+}

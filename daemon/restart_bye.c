@@ -1,0 +1,226 @@
+/* restart_bye.c: the dialogs of the answered calls a killed process left up, rebuilt from the call log's SIP messages, for the SIP engine to end with a BYE */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/log.h"
+#include "daemon/restart_bye.h"
+
+/*
+ * The call log keeps every message as it crossed the wire (start line and
+ * headers in wire order). A dialog is the leg's first INVITE and the 2xx
+ * that answered it: dial_bye() takes them as text. Content-Length is left
+ * out: the body is not part of it.
+ */
+
+struct restart_byes {
+	struct dial_bye *v;
+	size_t n, cap;
+};
+
+static bool is_request(const struct store_sip_row *r, const char *method)
+{
+	size_t n = strlen(method);
+
+	return r->start_line && !strncmp(r->start_line, method, n) &&
+	       r->start_line[n] == ' ';
+}
+
+static int status_code(const struct store_sip_row *r)
+{
+	if (!r->start_line || strncmp(r->start_line, "SIP/2.0 ", 8))
+		return 0;
+	return atoi(r->start_line + 8);
+}
+
+static const struct store_header *hdr(const struct store_sip_row *r,
+				      const char *name, const char *compact)
+{
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		const struct store_header *h = &r->hdrs[i];
+
+		if ((h->name_len == strlen(name) &&
+		     !strncasecmp(h->name, name, h->name_len)) ||
+		    (compact && h->name_len == 1 &&
+		     tolower((unsigned char)h->name[0]) == compact[0]))
+			return h;
+	}
+	return NULL;
+}
+
+/* CSeq "N METHOD": N, and whether METHOD is method. */
+static unsigned long cseq_of(const struct store_sip_row *r, const char *method,
+			     bool *match)
+{
+	const struct store_header *h = hdr(r, "CSeq", NULL);
+	char v[64], *end;
+	unsigned long n;
+
+	*match = false;
+	if (!h || h->value_len >= sizeof(v))
+		return 0;
+	memcpy(v, h->value, h->value_len);
+	v[h->value_len] = '\0';
+	n = strtoul(v, &end, 10);
+	end += strspn(end, " \t");
+	*match = method && !strcasecmp(end, method);
+	return n;
+}
+
+/* Start line and headers, CRLF ended, no Content-Length. */
+static char *raw(const struct store_sip_row *r)
+{
+	size_t n = strlen(r->start_line) + 3, o;
+	char *s;
+
+	for (size_t i = 0; i < r->nhdrs; i++)
+		n += r->hdrs[i].name_len + r->hdrs[i].value_len + 4;
+	s = malloc(n);
+	if (!s)
+		return NULL;
+	o = (size_t)snprintf(s, n, "%s\r\n", r->start_line);
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		const struct store_header *h = &r->hdrs[i];
+
+		if ((h->name_len == 14 && !strncasecmp(h->name, "Content-Length", 14)) ||
+		    (h->name_len == 1 && tolower((unsigned char)h->name[0]) == 'l'))
+			continue;
+		o += (size_t)snprintf(s + o, n - o, "%.*s: %.*s\r\n",
+				      (int)h->name_len, h->name,
+				      (int)h->value_len, h->value);
+	}
+	snprintf(s + o, n - o, "\r\n");
+	return s;
+}
+
+int restart_bye_dialog(struct dial_bye *b, const char *sid,
+		       const struct store_sip_row *rows, size_t n)
+{
+	const struct store_sip_row *inv = NULL, *ok = NULL;
+	unsigned long ok_cseq = 0, top = 0;
+	bool m;
+
+	memset(b, 0, sizeof(*b));
+	/* the first 2xx to an INVITE is the dialog's (later ones answer
+	   refreshes); the requests this side sent: the BYE's CSeq goes
+	   above them */
+	for (size_t i = 0; i < n; i++) {
+		const struct store_sip_row *r = &rows[i];
+		int code = status_code(r);
+		unsigned long cs;
+
+		if (!r->call_sid || strcmp(r->call_sid, sid) || !r->start_line)
+			continue;
+		if (is_request(r, "BYE"))
+			return EALREADY;	/* ended before the kill */
+		cs = cseq_of(r, "INVITE", &m);
+		if (!code && r->direction == STORE_DIR_OUT && cs > top)
+			top = cs;
+		if (!ok && code >= 200 && code < 300 && m) {
+			ok = r;
+			ok_cseq = cs;
+		}
+	}
+	/* the INVITE it answered (after a challenge, not the first one) */
+	for (size_t i = 0; ok && !inv && i < n; i++) {
+		const struct store_sip_row *r = &rows[i];
+
+		if (r->call_sid && !strcmp(r->call_sid, sid) &&
+		    is_request(r, "INVITE") && r->direction != ok->direction &&
+		    cseq_of(r, "INVITE", &m) == ok_cseq && m)
+			inv = r;
+	}
+	if (!inv || !ok)
+		return ENOENT;
+	if (top >= 0x7fffffffUL)
+		return ERANGE;
+	b->id = strdup(sid);
+	b->invite = raw(inv);
+	b->ok = raw(ok);
+	b->uac = inv->direction == STORE_DIR_OUT;
+	b->cseq = (uint32_t)top + 1;
+	if (!b->id || !b->invite || !b->ok) {
+		restart_bye_dialog_free(b);
+		return ENOMEM;
+	}
+	return 0;
+}
+
+void restart_bye_dialog_free(struct dial_bye *b)
+{
+	free((char *)b->id);
+	free((char *)b->invite);
+	free((char *)b->ok);
+	memset(b, 0, sizeof(*b));
+}
+
+int restart_byes_add(struct restart_byes **bp, const char *sid,
+		     const struct store_sip_row *rows, size_t n)
+{
+	struct restart_byes *b = *bp;
+	struct dial_bye d;
+	int err;
+
+	err = restart_bye_dialog(&d, sid, rows, n);
+	if (err)
+		return err;
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			restart_bye_dialog_free(&d);
+			return ENOMEM;
+		}
+		*bp = b;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct dial_bye *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v) {
+			restart_bye_dialog_free(&d);
+			return ENOMEM;
+		}
+		b->v = v;
+		b->cap = cap;
+	}
+	b->v[b->n++] = d;
+	return 0;
+}
+
+size_t restart_byes_count(const struct restart_byes *b)
+{
+	return b ? b->n : 0;
+}
+
+void restart_byes_send(struct restart_byes *b, struct dial *d)
+{
+	size_t sent = 0;
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		int err = dial_bye(d, &b->v[i]);
+
+		if (err)
+			log_write(LOG_WARNING, "takeover", b->v[i].id,
+				  "no BYE: %s", strerror(err));
+		else
+			sent++;
+	}
+	log_msg(LOG_NOTICE, "takeover", "%zu BYE%s for the answered calls the "
+		"previous process left up", sent, sent == 1 ? "" : "s");
+}
+
+struct restart_byes *restart_byes_free(struct restart_byes *b)
+{
+	if (!b)
+		return NULL;
+	for (size_t i = 0; i < b->n; i++)
+		restart_bye_dialog_free(&b->v[i]);
+	free(b->v);
+	free(b);
+	return NULL;
+}

@@ -1,0 +1,31 @@
+/* restart_bye.h: the dialogs a killed process left up, for the SIP engine to end with a BYE */
+#ifndef DIALERD_RESTART_BYE_H
+#define DIALERD_RESTART_BYE_H
+
+#include <stddef.h>
+
+#include "dial/dial.h"
+#include "store/store.h"
+
+/* The dialog of leg sid among rows (the call log's SIP messages of its
+ * call, any order of legs, each leg's in wire order): its first 2xx to an
+ * INVITE, the INVITE it answered, the CSeq above every request this side
+ * sent. Owned copies: restart_bye_dialog_free. 0; ENOENT (no answered
+ * INVITE among them); EALREADY (a BYE was already sent or received: the
+ * dialog ended before the kill); ERANGE (CSeq exhausted); ENOMEM. */
+int restart_bye_dialog(struct dial_bye *b, const char *sid,
+		       const struct store_sip_row *rows, size_t n);
+void restart_bye_dialog_free(struct dial_bye *b);
+
+/* A list of them, from the start-up takeover to the SIP engine. */
+struct restart_byes;
+/* Adds the dialog of sid (created at the first); errors as above, nothing
+ * added. */
+int restart_byes_add(struct restart_byes **bp, const char *sid,
+		     const struct store_sip_row *rows, size_t n);
+size_t restart_byes_count(const struct restart_byes *b);
+/* Queues a BYE for each (dial_bye); logs how many. NULL-safe. */
+void restart_byes_send(struct restart_byes *b, struct dial *d);
+struct restart_byes *restart_byes_free(struct restart_byes *b);
+
+#endif

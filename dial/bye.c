@@ -1,0 +1,208 @@
+/* bye.c: a BYE for a dialog a previous process left up, rebuilt from the INVITE and the 2xx that set it up */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "dial/core.h"
+
+/*
+ * A process killed with calls up takes their legs with it: the caller and
+ * the callee keep a dialog open on silence until a session timer or a
+ * human ends it, and the carrier bills it. The next process has the two
+ * messages that made each dialog (the call log keeps them as they crossed
+ * the wire) and ends it as RFC 3261 12.2.1.1 says the side that sent them
+ * would have: To and From from the dialog's tags, the remote target from
+ * the peer's Contact, the route set from Record-Route (reversed on the
+ * side that sent the INVITE). The BYE is a plain client transaction; its
+ * answer is logged and counted, nothing else waits for it.
+ */
+
+struct bye {
+	struct le le;			/* d->byes */
+	struct dial *d;
+	struct sip_request *req;
+	char id[DIAL_ID_MAX];
+};
+
+static void bye_destructor(void *arg)
+{
+	struct bye *b = arg;
+
+	list_unlink(&b->le);
+	b->req = mem_deref(b->req);
+}
+
+static void resp_h(int err, const struct sip_msg *msg, void *arg)
+{
+	struct bye *b = arg;
+
+	if (!err && msg && msg->scode < 200)
+		return;
+	if (!err && msg && msg->scode < 300) {
+		atomic_fetch_add_explicit(&b->d->ctr.st_byes_ok, 1,
+					  memory_order_relaxed);
+		dial_log(LOG_NOTICE, "leg=%s: BYE after the restart: %u %r",
+			 b->id, msg->scode, &msg->reason);
+	}
+	else {
+		atomic_fetch_add_explicit(&b->d->ctr.st_byes_failed, 1,
+					  memory_order_relaxed);
+		if (err)
+			dial_log(LOG_WARNING, "leg=%s: BYE after the restart "
+				 "not answered: %s", b->id, strerror(err));
+		else
+			dial_log(LOG_WARNING, "leg=%s: BYE after the restart: "
+				 "%u %r", b->id, msg->scode, &msg->reason);
+	}
+	b->req = NULL;	/* libre frees the request after this handler */
+	mem_deref(b);
+}
+
+/* The message keeps a reference to its buffer: its pl point into it. */
+static int decode(struct sip_msg **mp, const char *raw)
+{
+	size_t n = strlen(raw);
+	struct mbuf *mb = mbuf_alloc(n + 1);
+	int err;
+
+	if (!mb)
+		return ENOMEM;
+	err = mbuf_write_mem(mb, (const uint8_t *)raw, n);
+	mb->pos = 0;
+	if (!err)
+		err = sip_msg_decode(mp, mb);
+	mem_deref(mb);
+	return err;
+}
+
+struct routes {
+	struct mbuf *mb;
+	struct pl first;	/* the next hop's URI */
+	int err;
+};
+
+/* One Route header per route-set entry, as Record-Route gave it, visited
+ * in the route set's order: the first is the next hop. */
+static bool route_h(const struct sip_hdr *hdr, const struct sip_msg *msg,
+		    void *arg)
+{
+	struct routes *r = arg;
+	struct sip_addr a;
+
+	(void)msg;
+	if (sip_addr_decode(&a, &hdr->val)) {
+		r->err = EBADMSG;
+		return true;
+	}
+	if (!pl_isset(&r->first))
+		r->first = a.auri;
+	r->err = mbuf_printf(r->mb, "Route: %r\r\n", &hdr->val);
+	return r->err != 0;
+}
+
+/* The remote target: the first Contact's URI. */
+static int target(struct pl *uri, const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT);
+	struct sip_addr a;
+
+	if (!h || sip_addr_decode(&a, &h->val))
+		return EBADMSG;
+	*uri = a.auri;
+	return 0;
+}
+
+int dial_bye_run(struct dial *d, const char *id, const char *invite,
+		 const char *ok, bool uac, uint32_t cseq)
+{
+	struct sip_msg *inv = NULL, *rsp = NULL;
+	struct routes r = {0};
+	const struct sip_taddr *from, *to;
+	struct pl ruri;
+	struct uri route;
+	char *ruri_s = NULL;
+	struct bye *b = NULL;
+	int err;
+
+	err = decode(&inv, invite);
+	if (!err)
+		err = decode(&rsp, ok);
+	if (err)
+		goto out;
+	if (rsp->req || inv->scode || !pl_isset(&rsp->to.tag) ||
+	    pl_cmp(&inv->callid, &rsp->callid)) {
+		err = EBADMSG;
+		goto out;
+	}
+	/* RFC 3261 12.1.1 (we answered) and 12.1.2 (we called) */
+	from = uac ? &inv->from : &rsp->to;
+	to = uac ? &rsp->to : &inv->from;
+	err = target(&ruri, uac ? rsp : inv);
+	if (err)
+		goto out;
+	r.mb = mbuf_alloc(512);
+	if (!r.mb) {
+		err = ENOMEM;
+		goto out;
+	}
+	(void)sip_msg_hdr_apply(uac ? rsp : inv, !uac, SIP_HDR_RECORD_ROUTE,
+				route_h, &r);
+	err = r.err;
+	if (!err && pl_isset(&r.first))
+		err = uri_decode(&route, &r.first);
+	if (!err)
+		err = pl_strdup(&ruri_s, &ruri);
+	if (err)
+		goto out;
+	b = mem_zalloc(sizeof(*b), bye_destructor);
+	if (!b) {
+		err = ENOMEM;
+		goto out;
+	}
+	b->d = d;
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	list_append(&d->byes, &b->le, b);
+	err = sip_requestf(&b->req, d->sip, true, "BYE", ruri_s,
+			   pl_isset(&r.first) ? &route : NULL, NULL, NULL,
+			   resp_h, b,
+			   "To: %r\r\n"
+			   "From: %r\r\n"
+			   "Call-ID: %r\r\n"
+			   "CSeq: %u BYE\r\n"
+			   "%b"
+			   "Reason: Q.850;cause=41;text=\"dialerd restarted\"\r\n"
+			   "User-Agent: %s\r\n"
+			   "Content-Length: 0\r\n"
+			   "\r\n",
+			   &to->val, &from->val, &inv->callid, cseq,
+			   (const char *)r.mb->buf, r.mb->end, d->conf.user_agent);
+	if (err)
+		b = mem_deref(b);
+	else
+		dial_log(LOG_INFO, "leg=%s: BYE after the restart to %s", id,
+			 ruri_s);
+ out:
+	if (err) {
+		atomic_fetch_add_explicit(&d->ctr.st_byes_failed, 1,
+					  memory_order_relaxed);
+		dial_log(LOG_WARNING, "leg=%s: no BYE after the restart: %s",
+			 id, err == EBADMSG ? "the dialog's messages do not "
+			 "make one" : strerror(err));
+	}
+	mem_deref(r.mb);
+	mem_deref(ruri_s);
+	mem_deref(inv);
+	mem_deref(rsp);
+	return err;
+}
+
+void dial_bye_flush(struct dial *d)
+{
+	size_t n = list_count(&d->byes);
+
+	if (n)
+		dial_log(LOG_WARNING, "%zu BYE%s after the restart still "
+			 "unanswered at shutdown", n, n == 1 ? "" : "s");
+	list_flush(&d->byes);
+}
