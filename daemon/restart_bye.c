@@ -73,7 +73,7 @@ static unsigned long cseq_of(const struct store_sip_row *r, const char *method,
 /* Start line and headers, CRLF ended, no Content-Length. */
 static char *raw(const struct store_sip_row *r)
 {
-	size_t n = strlen(r->start_line) + 3, o;
+	size_t n = strlen(r->start_line) + 5, o;	/* 2 CRLF, NUL */
 	char *s;
 
 	for (size_t i = 0; i < r->nhdrs; i++)
