@@ -286,12 +286,12 @@ def read_records(path):
 
 
 def drill_table(drills):
-    print("| drill | fault | calls/s | offered | failed | answered then dropped | rows lost | callbacks lost (of due) | duplicated (beyond rule) | load | note |")
+    print("| drill | fault | calls/s | offered | failed | answered then dropped (by a BYE after the restart) | rows lost | callbacks lost (of due) | duplicated (beyond rule) | load | note |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for d in drills:
-        print("| %s | %s s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s |" % (
+        print("| %s | %s s | %s | %s | %s | %s (%s) | %s | %s (%s) | %s (%s) | %s | %s |" % (
             d["drill"], d.get("fault_s"), d.get("rate"), d.get("offered"), d.get("calls_failed"),
-            d.get("answered_dropped"), d.get("rows_lost"), d.get("callbacks_lost"), d.get("callbacks_due"),
+            d.get("answered_dropped"), d.get("restart_byes", "-"), d.get("rows_lost"), d.get("callbacks_lost"), d.get("callbacks_due"),
             d.get("callbacks_dup"), d.get("callbacks_dup_beyond_rule"), d.get("load"), d.get("note", "")))
 
 
