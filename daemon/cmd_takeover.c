@@ -34,6 +34,7 @@
 #include "daemon/db.h"
 #include "daemon/log.h"
 #include "daemon/restart_bye.h"
+#include "daemon/sip.h"
 #include "daemon/smap.h"
 #include "daemon/webhook.h"
 #include "store/store.h"
@@ -47,11 +48,16 @@
  * for the whole run */
 #define OWN_CONNECT_S 2
 #define OWN_DEADLINE_S 10
+/* a takeover of another instance waits this long for the BYEs' answers
+ * once the rest is done: UDP retransmits at 0.5, 1.5 and 3.5 s, and a
+ * far end that never answers (gone too) would hold it 32 s (timer F) */
+#define BYE_WAIT_S 4
 
 enum phase {
 	P_REPLAY,	/* the journal goes to the database */
 	P_APPENDED,	/* terminal callbacks appended, not yet on disk */
 	P_DELIVER,	/* rows flushed and the outbox delivered */
+	P_BYE,		/* another instance's dialogs: BYEs answered */
 	P_DONE,
 };
 
@@ -83,7 +89,10 @@ struct takeover {
 	size_t ncalls;
 	int64_t now;		/* the run's time (updated_at, the events) */
 	struct timespec t0;
-	struct restart_byes *byes;	/* own: the dialogs to end */
+	struct restart_byes *byes;	/* the dialogs to end */
+	const struct config *cfg;	/* run()'s, for the SIP engine */
+	struct sip_server *sip;		/* not own: ends byes */
+	struct timespec bye_t0;		/* when they were sent */
 };
 
 static double since(const struct timespec *t0)
@@ -379,9 +388,10 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 }
 
 /* A call answered and not known to have ended had its dialogs up when
- * the process died: the daemon ends them with a BYE once its SIP engine
- * runs (a takeover of another instance's folder has no SIP engine: the
- * far ends notice the silence). Best effort: failures are logged. */
+ * the process died: they are ended with a BYE, by the daemon once its SIP
+ * engine runs (own), or by a SIP engine of this command's on an ephemeral
+ * port (another instance's folder: the far ends answer to the Via).
+ * Best effort: failures are logged. */
 struct dialog_ctx {
 	struct takeover *t;
 	const char *sid;
@@ -420,6 +430,35 @@ static void dialogs(struct takeover *t)
 	}
 }
 
+/* The SIP engine of the command: the instance's SIP address, port 0. */
+static int start_byes(struct takeover *t)
+{
+	struct config c = *t->cfg;
+	int err;
+
+	c.sip_listen.port = 0;
+	err = sip_server_start(&t->sip, t->base, &c);
+	if (err) {
+		say(t, LOG_WARNING, "no SIP engine for the BYEs of the %zu "
+		    "answered calls: %s", restart_byes_count(t->byes),
+		    strerror(err));
+		return err;
+	}
+	restart_byes_send(t->byes, sip_server_dial(t->sip));
+	clock_gettime(CLOCK_MONOTONIC, &t->bye_t0);
+	return 0;
+}
+
+/* Every BYE answered or failed, or BYE_WAIT_S since they were sent. */
+static bool byes_done(const struct takeover *t)
+{
+	struct dial_stats st;
+
+	dial_stats_get(sip_server_dial(t->sip), &st);
+	return st.byes_answered + st.byes_failed >=
+	       restart_byes_count(t->byes) || since(&t->bye_t0) >= BYE_WAIT_S;
+}
+
 static int open_calls(struct takeover *t)
 {
 	char e[600];
@@ -430,8 +469,12 @@ static int open_calls(struct takeover *t)
 	if (err)
 		log_msg(LOG_ERR, "takeover", "%s", e[0] ? e : strerror(err));
 	t->now = store_now_us();
-	if (!err && t->own)
+	if (!err)
 		dialogs(t);
+	/* sent now: a run cut short by its deadline has sent them (the
+	   next run finds the calls ended) */
+	if (!err && !t->own && restart_byes_count(t->byes))
+		(void)start_byes(t);
 	for (size_t i = 0; !err && i < t->ncalls; i++)
 		err = call_callback(t, &t->calls[i]);
 	if (err)
@@ -486,6 +529,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		    store_state(s) != STORE_UP || !webhook_outbox_durable(t->ob) ||
 		    (!t->own && webhook_outbox_busy(t->ob)))
 			break;
+		if (t->sip) {
+			t->phase = P_BYE;
+			break;
+		}
+		t->phase = P_DONE;
+		event_base_loopbreak(t->base);
+		return;
+	case P_BYE:
+		if (!byes_done(t))
+			break;
 		t->phase = P_DONE;
 		event_base_loopbreak(t->base);
 		return;
@@ -537,6 +590,7 @@ static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
 
 	c2.data_dir = (char *)t->dir;
 	c2.instance = t->li.name;
+	t->cfg = cfg;
 	c2.call_log_retention_days = 0;	/* the live instances do that */
 	t->base = event_base_new();
 	if (!t->base)
@@ -567,6 +621,22 @@ static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
 	evtimer_add(dev, &dl);
 	event_base_dispatch(t->base);
 	webhook_outbox_stats(t->ob, &os);
+	if (t->sip) {
+		/* the calls are ended and their callbacks delivered: BYEs
+		   still unanswered at the deadline do not fail the run */
+		struct dial_stats st;
+
+		dial_stats_get(sip_server_dial(t->sip), &st);
+		say(t, LOG_NOTICE, "BYEs for the dialogs of the %zu answered "
+		    "calls: %llu answered, %llu failed, %llu not answered "
+		    "within %d s", restart_byes_count(t->byes),
+		    (unsigned long long)st.byes_answered,
+		    (unsigned long long)st.byes_failed,
+		    (unsigned long long)(restart_byes_count(t->byes) -
+					 st.byes_answered - st.byes_failed), BYE_WAIT_S);
+		if (t->phase == P_BYE)
+			t->phase = P_DONE;
+	}
 	if (t->phase != P_DONE && !t->failed)
 		say(t, LOG_ERR, "deadline of %u s reached %s; %zu callback%s "
 		    "undelivered (kept in %s/webhook.outbox)", deadline,
@@ -589,6 +659,7 @@ static int run(struct takeover *t, const struct config *cfg, unsigned deadline)
 
 static void cleanup(struct takeover *t)
 {
+	t->sip = sip_server_stop(t->sip);
 	if (t->tick)
 		event_free(t->tick);
 	t->ob = webhook_outbox_free(t->ob);

@@ -210,8 +210,8 @@ void restart_byes_send(struct restart_byes *b, struct dial *d)
 		else
 			sent++;
 	}
-	log_msg(LOG_NOTICE, "takeover", "%zu BYE%s for the answered calls the "
-		"previous process left up", sent, sent == 1 ? "" : "s");
+	log_msg(LOG_NOTICE, "takeover", "%zu BYE%s to the dialogs of the answered "
+		"calls the dead process left up", sent, sent == 1 ? "" : "s");
 }
 
 struct restart_byes *restart_byes_free(struct restart_byes *b)

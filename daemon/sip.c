@@ -149,8 +149,9 @@ static const struct {
 	 "(sip_max_tcp_conns), source_limit (per address), first_message "
 	 "(sip_tcp_first_msg_ms)"},
 	{"dialerd_sip_restart_byes_total", METRICS_COUNTER,
-	 "BYEs for the answered calls a killed process left up, sent at the "
-	 "next start, by result: answered (2xx) or failed"},
+	 "BYEs to the dialogs of answered calls a dead process left up "
+	 "(sent by the next start on its folder), by result: answered (2xx) "
+	 "or failed"},
 };
 
 /* Each counter of struct dial_stats and the series it feeds. */

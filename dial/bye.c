@@ -42,18 +42,18 @@ static void resp_h(int err, const struct sip_msg *msg, void *arg)
 	if (!err && msg && msg->scode < 300) {
 		atomic_fetch_add_explicit(&b->d->ctr.st_byes_ok, 1,
 					  memory_order_relaxed);
-		dial_log(LOG_NOTICE, "leg=%s: BYE after the restart: %u %r",
+		dial_log(LOG_NOTICE, "leg=%s: BYE to the orphaned dialog: %u %r",
 			 b->id, msg->scode, &msg->reason);
 	}
 	else {
 		atomic_fetch_add_explicit(&b->d->ctr.st_byes_failed, 1,
 					  memory_order_relaxed);
 		if (err)
-			dial_log(LOG_WARNING, "leg=%s: BYE after the restart "
-				 "not answered: %s", b->id, strerror(err));
+			dial_log(LOG_WARNING, "leg=%s: BYE to the orphaned "
+				 "dialog not answered: %s", b->id, strerror(err));
 		else
-			dial_log(LOG_WARNING, "leg=%s: BYE after the restart: "
-				 "%u %r", b->id, msg->scode, &msg->reason);
+			dial_log(LOG_WARNING, "leg=%s: BYE to the orphaned "
+				 "dialog: %u %r", b->id, msg->scode, &msg->reason);
 	}
 	b->req = NULL;	/* libre frees the request after this handler */
 	mem_deref(b);
@@ -171,7 +171,7 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 			   "Call-ID: %r\r\n"
 			   "CSeq: %u BYE\r\n"
 			   "%b"
-			   "Reason: Q.850;cause=41;text=\"dialerd restarted\"\r\n"
+			   "Reason: Q.850;cause=41;text=\"dialerd process lost\"\r\n"
 			   "User-Agent: %s\r\n"
 			   "Content-Length: 0\r\n"
 			   "\r\n",
@@ -180,13 +180,13 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 	if (err)
 		b = mem_deref(b);
 	else
-		dial_log(LOG_INFO, "leg=%s: BYE after the restart to %s", id,
-			 ruri_s);
+		dial_log(LOG_INFO, "leg=%s: BYE to the orphaned dialog at %s",
+			 id, ruri_s);
  out:
 	if (err) {
 		atomic_fetch_add_explicit(&d->ctr.st_byes_failed, 1,
 					  memory_order_relaxed);
-		dial_log(LOG_WARNING, "leg=%s: no BYE after the restart: %s",
+		dial_log(LOG_WARNING, "leg=%s: no BYE to the orphaned dialog: %s",
 			 id, err == EBADMSG ? "the dialog's messages do not "
 			 "make one" : strerror(err));
 	}
@@ -202,7 +202,7 @@ void dial_bye_flush(struct dial *d)
 	size_t n = list_count(&d->byes);
 
 	if (n)
-		dial_log(LOG_WARNING, "%zu BYE%s after the restart still "
-			 "unanswered at shutdown", n, n == 1 ? "" : "s");
+		dial_log(LOG_WARNING, "%zu BYE%s to orphaned dialogs "
+			 "still unanswered at shutdown", n, n == 1 ? "" : "s");
 	list_flush(&d->byes);
 }

@@ -398,13 +398,14 @@ int dial_bridge(struct dial *d, const char *id_a, const char *id_b);
  * 0, ENOENT or ENOTSUP. */
 int dial_unbridge(struct dial *d, const char *id);
 
-/* After a restart: ends a dialog the previous process left up (its legs
- * died with it) with a BYE built from the two messages that set it up, as
- * they crossed the wire: the INVITE and its 2xx, each a start line and
- * headers (CRLF line ends, no body). uac: this side sent the INVITE; cseq:
- * the BYE's CSeq number (above every request this side sent in the
- * dialog). Its answer is logged (leg=id) and counted (byes_answered,
- * byes_failed). EINVAL (missing or over-long fields), ENOMEM, ESHUTDOWN. */
+/* After a crash (the next start, or a takeover): ends a dialog the dead
+ * process left up (its legs died with it) with a BYE built from the two
+ * messages that set it up, as they crossed the wire: the INVITE and its
+ * 2xx, each a start line and headers (CRLF line ends, no body). uac: this
+ * side sent the INVITE; cseq: the BYE's CSeq number (above every request
+ * this side sent in the dialog). Its answer is logged (leg=id) and counted
+ * (byes_answered, byes_failed). EINVAL (missing or over-long fields),
+ * ENOMEM, ESHUTDOWN. */
 struct dial_bye {
 	const char *id;
 	const char *invite;

@@ -36,7 +36,7 @@ wait "$DIALERD_PID" 2>/dev/null
 # the same addresses, as a supervisor restarts it: the peers answer the BYE where their dialog is
 DIALERD_PID=
 calls_start
-wait_log "2 BYEs for the answered calls the previous process left up" 15 \
+wait_log "2 BYEs to the dialogs of the answered calls the dead process left up" 15 \
 	"the new process sent a BYE on each leg of the call that was up"
 sipp_wait uac2 15
 assert_eq "$?" 0 "the caller got a BYE and answered it 200"
@@ -49,7 +49,7 @@ until [ "$(metric 'dialerd_sip_restart_byes_total{result="answered"}')" = 2 ]; d
 done
 pass "dialerd counted both BYEs answered"
 assert_eq "$(metric 'dialerd_sip_restart_byes_total{result="failed"}')" 0 "and none failed"
-assert_eq "$(grep -c 'BYE after the restart: 200 OK' "$WORK/dialerd.log")" 2 "both answers logged"
+assert_eq "$(grep -c 'BYE to the orphaned dialog: 200 OK' "$WORK/dialerd.log")" 2 "both answers logged"
 calls_wait_q "completed instance-restarted completed instance-restarted" 15 "select
 	string_agg(status || ' ' || reason_text, ' ' order by parent_call_sid nulls first) from calls
 	where reason_text is not null"
