@@ -130,7 +130,7 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 		err = decode(&rsp, ok);
 	if (err)
 		goto out;
-	if (rsp->req || inv->scode || !pl_isset(&rsp->to.tag) ||
+	if (!inv->req || rsp->req || !pl_isset(&rsp->to.tag) ||
 	    pl_cmp(&inv->callid, &rsp->callid)) {
 		err = EBADMSG;
 		goto out;
