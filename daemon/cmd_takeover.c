@@ -391,43 +391,63 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
  * the process died: they are ended with a BYE, by the daemon once its SIP
  * engine runs (own), or by a SIP engine of this command's on an ephemeral
  * port (another instance's folder: the far ends answer to the Via).
- * Best effort: failures are logged. */
-struct dialog_ctx {
-	struct takeover *t;
-	const char *sid;
-};
+ * Best effort: failures are logged. Legs per query (a leg has about 6
+ * messages): */
+#define DIALOG_BATCH 256
 
+/* The rows come by leg: each leg's run of rows is one dialog. */
 static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 			void *arg)
 {
-	struct dialog_ctx *x = arg;
+	struct takeover *t = arg;
 
-	if (!err)
-		err = restart_byes_add(&x->t->byes, x->sid, rows, n);
-	if (err && err != EALREADY)
-		log_write(LOG_WARNING, "takeover", x->sid, "no BYE: %s",
-			  err == ENOENT ? "the call log has no answered INVITE "
-			  "of it" : strerror(err));
+	for (size_t i = 0, j; !err && i < n; i = j) {
+		int e;
+
+		for (j = i + 1; j < n && !strcmp(rows[j].call_sid,
+						 rows[i].call_sid); j++)
+			;
+		e = restart_byes_add(&t->byes, rows[i].call_sid, rows + i,
+				     j - i);
+		if (e && e != EALREADY)
+			log_write(LOG_WARNING, "takeover", rows[i].call_sid,
+				  "no BYE: %s", e == ENOENT ? "the call log "
+				  "has no answered INVITE of it" : strerror(e));
+	}
 }
 
 static void dialogs(struct takeover *t)
 {
+	const char *sids[DIALOG_BATCH];
+	size_t n = 0, answered = 0;
 	char e[600];
 
-	for (size_t i = 0; i < t->ncalls; i++) {
-		const struct store_open_call *c = &t->calls[i];
-		struct dialog_ctx x = {t, c->sid};
+	for (size_t i = 0; i <= t->ncalls; i++) {
 		const char *final;
 		int64_t last;
 
-		known(t, c, &last, &final);
-		if (!c->answered_at || final)
+		if (i < t->ncalls) {
+			const struct store_open_call *c = &t->calls[i];
+
+			known(t, c, &last, &final);
+			if (!c->answered_at || final)
+				continue;
+			sids[n++] = c->sid;
+			answered++;
+		}
+		if (!n || (n < DIALOG_BATCH && i < t->ncalls))
 			continue;
-		if (store_takeover_sip(t->st, c->sid, on_sip_rows, &x, e,
+		if (store_takeover_sip(t->st, sids, n, on_sip_rows, t, e,
 				       sizeof(e)))
-			log_write(LOG_WARNING, "takeover", c->sid, "no BYE: %s",
-				  e[0] ? e : "cannot read its SIP messages");
+			log_msg(LOG_WARNING, "takeover", "no BYE for %zu "
+				"answered calls: %s", n, e[0] ? e :
+				"cannot read their SIP messages");
+		n = 0;
 	}
+	if (answered)
+		log_msg(LOG_INFO, "takeover", "%zu answered calls: %zu dialogs "
+			"to end (%.1f s)", answered, restart_byes_count(t->byes),
+			since(&t->t0));
 }
 
 /* The SIP engine of the command: the instance's SIP address, port 0. */

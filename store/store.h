@@ -673,11 +673,12 @@ typedef void (store_takeover_param_h)(const char *name, const char *value,
 int store_takeover_callback_params(struct store_takeover *t, const char *sid,
 				   store_takeover_param_h *h, void *arg,
 				   char *err, size_t errsz);
-/* The SIP messages of a call and its legs, as store_sip_messages_query
- * (any account, no bodies): h is called once, before it returns. 0, EIO,
- * ENOMEM. */
-int store_takeover_sip(struct store_takeover *t, const char *sid,
-		       store_sip_h *h, void *arg, char *err, size_t errsz);
+/* The SIP messages of the legs sids (no bodies), by leg, each leg's in
+ * order: h is called once, before it returns. 0, EINVAL (a SID of other
+ * characters than letters and digits), EIO, ENOMEM. */
+int store_takeover_sip(struct store_takeover *t, const char *const *sids,
+		       size_t n, store_sip_h *h, void *arg, char *err,
+		       size_t errsz);
 
 /* ---- cross-instance REST commands (command.c) ----
  * Table call_commands; every statement runs on the control connection

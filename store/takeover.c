@@ -326,28 +326,57 @@ int store_takeover_callback_params(struct store_takeover *t, const char *sid,
 	return 0;
 }
 
-int store_takeover_sip(struct store_takeover *t, const char *sid,
-		       store_sip_h *h, void *arg, char *err, size_t errsz)
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+int store_takeover_sip(struct store_takeover *t, const char *const *sids,
+		       size_t n, store_sip_h *h, void *arg, char *err,
+		       size_t errsz)
 {
-	struct query q;
+	/* the primary key (call_sid, seq, ...) of each partition: one
+	   index probe per leg and day */
+	static const char sql[] =
+		"select m.call_sid, m.seq, m.direction, " US("m.at") ","
+		" m.start_line, m.sip_call_id, m.sdp, m.headers,"
+		" null::text, null::text, null::integer"
+		" from sip_messages m where m.call_sid = any($1::text[])"
+		" order by m.call_sid, m.seq";
 	struct sip_rows sr = {0};
+	struct sbuf arr = {0};
+	const char *p[1];
 	PGresult *res;
-	int e;
+	int e = 0;
 
 	err[0] = '\0';
-	if (!t || !sid || !h)
+	if (!t || !sids || !h)
 		return EINVAL;
-	e = store_query_sip(&q, NULL, sid, false);
-	if (e)
+	/* SIDs are letters and digits: no quoting in the array literal */
+	e = sbuf_putc(&arr, '{');
+	for (size_t i = 0; !e && i < n; i++) {
+		size_t len = strlen(sids[i]);
+
+		if (!len || strspn(sids[i], ALNUM) != len) {
+			e = EINVAL;
+			break;
+		}
+		if (i)
+			e = sbuf_putc(&arr, ',');
+		if (!e)
+			e = sbuf_put(&arr, sids[i], len);
+	}
+	if (!e)
+		e = sbuf_put(&arr, "}", 2);	/* with its NUL */
+	if (e) {
+		sbuf_free(&arr);
 		return e;
-	res = run(t, q.sql, q.nparams, (const char *const *)q.params, err,
-		  errsz);
-	store_query_clear(&q);
+	}
+	p[0] = (const char *)arr.p;
+	res = run(t, sql, 1, p, err, errsz);
+	sbuf_free(&arr);
 	if (!res)
 		return EIO;
 	e = store_sip_rows_parse(&sr, res);
 	if (!e || e == ENOENT) {
-		h(e, sr.rows, sr.n, arg);
+		h(0, sr.rows, sr.n, arg);
 		e = 0;
 	}
 	store_sip_rows_free(&sr);
