@@ -113,25 +113,37 @@ static int target(struct pl *uri, const struct sip_msg *m)
 	return 0;
 }
 
-int dial_bye_run(struct dial *d, const char *id, const char *invite,
-		 const char *ok, bool uac, uint32_t cseq)
+static void msg_destructor(void *arg)
+{
+	struct dial_bye_msg *m = arg;
+
+	mem_deref(m->ruri);
+	mem_deref(m->next_hop);
+	mem_deref(m->hdrs);
+}
+
+int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
+		   const char *ok, bool uac, uint32_t cseq,
+		   const char *user_agent)
 {
 	struct sip_msg *inv = NULL, *rsp = NULL;
 	struct routes r = {0};
 	const struct sip_taddr *from, *to;
+	struct dial_bye_msg *m = NULL;
 	struct pl ruri;
-	struct uri route;
-	char *ruri_s = NULL;
-	struct bye *b = NULL;
 	int err;
 
+	*mp = NULL;
+	if (!invite || !ok)
+		return EINVAL;
 	err = decode(&inv, invite);
 	if (!err)
 		err = decode(&rsp, ok);
 	if (err)
 		goto out;
-	if (!inv->req || rsp->req || !pl_isset(&rsp->to.tag) ||
-	    pl_cmp(&inv->callid, &rsp->callid)) {
+	if (!inv->req || pl_strcmp(&inv->met, "INVITE") || rsp->req ||
+	    rsp->scode < 200 || rsp->scode > 299 ||
+	    !pl_isset(&rsp->to.tag) || pl_cmp(&inv->callid, &rsp->callid)) {
 		err = EBADMSG;
 		goto out;
 	}
@@ -141,18 +153,60 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 	err = target(&ruri, uac ? rsp : inv);
 	if (err)
 		goto out;
+	m = mem_zalloc(sizeof(*m), msg_destructor);
 	r.mb = mbuf_alloc(512);
-	if (!r.mb) {
+	if (!m || !r.mb) {
 		err = ENOMEM;
 		goto out;
 	}
 	(void)sip_msg_hdr_apply(uac ? rsp : inv, !uac, SIP_HDR_RECORD_ROUTE,
 				route_h, &r);
 	err = r.err;
-	if (!err && pl_isset(&r.first))
-		err = uri_decode(&route, &r.first);
 	if (!err)
-		err = pl_strdup(&ruri_s, &ruri);
+		err = pl_strdup(&m->ruri, &ruri);
+	if (!err && pl_isset(&r.first))
+		err = pl_strdup(&m->next_hop, &r.first);
+	if (!err)
+		err = re_sdprintf(&m->hdrs,
+				  "To: %r\r\n"
+				  "From: %r\r\n"
+				  "Call-ID: %r\r\n"
+				  "CSeq: %u BYE\r\n"
+				  "%b"
+				  "Reason: Q.850;cause=41;text=\"dialerd process "
+				  "lost\"\r\n"
+				  "User-Agent: %s\r\n"
+				  "Content-Length: 0\r\n"
+				  "\r\n",
+				  &to->val, &from->val, &inv->callid, cseq,
+				  (const char *)r.mb->buf, r.mb->end,
+				  user_agent ? user_agent : "dialerd");
+ out:
+	if (err)
+		m = mem_deref(m);
+	*mp = m;
+	mem_deref(r.mb);
+	mem_deref(inv);
+	mem_deref(rsp);
+	return err;
+}
+
+int dial_bye_run(struct dial *d, const char *id, const char *invite,
+		 const char *ok, bool uac, uint32_t cseq)
+{
+	struct dial_bye_msg *m = NULL;
+	struct uri route;
+	struct pl hop;
+	struct bye *b = NULL;
+	int err;
+
+	err = dial_bye_build(&m, invite, ok, uac, cseq, d->conf.user_agent);
+	if (!err && m->next_hop) {
+		pl_set_str(&hop, m->next_hop);
+		err = uri_decode(&route, &hop);
+		if (err)
+			err = EBADMSG;
+	}
 	if (err)
 		goto out;
 	b = mem_zalloc(sizeof(*b), bye_destructor);
@@ -163,25 +217,14 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 	b->d = d;
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	list_append(&d->byes, &b->le, b);
-	err = sip_requestf(&b->req, d->sip, true, "BYE", ruri_s,
-			   pl_isset(&r.first) ? &route : NULL, NULL, NULL,
-			   resp_h, b,
-			   "To: %r\r\n"
-			   "From: %r\r\n"
-			   "Call-ID: %r\r\n"
-			   "CSeq: %u BYE\r\n"
-			   "%b"
-			   "Reason: Q.850;cause=41;text=\"dialerd process lost\"\r\n"
-			   "User-Agent: %s\r\n"
-			   "Content-Length: 0\r\n"
-			   "\r\n",
-			   &to->val, &from->val, &inv->callid, cseq,
-			   (const char *)r.mb->buf, r.mb->end, d->conf.user_agent);
+	err = sip_requestf(&b->req, d->sip, true, "BYE", m->ruri,
+			   m->next_hop ? &route : NULL, NULL, NULL, resp_h, b,
+			   "%s", m->hdrs);
 	if (err)
 		b = mem_deref(b);
 	else
 		dial_log(LOG_INFO, "leg=%s: BYE to the orphaned dialog at %s",
-			 id, ruri_s);
+			 id, m->ruri);
  out:
 	if (err) {
 		atomic_fetch_add_explicit(&d->ctr.st_byes_failed, 1,
@@ -190,10 +233,7 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 			 id, err == EBADMSG ? "the dialog's messages do not "
 			 "make one" : strerror(err));
 	}
-	mem_deref(r.mb);
-	mem_deref(ruri_s);
-	mem_deref(inv);
-	mem_deref(rsp);
+	mem_deref(m);
 	return err;
 }
 

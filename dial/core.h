@@ -282,6 +282,20 @@ bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg);
 
 /* ---- bye.c: a dialog of a previous process ended ---- */
 
+/* The BYE of the dialog an INVITE and its 2xx set up (see dial_bye): its
+ * Request-URI, next hop (the route set's first URI; NULL without
+ * Record-Route) and the headers after Via and Max-Forwards (libre writes
+ * those), CRLF CRLF ended. Pure: no stack. EBADMSG when the two messages
+ * do not make a dialog (not an INVITE and its 2xx, no To tag, Call-IDs
+ * that differ, no Contact, a bad Record-Route), EINVAL, ENOMEM. */
+struct dial_bye_msg {
+	char *ruri;
+	char *next_hop;
+	char *hdrs;
+};
+int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
+		   const char *ok, bool uac, uint32_t cseq,
+		   const char *user_agent);
 /* Sends the BYE (see dial_bye); its transaction is in d->byes until it
  * ends; every failure is logged and counted. */
 int dial_bye_run(struct dial *d, const char *id, const char *invite,
