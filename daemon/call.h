@@ -271,6 +271,9 @@ void call_log_event(struct store *s, const struct call *c, uint32_t seq,
 /* A SIP message; its body too as bodies (enum config_bodies) says. */
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		  const struct dial_event *ev, int bodies);
+/* The same for a leg known by its SID alone (a dead process's: its BYE). */
+void call_log_sip_row(struct store *s, const char *sid, const char *root_sid,
+		      uint32_t seq, const struct dial_event *ev, int bodies);
 /* An event whose detail is {"<key>": "<text>"}, the text JSON-escaped and
  * cut at 4 KiB. */
 void call_log_event_text(struct store *s, const struct call *c, uint32_t seq,

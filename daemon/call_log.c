@@ -154,6 +154,12 @@ static bool body_kept(const struct dial_event *ev, int bodies)
 void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		  const struct dial_event *ev, int bodies)
 {
+	call_log_sip_row(s, c->sid, call_root_sid(c), seq, ev, bodies);
+}
+
+void call_log_sip_row(struct store *s, const char *sid, const char *root_sid,
+		      uint32_t seq, const struct dial_event *ev, int bodies)
+{
 	struct store_header h[128];
 	struct store_sip_message m;
 	char sdp[128] = "";
@@ -172,7 +178,7 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 		snprintf(sdp, sizeof(sdp), "audio %s:%u %s", ev->sdp.addr,
 			 ev->sdp.port, ev->sdp.codec);
 	memset(&m, 0, sizeof(m));
-	m.call_sid = c->sid;
+	m.call_sid = sid;
 	m.seq = seq;
 	m.direction = ev->dir == DIAL_DIR_TX ? STORE_DIR_OUT : STORE_DIR_IN;
 	m.at = (int64_t)ev->time_us;
@@ -181,7 +187,7 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 	m.sdp = sdp[0] ? sdp : NULL;
 	m.hdrs = h;
 	m.nhdrs = n;
-	m.root_sid = call_root_sid(c);
+	m.root_sid = root_sid;
 	if (body_kept(ev, bodies)) {
 		m.body = ev->body;
 		m.body_len = ev->body_len;
@@ -190,7 +196,7 @@ void call_log_sip(struct store *s, const struct call *c, uint32_t seq,
 	}
 	err = store_sip_message_add(s, &m);
 	if (err)
-		failed(c->sid, "sip_messages", err);
+		failed(sid, "sip_messages", err);
 }
 
 void call_log_dest_refused(struct store *s, const struct call *c,

@@ -395,6 +395,14 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
  * messages): */
 #define DIALOG_BATCH 256
 
+static const char *root_of(const struct takeover *t, const char *sid)
+{
+	for (size_t i = 0; i < t->ncalls; i++)
+		if (!strcmp(t->calls[i].sid, sid))
+			return t->calls[i].root_sid;
+	return NULL;
+}
+
 /* The rows come by leg: each leg's run of rows is one dialog. */
 static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 			void *arg)
@@ -407,7 +415,8 @@ static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 		for (j = i + 1; j < n && !strcmp(rows[j].call_sid,
 						 rows[i].call_sid); j++)
 			;
-		e = restart_byes_add(&t->byes, rows[i].call_sid, rows + i,
+		e = restart_byes_add(&t->byes, rows[i].call_sid,
+				     root_of(t, rows[i].call_sid), rows + i,
 				     j - i);
 		if (e && e != EALREADY)
 			log_write(LOG_WARNING, "takeover", rows[i].call_sid,
@@ -444,10 +453,19 @@ static void dialogs(struct takeover *t)
 				"cannot read their SIP messages");
 		n = 0;
 	}
+	restart_byes_bodies_set(t->byes, t->cfg->call_log_bodies);
 	if (answered)
 		log_msg(LOG_INFO, "takeover", "%zu answered calls: %zu dialogs "
 			"to end (%.1f s)", answered, restart_byes_count(t->byes),
 			since(&t->t0));
+}
+
+/* The BYEs and their answers go into the call log. */
+static bool on_bye_event(const struct dial_event *ev, void *arg)
+{
+	struct takeover *t = arg;
+
+	return restart_byes_event(t->byes, db_store(t->db), ev);
 }
 
 /* The SIP engine of the command: the instance's SIP address, port 0. */
@@ -458,6 +476,8 @@ static int start_byes(struct takeover *t)
 
 	c.sip_listen.port = 0;
 	err = sip_server_start(&t->sip, t->base, &c);
+	if (!err)
+		sip_server_handler_set(t->sip, on_bye_event, t);
 	if (err) {
 		say(t, LOG_WARNING, "no SIP engine for the BYEs of the %zu "
 		    "answered calls: %s", restart_byes_count(t->byes),
@@ -557,7 +577,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(t->base);
 		return;
 	case P_BYE:
-		if (!byes_done(t))
+		/* and the rows of their messages written */
+		if (!byes_done(t) || store_busy(s) || ss.journal_bytes)
 			break;
 		t->phase = P_DONE;
 		event_base_loopbreak(t->base);

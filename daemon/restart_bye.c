@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/call.h"
 #include "daemon/log.h"
 #include "daemon/restart_bye.h"
 
@@ -16,9 +17,17 @@
  * out: the body is not part of it.
  */
 
+/* A dialog, and where its BYE's messages go in the call log. */
+struct orphan {
+	struct dial_bye b;
+	char *root_sid;
+	uint32_t next_seq;	/* after the leg's last message */
+};
+
 struct restart_byes {
-	struct dial_bye *v;
+	struct orphan *v;
 	size_t n, cap;
+	int bodies;		/* call_log_bodies */
 };
 
 static bool is_request(const struct store_sip_row *r, const char *method)
@@ -158,36 +167,64 @@ void restart_bye_dialog_free(struct dial_bye *b)
 }
 
 int restart_byes_add(struct restart_byes **bp, const char *sid,
-		     const struct store_sip_row *rows, size_t n)
+		     const char *root_sid, const struct store_sip_row *rows,
+		     size_t n)
 {
 	struct restart_byes *b = *bp;
-	struct dial_bye d;
+	struct orphan o = {0};
 	int err;
 
-	err = restart_bye_dialog(&d, sid, rows, n);
+	err = restart_bye_dialog(&o.b, sid, rows, n);
 	if (err)
 		return err;
-	if (!b) {
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].call_sid && !strcmp(rows[i].call_sid, sid) &&
+		    rows[i].seq >= o.next_seq)
+			o.next_seq = rows[i].seq + 1;
+	o.root_sid = strdup(root_sid ? root_sid : sid);
+	if (!b && o.root_sid) {
 		b = calloc(1, sizeof(*b));
-		if (!b) {
-			restart_bye_dialog_free(&d);
-			return ENOMEM;
-		}
 		*bp = b;
 	}
-	if (b->n == b->cap) {
+	if (b && b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 16;
-		struct dial_bye *v = realloc(b->v, cap * sizeof(*v));
+		struct orphan *v = realloc(b->v, cap * sizeof(*v));
 
-		if (!v) {
-			restart_bye_dialog_free(&d);
-			return ENOMEM;
+		if (v) {
+			b->v = v;
+			b->cap = cap;
 		}
-		b->v = v;
-		b->cap = cap;
 	}
-	b->v[b->n++] = d;
+	if (!o.root_sid || !b || b->n == b->cap) {
+		restart_bye_dialog_free(&o.b);
+		free(o.root_sid);
+		return ENOMEM;
+	}
+	b->v[b->n++] = o;
 	return 0;
+}
+
+void restart_byes_bodies_set(struct restart_byes *b, int bodies)
+{
+	if (b)
+		b->bodies = bodies;
+}
+
+bool restart_byes_event(struct restart_byes *b, struct store *s,
+			const struct dial_event *ev)
+{
+	if (!b || ev->type != DIAL_EV_SIP)
+		return false;
+	for (size_t i = 0; i < b->n; i++) {
+		struct orphan *o = &b->v[i];
+
+		if (strcmp(o->b.id, ev->leg_id))
+			continue;
+		call_log_sip_row(s, o->b.id, o->root_sid, o->next_seq++, ev,
+				 b->bodies);
+		return true;
+	}
+	return false;
 }
 
 size_t restart_byes_count(const struct restart_byes *b)
@@ -202,10 +239,10 @@ void restart_byes_send(struct restart_byes *b, struct dial *d)
 	if (!b)
 		return;
 	for (size_t i = 0; i < b->n; i++) {
-		int err = dial_bye(d, &b->v[i]);
+		int err = dial_bye(d, &b->v[i].b);
 
 		if (err)
-			log_write(LOG_WARNING, "takeover", b->v[i].id,
+			log_write(LOG_WARNING, "takeover", b->v[i].b.id,
 				  "no BYE: %s", strerror(err));
 		else
 			sent++;
@@ -218,8 +255,10 @@ struct restart_byes *restart_byes_free(struct restart_byes *b)
 {
 	if (!b)
 		return NULL;
-	for (size_t i = 0; i < b->n; i++)
-		restart_bye_dialog_free(&b->v[i]);
+	for (size_t i = 0; i < b->n; i++) {
+		restart_bye_dialog_free(&b->v[i].b);
+		free(b->v[i].root_sid);
+	}
 	free(b->v);
 	free(b);
 	return NULL;

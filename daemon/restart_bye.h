@@ -2,6 +2,7 @@
 #ifndef DIALERD_RESTART_BYE_H
 #define DIALERD_RESTART_BYE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dial/dial.h"
@@ -20,9 +21,17 @@ void restart_bye_dialog_free(struct dial_bye *b);
 /* A list of them, from the start-up takeover to the SIP engine. */
 struct restart_byes;
 /* Adds the dialog of sid (created at the first); errors as above, nothing
- * added. */
+ * added. root_sid: the call's (its rows' partition key). */
 int restart_byes_add(struct restart_byes **bp, const char *sid,
-		     const struct store_sip_row *rows, size_t n);
+		     const char *root_sid, const struct store_sip_row *rows,
+		     size_t n);
+/* The BYEs' messages are logged with their bodies as call_log_bodies. */
+void restart_byes_bodies_set(struct restart_byes *b, int bodies);
+/* A SIP engine event of one of the BYEs (the request sent, its answer):
+ * a sip_messages row of the leg, after its last one; true. Any other
+ * event: false. NULL-safe. */
+bool restart_byes_event(struct restart_byes *b, struct store *s,
+			const struct dial_event *ev);
 size_t restart_byes_count(const struct restart_byes *b);
 /* Queues a BYE for each (dial_bye); logs how many. NULL-safe. */
 void restart_byes_send(struct restart_byes *b, struct dial *d);

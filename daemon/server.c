@@ -225,6 +225,15 @@ static void on_usr2(evutil_socket_t sig, short what, void *arg)
 			"a sanitizer build (configure --enable-sanitizers)");
 }
 
+/* The SIP engine's events: the calls', then the orphaned dialogs' BYEs. */
+static bool on_sip_event(const struct dial_event *ev, void *arg)
+{
+	struct server *srv = arg;
+
+	return call_layer_event(ev, srv->calls) ||
+	       restart_byes_event(srv->byes, db_store(srv->db), ev);
+}
+
 static void teardown(struct server *srv)
 {
 	srv->byes = restart_byes_free(srv->byes);
@@ -403,9 +412,10 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
-	/* the dialogs the killed process left up, from this SIP address */
+	/* the dialogs the killed process left up, from this SIP address
+	   (the list stays: their messages are logged as they come) */
+	restart_byes_bodies_set(srv.byes, cfg->call_log_bodies);
 	restart_byes_send(srv.byes, sip_server_dial(srv.sip));
-	srv.byes = restart_byes_free(srv.byes);
 	/* the id of inbound SIDs and the start-up gate, then registration */
 	if (registry_start(srv.reg, db_store(srv.db), sip_server_dial(srv.sip))) {
 		teardown(&srv);
@@ -420,7 +430,7 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
-	sip_server_handler_set(srv.sip, call_layer_event, srv.calls);
+	sip_server_handler_set(srv.sip, on_sip_event, &srv);
 	if (srv.outbox)
 		webhook_outbox_behind_set(srv.outbox, loop_behind, &srv);
 	/* the REST API authenticates with the auth token, as webhooks sign */

@@ -22,6 +22,7 @@ struct bye {
 	struct le le;			/* d->byes */
 	struct dial *d;
 	struct sip_request *req;
+	char *callid;			/* its messages' events: leg id */
 	char id[DIAL_ID_MAX];
 };
 
@@ -31,6 +32,7 @@ static void bye_destructor(void *arg)
 
 	list_unlink(&b->le);
 	b->req = mem_deref(b->req);
+	b->callid = mem_deref(b->callid);
 }
 
 static void resp_h(int err, const struct sip_msg *msg, void *arg)
@@ -120,6 +122,7 @@ static void msg_destructor(void *arg)
 	mem_deref(m->ruri);
 	mem_deref(m->next_hop);
 	mem_deref(m->hdrs);
+	mem_deref(m->callid);
 }
 
 int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
@@ -166,6 +169,8 @@ int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
 		err = pl_strdup(&m->ruri, &ruri);
 	if (!err && pl_isset(&r.first))
 		err = pl_strdup(&m->next_hop, &r.first);
+	if (!err)
+		err = pl_strdup(&m->callid, &inv->callid);
 	if (!err)
 		err = re_sdprintf(&m->hdrs,
 				  "To: %r\r\n"
@@ -215,6 +220,7 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 		goto out;
 	}
 	b->d = d;
+	b->callid = mem_ref(m->callid);
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	list_append(&d->byes, &b->le, b);
 	err = sip_requestf(&b->req, d->sip, true, "BYE", m->ruri,
@@ -235,6 +241,18 @@ int dial_bye_run(struct dial *d, const char *id, const char *invite,
 	}
 	mem_deref(m);
 	return err;
+}
+
+const char *dial_bye_find(const struct dial *d, const char *callid,
+			  size_t len)
+{
+	for (struct le *le = d->byes.head; le; le = le->next) {
+		const struct bye *b = le->data;
+
+		if (strlen(b->callid) == len && !memcmp(b->callid, callid, len))
+			return b->id;
+	}
+	return NULL;
 }
 
 void dial_bye_flush(struct dial *d)

@@ -292,6 +292,7 @@ struct dial_bye_msg {
 	char *ruri;
 	char *next_hop;
 	char *hdrs;
+	char *callid;
 };
 int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
 		   const char *ok, bool uac, uint32_t cseq,
@@ -300,6 +301,10 @@ int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
  * ends; every failure is logged and counted. */
 int dial_bye_run(struct dial *d, const char *id, const char *invite,
 		 const char *ok, bool uac, uint32_t cseq);
+/* The leg id of the BYE in flight with that Call-ID (its messages are
+ * that leg's events), or NULL. */
+const char *dial_bye_find(const struct dial *d, const char *callid,
+			  size_t len);
 /* The transactions still in flight are dropped (shutdown). */
 void dial_bye_flush(struct dial *d);
 

@@ -62,10 +62,17 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 		(void)dial_leg_cid_add(leg, ev->call_id, cl);
 	}
 	if (!leg) {
+		const char *bye = cl ? dial_bye_find(d, ev->call_id, cl) : NULL;
+
 		if (!tx && !ev->code && ev->method &&
 		    !strcmp(ev->method, "INVITE")) {
 			dial_event_free(d->stash);
 			d->stash = ev;
+			return;
+		}
+		if (bye) {	/* an orphaned dialog's BYE and its answer */
+			snprintf(ev->leg_id, sizeof(ev->leg_id), "%s", bye);
+			dial_evq_emit(&d->evq, ev);
 			return;
 		}
 		atomic_fetch_add_explicit(&d->ctr.st_unmatched, 1,

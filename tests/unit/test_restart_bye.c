@@ -141,10 +141,10 @@ static void test_list(void)
 	mk(&m[0], "CA1", IN, "INVITE sip:a SIP/2.0", H("CSeq", "1 INVITE"));
 	mk(&m[1], "CA1", OUT, "SIP/2.0 200 OK", H("CSeq", "1 INVITE"));
 	r = rows_of(m, 2);
-	is_int(restart_byes_add(&l, "CA1", r, 1), ENOENT, "nothing added without a 2xx");
+	is_int(restart_byes_add(&l, "CA1", "CA1", r, 1), ENOENT, "nothing added without a 2xx");
 	ok(l == NULL && restart_byes_count(l) == 0, "and no list made");
 	for (int i = 0; i < 40; i++)
-		(void)restart_byes_add(&l, "CA1", r, 2);
+		(void)restart_byes_add(&l, "CA1", NULL, r, 2);
 	is_int((int)restart_byes_count(l), 40, "40 dialogs kept (the list grows)");
 	restart_byes_send(NULL, NULL);
 	l = restart_byes_free(l);

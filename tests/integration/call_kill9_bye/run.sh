@@ -5,7 +5,8 @@
 # 200 of each leg: the caller and the callee are not left on silence. Each BYE is checked as the
 # SIPp peer received it: its dialog's tags the right way round (From is dialerd's side), its
 # Call-ID, a CSeq above dialerd's requests, no Route (no Record-Route), a Reason; both answered
-# 200, so both SIPp scenarios end well. A call that ended before the kill gets no BYE.
+# 200, so both SIPp scenarios end well, and both BYEs and 200s are in the call log after each
+# leg's last message. A call that ended before the kill gets no BYE.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -53,6 +54,17 @@ assert_eq "$(grep -c 'BYE to the orphaned dialog: 200 OK' "$WORK/dialerd.log")" 
 calls_wait_q "completed instance-restarted completed instance-restarted" 15 "select
 	string_agg(status || ' ' || reason_text, ' ' order by parent_call_sid nulls first) from calls
 	where reason_text is not null"
+# and in the call log: each leg's BYE and its 200, after the leg's last message
+calls_wait_q "out:BYE in:200 out:BYE in:200" 15 "select string_agg(m.direction || ':' ||
+	coalesce(m.method, m.status_code::text), ' ' order by c.parent_call_sid nulls first, m.seq)
+	from sip_messages m join calls c on c.sid = m.call_sid where c.reason_text is not null
+	and m.seq >= (select max(seq) - 1 from sip_messages where call_sid = c.sid)"
+pass "each leg's BYE and its 200 are its last two messages in the call log"
+assert_eq "$(q "select count(*) from sip_messages m join calls c on c.sid = m.call_sid
+	where c.reason_text is not null and m.method = 'BYE'
+	and convert_from(m.headers, 'UTF8') like '%cause=41%'")" 2 "with the Reason the peers got"
+assert_eq "$(q "select count(*) - count(distinct (call_sid, seq)) from sip_messages")" 0 \
+	"no message number taken twice"
 
 # what crossed the wire: the dialog of each leg from the peer's own trace
 check_bye() {	# check_bye MSGFILE ROLE: ROLE uac (the peer called dialerd) or uas

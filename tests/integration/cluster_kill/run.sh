@@ -116,6 +116,13 @@ else
 	fail "it ended ${ended:-?} calls of b, $open_b were open (rows from the mirror: ${recovered:-none})"
 fi
 open_b=$ended
+# the dialogs of b's answered calls got a BYE each, in the call log as sent, retransmissions
+# included (their far ends are gone by now: Kamailio answers 408 or nothing comes in 4 s)
+nbye=$(sed -n 's/^BYEs for the dialogs of the \([0-9]*\) answered calls:.*/\1/p' "$WORK/takeover.out")
+[ -n "$nbye" ] || fail "no BYE line in the takeover's summary: $(cat "$WORK/takeover.out")"
+assert_eq "$(q "select count(distinct call_sid) from sip_messages where direction = 'out'
+	and method = 'BYE' and convert_from(headers, 'UTF8') like '%cause=41%'")" "$nbye" \
+	"the $nbye BYEs to b's orphaned dialogs are in the call log (with their retransmissions)"
 assert_eq "$(q "select state from instances where name = 'b'")" retired "b is retired"
 assert_eq "$(q "select state from instances where name = 'a'")" active "a is still active"
 assert_eq "$(q "select count(*) from calls where status not in ('completed','failed','busy','no-answer','canceled')")" 0 \
