@@ -53,7 +53,8 @@ struct server {
 	struct api *api;
 	struct event *sig_int, *sig_term, *sig_hup, *sig_usr1, *sig_usr2;
 	struct registry *reg;
-	struct restart_byes *byes;	/* takeover_own's, until SIP runs */
+	struct restart_byes *byes;	/* takeover_own's, while their BYEs run */
+	struct event *byes_done;	/* frees byes */
 	struct event *drain;
 	struct timespec started;
 	struct timespec stop_deadline;
@@ -225,6 +226,19 @@ static void on_usr2(evutil_socket_t sig, short what, void *arg)
 			"a sanitizer build (configure --enable-sanitizers)");
 }
 
+/* A BYE's transaction ends within 32 s (SIP's timer F): no message of
+ * theirs comes later, and the dialogs' copies go. */
+#define BYES_KEEP_S 40
+
+static void on_byes_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->byes = restart_byes_free(srv->byes);
+}
+
 /* The SIP engine's events: the calls', then the orphaned dialogs' BYEs. */
 static bool on_sip_event(const struct dial_event *ev, void *arg)
 {
@@ -237,6 +251,8 @@ static bool on_sip_event(const struct dial_event *ev, void *arg)
 static void teardown(struct server *srv)
 {
 	srv->byes = restart_byes_free(srv->byes);
+	if (srv->byes_done)
+		event_free(srv->byes_done);
 	if (srv->sig_int)
 		event_free(srv->sig_int);
 	if (srv->sig_term)
@@ -414,8 +430,15 @@ int server_run(const struct config *cfg)
 	}
 	/* the dialogs the killed process left up, from this SIP address
 	   (the list stays: their messages are logged as they come) */
-	restart_byes_bodies_set(srv.byes, cfg->call_log_bodies);
-	restart_byes_send(srv.byes, sip_server_dial(srv.sip));
+	if (srv.byes) {
+		struct timeval keep = {BYES_KEEP_S, 0};
+
+		restart_byes_bodies_set(srv.byes, cfg->call_log_bodies);
+		restart_byes_send(srv.byes, sip_server_dial(srv.sip));
+		srv.byes_done = evtimer_new(srv.base, on_byes_done, &srv);
+		if (!srv.byes_done || evtimer_add(srv.byes_done, &keep))
+			srv.byes = restart_byes_free(srv.byes);
+	}
 	/* the id of inbound SIDs and the start-up gate, then registration */
 	if (registry_start(srv.reg, db_store(srv.db), sip_server_dial(srv.sip))) {
 		teardown(&srv);
