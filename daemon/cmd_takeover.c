@@ -395,11 +395,18 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
  * messages): */
 #define DIALOG_BATCH 256
 
-static const char *root_of(const struct takeover *t, const char *sid)
+struct batch {
+	struct takeover *t;
+	const struct store_open_call *v[DIALOG_BATCH];
+	const char *sids[DIALOG_BATCH];
+	size_t n;
+};
+
+static const char *root_of(const struct batch *b, const char *sid)
 {
-	for (size_t i = 0; i < t->ncalls; i++)
-		if (!strcmp(t->calls[i].sid, sid))
-			return t->calls[i].root_sid;
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->v[i]->sid, sid))
+			return b->v[i]->root_sid;
 	return NULL;
 }
 
@@ -407,7 +414,8 @@ static const char *root_of(const struct takeover *t, const char *sid)
 static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 			void *arg)
 {
-	struct takeover *t = arg;
+	struct batch *b = arg;
+	struct takeover *t = b->t;
 
 	for (size_t i = 0, j; !err && i < n; i = j) {
 		int e;
@@ -416,7 +424,7 @@ static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 						 rows[i].call_sid); j++)
 			;
 		e = restart_byes_add(&t->byes, rows[i].call_sid,
-				     root_of(t, rows[i].call_sid), rows + i,
+				     root_of(b, rows[i].call_sid), rows + i,
 				     j - i);
 		if (e && e != EALREADY)
 			log_write(LOG_WARNING, "takeover", rows[i].call_sid,
@@ -427,8 +435,8 @@ static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 
 static void dialogs(struct takeover *t)
 {
-	const char *sids[DIALOG_BATCH];
-	size_t n = 0, answered = 0;
+	struct batch b = {.t = t};
+	size_t answered = 0;
 	char e[600];
 
 	for (size_t i = 0; i <= t->ncalls; i++) {
@@ -441,17 +449,18 @@ static void dialogs(struct takeover *t)
 			known(t, c, &last, &final);
 			if (!c->answered_at || final)
 				continue;
-			sids[n++] = c->sid;
+			b.v[b.n] = c;
+			b.sids[b.n++] = c->sid;
 			answered++;
 		}
-		if (!n || (n < DIALOG_BATCH && i < t->ncalls))
+		if (!b.n || (b.n < DIALOG_BATCH && i < t->ncalls))
 			continue;
-		if (store_takeover_sip(t->st, sids, n, on_sip_rows, t, e,
+		if (store_takeover_sip(t->st, b.sids, b.n, on_sip_rows, &b, e,
 				       sizeof(e)))
 			log_msg(LOG_WARNING, "takeover", "no BYE for %zu "
-				"answered calls: %s", n, e[0] ? e :
+				"answered calls: %s", b.n, e[0] ? e :
 				"cannot read their SIP messages");
-		n = 0;
+		b.n = 0;
 	}
 	restart_byes_bodies_set(t->byes, t->cfg->call_log_bodies);
 	if (answered)
