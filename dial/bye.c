@@ -15,7 +15,8 @@
  * would have: To and From from the dialog's tags, the remote target from
  * the peer's Contact, the route set from Record-Route (reversed on the
  * side that sent the INVITE). The BYE is a plain client transaction; its
- * answer is logged and counted, nothing else waits for it.
+ * messages are events of the leg (by its Call-ID, recv.c), its answer is
+ * logged and counted, nothing else waits for it.
  */
 
 struct bye {
