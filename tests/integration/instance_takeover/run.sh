@@ -114,6 +114,13 @@ assert_match "$(cat "$WORK/takeover.out")" "$N calls ended, $N terminal callback
 	"it ended $N calls and reports $N callbacks undelivered"
 assert_eq "$(q "select state || ' ' || (heartbeat_at < now() - interval '15 s') from instances
 	where name = 'alpha'")" "lost true" "alpha lost, the lease given back"
+# the answered calls' dialogs got their BYEs from that run all the same (sent once the open
+# calls were known), each with the Reason of a lost process; the SIPp target answers them at
+# the address the call came from, alpha's, so the takeover hears no answer and retransmits
+# (the BYEs are counted by Call-ID)
+assert_eq "$(grep -A 12 '^BYE ' "$WORK/uas.msg" | grep '^Call-ID:' | sort -u | wc -l | tr -d ' ') $(
+	grep -A 12 '^BYE ' "$WORK/uas.msg" | grep -c '^Reason: Q.850;cause=41')" "$NANS $(
+	grep -c '^BYE ' "$WORK/uas.msg")" "the target got a BYE for each of the $NANS answered calls, each with the Reason"
 sed 's/"status": 500/"status": 204/' "$WORK/routes.json" >"$WORK/routes.204" && mv "$WORK/routes.204" "$WORK/routes.json"
 t0=$(date +%s%N)
 takeover --deadline 60
