@@ -12,9 +12,9 @@
 
 /*
  * The call log keeps every message as it crossed the wire (start line and
- * headers in wire order). A dialog is the leg's first INVITE and the 2xx
- * that answered it: dial_bye() takes them as text. Content-Length is left
- * out: the body is not part of it.
+ * headers in wire order). A dialog is the leg's first 2xx to an INVITE and
+ * the INVITE it answered: dial_bye() takes them as text. Content-Length is
+ * left out: the body is not part of it.
  */
 
 /* A dialog, and where its BYE's messages go in the call log. */
@@ -46,15 +46,13 @@ static int status_code(const struct store_sip_row *r)
 }
 
 static const struct store_header *hdr(const struct store_sip_row *r,
-				      const char *name, const char *compact)
+				      const char *name)
 {
 	for (size_t i = 0; i < r->nhdrs; i++) {
 		const struct store_header *h = &r->hdrs[i];
 
-		if ((h->name_len == strlen(name) &&
-		     !strncasecmp(h->name, name, h->name_len)) ||
-		    (compact && h->name_len == 1 &&
-		     tolower((unsigned char)h->name[0]) == compact[0]))
+		if (h->name_len == strlen(name) &&
+		    !strncasecmp(h->name, name, h->name_len))
 			return h;
 	}
 	return NULL;
@@ -64,7 +62,7 @@ static const struct store_header *hdr(const struct store_sip_row *r,
 static unsigned long cseq_of(const struct store_sip_row *r, const char *method,
 			     bool *match)
 {
-	const struct store_header *h = hdr(r, "CSeq", NULL);
+	const struct store_header *h = hdr(r, "CSeq");
 	char v[64], *end;
 	unsigned long n;
 
