@@ -184,25 +184,6 @@ int config_level_parse(const char *s, int *level)
 	return EINVAL;
 }
 
-const char *config_level_name(int level)
-{
-	switch (level) {
-	case LOG_EMERG:
-	case LOG_ALERT:
-	case LOG_CRIT:
-	case LOG_ERR:
-		return "err";
-	case LOG_WARNING:
-		return "warning";
-	case LOG_NOTICE:
-		return "notice";
-	case LOG_INFO:
-		return "info";
-	default:
-		return "debug";
-	}
-}
-
 int config_parse_addr(struct config_addr *a, const char *s)
 {
 	const char *colon, *host = s;

@@ -96,7 +96,6 @@ void config_addr_str(const struct config_addr *a, char *buf, size_t size);
 
 /* Syslog level from its name ("debug", "info", "notice", "warning", "err"). */
 int config_level_parse(const char *s, int *level);
-const char *config_level_name(int level);
 
 /* Writes the documented default configuration file to stdout. */
 void config_print_defaults(void);

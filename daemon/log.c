@@ -171,14 +171,28 @@ void log_close(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
+const char *log_level_name(int level)
+{
+	switch (level) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "err";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
 void log_set_level(int level)
 {
 	log_lvl = level;
-}
-
-int log_level(void)
-{
-	return log_lvl;
 }
 
 void log_add_secret(const char *secret)
@@ -464,7 +478,7 @@ void log_write(int level, const char *module, const char *call_sid,
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(raw, sizeof(raw), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(raw + n, sizeof(raw) - n, ".%03ldZ %-7s %-6s %s%s%s",
-		     ts.tv_nsec / 1000000, config_level_name(level),
+		     ts.tv_nsec / 1000000, log_level_name(level),
 		     module ? module : "-", call_sid ? "call=" : "",
 		     call_sid ? call_sid : "", call_sid ? " " : "");
 	if (r > 0)

@@ -11,6 +11,9 @@ int log_open(int level, const char *path);
 int log_reopen(void);
 void log_close(void);
 void log_set_level(int level);
+/* The level's name as log lines show it ("err", "warning", "notice",
+ * "info", "debug"; the levels above err are shown as err). */
+const char *log_level_name(int level);
 
 struct event_base;
 /* From now on, lines below warning logged by this thread wait until the
@@ -19,7 +22,6 @@ struct event_base;
  * after the loop) writes what waits. Returns errno on failure. */
 int log_defer_start(struct event_base *base);
 void log_defer_stop(void);
-int log_level(void);
 
 /* Registers a string that must never appear in a log line (auth token,
  * database password); occurrences print as "[redacted]". Copied. */
