@@ -433,35 +433,40 @@ static void on_sip_rows(int err, const struct store_sip_row *rows, size_t n,
 	}
 }
 
+/* One query for the batch's legs; the batch is emptied. */
+static void batch_flush(struct batch *b)
+{
+	char e[600];
+
+	if (!b->n)
+		return;
+	if (store_takeover_sip(b->t->st, b->sids, b->n, on_sip_rows, b, e,
+			       sizeof(e)))
+		log_msg(LOG_WARNING, "takeover", "no BYE for %zu answered calls:"
+			" %s", b->n, e[0] ? e : "cannot read their SIP messages");
+	b->n = 0;
+}
+
 static void dialogs(struct takeover *t)
 {
 	struct batch b = {.t = t};
 	size_t answered = 0;
-	char e[600];
 
-	for (size_t i = 0; i <= t->ncalls; i++) {
+	for (size_t i = 0; i < t->ncalls; i++) {
+		const struct store_open_call *c = &t->calls[i];
 		const char *final;
 		int64_t last;
 
-		if (i < t->ncalls) {
-			const struct store_open_call *c = &t->calls[i];
-
-			known(t, c, &last, &final);
-			if (!c->answered_at || final)
-				continue;
-			b.v[b.n] = c;
-			b.sids[b.n++] = c->sid;
-			answered++;
-		}
-		if (!b.n || (b.n < DIALOG_BATCH && i < t->ncalls))
+		known(t, c, &last, &final);
+		if (!c->answered_at || final)
 			continue;
-		if (store_takeover_sip(t->st, b.sids, b.n, on_sip_rows, &b, e,
-				       sizeof(e)))
-			log_msg(LOG_WARNING, "takeover", "no BYE for %zu "
-				"answered calls: %s", b.n, e[0] ? e :
-				"cannot read their SIP messages");
-		b.n = 0;
+		b.v[b.n] = c;
+		b.sids[b.n++] = c->sid;
+		answered++;
+		if (b.n == DIALOG_BATCH)
+			batch_flush(&b);
 	}
+	batch_flush(&b);
 	restart_byes_bodies_set(t->byes, t->cfg->call_log_bodies);
 	if (answered)
 		log_msg(LOG_INFO, "takeover", "%zu answered calls: %zu dialogs "

@@ -133,7 +133,10 @@ int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
 	struct sip_msg *inv = NULL, *rsp = NULL;
 	struct routes r = {0};
 	const struct sip_taddr *from, *to;
+	static const struct dial_reason lost = {true, "Q.850", 41,
+						"dialerd process lost"};
 	struct dial_bye_msg *m = NULL;
+	char reason[96];
 	struct pl ruri;
 	int err;
 
@@ -168,6 +171,7 @@ int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
 	err = r.err;
 	if (!err)
 		err = pl_strdup(&m->ruri, &ruri);
+	dial_reason_hdr(reason, sizeof(reason), &lost);
 	if (!err && pl_isset(&r.first))
 		err = pl_strdup(&m->next_hop, &r.first);
 	if (!err)
@@ -179,13 +183,12 @@ int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
 				  "Call-ID: %r\r\n"
 				  "CSeq: %u BYE\r\n"
 				  "%b"
-				  "Reason: Q.850;cause=41;text=\"dialerd process "
-				  "lost\"\r\n"
+				  "%s"
 				  "User-Agent: %s\r\n"
 				  "Content-Length: 0\r\n"
 				  "\r\n",
 				  &to->val, &from->val, &inv->callid, cseq,
-				  (const char *)r.mb->buf, r.mb->end,
+				  (const char *)r.mb->buf, r.mb->end, reason,
 				  user_agent ? user_agent : "dialerd");
  out:
 	if (err)

@@ -62,7 +62,7 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 		(void)dial_leg_cid_add(leg, ev->call_id, cl);
 	}
 	if (!leg) {
-		const char *bye = cl ? dial_bye_find(d, ev->call_id, cl) : NULL;
+		const char *bye;
 
 		if (!tx && !ev->code && ev->method &&
 		    !strcmp(ev->method, "INVITE")) {
@@ -70,6 +70,7 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 			d->stash = ev;
 			return;
 		}
+		bye = cl ? dial_bye_find(d, ev->call_id, cl) : NULL;
 		if (bye) {	/* an orphaned dialog's BYE and its answer */
 			snprintf(ev->leg_id, sizeof(ev->leg_id), "%s", bye);
 			dial_evq_emit(&d->evq, ev);
