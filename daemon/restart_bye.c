@@ -30,19 +30,11 @@ struct restart_byes {
 	int bodies;		/* call_log_bodies */
 };
 
+/* method and status_code are the call log's columns, from the start
+ * line as the writer parsed it */
 static bool is_request(const struct store_sip_row *r, const char *method)
 {
-	size_t n = strlen(method);
-
-	return r->start_line && !strncmp(r->start_line, method, n) &&
-	       r->start_line[n] == ' ';
-}
-
-static int status_code(const struct store_sip_row *r)
-{
-	if (!r->start_line || strncmp(r->start_line, "SIP/2.0 ", 8))
-		return 0;
-	return atoi(r->start_line + 8);
+	return r->method && !strcmp(r->method, method);
 }
 
 static const struct store_header *hdr(const struct store_sip_row *r,
@@ -116,7 +108,7 @@ int restart_bye_dialog(struct dial_bye *b, const char *sid,
 	   above them */
 	for (size_t i = 0; i < n; i++) {
 		const struct store_sip_row *r = &rows[i];
-		int code = status_code(r);
+		int code = r->status_code;
 		unsigned long cs;
 
 		if (!r->call_sid || strcmp(r->call_sid, sid) || !r->start_line)

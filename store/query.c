@@ -328,9 +328,10 @@ int store_query_sip(struct query *q, const char *account_sid, const char *sid,
 		" and (sid = $2 or parent_call_sid = $2))"
 		" select l.sid, m.seq, m.direction, " US("m.at") ","
 		" m.start_line, m.sip_call_id, m.sdp, m.headers,";
-	static const char with[] = " m.body, m.body_type, m.body_length";
+	static const char with[] =
+		" m.body, m.body_type, m.body_length, m.method, m.status_code";
 	static const char without[] =
-		" null::text, null::text, null::integer";
+		" null::text, null::text, null::integer, m.method, m.status_code";
 	static const char tail[] =
 		" from legs l left join sip_messages m"
 		" on m.call_sid = l.sid and m.root_sid = l.root_sid"
@@ -494,7 +495,7 @@ int store_sip_rows_parse(struct sip_rows *sr, const void *r)
 	size_t bytes = 0, nh = 0, off = 0, k = 0, hk = 0;
 
 	memset(sr, 0, sizeof(*sr));
-	if (PQnfields(res) != 11)
+	if (PQnfields(res) != 13)
 		return EIO;
 	if (!n)
 		return ENOENT;
@@ -525,6 +526,8 @@ int store_sip_rows_parse(struct sip_rows *sr, const void *r)
 		row->body = str(res, i, 8);
 		row->body_type = str(res, i, 9);
 		row->body_length = num(res, i, 10, -1);
+		row->method = str(res, i, 11);
+		row->status_code = (int)num(res, i, 12, 0);
 		/* nhdrs holds the block's length until the headers are split */
 		row->hdrs = (const struct store_header *)(sr->blocks + off);
 		row->nhdrs = len;

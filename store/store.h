@@ -371,6 +371,8 @@ struct store_sip_row {
 	enum store_dir direction;
 	int64_t at;
 	const char *start_line;
+	const char *method;		/* a request's; NULL for a response */
+	int status_code;		/* a response's; 0 for a request */
 	const char *sip_call_id;
 	const char *sdp;
 	const struct store_header *hdrs;

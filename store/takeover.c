@@ -337,7 +337,7 @@ int store_takeover_sip(struct store_takeover *t, const char *const *sids,
 	static const char sql[] =
 		"select m.call_sid, m.seq, m.direction, " US("m.at") ","
 		" m.start_line, m.sip_call_id, m.sdp, m.headers,"
-		" null::text, null::text, null::integer"
+		" null::text, null::text, null::integer, m.method, m.status_code"
 		" from sip_messages m where m.call_sid = any($1::text[])"
 		" order by m.call_sid, m.seq";
 	struct sip_rows sr = {0};

@@ -1,5 +1,6 @@
 /* fuzz_restart_bye.c: libFuzzer target for the orphaned dialogs: the call log's messages of a leg (from the wire, so hostile) into the dialog (restart_bye.c), and that into a BYE (dial/bye.c, libre's parser) */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct store_sip_row rows[MAXMSG];
 	struct store_header hdrs[MAXMSG][MAXHDR];
+	char methods[MAXMSG][32];
 	struct dial_bye b;
 	struct dial_bye_msg *m = NULL;
 	char *text, *line, *save = NULL;
@@ -30,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	memset(rows, 0, sizeof(rows));
+	memset(methods, 0, sizeof(methods));
 	for (line = strtok_r(text, "\r\n", &save); line;
 	     line = strtok_r(NULL, "\r\n", &save)) {
 		struct store_sip_row *r = n ? &rows[n - 1] : NULL;
@@ -47,7 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!r)
 			continue;
 		if (!r->start_line) {
+			/* the columns the writer fills from the start line */
 			r->start_line = line;
+			if (!strncmp(line, "SIP/2.0 ", 8))
+				r->status_code = atoi(line + 8);
+			else {
+				snprintf(methods[n - 1], sizeof(methods[n - 1]),
+					 "%.*s", (int)strcspn(line, " "), line);
+				r->method = methods[n - 1];
+			}
 			continue;
 		}
 		colon = strchr(line, ':');

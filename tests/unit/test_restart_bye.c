@@ -1,5 +1,6 @@
 /* test_restart_bye.c: a leg's dialog rebuilt from the call log's SIP messages (restart_bye.c) */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 struct msg {
 	struct store_sip_row row;
 	struct store_header h[MAXH];
+	char method[16];
 };
 
 static void mk(struct msg *m, const char *sid, enum store_dir dir,
@@ -21,6 +23,14 @@ static void mk(struct msg *m, const char *sid, enum store_dir dir,
 	m->row.call_sid = sid;
 	m->row.direction = dir;
 	m->row.start_line = start;
+	/* the columns the writer fills from the start line */
+	if (!strncmp(start, "SIP/2.0 ", 8))
+		m->row.status_code = atoi(start + 8);
+	else {
+		snprintf(m->method, sizeof(m->method), "%.*s",
+			 (int)strcspn(start, " "), start);
+		m->row.method = m->method;
+	}
 	m->row.hdrs = m->h;
 	for (size_t i = 0; hdrs[i] && i / 2 < MAXH; i += 2) {
 		m->h[i / 2].name = hdrs[i];

@@ -75,6 +75,8 @@ struct seen {
 	char lines[MAXROWS][512];
 	/* their bodies: "type length|body" ("-" when NULL) */
 	char bodies[MAXROWS][512];
+	/* each row's method or status code, space separated */
+	char kinds[256];
 };
 
 static void on_calls(int err, const struct store_call *rows, size_t n, void *arg)
@@ -123,9 +125,17 @@ static void on_sip(int err, const struct store_sip_row *rows, size_t n, void *ar
 	w->calls++;
 	w->err = err;
 	w->n = n;
+	w->kinds[0] = '\0';
 	for (size_t i = 0; i < n && i < MAXROWS; i++) {
 		char *l = w->lines[i];
-		size_t len;
+		size_t len = strlen(w->kinds);
+
+		if (rows[i].method)
+			snprintf(w->kinds + len, sizeof(w->kinds) - len, "%s%s",
+				 len ? " " : "", rows[i].method);
+		else
+			snprintf(w->kinds + len, sizeof(w->kinds) - len, "%s%d",
+				 len ? " " : "", rows[i].status_code);
 
 		snprintf(l, sizeof(w->lines[i]), "%s %u %s %s",
 			 rows[i].call_sid + strlen(rows[i].call_sid) - 2, rows[i].seq,
@@ -562,6 +572,8 @@ static void test_sip(struct store *s)
 	is_str(w.lines[3], "28 2 out SIP/2.0 100 Trying", "by time");
 	is_str(w.lines[4], "29 2 in SIP/2.0 200 OK|X-Answer: n\\0l",
 	       "a value holding NUL comes back whole");
+	is_str(w.kinds, "INVITE INVITE INVITE 100 200",
+	       "each row's method or status code, as the writer parsed them");
 	ok(strncmp(w.bodies[0], "application/sdp 100|", 20) == 0 &&
 	   strcmp(w.bodies[0] + 20, sdp) == 0,
 	   "Bodies: the SDP body byte for byte, its type and length (%s)",
