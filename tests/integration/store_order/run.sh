@@ -29,7 +29,7 @@ assert_eq "$(q "select from_addr || ' ' || to_addr || ' ' || (ringing_at is not 
 
 # 2. batches of 3 rows at 500 calls/s: a call's two snapshots always land
 #    in different batches, in flight at once on the two connections
-N=1500
+N=600
 "$LOADGEN" -d "$DATABASE_URL" -j "$WORK/data2" -n $N -s 1 -r 500 -b 3 -f 5 --wait 90 >"$WORK/many.out" 2>"$WORK/many.log" ||
 	fail "store_loadgen: $(tail -n 3 "$WORK/many.log")"
 cat "$WORK/many.out"
