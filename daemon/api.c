@@ -6,6 +6,7 @@
  *   /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}/SipMessages[.json]   GET
  * and the same under /api/laml (SignalWire's compatibility API). Answers
  * are JSON with or without .json (dialerd has no XML representation).
+ * The path and the credentials are parsed by api_parse.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +15,6 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "daemon/api_internal.h"
 #include "daemon/config.h"
@@ -24,93 +23,6 @@
 
 static const char twilio_prefix[] = "/" API_VERSION "/Accounts/";
 static const char laml_prefix[] = "/api/laml/" API_VERSION "/Accounts/";
-
-/* Constant time over the expected value's length, whatever is given. */
-static bool secret_eq(const char *given, size_t glen, const char *want)
-{
-	size_t wlen = strlen(want);
-	unsigned char diff = glen != wlen;
-
-	for (size_t i = 0; i < wlen; i++)
-		diff |= (unsigned char)(want[i] ^ (i < glen ? given[i] : 0));
-	return diff == 0;
-}
-
-/* HTTP Basic AccountSid:AuthToken. */
-static bool authorized(const struct api *a, struct evhttp_request *req)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-					   "Authorization");
-	unsigned char dec[512];
-	const char *colon;
-	size_t in, n;
-	int len;
-	bool ok;
-
-	if (!h || strncasecmp(h, "Basic ", 6) != 0 || !a->cfg->auth_token)
-		return false;
-	h += 6;
-	h += strspn(h, " ");
-	in = strlen(h);
-	if (in == 0 || in % 4 || in / 4 * 3 >= sizeof(dec))
-		return false;
-	len = EVP_DecodeBlock(dec, (const unsigned char *)h, (int)in);
-	if (len < 0)
-		return false;
-	n = (size_t)len;
-	/* EVP_DecodeBlock counts the padding as zero bytes */
-	for (size_t i = in; i > 0 && h[i - 1] == '=' && n > 0; i--)
-		n--;
-	dec[n] = '\0';
-	colon = memchr(dec, ':', n);
-	if (!colon)
-		return false;
-	ok = secret_eq((const char *)dec, (size_t)(colon - (const char *)dec),
-		       a->cfg->account_sid);
-	ok &= secret_eq(colon + 1, n - (size_t)(colon + 1 - (const char *)dec),
-			a->cfg->auth_token);
-	OPENSSL_cleanse(dec, sizeof(dec));
-	return ok;
-}
-
-/* One path segment into out, ".json" dropped from the last one. */
-static const char *segment(const char *p, char *out, size_t size, bool *ok)
-{
-	size_t n = strcspn(p, "/");
-
-	if (n == 0 || n >= size) {
-		*ok = false;
-		return p + n;
-	}
-	memcpy(out, p, n);
-	out[n] = '\0';
-	if (!p[n] && n > 5 && strcmp(out + n - 5, ".json") == 0)
-		out[n - 5] = '\0';
-	return p[n] ? p + n + 1 : p + n;
-}
-
-enum target { T_NONE, T_LIST, T_CALL, T_SIP };
-
-/* {AccountSid}/Calls[/{Sid}[/SipMessages]] */
-static enum target parse_path(struct api_req *r, const char *rest)
-{
-	char calls[16], sub[32];
-	bool ok = true;
-
-	rest = segment(rest, r->account, sizeof(r->account), &ok);
-	rest = segment(rest, calls, sizeof(calls), &ok);
-	if (!ok || strcmp(calls, "Calls") != 0)
-		return T_NONE;
-	if (!*rest)
-		return T_LIST;
-	rest = segment(rest, r->sid, sizeof(r->sid), &ok);
-	if (!ok)
-		return T_NONE;
-	if (!*rest)
-		return T_CALL;
-	rest = segment(rest, sub, sizeof(sub), &ok);
-	return ok && !*rest && strcmp(sub, "SipMessages") == 0 ? T_SIP : T_NONE;
-}
 
 /* The query string and a form body; false when answered already. */
 static bool read_input(struct api_req *r)
@@ -153,20 +65,20 @@ static bool read_input(struct api_req *r)
 	return true;
 }
 
-static void dispatch(struct api_req *r, enum target t,
+static void dispatch(struct api_req *r, enum api_target t,
 		     enum evhttp_cmd_type m)
 {
-	if (t == T_LIST && m == EVHTTP_REQ_POST)
+	if (t == API_T_LIST && m == EVHTTP_REQ_POST)
 		api_calls_create(r);
-	else if (t == T_LIST && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD))
+	else if (t == API_T_LIST && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD))
 		api_calls_list(r);
-	else if (t == T_CALL && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD))
+	else if (t == API_T_CALL && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD))
 		api_calls_fetch(r);
-	else if (t == T_CALL && m == EVHTTP_REQ_POST)
+	else if (t == API_T_CALL && m == EVHTTP_REQ_POST)
 		api_calls_update(r);
-	else if (t == T_CALL && m == EVHTTP_REQ_DELETE)
+	else if (t == API_T_CALL && m == EVHTTP_REQ_DELETE)
 		api_calls_delete(r);
-	else if (t == T_SIP && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD))
+	else if (t == API_T_SIP && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD))
 		api_calls_sip_messages(r);
 	else
 		api_error(r, 405, 20004, "Method not allowed");
@@ -177,8 +89,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct api *a = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : "";
+	struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
 	struct api_req *r;
-	enum target t;
+	struct api_path p;
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -187,25 +100,23 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	r->api = a;
 	r->req = req;
-	if (strncmp(path, laml_prefix, sizeof(laml_prefix) - 1) == 0) {
-		r->prefix = "/api/laml";
-		path += sizeof(laml_prefix) - 1;
-	} else {
-		r->prefix = "";
-		path += sizeof(twilio_prefix) - 1;
-	}
-	if (!authorized(a, req)) {
+	api_parse_path(&p, path);
+	r->prefix = p.prefix;
+	/* HTTP Basic AccountSid:AuthToken */
+	if (!api_parse_authorized(evhttp_find_header(headers, "Authorization"),
+				  a->cfg->account_sid, a->cfg->auth_token)) {
 		api_error(r, 401, 20003, "Authenticate");
 		return;
 	}
-	t = parse_path(r, path);
-	if (t == T_NONE || strcmp(r->account, a->cfg->account_sid) != 0) {
+	if (p.target == API_T_NONE || strcmp(p.account, a->cfg->account_sid) != 0) {
 		api_error(r, 404, 20404, "The requested resource %s was not found",
 			  uri ? evhttp_uri_get_path(uri) : "");
 		return;
 	}
+	snprintf(r->account, sizeof(r->account), "%s", p.account);
+	snprintf(r->sid, sizeof(r->sid), "%s", p.sid);
 	if (read_input(r))
-		dispatch(r, t, evhttp_request_get_command(req));
+		dispatch(r, p.target, evhttp_request_get_command(req));
 }
 
 int api_alloc(struct api **ap, struct event_base *base,

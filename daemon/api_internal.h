@@ -1,6 +1,7 @@
 /* api_internal.h: what the REST API's files share. Bottom up (each calls
  * only those below it):
  *   api_form.c      form bodies and query strings
+ *   api_parse.c     paths, credentials, the list's query
  *   json.c          the JSON writer
  *   api_reply.c     requests: replies, error JSON, the pending list
  *   api_render.c    the call resource and the list page as JSON
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "daemon/api_form.h"
+#include "daemon/api_parse.h"
 #include "daemon/api.h"
 
 struct call;
@@ -28,7 +30,6 @@ struct json;
 struct store_call;
 struct store_read;
 
-#define API_VERSION "2010-04-01"
 #define API_BODY_MAX (64u * 1024)
 #define API_TWIML_MAX 4000		/* characters, as the vendors count */
 

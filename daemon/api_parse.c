@@ -1,0 +1,313 @@
+/* api_parse.c: the outside input of a REST request: the path, HTTP Basic
+ * credentials, the call list's filters and paging
+ *
+ * Nothing here knows evhttp or the store: api.c and api_list.c hand in
+ * strings and a parsed query and answer with what comes back, and the
+ * unit test and fuzz target (tests/fuzz/fuzz_api_request) run the same
+ * code on any input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "daemon/api_parse.h"
+
+static const char twilio_prefix[] = "/" API_VERSION "/Accounts/";
+static const char laml_prefix[] = "/api/laml/" API_VERSION "/Accounts/";
+
+/* One path segment into out, ".json" dropped from the last one. */
+static const char *segment(const char *p, char *out, size_t size, bool *ok)
+{
+	size_t n = strcspn(p, "/");
+
+	if (n == 0 || n >= size) {
+		*ok = false;
+		return p + n;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+	if (!p[n] && n > 5 && strcmp(out + n - 5, ".json") == 0)
+		out[n - 5] = '\0';
+	return p[n] ? p + n + 1 : p + n;
+}
+
+/* {AccountSid}/Calls[/{Sid}[/SipMessages]] */
+static enum api_target target(struct api_path *p, const char *rest)
+{
+	char calls[16], sub[32];
+	bool ok = true;
+
+	rest = segment(rest, p->account, sizeof(p->account), &ok);
+	rest = segment(rest, calls, sizeof(calls), &ok);
+	if (!ok || strcmp(calls, "Calls") != 0)
+		return API_T_NONE;
+	if (!*rest)
+		return API_T_LIST;
+	rest = segment(rest, p->sid, sizeof(p->sid), &ok);
+	if (!ok)
+		return API_T_NONE;
+	if (!*rest)
+		return API_T_CALL;
+	rest = segment(rest, sub, sizeof(sub), &ok);
+	return ok && !*rest && strcmp(sub, "SipMessages") == 0 ? API_T_SIP :
+		API_T_NONE;
+}
+
+enum api_target api_parse_path(struct api_path *p, const char *path)
+{
+	memset(p, 0, sizeof(*p));
+	p->prefix = "";
+	if (strncmp(path, laml_prefix, sizeof(laml_prefix) - 1) == 0) {
+		p->prefix = "/api/laml";
+		p->target = target(p, path + sizeof(laml_prefix) - 1);
+	} else if (strncmp(path, twilio_prefix, sizeof(twilio_prefix) - 1) == 0) {
+		p->target = target(p, path + sizeof(twilio_prefix) - 1);
+	}
+	/* the prefix stays: the 401 or 404 is answered under it */
+	if (p->target == API_T_NONE)
+		p->account[0] = p->sid[0] = '\0';
+	return p->target;
+}
+
+void api_basic_clear(struct api_basic *b)
+{
+	OPENSSL_cleanse(b, sizeof(*b));
+}
+
+bool api_parse_basic(struct api_basic *b, const char *h)
+{
+	const char *colon;
+	size_t in, n;
+	int len;
+
+	memset(b, 0, sizeof(*b));
+	if (!h || strncasecmp(h, "Basic ", 6) != 0)
+		return false;
+	h += 6;
+	h += strspn(h, " ");
+	in = strlen(h);
+	if (in == 0 || in % 4 || in / 4 * 3 >= sizeof(b->dec))
+		return false;
+	len = EVP_DecodeBlock(b->dec, (const unsigned char *)h, (int)in);
+	if (len < 0)
+		return false;
+	n = (size_t)len;
+	/* EVP_DecodeBlock counts the padding as zero bytes */
+	for (size_t i = in; i > 0 && h[i - 1] == '=' && n > 0; i--)
+		n--;
+	b->dec[n] = '\0';
+	colon = memchr(b->dec, ':', n);
+	if (!colon)
+		return false;
+	b->user = (const char *)b->dec;
+	b->user_len = (size_t)(colon - b->user);
+	b->dec[b->user_len] = '\0';
+	b->password = colon + 1;
+	b->password_len = n - b->user_len - 1;
+	return true;
+}
+
+/* Constant time over the expected value's length, whatever is given. */
+static bool secret_eq(const char *given, size_t glen, const char *want)
+{
+	size_t wlen = strlen(want);
+	unsigned char diff = glen != wlen;
+
+	for (size_t i = 0; i < wlen; i++)
+		diff |= (unsigned char)(want[i] ^ (i < glen ? given[i] : 0));
+	return diff == 0;
+}
+
+bool api_parse_authorized(const char *h, const char *account_sid,
+			  const char *auth_token)
+{
+	struct api_basic b;
+	bool ok;
+
+	if (!account_sid || !auth_token)
+		return false;
+	ok = api_parse_basic(&b, h);
+	if (ok) {
+		ok = secret_eq(b.user, b.user_len, account_sid);
+		ok &= secret_eq(b.password, b.password_len, auth_token);
+	}
+	api_basic_clear(&b);
+	return ok;
+}
+
+bool api_parse_time(const char *s, int64_t *from, int64_t *next)
+{
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (!end)
+		return false;
+	if (*end == '\0') {
+		t = timegm(&tm);
+		*from = (int64_t)t * 1000000;
+		*next = *from + (int64_t)86400 * 1000000;
+		return true;
+	}
+	end = strptime(end, "T%H:%M:%S", &tm);
+	if (!end || (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0 && *end))
+		return false;
+	t = timegm(&tm);
+	*from = (int64_t)t * 1000000;
+	*next = *from + 1000000;
+	return true;
+}
+
+/* Name, Name< and Name> into [*min, *max): "<" and ">" include the day
+ * or second named, as Twilio's StartTime<= and >= do. */
+static bool time_filter(const struct api_form *q, const char *name,
+			int64_t *min, int64_t *max)
+{
+	char key[32];
+	const char *v;
+	int64_t a, b;
+
+	if ((v = api_form_get(q, name))) {
+		if (!api_parse_time(v, &a, &b))
+			return false;
+		*min = a;
+		*max = b;
+	}
+	snprintf(key, sizeof(key), "%s>", name);
+	if ((v = api_form_get(q, key))) {
+		if (!api_parse_time(v, &a, &b))
+			return false;
+		*min = a;
+	}
+	snprintf(key, sizeof(key), "%s<", name);
+	if ((v = api_form_get(q, key))) {
+		if (!api_parse_time(v, &a, &b))
+			return false;
+		*max = b;
+	}
+	return true;
+}
+
+/* v (NULL: not given, *out kept) a decimal in lo..hi. */
+static bool uint_of(const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	long n;
+
+	if (!v)
+		return true;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || !*v || *end || n < (long)lo || n > (long)hi)
+		return false;
+	*out = (unsigned)n;
+	return true;
+}
+
+bool api_parse_token(const char *tok, int64_t *created_us, char *sid,
+		     size_t size)
+{
+	char *end;
+	unsigned long long us;
+
+	if (strncmp(tok, "PT", 2) != 0)
+		return false;
+	errno = 0;
+	us = strtoull(tok + 2, &end, 16);
+	if (errno || *end != '_' || !us || strlen(end + 1) >= size)
+		return false;
+	snprintf(sid, size, "%s", end + 1);
+	*created_us = (int64_t)us;
+	return true;
+}
+
+int api_page_token(char *buf, size_t size, int64_t created_us,
+		   const char *sid)
+{
+	return snprintf(buf, size, "PT%llx_%s", (unsigned long long)created_us,
+			sid);
+}
+
+static bool status_ok(const char *st)
+{
+	static const char *const names[] = {
+		"queued", "ringing", "in-progress", "completed", "busy",
+		"failed", "no-answer", "canceled",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(st, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *filters(struct api_list_query *l, const struct api_form *q)
+{
+	const char *st = api_form_get(q, "Status"), *v;
+
+	l->to = api_form_get(q, "To");
+	l->from = api_form_get(q, "From");
+	l->parent_call_sid = api_form_get(q, "ParentCallSid");
+	if (st && !status_ok(st))
+		return "Status must be one of queued, ringing, in-progress, "
+			"completed, busy, failed, no-answer, canceled";
+	/* until it rings, a REST call is stored as initiated */
+	snprintf(l->status, sizeof(l->status), "%s",
+		 st && strcmp(st, "queued") == 0 ? "initiated" : st ? st : "");
+	if (!time_filter(q, "StartTime", &l->started_min_us, &l->started_max_us) ||
+	    !time_filter(q, "EndTime", &l->ended_min_us, &l->ended_max_us))
+		return "StartTime and EndTime take YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ";
+	if ((v = api_form_get(q, "SipResponseCode"))) {
+		unsigned code = 0;
+
+		if (!uint_of(v, 100, 699, &code))
+			return "SipResponseCode must be 100..699";
+		l->sip_response_code = (int)code;
+	}
+	for (size_t i = 0; i < q->n; i++)
+		if (strncmp(q->v[i].name, "SipHeader_", 10) == 0 && q->v[i].name[10]) {
+			l->header_name = q->v[i].name + 10;
+			l->header_value = q->v[i].value;
+			break;
+		}
+	return NULL;
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char *paging(struct api_list_query *l, const struct api_form *q)
+{
+	const char *tok = api_form_get(q, "PageToken");
+
+	l->page_size = API_PAGE_DEFAULT;
+	if (!uint_of(api_form_get(q, "PageSize"), 1, API_PAGE_MAX, &l->page_size) ||
+	    !uint_of(api_form_get(q, "Page"), 0, 1000000, &l->page))
+		return "PageSize must be 1.." STR(API_PAGE_MAX) " and Page 0 or more";
+	if (tok && *tok) {
+		if (!api_parse_token(tok, &l->before_created_us, l->before_sid,
+				     sizeof(l->before_sid)))
+			return "Invalid PageToken";
+		l->token = true;
+	}
+	if (!l->token && (unsigned long long)l->page * l->page_size > 100000)
+		return "Page too deep without a PageToken: follow next_page_uri";
+	return NULL;
+}
+
+const char *api_parse_list(struct api_list_query *q, const struct api_form *f)
+{
+	const char *err;
+
+	memset(q, 0, sizeof(*q));
+	err = filters(q, f);
+	return err ? err : paging(q, f);
+}
