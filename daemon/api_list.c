@@ -21,6 +21,9 @@
 #include "daemon/webhook.h"
 #include "store/store.h"
 
+_Static_assert(API_PAGE_MAX + 1 <= STORE_CALLS_LIMIT_MAX,
+	       "a full page needs the row past it from the store");
+
 struct list {
 	struct api_req *r;
 	struct api_list_query q;
@@ -51,8 +54,9 @@ static bool filter(struct list *l)
 	l->f.header_value = q->header_value;
 	l->f.before_created_us = q->before_created_us;
 	l->f.before_sid = q->token ? q->before_sid : NULL;
-	/* one row more than the page tells whether a next page exists */
-	l->f.limit = q->page_size + 1 > API_PAGE_MAX ? API_PAGE_MAX : q->page_size + 1;
+	/* one row more than the page tells whether a next page exists (also
+	   past a page of API_PAGE_MAX: the store takes one more) */
+	l->f.limit = q->page_size + 1;
 	l->f.offset = q->token ? 0 : q->page * q->page_size;
 	return true;
 }

@@ -158,7 +158,7 @@ int store_query_calls(struct query *q, const struct store_calls_filter *f)
 	int err;
 
 	memset(q, 0, sizeof(*q));
-	if (!f || !f->account_sid || f->limit < 1 || f->limit > 1000 ||
+	if (!f || !f->account_sid || f->limit < 1 || f->limit > STORE_CALLS_LIMIT_MAX ||
 	    !f->header_name != !f->header_value ||
 	    (f->before_sid && !f->before_created_us))
 		return EINVAL;

@@ -312,6 +312,9 @@ void store_stats(const struct store *s, struct store_stats *st);
  * queries in flight calls none of their handlers. Main thread only. */
 struct store_read;		/* a query in flight */
 
+/* A list's largest page (1,000, as Twilio's) and the row past it, which
+ * tells the API whether a next page exists */
+#define STORE_CALLS_LIMIT_MAX 1001
 struct store_calls_filter {
 	const char *account_sid;	/* required */
 	const char *sid;		/* one call (fetch); NULL: a list */
@@ -330,7 +333,7 @@ struct store_calls_filter {
 	bool include_hidden;		/* false: calls deleted through the API
 					 * (calls.api_deleted_at) are left out */
 	/* newest first: created_at desc, sid desc */
-	unsigned limit;			/* 1..1000 */
+	unsigned limit;			/* 1..STORE_CALLS_LIMIT_MAX */
 	unsigned offset;		/* rows to skip (Page without a token) */
 	int64_t before_created_us;	/* keyset paging: only rows strictly */
 	const char *before_sid;		/* after (older than) this one; 0/NULL: none */
@@ -342,7 +345,7 @@ struct store_calls_filter {
  * duration, branch: -1 when NULL; sip_response_code, reason_cause: 0. */
 typedef void (store_calls_h)(int err, const struct store_call *rows,
 			     size_t n, void *arg);
-/* EINVAL: account_sid missing, limit outside 1..1000, header_name without
+/* EINVAL: account_sid missing, limit outside 1..STORE_CALLS_LIMIT_MAX, header_name without
  * header_value (or the reverse), before_sid without before_created_us. */
 int store_calls_query(struct store *s, const struct store_calls_filter *f,
 		      store_calls_h *h, void *arg, struct store_read **rp);

@@ -14,6 +14,8 @@ fetch of a call that ended over 60 s ago, from the call log; .../SipMessages.jso
            ?X-Customer=45 -> C, its outbound-dial child (its SID from its status callback)
   rest_list.py check BASE SID TOKEN WORK      the list queries (tests/lib/rest_list.json)
   rest_list.py after BASE SID TOKEN WORK      DELETE, the fetch from the call log, SipMessages
+  rest_list.py paging BASE SID TOKEN WORK N   N calls To sip:bulk@paging.test (rows the case
+      inserted): list() with page_size=1000 walks every one of them through next_page_uri
 Prints "ok - ..." / "not ok - ..."; exits 1 when a check failed.
 """
 import datetime
@@ -228,6 +230,30 @@ def after(base, sid, token, work):
         check(False, "C from the call log: %s %s" % (x.status, x.code))
 
 
+def paging(base, sid, token, work, n):
+    """Pages of the largest size: the page past a full one must be announced."""
+    c = client(base, sid, token)
+    to = "sip:bulk@paging.test"
+    path = "/2010-04-01/Accounts/%s/Calls.json" % sid
+    st, j = raw(c, base, path, {"To": to, "PageSize": "1000"})
+    got = len((j or {}).get("calls") or [])
+    check(st == 200 and got == 1000 and (j or {}).get("next_page_uri"),
+          "PageSize=1000 of %d calls: 1000 of them and a next_page_uri (%s, %d, %r)"
+          % (n, st, got, (j or {}).get("next_page_uri")))
+    if (j or {}).get("next_page_uri"):
+        st, k = raw(c, base, j["next_page_uri"])
+        rest = len((k or {}).get("calls") or [])
+        check(st == 200 and rest == n - 1000 and not (k or {}).get("next_page_uri"),
+              "its next page: the other %d, and no next_page_uri (%s, %d)" % (n - 1000, st, rest))
+    calls = c.calls.list(to=to, page_size=1000)
+    sids = [x.sid for x in calls]
+    check(len(sids) == n and len(set(sids)) == n,
+          "list(page_size=1000): all %d calls, each once (%d, %d distinct)"
+          % (n, len(sids), len(set(sids))))
+    created = [x.date_created for x in calls]
+    check(created == sorted(created, reverse=True), "newest first across the pages")
+
+
 def main():
     cmd, base, sid, token, work = sys.argv[1:6]
     if cmd == "setup":
@@ -236,6 +262,8 @@ def main():
         check_lists(base, sid, token, work)
     elif cmd == "after":
         after(base, sid, token, work)
+    elif cmd == "paging":
+        paging(base, sid, token, work, int(sys.argv[6]))
     return 1 if bad else 0
 
 

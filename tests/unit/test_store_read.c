@@ -401,8 +401,9 @@ static void test_filters(struct store *s)
 	is_str(nums(&w), "17", "filters together");
 
 	/* refused at once */
-	f = (struct store_calls_filter){.account_sid = "ACtest", .limit = 1001};
-	is_int(store_calls_query(s, &f, on_calls, &w, NULL), EINVAL, "limit over 1000: EINVAL");
+	f = (struct store_calls_filter){.account_sid = "ACtest", .limit = 1002};
+	is_int(store_calls_query(s, &f, on_calls, &w, NULL), EINVAL,
+	       "limit over 1001 (a page of 1000 and the row past it): EINVAL");
 	f.limit = 0;
 	is_int(store_calls_query(s, &f, on_calls, &w, NULL), EINVAL, "limit 0: EINVAL");
 	f = (struct store_calls_filter){.limit = 5};

@@ -13,7 +13,8 @@
 # call log) reads as it did from memory; C from the call log names its parent. The rows of the
 # call log agree. SipMessages.json?Bodies=true of A: the bodies of its INVITEs and of its 200 OK
 # exactly as SIPp (uas1's message log) received and sent them; without Bodies every body is null;
-# `dialerd trace --bodies A` prints them (tests/lib/sip_bodies.py).
+# `dialerd trace --bodies A` prints them (tests/lib/sip_bodies.py). PageSize=1000 over 1001 calls
+# (rows inserted) announces its next page, and python3-twilio's list(page_size=1000) gets all.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/rest.sh"
@@ -68,6 +69,20 @@ for run in twilio-node signalwire signalwire/api/laml; do
 done
 py after
 
+# pages of the largest size (1000): 1001 calls of the account inserted as rows, listed by
+# python3-twilio with page_size=1000, which follows next_page_uri
+q() { psql -At "$DATABASE_URL" -c "$1"; }
+q "insert into calls (sid, account_sid, instance, direction, from_addr, to_addr, status,
+	created_at, updated_at, started_at, ended_at, root_sid)
+	select 'CA' || lpad(to_hex(g), 32, '0'), '$DIALERD_ACCOUNT_SID', 'bulk', 'outbound-api',
+	'+15550999', 'sip:bulk@paging.test', 'completed', now() - g * interval '1 ms', now(),
+	now() - g * interval '1 ms', now(), 'CA' || lpad(to_hex(g), 32, '0')
+	from generate_series(1, 1001) g" >/dev/null || fail "cannot insert the 1001 calls"
+timeout 120 /usr/bin/python3 "$TOP/tests/lib/rest_list.py" paging "$DIALERD_URL" \
+	"$DIALERD_ACCOUNT_SID" "$DIALERD_AUTH_TOKEN" "$WORK" 1001 >"$WORK/paging.out" 2>&1 ||
+	failed="$failed python3-twilio-paging"
+cat "$WORK/paging.out"
+
 A=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["A"])' "$WORK/calls.json")
 sipm() { # sipm QUERY FILE: A's SipMessages.json with QUERY into FILE, prints the status
 	curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" -o "$2" -w '%{http_code}' \
@@ -78,7 +93,6 @@ assert_eq "$(sipm '' "$WORK/sip_plain.json")" 200 "SipMessages.json of A"
 
 stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "daemon stopped cleanly"
-q() { psql -At "$DATABASE_URL" -c "$1"; }
 DIALERD_DATABASE_URL=$DATABASE_URL "$DIALERD" trace --bodies "$A" >"$WORK/trace_a" 2>&1
 assert_eq "$?" 0 "dialerd trace --bodies A: exit 0"
 python3 "$TOP/tests/lib/sip_bodies.py" "$A" "$WORK/uas1.msg" "$WORK/sip_bodies.json" \
