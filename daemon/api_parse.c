@@ -141,28 +141,52 @@ bool api_parse_authorized(const char *h, const char *account_sid,
 	return ok;
 }
 
+/* s holds digits where pat has 'd' and pat's other bytes as they are */
+static bool shaped(const char *s, const char *pat)
+{
+	for (; *pat; s++, pat++)
+		if (*pat == 'd' ? *s < '0' || *s > '9' : *s != *pat)
+			return false;
+	return true;
+}
+
 bool api_parse_time(const char *s, int64_t *from, int64_t *next)
 {
-	struct tm tm;
-	const char *end;
+	struct tm tm, back;
+	const char *zone, *end;
+	int64_t span;
 	time_t t;
 
+	/* exactly these shapes: strptime alone takes "2026-1-5", leading
+	   spaces and 2026-02-31 (as 3 March) */
+	if (!shaped(s, "dddd-dd-dd"))
+		return false;
 	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%d", &tm);
+	if (s[10] == '\0') {
+		end = strptime(s, "%Y-%m-%d", &tm);
+		span = 86400;
+	} else {
+		if (!shaped(s + 10, "Tdd:dd:dd"))
+			return false;
+		zone = s + 19;
+		if (*zone && strcmp(zone, "Z") && strcmp(zone, "+00:00"))
+			return false;
+		end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+		span = 1;
+	}
 	if (!end)
 		return false;
-	if (*end == '\0') {
-		t = timegm(&tm);
-		*from = (int64_t)t * 1000000;
-		*next = *from + (int64_t)86400 * 1000000;
-		return true;
-	}
-	end = strptime(end, "T%H:%M:%S", &tm);
-	if (!end || (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0 && *end))
+	/* a day or second that does not exist comes back as another one
+	   (timegm normalises its argument: compare with a copy) */
+	back = tm;
+	t = timegm(&back);
+	if (t == (time_t)-1 || !gmtime_r(&t, &back) ||
+	    back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
+	    back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour ||
+	    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
 		return false;
-	t = timegm(&tm);
 	*from = (int64_t)t * 1000000;
-	*next = *from + 1000000;
+	*next = *from + span * 1000000;
 	return true;
 }
 

@@ -195,6 +195,14 @@ static void times(void)
 	ok(!api_parse_time("2026-01-01T10:20:30Zx", &from, &next), "after the Z");
 	ok(!api_parse_time("2026-01-01 10:20:30", &from, &next), "a space for the T");
 	ok(!api_parse_time("01/01/2026", &from, &next), "another format");
+	ok(!api_parse_time("2026-02-31", &from, &next), "31 February (not 3 March)");
+	ok(api_parse_time("2028-02-29", &from, &next), "29 February of a leap year");
+	ok(!api_parse_time("2026-02-29", &from, &next), "29 February of another");
+	ok(!api_parse_time("2026-1-05", &from, &next), "a one-digit month");
+	ok(!api_parse_time(" 2026-01-05", &from, &next), "a space before it");
+	ok(!api_parse_time("2026-01-05T24:00:00Z", &from, &next), "hour 24");
+	ok(!api_parse_time("2026-01-05T10:20:60Z", &from, &next), "second 60");
+	ok(!api_parse_time("2026-01-05T10:60:00Z", &from, &next), "minute 60");
 }
 
 /* The list query of a query string; the error message or NULL. */
