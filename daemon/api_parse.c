@@ -228,9 +228,12 @@ static bool uint_of(const char *v, unsigned lo, unsigned hi, unsigned *out)
 
 	if (!v)
 		return true;
+	/* digits only: strtol would take a sign and leading spaces */
+	if (!*v || strspn(v, "0123456789") != strlen(v))
+		return false;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno || !*v || *end || n < (long)lo || n > (long)hi)
+	if (errno || *end || n < (long)lo || n > (long)hi)
 		return false;
 	*out = (unsigned)n;
 	return true;
@@ -242,7 +245,18 @@ bool api_parse_token(const char *tok, int64_t *created_us, char *sid,
 	char *end;
 	unsigned long long us;
 
+	size_t hex, id;
+
 	if (strncmp(tok, "PT", 2) != 0)
+		return false;
+	/* as api_page_token writes it: hex digits, "_", a SID of letters
+	   and digits (strtoull would take a sign, "0x" and spaces) */
+	hex = strspn(tok + 2, "0123456789abcdefABCDEF");
+	if (!hex || hex > 15 || tok[2 + hex] != '_')
+		return false;
+	id = strspn(tok + 3 + hex, "0123456789abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+	if (!id || tok[3 + hex + id] != '\0')
 		return false;
 	errno = 0;
 	us = strtoull(tok + 2, &end, 16);

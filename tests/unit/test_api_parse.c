@@ -316,6 +316,9 @@ static void list_paging(void)
 	is_str(list(&q, &f, "PageSize=-5"), PAGE_ERR, "PageSize=-5");
 	is_str(list(&q, &f, "PageSize="), PAGE_ERR, "an empty PageSize");
 	is_str(list(&q, &f, "PageSize=10x"), PAGE_ERR, "PageSize=10x");
+	is_str(list(&q, &f, "PageSize=%2B10"), PAGE_ERR, "PageSize=+10");
+	is_str(list(&q, &f, "PageSize=%2010"), PAGE_ERR, "a space before the PageSize");
+	is_str(list(&q, &f, "Page=%2B1"), PAGE_ERR, "Page=+1");
 	is_str(list(&q, &f, "PageSize=99999999999999999999"), PAGE_ERR, "an overflowing PageSize");
 	ok(list(&q, &f, "Page=3&PageSize=20") == NULL && q.page == 3 && q.page_size == 20,
 	   "Page=3");
@@ -338,8 +341,12 @@ static void list_paging(void)
 	ok(q.token && q.before_created_us == JAN1 + 123456 &&
 	   strcmp(q.before_sid, "CA0123456789abcdef0123456789abcdef") == 0, "the page's edge");
 	ok(list(&q, &f, "PageToken=") == NULL && !q.token, "an empty PageToken: none");
-	ok(list(&q, &f, "PageToken=PT10_") == NULL && q.token && q.before_sid[0] == '\0',
-	   "a PageToken with an empty SID");
+	is_str(list(&q, &f, "PageToken=PT10_"), "Invalid PageToken", "an empty SID");
+	is_str(list(&q, &f, "PageToken=PT-1_CA1"), "Invalid PageToken", "a sign");
+	is_str(list(&q, &f, "PageToken=PT%2B10_CA1"), "Invalid PageToken", "a plus sign");
+	is_str(list(&q, &f, "PageToken=PT0x10_CA1"), "Invalid PageToken", "0x");
+	is_str(list(&q, &f, "PageToken=PT%2010_CA1"), "Invalid PageToken", "a space");
+	is_str(list(&q, &f, "PageToken=PT10_CA1%27"), "Invalid PageToken", "a quote in the SID");
 	is_str(list(&q, &f, "PageToken=XX10_CA1"), "Invalid PageToken", "not PT");
 	is_str(list(&q, &f, "PageToken=PT_CA1"), "Invalid PageToken", "no time");
 	is_str(list(&q, &f, "PageToken=PT0_CA1"), "Invalid PageToken", "time 0");
