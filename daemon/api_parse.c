@@ -180,7 +180,8 @@ bool api_parse_time(const char *s, int64_t *from, int64_t *next)
 	   (timegm normalises its argument: compare with a copy) */
 	back = tm;
 	t = timegm(&back);
-	if (t == (time_t)-1 || !gmtime_r(&t, &back) ||
+	/* before 1970: no call is, and 0 means "no bound" to the store */
+	if (t < 0 || !gmtime_r(&t, &back) ||
 	    back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
 	    back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour ||
 	    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)

@@ -196,6 +196,7 @@ static void times(void)
 	ok(!api_parse_time("2026-01-01 10:20:30", &from, &next), "a space for the T");
 	ok(!api_parse_time("01/01/2026", &from, &next), "another format");
 	ok(!api_parse_time("2026-02-31", &from, &next), "31 February (not 3 March)");
+	ok(!api_parse_time("1969-12-31", &from, &next), "before 1970");
 	ok(api_parse_time("2028-02-29", &from, &next), "29 February of a leap year");
 	ok(!api_parse_time("2026-02-29", &from, &next), "29 February of another");
 	ok(!api_parse_time("2026-1-05", &from, &next), "a one-digit month");
