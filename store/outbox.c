@@ -167,7 +167,8 @@ static void entry_clear(struct store_outbox_entry *e)
 	free((char *)e->method);
 	free((char *)e->url);
 	free((char *)e->token);
-	for (size_t i = 0; i < e->nparams; i++) {
+	/* params is NULL when decoding stopped before them */
+	for (size_t i = 0; e->params && i < e->nparams; i++) {
 		free((char *)e->params[i].name);
 		free((char *)e->params[i].value);
 	}
@@ -292,7 +293,7 @@ static int replay_frame(struct store_outbox *o, const unsigned char *f,
 		return EBADMSG;
 	switch (p[0]) {
 	case R_ADD:
-		c.off += 4;	/* sequence number */
+		(void)get_n(&c, 4);	/* sequence number (not past the frame) */
 		return slot_add(o, id, off, flen, (uint32_t)get_n(&c, 4));
 	case R_ATTEMPT:
 		s = slot_find(o, id);

@@ -1,7 +1,8 @@
 /* test_store_outbox.c: the webhook outbox file: entries survive a reopen with
  * their attempts, done ones do not, a torn tail is cut, syncs are grouped and
  * a mostly delivered file is rewritten; a scan (dialerd takeover)
- * reads delivered entries too and changes nothing */
+ * reads delivered entries too and changes nothing; a well-framed entry that
+ * does not decode is refused, not a crash */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/internal.h"
 #include "store/store.h"
 #include "tests/tap.h"
 
@@ -257,6 +259,67 @@ static void test_compaction(void)
 	o = store_outbox_close(o);
 }
 
+/* Writes one ADD frame (CRC'd) holding an entry: call_sid "CA1", url as
+ * given (NULL: the NULL mark), then nparams and one parameter "a=b". */
+static bool write_add(const char *url, uint16_t nparams, size_t cut)
+{
+	unsigned char f[256], *p = f + 8;
+	uint32_t n, crc;
+	FILE *fp;
+
+	*p++ = 'A';
+	memcpy(p, "\1\0\0\0\0\0\0\0" "\0\0\0\0" "\1\0\0\0" "\0\0\0\0\0\0\0\0", 24);
+	p += 24;
+	memcpy(p, "\3\0\0\0CA1", 7);
+	p += 7;
+	for (int i = 0; i < 4; i++) {	/* kind, method, url, token */
+		n = i == 2 && url ? (uint32_t)strlen(url) : UINT32_MAX;
+		memcpy(p, &n, 4);
+		p += 4;
+		if (n != UINT32_MAX) {
+			memcpy(p, url, n);
+			p += n;
+		}
+	}
+	memcpy(p, &nparams, 2);
+	p += 2;
+	memcpy(p, "\1\0\0\0a\1\0\0\0b", 10);
+	p += 10;
+	n = (uint32_t)(p - f - 8 - cut);
+	crc = store_crc32(f + 8, n);
+	memcpy(f, &n, 4);
+	memcpy(f + 4, &crc, 4);
+	fp = fopen(path(), "wb");
+	if (!fp)
+		return false;
+	n = (uint32_t)fwrite(f, 1, 8 + n, fp) == 8 + n;
+	return fclose(fp) == 0 && n;
+}
+
+/* Found by fuzz_store_outbox: an entry whose url is missing (or with more
+ * than 4096 parameters) freed its parameters before they existed: a NULL
+ * dereference at start-up and in dialerd takeover. */
+static void test_bad_entry(void)
+{
+	struct store_outbox *o = NULL;
+	struct scanned sc = {0};
+	struct seen s = {0};
+
+	ok(write_add("http://127.0.0.1:1/cb", 1, 0), "a hand-made entry");
+	ok(store_outbox_open(&o, dir, on_entry, &s) == 0 && s.n == 1 &&
+	   strcmp(s.p1[0], "a=b") == 0, "which opens");
+	o = store_outbox_close(o);
+	ok(write_add(NULL, 1, 0), "an entry without its url, one parameter");
+	is_int(store_outbox_scan(dir, on_scan, &sc), EBADMSG, "scan: EBADMSG");
+	is_int(store_outbox_open(&o, dir, on_entry, &s), EBADMSG, "open: EBADMSG");
+	ok(write_add("http://127.0.0.1:1/cb", 5000, 0), "an entry with 5000 parameters");
+	is_int(store_outbox_open(&o, dir, on_entry, &s), EBADMSG, "open: EBADMSG");
+	ok(write_add("http://127.0.0.1:1/cb", 1, 70), "an entry of 11 bytes");
+	is_int(store_outbox_open(&o, dir, on_entry, &s), EBADMSG, "open: EBADMSG");
+	ok(o == NULL && sc.n == 0, "nothing handed out");
+	unlink(path());
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -266,6 +329,7 @@ int main(void)
 	test_all_done_truncates();
 	test_scan();
 	test_compaction();
+	test_bad_entry();
 	unlink(path());
 	rmdir(dir);
 	return tap_done();
