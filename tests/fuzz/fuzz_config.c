@@ -61,6 +61,12 @@ next:
 	}
 }
 
+/* the file goes with the fuzzer */
+static void remove_file(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int fd = -1;
@@ -72,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0)
 			abort();
 		close(fd);
+		atexit(remove_file);
 		/* the file alone decides: drop every DIALERD_* override the
 		 * environment holds (the test runner exports its own) */
 		for (;;) {

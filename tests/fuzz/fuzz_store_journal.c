@@ -1,7 +1,6 @@
 /* fuzz_store_journal.c: libFuzzer target for the journal reader: any file
  * left in data_dir opens, keeps only whole checked frames, and reads back
  * as records that decode inside their frames and copy out */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,26 +11,9 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "tests/fuzz/scratch_dir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[] = "/tmp/dialerd-fuzz-journal-XXXXXX";
-
-static void empty_dir(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		abort();
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-}
 
 /* Every frame decodes (or is refused) with its columns inside the frame,
  * and copies out in both COPY formats without reading past it. */
@@ -73,7 +55,6 @@ static void check_frames(const unsigned char *p, size_t n, size_t rows)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int ready;
 	struct journal j;
 	struct sbuf buf = { 0 };
 	char path[512];
@@ -81,11 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t kept;
 	int fd, err;
 
-	if (!ready) {
-		if (!mkdtemp(dir))
-			abort();
-		ready = 1;
-	}
+	fuzz_dir_get("journal");
 	if (size > (1u << 20))
 		return 0;
 	/* the input also goes through the in-memory checks directly */
@@ -97,15 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		(void)store_rec_decode(&r, data + pos + REC_HDR, flen - REC_HDR);
 	}
-	empty_dir();
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_JOURNAL_NAME);
+	fuzz_dir_empty();
+	snprintf(path, sizeof(path), "%s/%s", fuzz_dir, STORE_JOURNAL_NAME);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
 		abort();
 	close(fd);
 	memset(&j, 0, sizeof(j));
 	j.fd = -1;
-	err = store_journal_open(&j, dir, STORE_JOURNAL_NAME);
+	err = store_journal_open(&j, fuzz_dir, STORE_JOURNAL_NAME);
 	if (err)
 		__builtin_trap();	/* a damaged file is cut, never refused */
 	kept = j.size;

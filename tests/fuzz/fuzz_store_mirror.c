@@ -11,7 +11,6 @@
  * mostly zeros past their last entry: seeds leave them out). Bit 1: the
  * frames inside entries tagged like their segment get their CRCs
  * recomputed first, so that mutated frames are read as frames. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -23,6 +22,8 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "tests/fuzz/frame_crc.h"
+#include "tests/fuzz/scratch_dir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,33 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SEG_MIN 4096u
 #define MIRROR_MIN (HDR_SIZE + NSEG * SEG_MIN)
 #define MAX_FILE (4u << 20)
-
-/* in /dev/shm when there is one: each run syncs files, and a sync in
- * memory costs nothing */
-static char dir[64];
-
-static void empty_dir(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		abort();
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-}
-
-/* the directory goes with the fuzzer */
-static void remove_dir(void)
-{
-	empty_dir();
-	rmdir(dir);
-}
 
 static uint64_t get64(const unsigned char *p)
 {
@@ -76,24 +50,6 @@ static uint32_t get32(const unsigned char *p)
 
 	memcpy(&v, p, 4);
 	return v;
-}
-
-static void fix_frames(unsigned char *p, size_t n)
-{
-	size_t pos = 0;
-
-	while (n - pos >= REC_HDR) {
-		uint32_t len = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 |
-			       (uint32_t)p[pos + 2] << 16 | (uint32_t)p[pos + 3] << 24;
-		uint32_t crc;
-
-		if (len < 3 || len > n - pos - REC_HDR)
-			break;
-		crc = store_crc32(p + pos + REC_HDR, len);
-		for (unsigned i = 0; i < 4; i++)
-			p[pos + 4 + i] = (unsigned char)(crc >> (8 * i));
-		pos += REC_HDR + len;
-	}
 }
 
 /* Recomputes the CRCs of the frames of every entry tagged like its
@@ -120,7 +76,7 @@ static void fix_crcs(unsigned char *f, size_t size)
 
 			if (len > seg_size - off - ENT_HDR)
 				break;
-			fix_frames(s + off + ENT_HDR, len);
+			frame_crc_fix(s + off + ENT_HDR, len);
 			off += (ENT_HDR + (size_t)len + 7u) & ~(size_t)7;
 		}
 	}
@@ -156,7 +112,7 @@ static void write_file(const unsigned char *p, size_t n)
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_MIRROR_NAME);
+	snprintf(path, sizeof(path), "%s/%s", fuzz_dir, STORE_MIRROR_NAME);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || write(fd, p, n) != (ssize_t)n)
 		abort();
@@ -167,7 +123,7 @@ static void journal_open(struct journal *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
-	if (store_journal_open(j, dir, STORE_JOURNAL_NAME) || j->size)
+	if (store_journal_open(j, fuzz_dir, STORE_JOURNAL_NAME) || j->size)
 		__builtin_trap();
 }
 
@@ -220,7 +176,6 @@ static void check_moved(const struct sbuf *b, unsigned long long rows,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int ready;
 	/* a row for the new mirror: a frame of 13 bytes */
 	unsigned char row[REC_HDR + 13] = {13, 0, 0, 0};
 	struct journal j;
@@ -234,25 +189,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stat st;
 	uint32_t crc;
 
-	if (!ready) {
-		snprintf(dir, sizeof(dir), "%s/dialerd-fuzz-mirror-XXXXXX",
-			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		atexit(remove_dir);
-		ready = 1;
-	}
+	fuzz_dir_get("mirror");
 	if (size < 1 || size > (1u << 20))
 		return 0;
 	file = make_file(data, size, &fsize);
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_MIRROR_NAME);
+	snprintf(path, sizeof(path), "%s/%s", fuzz_dir, STORE_MIRROR_NAME);
 
 	/* a start with mirroring turned off: the rows move, the file goes
 	 * (or is set aside when it cannot be read back) */
-	empty_dir();
+	fuzz_dir_empty();
 	write_file(file, fsize);
 	journal_open(&j);
-	if (store_mirror_open(&m, dir, 0, &j, &rec) || m)
+	if (store_mirror_open(&m, fuzz_dir, 0, &j, &rec) || m)
 		__builtin_trap();	/* a damaged file is set aside, never refused */
 	if (stat(path, &st) == 0)
 		__builtin_trap();
@@ -262,10 +210,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* the same file again, with a new mirror started after it: the same
 	 * rows; then a row in the new mirror, left unsettled, comes back */
-	empty_dir();
+	fuzz_dir_empty();
 	write_file(file, fsize);
 	journal_open(&j);
-	if (store_mirror_open(&m, dir, MIRROR_MIN, &j, &rec2))
+	if (store_mirror_open(&m, fuzz_dir, MIRROR_MIN, &j, &rec2))
 		__builtin_trap();
 	journal_bytes(&j, 0, &again);
 	if (rec2 != rec || again.len != first.len ||
@@ -281,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		store_mirror_close(m);
 		m = NULL;
 		before = j.size;
-		if (store_mirror_open(&m, dir, 0, &j, &rec3) || m || rec3 != 1)
+		if (store_mirror_open(&m, fuzz_dir, 0, &j, &rec3) || m || rec3 != 1)
 			__builtin_trap();
 		journal_bytes(&j, before, &again);
 		if (again.len != sizeof(row) || memcmp(again.p, row, sizeof(row)))

@@ -10,7 +10,6 @@
  * frames from the start of the file get their CRCs recomputed first, so
  * that mutated payloads (what the replay and entry_decode read) are
  * reached. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -22,45 +21,20 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "tests/fuzz/frame_crc.h"
+#include "tests/fuzz/scratch_dir.h"
 #include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define OUTBOX_NAME "webhook.outbox"	/* store/outbox.c */
 
-/* in /dev/shm when there is one: each run syncs files, and a sync in
- * memory costs nothing */
-static char dir[64];
-
-static void empty_dir(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		abort();
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-}
-
-/* the directory goes with the fuzzer */
-static void remove_dir(void)
-{
-	empty_dir();
-	rmdir(dir);
-}
-
 static void write_file(const unsigned char *p, size_t n)
 {
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, OUTBOX_NAME);
+	snprintf(path, sizeof(path), "%s/%s", fuzz_dir, OUTBOX_NAME);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || write(fd, p, n) != (ssize_t)n)
 		abort();
@@ -160,28 +134,8 @@ static bool same(const struct seen *a, const struct seen *b)
 	       (!a->img.len || memcmp(a->img.p, b->img.p, a->img.len) == 0);
 }
 
-/* Recomputes the CRC of each frame that fits, from the start of the file. */
-static void fix_crcs(unsigned char *p, size_t n)
-{
-	size_t pos = 0;
-
-	while (n - pos >= REC_HDR) {
-		uint32_t len = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 |
-			       (uint32_t)p[pos + 2] << 16 | (uint32_t)p[pos + 3] << 24;
-		uint32_t crc;
-
-		if (len < 3 || len > n - pos - REC_HDR)
-			break;
-		crc = store_crc32(p + pos + REC_HDR, len);
-		for (unsigned i = 0; i < 4; i++)
-			p[pos + 4 + i] = (unsigned char)(crc >> (8 * i));
-		pos += REC_HDR + len;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int ready;
 	static const struct store_param np[] = {{"CallStatus", "completed"},
 						{"Empty", NULL}};
 	struct store_outbox_entry ne = {
@@ -199,14 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t ticket = 0;
 	int serr, oerr, err;
 
-	if (!ready) {
-		snprintf(dir, sizeof(dir), "%s/dialerd-fuzz-outbox-XXXXXX",
-			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		atexit(remove_dir);
-		ready = 1;
-	}
+	fuzz_dir_get("outbox");
 	if (size < 1 || size > (1u << 20))
 		return 0;
 	n = size - 1;
@@ -215,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(file, data + 1, n);
 	if (data[0] & 1)
-		fix_crcs(file, n);
+		frame_crc_fix(file, n);
 	seen_init(&sc.all, n);
 	seen_init(&sc.live, n);
 	seen_init(&op, n);
@@ -223,17 +170,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	seen_init(&one, 4096);
 
 	/* a scan (dialerd takeover) sees every entry, done or not */
-	empty_dir();
+	fuzz_dir_empty();
 	write_file(file, n);
-	serr = store_outbox_scan(dir, on_seen, &sc);
+	serr = store_outbox_scan(fuzz_dir, on_seen, &sc);
 	if (serr && serr != EBADMSG)
 		__builtin_trap();
 	if (!serr && sc.live.n + sc.all.ndone != sc.all.n)
 		__builtin_trap();
 	/* the open, on the file as it was, hands back the pending ones */
-	empty_dir();
+	fuzz_dir_empty();
 	write_file(file, n);
-	oerr = store_outbox_open(&o, dir, on_entry, &op);
+	oerr = store_outbox_open(&o, fuzz_dir, on_entry, &op);
 	if (oerr && oerr != EBADMSG)
 		__builtin_trap();
 	if (oerr ? o != NULL : o == NULL)
@@ -267,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (store_outbox_commit(o))
 		__builtin_trap();
 	o = store_outbox_close(o);
-	if (store_outbox_open(&o, dir, on_entry, &re))
+	if (store_outbox_open(&o, fuzz_dir, on_entry, &re))
 		__builtin_trap();
 	take(&one, &ne, false);
 	if (re.n != (op.n ? op.n : 1) ||
