@@ -2,6 +2,7 @@
  * only those below it):
  *   api_form.c      form bodies and query strings
  *   api_parse.c     paths, credentials, the list's query
+ *   api_create_parse.c  the create's parameters: a call request or a 400
  *   json.c          the JSON writer
  *   api_reply.c     requests: replies, error JSON, the pending list
  *   api_render.c    the call resource and the list page as JSON
@@ -20,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/api_create_parse.h"
 #include "daemon/api_form.h"
 #include "daemon/api_parse.h"
 #include "daemon/api.h"
@@ -31,7 +33,6 @@ struct store_call;
 struct store_read;
 
 #define API_BODY_MAX (64u * 1024)
-#define API_TWIML_MAX 4000		/* characters, as the vendors count */
 
 struct api_req;
 struct api_remote;

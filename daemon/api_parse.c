@@ -221,8 +221,7 @@ static bool time_filter(const struct api_form *q, const char *name,
 	return true;
 }
 
-/* v (NULL: not given, *out kept) a decimal in lo..hi. */
-static bool uint_of(const char *v, unsigned lo, unsigned hi, unsigned *out)
+bool api_parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 {
 	char *end;
 	long n;
@@ -307,7 +306,7 @@ static const char *filters(struct api_list_query *l, const struct api_form *q)
 	if ((v = api_form_get(q, "SipResponseCode"))) {
 		unsigned code = 0;
 
-		if (!uint_of(v, 100, 699, &code))
+		if (!api_parse_uint(v, 100, 699, &code))
 			return "SipResponseCode must be 100..699";
 		l->sip_response_code = (int)code;
 	}
@@ -328,8 +327,8 @@ static const char *paging(struct api_list_query *l, const struct api_form *q)
 	const char *tok = api_form_get(q, "PageToken");
 
 	l->page_size = API_PAGE_DEFAULT;
-	if (!uint_of(api_form_get(q, "PageSize"), 1, API_PAGE_MAX, &l->page_size) ||
-	    !uint_of(api_form_get(q, "Page"), 0, 1000000, &l->page))
+	if (!api_parse_uint(api_form_get(q, "PageSize"), 1, API_PAGE_MAX, &l->page_size) ||
+	    !api_parse_uint(api_form_get(q, "Page"), 0, 1000000, &l->page))
 		return "PageSize must be 1.." STR(API_PAGE_MAX) " and Page 0 or more";
 	if (tok && *tok) {
 		if (!api_parse_token(tok, &l->before_created_us, l->before_sid,

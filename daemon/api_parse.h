@@ -11,6 +11,10 @@
 
 #define API_VERSION "2010-04-01"
 
+/* v (NULL: not given, *out kept) a decimal in lo..hi: digits only (no
+ * sign, spaces or "0x", which strtol would take; "" is not a number). */
+bool api_parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out);
+
 /* ---- the path ---- */
 
 enum api_target {
