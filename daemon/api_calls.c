@@ -161,7 +161,7 @@ static bool redirect(struct api_req *r, struct call *c)
 		api_error(r, 400, 21205, "Url is not a valid http(s) URL");
 		return false;
 	}
-	if (!abs && api_chars(twiml) > API_TWIML_MAX) {
+	if (!abs && api_parse_chars(twiml) > API_TWIML_MAX) {
 		api_error(r, 400, 21205, "Twiml is longer than %d characters",
 			  API_TWIML_MAX);
 		return false;

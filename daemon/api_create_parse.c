@@ -52,16 +52,6 @@ static bool has_ctl(const char *s)
 	return false;
 }
 
-/* Characters of UTF-8 (continuation bytes are not), as api_chars. */
-static size_t chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 /* GET or POST (absent or empty: *get kept): 0, or -1 for anything else. */
 static int method(const struct api_form *f, const char *name, bool *get)
 {
@@ -222,7 +212,7 @@ static bool take_document(struct api_create *k, const struct api_form *f,
 		struct cxml_diags diags = {0};
 		struct cxml_doc *doc = NULL;
 
-		if (chars(twiml) > API_TWIML_MAX)
+		if (api_parse_chars(twiml) > API_TWIML_MAX)
 			return refuse(k, 21205, "Twiml is longer than %d characters",
 				      API_TWIML_MAX);
 		if (cxml_parse_once(twiml, strlen(twiml), pol, &doc, &diags)) {

@@ -88,8 +88,6 @@ void api_reply_text(struct api_req *r, int status, const char *json);
  * (ENOTCONN, ETIMEDOUT), 500 20500 for our own errors; frees r. */
 void api_store_error(struct api_req *r, int err);
 void api_req_free(struct api_req *r);
-/* Characters of a UTF-8 string (continuation bytes are not characters). */
-size_t api_chars(const char *s);
 /* r waits for the store (api_free answers it 503 if it still waits). */
 void api_req_wait(struct api_req *r);
 void api_req_unwait(struct api_req *r);

@@ -221,6 +221,15 @@ static bool time_filter(const struct api_form *q, const char *name,
 	return true;
 }
 
+size_t api_parse_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 bool api_parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 {
 	char *end;

@@ -14,6 +14,9 @@
 /* v (NULL: not given, *out kept) a decimal in lo..hi: digits only (no
  * sign, spaces or "0x", which strtol would take; "" is not a number). */
 bool api_parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out);
+/* Characters of a UTF-8 string (continuation bytes are not characters):
+ * Twilio's limits count these, not bytes. */
+size_t api_parse_chars(const char *s);
 
 /* ---- the path ---- */
 

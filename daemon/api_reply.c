@@ -28,15 +28,6 @@ void api_req_free(struct api_req *r)
 	free(r);
 }
 
-size_t api_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 void api_req_wait(struct api_req *r)
 {
 	struct api *a = r->api;
