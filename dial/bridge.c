@@ -21,6 +21,14 @@
  * event (leg.c), which closes it.
  */
 
+/* The endpoint is the leg's: strict latching as configured */
+static void attach(struct leg *leg)
+{
+	dial_media_owner_set(leg->media, leg);
+	dial_media_latch_strict_set(leg->media, !leg->d->conf.rtp_latch_any);
+	leg->port = sa_port(dial_media_local(leg->media));
+}
+
 int dial_bridge_open(struct leg *leg)
 {
 	struct dial *d = leg->d;
@@ -39,9 +47,25 @@ int dial_bridge_open(struct leg *leg)
 			 d->conf.rtp_port_max, &d->laddr, strerror(err));
 		return err;
 	}
-	dial_media_owner_set(leg->media, leg);
-	dial_media_latch_strict_set(leg->media, !d->conf.rtp_latch_any);
-	leg->port = sa_port(dial_media_local(leg->media));
+	attach(leg);
+	return 0;
+}
+
+int dial_bridge_open_at(struct leg *leg, uint16_t port)
+{
+	struct dial *d = leg->d;
+	int err;
+
+	if (leg->media)
+		return 0;
+	/* the port may lie outside today's range: the far end knows it */
+	err = dial_media_alloc_at(&leg->media, d->rtp_pool, &d->laddr, port);
+	if (err) {
+		dial_log(LOG_WARNING, "leg=%s: relay sockets at %u/%u on %j: %s",
+			 leg->id, port, port + 1, &d->laddr, strerror(err));
+		return err;
+	}
+	attach(leg);
 	return 0;
 }
 

@@ -62,16 +62,21 @@ static void resp_h(int err, const struct sip_msg *msg, void *arg)
 	mem_deref(b);
 }
 
-/* The message keeps a reference to its buffer: its pl point into it. */
-static int decode(struct sip_msg **mp, const char *raw)
+/* The message keeps a reference to its buffer: its pl point into it. A
+ * header block without its closing empty line gets one. */
+int dial_bye_decode(struct sip_msg **mp, const char *raw)
 {
 	size_t n = strlen(raw);
-	struct mbuf *mb = mbuf_alloc(n + 1);
+	bool closed = n >= 4 && !memcmp(raw + n - 4, "\r\n\r\n", 4);
+	struct mbuf *mb = mbuf_alloc(n + 3);
 	int err;
 
 	if (!mb)
 		return ENOMEM;
 	err = mbuf_write_mem(mb, (const uint8_t *)raw, n);
+	if (!err && !closed)
+		err = mbuf_write_str(mb, n >= 2 && !memcmp(raw + n - 2, "\r\n", 2) ?
+				     "\r\n" : "\r\n\r\n");
 	mb->pos = 0;
 	if (!err)
 		err = sip_msg_decode(mp, mb);
@@ -116,6 +121,118 @@ static int target(struct pl *uri, const struct sip_msg *m)
 	return 0;
 }
 
+static void dlg_destructor(void *arg)
+{
+	struct dial_dlg *g = arg;
+
+	mem_deref(g->target);
+	mem_deref(g->next_hop);
+	mem_deref(g->routes);
+	mem_deref(g->to);
+	mem_deref(g->from);
+	mem_deref(g->callid);
+	mem_deref(g->ltag);
+	mem_deref(g->rtag);
+	mem_deref(g->contact);
+}
+
+static int pl_dup_or_empty(char **s, const struct pl *pl)
+{
+	return pl_isset(pl) ? pl_strdup(s, pl) : str_dup(s, "");
+}
+
+int dial_dlg_decode(struct dial_dlg **gp, const struct sip_msg *inv,
+		    const struct sip_msg *rsp, bool uac)
+{
+	const struct sip_taddr *from, *to;
+	const struct sip_hdr *ours;
+	struct routes r = {0};
+	struct dial_dlg *g = NULL;
+	struct pl ruri;
+	int err;
+
+	*gp = NULL;
+	if (!inv->req || pl_strcmp(&inv->met, "INVITE") || rsp->req ||
+	    rsp->scode < 200 || rsp->scode > 299 ||
+	    !pl_isset(&rsp->to.tag) || pl_cmp(&inv->callid, &rsp->callid) ||
+	    !pl_isset(&inv->callid))
+		return EBADMSG;
+	/* RFC 3261 12.1.1 (we answered) and 12.1.2 (we called) */
+	from = uac ? &inv->from : &rsp->to;
+	to = uac ? &rsp->to : &inv->from;
+	err = target(&ruri, uac ? rsp : inv);
+	if (err)
+		return err;
+	g = mem_zalloc(sizeof(*g), dlg_destructor);
+	r.mb = mbuf_alloc(512);
+	if (!g || !r.mb) {
+		err = ENOMEM;
+		goto out;
+	}
+	(void)sip_msg_hdr_apply(uac ? rsp : inv, !uac, SIP_HDR_RECORD_ROUTE,
+				route_h, &r);
+	err = r.err;
+	if (!err)
+		err = pl_strdup(&g->target, &ruri);
+	if (!err && pl_isset(&r.first))
+		err = pl_strdup(&g->next_hop, &r.first);
+	if (!err)
+		err = re_sdprintf(&g->routes, "%b", (const char *)r.mb->buf,
+				  r.mb->end);
+	if (!err)
+		err = pl_strdup(&g->to, &to->val);
+	if (!err)
+		err = pl_strdup(&g->from, &from->val);
+	if (!err)
+		err = pl_strdup(&g->callid, &inv->callid);
+	if (!err)
+		err = pl_dup_or_empty(&g->ltag, &from->tag);
+	if (!err)
+		err = pl_dup_or_empty(&g->rtag, &to->tag);
+	/* ours: the Contact of the message this side sent */
+	ours = sip_msg_hdr(uac ? inv : rsp, SIP_HDR_CONTACT);
+	if (!err && ours)
+		err = pl_strdup(&g->contact, &ours->val);
+ out:
+	if (err)
+		g = mem_deref(g);
+	*gp = g;
+	mem_deref(r.mb);
+	return err;
+}
+
+int dial_dlg_request(char **hdrsp, const struct dial_dlg *g, const char *met,
+		     uint32_t cseq, const char *extra, const char *sdp,
+		     const char *user_agent)
+{
+	char body[96] = "Content-Length: 0\r\n\r\n";
+
+	if (sdp)
+		snprintf(body, sizeof(body), "Content-Type: application/sdp\r\n"
+			 "Content-Length: %zu\r\n\r\n", strlen(sdp));
+	return re_sdprintf(hdrsp,
+			   "To: %s\r\n"
+			   "From: %s\r\n"
+			   "Call-ID: %s\r\n"
+			   "CSeq: %u %s\r\n"
+			   "%s"
+			   "%s"
+			   "User-Agent: %s\r\n"
+			   "%s%s",
+			   g->to, g->from, g->callid, cseq, met, g->routes,
+			   extra ? extra : "", user_agent ? user_agent : "dialerd",
+			   body, sdp ? sdp : "");
+}
+
+int dial_dlg_bye(char **hdrsp, const struct dial_dlg *g, uint32_t cseq,
+		 const struct dial_reason *reason, const char *user_agent)
+{
+	char r[256];
+
+	dial_reason_hdr(r, sizeof(r), reason);
+	return dial_dlg_request(hdrsp, g, "BYE", cseq, r, NULL, user_agent);
+}
+
 static void msg_destructor(void *arg)
 {
 	struct dial_bye_msg *m = arg;
@@ -130,71 +247,37 @@ int dial_bye_build(struct dial_bye_msg **mp, const char *invite,
 		   const char *ok, bool uac, uint32_t cseq,
 		   const char *user_agent)
 {
-	struct sip_msg *inv = NULL, *rsp = NULL;
-	struct routes r = {0};
-	const struct sip_taddr *from, *to;
 	static const struct dial_reason lost = {true, "Q.850", 41,
 						"dialerd process lost"};
+	struct sip_msg *inv = NULL, *rsp = NULL;
 	struct dial_bye_msg *m = NULL;
-	char reason[96];
-	struct pl ruri;
+	struct dial_dlg *g = NULL;
 	int err;
 
 	*mp = NULL;
 	if (!invite || !ok)
 		return EINVAL;
-	err = decode(&inv, invite);
+	err = dial_bye_decode(&inv, invite);
 	if (!err)
-		err = decode(&rsp, ok);
-	if (err)
-		goto out;
-	if (!inv->req || pl_strcmp(&inv->met, "INVITE") || rsp->req ||
-	    rsp->scode < 200 || rsp->scode > 299 ||
-	    !pl_isset(&rsp->to.tag) || pl_cmp(&inv->callid, &rsp->callid)) {
-		err = EBADMSG;
-		goto out;
-	}
-	/* RFC 3261 12.1.1 (we answered) and 12.1.2 (we called) */
-	from = uac ? &inv->from : &rsp->to;
-	to = uac ? &rsp->to : &inv->from;
-	err = target(&ruri, uac ? rsp : inv);
+		err = dial_bye_decode(&rsp, ok);
+	if (!err)
+		err = dial_dlg_decode(&g, inv, rsp, uac);
 	if (err)
 		goto out;
 	m = mem_zalloc(sizeof(*m), msg_destructor);
-	r.mb = mbuf_alloc(512);
-	if (!m || !r.mb) {
+	if (!m) {
 		err = ENOMEM;
 		goto out;
 	}
-	(void)sip_msg_hdr_apply(uac ? rsp : inv, !uac, SIP_HDR_RECORD_ROUTE,
-				route_h, &r);
-	err = r.err;
-	if (!err)
-		err = pl_strdup(&m->ruri, &ruri);
-	dial_reason_hdr(reason, sizeof(reason), &lost);
-	if (!err && pl_isset(&r.first))
-		err = pl_strdup(&m->next_hop, &r.first);
-	if (!err)
-		err = pl_strdup(&m->callid, &inv->callid);
-	if (!err)
-		err = re_sdprintf(&m->hdrs,
-				  "To: %r\r\n"
-				  "From: %r\r\n"
-				  "Call-ID: %r\r\n"
-				  "CSeq: %u BYE\r\n"
-				  "%b"
-				  "%s"
-				  "User-Agent: %s\r\n"
-				  "Content-Length: 0\r\n"
-				  "\r\n",
-				  &to->val, &from->val, &inv->callid, cseq,
-				  (const char *)r.mb->buf, r.mb->end, reason,
-				  user_agent ? user_agent : "dialerd");
+	m->ruri = mem_ref(g->target);
+	m->next_hop = mem_ref(g->next_hop);
+	m->callid = mem_ref(g->callid);
+	err = dial_dlg_bye(&m->hdrs, g, cseq, &lost, user_agent);
  out:
 	if (err)
 		m = mem_deref(m);
 	*mp = m;
-	mem_deref(r.mb);
+	mem_deref(g);
 	mem_deref(inv);
 	mem_deref(rsp);
 	return err;

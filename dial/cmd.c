@@ -15,10 +15,23 @@
  * never pointers into the daemon's objects.
  */
 
+static void adopt_spec_free(struct adopt_spec *s)
+{
+	if (!s)
+		return;
+	free(s->invite);
+	free(s->ok);
+	free(s->local_sdp);
+	free(s->peer_sdp);
+	free(s);
+}
+
 static void cmd_free(struct cmd *c)
 {
 	if (!c)
 		return;
+	adopt_spec_free(c->adopt[0]);
+	adopt_spec_free(c->adopt[1]);
 	dial_leg_spec_free(c->spec);
 	free(c->hdrs);
 	free(c->invite);
@@ -233,6 +246,57 @@ int dial_bye(struct dial *d, const struct dial_bye *b)
 	return cmd_push(d, c);
 }
 
+static int adopt_spec(struct adopt_spec **sp, const struct dial_adopt *a)
+{
+	struct adopt_spec *s;
+	int err = 0;
+
+	*sp = NULL;
+	if (!a)
+		return 0;
+	if (!a->id || !a->id[0] || strlen(a->id) >= DIAL_ID_MAX ||
+	    !a->invite || !a->ok)
+		return EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	snprintf(s->id, sizeof(s->id), "%s", a->id);
+	s->invite = xstrdup(a->invite, &err);
+	s->ok = xstrdup(a->ok, &err);
+	s->local_sdp = xstrdup(a->local_sdp, &err);
+	s->peer_sdp = xstrdup(a->peer_sdp, &err);
+	s->cseq = a->cseq;
+	s->uac = a->uac;
+	if (err)
+		adopt_spec_free(s);
+	else
+		*sp = s;
+	return err;
+}
+
+int dial_adopt(struct dial *d, const struct dial_adopt *a,
+	       const struct dial_adopt *b)
+{
+	struct cmd *c;
+	int err;
+
+	if (!d || !a)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_ADOPT;
+	snprintf(c->id, sizeof(c->id), "%s", a->id ? a->id : "");
+	err = adopt_spec(&c->adopt[0], a);
+	if (!err)
+		err = adopt_spec(&c->adopt[1], b);
+	if (err) {
+		cmd_free(c);
+		return err;
+	}
+	return cmd_push(d, c);
+}
+
 int dial_leg_refresh(struct dial *d, const char *id)
 {
 	return cmd_simple(d, CMD_REFRESH, id, 0, NULL);
@@ -320,6 +384,10 @@ static void cmd_run(struct dial *d, struct cmd *c)
 					   c->cseq);
 		return;
 	}
+	if (c->type == CMD_ADOPT) {
+		dial_adopt_run(d, c->adopt[0], c->adopt[1]);
+		return;
+	}
 	if (c->type == CMD_BRIDGE || c->type == CMD_UNBRIDGE) {
 		dial_bridge_run(d, c->id, c->type == CMD_BRIDGE ? c->id2 :
 				NULL);
@@ -347,6 +415,15 @@ static void cmd_run(struct dial *d, struct cmd *c)
 	if (!leg || leg->state == LEG_ENDED) {
 		dial_log(LOG_INFO, "leg=%s: command %d for no live leg",
 			 c->id, (int)c->type);
+		return;
+	}
+	if (leg->adopt) {
+		/* no sipsess: adopt.c is its dialog (ring, answer: it is up) */
+		if (c->type == CMD_HANGUP || (c->type == CMD_REJECT &&
+					      !leg->outbound))
+			dial_adopt_hangup(leg, &c->reason);
+		else if (c->type == CMD_REFRESH)
+			dial_adopt_refresh(leg);
 		return;
 	}
 	switch (c->type) {
@@ -408,7 +485,9 @@ static void start_close(struct dial *d)
 			le = le->next;
 			if (leg->state == LEG_ENDED)
 				continue;
-			if (leg->outbound || leg->state == LEG_UP)
+			if (leg->adopt)
+				dial_adopt_hangup(leg, NULL);
+			else if (leg->outbound || leg->state == LEG_UP)
 				dial_out_hangup(leg, NULL);
 			else
 				dial_in_reject(leg, 503, NULL);

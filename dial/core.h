@@ -37,6 +37,16 @@ enum cmd_type {
 	CMD_BRIDGE,
 	CMD_UNBRIDGE,
 	CMD_BYE,
+	CMD_ADOPT,
+};
+
+/* What dial_adopt copied for the SIP thread (one per leg). */
+struct adopt_spec {
+	char id[DIAL_ID_MAX];
+	char *invite, *ok;
+	char *local_sdp, *peer_sdp;
+	uint32_t cseq;
+	bool uac;
 };
 
 struct cmd {
@@ -56,6 +66,7 @@ struct cmd {
 	char *invite, *ok;	/* CMD_BYE: the dialog's INVITE and 2xx */
 	uint32_t cseq;
 	bool uac;
+	struct adopt_spec *adopt[2];	/* CMD_ADOPT: a, b (or NULL) */
 };
 
 struct dial {
@@ -189,6 +200,9 @@ struct leg {
 	struct dial_event *end_ev;	/* prepared ENDED (remote BYE) */
 	uint64_t ended_ms;	/* tmr_jiffies(): CLOCK_MONOTONIC */
 	struct dial_media *media;	/* relayed media (bridge.c) */
+	/* taken over from a killed process (adopt.c; rare: allocated then,
+	   freed with the leg): it has no sipsess, this is its dialog */
+	struct adopted *adopt;
 };
 
 /* Buckets of a table whose entries live for the 32 s transaction/linger
@@ -243,6 +257,9 @@ void dial_sess_refreshed(struct leg *leg);
 
 /* The leg's RTP/RTCP pair (once; sets leg->port). Logged on error. */
 int  dial_bridge_open(struct leg *leg);
+/* The same at exactly that RTP port (adoption: the port a previous
+ * process named in its SDP); EADDRINUSE when taken. Logged on error. */
+int  dial_bridge_open_at(struct leg *leg, uint16_t port);
 /* Far end's SDP (a received message's summary): its media address. */
 void dial_bridge_sdp(struct leg *leg, const struct dial_sdp *sdp);
 /* The same from a message libre matched to the leg's dialog or INVITE
@@ -282,12 +299,42 @@ bool dial_in_cancel(struct leg *leg, const struct sip_msg *msg);
 
 /* ---- bye.c: a dialog of a previous process ended ---- */
 
-/* The BYE of the dialog an INVITE and its 2xx set up (see dial_bye): its
- * Request-URI, next hop (the route set's first URI; NULL without
- * Record-Route) and the headers after Via and Max-Forwards (libre writes
- * those), CRLF CRLF ended. Pure: no stack. EBADMSG when the two messages
- * do not make a dialog (not an INVITE and its 2xx, no To tag, Call-IDs
- * that differ, no Contact, a bad Record-Route), EINVAL, ENOMEM. */
+/* A message as text (start line and headers, CRLF; the closing empty line
+ * may be missing) decoded by libre; EBADMSG-ish errors from libre, ENOMEM. */
+int dial_bye_decode(struct sip_msg **mp, const char *raw);
+/* The dialog an INVITE and its 2xx set up, as this side sends requests in
+ * it (RFC 3261 12.1.1, 12.1.2): remote target (the peer's Contact), next
+ * hop (the route set's first URI; NULL without Record-Route), the route set
+ * as Route lines ("" without), To and From values with the tags, our tag
+ * and the peer's (ltag, rtag; "" when absent) and our Contact's value
+ * (NULL when our message had none). */
+struct dial_dlg {
+	char *target;
+	char *next_hop;
+	char *routes;
+	char *to, *from;
+	char *callid;
+	char *ltag, *rtag;
+	char *contact;
+};
+/* EBADMSG when the two messages do not make a dialog (not an INVITE and
+ * its 2xx, no To tag, Call-IDs that differ, no Contact of the peer, a bad
+ * Record-Route), ENOMEM. Pure: no stack. */
+int dial_dlg_decode(struct dial_dlg **gp, const struct sip_msg *inv,
+		    const struct sip_msg *rsp, bool uac);
+/* The headers of a request in that dialog after Via and Max-Forwards
+ * (libre writes those): To, From, Call-ID, CSeq, the Route lines, extra
+ * (NULL: none; CRLF-ended lines), User-Agent, then an SDP body (NULL:
+ * none) with its Content-Type and Content-Length. ENOMEM. */
+int dial_dlg_request(char **hdrsp, const struct dial_dlg *g, const char *met,
+		     uint32_t cseq, const char *extra, const char *sdp,
+		     const char *user_agent);
+/* A BYE's, with a Reason header when reason is present. */
+int dial_dlg_bye(char **hdrsp, const struct dial_dlg *g, uint32_t cseq,
+		 const struct dial_reason *reason, const char *user_agent);
+/* The BYE of the dialog an INVITE and its 2xx set up (see dial_bye), with
+ * Reason "dialerd process lost": its Request-URI, next hop and headers
+ * (dial_dlg_bye). EBADMSG (dial_dlg_decode), EINVAL, ENOMEM. */
 struct dial_bye_msg {
 	char *ruri;
 	char *next_hop;
@@ -307,6 +354,24 @@ const char *dial_bye_find(const struct dial *d, const char *callid,
 			  size_t len);
 /* The transactions still in flight are dropped (shutdown). */
 void dial_bye_flush(struct dial *d);
+
+/* ---- adopt.c: dialogs a killed process left up, taken over ---- */
+
+/* Adopts the legs of a CMD_ADOPT (a, and b when not NULL; see dial_adopt):
+ * one DIAL_EV_ADOPTED each. */
+void dial_adopt_run(struct dial *d, const struct adopt_spec *a,
+		    const struct adopt_spec *b);
+/* An in-dialog request of an adopted leg (recv.c, before sipsess): always
+ * consumed (answered, or an ACK taken). */
+bool dial_adopt_req(struct leg *leg, const struct sip_msg *msg);
+/* A response libre's transactions did not take (a retransmitted 2xx to our
+ * re-INVITE: ACKed again); true when consumed. */
+bool dial_adopt_resp(struct leg *leg, const struct sip_msg *msg);
+/* BYE with the hang-up's Reason (may be NULL); the leg ends on its final
+ * response or timeout (at once while the engine closes). */
+void dial_adopt_hangup(struct leg *leg, const struct dial_reason *reason);
+/* UPDATE when the peer allows it, else a re-INVITE (ACKed here). */
+void dial_adopt_refresh(struct leg *leg);
 
 /* ---- recv.c: libre's trace and listeners (arg: struct dial) ---- */
 

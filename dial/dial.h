@@ -160,6 +160,7 @@ enum dial_ev_type {
 	DIAL_EV_REFRESHED,	/* session timer refreshed (either side) */
 	DIAL_EV_BRIDGED,	/* dial_bridge/dial_unbridge done: leg_id is
 				   id_a, bridged id_b, err 0 or why */
+	DIAL_EV_ADOPTED,	/* dial_adopt done: err 0 or why (below) */
 };
 
 enum dial_dir {
@@ -414,6 +415,43 @@ struct dial_bye {
 	uint32_t cseq;
 };
 int dial_bye(struct dial *d, const struct dial_bye *b);
+
+/* After a kill -9, the next start on the same folder and addresses takes
+ * up the answered, bridged calls the dead process left, instead of ending
+ * them: each leg's dialog is rebuilt from the INVITE and 2xx that made it
+ * (as for dial_bye), its relay port bound again and bridged to the other
+ * leg's. From then on an adopted leg is a leg like any other: its messages
+ * are DIAL_EV_SIP events, the peer's BYE is answered 200 and ends it
+ * (DIAL_EV_ENDED, completed, remote), dial_leg_hangup ends it with a BYE
+ * (DIAL_EV_ENDED, completed, local, once the BYE is answered or timed out),
+ * dial_leg_refresh refreshes its session timer, re-INVITEs, UPDATEs and
+ * OPTIONS in its dialog are answered, dial_bridge/dial_unbridge apply. */
+struct dial_adopt {
+	const char *id;		/* the leg's id (its call's SID) */
+	const char *invite;	/* start line and headers, CRLF, no body */
+	const char *ok;		/* the 2xx that answered it, the same */
+	bool uac;		/* this side sent the INVITE */
+	uint32_t cseq;		/* CSeq of this side's next request (when
+				   uac, at least the INVITE's + 1) */
+	const char *local_sdp;	/* the SDP this side sent (its offer or
+				   answer): the relay port to bind again;
+				   NULL: the leg was not relayed */
+	const char *peer_sdp;	/* the SDP the peer sent: where its media
+				   goes until a packet latches it */
+};
+/* Queued: adopts a, and b if not NULL, bridged to each other. Each leg
+ * gets one DIAL_EV_ADOPTED (leg_id: its id, outbound: uac) with err 0 (up,
+ * media relayed again), or: EADDRINUSE (its relay port could not be bound
+ * again, logged: the dialog is up without media; end it with
+ * dial_leg_hangup), EBADMSG (the messages make no dialog, or local_sdp
+ * names no audio port: no leg), EEXIST (a live leg of that id, or any leg
+ * of that Call-ID: no leg), ESHUTDOWN, ENOMEM. With err 0 or EADDRINUSE the
+ * event carries the session timer the 2xx agreed (session_expires,
+ * refresher_local), media.relayed and media.local_port, and in bridged
+ * the other leg's id when their media were bridged. EINVAL (missing or
+ * over-long fields), ENOMEM, ESHUTDOWN here. */
+int dial_adopt(struct dial *d, const struct dial_adopt *a,
+	       const struct dial_adopt *b);
 
 /* Counters (any thread, approximate while running). */
 struct dial_stats {

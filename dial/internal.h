@@ -17,7 +17,8 @@
  *  2  sess.c: sipsess handlers both directions share; bridge.c: leg <-> media
  *  3  out.c: outgoing legs (INVITE, auth, 422, CANCEL, refresh, UPDATE,
  *     fork); in.c: inbound legs (admission, ring, answer, reject, CANCEL);
- *     bye.c: a BYE for a dialog a previous process left up
+ *     bye.c: a BYE for a dialog a previous process left up; then
+ *     adopt.c: such a dialog taken over (in-dialog requests, BYE, refresh)
  *  4  recv.c: libre's trace and request listeners, routed to the legs
  *  5  cmd.c (the daemon's commands), stack.c (the libre stack), thread.c
  *     (dial_alloc, dial_free, the SIP thread)

@@ -127,6 +127,7 @@ static void leg_destructor(void *arg)
 	tmr_cancel(&leg->tmr);
 	mem_deref(leg->insecure_host);
 	leg->media = mem_deref(leg->media);
+	leg->adopt = mem_deref(leg->adopt);
 	hash_unlink(&leg->he);
 	list_unlink(&leg->le_linger);
 	if (leg->grp) {

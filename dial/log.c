@@ -70,6 +70,7 @@ const char *dial_ev_name(enum dial_ev_type t)
 	case DIAL_EV_INBOUND: return "inbound";
 	case DIAL_EV_REFRESHED: return "refreshed";
 	case DIAL_EV_BRIDGED: return "bridged";
+	case DIAL_EV_ADOPTED: return "adopted";
 	default: return "?";
 	}
 }

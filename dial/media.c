@@ -683,6 +683,49 @@ static void pool_reuse(struct dial_media_pool *pool, struct pair *p)
 }
 
 
+/* The pool's idle pair whose RTP port is exactly port on ip, or NULL. */
+static struct pair *pool_get_at(struct dial_media_pool *pool,
+				const struct sa *ip, uint16_t port)
+{
+	uint32_t i;
+
+	for (i = 0; pool && i < pool->n; i++) {
+		const struct sa *l = &pool->v[i]->s[0].local;
+
+		if (sa_port(l) == port && sa_cmp(l, ip, SA_ADDR))
+			return pool_take(pool, i);
+	}
+
+	return NULL;
+}
+
+
+/* The endpoint around a pair, which it now owns. */
+static struct dial_media *media_wrap(struct pair *p,
+				     struct dial_media_pool *pool)
+{
+	struct dial_media *m;
+	int k;
+
+	m = mem_zalloc(sizeof(*m), media_destructor);
+	if (!m)
+		return NULL;
+
+	m->p = p;
+	m->s = p->s;
+	m->pool = mem_ref(pool);
+	for (k = 0; k < 2; k++) {
+		p->s[k].m = m;
+		p->s[k].strict = true;
+	}
+	m->idle_ms = DIAL_MEDIA_LATCH_IDLE_MS;
+	m->st.relayed = true;
+	m->st.local_port = sa_port(&m->s[0].local);
+
+	return m;
+}
+
+
 int dial_media_alloc_pooled(struct dial_media **mp,
 			    struct dial_media_pool *pool, const struct sa *ip,
 			    uint16_t port_min, uint16_t port_max)
@@ -690,7 +733,7 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 	struct dial_media *m;
 	struct pair *p;
 	uint16_t lo, hi;
-	int err = 0, k;
+	int err = 0;
 
 	if (!mp || !ip || !sa_isset(ip, SA_ADDR))
 		return EINVAL;
@@ -699,10 +742,6 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 	hi = port_max;
 	if (lo == 0 || lo >= hi)
 		return EINVAL;
-
-	m = mem_zalloc(sizeof(*m), media_destructor);
-	if (!m)
-		return ENOMEM;
 
 	p = pool_get(pool, ip, lo, hi);
 	if (p) {
@@ -716,24 +755,62 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 			pool_flush(pool);
 			err = pair_open(&p, ip, lo, hi);
 		}
-		if (!err && pool)
+		if (err)
+			return err;
+		if (pool)
 			++pool->st.opened;
 	}
-	if (err) {
-		mem_deref(m);
-		return err;
+
+	m = media_wrap(p, pool);
+	if (!m) {
+		pair_release(p, pool);
+		return ENOMEM;
+	}
+	*mp = m;
+
+	return 0;
+}
+
+
+int dial_media_alloc_at(struct dial_media **mp, struct dial_media_pool *pool,
+			const struct sa *ip, uint16_t port)
+{
+	struct dial_media *m;
+	struct pair *p;
+	int err = 0, k;
+
+	if (!mp || !ip || !sa_isset(ip, SA_ADDR) || !port || port == 65535)
+		return EINVAL;
+
+	p = pool_get_at(pool, ip, port);
+	if (p) {
+		pool_reuse(pool, p);
+	}
+	else {
+		p = mem_zalloc(sizeof(*p), pair_destructor);
+		if (!p)
+			return ENOMEM;
+		for (k = 0; k < 2; k++) {
+			p->s[k].p = p;
+			p->s[k].fd = -1;
+			p->s[k].rtcp = k == 1;
+		}
+		err = pair_try(p->s, ip, port);
+		for (k = 0; k < 2 && !err; k++)
+			err = fd_listen(p->s[k].fd, FD_READ, recv_h, &p->s[k]);
+		if (err) {
+			mem_deref(p);
+			return err;
+		}
+		if (pool)
+			++pool->st.opened;
 	}
 
-	m->p = p;
-	m->s = p->s;
-	m->pool = mem_ref(pool);
-	for (k = 0; k < 2; k++) {
-		p->s[k].m = m;
-		p->s[k].strict = true;
+	m = media_wrap(p, pool);
+	if (!m) {
+		pair_release(p, pool);
+		return ENOMEM;
 	}
-	m->idle_ms = DIAL_MEDIA_LATCH_IDLE_MS;
-	m->st.relayed = true;
-	m->st.local_port = sa_port(&m->s[0].local);
 	*mp = m;
 
 	return 0;

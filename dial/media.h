@@ -101,6 +101,13 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 			    struct dial_media_pool *pool, const struct sa *ip,
 			    uint16_t port_min, uint16_t port_max);
 
+/* The pair at exactly port (RTP) and port + 1 (RTCP) on ip: an idle pair
+ * of the pool (NULL: none) at that port, else both bound now (a leg taken
+ * over from a killed process keeps the port its SDP named). EINVAL (port
+ * 0 or 65535, ip unset), EADDRINUSE (either port taken), EMFILE, ENOMEM. */
+int dial_media_alloc_at(struct dial_media **mp, struct dial_media_pool *pool,
+			const struct sa *ip, uint16_t port);
+
 /* The local RTP address (RTCP is port + 1), for the leg's SDP. */
 const struct sa *dial_media_local(const struct dial_media *m);
 

@@ -1,4 +1,4 @@
-/* recv.c: every SIP message on the wire becomes an event of its leg; requests routed to out.c, in.c and leg.c before sipsess; load sampling */
+/* recv.c: every SIP message on the wire becomes an event of its leg; requests routed to out.c, in.c, adopt.c and leg.c before sipsess; load sampling */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +92,8 @@ void dial_recv_trace_h(bool tx, enum sip_transp tp, const struct sa *src,
 		   1xx (not 100) and finals of an INVITE, in-dialog requests */
 		bool want = ev->code ?
 			(ev->code > 100 && ev->method &&
-			 !strcmp(ev->method, "INVITE")) :
+			 (!strcmp(ev->method, "INVITE") ||
+			  (leg->adopt && ev->code >= 200))) :
 			(ev->method && (strcmp(ev->method, "ACK") ||
 					(!leg->outbound && leg->state < LEG_UP)));
 
@@ -145,6 +146,8 @@ bool dial_recv_req_h(const struct sip_msg *msg, void *arg)
 		}
 		return false;
 	}
+	if (leg->adopt)		/* no sipsess: adopt.c is its dialog */
+		return dial_adopt_req(leg, msg);
 	if (!pl_strcmp(&msg->met, "BYE")) {
 		/* sipsess reports a remote BYE as ECONNRESET without the
 		   message: keep it for the ENDED event (Reason, headers) */
@@ -170,13 +173,16 @@ bool dial_recv_req_h(const struct sip_msg *msg, void *arg)
 }
 
 /* Responses to our own CANCEL (sent outside libre's transactions): they
- * were captured by the trace; nothing else waits for them. */
+ * were captured by the trace; nothing else waits for them. Copies of a
+ * 2xx to an adopted leg's re-INVITE: adopt.c ACKs them. */
 bool dial_recv_resp_h(const struct sip_msg *msg, void *arg)
 {
 	struct dial *d = arg;
+	struct leg *leg = dial_leg_cid_find(d, msg->callid.p, msg->callid.l);
 
-	return !pl_strcmp(&msg->cseq.met, "CANCEL") &&
-		dial_leg_cid_find(d, msg->callid.p, msg->callid.l) != NULL;
+	if (leg && leg->adopt)
+		return dial_adopt_resp(leg, msg);
+	return !pl_strcmp(&msg->cseq.met, "CANCEL") && leg;
 }
 
 void dial_draining_set(struct dial *d, bool on)
