@@ -23,13 +23,20 @@
  *   ring id=ID [code=180|183]                        inbound leg
  *   answer id=ID [codecs=...] [hdr=NAME:VALUE]... [addr=IP] [port=N]
  *          [relay=1]
+ *   adopt id=ID inv=FILE ok=FILE [uac=1] [cseq=N] [lsdp=FILE] [psdp=FILE]
+ *         [id2=ID inv2=FILE ok2=FILE uac2=1 cseq2=N lsdp2=FILE psdp2=FILE]
+ *                                  take up a dialog a killed process left
+ *                                  (dial_adopt; the second leg bridged to
+ *                                  the first): the INVITE and its 2xx
+ *                                  (start line and headers), the SDPs we
+ *                                  and the peer sent, each read from FILE
  *   bridge a=ID b=ID               join two relayed legs' media
  *   unbridge id=ID
  *   reject id=ID code=486 [reason=...]
  *   wait MS                        keep printing events for MS ms
  *   expect TYPE[:ID] [MS]          wait for an event (sip, progress,
  *                                  answered, ended, inbound, refreshed,
- *                                  bridged);
+ *                                  bridged, adopted);
  *                                  exit status 1 if none within MS
  *                                  (default 10000)
  *   quit                           stop now
@@ -53,7 +60,12 @@
  * se, refresher_local; ended: media {relayed, latched, peer, local_port,
  * rx_rtp_pkts, rx_rtp_bytes, rx_rtcp_pkts, rx_rtcp_bytes, tx_rtp_pkts,
  * tx_rtp_bytes, tx_rtcp_pkts, tx_rtcp_bytes, dropped} and bridged;
- * bridged: bridged, err. Diagnostics go to standard error. Exit status: 0,
+ * bridged: bridged, err; adopted: err, se, refresher_local, bridged, media
+ * {relayed, local_port}; raw (the header block as it crossed the wire)
+ * and body, when the event has them (bytes: one over 0x7e as \\u00XX, so
+ * that encoding the string as latin-1 gives them back). Diagnostics go to
+ * standard error.
+ * Exit status: 0,
  * 1 when an expect timed out, 2 on bad usage or start-up failure.
  */
 #include <errno.h>
@@ -129,6 +141,22 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void jstrn(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
 }
 
 static void jstr(FILE *f, const char *s)
@@ -236,6 +264,24 @@ static void print_event(const struct dial_event *ev)
 		fputs(",\"bridged\":", f);
 		jstr(f, ev->bridged);
 		fprintf(f, ",\"err\":%d", ev->err);
+	}
+	if (ev->type == DIAL_EV_ADOPTED) {
+		fprintf(f, ",\"err\":%d,\"se\":%u,\"refresher_local\":%s",
+			ev->err, ev->session_expires,
+			ev->refresher_local ? "true" : "false");
+		fputs(",\"bridged\":", f);
+		jstr(f, ev->bridged);
+		fprintf(f, ",\"media\":{\"relayed\":%s,\"local_port\":%u}",
+			ev->media.relayed ? "true" : "false",
+			ev->media.local_port);
+	}
+	if (ev->raw) {
+		fputs(",\"raw\":", f);
+		jstrn(f, (const char *)ev->raw, ev->raw_len);
+	}
+	if (ev->body) {
+		fputs(",\"body\":", f);
+		jstrn(f, (const char *)ev->body, ev->body_len);
 	}
 	if (ev->type == DIAL_EV_ANSWERED || ev->type == DIAL_EV_REFRESHED ||
 	    ev->type == DIAL_EV_INBOUND)
@@ -457,6 +503,79 @@ static void parse_reason(struct dial_reason *r, const char *s)
 		snprintf(r->text, sizeof(r->text), "%s", strstr(s, "text=") + 5);
 }
 
+/* A whole file as a string (NULL: no name given, or unreadable). */
+static char *slurp(const char *path, int *err)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n = 0, cap = 0, k;
+
+	if (!path)
+		return NULL;
+	f = fopen(path, "rb");
+	if (!f) {
+		*err = errno;
+		return NULL;
+	}
+	do {
+		if (cap - n < 4096) {
+			char *b = realloc(buf, cap + 8192);
+
+			if (!b) {
+				*err = ENOMEM;
+				break;
+			}
+			buf = b;
+			cap += 8192;
+		}
+		k = fread(buf + n, 1, cap - n - 1, f);
+		n += k;
+	} while (k);
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+/* the fields of one leg of "adopt", their names ending in sfx */
+static void adopt_leg(const struct args *a, const char *sfx,
+		      struct dial_adopt *d, char **files, int *err)
+{
+	char k[16];
+
+	snprintf(k, sizeof(k), "id%s", sfx);
+	d->id = arg(a, k);
+	snprintf(k, sizeof(k), "inv%s", sfx);
+	d->invite = files[0] = slurp(arg(a, k), err);
+	snprintf(k, sizeof(k), "ok%s", sfx);
+	d->ok = files[1] = slurp(arg(a, k), err);
+	snprintf(k, sizeof(k), "lsdp%s", sfx);
+	d->local_sdp = files[2] = slurp(arg(a, k), err);
+	snprintf(k, sizeof(k), "psdp%s", sfx);
+	d->peer_sdp = files[3] = slurp(arg(a, k), err);
+	snprintf(k, sizeof(k), "uac%s", sfx);
+	d->uac = arg(a, k) && atoi(arg(a, k));
+	snprintf(k, sizeof(k), "cseq%s", sfx);
+	d->cseq = arg(a, k) ? (uint32_t)strtoul(arg(a, k), NULL, 10) : 1;
+}
+
+static int adopt(const struct args *a)
+{
+	struct dial_adopt l[2];
+	char *files[8] = {0};
+	int err = 0;
+
+	memset(l, 0, sizeof(l));
+	adopt_leg(a, "", &l[0], files, &err);
+	if (arg(a, "id2"))
+		adopt_leg(a, "2", &l[1], files + 4, &err);
+	if (!err)
+		err = dial_adopt(dial, &l[0], arg(a, "id2") ? &l[1] : NULL);
+	for (int i = 0; i < 8; i++)
+		free(files[i]);
+	return err;
+}
+
 /* Returns 0, 1 (expect timed out), 2 (bad action), 3 (quit). */
 static int run_action(char *line)
 {
@@ -532,6 +651,9 @@ static int run_action(char *line)
 		p.relay = arg(&a, "relay") && atoi(arg(&a, "relay"));
 		if (!err)
 			err = dial_inbound_answer(dial, leg_id(&a), &p);
+	}
+	else if (!strcmp(a.w[0], "adopt")) {
+		err = adopt(&a);
 	}
 	else if (!strcmp(a.w[0], "bridge")) {
 		err = dial_bridge(dial, leg_id_of(&a, "a"), leg_id_of(&a, "b"));
