@@ -348,10 +348,14 @@ static void callback(struct call *c, enum call_status st, uint16_t code)
 	call_params_free(&p);
 }
 
-/* {"status_callback":{"url":..,"method":..,"events":[..]}}: the first
- * status event of a call with a status callback carries it (a password in
- * the URL is kept as ***, like webhook_requests.url). malloc'd, or NULL. */
-static char *cb_detail(const struct call *c)
+/* {"status_callback":{"url":..,"method":..,"events":[..]},
+ *  "dial":{"action":..,"method":..,"time_limit":N}}: the first status event
+ * of a call carries what survives a crash: the status callback's
+ * subscription (`dialerd takeover` sends the terminal callback) and, for
+ * a <Dial>'s child, what the restart that adopts it goes on with (a
+ * password in a URL is kept as ***, like webhook_requests.url).
+ * malloc'd, or NULL. */
+static char *first_detail(const struct call *c)
 {
 	static const char *const names[] = {
 		"initiated", "ringing", "answered", "completed",
@@ -362,20 +366,33 @@ static char *cb_detail(const struct call *c)
 	char *out = NULL;
 	size_t len;
 
-	webhook_url_redact(c->cb.url, url, sizeof(url));
 	json_init(&j);
 	json_obj(&j);
-	json_key(&j, "status_callback");
-	json_obj(&j);
-	json_kstr(&j, "url", url);
-	json_kstr(&j, "method", c->cb.get ? "GET" : "POST");
-	json_key(&j, "events");
-	json_arr(&j);
-	for (unsigned i = 0; i < 4; i++)
-		if (c->cb.events & (1u << i))
-			json_str(&j, names[i]);
-	json_arr_end(&j);
-	json_obj_end(&j);
+	if (c->cb.url) {
+		webhook_url_redact(c->cb.url, url, sizeof(url));
+		json_key(&j, "status_callback");
+		json_obj(&j);
+		json_kstr(&j, "url", url);
+		json_kstr(&j, "method", c->cb.get ? "GET" : "POST");
+		json_key(&j, "events");
+		json_arr(&j);
+		for (unsigned i = 0; i < 4; i++)
+			if (c->cb.events & (1u << i))
+				json_str(&j, names[i]);
+		json_arr_end(&j);
+		json_obj_end(&j);
+	}
+	if (c->dir == CALL_OUTBOUND_DIAL && c->parent) {
+		json_key(&j, "dial");
+		json_obj(&j);
+		if (c->dial_action) {
+			webhook_url_redact(c->dial_action, url, sizeof(url));
+			json_kstr(&j, "action", url);
+		}
+		json_kstr(&j, "method", c->dial_action_get ? "GET" : "POST");
+		json_kint(&j, "time_limit", c->dial_time_limit);
+		json_obj_end(&j);
+	}
 	json_obj_end(&j);
 	t = json_text(&j, &len);
 	if (t)
@@ -403,6 +420,19 @@ static void leave(struct call *c)
 	recent_add(cl, c);
 }
 
+void call_forget(struct call *c)
+{
+	struct call_layer *cl = c->cl;
+
+	if (c->left)
+		return;
+	c->left = true;
+	smap_remove(&cl->calls, &c->node);
+	cl->ncalls--;
+	cl->started--;
+	call_unref(c);
+}
+
 void call_status_set(struct call *c, enum call_status st, uint16_t code)
 {
 	struct call_layer *cl = c->cl;
@@ -424,12 +454,12 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 	 * daemon's CPU in the full-flow profile, most of them progress) */
 	log_write(call_status_final(st) ? LOG_INFO : LOG_DEBUG, "call", c->sid,
 		  code ? "%s code=%u" : "%s", call_status_name(st), code);
-	if (c->cb.url && !c->cb_logged) {
-		/* the subscription is durable only here: `dialerd takeover`
-		 * sends the terminal callback of a call its instance left */
-		char *detail = cb_detail(c);
+	if ((c->cb.url || c->dir == CALL_OUTBOUND_DIAL) && !c->cb_logged) {
+		/* durable only here (first_detail) */
+		char *detail = first_detail(c);
 
 		c->cb_logged = detail != NULL;
+		c->dial_action = NULL;
 		call_log_event(cl->store, c, c->ev_seq++, call_status_name(st),
 			       code, detail);
 		free(detail);
@@ -520,6 +550,10 @@ static void session_arm(struct call *c, const struct dial_event *ev)
 	c->se = ev->session_expires;
 	c->se_local = ev->refresher_local;
 	s = c->se_local ? c->se / 2 : c->se - (c->se / 3 < 32 ? c->se / 3 : 32);
+	/* adopted after a crash: when the last refresh was is not known, so
+	 * the refresher refreshes at once */
+	if (ev->type == DIAL_EV_ADOPTED && c->se_local)
+		s = 1;
 	tv.tv_sec = s ? s : 1;
 	if (!c->se_timer)
 		c->se_timer = evtimer_new(c->cl->base, on_session_timer, c);
@@ -530,6 +564,18 @@ static void session_arm(struct call *c, const struct dial_event *ev)
 bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 {
 	struct call *c = call_find(cl, ev->leg_id);
+	struct dial_event gone;
+
+	if (c && ev->type == DIAL_EV_ADOPTED && ev->err && ev->err != EADDRINUSE) {
+		/* the engine made no leg of it: the call is over now */
+		log_write(LOG_ERR, "call", c->sid, "the restart cannot take its "
+			  "leg up again: %s", strerror(ev->err));
+		gone = *ev;
+		gone.type = DIAL_EV_ENDED;
+		gone.local = true;
+		gone.end = DIAL_END_FAILED;
+		ev = &gone;
+	}
 
 	if (!c && ev->type == DIAL_EV_SIP) {
 		/* a message after the leg ended (the 200 to our BYE) still
@@ -555,7 +601,8 @@ bool call_leg_event(struct call_layer *cl, const struct dial_event *ev)
 		return true;
 	}
 	call_ref(c);
-	if (ev->type == DIAL_EV_ANSWERED || ev->type == DIAL_EV_REFRESHED)
+	if (ev->type == DIAL_EV_ANSWERED || ev->type == DIAL_EV_REFRESHED ||
+	    ev->type == DIAL_EV_ADOPTED)
 		session_arm(c, ev);
 	if (ev->type == DIAL_EV_ENDED) {
 		c->leg_ended = true;

@@ -12,6 +12,7 @@
  *   call.c          the call table, SIDs, status changes, callbacks
  *   call_dial.c     <Dial>: fork, timeout, answer, bridge, action
  *   call_doc.c      fetch -> parse -> run verbs one by one
+ *   call_adopt.c    calls a killed process left up, taken up again
  *   call_api.c      calls the REST API starts, changes and ends
  *   call_inbound.c  the SIP engine's events in: new calls, routing
  * Main thread only.
@@ -187,7 +188,8 @@ struct call {
 	struct call_callback cb;
 	bool has_leg;			/* a SIP leg was started or came in */
 	bool answer_sent;		/* inbound: our 200 is on its way */
-	bool cb_logged;			/* its status callback is in call_events */
+	bool cb_logged;			/* its first status event's detail
+					 * (status callback, <Dial>) is logged */
 	bool leg_up;			/* the SIP leg answered and not ended */
 	bool leg_ended;
 	bool left;			/* out of the table */
@@ -210,6 +212,13 @@ struct call {
 	 * cleared by the <Dial> when it no longer waits for one */
 	void (*whisper_done)(struct call *c, bool hangup, void *arg);
 	void *whisper_arg;
+	/* outbound-dial: its <Dial>'s action (resolved; NULL: none), method
+	 * and timeLimit, for its first status event: a restart after a
+	 * crash adopts the call with them (call_adopt). Borrowed from the
+	 * <Dial>, cleared once logged. */
+	const char *dial_action;
+	bool dial_action_get;
+	int dial_time_limit;
 };
 
 /* A new call registered under a fresh SID (or sid, for an inbound leg
@@ -226,6 +235,9 @@ void call_sid_instance_set(unsigned id);
 /* The owner's instance id in a SID; 0 when sid is not CA + 32 hex digits
  * or carries id 0. */
 unsigned call_sid_instance(const char *sid);
+/* Takes a call that never started out of the table without a row or a
+ * callback, and drops the table's reference (call_adopt's failures). */
+void call_forget(struct call *c);
 struct call *call_find(struct call_layer *cl, const char *sid);
 /* A call in the table or one that left it recently (ended); NULL. */
 #define CALL_RECENT_MAX 10000
@@ -315,6 +327,20 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		    call_dial_done_h *done, void *arg);
 /* The caller hung up or the call is being ended: cancel every branch. */
 void call_dial_abort(struct call *parent);
+/* A <Dial> a killed process had connected, taken up by the restart
+ * (call_adopt): its one branch, child (answered_us set), with its 200's
+ * policy headers (the action's DialSipHeader_), bridged; time_left_s of
+ * its timeLimit left. done as for call_dial_start. EINVAL, ENOMEM. */
+struct call_dial_adopted {
+	struct call *child;
+	int time_limit_s, time_left_s;
+	uint16_t code;
+	const char *const *hdr_names;
+	const char *const *hdr_values;
+	size_t nhdrs;
+};
+int call_dial_adopt(struct call *parent, const struct call_dial_adopted *a,
+		    call_dial_done_h *done, void *arg);
 
 /* ---- documents (call_doc.c) ---- */
 
@@ -332,6 +358,46 @@ int call_doc_run(struct call *c, const char *body, size_t len, int *code);
  * is NULL. EBADMSG (twiml does not parse: *code), ENOMEM, EINVAL. */
 int call_doc_redirect(struct call *c, const char *url, bool get,
 		      const char *twiml, int *code);
+/* The document of a call a restart adopted (call_adopt): its connected
+ * <Dial> (call_dial_adopt) runs; when it ends, action (NULL: none) is
+ * requested and its document runs. The verbs the lost document had after
+ * the <Dial> died with the process: without an action the call then hangs
+ * up. EINVAL, ENOMEM. */
+int call_doc_adopt(struct call *parent, const char *action, bool action_get,
+		   const struct call_dial_adopted *a);
+
+/* ---- calls a killed process left up (call_adopt.c) ---- */
+
+/* What the call log says of one of the two calls of a connected <Dial>;
+ * every pointer borrowed. */
+struct call_adopt_call {
+	const char *sid, *from, *to, *caller_name, *forwarded_from;
+	const char *sip_call_id, *codec;
+	bool api;			/* parent: outbound-api, not inbound */
+	int64_t created_us, ringing_us, answered_us, started_us;
+	uint32_t next_event, next_msg, next_callback, next_fetch;
+	const char *cb_url;		/* NULL: no status callback */
+	bool cb_get, cb_completed;
+	uint16_t sip_code;
+	const char *source_ip;		/* parent: SipSourceIp; NULL: none */
+	/* the parent's INVITE's policy headers (SipHeader_), the child's
+	 * 200's (DialSipHeader_) */
+	const char *const *hdr_names;
+	const char *const *hdr_values;
+	size_t nhdrs;
+};
+struct call_adopt {
+	struct call_adopt_call parent, child;
+	const char *action;		/* resolved; NULL: none */
+	bool action_get;
+	int time_limit_s;
+};
+/* Rebuilds the two calls of a connected <Dial> that a killed process of
+ * this folder left up, in progress as the call log has them, numbering
+ * their rows after the dead process's. The engine's part (dial_adopt) is
+ * the caller's: from here their legs' events drive them as any call's.
+ * EEXIST (a call of that SID), EINVAL, ENOMEM. */
+int call_adopt(struct call_layer *cl, const struct call_adopt *a);
 
 /* ---- REST calls (call_api.c) ---- */
 

@@ -64,6 +64,9 @@ struct cdial {
 	int timeout_s, time_limit_s;
 	bool answer_on_bridge, sequential, caller_gone, bridged, over;
 	char *caller_id;
+	char *action;			/* resolved, for the children's first
+					 * status event (call_adopt) */
+	bool action_get;
 	struct event *ring_timer, *limit_timer;
 	struct branch *winner, *decider;	/* decider: gives Dial* */
 	struct hdrset final_hdrs;	/* the decider's final message */
@@ -186,6 +189,7 @@ static void cdial_free(struct cdial *cd)
 	if (cd->limit_timer)
 		event_free(cd->limit_timer);
 	free(cd->caller_id);
+	free(cd->action);
 	call_unref(cd->parent);
 	free(cd);
 }
@@ -404,6 +408,8 @@ static void won(struct cdial *cd, struct branch *b)
 
 	cd->winner = b;
 	cd->answered_us = b->child->answered_us;
+	free(cd->action);	/* no branch starts after this one */
+	cd->action = NULL;
 	if (cd->ring_timer)
 		event_del(cd->ring_timer);
 	for (size_t i = 0; i < cd->n; i++)
@@ -459,6 +465,14 @@ static void on_child(struct call *child, const struct dial_event *ev, void *arg)
 			hdrset_take(&cd->final_hdrs, ev, false);
 			hdrset_take(&b->ok_hdrs, ev, false);
 			won(cd, b);
+		}
+		break;
+	case DIAL_EV_ADOPTED:
+		/* a restart took the leg up without its relay port: a call
+		 * without media ends (the parent's leg is told the same) */
+		if (ev->err == EADDRINUSE) {
+			cd->bridged = false;
+			hangup_branch(b, CALL_CAUSE_NONE);
 		}
 		break;
 	case DIAL_EV_BRIDGED:
@@ -638,6 +652,9 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	lp.relay = true;
 	cd->live++;
 	child->started_us = child->created_us;
+	child->dial_action = cd->action;
+	child->dial_action_get = cd->action_get;
+	child->dial_time_limit = cd->time_limit_s;
 	call_status_set(child, CALL_INITIATED, 0);
 	err = dial_leg_start(cl->dial, &lp);
 	if (lp.from_user && lp.from_user != cd->caller_id)
@@ -747,6 +764,9 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 	cd->sequential = d->sequential;
 	call_sid_new(cd->group);
 	cd->caller_id = d->caller_id ? strdup(d->caller_id) : NULL;
+	cd->action_get = d->method == CXML_GET;
+	if (d->action && webhook_url_resolve(doc_url, d->action, &cd->action))
+		cd->action = NULL;	/* call_doc.c reports it at the end */
 	cd->ring_timer = evtimer_new(parent->cl->base, on_ring_timeout, cd);
 	cd->limit_timer = evtimer_new(parent->cl->base, on_time_limit, cd);
 	if (!cd->ring_timer || !cd->limit_timer || (d->caller_id && !cd->caller_id)) {
@@ -793,6 +813,69 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		arm(cd->ring_timer, cd->timeout_s);
 	parent->dial = cd;
 	start_more(cd);
+	return 0;
+}
+
+int call_dial_adopt(struct call *parent, const struct call_dial_adopted *a,
+		    call_dial_done_h *done, void *arg)
+{
+	struct call *child = a->child;
+	struct hdrset *h;
+	struct cdial *cd;
+	struct branch *b;
+	int err = 0;
+
+	if (!parent || !child || !done)
+		return EINVAL;
+	cd = calloc(1, sizeof(*cd) + sizeof(cd->b[0]));
+	if (!cd)
+		return ENOMEM;
+	cd->cap = cd->n = cd->next = cd->live = 1;
+	cd->parent = call_ref(parent);
+	cd->done = done;
+	cd->arg = arg;
+	cd->time_limit_s = a->time_limit_s;
+	cd->limit_timer = evtimer_new(parent->cl->base, on_time_limit, cd);
+	if (!cd->limit_timer)
+		err = ENOMEM;
+	snprintf(cd->group, sizeof(cd->group), "%s", child->dial_group);
+	b = &cd->b[0];
+	b->cd = cd;
+	b->child = call_ref(child);
+	b->started = b->answered = true;
+	b->status = CALL_IN_PROGRESS;
+	b->code = a->code ? a->code : 200;
+	if (child->sip_call_id)
+		snprintf(b->sip_call_id, sizeof(b->sip_call_id), "%s",
+			 child->sip_call_id);
+	h = &cd->final_hdrs;
+	for (size_t i = 0; !err && i < a->nhdrs && i < MAX_HDRS; i++) {
+		if (!hdrset_room(h)) {
+			err = ENOMEM;
+			break;
+		}
+		h->names[h->n] = strdup(a->hdr_names[i]);
+		h->values[h->n] = strdup(a->hdr_values[i]);
+		if (!h->names[h->n] || !h->values[h->n]) {
+			free(h->names[h->n]);
+			free(h->values[h->n]);
+			err = ENOMEM;
+			break;
+		}
+		h->n++;
+	}
+	if (err) {
+		cdial_free(cd);
+		return err;
+	}
+	cd->winner = cd->decider = b;
+	cd->answered_us = child->answered_us;
+	cd->bridged = true;	/* the engine binds the relay again */
+	child->leg_h = on_child;
+	child->leg_arg = b;
+	child->branch = 0;
+	arm(cd->limit_timer, a->time_left_s > 0 ? a->time_left_s : 1);
+	parent->dial = cd;
 	return 0;
 }
 

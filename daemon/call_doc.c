@@ -494,6 +494,10 @@ static void on_leg(struct call *c, const struct dial_event *ev, void *arg)
 		if (d->hangup_on_answer)
 			dial_leg_hangup(c->cl->dial, c->sid, NULL);
 		break;
+	case DIAL_EV_ADOPTED:
+		if (ev->err == EADDRINUSE)	/* no media: see call_dial.c */
+			dial_leg_hangup(c->cl->dial, c->sid, NULL);
+		break;
 	case DIAL_EV_ENDED:
 		c->leg_up = false;
 		if (ev->code && ev->code >= 300 && !c->sip_code)
@@ -589,6 +593,28 @@ int call_doc_run(struct call *c, const char *body, size_t len, int *code)
 	d->pc = 0;
 	run(d);
 	return 0;
+}
+
+int call_doc_adopt(struct call *parent, const char *action, bool action_get,
+		   const struct call_dial_adopted *a)
+{
+	struct doc *d = doc_of(parent);
+	int err;
+
+	if (!d)
+		return ENOMEM;
+	if (action && !(d->action_url = strdup(action))) {
+		doc_free(d);
+		return ENOMEM;
+	}
+	d->action_get = action_get;
+	d->dialing = true;
+	err = call_dial_adopt(parent, a, on_dial_done, d);
+	if (err) {
+		d->dialing = false;
+		doc_free(d);
+	}
+	return err;
 }
 
 int call_doc_redirect(struct call *c, const char *url, bool get,

@@ -33,6 +33,7 @@
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/log.h"
+#include "daemon/restart_adopt.h"
 #include "daemon/restart_bye.h"
 #include "daemon/sip.h"
 #include "daemon/smap.h"
@@ -90,6 +91,7 @@ struct takeover {
 	int64_t now;		/* the run's time (updated_at, the events) */
 	struct timespec t0;
 	struct restart_byes *byes;	/* the dialogs to end */
+	struct restart_adopts *adopts;	/* own: the calls to go on with */
 	const struct config *cfg;	/* run()'s, for the SIP engine */
 	struct sip_server *sip;		/* not own: ends byes */
 	struct timespec bye_t0;		/* when they were sent */
@@ -326,7 +328,8 @@ static int call_callback(struct takeover *t, const struct store_open_call *c)
 	int err;
 
 	known(t, c, &last, &final);
-	if (!c->cb_url || !c->cb_completed || final)
+	if (!c->cb_url || !c->cb_completed || final ||
+	    restart_adopts_has(t->adopts, c->sid))
 		return 0;
 	if (strstr(c->cb_url, ":***@")) {
 		log_write(LOG_WARNING, "takeover", c->sid, "the status callback "
@@ -372,6 +375,8 @@ static int call_row(struct takeover *t, const struct store_open_call *c)
 	};
 	int err;
 
+	if (restart_adopts_has(t->adopts, c->sid))
+		return 0;	/* it goes on */
 	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", reason(t));
 	known(t, c, &last, &final);
 	st = final ? final : final_status(c);
@@ -447,6 +452,114 @@ static void batch_flush(struct batch *b)
 	b->n = 0;
 }
 
+/* own: the connected <Dial>s, a parent and its answered child, whose
+ * messages are read pair by pair (both legs in one query). */
+struct adopt_batch {
+	struct takeover *t;
+	const struct store_open_call *parent[DIALOG_BATCH / 2];
+	const struct store_open_call *child[DIALOG_BATCH / 2];
+	const char *sids[DIALOG_BATCH];
+	size_t n;			/* pairs */
+};
+
+static void on_pair_rows(int err, const struct store_sip_row *rows, size_t n,
+			 void *arg)
+{
+	struct adopt_batch *b = arg;
+	struct takeover *t = b->t;
+
+	for (size_t i = 0; !err && i < b->n; i++) {
+		const struct store_open_call *p = b->parent[i], *c = b->child[i];
+		int64_t pcb, ccb;
+		const char *final;
+		int e;
+
+		known(t, p, &pcb, &final);
+		known(t, c, &ccb, &final);
+		e = restart_adopts_add(&t->adopts, p, pcb, c, ccb, rows, n,
+				       t->cfg->sip_listen.host,
+				       t->cfg->sip_listen.port);
+		if (e)
+			log_write(LOG_WARNING, "takeover", p->sid, "not adopted "
+				  "(the call ends): %s", e == ENOENT ? "a dialog or "
+				  "an SDP of it is not in the call log" :
+				  e == EALREADY ? "it was ending" : e == EINVAL ?
+				  "a URL of it held a password, which the call "
+				  "log does not keep" : e == EADDRNOTAVAIL ?
+				  "its peers send to another SIP address than "
+				  "sip_listen" : strerror(e));
+	}
+}
+
+static void adopt_flush(struct adopt_batch *b)
+{
+	char e[600];
+
+	if (!b->n)
+		return;
+	if (store_takeover_sip(b->t->st, b->sids, b->n * 2, on_pair_rows, b,
+			       e, sizeof(e)))
+		log_msg(LOG_WARNING, "takeover", "%zu connected calls not "
+			"adopted (they end): %s", b->n, e[0] ? e :
+			"cannot read their SIP messages");
+	b->n = 0;
+}
+
+/* the open calls by SID: they come ordered by SID, but in the
+ * database's collation */
+struct by_sid {
+	struct smap_node node;		/* first: smap_find's node is it */
+	const struct store_open_call *c;
+};
+
+static bool open_and_up(struct takeover *t, const struct store_open_call *c)
+{
+	const char *final;
+	int64_t last;
+
+	known(t, c, &last, &final);
+	return c->answered_at && !final;
+}
+
+static void adoptions(struct takeover *t)
+{
+	struct adopt_batch b = {.t = t};
+	struct by_sid *v = calloc(t->ncalls ? t->ncalls : 1, sizeof(*v));
+	struct smap m;
+
+	smap_init(&m);
+	for (size_t i = 0; v && i < t->ncalls; i++) {
+		v[i].c = &t->calls[i];
+		v[i].node.key = t->calls[i].sid;
+		(void)smap_insert(&m, &v[i].node);
+	}
+	for (size_t i = 0; v && i < t->ncalls; i++) {
+		const struct store_open_call *c = &t->calls[i], *p;
+		const struct by_sid *x;
+
+		if (!c->parent_call_sid || !c->dial_known ||
+		    strcmp(c->direction, "outbound-dial"))
+			continue;
+		x = (const struct by_sid *)smap_find(&m, c->parent_call_sid);
+		p = x ? x->c : NULL;
+		if (!p || p->parent_call_sid || !open_and_up(t, p) ||
+		    !open_and_up(t, c))
+			continue;
+		b.parent[b.n] = p;
+		b.child[b.n] = c;
+		b.sids[2 * b.n] = p->sid;
+		b.sids[2 * b.n + 1] = c->sid;
+		if (++b.n == DIALOG_BATCH / 2)
+			adopt_flush(&b);
+	}
+	adopt_flush(&b);
+	smap_fini(&m);
+	free(v);
+	if (restart_adopts_count(t->adopts))
+		log_msg(LOG_INFO, "takeover", "%zu connected calls to adopt "
+			"(%.1f s)", restart_adopts_count(t->adopts), since(&t->t0));
+}
+
 static void dialogs(struct takeover *t)
 {
 	struct batch b = {.t = t};
@@ -458,7 +571,8 @@ static void dialogs(struct takeover *t)
 		int64_t last;
 
 		known(t, c, &last, &final);
-		if (!c->answered_at || final)
+		if (!c->answered_at || final ||
+		    restart_adopts_has(t->adopts, c->sid))
 			continue;
 		b.v[b.n] = c;
 		b.sids[b.n++] = c->sid;
@@ -523,6 +637,8 @@ static int open_calls(struct takeover *t)
 	if (err)
 		log_msg(LOG_ERR, "takeover", "%s", e[0] ? e : strerror(err));
 	t->now = store_now_us();
+	if (!err && t->own)
+		adoptions(t);
 	if (!err)
 		dialogs(t);
 	/* sent now: a run cut short by its deadline has sent them (the
@@ -724,6 +840,7 @@ static void cleanup(struct takeover *t)
 		event_base_free(t->base);
 	t->st = store_takeover_close(t->st);
 	t->byes = restart_byes_free(t->byes);
+	t->adopts = restart_adopts_free(t->adopts);
 	seen_free(t);
 }
 
@@ -858,7 +975,8 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
-int takeover_own(const struct config *cfg, struct restart_byes **byes)
+int takeover_own(const struct config *cfg, struct restart_byes **byes,
+		 struct restart_adopts **adopts)
 {
 	struct takeover t;
 	struct store_idfile *idf = NULL;
@@ -908,6 +1026,8 @@ int takeover_own(const struct config *cfg, struct restart_byes **byes)
 		log_msg(LOG_WARNING, "takeover", "%s", e);
 	*byes = t.byes;
 	t.byes = NULL;
+	*adopts = t.adopts;
+	t.adopts = NULL;
  out:
 	cleanup(&t);
 	store_idfile_close(idf);

@@ -26,9 +26,13 @@ int cmd_takeover(const struct config *cfg, int argc, char **argv);
  * same steps on its calls, reason instance-restarted, delivery left to the
  * daemon's outbox; at most a few seconds. *byes gets the dialogs of the
  * answered ones (NULL: none), for the SIP engine to end with a BYE once it
- * runs (restart_byes_send). Failures are logged: the start goes on.
- * Returns 0. */
+ * runs (restart_byes_send); *adopts the connected calls it left open
+ * instead of ending them, for the SIP engine and the call layer to go on
+ * with (restart_adopts_send, restart_adopts_calls; NULL: none). Failures
+ * are logged: the start goes on. Returns 0. */
 struct restart_byes;
-int takeover_own(const struct config *cfg, struct restart_byes **byes);
+struct restart_adopts;
+int takeover_own(const struct config *cfg, struct restart_byes **byes,
+		 struct restart_adopts **adopts);
 
 #endif

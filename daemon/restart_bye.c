@@ -95,14 +95,15 @@ static char *raw(const struct store_sip_row *r)
 	return s;
 }
 
-int restart_bye_dialog(struct dial_bye *b, const char *sid,
-		       const struct store_sip_row *rows, size_t n)
+int restart_bye_rows(const struct store_sip_row **invp,
+		     const struct store_sip_row **okp, uint32_t *cseqp,
+		     const char *sid, const struct store_sip_row *rows,
+		     size_t n)
 {
 	const struct store_sip_row *inv = NULL, *ok = NULL;
 	unsigned long ok_cseq = 0, top = 0;
 	bool m;
 
-	memset(b, 0, sizeof(*b));
 	/* the first 2xx to an INVITE is the dialog's (later ones answer
 	   refreshes); the requests this side sent: the BYE's CSeq goes
 	   above them */
@@ -136,11 +137,28 @@ int restart_bye_dialog(struct dial_bye *b, const char *sid,
 		return ENOENT;
 	if (top >= 0x7fffffffUL)
 		return ERANGE;
+	*invp = inv;
+	*okp = ok;
+	*cseqp = (uint32_t)top + 1;
+	return 0;
+}
+
+int restart_bye_dialog(struct dial_bye *b, const char *sid,
+		       const struct store_sip_row *rows, size_t n)
+{
+	const struct store_sip_row *inv, *ok;
+	uint32_t cseq;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	err = restart_bye_rows(&inv, &ok, &cseq, sid, rows, n);
+	if (err)
+		return err;
 	b->id = strdup(sid);
 	b->invite = raw(inv);
 	b->ok = raw(ok);
 	b->uac = inv->direction == STORE_DIR_OUT;
-	b->cseq = (uint32_t)top + 1;
+	b->cseq = cseq;
 	if (!b->id || !b->invite || !b->ok) {
 		restart_bye_dialog_free(b);
 		return ENOMEM;

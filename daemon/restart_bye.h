@@ -16,6 +16,12 @@
  * dialog ended before the kill); ERANGE (CSeq exhausted); ENOMEM. */
 int restart_bye_dialog(struct dial_bye *b, const char *sid,
 		       const struct store_sip_row *rows, size_t n);
+/* The same, as the rows themselves: the INVITE and its 2xx among rows,
+ * and the CSeq of this side's next request. Errors as above. */
+int restart_bye_rows(const struct store_sip_row **invp,
+		     const struct store_sip_row **okp, uint32_t *cseqp,
+		     const char *sid, const struct store_sip_row *rows,
+		     size_t n);
 void restart_bye_dialog_free(struct dial_bye *b);
 
 /* A list of them, from the start-up takeover to the SIP engine. */

@@ -21,6 +21,7 @@
 #include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"
+#include "daemon/restart_adopt.h"
 #include "daemon/restart_bye.h"
 #include "daemon/server.h"
 #include "daemon/sip.h"
@@ -54,6 +55,8 @@ struct server {
 	struct event *sig_int, *sig_term, *sig_hup, *sig_usr1, *sig_usr2;
 	struct registry *reg;
 	struct restart_byes *byes;	/* takeover_own's, while their BYEs run */
+	struct restart_adopts *adopts;	/* takeover_own's, until the call layer
+					 * runs */
 	struct event *byes_done;	/* frees byes */
 	struct event *drain;
 	struct timespec started;
@@ -251,6 +254,7 @@ static bool on_sip_event(const struct dial_event *ev, void *arg)
 static void teardown(struct server *srv)
 {
 	srv->byes = restart_byes_free(srv->byes);
+	srv->adopts = restart_adopts_free(srv->adopts);
 	if (srv->byes_done)
 		event_free(srv->byes_done);
 	if (srv->sig_int)
@@ -404,7 +408,7 @@ int server_run(const struct config *cfg)
 	}
 	/* calls a crashed process of this folder left open: ended before the
 	 * folder is locked again (it takes the same locks, then frees them) */
-	takeover_own(cfg, &srv.byes);
+	takeover_own(cfg, &srv.byes, &srv.adopts);
 	/* the data_dir lock and the instance id, before anything mints a SID */
 	if (registry_alloc(&srv.reg, srv.base, cfg)) {
 		teardown(&srv);
@@ -428,6 +432,9 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	/* the connected calls the killed process left up, before a peer's
+	   request in one of their dialogs could be answered 481 */
+	restart_adopts_send(srv.adopts, sip_server_dial(srv.sip));
 	/* the dialogs the killed process left up, from this SIP address
 	   (the list stays: their messages are logged as they come) */
 	if (srv.byes) {
@@ -453,6 +460,8 @@ int server_run(const struct config *cfg)
 		teardown(&srv);
 		return 1;
 	}
+	restart_adopts_calls(srv.adopts, srv.calls, sip_server_dial(srv.sip));
+	srv.adopts = restart_adopts_free(srv.adopts);
 	sip_server_handler_set(srv.sip, on_sip_event, &srv);
 	if (srv.outbox)
 		webhook_outbox_behind_set(srv.outbox, loop_behind, &srv);

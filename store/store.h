@@ -666,6 +666,16 @@ struct store_open_call {
 					 * detail); NULL: no status callback */
 	bool cb_get;
 	bool cb_completed;		/* completed is among its events */
+	/* a <Dial>'s child: what its first status event says of the <Dial>
+	 * (a restart adopts the call with it) */
+	bool dial_known;
+	const char *dial_action;	/* NULL: none */
+	bool dial_get;
+	int dial_time_limit;		/* s */
+	uint32_t next_fetch;		/* webhook_requests sequence_number of
+					 * the call's next fetch */
+	const char *codec;
+	int sip_response_code;		/* 0: none */
 };
 /* Open calls of calls.instance = instance, by SID. 0, EIO, ENOMEM. */
 int store_takeover_calls(struct store_takeover *t, const char *instance,
@@ -678,7 +688,7 @@ typedef void (store_takeover_param_h)(const char *name, const char *value,
 int store_takeover_callback_params(struct store_takeover *t, const char *sid,
 				   store_takeover_param_h *h, void *arg,
 				   char *err, size_t errsz);
-/* The SIP messages of the legs sids (no bodies), by leg, each leg's in
+/* The SIP messages of the legs sids (bodies as stored), by leg, each leg's in
  * order: h is called once, before it returns. 0, EINVAL (a SID of other
  * characters than letters and digits), EIO, ENOMEM. */
 int store_takeover_sip(struct store_takeover *t, const char *const *sids,

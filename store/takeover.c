@@ -215,8 +215,9 @@ int store_takeover_release(struct store_takeover *t, unsigned id,
 /* Open calls: rows of the instance without a final status. Per call, the
  * next call_events number, the highest status-callback SequenceNumber in
  * webhook_requests, a final CallStatus already sent (the final row was
- * lost with the process, its callback was not), and the subscription the
- * daemon wrote on the call's first status event. */
+ * lost with the process, its callback was not), what the daemon wrote on
+ * the call's first status event (the status callback's subscription, a
+ * <Dial> child's action and timeLimit) and the next fetch's number. */
 static const char open_sql[] =
 	"select c.sid, c.account_sid, c.parent_call_sid, c.direction,"
 	" c.from_addr, c.to_addr, c.caller_name, c.status, c.sip_call_id,"
@@ -232,11 +233,18 @@ static const char open_sql[] =
 	"  and w.kind = 'status-callback'"
 	"  and w.parameters->>'CallStatus' in"
 	"   ('completed', 'busy', 'failed', 'no-answer', 'canceled') limit 1),"
-	" s.d->>'url', s.d->>'method',"
-	" coalesce((s.d->'events') ? 'completed', false), c.root_sid"
-	" from calls c left join lateral (select e.detail->'status_callback' d"
+	" s.d->'status_callback'->>'url', s.d->'status_callback'->>'method',"
+	" coalesce((s.d->'status_callback'->'events') ? 'completed', false),"
+	" c.root_sid,"
+	" coalesce(s.d ? 'dial', false), s.d->'dial'->>'action',"
+	" s.d->'dial'->>'method', s.d->'dial'->>'time_limit',"
+	" coalesce((select max(w.sequence_number) + 1 from webhook_requests w"
+	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
+	"  and w.kind <> 'status-callback'), 0),"
+	" c.codec, c.sip_response_code"
+	" from calls c left join lateral (select e.detail d"
 	"  from call_events e where e.call_sid = c.sid and e.root_sid = c.root_sid"
-	"  and e.detail ? 'status_callback'"
+	"  and (e.detail ? 'status_callback' or e.detail ? 'dial')"
 	"  order by e.sequence_number limit 1) s on true"
 	" where c.instance = $1"
 	" and c.status in ('queued', 'initiated', 'ringing', 'in-progress')"
@@ -297,6 +305,13 @@ int store_takeover_calls(struct store_takeover *t, const char *instance,
 		c->cb_completed = val(r, i, 19) &&
 				  strcmp(val(r, i, 19), "t") == 0;
 		c->root_sid = val(r, i, 20);
+		c->dial_known = val(r, i, 21) && strcmp(val(r, i, 21), "t") == 0;
+		c->dial_action = val(r, i, 22);
+		c->dial_get = val(r, i, 23) && strcmp(val(r, i, 23), "GET") == 0;
+		c->dial_time_limit = (int)num(r, i, 24, 0);
+		c->next_fetch = (uint32_t)num(r, i, 25, 0);
+		c->codec = val(r, i, 26);
+		c->sip_response_code = (int)num(r, i, 27, 0);
 	}
 	*callsp = t->calls;
 	*np = (size_t)n;
@@ -337,7 +352,7 @@ int store_takeover_sip(struct store_takeover *t, const char *const *sids,
 	static const char sql[] =
 		"select m.call_sid, m.seq, m.direction, " US("m.at") ","
 		" m.start_line, m.sip_call_id, m.sdp, m.headers,"
-		" null::text, null::text, null::integer, m.method, m.status_code"
+		" m.body, m.body_type, m.body_length, m.method, m.status_code"
 		" from sip_messages m where m.call_sid = any($1::text[])"
 		" order by m.call_sid, m.seq";
 	struct sip_rows sr = {0};

@@ -1,0 +1,462 @@
+/* restart_adopt.c: the connected calls a killed process left up, rebuilt from the call log for the SIP engine (dial_adopt) and the call layer (call_adopt) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/call.h"
+#include "daemon/log.h"
+#include "daemon/restart_adopt.h"
+#include "daemon/restart_bye.h"
+#include "daemon/smap.h"
+#include "dial/dial.h"
+
+/*
+ * A process killed with calls up leaves each caller and callee holding a
+ * dialog with a process that is gone. The next start on the same folder
+ * has the same SIP address and media ports to offer, and the call log
+ * holds every message of both legs as it crossed the wire: the INVITE and
+ * 2xx that made each dialog, the SDP of each side (call_log_bodies sdp,
+ * the default), and what the first status event of the <Dial>'s child
+ * recorded (its action, timeLimit and status callback). That is enough to
+ * go on with a call that was connected: the legs are taken up again with
+ * their relay ports, and when either side hangs up the call ends as it
+ * would have, with its callbacks and the <Dial>'s action.
+ *
+ * Only a connected <Dial> (an answered child of an answered parent) is
+ * taken up: a call still ringing, or one between documents, has state
+ * that is in no row. Those are ended as before (restart_bye.c).
+ */
+
+/* What call_adopt and dial_adopt are given, owned. */
+struct side {
+	struct smap_node node;		/* key: c.sid */
+	struct call_adopt_call c;
+	struct dial_bye dlg;		/* id, invite, ok, uac, cseq */
+	char *local_sdp, *peer_sdp;
+	char **names, **values;		/* c.hdr_names / c.hdr_values */
+	char *strs[8];			/* the strings c points at */
+	char source_ip[64];
+};
+
+struct pair {
+	struct side parent, child;
+	char *action;
+	bool action_get;
+	int time_limit_s;
+	bool engine;			/* dial_adopt queued */
+};
+
+struct restart_adopts {
+	struct pair **v;
+	size_t n, cap;
+	struct smap sids;		/* both sides of every pair */
+};
+
+static void side_free(struct side *s)
+{
+	for (size_t i = 0; i < s->c.nhdrs; i++) {
+		free(s->names[i]);
+		free(s->values[i]);
+	}
+	free(s->names);
+	free(s->values);
+	for (size_t i = 0; i < sizeof(s->strs) / sizeof(s->strs[0]); i++)
+		free(s->strs[i]);
+	free(s->local_sdp);
+	free(s->peer_sdp);
+	restart_bye_dialog_free(&s->dlg);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct pair *pair_free(struct pair *p)
+{
+	if (!p)
+		return NULL;
+	side_free(&p->parent);
+	side_free(&p->child);
+	free(p->action);
+	free(p);
+	return NULL;
+}
+
+/* A copy kept in s->strs[*k]; false when out of memory. */
+static bool keep(struct side *s, size_t *k, const char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return true;
+	s->strs[*k] = strdup(src);
+	*dst = s->strs[*k];
+	(*k)++;
+	return *dst != NULL;
+}
+
+static bool is_sdp(const struct store_sip_row *r)
+{
+	return r->body && r->body_type &&
+	       !strncasecmp(r->body_type, "application/sdp", 15);
+}
+
+/* The last SDP each side sent in the leg (an offer or answer, re-INVITEs
+ * included). */
+static int sdps(struct side *s, const char *sid,
+		const struct store_sip_row *rows, size_t n)
+{
+	const char *mine = NULL, *theirs = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct store_sip_row *r = &rows[i];
+
+		if (!r->call_sid || strcmp(r->call_sid, sid) || !is_sdp(r))
+			continue;
+		if (r->direction == STORE_DIR_OUT)
+			mine = r->body;
+		else
+			theirs = r->body;
+	}
+	if (!mine || !theirs)
+		return ENOENT;
+	s->local_sdp = strdup(mine);
+	s->peer_sdp = strdup(theirs);
+	return s->local_sdp && s->peer_sdp ? 0 : ENOMEM;
+}
+
+/* The policy headers of a message (SipHeader_ of the INVITE,
+ * DialSipHeader_ of the 200), first value of a name kept by the
+ * parameter code. */
+static int policy_headers(struct side *s, const struct store_sip_row *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nhdrs; i++)
+		n += store_header_is_policy(r->hdrs[i].name, r->hdrs[i].name_len);
+	if (!n)
+		return 0;
+	s->names = calloc(n, sizeof(char *));
+	s->values = calloc(n, sizeof(char *));
+	if (!s->names || !s->values)
+		return ENOMEM;
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		const struct store_header *h = &r->hdrs[i];
+		size_t k = s->c.nhdrs;
+
+		if (!store_header_is_policy(h->name, h->name_len))
+			continue;
+		s->names[k] = strndup(h->name, h->name_len);
+		s->values[k] = strndup(h->value, h->value_len);
+		if (!s->names[k] || !s->values[k]) {
+			free(s->names[k]);
+			free(s->values[k]);
+			return ENOMEM;
+		}
+		s->c.nhdrs++;
+	}
+	s->c.hdr_names = (const char *const *)s->names;
+	s->c.hdr_values = (const char *const *)s->values;
+	return 0;
+}
+
+/* SipSourceIp: where the INVITE came from, as its top Via says (its
+ * received parameter, else its host); the packet's address is not in
+ * the call log. */
+static void source_ip(struct side *s, const struct store_sip_row *inv)
+{
+	for (size_t i = 0; i < inv->nhdrs; i++) {
+		const struct store_header *h = &inv->hdrs[i];
+		char v[512], *p, *e;
+
+		if (!((h->name_len == 3 && !strncasecmp(h->name, "Via", 3)) ||
+		      (h->name_len == 1 && (h->name[0] | 0x20) == 'v')) ||
+		    h->value_len >= sizeof(v))
+			continue;
+		memcpy(v, h->value, h->value_len);
+		v[h->value_len] = '\0';
+		v[strcspn(v, ",")] = '\0';	/* the top one */
+		p = strstr(v, ";received=");
+		if (p) {
+			p += 10;
+			p[strcspn(p, "; \t")] = '\0';
+		} else if ((p = strchr(v, ' '))) {
+			p += strspn(p, " \t");
+			if (*p == '[') {
+				e = strchr(++p, ']');
+				if (e)
+					*e = '\0';
+			} else {
+				p[strcspn(p, ":; \t")] = '\0';
+			}
+		}
+		if (p && *p)
+			snprintf(s->source_ip, sizeof(s->source_ip), "%s", p);
+		s->c.source_ip = s->source_ip[0] ? s->source_ip : NULL;
+		return;
+	}
+}
+
+/* Does our message's Contact (where the peer sends its requests) name
+ * the SIP address this process listens on? A restart on another address
+ * could not hear the peers: it ends the calls instead. */
+static bool contact_is(const struct store_sip_row *r, const char *host,
+		       uint16_t port)
+{
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		const struct store_header *h = &r->hdrs[i];
+		char v[512], *p, *e;
+		unsigned long cport;
+		bool sips;
+
+		if (!((h->name_len == 7 && !strncasecmp(h->name, "Contact", 7)) ||
+		      (h->name_len == 1 && (h->name[0] | 0x20) == 'm')) ||
+		    h->value_len >= sizeof(v))
+			continue;
+		memcpy(v, h->value, h->value_len);
+		v[h->value_len] = '\0';
+		sips = (p = strcasestr(v, "sips:")) != NULL;
+		if (!p && !(p = strcasestr(v, "sip:")))
+			return false;
+		p += sips ? 5 : 4;
+		e = p + strcspn(p, ";>?");
+		*e = '\0';
+		if (strchr(p, '@'))
+			p = strchr(p, '@') + 1;
+		if (*p == '[') {
+			e = strchr(++p, ']');
+			if (!e)
+				return false;
+			*e++ = '\0';
+		} else {
+			e = p + strcspn(p, ":");
+			if (*e)
+				*e++ = '\0';
+			else
+				e = NULL;
+		}
+		if (e && *e == ':')
+			e++;
+		cport = e && *e ? strtoul(e, NULL, 10) : (sips ? 5061 : 5060);
+		return !strcasecmp(p, host) && cport == port;
+	}
+	return false;
+}
+
+static int side_fill(struct side *s, const struct store_open_call *oc,
+		     int64_t last_cb, const struct store_sip_row *rows,
+		     size_t n, bool parent, const char *host, uint16_t port)
+{
+	const struct store_sip_row *inv, *ok;
+	uint32_t cseq;
+	size_t k = 0;
+	int err;
+
+	if (oc->cb_url && strstr(oc->cb_url, ":***@"))
+		return EINVAL;	/* its terminal callback could not be sent */
+	err = restart_bye_rows(&inv, &ok, &cseq, oc->sid, rows, n);
+	if (!err && !contact_is(inv->direction == STORE_DIR_OUT ? inv : ok,
+				host, port))
+		err = EADDRNOTAVAIL;
+	if (!err)
+		err = restart_bye_dialog(&s->dlg, oc->sid, rows, n);
+	if (!err)
+		err = sdps(s, oc->sid, rows, n);
+	if (err)
+		return err;
+	if (!keep(s, &k, &s->c.sid, oc->sid) ||
+	    !keep(s, &k, &s->c.from, oc->from) ||
+	    !keep(s, &k, &s->c.to, oc->to) ||
+	    !keep(s, &k, &s->c.caller_name, oc->caller_name) ||
+	    !keep(s, &k, &s->c.forwarded_from, oc->forwarded_from) ||
+	    !keep(s, &k, &s->c.sip_call_id, oc->sip_call_id) ||
+	    !keep(s, &k, &s->c.codec, oc->codec) ||
+	    !keep(s, &k, &s->c.cb_url, oc->cb_url))
+		return ENOMEM;
+	s->c.api = oc->direction && !strcmp(oc->direction, "outbound-api");
+	s->c.created_us = oc->created_at;
+	s->c.ringing_us = oc->ringing_at;
+	s->c.answered_us = oc->answered_at;
+	s->c.started_us = oc->started_at;
+	s->c.next_event = oc->next_event;
+	s->c.next_callback = (uint32_t)(last_cb + 1);
+	s->c.next_fetch = oc->next_fetch;
+	s->c.cb_get = oc->cb_get;
+	s->c.cb_completed = oc->cb_completed;
+	s->c.sip_code = oc->sip_response_code > 0 &&
+			oc->sip_response_code < 700 ?
+			(uint16_t)oc->sip_response_code : 0;
+	/* after the leg's last message */
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].call_sid && !strcmp(rows[i].call_sid, oc->sid) &&
+		    rows[i].seq >= s->c.next_msg)
+			s->c.next_msg = rows[i].seq + 1;
+	if (!parent)
+		return policy_headers(s, ok);
+	if (s->dlg.uac)		/* a REST call: no INVITE of the caller's */
+		return 0;
+	source_ip(s, inv);
+	return policy_headers(s, inv);
+}
+
+int restart_adopts_add(struct restart_adopts **ap,
+		       const struct store_open_call *parent, int64_t parent_cb,
+		       const struct store_open_call *child, int64_t child_cb,
+		       const struct store_sip_row *rows, size_t n,
+		       const char *sip_host, uint16_t sip_port)
+{
+	struct restart_adopts *a = *ap;
+	struct pair *p;
+	int err = 0;
+
+	if (!child->dial_known || !child->answered_at || !parent->answered_at)
+		return ENOENT;
+	if (child->dial_action && strstr(child->dial_action, ":***@"))
+		return EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return ENOMEM;
+	err = side_fill(&p->parent, parent, parent_cb, rows, n, true, sip_host,
+			sip_port);
+	if (!err)
+		err = side_fill(&p->child, child, child_cb, rows, n, false,
+				sip_host, sip_port);
+	if (!err && child->dial_action &&
+	    !(p->action = strdup(child->dial_action)))
+		err = ENOMEM;
+	if (!err && !a) {
+		a = calloc(1, sizeof(*a));
+		*ap = a;
+		if (a)
+			smap_init(&a->sids);
+		else
+			err = ENOMEM;
+	}
+	if (!err && a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct pair **v = realloc(a->v, cap * sizeof(*v));
+
+		if (v) {
+			a->v = v;
+			a->cap = cap;
+		} else {
+			err = ENOMEM;
+		}
+	}
+	p->parent.node.key = p->parent.c.sid;
+	p->child.node.key = p->child.c.sid;
+	if (!err && smap_insert(&a->sids, &p->parent.node))
+		err = ENOMEM;
+	if (!err && smap_insert(&a->sids, &p->child.node)) {
+		smap_remove(&a->sids, &p->parent.node);
+		err = ENOMEM;
+	}
+	if (err) {
+		pair_free(p);
+		return err;
+	}
+	p->action_get = child->dial_get;
+	p->time_limit_s = child->dial_time_limit > 0 ? child->dial_time_limit :
+			  14400;	/* <Dial timeLimit>'s default */
+	a->v[a->n++] = p;
+	return 0;
+}
+
+bool restart_adopts_has(const struct restart_adopts *a, const char *sid)
+{
+	return a && sid && smap_find(&a->sids, sid) != NULL;
+}
+
+size_t restart_adopts_count(const struct restart_adopts *a)
+{
+	return a ? a->n : 0;
+}
+
+static void leg_of(struct dial_adopt *l, const struct side *s);
+
+void restart_adopts_get(const struct restart_adopts *a, size_t i,
+			struct call_adopt *ca, struct dial_adopt *parent,
+			struct dial_adopt *child)
+{
+	const struct pair *p = a->v[i];
+
+	memset(ca, 0, sizeof(*ca));
+	ca->parent = p->parent.c;
+	ca->child = p->child.c;
+	ca->action = p->action;
+	ca->action_get = p->action_get;
+	ca->time_limit_s = p->time_limit_s;
+	leg_of(parent, &p->parent);
+	leg_of(child, &p->child);
+}
+
+static void leg_of(struct dial_adopt *l, const struct side *s)
+{
+	memset(l, 0, sizeof(*l));
+	l->id = s->dlg.id;
+	l->invite = s->dlg.invite;
+	l->ok = s->dlg.ok;
+	l->uac = s->dlg.uac;
+	l->cseq = s->dlg.cseq;
+	l->local_sdp = s->local_sdp;
+	l->peer_sdp = s->peer_sdp;
+}
+
+void restart_adopts_send(struct restart_adopts *a, struct dial *d)
+{
+	for (size_t i = 0; a && i < a->n; i++) {
+		struct call_adopt ca;
+		struct dial_adopt pa, ch;
+		int err;
+
+		restart_adopts_get(a, i, &ca, &pa, &ch);
+		err = dial_adopt(d, &pa, &ch);
+		a->v[i]->engine = err == 0;
+		if (err)
+			log_write(LOG_ERR, "takeover", pa.id, "cannot take the "
+				  "call up again: %s; it stays open until the "
+				  "next takeover", strerror(err));
+	}
+}
+
+void restart_adopts_calls(struct restart_adopts *a, struct call_layer *cl,
+			  struct dial *d)
+{
+	static const struct dial_reason lost = {true, "Q.850", 41,
+						"dialerd process lost"};
+	size_t ok = 0;
+
+	for (size_t i = 0; a && i < a->n; i++) {
+		struct call_adopt ca;
+		struct dial_adopt pa, ch;
+		int err;
+
+		if (!a->v[i]->engine)
+			continue;
+		restart_adopts_get(a, i, &ca, &pa, &ch);
+		err = call_adopt(cl, &ca);
+		if (!err) {
+			ok++;
+			continue;
+		}
+		/* the engine holds the legs: they are ended, not left on
+		   silence (their rows stay open for the next takeover) */
+		log_write(LOG_ERR, "takeover", pa.id, "cannot take the call up "
+			  "again: %s; hanging up", strerror(err));
+		(void)dial_leg_hangup(d, pa.id, &lost);
+		(void)dial_leg_hangup(d, ch.id, &lost);
+	}
+	if (a && a->n)
+		log_msg(LOG_NOTICE, "takeover", "%zu of %zu connected calls the "
+			"dead process left up adopted", ok, a->n);
+}
+
+struct restart_adopts *restart_adopts_free(struct restart_adopts *a)
+{
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < a->n; i++)
+		pair_free(a->v[i]);
+	smap_fini(&a->sids);
+	free(a->v);
+	free(a);
+	return NULL;
+}
