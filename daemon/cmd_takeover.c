@@ -603,7 +603,7 @@ static int start_byes(struct takeover *t)
 	int err;
 
 	c.sip_listen.port = 0;
-	err = sip_server_start(&t->sip, t->base, &c);
+	err = sip_server_start(&t->sip, t->base, &c, false);
 	if (!err)
 		sip_server_handler_set(t->sip, on_bye_event, t);
 	if (err) {

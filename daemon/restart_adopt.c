@@ -415,6 +415,9 @@ void restart_adopts_send(struct restart_adopts *a, struct dial *d)
 				  "call up again: %s; it stays open until the "
 				  "next takeover", strerror(err));
 	}
+	if (a && a->n && dial_adopt_done(d))
+		log_msg(LOG_ERR, "takeover", "cannot tell the SIP engine the "
+			"adoptions are queued");
 }
 
 void restart_adopts_calls(struct restart_adopts *a, struct call_layer *cl,

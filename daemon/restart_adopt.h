@@ -38,8 +38,9 @@ struct dial_adopt;
 void restart_adopts_get(const struct restart_adopts *a, size_t i,
 			struct call_adopt *ca, struct dial_adopt *parent,
 			struct dial_adopt *child);
-/* As soon as the SIP engine runs, before a peer's request in one of the
- * dialogs could be answered 481: each pair's two legs (dial_adopt). */
+/* As soon as the SIP engine (started with adopting set) runs: each
+ * pair's two legs (dial_adopt), then dial_adopt_done; until then the
+ * engine leaves requests in unknown dialogs unanswered. */
 void restart_adopts_send(struct restart_adopts *a, struct dial *d);
 /* Once the call layer runs, before its first event: the calls themselves
  * (call_adopt); a pair that cannot be rebuilt is hung up. Logs how many.

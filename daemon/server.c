@@ -427,7 +427,8 @@ int server_run(const struct config *cfg)
 		return 1;
 	}
 	/* the SIP thread: its events are read in this loop */
-	e = sip_server_start(&srv.sip, srv.base, cfg);
+	e = sip_server_start(&srv.sip, srv.base, cfg,
+			     restart_adopts_count(srv.adopts) > 0);
 	if (e) {
 		teardown(&srv);
 		return 1;

@@ -16,9 +16,11 @@ struct sip_server;
 typedef bool (sip_event_h)(const struct dial_event *ev, void *arg);
 
 /* Starts the SIP engine on cfg->sip_listen and watches its event
- * descriptor on base. 0, or the errno of dial_alloc (logged). */
+ * descriptor on base. adopting: dialogs will be adopted at once
+ * (dial_conf.adopting; dial_adopt_done ends it). 0, or the errno of
+ * dial_alloc (logged). */
 int sip_server_start(struct sip_server **sp, struct event_base *base,
-		     const struct config *cfg);
+		     const struct config *cfg, bool adopting);
 
 /* Ends every leg and stops the engine. NULL-safe; returns NULL. */
 struct sip_server *sip_server_stop(struct sip_server *s);

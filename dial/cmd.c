@@ -297,6 +297,19 @@ int dial_adopt(struct dial *d, const struct dial_adopt *a,
 	return cmd_push(d, c);
 }
 
+int dial_adopt_done(struct dial *d)
+{
+	struct cmd *c;
+
+	if (!d)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_ADOPT_DONE;
+	return cmd_push(d, c);
+}
+
 int dial_leg_refresh(struct dial *d, const char *id)
 {
 	return cmd_simple(d, CMD_REFRESH, id, 0, NULL);
@@ -386,6 +399,10 @@ static void cmd_run(struct dial *d, struct cmd *c)
 	}
 	if (c->type == CMD_ADOPT) {
 		dial_adopt_run(d, c->adopt[0], c->adopt[1]);
+		return;
+	}
+	if (c->type == CMD_ADOPT_DONE) {
+		d->adopting = false;
 		return;
 	}
 	if (c->type == CMD_BRIDGE || c->type == CMD_UNBRIDGE) {

@@ -38,6 +38,7 @@ enum cmd_type {
 	CMD_UNBRIDGE,
 	CMD_BYE,
 	CMD_ADOPT,
+	CMD_ADOPT_DONE,
 };
 
 /* What dial_adopt copied for the SIP thread (one per leg). */
@@ -90,6 +91,8 @@ struct dial {
 
 	struct dial_ctr ctr;	/* any thread (atomic) */
 	atomic_bool draining;	/* dial_draining_set: OPTIONS, INVITEs 503 */
+	bool adopting;		/* SIP thread: conf.adopting until
+				   dial_adopt_done (recv.c) */
 	atomic_uint sid_instance;	/* 4 hex digits of inbound SIDs */
 	struct dial_evq evq;	/* its own lock */
 

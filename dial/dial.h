@@ -68,6 +68,12 @@ struct dial_conf {
 	uint16_t rtp_port_max;
 	bool rtp_latch_any;	/* relayed legs latch any source, not only the
 				   far end's SDP address (NAT) */
+	bool adopting;		/* a restart adopts dialogs right after the
+				   start (dial_adopt): until dial_adopt_done,
+				   a request inside a dialog the engine does
+				   not know (a To tag) is not answered, so that
+				   the peer's retransmission finds its adopted
+				   leg instead of a 481 */
 	/* identity headers added to every outgoing INVITE (NULL: defaults
 	   X-Twilio-CallSid, X-Twilio-AccountSid, X-Twilio-ApiVersion) */
 	const char *hdr_call_sid;
@@ -452,6 +458,10 @@ struct dial_adopt {
  * over-long fields), ENOMEM, ESHUTDOWN here. */
 int dial_adopt(struct dial *d, const struct dial_adopt *a,
 	       const struct dial_adopt *b);
+/* Queued after the last dial_adopt of a start with dial_conf.adopting:
+ * from then on requests in unknown dialogs are answered (481) again.
+ * ENOMEM, ESHUTDOWN. */
+int dial_adopt_done(struct dial *d);
 
 /* Counters (any thread, approximate while running). */
 struct dial_stats {

@@ -126,6 +126,13 @@ bool dial_recv_req_h(const struct sip_msg *msg, void *arg)
 					  memory_order_relaxed);
 		return true;
 	}
+	if (!leg && d->adopting && pl_isset(&msg->to.tag)) {
+		/* perhaps a dialog a dial_adopt still queued takes up: its
+		   retransmission will find it (a 481 would end the call) */
+		atomic_fetch_add_explicit(&d->ctr.st_unmatched, 1,
+					  memory_order_relaxed);
+		return true;
+	}
 	if (!leg) {
 		/* keep-alive probes from carriers and load balancers */
 		if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {

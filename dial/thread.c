@@ -193,6 +193,7 @@ static int conf_set(struct dial *d, const struct dial_conf *conf)
 	int err;
 
 	d->conf = *conf;
+	d->adopting = conf->adopting;
 	err = conf_strings(d, conf);
 	if (err)
 		return err;

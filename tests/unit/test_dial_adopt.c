@@ -357,6 +357,28 @@ static void test_bad(void)
 	is_int(dial_leg_hangup(d, "CAbad", NULL), 0, "no leg was made");
 }
 
+/* started with conf.adopting: a request in a dialog not adopted yet
+ * gets no answer (its retransmission will find the leg) */
+static void test_hold(void)
+{
+	char m[4096];
+
+	request(&pa, "BYE", 20, TO_A, FROM_A, "adopt-a@test", NULL, NULL);
+	ok(!recv_sip(&pa, m, sizeof(m), "SIP/2.0", 300),
+	   "before the adoption: a request in its dialog is not answered");
+}
+
+/* dial_adopt_done: unknown dialogs get their 481 again */
+static void test_hold_done(void)
+{
+	char m[4096];
+
+	is_int(dial_adopt_done(d), 0, "adoptions done");
+	request(&pa, "BYE", 1, TO_A, FROM_A, "nosuch@test", NULL, NULL);
+	ok(recv_sip(&pa, m, sizeof(m), "SIP/2.0 481", 3000),
+	   "then a request in an unknown dialog: 481");
+}
+
 static void test_pair(void)
 {
 	struct dial_adopt a = {"CAa", inv_a, ok_a, true, 11, lsdp_a, psdp_a};
@@ -665,6 +687,7 @@ int main(void)
 	conf.quit_wait_ms = 300;
 	conf.rtp_port_min = 30000;
 	conf.rtp_port_max = 30099;
+	conf.adopting = true;
 	if (!is_int(dial_test_alloc(&d, &conf), 0, "engine up"))
 		return tap_done();
 	ep = dial_listen_port(d);
@@ -677,8 +700,10 @@ int main(void)
 	dialogs_make();
 	test_build();
 	test_args();
+	test_hold();
 	test_bad();
 	test_pair();
+	test_hold_done();
 	test_media();
 	test_requests();
 	test_reinvite();
