@@ -1020,7 +1020,7 @@ int takeover_own(const struct config *cfg, struct restart_byes **byes,
 		goto out;
 	}
 	log_msg(LOG_WARNING, "takeover", "the previous process of instance %s "
-		"did not stop: ending the calls it left open", t.li.name);
+		"did not stop: taking over the calls it left open", t.li.name);
 	err = run(&t, cfg, OWN_DEADLINE_S);
 	if (store_takeover_release(t.st, id, err == 0, STALE_S, e, sizeof(e)))
 		log_msg(LOG_WARNING, "takeover", "%s", e);
