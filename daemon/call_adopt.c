@@ -111,6 +111,8 @@ int call_adopt(struct call_layer *cl, const struct call_adopt *a)
 {
 	struct call *parent = NULL, *child = NULL;
 	struct call_dial_adopted da;
+	char detail[48];
+	long long up;
 	int err;
 
 	err = rebuild(cl, &a->parent, a->parent.api ? CALL_OUTBOUND_API :
@@ -132,11 +134,15 @@ int call_adopt(struct call_layer *cl, const struct call_adopt *a)
 	err = call_doc_adopt(parent, a->action, a->action_get, &da);
 	if (err)
 		goto fail;
+	up = (long long)((store_now_us() - child->answered_us) / 1000000);
 	log_write(LOG_NOTICE, "call", parent->sid, "adopted after a restart: "
-		  "connected to %s since %lld s%s", child->sid,
-		  (long long)((store_now_us() - child->answered_us) / 1000000),
+		  "connected to %s since %lld s%s", child->sid, up,
 		  a->action ? "" : "; no <Dial action>: the call ends with the "
 		  "<Dial>");
+	/* which calls outlived a process, for SQL */
+	snprintf(detail, sizeof(detail), "{\"seconds_up\":%lld}", up);
+	call_log_event(cl->store, parent, parent->ev_seq++, "adopted", 0, detail);
+	call_log_event(cl->store, child, child->ev_seq++, "adopted", 0, detail);
 	return 0;
  fail:
 	drop(child);

@@ -17,15 +17,23 @@ REPORT="python3 $TOP/bench/full/report.py"
 # dialerd_kill, after its takeover had opened hundreds of connections). They are away from the
 # media ranges bench/run and bench/drills set, but inside bench/dial's (30000-39999): do not
 # run bench/dial beside them; no Python start-up
+# bf_free_port [N]: the first of N (default 1) consecutive free ports. SIPp's -mp binds more
+# than the port given (its video socket is 2 above it); one already taken makes SIPp exit 254
+# at start, which a drill then reports as every call of its run failed (seen once, 2026-12-07)
 bf_free_port() {
-	local lo hi
+	local lo hi n=${1:-1} i
 	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
-	hi=$(( ${lo:-32768} - 1 ))
-	[ "$hi" -gt 30100 ] || hi=32767
+	hi=$(( ${lo:-32768} - n ))
+	[ "$hi" -gt 30100 ] || hi=$(( 32768 - n ))
 	while :; do
 		_p=$(( 30000 + (RANDOM * 32768 + RANDOM) % (hi - 30000 + 1) ))
-		ss -Hanu "sport = :$_p" 2>/dev/null | grep -q . && continue
-		ss -Hant "sport = :$_p" 2>/dev/null | grep -q . && continue
+		i=0
+		while [ "$i" -lt "$n" ]; do
+			ss -Hanu "sport = :$(( _p + i ))" 2>/dev/null | grep -q . && break
+			ss -Hant "sport = :$(( _p + i ))" 2>/dev/null | grep -q . && break
+			i=$(( i + 1 ))
+		done
+		[ "$i" -eq "$n" ] || continue
 		echo "$_p"
 		return
 	done
@@ -85,7 +93,7 @@ bf_scenarios() {
 bf_uas_start() {
 	: "${UAS_PORT:=$(bf_free_port)}"
 	# -mp: SIPp's own media sockets (6000 and up by default) collide with another SIPp's
-	"$SIPP" -sf "$WORK/uas.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp "$(bf_free_port)" -buff_size 8388608 -nostdin \
+	"$SIPP" -sf "$WORK/uas.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp "$(bf_free_port 4)" -buff_size 8388608 -nostdin \
 		-trace_stat -stf "$WORK/$1.uas.csv" -fd 1 -trace_err -error_file "$WORK/$1.uas.err" \
 		-max_recv_loops 10000 -max_sched_loops 10000 \
 		>"$WORK/$1.uas.out" 2>&1 </dev/null &
@@ -122,7 +130,7 @@ bf_stop() {
 bf_uac_start() {
 	_port=$(bf_free_port)
 	_lim=${5:-$(( $3 * (BF_RING + BF_HOLD + 3000) / 1000 * 2 + 100 ))}
-	"$SIPP" -sf "$WORK/uac.xml" "$2" -i 127.0.0.1 -p "$_port" -mp "$(bf_free_port)" -r "$3" -rp 1000 \
+	"$SIPP" -sf "$WORK/uac.xml" "$2" -i 127.0.0.1 -p "$_port" -mp "$(bf_free_port 4)" -r "$3" -rp 1000 \
 		-m "${6:-$(( $3 * $4 ))}" -l "$_lim" -buff_size 8388608 -nostdin \
 		-max_recv_loops 10000 -max_sched_loops 10000 \
 		-trace_logs -log_file "$WORK/$1.uac.log" -trace_stat -stf "$WORK/$1.uac.csv" -fd 1 \

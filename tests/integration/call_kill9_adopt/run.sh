@@ -218,6 +218,11 @@ dlr_log "# A's child talked $DUR_A s, B's $DUR_B s"
 # the call log
 calls_wait_q 0 15 "select count(*) from calls where ended_at is null"
 pass "no call left without ended_at"
+assert_eq "$(q "select count(*) from call_events where event = 'adopted'
+	and (detail->>'seconds_up')::int between 2 and 12 and sequence_number > 0")" 4 \
+	"each of the four calls has its adopted event, how long it had been up, numbered after the dead process's"
+assert_eq "$(q "select count(*) - count(distinct (call_sid, sequence_number)) from call_events")" 0 \
+	"no call_events number taken twice"
 assert_eq "$(q "select string_agg(status || ' ' || coalesce(reason_text, '-') || ' ' || coalesce(hangup_by, '-'),
 	' | ' order by array_position(array['$PARENT_A', '$CHILD_A', '$PARENT_B', '$CHILD_B'], sid)) from calls")" \
 	"completed - local | completed - remote | completed - remote | completed - local" \
