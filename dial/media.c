@@ -700,16 +700,19 @@ static struct pair *pool_get_at(struct dial_media_pool *pool,
 }
 
 
-/* The endpoint around a pair, which it now owns. */
-static struct dial_media *media_wrap(struct pair *p,
-				     struct dial_media_pool *pool)
+/* The endpoint around a pair, which it now owns; ENOMEM gives the pair
+ * back to its pool. */
+static int media_wrap(struct dial_media **mp, struct pair *p,
+		      struct dial_media_pool *pool)
 {
 	struct dial_media *m;
 	int k;
 
 	m = mem_zalloc(sizeof(*m), media_destructor);
-	if (!m)
-		return NULL;
+	if (!m) {
+		pair_release(p, pool);
+		return ENOMEM;
+	}
 
 	m->p = p;
 	m->s = p->s;
@@ -721,8 +724,9 @@ static struct dial_media *media_wrap(struct pair *p,
 	m->idle_ms = DIAL_MEDIA_LATCH_IDLE_MS;
 	m->st.relayed = true;
 	m->st.local_port = sa_port(&m->s[0].local);
+	*mp = m;
 
-	return m;
+	return 0;
 }
 
 
@@ -730,7 +734,6 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 			    struct dial_media_pool *pool, const struct sa *ip,
 			    uint16_t port_min, uint16_t port_max)
 {
-	struct dial_media *m;
 	struct pair *p;
 	uint16_t lo, hi;
 	int err = 0;
@@ -761,21 +764,13 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 			++pool->st.opened;
 	}
 
-	m = media_wrap(p, pool);
-	if (!m) {
-		pair_release(p, pool);
-		return ENOMEM;
-	}
-	*mp = m;
-
-	return 0;
+	return media_wrap(mp, p, pool);
 }
 
 
 int dial_media_alloc_at(struct dial_media **mp, struct dial_media_pool *pool,
 			const struct sa *ip, uint16_t port)
 {
-	struct dial_media *m;
 	struct pair *p;
 	int err = 0, k;
 
@@ -806,14 +801,7 @@ int dial_media_alloc_at(struct dial_media **mp, struct dial_media_pool *pool,
 			++pool->st.opened;
 	}
 
-	m = media_wrap(p, pool);
-	if (!m) {
-		pair_release(p, pool);
-		return ENOMEM;
-	}
-	*mp = m;
-
-	return 0;
+	return media_wrap(mp, p, pool);
 }
 
 
