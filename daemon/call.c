@@ -349,7 +349,8 @@ static void callback(struct call *c, enum call_status st, uint16_t code)
 }
 
 /* {"status_callback":{"url":..,"method":..,"events":[..]},
- *  "dial":{"action":..,"method":..,"time_limit":N}}: the first status event
+ *  "dial":{"action":..,"method":..,"time_limit":N,
+ *          "then":{"url":..,"verb":N,"doc":..}}}: the first status event
  * of a call carries what survives a crash: the status callback's
  * subscription (`dialerd takeover` sends the terminal callback) and, for
  * a <Dial>'s child, what the restart that adopts it goes on with (a
@@ -382,15 +383,26 @@ static char *first_detail(const struct call *c)
 		json_arr_end(&j);
 		json_obj_end(&j);
 	}
-	if (c->dir == CALL_OUTBOUND_DIAL && c->parent) {
+	if (c->dial_rec) {
+		const struct call_dial_record *r = c->dial_rec;
+
 		json_key(&j, "dial");
 		json_obj(&j);
-		if (c->dial_action) {
-			webhook_url_redact(c->dial_action, url, sizeof(url));
+		if (r->action) {
+			webhook_url_redact(r->action, url, sizeof(url));
 			json_kstr(&j, "action", url);
 		}
-		json_kstr(&j, "method", c->dial_action_get ? "GET" : "POST");
-		json_kint(&j, "time_limit", c->dial_time_limit);
+		json_kstr(&j, "method", r->action_get ? "GET" : "POST");
+		json_kint(&j, "time_limit", r->time_limit);
+		if (r->then_doc && r->then_url) {
+			json_key(&j, "then");
+			json_obj(&j);
+			webhook_url_redact(r->then_url, url, sizeof(url));
+			json_kstr(&j, "url", url);
+			json_kint(&j, "verb", r->then_verb);
+			json_kstr(&j, "doc", r->then_doc);
+			json_obj_end(&j);
+		}
 		json_obj_end(&j);
 	}
 	json_obj_end(&j);
@@ -454,12 +466,12 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 	 * daemon's CPU in the full-flow profile, most of them progress) */
 	log_write(call_status_final(st) ? LOG_INFO : LOG_DEBUG, "call", c->sid,
 		  code ? "%s code=%u" : "%s", call_status_name(st), code);
-	if ((c->cb.url || c->dir == CALL_OUTBOUND_DIAL) && !c->cb_logged) {
+	if ((c->cb.url || c->dial_rec) && !c->cb_logged) {
 		/* durable only here (first_detail) */
 		char *detail = first_detail(c);
 
 		c->cb_logged = detail != NULL;
-		c->dial_action = NULL;
+		c->dial_rec = NULL;
 		call_log_event(cl->store, c, c->ev_seq++, call_status_name(st),
 			       code, detail);
 		free(detail);

@@ -212,13 +212,23 @@ struct call {
 	 * cleared by the <Dial> when it no longer waits for one */
 	void (*whisper_done)(struct call *c, bool hangup, void *arg);
 	void *whisper_arg;
-	/* outbound-dial: its <Dial>'s action (resolved; NULL: none), method
-	 * and timeLimit, for its first status event: a restart after a
-	 * crash adopts the call with them (call_adopt). Borrowed from the
-	 * <Dial>, cleared once logged. */
-	const char *dial_action;
-	bool dial_action_get;
-	int dial_time_limit;
+	/* outbound-dial: what its <Dial> does next, for its first status
+	 * event (a restart after a crash adopts the call with it:
+	 * call_adopt). Borrowed from the <Dial>, cleared once logged. */
+	const struct call_dial_record *dial_rec;
+};
+
+/* What a <Dial>'s child records of it on its first status event. */
+struct call_dial_record {
+	const char *action;		/* resolved; NULL: none */
+	bool action_get;
+	int time_limit;			/* s */
+	/* without an action: the document, its URL and the index of the
+	 * verb after the <Dial> (the document goes on there); NULL when
+	 * nothing follows or the document is not at hand */
+	const char *then_doc;
+	const char *then_url;
+	int then_verb;
 };
 
 /* A new call registered under a fresh SID (or sid, for an inbound leg
@@ -318,13 +328,22 @@ typedef void (call_dial_done_h)(struct call *parent,
  * with child->whisper_done. */
 typedef int (call_whisper_h)(struct call *child, const char *url, bool get,
 			     const struct call_params *extra);
+/* The document a <Dial> without an action belongs to, when the caller has
+ * its text: the <Dial>'s children record it (call_dial_record) so that a
+ * restart goes on with verb index verb after the <Dial>. */
+struct call_dial_then {
+	const char *doc;
+	size_t len;
+	int verb;
+};
 /* Starts a <Dial> on parent (answered or not); what is needed of d is
- * copied; relative URLs in it resolve against doc_url; whisper runs <Sip
- * url> documents. done runs once, from the loop. EINVAL (nothing to dial:
- * the reason is logged and recorded), ENOMEM. */
+ * copied; relative URLs in it resolve against doc_url; then: NULL, or
+ * the document (copied); whisper runs <Sip url> documents. done runs
+ * once, from the loop. EINVAL (nothing to dial: the reason is logged and
+ * recorded), ENOMEM. */
 int call_dial_start(struct call *parent, const struct cxml_dial *d,
-		    const char *doc_url, call_whisper_h *whisper,
-		    call_dial_done_h *done, void *arg);
+		    const char *doc_url, const struct call_dial_then *then,
+		    call_whisper_h *whisper, call_dial_done_h *done, void *arg);
 /* The caller hung up or the call is being ended: cancel every branch. */
 void call_dial_abort(struct call *parent);
 /* A <Dial> a killed process had connected, taken up by the restart
@@ -359,11 +378,10 @@ int call_doc_run(struct call *c, const char *body, size_t len, int *code);
 int call_doc_redirect(struct call *c, const char *url, bool get,
 		      const char *twiml, int *code);
 /* The document of a call a restart adopted (call_adopt): its connected
- * <Dial> (call_dial_adopt) runs; when it ends, action (NULL: none) is
- * requested and its document runs. The verbs the lost document had after
- * the <Dial> died with the process: without an action the call then hangs
- * up. EINVAL, ENOMEM. */
-int call_doc_adopt(struct call *parent, const char *action, bool action_get,
+ * <Dial> (call_dial_adopt) runs; when it ends, r's action is requested and
+ * its document runs, or, without one, r's document goes on after the
+ * <Dial>; neither: the call hangs up. EINVAL, ENOMEM. */
+int call_doc_adopt(struct call *parent, const struct call_dial_record *r,
 		   const struct call_dial_adopted *a);
 
 /* ---- calls a killed process left up (call_adopt.c) ---- */
@@ -388,9 +406,7 @@ struct call_adopt_call {
 };
 struct call_adopt {
 	struct call_adopt_call parent, child;
-	const char *action;		/* resolved; NULL: none */
-	bool action_get;
-	int time_limit_s;
+	struct call_dial_record dial;	/* the child's record of its <Dial> */
 };
 /* Rebuilds the two calls of a connected <Dial> that a killed process of
  * this folder left up, in progress as the call log has them, numbering

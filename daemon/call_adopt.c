@@ -123,22 +123,22 @@ int call_adopt(struct call_layer *cl, const struct call_adopt *a)
 		goto fail;
 	memset(&da, 0, sizeof(da));
 	da.child = child;
-	da.time_limit_s = a->time_limit_s;
+	da.time_limit_s = a->dial.time_limit;
 	/* the time limit counts from the answer, not from the restart */
-	da.time_left_s = a->time_limit_s -
+	da.time_left_s = a->dial.time_limit -
 		(int)((store_now_us() - child->answered_us) / 1000000);
 	da.code = child->sip_code;
 	da.hdr_names = a->child.hdr_names;
 	da.hdr_values = a->child.hdr_values;
 	da.nhdrs = a->child.nhdrs;
-	err = call_doc_adopt(parent, a->action, a->action_get, &da);
+	err = call_doc_adopt(parent, &a->dial, &da);
 	if (err)
 		goto fail;
 	up = (long long)((store_now_us() - child->answered_us) / 1000000);
 	log_write(LOG_NOTICE, "call", parent->sid, "adopted after a restart: "
 		  "connected to %s since %lld s%s", child->sid, up,
-		  a->action ? "" : "; no <Dial action>: the call ends with the "
-		  "<Dial>");
+		  a->dial.action || a->dial.then_doc ? "" : "; no <Dial action> "
+		  "and no document after it: the call ends with the <Dial>");
 	/* which calls outlived a process, for SQL */
 	snprintf(detail, sizeof(detail), "{\"seconds_up\":%lld}", up);
 	call_log_event(cl->store, parent, parent->ev_seq++, "adopted", 0, detail);

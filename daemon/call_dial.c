@@ -64,9 +64,12 @@ struct cdial {
 	int timeout_s, time_limit_s;
 	bool answer_on_bridge, sequential, caller_gone, bridged, over;
 	char *caller_id;
-	char *action;			/* resolved, for the children's first
-					 * status event (call_adopt) */
+	/* for the children's first status event (call_dial_record): the
+	 * action, resolved, or the document that goes on after the <Dial>;
+	 * until a branch wins */
+	char *action, *then_doc, *then_url;
 	bool action_get;
+	int then_verb;
 	struct event *ring_timer, *limit_timer;
 	struct branch *winner, *decider;	/* decider: gives Dial* */
 	struct hdrset final_hdrs;	/* the decider's final message */
@@ -190,6 +193,8 @@ static void cdial_free(struct cdial *cd)
 		event_free(cd->limit_timer);
 	free(cd->caller_id);
 	free(cd->action);
+	free(cd->then_doc);
+	free(cd->then_url);
 	call_unref(cd->parent);
 	free(cd);
 }
@@ -408,8 +413,11 @@ static void won(struct cdial *cd, struct branch *b)
 
 	cd->winner = b;
 	cd->answered_us = b->child->answered_us;
-	free(cd->action);	/* no branch starts after this one */
-	cd->action = NULL;
+	/* no branch starts after this one */
+	free(cd->action);
+	free(cd->then_doc);
+	free(cd->then_url);
+	cd->action = cd->then_doc = cd->then_url = NULL;
 	if (cd->ring_timer)
 		event_del(cd->ring_timer);
 	for (size_t i = 0; i < cd->n; i++)
@@ -605,6 +613,7 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	struct call *parent = cd->parent, *child = NULL;
 	struct call_layer *cl = parent->cl;
 	const struct config *cfg = cl->cfg;
+	struct call_dial_record rec;
 	struct dial_leg_params lp;
 	char from_user[128];
 	int err;
@@ -652,9 +661,13 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	lp.relay = true;
 	cd->live++;
 	child->started_us = child->created_us;
-	child->dial_action = cd->action;
-	child->dial_action_get = cd->action_get;
-	child->dial_time_limit = cd->time_limit_s;
+	rec.action = cd->action;
+	rec.action_get = cd->action_get;
+	rec.time_limit = cd->time_limit_s;
+	rec.then_doc = cd->then_doc;
+	rec.then_url = cd->then_url;
+	rec.then_verb = cd->then_verb;
+	child->dial_rec = &rec;		/* logged and cleared right here */
 	call_status_set(child, CALL_INITIATED, 0);
 	err = dial_leg_start(cl->dial, &lp);
 	if (lp.from_user && lp.from_user != cd->caller_id)
@@ -740,8 +753,8 @@ static int number_branch(struct cdial *cd, const struct cxml_number *num,
 }
 
 int call_dial_start(struct call *parent, const struct cxml_dial *d,
-		    const char *doc_url, call_whisper_h *whisper,
-		    call_dial_done_h *done, void *arg)
+		    const char *doc_url, const struct call_dial_then *then,
+		    call_whisper_h *whisper, call_dial_done_h *done, void *arg)
 {
 	struct cdial *cd;
 	size_t cap;
@@ -767,6 +780,12 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 	cd->action_get = d->method == CXML_GET;
 	if (d->action && webhook_url_resolve(doc_url, d->action, &cd->action))
 		cd->action = NULL;	/* call_doc.c reports it at the end */
+	if (!d->action && then && then->doc && doc_url) {
+		/* a copy lost costs only a restart's going on after it */
+		cd->then_doc = strndup(then->doc, then->len);
+		cd->then_url = strdup(doc_url);
+		cd->then_verb = then->verb;
+	}
 	cd->ring_timer = evtimer_new(parent->cl->base, on_ring_timeout, cd);
 	cd->limit_timer = evtimer_new(parent->cl->base, on_time_limit, cd);
 	if (!cd->ring_timer || !cd->limit_timer || (d->caller_id && !cd->caller_id)) {

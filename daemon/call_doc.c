@@ -17,6 +17,7 @@
 #include "cxml/cxml.h"
 #include "daemon/call.h"
 #include "daemon/config.h"
+#include "daemon/json.h"
 #include "daemon/log.h"
 #include "dial/dial.h"
 
@@ -52,6 +53,34 @@ struct doc {
 };
 
 static void run(struct doc *d);
+
+/* The text of the document run() walks now, when it has it (a fetch's
+ * answer, a REST Twiml): a <Dial> without an action records it so that a
+ * restart can go on after the <Dial> (call_dial_then). Not kept in the
+ * doc: a held call would carry its document for its whole life. */
+static struct {
+	const struct doc *d;
+	const char *text;
+	size_t len;
+} walking;
+
+/* The largest document a <Dial>'s child records (a call_events detail). */
+#define THEN_DOC_MAX 16384
+
+static void run_text(struct doc *d, const char *text, size_t len)
+{
+	const struct doc *pd = walking.d;
+	const char *pt = walking.text;
+	size_t pl = walking.len;
+
+	walking.d = d;
+	walking.text = text;
+	walking.len = len;
+	run(d);
+	walking.d = pd;		/* a walk inside another's */
+	walking.text = pt;
+	walking.len = pl;
+}
 static int call_doc_whisper(struct call *child, const char *url, bool get,
 			    const struct call_params *extra);
 
@@ -281,7 +310,7 @@ static void on_fetched(const struct webhook_result *r, void *arg)
 	cxml_doc_free(d->tree);
 	d->tree = tree;
 	d->pc = 0;
-	run(d);
+	run_text(d, r->body, r->body_len);
 }
 
 /* The REST redirect takes over: its tree runs now, or its URL is
@@ -417,6 +446,24 @@ static void not_executed(struct doc *d, const struct cxml_verb *v)
 		       0, detail);
 }
 
+/* What a <Dial> at d->pc without an action records of the document: its
+ * text, when run() walks it with it, whole in a call_events detail, and
+ * verbs follow. */
+static const struct call_dial_then *then_of(const struct doc *d)
+{
+	static struct call_dial_then t;
+
+	if (walking.d != d || !walking.text || walking.len > THEN_DOC_MAX ||
+	    d->tree->verbs[d->pc].u.dial.action ||
+	    d->pc + 1 >= d->tree->nverbs ||
+	    !json_text_exact(walking.text, walking.len))
+		return NULL;
+	t.doc = walking.text;
+	t.len = walking.len;
+	t.verb = (int)d->pc + 1;
+	return &t;
+}
+
 /* Runs verbs until one has to wait for something. */
 static void run(struct doc *d)
 {
@@ -438,8 +485,9 @@ static void run(struct doc *d)
 				break;
 			}
 			d->dialing = true;
-			if (call_dial_start(c, &v->u.dial, d->url, call_doc_whisper,
-					    on_dial_done, d) == 0) {
+			if (call_dial_start(c, &v->u.dial, d->url, then_of(d),
+					    call_doc_whisper, on_dial_done,
+					    d) == 0) {
 				release_tree(d, &v->u.dial);
 				return;
 			}
@@ -591,11 +639,35 @@ int call_doc_run(struct call *c, const char *body, size_t len, int *code)
 	cxml_doc_free(d->tree);
 	d->tree = tree;
 	d->pc = 0;
-	run(d);
+	run_text(d, body, len);
 	return 0;
 }
 
-int call_doc_adopt(struct call *parent, const char *action, bool action_get,
+/* The document after an adopted <Dial> without an action, as its child
+ * recorded it: the tree at the <Dial> (on_dial_done steps past it). Any
+ * doubt: nothing (the call hangs up when the <Dial> ends). */
+static void then_take(struct doc *d, const struct call_dial_record *r)
+{
+	struct cxml_doc *tree = NULL;
+	int code;
+
+	if (!r->then_doc || !r->then_url || r->then_verb < 1)
+		return;
+	if (parse(d->c, r->then_doc, strlen(r->then_doc), &tree, &code) ||
+	    (size_t)r->then_verb > tree->nverbs ||
+	    tree->verbs[r->then_verb - 1].type != CXML_VERB_DIAL ||
+	    !(d->url = strdup(r->then_url))) {
+		log_write(LOG_WARNING, "call", d->c->sid, "the document after "
+			  "the adopted <Dial> cannot be taken up: the call "
+			  "ends with the <Dial>");
+		cxml_doc_free(tree);
+		return;
+	}
+	d->tree = tree;
+	d->pc = (size_t)r->then_verb - 1;
+}
+
+int call_doc_adopt(struct call *parent, const struct call_dial_record *r,
 		   const struct call_dial_adopted *a)
 {
 	struct doc *d = doc_of(parent);
@@ -603,11 +675,13 @@ int call_doc_adopt(struct call *parent, const char *action, bool action_get,
 
 	if (!d)
 		return ENOMEM;
-	if (action && !(d->action_url = strdup(action))) {
+	if (r->action && !(d->action_url = strdup(r->action))) {
 		doc_free(d);
 		return ENOMEM;
 	}
-	d->action_get = action_get;
+	d->action_get = r->action_get;
+	if (!r->action)
+		then_take(d, r);
 	d->dialing = true;
 	err = call_dial_adopt(parent, a, on_dial_done, d);
 	if (err) {

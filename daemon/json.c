@@ -145,6 +145,18 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+bool json_text_exact(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0, len; i < n; i += len) {
+		len = utf8_len(p + i, n - i);
+		if (!len || !p[i])
+			return false;
+	}
+	return true;
+}
+
 static void put_escaped(struct json *j, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

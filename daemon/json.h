@@ -36,6 +36,10 @@ void json_int(struct json *j, long long v);
 void json_bool(struct json *j, bool b);
 void json_null(struct json *j);
 
+/* Does a string keep every byte through json_str and a PostgreSQL jsonb
+ * (valid UTF-8, no NUL: those are replaced, or refused by jsonb)? */
+bool json_text_exact(const char *s, size_t n);
+
 /* key + value in one call */
 void json_kstr(struct json *j, const char *k, const char *s);
 void json_kint(struct json *j, const char *k, long long v);

@@ -19,10 +19,11 @@
  * holds every message of both legs as it crossed the wire: the INVITE and
  * 2xx that made each dialog, the SDP of each side (call_log_bodies sdp,
  * the default), and what the first status event of the <Dial>'s child
- * recorded (its action, timeLimit and status callback). That is enough to
- * go on with a call that was connected: the legs are taken up again with
- * their relay ports, and when either side hangs up the call ends as it
- * would have, with its callbacks and the <Dial>'s action.
+ * recorded (its action, timeLimit, the document that goes on after it
+ * and the status callback). That is enough to go on with a call that was
+ * connected: the legs are taken up again with their relay ports, and when
+ * either side hangs up the call ends as it would have, with its callbacks
+ * and the <Dial>'s action or the rest of its document.
  *
  * Only a connected <Dial> (an answered child of an answered parent) is
  * taken up: a call still ringing, or one between documents, has state
@@ -42,9 +43,8 @@ struct side {
 
 struct pair {
 	struct side parent, child;
-	char *action;
-	bool action_get;
-	int time_limit_s;
+	struct call_dial_record dial;	/* its strings: */
+	char *action, *then_doc, *then_url;
 	bool engine;			/* dial_adopt queued */
 };
 
@@ -77,6 +77,8 @@ static struct pair *pair_free(struct pair *p)
 	side_free(&p->parent);
 	side_free(&p->child);
 	free(p->action);
+	free(p->then_doc);
+	free(p->then_url);
 	free(p);
 	return NULL;
 }
@@ -309,7 +311,8 @@ int restart_adopts_add(struct restart_adopts **ap,
 
 	if (!child->dial_known || !child->answered_at || !parent->answered_at)
 		return ENOENT;
-	if (child->dial_action && strstr(child->dial_action, ":***@"))
+	if ((child->dial_action && strstr(child->dial_action, ":***@")) ||
+	    (child->dial_then_url && strstr(child->dial_then_url, ":***@")))
 		return EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -319,8 +322,11 @@ int restart_adopts_add(struct restart_adopts **ap,
 	if (!err)
 		err = side_fill(&p->child, child, child_cb, rows, n, false,
 				sip_host, sip_port);
-	if (!err && child->dial_action &&
-	    !(p->action = strdup(child->dial_action)))
+	if (!err && ((child->dial_action &&
+		      !(p->action = strdup(child->dial_action))) ||
+		     (child->dial_then_doc && child->dial_then_url &&
+		      (!(p->then_doc = strdup(child->dial_then_doc)) ||
+		       !(p->then_url = strdup(child->dial_then_url))))))
 		err = ENOMEM;
 	if (!err && !a) {
 		a = calloc(1, sizeof(*a));
@@ -353,9 +359,13 @@ int restart_adopts_add(struct restart_adopts **ap,
 		pair_free(p);
 		return err;
 	}
-	p->action_get = child->dial_get;
-	p->time_limit_s = child->dial_time_limit > 0 ? child->dial_time_limit :
-			  14400;	/* <Dial timeLimit>'s default */
+	p->dial.action = p->action;
+	p->dial.action_get = child->dial_get;
+	p->dial.time_limit = child->dial_time_limit > 0 ?
+			     child->dial_time_limit : 14400;	/* the default */
+	p->dial.then_doc = p->then_doc;
+	p->dial.then_url = p->then_url;
+	p->dial.then_verb = child->dial_then_verb;
 	a->v[a->n++] = p;
 	return 0;
 }
@@ -381,9 +391,7 @@ void restart_adopts_get(const struct restart_adopts *a, size_t i,
 	memset(ca, 0, sizeof(*ca));
 	ca->parent = p->parent.c;
 	ca->child = p->child.c;
-	ca->action = p->action;
-	ca->action_get = p->action_get;
-	ca->time_limit_s = p->time_limit_s;
+	ca->dial = p->dial;
 	leg_of(parent, &p->parent);
 	leg_of(child, &p->child);
 }

@@ -672,6 +672,9 @@ struct store_open_call {
 	const char *dial_action;	/* NULL: none */
 	bool dial_get;
 	int dial_time_limit;		/* s */
+	const char *dial_then_doc;	/* without an action: the document */
+	const char *dial_then_url;	/* ... its URL */
+	int dial_then_verb;		/* ... where it goes on */
 	uint32_t next_fetch;		/* webhook_requests sequence_number of
 					 * the call's next fetch */
 	const char *codec;

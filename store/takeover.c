@@ -217,7 +217,8 @@ int store_takeover_release(struct store_takeover *t, unsigned id,
  * webhook_requests, a final CallStatus already sent (the final row was
  * lost with the process, its callback was not), what the daemon wrote on
  * the call's first status event (the status callback's subscription, a
- * <Dial> child's action and timeLimit) and the next fetch's number. */
+ * <Dial> child's action and timeLimit, or the document that goes on after
+ * it) and the next fetch's number. */
 static const char open_sql[] =
 	"select c.sid, c.account_sid, c.parent_call_sid, c.direction,"
 	" c.from_addr, c.to_addr, c.caller_name, c.status, c.sip_call_id,"
@@ -241,7 +242,9 @@ static const char open_sql[] =
 	" coalesce((select max(w.sequence_number) + 1 from webhook_requests w"
 	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
 	"  and w.kind <> 'status-callback'), 0),"
-	" c.codec, c.sip_response_code"
+	" c.codec, c.sip_response_code,"
+	" s.d->'dial'->'then'->>'doc', s.d->'dial'->'then'->>'url',"
+	" s.d->'dial'->'then'->>'verb'"
 	" from calls c left join lateral (select e.detail d"
 	"  from call_events e where e.call_sid = c.sid and e.root_sid = c.root_sid"
 	"  and (e.detail ? 'status_callback' or e.detail ? 'dial')"
@@ -312,6 +315,9 @@ int store_takeover_calls(struct store_takeover *t, const char *instance,
 		c->next_fetch = (uint32_t)num(r, i, 25, 0);
 		c->codec = val(r, i, 26);
 		c->sip_response_code = (int)num(r, i, 27, 0);
+		c->dial_then_doc = val(r, i, 28);
+		c->dial_then_url = val(r, i, 29);
+		c->dial_then_verb = (int)num(r, i, 30, 0);
 	}
 	*callsp = t->calls;
 	*np = (size_t)n;

@@ -163,8 +163,9 @@ static void test_adopted(void)
 	   !strcmp(ca.parent.hdr_values[0], "42"), "SipHeader_: the INVITE's X- header");
 	ok(ca.child.nhdrs == 1 && !strcmp(ca.child.hdr_names[0], "X-Agent"),
 	   "DialSipHeader_: the 200's X- header, not its Server");
-	ok(ca.action && !strcmp(ca.action, "http://app.example/action") &&
-	   ca.time_limit_s == 600, "the <Dial>'s action and timeLimit");
+	ok(ca.dial.action && !strcmp(ca.dial.action, "http://app.example/action") &&
+	   ca.dial.time_limit == 600 && !ca.dial.then_doc,
+	   "the <Dial>'s action and timeLimit");
 	ok(ca.child.cb_url && ca.child.cb_completed, "the child's status callback");
 	a = restart_adopts_free(a);
 	ok(a == NULL, "freed");
@@ -208,6 +209,21 @@ static void test_adopted(void)
 	       "no action and no callback: adopted (it ends with the <Dial>)");
 	is_int((int)restart_adopts_count(a), 1, "counted");
 	a = restart_adopts_free(a);
+	c.dial_then_doc = "<Response><Dial>x</Dial><Hangup/></Response>";
+	c.dial_then_url = "http://app.example/voice";
+	c.dial_then_verb = 1;
+	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), 0,
+	       "no action, a document after the <Dial>: adopted");
+	restart_adopts_get(a, 0, &ca, &pa, &ch);
+	ok(ca.dial.then_doc && !strcmp(ca.dial.then_doc, c.dial_then_doc) &&
+	   ca.dial.then_url && !strcmp(ca.dial.then_url, c.dial_then_url) &&
+	   ca.dial.then_verb == 1 && !ca.dial.action,
+	   "with the document, its URL and where it goes on");
+	a = restart_adopts_free(a);
+	c.dial_then_url = "http://u:***@app.example/voice";
+	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), EINVAL,
+	       "a document URL with its password kept as ***: not adopted");
+	c.dial_then_doc = c.dial_then_url = NULL;
 	c.answered_at = 0;
 	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), ENOENT,
 	       "a child not answered: not adopted");
