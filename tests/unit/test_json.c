@@ -73,5 +73,10 @@ int main(void)
 		json_arr(&j);
 	ok(json_text(&j, NULL) == NULL, "nesting past the limit is an error");
 	json_fini(&j);
+	ok(json_text_exact("<Response/>", 11), "ASCII survives jsonb");
+	ok(json_text_exact("caf\xc3\xa9 \xe2\x82\xac", 9), "so does UTF-8");
+	ok(!json_text_exact("a\0b", 3), "a NUL does not (jsonb refuses \\u0000)");
+	ok(!json_text_exact("caf\xe9", 4), "nor Latin-1 (replaced by U+FFFD)");
+	ok(!json_text_exact("\xed\xa0\x80", 3), "nor a surrogate");
 	return tap_done();
 }
