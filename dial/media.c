@@ -419,7 +419,8 @@ static void pair_destructor(void *arg)
 }
 
 
-/* A new pair: bound at random in [lo, hi] (lo even) and listened to. */
+/* A new pair: bound at random in [lo, hi] (lo even), or at lo itself when
+ * hi is 0, and listened to. */
 static int pair_open(struct pair **pp, const struct sa *ip, uint16_t lo,
 		     uint16_t hi)
 {
@@ -436,7 +437,7 @@ static int pair_open(struct pair **pp, const struct sa *ip, uint16_t lo,
 		p->s[k].rtcp = k == 1;
 	}
 
-	err = pair_bind(p->s, ip, lo, hi);
+	err = hi ? pair_bind(p->s, ip, lo, hi) : pair_try(p->s, ip, lo);
 	for (k = 0; k < 2 && !err; k++)
 		err = fd_listen(p->s[k].fd, FD_READ, recv_h, &p->s[k]);
 
@@ -772,7 +773,7 @@ int dial_media_alloc_at(struct dial_media **mp, struct dial_media_pool *pool,
 			const struct sa *ip, uint16_t port)
 {
 	struct pair *p;
-	int err = 0, k;
+	int err;
 
 	if (!mp || !ip || !sa_isset(ip, SA_ADDR) || !port || port == 65535)
 		return EINVAL;
@@ -782,21 +783,9 @@ int dial_media_alloc_at(struct dial_media **mp, struct dial_media_pool *pool,
 		pool_reuse(pool, p);
 	}
 	else {
-		p = mem_zalloc(sizeof(*p), pair_destructor);
-		if (!p)
-			return ENOMEM;
-		for (k = 0; k < 2; k++) {
-			p->s[k].p = p;
-			p->s[k].fd = -1;
-			p->s[k].rtcp = k == 1;
-		}
-		err = pair_try(p->s, ip, port);
-		for (k = 0; k < 2 && !err; k++)
-			err = fd_listen(p->s[k].fd, FD_READ, recv_h, &p->s[k]);
-		if (err) {
-			mem_deref(p);
+		err = pair_open(&p, ip, port, 0);
+		if (err)
 			return err;
-		}
 		if (pool)
 			++pool->st.opened;
 	}
