@@ -92,7 +92,9 @@ static int rebuild(struct call_layer *cl, const struct call_adopt_call *a,
 		c->cb.get = a->cb_get;
 		c->cb.events = CALL_CB_COMPLETED;
 	}
-	return headers(c, a);
+	/* a child's headers are its 200's: the <Dial>'s, not its own
+	 * SipHeader_ (call_dial_adopt) */
+	return dir == CALL_OUTBOUND_DIAL ? 0 : headers(c, a);
 }
 
 /* A call that could not be rebuilt leaves the table unlogged: its row

@@ -5,8 +5,9 @@
 # dialerd is killed with SIGKILL while the call is connected and started again at once on its
 # folder and addresses. The new process adopts the call, and when the callee hangs up the
 # document goes on where it would have: /after (a URL relative to the voice URL) is requested for
-# the caller's call, its <Hangup/> sends the caller a BYE without cause=41. Both calls end
-# completed with no reason_text; nothing else is fetched.
+# the caller's call with the caller's SipHeader_ and SipSourceIp rebuilt from the call log, and its
+# <Hangup/> sends the caller a BYE without cause=41. Both calls end completed with no reason_text;
+# nothing else is fetched; the child's callback carries no SipHeader_, as before the kill.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -69,11 +70,18 @@ calls_wait_requests /after 1 15 || fail "/after was not requested"
 assert_eq "$(python3 - requests.log "$PARENT" <<'PY'
 import json, sys
 reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["path"] not in ("/ping", "/status")]
-print(" ".join("%s:%s:%s" % (r["path"], dict(r["form"] or []).get("CallSid") == sys.argv[2],
-                              dict(r["form"] or []).get("CallStatus")) for r in reqs))
+print(" ".join("%s:%s:%s:%s:%s" % (r["path"], f.get("CallSid") == sys.argv[2], f.get("CallStatus"),
+                                   f.get("SipHeader_X-Campaign"), f.get("SipSourceIp"))
+               for r in reqs for f in [dict(r["form"] or [])]))
 PY
-)" "/voice:True:ringing /after:True:in-progress" \
-	"the document went on after the <Dial>: /after (relative to the voice URL) for the caller's call, in progress"
+)" "/voice:True:ringing:spring:127.0.0.1 /after:True:in-progress:spring:127.0.0.1" \
+	"the document went on after the <Dial>: /after (relative to the voice URL) for the caller's call, in progress, with the caller's SipHeader_ and SipSourceIp as before the kill"
+assert_eq "$(python3 - requests.log <<'PY'
+import json, sys
+reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["path"] == "/status"]
+print(sorted(set(k for r in reqs for k, v in (r["form"] or []) if k.startswith("SipHeader_"))))
+PY
+)" "[]" "the child's callback carries no SipHeader_ (its 200's headers are the <Dial>'s, as before)"
 calls_wait_q 0 15 "select count(*) from calls where ended_at is null"
 assert_eq "$(q "select string_agg(status || ' ' || coalesce(reason_text, '-') || ' ' || coalesce(hangup_by, '-'),
 	' | ' order by parent_call_sid nulls first) from calls")" \
