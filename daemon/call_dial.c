@@ -782,7 +782,12 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		cd->action = NULL;	/* call_doc.c reports it at the end */
 	if (!d->action && then && then->doc && doc_url) {
 		/* a copy lost costs only a restart's going on after it */
-		cd->then_doc = strndup(then->doc, then->len);
+		/* a body: not a C string */
+		cd->then_doc = malloc(then->len + 1);
+		if (cd->then_doc) {
+			memcpy(cd->then_doc, then->doc, then->len);
+			cd->then_doc[then->len] = '\0';
+		}
 		cd->then_url = strdup(doc_url);
 		cd->then_verb = then->verb;
 	}
