@@ -36,6 +36,56 @@ struct hdrset {
 
 struct cdial;
 
+/* What the children's first status event records of their <Dial>
+ * (call_dial_record), with its strings: the action, resolved, or the
+ * document that goes on after the <Dial>. Kept until a branch wins, so
+ * that a held call does not carry it. */
+struct cdial_rec {
+	struct call_dial_record r;
+	char *action, *then_doc, *then_url;
+};
+
+static struct cdial_rec *rec_free(struct cdial_rec *x)
+{
+	if (x) {
+		free(x->action);
+		free(x->then_doc);
+		free(x->then_url);
+		free(x);
+	}
+	return NULL;
+}
+
+/* The record of d (NULL when out of memory: the children then record
+ * less, and a restart ends their calls rather than adopting them). */
+static struct cdial_rec *rec_make(const struct cxml_dial *d,
+				  const char *doc_url,
+				  const struct call_dial_then *then)
+{
+	struct cdial_rec *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->r.action_get = d->method == CXML_GET;
+	x->r.time_limit = d->time_limit;
+	if (d->action && webhook_url_resolve(doc_url, d->action, &x->action))
+		x->action = NULL;	/* call_doc.c reports it at the end */
+	if (!d->action && then && then->doc && doc_url) {
+		/* a body: not a C string */
+		x->then_doc = malloc(then->len + 1);
+		x->then_url = strdup(doc_url);
+		if (!x->then_doc || !x->then_url)
+			return rec_free(x);
+		memcpy(x->then_doc, then->doc, then->len);
+		x->then_doc[then->len] = '\0';
+		x->r.then_verb = then->verb;
+	}
+	x->r.action = x->action;
+	x->r.then_doc = x->then_doc;
+	x->r.then_url = x->then_url;
+	return x;
+}
+
 struct branch {
 	struct cdial *cd;
 	struct call *child;		/* NULL: skipped or not started yet */
@@ -64,12 +114,7 @@ struct cdial {
 	int timeout_s, time_limit_s;
 	bool answer_on_bridge, sequential, caller_gone, bridged, over;
 	char *caller_id;
-	/* for the children's first status event (call_dial_record): the
-	 * action, resolved, or the document that goes on after the <Dial>;
-	 * until a branch wins */
-	char *action, *then_doc, *then_url;
-	bool action_get;
-	int then_verb;
+	struct cdial_rec *rec;		/* until a branch wins; NULL: none */
 	struct event *ring_timer, *limit_timer;
 	struct branch *winner, *decider;	/* decider: gives Dial* */
 	struct hdrset final_hdrs;	/* the decider's final message */
@@ -192,9 +237,7 @@ static void cdial_free(struct cdial *cd)
 	if (cd->limit_timer)
 		event_free(cd->limit_timer);
 	free(cd->caller_id);
-	free(cd->action);
-	free(cd->then_doc);
-	free(cd->then_url);
+	rec_free(cd->rec);
 	call_unref(cd->parent);
 	free(cd);
 }
@@ -413,11 +456,7 @@ static void won(struct cdial *cd, struct branch *b)
 
 	cd->winner = b;
 	cd->answered_us = b->child->answered_us;
-	/* no branch starts after this one */
-	free(cd->action);
-	free(cd->then_doc);
-	free(cd->then_url);
-	cd->action = cd->then_doc = cd->then_url = NULL;
+	cd->rec = rec_free(cd->rec);	/* no branch starts after this one */
 	if (cd->ring_timer)
 		event_del(cd->ring_timer);
 	for (size_t i = 0; i < cd->n; i++)
@@ -613,7 +652,6 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	struct call *parent = cd->parent, *child = NULL;
 	struct call_layer *cl = parent->cl;
 	const struct config *cfg = cl->cfg;
-	struct call_dial_record rec;
 	struct dial_leg_params lp;
 	char from_user[128];
 	int err;
@@ -661,13 +699,8 @@ static int start_branch(struct cdial *cd, struct branch *b)
 	lp.relay = true;
 	cd->live++;
 	child->started_us = child->created_us;
-	rec.action = cd->action;
-	rec.action_get = cd->action_get;
-	rec.time_limit = cd->time_limit_s;
-	rec.then_doc = cd->then_doc;
-	rec.then_url = cd->then_url;
-	rec.then_verb = cd->then_verb;
-	child->dial_rec = &rec;		/* logged and cleared right here */
+	/* logged and cleared right here */
+	child->dial_rec = cd->rec ? &cd->rec->r : NULL;
 	call_status_set(child, CALL_INITIATED, 0);
 	err = dial_leg_start(cl->dial, &lp);
 	if (lp.from_user && lp.from_user != cd->caller_id)
@@ -777,20 +810,7 @@ int call_dial_start(struct call *parent, const struct cxml_dial *d,
 	cd->sequential = d->sequential;
 	call_sid_new(cd->group);
 	cd->caller_id = d->caller_id ? strdup(d->caller_id) : NULL;
-	cd->action_get = d->method == CXML_GET;
-	if (d->action && webhook_url_resolve(doc_url, d->action, &cd->action))
-		cd->action = NULL;	/* call_doc.c reports it at the end */
-	if (!d->action && then && then->doc && doc_url) {
-		/* a copy lost costs only a restart's going on after it */
-		/* a body: not a C string */
-		cd->then_doc = malloc(then->len + 1);
-		if (cd->then_doc) {
-			memcpy(cd->then_doc, then->doc, then->len);
-			cd->then_doc[then->len] = '\0';
-		}
-		cd->then_url = strdup(doc_url);
-		cd->then_verb = then->verb;
-	}
+	cd->rec = rec_make(d, doc_url, then);
 	cd->ring_timer = evtimer_new(parent->cl->base, on_ring_timeout, cd);
 	cd->limit_timer = evtimer_new(parent->cl->base, on_time_limit, cd);
 	if (!cd->ring_timer || !cd->limit_timer || (d->caller_id && !cd->caller_id)) {
