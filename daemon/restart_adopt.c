@@ -173,41 +173,54 @@ static int policy_headers(struct side *s, const struct store_sip_row *r)
 	return 0;
 }
 
+/* The first value of header name (or its compact form) in r that fits
+ * v, as a C string; false when there is none. */
+static bool hdr_copy(const struct store_sip_row *r, const char *name,
+		     char compact, char *v, size_t size)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		const struct store_header *h = &r->hdrs[i];
+
+		if (!((h->name_len == n && !strncasecmp(h->name, name, n)) ||
+		      (h->name_len == 1 && (h->name[0] | 0x20) == compact)) ||
+		    h->value_len >= size)
+			continue;
+		memcpy(v, h->value, h->value_len);
+		v[h->value_len] = '\0';
+		return true;
+	}
+	return false;
+}
+
 /* SipSourceIp: where the INVITE came from, as its top Via says (its
  * received parameter, else its host); the packet's address is not in
  * the call log. */
 static void source_ip(struct side *s, const struct store_sip_row *inv)
 {
-	for (size_t i = 0; i < inv->nhdrs; i++) {
-		const struct store_header *h = &inv->hdrs[i];
-		char v[512], *p, *e;
+	char v[512], *p, *e;
 
-		if (!((h->name_len == 3 && !strncasecmp(h->name, "Via", 3)) ||
-		      (h->name_len == 1 && (h->name[0] | 0x20) == 'v')) ||
-		    h->value_len >= sizeof(v))
-			continue;
-		memcpy(v, h->value, h->value_len);
-		v[h->value_len] = '\0';
-		v[strcspn(v, ",")] = '\0';	/* the top one */
-		p = strstr(v, ";received=");
-		if (p) {
-			p += 10;
-			p[strcspn(p, "; \t")] = '\0';
-		} else if ((p = strchr(v, ' '))) {
-			p += strspn(p, " \t");
-			if (*p == '[') {
-				e = strchr(++p, ']');
-				if (e)
-					*e = '\0';
-			} else {
-				p[strcspn(p, ":; \t")] = '\0';
-			}
-		}
-		if (p && *p)
-			snprintf(s->source_ip, sizeof(s->source_ip), "%s", p);
-		s->c.source_ip = s->source_ip[0] ? s->source_ip : NULL;
+	if (!hdr_copy(inv, "Via", 'v', v, sizeof(v)))
 		return;
+	v[strcspn(v, ",")] = '\0';	/* the top one */
+	p = strstr(v, ";received=");
+	if (p) {
+		p += 10;
+		p[strcspn(p, "; \t")] = '\0';
+	} else if ((p = strchr(v, ' '))) {
+		p += strspn(p, " \t");
+		if (*p == '[') {
+			e = strchr(++p, ']');
+			if (e)
+				*e = '\0';
+		} else {
+			p[strcspn(p, ":; \t")] = '\0';
+		}
 	}
+	if (p && *p)
+		snprintf(s->source_ip, sizeof(s->source_ip), "%s", p);
+	s->c.source_ip = s->source_ip[0] ? s->source_ip : NULL;
 }
 
 /* Does our message's Contact (where the peer sends its requests) name
@@ -216,44 +229,36 @@ static void source_ip(struct side *s, const struct store_sip_row *inv)
 static bool contact_is(const struct store_sip_row *r, const char *host,
 		       uint16_t port)
 {
-	for (size_t i = 0; i < r->nhdrs; i++) {
-		const struct store_header *h = &r->hdrs[i];
-		char v[512], *p, *e;
-		unsigned long cport;
-		bool sips;
+	char v[512], *p, *e;
+	unsigned long cport;
+	bool sips;
 
-		if (!((h->name_len == 7 && !strncasecmp(h->name, "Contact", 7)) ||
-		      (h->name_len == 1 && (h->name[0] | 0x20) == 'm')) ||
-		    h->value_len >= sizeof(v))
-			continue;
-		memcpy(v, h->value, h->value_len);
-		v[h->value_len] = '\0';
-		sips = (p = strcasestr(v, "sips:")) != NULL;
-		if (!p && !(p = strcasestr(v, "sip:")))
+	if (!hdr_copy(r, "Contact", 'm', v, sizeof(v)))
+		return false;
+	sips = (p = strcasestr(v, "sips:")) != NULL;
+	if (!p && !(p = strcasestr(v, "sip:")))
+		return false;
+	p += sips ? 5 : 4;
+	e = p + strcspn(p, ";>?");
+	*e = '\0';
+	if (strchr(p, '@'))
+		p = strchr(p, '@') + 1;
+	if (*p == '[') {
+		e = strchr(++p, ']');
+		if (!e)
 			return false;
-		p += sips ? 5 : 4;
-		e = p + strcspn(p, ";>?");
-		*e = '\0';
-		if (strchr(p, '@'))
-			p = strchr(p, '@') + 1;
-		if (*p == '[') {
-			e = strchr(++p, ']');
-			if (!e)
-				return false;
+		*e++ = '\0';
+	} else {
+		e = p + strcspn(p, ":");
+		if (*e)
 			*e++ = '\0';
-		} else {
-			e = p + strcspn(p, ":");
-			if (*e)
-				*e++ = '\0';
-			else
-				e = NULL;
-		}
-		if (e && *e == ':')
-			e++;
-		cport = e && *e ? strtoul(e, NULL, 10) : (sips ? 5061 : 5060);
-		return !strcasecmp(p, host) && cport == port;
+		else
+			e = NULL;
 	}
-	return false;
+	if (e && *e == ':')
+		e++;
+	cport = e && *e ? strtoul(e, NULL, 10) : (sips ? 5061 : 5060);
+	return !strcasecmp(p, host) && cport == port;
 }
 
 static int side_fill(struct side *s, const struct store_open_call *oc,
