@@ -4,8 +4,10 @@
 # printed. (a) the callee hangs up after the restart: our 200 to its BYE, ended
 # completed/remote. (b) two relayed legs bridged before the kill are adopted as a pair: RTP
 # from one callee's media peer crosses the relay ports bound again to the other's echo and
-# back, byte-identical and counted; then we hang up both: each SIPp callee gets a BYE with
-# the dialog's Call-ID, tags and the next CSeq, and the hang-up's Reason, and answers 200.
+# back, byte-identical and counted; then we hang up B, and C once B has ended (an adopted
+# leg ends at its BYE's answer: hung up together, C's answer could come first and unbridge
+# B). Each SIPp callee gets a BYE with the dialog's Call-ID, tags and the next CSeq, and the
+# hang-up's Reason, and answers 200.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/sipp.sh"
@@ -130,8 +132,8 @@ RC=$(ev first2 first 'e["event"]=="sip" and e["leg"]=="CAc" and e["dir"]=="tx" a
 dial_start second2 -l "127.0.0.1:$ME" -R "$RANGE" \
 	"adopt id=CAb inv=CAb.inv ok=CAb.ok uac=1 cseq=$CSEQ_B lsdp=CAb.lsdp psdp=CAb.psdp id2=CAc inv2=CAc.inv ok2=CAc.ok uac2=1 cseq2=$CSEQ_C lsdp2=CAc.lsdp psdp2=CAc.psdp" \
 	'expect adopted:CAb 5000' 'expect adopted:CAc 5000' 'wait 5000' \
-	'hangup id=CAb reason=Q.850;cause=16;text=Normal%20call%20clearing' 'hangup id=CAc' \
-	'expect ended:CAb 10000' 'expect ended:CAc 10000' 'wait 300'
+	'hangup id=CAb reason=Q.850;cause=16;text=Normal%20call%20clearing' 'expect ended:CAb 10000' \
+	'hangup id=CAc' 'expect ended:CAc 10000' 'wait 300'
 until_ev second2 10 'e["event"]=="adopted" and e["leg"]=="CAc"'
 python3 "$TOP/tests/lib/rtppeer.py" send "$PB" send.json --to "127.0.0.1:$RB" --rtp $N --rtcp $M \
 	--seconds 4 --idle 1 >send.log 2>&1 ||
