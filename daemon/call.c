@@ -349,13 +349,14 @@ static void callback(struct call *c, enum call_status st, uint16_t code)
 }
 
 /* {"status_callback":{"url":..,"method":..,"events":[..]},
+ *  "time_limit":N,
  *  "dial":{"action":..,"method":..,"time_limit":N,
  *          "then":{"url":..,"verb":N,"doc":..}}}: the first status event
  * of a call carries what survives a crash: the status callback's
- * subscription (`dialerd takeover` sends the terminal callback) and, for
- * a <Dial>'s child, what the restart that adopts it goes on with (a
- * password in a URL is kept as ***, like webhook_requests.url).
- * malloc'd, or NULL. */
+ * subscription (`dialerd takeover` sends the terminal callback) and what
+ * the restart that adopts the call goes on with: a REST call's TimeLimit,
+ * a <Dial> child's <Dial> (a password in a URL is kept as ***, like
+ * webhook_requests.url). malloc'd, or NULL. */
 static char *first_detail(const struct call *c)
 {
 	static const char *const names[] = {
@@ -383,6 +384,8 @@ static char *first_detail(const struct call *c)
 		json_arr_end(&j);
 		json_obj_end(&j);
 	}
+	if (c->time_limit_s)
+		json_kint(&j, "time_limit", c->time_limit_s);
 	if (c->dial_rec) {
 		const struct call_dial_record *r = c->dial_rec;
 
@@ -466,7 +469,7 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 	 * daemon's CPU in the full-flow profile, most of them progress) */
 	log_write(call_status_final(st) ? LOG_INFO : LOG_DEBUG, "call", c->sid,
 		  code ? "%s code=%u" : "%s", call_status_name(st), code);
-	if ((c->cb.url || c->dial_rec) && !c->cb_logged) {
+	if ((c->cb.url || c->dial_rec || c->time_limit_s) && !c->cb_logged) {
 		/* durable only here (first_detail) */
 		char *detail = first_detail(c);
 

@@ -184,12 +184,15 @@ struct call {
 	int64_t started_us;		/* the leg's INVITE */
 	char dial_group[40];		/* outbound-dial: its <Dial>'s id */
 	int branch;			/* ... and its index there; -1: none */
+	unsigned time_limit_s;		/* outbound-api: its TimeLimit, s (0:
+					 * none), for its first status event */
 	const char *hangup_by;		/* "local", "remote"; NULL: not yet */
 	struct call_callback cb;
 	bool has_leg;			/* a SIP leg was started or came in */
 	bool answer_sent;		/* inbound: our 200 is on its way */
 	bool cb_logged;			/* its first status event's detail
-					 * (status callback, <Dial>) is logged */
+					 * (status callback, TimeLimit, <Dial>)
+					 * is logged */
 	bool leg_up;			/* the SIP leg answered and not ended */
 	bool leg_ended;
 	bool left;			/* out of the table */
@@ -392,6 +395,7 @@ struct call_adopt_call {
 	const char *sid, *from, *to, *caller_name, *forwarded_from;
 	const char *sip_call_id, *codec;
 	bool api;			/* parent: outbound-api, not inbound */
+	unsigned time_limit_s;		/* ... its TimeLimit (0: none) */
 	int64_t created_us, ringing_us, answered_us, started_us;
 	uint32_t next_event, next_msg, next_callback, next_fetch;
 	const char *cb_url;		/* NULL: no status callback */

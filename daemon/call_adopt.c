@@ -136,6 +136,14 @@ int call_adopt(struct call_layer *cl, const struct call_adopt *a)
 	err = call_doc_adopt(parent, &a->dial, &da);
 	if (err)
 		goto fail;
+	/* a REST call's TimeLimit counts from its own answer, as before */
+	if (a->parent.time_limit_s) {
+		long long left = (long long)a->parent.time_limit_s -
+			(store_now_us() - parent->answered_us) / 1000000;
+
+		parent->time_limit_s = a->parent.time_limit_s;
+		call_time_limit(parent, left > 0 ? (unsigned)left : 0);
+	}
 	up = (long long)((store_now_us() - child->answered_us) / 1000000);
 	log_write(LOG_NOTICE, "call", parent->sid, "adopted after a restart: "
 		  "connected to %s since %lld s%s", child->sid, up,

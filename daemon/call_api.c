@@ -132,6 +132,7 @@ static int take(struct call *c, struct acall *a, const struct call_api_params *p
 	a->c = call_ref(c);
 	a->url_get = p->url_get;
 	a->time_limit_s = p->time_limit_s;
+	c->time_limit_s = p->time_limit_s;
 	if ((p->url && !(a->url = strdup(p->url))) ||
 	    (p->twiml && !(a->twiml = strdup(p->twiml))))
 		return ENOMEM;

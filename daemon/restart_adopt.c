@@ -292,6 +292,8 @@ static int side_fill(struct side *s, const struct store_open_call *oc,
 	    !keep(s, &k, &s->c.cb_url, oc->cb_url))
 		return ENOMEM;
 	s->c.api = oc->direction && !strcmp(oc->direction, "outbound-api");
+	s->c.time_limit_s = s->c.api && oc->time_limit > 0 ?
+			    (unsigned)oc->time_limit : 0;
 	s->c.created_us = oc->created_at;
 	s->c.ringing_us = oc->ringing_at;
 	s->c.answered_us = oc->answered_at;

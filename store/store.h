@@ -675,6 +675,7 @@ struct store_open_call {
 	const char *dial_then_doc;	/* without an action: the document */
 	const char *dial_then_url;	/* ... its URL */
 	int dial_then_verb;		/* ... where it goes on */
+	int time_limit;			/* a REST call's TimeLimit, s; 0: none */
 	uint32_t next_fetch;		/* webhook_requests sequence_number of
 					 * the call's next fetch */
 	const char *codec;

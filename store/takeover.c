@@ -217,8 +217,8 @@ int store_takeover_release(struct store_takeover *t, unsigned id,
  * webhook_requests, a final CallStatus already sent (the final row was
  * lost with the process, its callback was not), what the daemon wrote on
  * the call's first status event (the status callback's subscription, a
- * <Dial> child's action and timeLimit, or the document that goes on after
- * it) and the next fetch's number. */
+ * REST call's TimeLimit, a <Dial> child's action and timeLimit, or the
+ * document that goes on after it) and the next fetch's number. */
 static const char open_sql[] =
 	"select c.sid, c.account_sid, c.parent_call_sid, c.direction,"
 	" c.from_addr, c.to_addr, c.caller_name, c.status, c.sip_call_id,"
@@ -244,10 +244,11 @@ static const char open_sql[] =
 	"  and w.kind <> 'status-callback'), 0),"
 	" c.codec, c.sip_response_code,"
 	" s.d->'dial'->'then'->>'doc', s.d->'dial'->'then'->>'url',"
-	" s.d->'dial'->'then'->>'verb'"
+	" s.d->'dial'->'then'->>'verb', s.d->>'time_limit'"
 	" from calls c left join lateral (select e.detail d"
 	"  from call_events e where e.call_sid = c.sid and e.root_sid = c.root_sid"
-	"  and (e.detail ? 'status_callback' or e.detail ? 'dial')"
+	"  and (e.detail ? 'status_callback' or e.detail ? 'dial'"
+	"   or e.detail ? 'time_limit')"
 	"  order by e.sequence_number limit 1) s on true"
 	" where c.instance = $1"
 	" and c.status in ('queued', 'initiated', 'ringing', 'in-progress')"
@@ -318,6 +319,7 @@ int store_takeover_calls(struct store_takeover *t, const char *instance,
 		c->dial_then_doc = val(r, i, 28);
 		c->dial_then_url = val(r, i, 29);
 		c->dial_then_verb = (int)num(r, i, 30, 0);
+		c->time_limit = (int)num(r, i, 31, 0);
 	}
 	*callsp = t->calls;
 	*np = (size_t)n;

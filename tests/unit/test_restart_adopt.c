@@ -104,6 +104,7 @@ static void open_calls(struct store_open_call *p, struct store_open_call *c)
 	p->direction = "inbound";
 	p->answered_at = 1000000;
 	p->next_event = 4;
+	p->time_limit = 300;	/* read from the row; an inbound call has none */
 	c->sid = "CAc";
 	c->parent_call_sid = "CAp";
 	c->direction = "outbound-dial";
@@ -167,6 +168,8 @@ static void test_adopted(void)
 	   ca.dial.time_limit == 600 && !ca.dial.then_doc,
 	   "the <Dial>'s action and timeLimit");
 	ok(ca.child.cb_url && ca.child.cb_completed, "the child's status callback");
+	is_int((int)ca.parent.time_limit_s, 0,
+	       "a TimeLimit only for a REST call, not an inbound caller");
 	a = restart_adopts_free(a);
 	ok(a == NULL, "freed");
 

@@ -12,7 +12,10 @@
 # CallDuration); the action is requested (DialCallStatus=completed, DialCallSid the child's,
 # DialSipHeader_X-Agent=7); the parent's completed callback goes to the create's StatusCallback
 # with Direction outbound-api; both calls have their adopted event, no message number is taken
-# twice and every webhook request's signature validates.
+# twice and every webhook request's signature validates. The action's document pauses, and the
+# create's TimeLimit, which counts from the REST call's answer and survives the restart (its first
+# status event records it), ends the REST call: its callee gets dialerd's BYE with the time limit's
+# Reason then.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/calls.sh"
@@ -21,6 +24,7 @@ cd "$WORK" || harness_error "no work dir"
 
 HOLD=8000	# the <Dial>'s callee hangs up this long after its ACK (the restart and its checks
 		# are over ~3 s after it)
+LIMIT=12	# the REST call's TimeLimit, s: after the <Dial> ended
 UAS1=$(free_port)	# the REST call's callee
 UAS2=$(free_port)	# the <Dial>'s callee
 # the relay's ports must be free again for the new process: a range of the case's own
@@ -30,7 +34,7 @@ export DIALERD_SIP_RTP_PORTS
 cat >routes.json <<JSON
 {"/voice": {"status": 200, "content_type": "text/xml",
   "body": "<Response><Dial action=\"/action\"><Sip statusCallback=\"/status\" statusCallbackEvent=\"initiated ringing answered completed\">sip:bob@127.0.0.1:$UAS2?X-Customer=42</Sip></Dial></Response>"},
- "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Hangup/></Response>"},
+ "/action": {"status": 200, "content_type": "text/xml", "body": "<Response><Pause length=\"30\"/></Response>"},
  "/status": {"status": 204, "body": ""},
  "/parent_status": {"status": 204, "body": ""}}
 JSON
@@ -50,7 +54,7 @@ PARENT=$(curl -sS -m 10 -u "$DIALERD_ACCOUNT_SID:$DIALERD_AUTH_TOKEN" \
 	--data-urlencode "To=sip:alice@127.0.0.1:$UAS1" --data-urlencode "From=+15550100" \
 	--data-urlencode "Url=http://127.0.0.1:$WH/voice" \
 	--data-urlencode "StatusCallback=http://127.0.0.1:$WH/parent_status" \
-	--data-urlencode "StatusCallbackEvent=completed" \
+	--data-urlencode "StatusCallbackEvent=completed" --data-urlencode "TimeLimit=$LIMIT" \
 	"$DIALERD_URL/2010-04-01/Accounts/$DIALERD_ACCOUNT_SID/Calls.json" |
 	grep -o '"sid":"CA[0-9a-f]*"' | head -1 | cut -d'"' -f4)
 [ -n "$PARENT" ] || harness_error "the REST create gave no call SID"
@@ -104,6 +108,12 @@ assert_eq "$(trace alice '[(b.h("Call-ID") == i.h("Call-ID"), tag(b.h("From")) =
 DUR_P=$(trace alice 'round(req("BYE", True)[0].t - resp(200, "INVITE", False)[0].t, 1)')
 DUR_C=$(trace bob 'round(req("BYE", False)[0].t - resp(200, "INVITE", False)[0].t, 1)')
 dlr_log "# the parent talked $DUR_P s, the child $DUR_C s"
+assert_eq "$(trace alice '(abs(req("BYE", True)[0].t - resp(200, "INVITE", False)[0].t - '"$LIMIT"') < 1.5,
+	req("BYE", True)[0].h("Reason"))')" "(True, 'SIP;cause=200;text=\"Time limit reached\"')" \
+	"the REST call's TimeLimit ($LIMIT s from its answer) ended it after the restart, the BYE says so"
+assert_eq "$(q "select detail->>'time_limit' from call_events where call_sid = '$PARENT'
+	and detail ? 'time_limit' order by sequence_number limit 1")" "$LIMIT" \
+	"the REST call's first status event records its TimeLimit"
 
 calls_wait_q 0 15 "select count(*) from calls where ended_at is null"
 assert_eq "$(q "select string_agg(direction || ' ' || status || ' ' || coalesce(reason_text, '-') || ' ' ||
