@@ -1,4 +1,4 @@
-/* adopt.c: dialogs a killed process left up, taken over: rebuilt from their INVITE and 2xx, relay ports bound again, in-dialog requests answered, hang-up and refresh */
+/* adopt.c: dialogs a killed process left up, taken over: rebuilt from their INVITE and 2xx, relay ports bound again, probed, in-dialog requests answered, hang-up and refresh */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +25,19 @@
  *   libre's server transaction only waits in Accepted state (RFC 6026), the
  *   2xx is the core's to retransmit until the ACK (RFC 3261 13.3.1.4):
  *   ok_tmr does, and past 64*T1 the leg ends with a BYE.
- * - Our requests (BYE, UPDATE, re-INVITE) are client transactions
- *   (sip_requestf), their messages events of the leg by Call-ID (trace).
+ * - Our requests (OPTIONS, BYE, UPDATE, re-INVITE) are client
+ *   transactions (sip_requestf), their messages events of the leg by
+ *   Call-ID (trace), also once it ended: it lingers with its Call-ID.
  *   The ACK of a 2xx to our re-INVITE is ours to send (13.2.2.4), again
  *   for each copy of that 2xx: libre frees an INVITE's client transaction
  *   on its first 2xx, so the copies reach recv.c's response listener.
+ * - A leg ends when its BYE goes, as a normal one (out.c): our handle of
+ *   a request in flight may go (the lingering leg freed) while libre's
+ *   transaction goes on sending it until answered; libre's destructor
+ *   only drops our handler then.
+ * - The dead process may have answered a BYE just before it died: one
+ *   OPTIONS after the adoption asks the peer whether the dialog is still
+ *   there (RFC 5057).
  */
 
 enum {
@@ -49,6 +57,7 @@ struct adopted {
 	bool req_invite;	/* ... a re-INVITE */
 	uint32_t ack_cseq;	/* the re-INVITE of ours whose 2xx we ACKed */
 	struct sip_request *bye;	/* our BYE in flight */
+	struct sip_request *probe;	/* our OPTIONS after the adoption */
 	/* our 2xx to the peer's re-INVITE, until its ACK */
 	struct mbuf *ok;
 	struct sa ok_dst;
@@ -68,6 +77,7 @@ static void adopted_destructor(void *arg)
 	/* in flight: libre drops their handlers (and ends them quietly) */
 	ad->req = mem_deref(ad->req);
 	ad->bye = mem_deref(ad->bye);
+	ad->probe = mem_deref(ad->probe);
 	mem_deref(ad->ok);
 	mem_deref(ad->dlg);
 }
@@ -134,6 +144,8 @@ static int timer_print(struct re_printf *pf, void *arg)
 			  leg->se_local ? "uas" : "uac");
 }
 
+/* The leg ended when its BYE went: an answer only gets logged, by the
+ * leg lingering until then (freed before, it took our handler along). */
 static void bye_resp_h(int err, const struct sip_msg *msg, void *arg)
 {
 	struct leg *leg = arg;
@@ -146,8 +158,6 @@ static void bye_resp_h(int err, const struct sip_msg *msg, void *arg)
 	else if (msg->scode >= 300)
 		dial_log(LOG_NOTICE, "leg=%s: BYE answered %u %r", leg->id,
 			 msg->scode, &msg->reason);
-	if (leg->state != LEG_ENDED)
-		adopt_end(leg, NULL, DIAL_END_COMPLETED, 0, 0, true);
 }
 
 static int bye_send(struct leg *leg, const struct dial_reason *reason)
@@ -171,18 +181,14 @@ static int bye_send(struct leg *leg, const struct dial_reason *reason)
 
 void dial_adopt_hangup(struct leg *leg, const struct dial_reason *reason)
 {
-	bool closing = leg->d->closing;
-
 	if (leg->state == LEG_ENDED)
 		return;
-	if (!leg->hangup_local) {
-		leg->hangup_local = true;
-		if (bye_send(leg, reason))
-			closing = true;	/* nothing to wait for */
-	}
-	/* at shutdown the answer may never be read: the leg ends now */
-	if (closing)
-		adopt_end(leg, NULL, DIAL_END_COMPLETED, 0, 0, true);
+	leg->hangup_local = true;
+	/* the end now, as a normal leg's (out.c): a peer that is gone would
+	   hold it for Timer F, and a bridged pair hung up together could see
+	   the second leg's end first, which unbridges the first */
+	(void)bye_send(leg, reason);
+	adopt_end(leg, NULL, DIAL_END_COMPLETED, 0, 0, true);
 }
 
 /* The remote target moves with a target refresh (RFC 3261 12.2: re-INVITE,
@@ -267,7 +273,7 @@ static void refresh_resp_h(int err, const struct sip_msg *msg, void *arg)
 		target_refresh(ad, msg);
 		if (ad->req_invite)
 			ack_send(leg, msg->cseq.num);
-		if (leg->state == LEG_ENDED || leg->hangup_local)
+		if (leg->state == LEG_ENDED)
 			return;
 		if (ad->req_invite)
 			dial_bridge_msg(leg, msg);	/* the answer */
@@ -275,7 +281,7 @@ static void refresh_resp_h(int err, const struct sip_msg *msg, void *arg)
 		dial_sess_refreshed(leg);
 		return;
 	}
-	if (leg->state != LEG_ENDED && !leg->hangup_local)
+	if (leg->state != LEG_ENDED)
 		refresh_failed(leg, err, msg);
 }
 
@@ -287,7 +293,7 @@ void dial_adopt_refresh(struct leg *leg)
 	char sdp[SDP_MAX], *extra = NULL, *hdrs = NULL;
 	int err = 0;
 
-	if (leg->state != LEG_UP || leg->hangup_local || ad->req)
+	if (leg->state != LEG_UP || ad->req)
 		return;
 	if (!leg->peer_update && !ad->maddr[0]) {
 		dial_log(LOG_WARNING, "leg=%s: no refresh: the peer has no "
@@ -389,8 +395,7 @@ static void ok_end_h(void *arg)
 	dial_log(LOG_NOTICE, "leg=%s: no ACK to our 2xx of the re-INVITE: "
 		 "the dialog ends", leg->id);
 	ack_wait_stop(leg->adopt);
-	if (!leg->hangup_local)
-		(void)bye_send(leg, NULL);
+	(void)bye_send(leg, NULL);
 	adopt_end(leg, NULL, DIAL_END_COMPLETED, 0, ETIMEDOUT, false);
 }
 
@@ -498,8 +503,7 @@ bool dial_adopt_req(struct leg *leg, const struct sip_msg *msg)
 			ack(leg, msg);
 		return true;	/* an ACK is never answered */
 	}
-	if (!ours || leg->state == LEG_ENDED || !pl_strcmp(met, "CANCEL") ||
-	    (leg->hangup_local && pl_strcmp(met, "BYE"))) {
+	if (!ours || leg->state == LEG_ENDED || !pl_strcmp(met, "CANCEL")) {
 		/* a CANCEL of a transaction libre no longer knows */
 		(void)sip_treply(NULL, d->sip, msg, 481,
 				 "Call/Transaction Does Not Exist");
@@ -516,7 +520,7 @@ bool dial_adopt_req(struct leg *leg, const struct sip_msg *msg)
 		(void)sip_treply(NULL, d->sip, msg, 200, "OK");
 		/* recv.c's trace kept the BYE: its headers and Reason */
 		adopt_end(leg, dial_leg_event(leg, DIAL_EV_ENDED, true),
-			  DIAL_END_COMPLETED, 0, 0, leg->hangup_local);
+			  DIAL_END_COMPLETED, 0, 0, false);
 	}
 	else if (!pl_strcmp(met, "INVITE")) {
 		reinvite(leg, msg);
@@ -546,6 +550,69 @@ bool dial_adopt_resp(struct leg *leg, const struct sip_msg *msg)
 	if (ad->ack_cseq && msg->cseq.num == ad->ack_cseq)
 		ack_send(leg, ad->ack_cseq);
 	return true;
+}
+
+/* ---- the probe after adoption ---- */
+
+/* RFC 5057 5.1: an answer after which the peer holds no such dialog;
+ * 408 as a timeout (RFC 3261 12.2.1.2). Any other (405, 501, 400, 415,
+ * 420...) is about the OPTIONS alone. */
+static bool dialog_gone(uint16_t code)
+{
+	switch (code) {
+	case 404: case 408: case 410: case 416:
+	case 480: case 481: case 482: case 483: case 484: case 485:
+	case 489: case 502: case 604:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void probe_resp_h(int err, const struct sip_msg *msg, void *arg)
+{
+	struct leg *leg = arg;
+	uint16_t code = !err && msg ? msg->scode : 0;
+
+	if (code && code < 200)
+		return;
+	/* ended meanwhile (hang-up, the peer's BYE): the answer is late */
+	if (leg->state == LEG_ENDED || (code && !dialog_gone(code)))
+		return;
+	if (code)
+		dial_log(LOG_NOTICE, "leg=%s: adopted dialog gone at the far "
+			 "end (OPTIONS answered %u)", leg->id, code);
+	else
+		dial_log(LOG_NOTICE, "leg=%s: adopted dialog gone at the far "
+			 "end (OPTIONS not answered: %s)", leg->id,
+			 strerror(err));
+	/* a 481 says there is nothing to end; else best effort */
+	if (code != 481)
+		(void)bye_send(leg, NULL);
+	adopt_end(leg, code ? dial_leg_event(leg, DIAL_EV_ENDED, true) : NULL,
+		  DIAL_END_COMPLETED, code, code ? 0 : err, false);
+}
+
+/* One OPTIONS in the dialog (RFC 5057): the dead process may have
+ * answered the peer's BYE just before it died, or the peer may have
+ * ended the dialog while no process held it. Its own handle: a refresh
+ * or BYE may be in flight at the same time. */
+static void probe_send(struct leg *leg)
+{
+	struct adopted *ad = leg->adopt;
+	char *hdrs = NULL;
+	int err;
+
+	err = dial_dlg_request(&hdrs, ad->dlg, "OPTIONS", ad->lseq++,
+			       "Accept: application/sdp\r\n", NULL,
+			       leg->d->conf.user_agent);
+	if (!err)
+		err = send_req(leg, &ad->probe, true, "OPTIONS", probe_resp_h,
+			       hdrs);
+	mem_deref(hdrs);
+	if (err)
+		dial_log(LOG_WARNING, "leg=%s: OPTIONS to %s: %s", leg->id,
+			 ad->dlg->target, strerror(err));
 }
 
 /* ---- adoption ---- */
@@ -713,4 +780,9 @@ void dial_adopt_run(struct dial *d, const struct adopt_spec *a,
 	adopted_ev(d, a, la, ea);
 	if (b)
 		adopted_ev(d, b, lb, eb);
+	/* after the events: the daemon knows the legs when they may end */
+	if (la)
+		probe_send(la);
+	if (lb)
+		probe_send(lb);
 }

@@ -361,7 +361,7 @@ void dial_bye_flush(struct dial *d);
 /* ---- adopt.c: dialogs a killed process left up, taken over ---- */
 
 /* Adopts the legs of a CMD_ADOPT (a, and b when not NULL; see dial_adopt):
- * one DIAL_EV_ADOPTED each. */
+ * one DIAL_EV_ADOPTED each, then an OPTIONS in each leg's dialog. */
 void dial_adopt_run(struct dial *d, const struct adopt_spec *a,
 		    const struct adopt_spec *b);
 /* An in-dialog request of an adopted leg (recv.c, before sipsess): always
@@ -370,8 +370,8 @@ bool dial_adopt_req(struct leg *leg, const struct sip_msg *msg);
 /* A response libre's transactions did not take (a retransmitted 2xx to our
  * re-INVITE: ACKed again); true when consumed. */
 bool dial_adopt_resp(struct leg *leg, const struct sip_msg *msg);
-/* BYE with the hang-up's Reason (may be NULL); the leg ends on its final
- * response or timeout (at once while the engine closes). */
+/* BYE with the hang-up's Reason (may be NULL); the leg ends now, libre
+ * sends the BYE until it is answered. */
 void dial_adopt_hangup(struct leg *leg, const struct dial_reason *reason);
 /* UPDATE when the peer allows it, else a re-INVITE (ACKed here). */
 void dial_adopt_refresh(struct leg *leg);

@@ -428,10 +428,15 @@ int dial_bye(struct dial *d, const struct dial_bye *b);
  * (as for dial_bye), its relay port bound again and bridged to the other
  * leg's. From then on an adopted leg is a leg like any other: its messages
  * are DIAL_EV_SIP events, the peer's BYE is answered 200 and ends it
- * (DIAL_EV_ENDED, completed, remote), dial_leg_hangup ends it with a BYE
- * (DIAL_EV_ENDED, completed, local, once the BYE is answered or timed out),
+ * (DIAL_EV_ENDED, completed, remote), dial_leg_hangup ends it at once with
+ * a BYE (DIAL_EV_ENDED, completed, local; the BYE is sent until answered),
  * dial_leg_refresh refreshes its session timer, re-INVITEs, UPDATEs and
- * OPTIONS in its dialog are answered, dial_bridge/dial_unbridge apply. */
+ * OPTIONS in its dialog are answered, dial_bridge/dial_unbridge apply.
+ * Right after its DIAL_EV_ADOPTED each leg sends an OPTIONS in its dialog:
+ * the dead process may have ended it just before it died. An answer that
+ * says the peer holds no such dialog (RFC 5057: 481, 404, 408, 480...) or
+ * none ends the leg (DIAL_EV_ENDED, completed, remote, code: that answer's,
+ * err when none; a BYE first unless 481); its bridged leg stays up. */
 struct dial_adopt {
 	const char *id;		/* the leg's id (its call's SID) */
 	const char *invite;	/* start line and headers, CRLF, no body */

@@ -1,4 +1,4 @@
-/* test_dial_adopt.c: dialogs of a killed process taken over (dial_adopt): bad input, EEXIST, a taken relay port, the peers' requests answered, our BYE and refreshes, media relayed again; the messages built */
+/* test_dial_adopt.c: dialogs of a killed process taken over (dial_adopt): bad input, EEXIST, a taken relay port, the OPTIONS probe and what its answer does, the peers' requests answered, our BYE and refreshes, media relayed again; the messages built */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -203,6 +203,27 @@ static struct dial_event *wait_ev(enum dial_ev_type t, const char *leg,
 	return dial_test_wait_ev(d, t, leg, ms, NULL, NULL);
 }
 
+/* a SIP event of the leg: that direction, status (0: a request) and
+ * (CSeq) method; the other events are freed */
+static bool wait_sip(const char *leg, enum dial_dir dir, uint16_t code,
+		     const char *met, unsigned ms)
+{
+	uint64_t end = dial_test_now_ms() + ms;
+	struct dial_event *ev;
+	bool found = false;
+
+	while (!found && dial_test_now_ms() < end) {
+		ev = wait_ev(DIAL_EV_SIP, leg,
+			     (unsigned)(end - dial_test_now_ms()));
+		if (!ev)
+			break;
+		found = ev->dir == dir && ev->code == code && ev->method &&
+			!strcmp(ev->method, met);
+		dial_event_free(ev);
+	}
+	return found;
+}
+
 /* ---- the messages of the dialogs ---- */
 
 static struct peer pa, pb;
@@ -384,6 +405,7 @@ static void test_pair(void)
 	struct dial_adopt a = {"CAa", inv_a, ok_a, true, 11, lsdp_a, psdp_a};
 	struct dial_adopt b = {"CAb", inv_b, ok_b, false, 1, lsdp_b, psdp_b};
 	struct dial_event *ev;
+	char m[4096], v[256];
 
 	is_int(dial_adopt(d, &a, &b), 0, "A and B queued");
 	ev = wait_ev(DIAL_EV_ADOPTED, "CAa", 5000);
@@ -397,6 +419,30 @@ static void test_pair(void)
 	   "B adopted, inbound, bridged to A");
 	ok(ev && ev->session_expires == 90 && ev->refresher_local,
 	   "B: our 2xx's timer, we refresh (refresher=uas)");
+	dial_event_free(ev);
+
+	/* RFC 5057: is the dialog still there at the far end? */
+	ok(recv_sip(&pa, m, sizeof(m), "OPTIONS ", 3000),
+	   "A's peer gets an OPTIONS after the adoption");
+	ok(!strncmp(m, "OPTIONS sip:a@127.0.0.1:", 24), "to its Contact");
+	is_str(hdr(m, "Call-ID", v, sizeof(v)), "adopt-a@test", "A's Call-ID");
+	is_str(hdr(m, "From", v, sizeof(v)), FROM_A, "From: our tag");
+	is_str(hdr(m, "To", v, sizeof(v)), TO_A, "To: the peer's tag");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "11 OPTIONS",
+	       "CSeq: the one given, our next");
+	is_str(hdr(m, "Accept", v, sizeof(v)), "application/sdp",
+	       "Accept: application/sdp");
+	respond(&pa, m, "200 OK", NULL, NULL);
+	ok(recv_sip(&pb, m, sizeof(m), "OPTIONS ", 3000),
+	   "B's peer gets one too");
+	is_str(hdr(m, "From", v, sizeof(v)), TO_B, "From: us, our tag");
+	is_str(hdr(m, "To", v, sizeof(v)), FROM_B, "To: the caller, its tag");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "1 OPTIONS", "CSeq 1");
+	respond(&pb, m, "200 OK", NULL, NULL);
+	ok(wait_sip("CAb", DIAL_DIR_RX, 200, "OPTIONS", 3000),
+	   "the 200 is an event of the leg");
+	ev = wait_ev(DIAL_EV_ENDED, NULL, 500);
+	ok(!ev, "answered 200: both stay up");
 	dial_event_free(ev);
 
 	a.id = "CAa2";
@@ -525,7 +571,8 @@ static void test_refresh(void)
 	ok(recv_sip(&pa, m, sizeof(m), "UPDATE ", 3000), "A's peer gets an UPDATE");
 	ok(!strncmp(m, "UPDATE sip:peer@127.0.0.1:", 26),
 	   "to the Contact of its own UPDATE (a target refresh)");
-	is_str(hdr(m, "CSeq", v, sizeof(v)), "11 UPDATE", "CSeq: the one given");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "12 UPDATE",
+	       "CSeq: the one after the OPTIONS's");
 	is_str(hdr(m, "To", v, sizeof(v)), TO_A, "To: the peer's tag");
 	is_str(hdr(m, "From", v, sizeof(v)), FROM_A, "From: ours");
 	is_str(hdr(m, "Content-Length", v, sizeof(v)), "0", "no body");
@@ -537,7 +584,7 @@ static void test_refresh(void)
 
 	is_int(dial_leg_refresh(d, "CAb"), 0, "refresh B");
 	ok(recv_sip(&pb, m, sizeof(m), "INVITE ", 3000), "B's peer gets a re-INVITE");
-	is_str(hdr(m, "CSeq", v, sizeof(v)), "1 INVITE", "CSeq 1");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "2 INVITE", "CSeq 2");
 	is_str(hdr(m, "To", v, sizeof(v)), FROM_B, "To: the caller, its tag");
 	is_str(hdr(m, "From", v, sizeof(v)), TO_B, "From: us, our tag");
 	snprintf(want, sizeof(want), "m=audio %u RTP/AVP 0 101\r\n", rb);
@@ -549,7 +596,7 @@ static void test_refresh(void)
 		 pb.port);
 	respond(&pb, inv, "200 OK", contact, sdp);
 	ok(recv_sip(&pb, m, sizeof(m), "ACK ", 3000), "its 2xx ACKed");
-	is_str(hdr(m, "CSeq", v, sizeof(v)), "1 ACK", "with its CSeq");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "2 ACK", "with its CSeq");
 	ok(!strncmp(m, "ACK sip:b2@", 11), "to the 2xx's Contact");
 	ev = wait_ev(DIAL_EV_REFRESHED, "CAb", 3000);
 	ok(ev != NULL, "REFRESHED");
@@ -584,25 +631,42 @@ static void test_remote_bye(void)
 	ok(recv_sip(&pa, m, sizeof(m), "SIP/2.0 481", 3000), "afterwards: 481");
 }
 
+/* the leg ends when its BYE goes, as a normal leg: libre's transaction
+ * goes on sending the BYE until it is answered */
 static void test_hangup(void)
 {
 	struct dial_reason r = {true, "Q.850", 16, "Normal call clearing"};
-	char m[4096], v[256];
+	char m[4096], again[4096], v[256], w[256];
 	struct dial_event *ev;
 
 	is_int(dial_leg_hangup(d, "CAb", &r), 0, "hang up B");
+	ev = wait_ev(DIAL_EV_ENDED, "CAb", 3000);
+	ok(ev && ev->end == DIAL_END_COMPLETED && ev->local,
+	   "B ended at once, before any answer: completed, ours");
+	ok(ev && ev->media.relayed && ev->media.local_port == rb &&
+	   ev->media.rx_rtp_pkts == 3, "with its media counters (rx %llu)",
+	   ev ? (unsigned long long)ev->media.rx_rtp_pkts : 0);
+	dial_event_free(ev);
 	ok(recv_sip(&pb, m, sizeof(m), "BYE ", 3000), "B's peer gets a BYE");
 	ok(!strncmp(m, "BYE sip:b2@127.0.0.1:", 21),
 	   "to the Contact of the 2xx to our re-INVITE (target refresh)");
-	is_str(hdr(m, "CSeq", v, sizeof(v)), "2 BYE", "CSeq 2");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "3 BYE", "CSeq 3");
 	is_str(hdr(m, "Reason", v, sizeof(v)),
 	       "Q.850;cause=16;text=\"Normal call clearing\"", "the hang-up's Reason");
-	ev = wait_ev(DIAL_EV_ENDED, "CAb", 300);
-	ok(!ev, "B is not over before the BYE's answer");
-	dial_event_free(ev);
+	/* T1 = 0.5 s */
+	ok(recv_sip(&pb, again, sizeof(again), "BYE ", 1500) &&
+	   !strcmp(hdr(again, "Via", v, sizeof(v)),
+		   hdr(m, "Via", w, sizeof(w))),
+	   "unanswered, the same BYE is sent again");
 	respond(&pb, m, "200 OK", NULL, NULL);
-	ev = wait_ev(DIAL_EV_ENDED, "CAb", 3000);
-	ok(ev && ev->end == DIAL_END_COMPLETED && ev->local, "B ended: completed, ours");
+	ok(wait_sip("CAb", DIAL_DIR_RX, 200, "BYE", 3000),
+	   "its 200 is an event of the ended leg");
+	(void)poll(NULL, 0, 100);
+	while (recv_ms(pb.fd, m, sizeof(m), 0))
+		;
+	ok(!recv_sip(&pb, m, sizeof(m), "BYE ", 2500), "the 200 stops it");
+	ev = wait_ev(DIAL_EV_ENDED, "CAb", 300);
+	ok(!ev, "and ends nothing again");
 	dial_event_free(ev);
 }
 
@@ -636,21 +700,193 @@ static void test_port_taken(void)
 	   "adopted with EADDRINUSE: no media");
 	ok(ev && ev->session_expires == 0, "no timer (the 2xx had none)");
 	dial_event_free(ev);
+	ok(recv_sip(&pc, m, sizeof(m), "OPTIONS ", 3000),
+	   "probed all the same: C's peer gets an OPTIONS");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "11 OPTIONS",
+	       "CSeq above the INVITE's though 3 was given");
+	respond(&pc, m, "200 OK", NULL, NULL);
 	request(&pc, "OPTIONS", 5, TO_A, FROM_A, "adopt-c@test", NULL, NULL);
 	ok(recv_sip(&pc, m, sizeof(m), "SIP/2.0 200", 3000),
 	   "the dialog is up all the same: OPTIONS 200");
 	is_int(dial_leg_hangup(d, "CAc", NULL), 0, "hang up C");
-	ok(recv_sip(&pc, m, sizeof(m), "BYE ", 3000), "C's peer gets a BYE");
-	is_str(hdr(m, "CSeq", v, sizeof(v)), "11 BYE",
-	       "CSeq above the INVITE's though 3 was given");
-	is_str(hdr(m, "Reason", v, sizeof(v)), "", "no Reason without one");
-	respond(&pc, m, "200 OK", NULL, NULL);
 	ev = wait_ev(DIAL_EV_ENDED, "CAc", 3000);
 	ok(ev && ev->end == DIAL_END_COMPLETED && ev->local && !ev->media.relayed,
 	   "C ended, no media counters");
 	dial_event_free(ev);
+	ok(recv_sip(&pc, m, sizeof(m), "BYE ", 3000), "C's peer gets a BYE");
+	is_str(hdr(m, "CSeq", v, sizeof(v)), "12 BYE", "CSeq: the next");
+	is_str(hdr(m, "Reason", v, sizeof(v)), "", "no Reason without one");
+	respond(&pc, m, "200 OK", NULL, NULL);
+	ok(wait_sip("CAc", DIAL_DIR_RX, 200, "BYE", 3000),
+	   "its 200 is an event of the ended leg");
 	close(hold);
 	peer_close(&pc);
+}
+
+/* ---- the probe (RFC 5057): what the answer to our OPTIONS does ---- */
+
+/* a dialog we called, as A's: Call-ID cid, the peer p's Contact */
+static void dialog_to(char *inv, char *okm, size_t size, const char *cid,
+		      const struct peer *p)
+{
+	snprintf(inv, size,
+		 "INVITE sip:x@127.0.0.1:%u SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKx1;rport\r\n"
+		 "From: " FROM_A "\r\nTo: <sip:a@127.0.0.1>\r\n"
+		 "Call-ID: %s\r\nCSeq: 10 INVITE\r\n"
+		 "Contact: <sip:dialerd@127.0.0.1:%u>\r\n\r\n",
+		 p->port, ep, cid, ep);
+	snprintf(okm, size,
+		 "SIP/2.0 200 OK\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKx1;rport\r\n"
+		 "From: " FROM_A "\r\nTo: " TO_A "\r\n"
+		 "Call-ID: %s\r\nCSeq: 10 INVITE\r\n"
+		 "Contact: <sip:x@127.0.0.1:%u>\r\n\r\n", ep, cid, p->port);
+}
+
+/* the leg's OPTIONS at its peer (the next CSeq), answered with status */
+static bool probe_answer(struct peer *p, const char *status)
+{
+	char m[4096], v[64];
+
+	if (!recv_sip(p, m, sizeof(m), "OPTIONS ", 3000))
+		return false;
+	respond(p, m, status, NULL, NULL);
+	return !strcmp(hdr(m, "CSeq", v, sizeof(v)), "11 OPTIONS");
+}
+
+/* our BYE at the peer (CSeq 12, after the OPTIONS's), answered 200 */
+static bool bye_answer(struct peer *p)
+{
+	char m[4096], v[64];
+
+	if (!recv_sip(p, m, sizeof(m), "BYE ", 3000))
+		return false;
+	respond(p, m, "200 OK", NULL, NULL);
+	return !strcmp(hdr(m, "CSeq", v, sizeof(v)), "12 BYE");
+}
+
+/* 481: the peer has no such dialog; its bridged partner stays up */
+static void test_probe_481(void)
+{
+	struct peer px, py;
+	uint16_t rx = free_pair(), ry;
+	char ix[1024], ox[1024], iy[1024], oy[1024], m[4096];
+	char lx[512], px_sdp[512], ly[512], py_sdp[512];
+	struct dial_adopt x = {"CAx", ix, ox, true, 2, lx, px_sdp};
+	struct dial_adopt y = {"CAy", iy, oy, true, 2, ly, py_sdp};
+	struct dial_event *ev;
+
+	peer_open(&px);
+	peer_open(&py);
+	do
+		ry = free_pair();
+	while (ry == rx);
+	dialog_to(ix, ox, sizeof(ix), "probe-x@test", &px);
+	dialog_to(iy, oy, sizeof(iy), "probe-y@test", &py);
+	sdp_of(lx, sizeof(lx), rx);
+	sdp_of(px_sdp, sizeof(px_sdp), px.rtp_port);
+	sdp_of(ly, sizeof(ly), ry);
+	sdp_of(py_sdp, sizeof(py_sdp), py.rtp_port);
+	dial_adopt(d, &x, &y);
+	expect_adopted("CAx", 0, "X");
+	expect_adopted("CAy", 0, "Y, bridged to X");
+	ok(probe_answer(&px, "481 Call/Transaction Does Not Exist"),
+	   "X's peer gets the OPTIONS, CSeq 11: answers 481");
+	ok(probe_answer(&py, "200 OK"), "Y's peer answers 200");
+	ev = wait_ev(DIAL_EV_ENDED, "CAx", 3000);
+	ok(ev && ev->end == DIAL_END_COMPLETED && !ev->local && ev->code == 481,
+	   "X ended: completed, remote, code 481 (%u)", ev ? ev->code : 0);
+	ok(ev && ev->media.relayed && ev->media.local_port == rx &&
+	   !strcmp(ev->bridged, "CAy"),
+	   "with its media counters, bridged to Y at the end");
+	dial_event_free(ev);
+	ok(!recv_sip(&px, m, sizeof(m), "BYE ", 1000),
+	   "no BYE: the peer has no dialog to end");
+	ev = wait_ev(DIAL_EV_ENDED, "CAy", 300);
+	ok(!ev, "Y stays up: ending it is the daemon's choice");
+	dial_event_free(ev);
+	is_int(dial_leg_hangup(d, "CAy", NULL), 0, "hang up Y");
+	ev = wait_ev(DIAL_EV_ENDED, "CAy", 3000);
+	ok(ev && ev->local, "Y ended, ours");
+	dial_event_free(ev);
+	ok(bye_answer(&py), "Y's BYE, CSeq 12");
+	peer_close(&px);
+	peer_close(&py);
+}
+
+/* 408, 480: the dialog is over at the far end too: a BYE all the same;
+ * 405: the peer has no OPTIONS, the dialog goes on */
+static void test_probe_codes(void)
+{
+	static const struct {
+		const char *id, *cid, *status;
+		uint16_t code;
+	} t[] = {
+		{"CA408", "probe-408@test", "408 Request Timeout", 408},
+		{"CA480", "probe-480@test", "480 Temporarily Unavailable", 480},
+		{"CA405", "probe-405@test", "405 Method Not Allowed", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct peer p;
+		char inv[1024], okm[1024], m[4096];
+		struct dial_adopt a = {t[i].id, inv, okm, true, 2, NULL, NULL};
+		struct dial_event *ev;
+
+		peer_open(&p);
+		dialog_to(inv, okm, sizeof(inv), t[i].cid, &p);
+		dial_adopt(d, &a, NULL);
+		expect_adopted(t[i].id, 0, t[i].id);
+		ok(probe_answer(&p, t[i].status), "%s: the OPTIONS answered %s",
+		   t[i].id, t[i].status);
+		ev = wait_ev(DIAL_EV_ENDED, t[i].id, t[i].code ? 3000 : 500);
+		if (t[i].code) {
+			ok(ev && ev->end == DIAL_END_COMPLETED && !ev->local &&
+			   ev->code == t[i].code,
+			   "%s ended: completed, remote, its code", t[i].id);
+			ok(bye_answer(&p), "a BYE all the same, CSeq 12");
+		}
+		else {
+			ok(!ev, "%s stays up", t[i].id);
+			request(&p, "OPTIONS", 1, TO_A, FROM_A, t[i].cid, NULL,
+				NULL);
+			ok(recv_sip(&p, m, sizeof(m), "SIP/2.0 200", 3000),
+			   "the peer's OPTIONS gets 200");
+			dial_leg_hangup(d, t[i].id, NULL);
+			ok(bye_answer(&p), "hung up: the BYE, CSeq 12");
+		}
+		dial_event_free(ev);
+		peer_close(&p);
+	}
+}
+
+/* the leg ends before the OPTIONS is answered: its answer does nothing */
+static void test_probe_late(void)
+{
+	struct peer p;
+	char inv[1024], okm[1024], m[4096], opt[4096];
+	struct dial_adopt a = {"CAlate", inv, okm, true, 2, NULL, NULL};
+	struct dial_event *ev;
+
+	peer_open(&p);
+	dialog_to(inv, okm, sizeof(inv), "probe-late@test", &p);
+	dial_adopt(d, &a, NULL);
+	expect_adopted("CAlate", 0, "late");
+	ok(recv_sip(&p, opt, sizeof(opt), "OPTIONS ", 3000), "the OPTIONS");
+	dial_leg_hangup(d, "CAlate", NULL);
+	ev = wait_ev(DIAL_EV_ENDED, "CAlate", 3000);
+	ok(ev && ev->local, "hung up before its answer: ended, ours");
+	dial_event_free(ev);
+	ok(bye_answer(&p), "the BYE, CSeq 12");
+	respond(&p, opt, "481 Call/Transaction Does Not Exist", NULL, NULL);
+	ok(wait_sip("CAlate", DIAL_DIR_RX, 481, "OPTIONS", 3000),
+	   "then the OPTIONS's 481: an event of the ended leg");
+	ev = wait_ev(DIAL_EV_ENDED, "CAlate", 300);
+	ok(!ev, "no second end");
+	dial_event_free(ev);
+	ok(!recv_sip(&p, m, sizeof(m), "BYE ", 300), "no second BYE");
+	peer_close(&p);
 }
 
 /* a leg left up when the engine stops: a BYE, freed (valgrind, ASan) */
@@ -711,6 +947,9 @@ int main(void)
 	test_remote_bye();
 	test_hangup();
 	test_port_taken();
+	test_probe_481();
+	test_probe_codes();
+	test_probe_late();
 	test_shutdown();
 	peer_close(&pa);
 	peer_close(&pb);

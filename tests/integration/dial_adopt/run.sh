@@ -1,13 +1,14 @@
 #!/bin/sh
 # dial_adopt: a dialtool with answered calls is killed (kill -9); a second one on the same SIP
 # address adopts their dialogs (dial_adopt) from the INVITE, 2xx and SDPs the first one
-# printed. (a) the callee hangs up after the restart: our 200 to its BYE, ended
-# completed/remote. (b) two relayed legs bridged before the kill are adopted as a pair: RTP
-# from one callee's media peer crosses the relay ports bound again to the other's echo and
-# back, byte-identical and counted; then we hang up B, and C once B has ended (an adopted
-# leg ends at its BYE's answer: hung up together, C's answer could come first and unbridge
-# B). Each SIPp callee gets a BYE with the dialog's Call-ID, tags and the next CSeq, and the
-# hang-up's Reason, and answers 200.
+# printed, and asks each callee with an OPTIONS in the dialog whether it still holds it (the
+# Call-ID, tags and the next CSeq; SIPp answers 200). (a) the callee hangs up after the
+# restart: our 200 to its BYE, ended completed/remote. (b) two relayed legs bridged before
+# the kill are adopted as a pair: RTP from one callee's media peer crosses the relay ports
+# bound again to the other's echo and back, byte-identical and counted; then we hang up both
+# at once (each ends when its BYE goes: B's end still names C as bridged). Each SIPp callee
+# gets a BYE with the dialog's Call-ID, tags and the CSeq after the OPTIONS's, and the
+# hang-up's Reason, and answers 200; the 200s are events of the ended legs.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/sipp.sh"
@@ -77,6 +78,22 @@ PY
 hval() { printf '%s\n' "$1" | sed -n "s/^$2: *//Ip" | head -n 1; }
 tag() { printf '%s\n' "$1" | sed -n 's/.*;tag=\([^;>]*\).*/\1/p'; }
 
+# trace NAME 'PYTHON EXPRESSION': printed over the messages of SIPp's trace $WORK/NAME.msg
+# (tests/lib/sipp_trace.py says what an expression can use)
+trace() { python3 "$TOP/tests/lib/sipp_trace.py" "$WORK/$1.msg" "$2"; }
+
+# probed NAME LEG CSEQ: SIPp scenario NAME got one OPTIONS from the second dialtool in LEG's
+# dialog (the INVITE's Call-ID, our From tag, the callee's To tag, CSeq CSEQ) and answered 200
+probed() {
+	assert_eq "$(trace "$1" '[(o.h("Call-ID") == i.h("Call-ID"), tag(o.h("From")) == tag(i.h("From")) != "",
+		tag(o.h("To")) == tag(k.h("To")) != "", o.h("CSeq"), o.h("Accept"),
+		[r.h("CSeq") for r in resp(200, "OPTIONS", False)])
+		for i in req("INVITE", True)[:1] for k in resp(200, "INVITE", False)[:1]
+		for o in req("OPTIONS", True)]')" \
+		"[(True, True, True, '$3 OPTIONS', 'application/sdp', ['$3 OPTIONS'])]" \
+		"$2's callee: one OPTIONS in the dialog after the restart (Call-ID, tags, CSeq $3), answered 200"
+}
+
 # ---- (a) the far end hangs up after the restart ----
 UAS=$(free_port)
 sipp_start uas "$TOP/tests/integration/dial_adopt/uas_pause_bye.xml" -i 127.0.0.1 -p "$UAS" \
@@ -97,6 +114,8 @@ assert_eq "$(ev second first 'e["event"]=="adopted"' 'str(e["err"])+"/"+str(e["o
 	"0/True/True/$LPORT_A" "CAa adopted: ours, its relay port $LPORT_A bound again"
 sipp_wait uas 15
 assert_eq "$?" 0 "SIPp: its BYE after the restart got a 200"
+probed uas CAa "$CSEQ_A"
+assert_eq "$(ev second count 'e["event"]=="sip" and e["leg"]=="CAa" and e["dir"]=="rx" and e["code"]==200 and e["method"]=="OPTIONS"')" 1 "the OPTIONS's 200 is an event of the leg"
 assert_eq "$(ev second count 'e["event"]=="sip" and e["dir"]=="rx" and e["method"]=="BYE"')" 1 "the BYE is an event of the leg"
 assert_eq "$(ev second count 'e["event"]=="sip" and e["dir"]=="tx" and e["code"]==200 and e["method"]=="BYE"')" 1 "our 200 to it too"
 assert_eq "$(ev second first 'e["event"]=="ended"' 'e["end"]+"/"+str(e["local"])+"/"+str(hdr(e,"X-Hangup-Cause"))')" \
@@ -132,8 +151,8 @@ RC=$(ev first2 first 'e["event"]=="sip" and e["leg"]=="CAc" and e["dir"]=="tx" a
 dial_start second2 -l "127.0.0.1:$ME" -R "$RANGE" \
 	"adopt id=CAb inv=CAb.inv ok=CAb.ok uac=1 cseq=$CSEQ_B lsdp=CAb.lsdp psdp=CAb.psdp id2=CAc inv2=CAc.inv ok2=CAc.ok uac2=1 cseq2=$CSEQ_C lsdp2=CAc.lsdp psdp2=CAc.psdp" \
 	'expect adopted:CAb 5000' 'expect adopted:CAc 5000' 'wait 5000' \
-	'hangup id=CAb reason=Q.850;cause=16;text=Normal%20call%20clearing' 'expect ended:CAb 10000' \
-	'hangup id=CAc' 'expect ended:CAc 10000' 'wait 300'
+	'hangup id=CAb reason=Q.850;cause=16;text=Normal%20call%20clearing' 'hangup id=CAc' \
+	'expect ended:CAb 10000' 'expect ended:CAc 10000' 'wait 500'
 until_ev second2 10 'e["event"]=="adopted" and e["leg"]=="CAc"'
 python3 "$TOP/tests/lib/rtppeer.py" send "$PB" send.json --to "127.0.0.1:$RB" --rtp $N --rtcp $M \
 	--seconds 4 --idle 1 >send.log 2>&1 ||
@@ -148,6 +167,12 @@ sipp_wait uasb 10
 assert_eq "$?" 0 "SIPp callee B: our BYE answered"
 sipp_wait uasc 10
 assert_eq "$?" 0 "SIPp callee C: our BYE answered"
+probed uasb CAb "$CSEQ_B"
+probed uasc CAc "$CSEQ_C"
+for leg in CAb CAc; do
+	assert_eq "$(ev second2 count "e['event']=='sip' and e['leg']=='$leg' and e['dir']=='rx' and e['code']==200 and e['method']=='BYE'")" 1 \
+		"$leg: our BYE's 200 is an event of the leg, which ended when the BYE went"
+done
 wait $ECHO_PID
 
 # what the media peers counted
@@ -174,7 +199,7 @@ for leg in CAb CAc; do
 	assert_eq "$(hval "$b" Call-ID)" "$(hval "$inv" Call-ID)" "$leg's BYE: the dialog's Call-ID"
 	assert_eq "$(tag "$(hval "$b" From)")" "$(tag "$(hval "$inv" From)")" "$leg's BYE: From with our tag"
 	assert_eq "$(tag "$(hval "$b" To)")" "$(tag "$(hval "$ok" To)")" "$leg's BYE: To with the callee's tag"
-	assert_eq "$(hval "$b" CSeq)" "$cs BYE" "$leg's BYE: CSeq $cs, the one after the INVITE's"
+	assert_eq "$(hval "$b" CSeq)" "$((cs + 1)) BYE" "$leg's BYE: CSeq $((cs + 1)), the one after the OPTIONS's"
 done
 assert_eq "$(hval "$(bye uasb)" Reason)" 'Q.850;cause=16;text="Normal call clearing"' "CAb's BYE: the hang-up's Reason"
 assert_eq "$(hval "$(bye uasc)" Reason)" "" "CAc's BYE: no Reason (none given), not \"process lost\""
