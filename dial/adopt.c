@@ -37,12 +37,17 @@
  *   only drops our handler then.
  * - The dead process may have answered a BYE just before it died: one
  *   OPTIONS after the adoption asks the peer whether the dialog is still
- *   there (RFC 5057).
+ *   there (RFC 5057). It waits PROBE_MS: a peer's own request sent while
+ *   no process held the dialog (its BYE) comes back within T2 as a
+ *   retransmission and settles the leg without one, and a restart's
+ *   probes do not all go in its busiest second.
  */
 
 enum {
 	SDP_MAX = 2048,
 	ACK_WAIT_MS = 64 * SIP_T1,	/* no ACK to our 2xx: the leg ends */
+	PROBE_MS = SIP_T2 + 500,	/* the probe after the adoption ... */
+	PROBE_SPREAD_MS = 1000,		/* ... plus up to this, per leg */
 };
 
 #define ALLOW "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, INFO\r\n"
@@ -58,6 +63,7 @@ struct adopted {
 	uint32_t ack_cseq;	/* the re-INVITE of ours whose 2xx we ACKed */
 	struct sip_request *bye;	/* our BYE in flight */
 	struct sip_request *probe;	/* our OPTIONS after the adoption */
+	struct tmr probe_tmr;		/* ... until it goes */
 	/* our 2xx to the peer's re-INVITE, until its ACK */
 	struct mbuf *ok;
 	struct sa ok_dst;
@@ -74,6 +80,7 @@ static void adopted_destructor(void *arg)
 
 	tmr_cancel(&ad->ok_tmr);
 	tmr_cancel(&ad->ok_end);
+	tmr_cancel(&ad->probe_tmr);
 	/* in flight: libre drops their handlers (and ends them quietly) */
 	ad->req = mem_deref(ad->req);
 	ad->bye = mem_deref(ad->bye);
@@ -94,6 +101,7 @@ static void adopt_end(struct leg *leg, struct dial_event *ev,
 		      enum dial_end end, uint16_t code, int err, bool local)
 {
 	ack_wait_stop(leg->adopt);
+	tmr_cancel(&leg->adopt->probe_tmr);
 	dial_leg_end(leg, ev, end, code, err, local);
 }
 
@@ -615,6 +623,23 @@ static void probe_send(struct leg *leg)
 			 ad->dlg->target, strerror(err));
 }
 
+static void probe_h(void *arg)
+{
+	struct leg *leg = arg;
+
+	if (leg->state == LEG_UP)
+		probe_send(leg);
+}
+
+static void probe_arm(struct leg *leg)
+{
+	const struct dial_conf *c = &leg->d->conf;
+	uint32_t ms = c->adopt_probe_ms ? c->adopt_probe_ms :
+		      PROBE_MS + rand_u32() % PROBE_SPREAD_MS;
+
+	tmr_start(&leg->adopt->probe_tmr, ms, probe_h, leg);
+}
+
 /* ---- adoption ---- */
 
 static int media_set(struct leg *leg, const struct adopt_spec *s)
@@ -782,7 +807,7 @@ void dial_adopt_run(struct dial *d, const struct adopt_spec *a,
 		adopted_ev(d, b, lb, eb);
 	/* after the events: the daemon knows the legs when they may end */
 	if (la)
-		probe_send(la);
+		probe_arm(la);
 	if (lb)
-		probe_send(lb);
+		probe_arm(lb);
 }

@@ -74,6 +74,10 @@ struct dial_conf {
 				   not know (a To tag) is not answered, so that
 				   the peer's retransmission finds its adopted
 				   leg instead of a 481 */
+	unsigned adopt_probe_ms;	/* an adopted leg's OPTIONS (is the
+				   dialog still there?) this long after the
+				   adoption (0: T2 + 0.5 s, plus up to 1 s
+				   per leg) */
 	/* identity headers added to every outgoing INVITE (NULL: defaults
 	   X-Twilio-CallSid, X-Twilio-AccountSid, X-Twilio-ApiVersion) */
 	const char *hdr_call_sid;

@@ -4,7 +4,7 @@
  * Usage: dialtool [-l LISTEN] [-u USER_AGENT] [-m MAX_INBOUND] [-M MAX_LEGS]
  *                 [-q MAX_QUEUE_DELAY_MS] [-b UDP_RCVBUF]
  *                 [-T CERT.pem [-P TLS_PORT]] [-C CA.pem] [-I] [-r]
- *                 [-R RTP_LO-RTP_HI]
+ *                 [-R RTP_LO-RTP_HI] [-o ADOPT_PROBE_MS]
  *                 [-a ACTION] [ACTION ...]
  *
  * Starts the SIP engine on LISTEN (default 127.0.0.1:5080; port 0 picks
@@ -46,6 +46,8 @@
  * -C  CA file for verifying TLS peers (default: the system store)
  * -I  no TLS verification at all (logged); per leg: insecure=1
  * -R  the engine's RTP port range (relayed legs' socket pairs)
+ * -o  an adopted leg's OPTIONS this long after its adoption (default: the
+ *     engine's, 4.5-5.5 s)
  * -r  behave like the daemon for RFC 4028: refresh at half the interval
  *     when we are the refresher; hang up when the interval passes
  *     without a refresh otherwise.
@@ -725,7 +727,7 @@ int main(int argc, char **argv)
 	actions = calloc((size_t)argc + 1, sizeof(*actions));
 	if (!actions)
 		return 2;
-	while ((opt = getopt(argc, argv, "l:u:m:M:q:b:ra:T:P:C:IR:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:u:m:M:q:b:ra:T:P:C:IR:o:")) != -1) {
 		switch (opt) {
 		case 'l': conf.listen = optarg; break;
 		case 'u': conf.user_agent = optarg; break;
@@ -734,6 +736,7 @@ int main(int argc, char **argv)
 		case 'q': conf.max_queue_delay_ms = (unsigned)atoi(optarg);
 			break;
 		case 'b': conf.udp_rcvbuf = (unsigned)atoi(optarg); break;
+		case 'o': conf.adopt_probe_ms = (unsigned)atoi(optarg); break;
 		case 'r': auto_refresh = true; break;
 		case 'T': conf.tls_cert = optarg; break;
 		case 'P': conf.tls_port = (uint16_t)atoi(optarg); break;

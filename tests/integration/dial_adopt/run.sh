@@ -18,6 +18,7 @@ cd "$WORK" || harness_error "no work dir"
 
 RANGE=$(port_block 40) || harness_error "no RTP range"
 ME=$(free_port)
+PROBE_MS=300	# the adopted legs' OPTIONS (the engine's 4.5-5.5 s would outlast the callees' holds)
 
 # kill9 NAME: kill -9 the dialtool of dial_start NAME (the child of its timeout)
 kill9() {
@@ -106,7 +107,7 @@ kill9 first
 pass "first dialtool killed (kill -9) with leg CAa up"
 CSEQ_A=$(dialog first CAa) || harness_error "no dialog of CAa in first.json"
 LPORT_A=$(ev first first 'e["event"]=="sip" and e["leg"]=="CAa" and e["dir"]=="tx" and e["method"]=="INVITE"' 'e["sdp"]["port"]')
-dial_run second -l "127.0.0.1:$ME" -R "$RANGE" \
+dial_run second -l "127.0.0.1:$ME" -R "$RANGE" -o "$PROBE_MS" \
 	"adopt id=CAa inv=CAa.inv ok=CAa.ok uac=1 cseq=$CSEQ_A lsdp=CAa.lsdp psdp=CAa.psdp" \
 	'expect adopted:CAa 5000' 'expect ended:CAa 15000' 'wait 300'
 assert_eq "$DIAL_RC" 0 "second dialtool: adopted, then ended"
@@ -148,7 +149,7 @@ CSEQ_B=$(dialog first2 CAb) || harness_error "no dialog of CAb"
 CSEQ_C=$(dialog first2 CAc) || harness_error "no dialog of CAc"
 RB=$(ev first2 first 'e["event"]=="sip" and e["leg"]=="CAb" and e["dir"]=="tx" and e["method"]=="INVITE"' 'e["sdp"]["port"]')
 RC=$(ev first2 first 'e["event"]=="sip" and e["leg"]=="CAc" and e["dir"]=="tx" and e["method"]=="INVITE"' 'e["sdp"]["port"]')
-dial_start second2 -l "127.0.0.1:$ME" -R "$RANGE" \
+dial_start second2 -l "127.0.0.1:$ME" -R "$RANGE" -o "$PROBE_MS" \
 	"adopt id=CAb inv=CAb.inv ok=CAb.ok uac=1 cseq=$CSEQ_B lsdp=CAb.lsdp psdp=CAb.psdp id2=CAc inv2=CAc.inv ok2=CAc.ok uac2=1 cseq2=$CSEQ_C lsdp2=CAc.lsdp psdp2=CAc.psdp" \
 	'expect adopted:CAb 5000' 'expect adopted:CAc 5000' 'wait 5000' \
 	'hangup id=CAb reason=Q.850;cause=16;text=Normal%20call%20clearing' 'hangup id=CAc' \
