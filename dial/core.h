@@ -361,7 +361,8 @@ void dial_bye_flush(struct dial *d);
 /* ---- adopt.c: dialogs a killed process left up, taken over ---- */
 
 /* Adopts the legs of a CMD_ADOPT (a, and b when not NULL; see dial_adopt):
- * one DIAL_EV_ADOPTED each, then an OPTIONS in each leg's dialog. */
+ * one DIAL_EV_ADOPTED each, then (after adopt_probe_ms) an OPTIONS in
+ * each leg's dialog. */
 void dial_adopt_run(struct dial *d, const struct adopt_spec *a,
 		    const struct adopt_spec *b);
 /* An in-dialog request of an adopted leg (recv.c, before sipsess): always

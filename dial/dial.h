@@ -436,8 +436,9 @@ int dial_bye(struct dial *d, const struct dial_bye *b);
  * a BYE (DIAL_EV_ENDED, completed, local; the BYE is sent until answered),
  * dial_leg_refresh refreshes its session timer, re-INVITEs, UPDATEs and
  * OPTIONS in its dialog are answered, dial_bridge/dial_unbridge apply.
- * Right after its DIAL_EV_ADOPTED each leg sends an OPTIONS in its dialog:
- * the dead process may have ended it just before it died. An answer that
+ * Some seconds after its DIAL_EV_ADOPTED (dial_conf.adopt_probe_ms) a leg
+ * still up sends an OPTIONS in its dialog: the dead process may have ended
+ * it just before it died. An answer that
  * says the peer holds no such dialog (RFC 5057: 481, 404, 408, 480...) or
  * none ends the leg (DIAL_EV_ENDED, completed, remote, code: that answer's,
  * err when none; a BYE first unless 481); its bridged leg stays up. */
