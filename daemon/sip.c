@@ -144,6 +144,9 @@ static const struct {
 	{"dialerd_sip_rtp_idle_dropped_total", METRICS_COUNTER,
 	 "datagrams that reached an idle relay pair and were dropped (late "
 	 "media of an ended call, or a stranger's)"},
+	{"dialerd_sip_rtp_pairs_refused_total", METRICS_COUNTER,
+	 "legs refused a relay pair at once: the port range was found full "
+	 "less than 100 ms before"},
 	{"dialerd_sip_tcp_closed_total", METRICS_COUNTER,
 	 "accepted SIP TCP/TLS connections closed by us, by reason: limit "
 	 "(sip_max_tcp_conns), source_limit (per address), first_message "
@@ -186,6 +189,7 @@ static const struct {
 	C("dialerd_sip_rtp_pairs_total", "how=\"opened\"", rtp_pairs_opened),
 	C("dialerd_sip_rtp_pairs_total", "how=\"reused\"", rtp_pairs_reused),
 	C("dialerd_sip_rtp_idle_dropped_total", NULL, rtp_idle_dropped),
+	C("dialerd_sip_rtp_pairs_refused_total", NULL, rtp_refused_full),
 	C("dialerd_sip_restart_byes_total", "result=\"answered\"", byes_answered),
 	C("dialerd_sip_restart_byes_total", "result=\"failed\"", byes_failed),
 #undef C

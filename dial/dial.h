@@ -499,6 +499,9 @@ struct dial_stats {
 	uint64_t rtp_pairs_opened;	/* pairs opened (none idle fitted) */
 	uint64_t rtp_pairs_reused;	/* pairs an ended leg left, taken again */
 	uint64_t rtp_idle_dropped;	/* datagrams to idle pairs, dropped */
+	uint64_t rtp_refused_full;	/* legs refused a pair without a scan:
+					   the range was found full < 100 ms
+					   before */
 	/* dial_bye: answered 2xx; failed (no answer, an error answer, a
 	   dialog that could not be rebuilt) */
 	uint64_t byes_answered, byes_failed;

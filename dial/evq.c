@@ -199,6 +199,7 @@ void dial_evq_stats_get(const struct dial_evq *q, struct dial_stats *st)
 	st->rtp_pairs_opened = atomic_load(&m->rtp_opened);
 	st->rtp_pairs_reused = atomic_load(&m->rtp_reused);
 	st->rtp_idle_dropped = atomic_load(&m->rtp_drained);
+	st->rtp_refused_full = atomic_load(&m->rtp_refused_full);
 	st->byes_answered = atomic_load(&m->st_byes_ok);
 	st->byes_failed = atomic_load(&m->st_byes_failed);
 }

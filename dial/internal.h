@@ -139,6 +139,7 @@ struct dial_ctr {
 	/* the RTP pair pool's figures, copied by the SIP thread's sweep
 	   (stack.c) once a second: the pool itself is that thread's only */
 	_Atomic uint64_t rtp_idle, rtp_opened, rtp_reused, rtp_drained;
+	_Atomic uint64_t rtp_refused_full;
 };
 
 /* Events of one pass of the SIP loop gather in pend (SIP thread only) and

@@ -31,6 +31,8 @@ enum {
 	SCAN_MAX = 256,   /* pairs the scan tries: a range held by another
 			     process must not stall the SIP thread with
 			     thousands of bind()s for every new leg */
+	FULL_MS = 100,    /* a range found full is not scanned again for
+			     this long (below) */
 };
 
 /*
@@ -75,6 +77,9 @@ struct pair {
 struct dial_media_pool {
 	struct pair **v;         /* idle pairs, in no order */
 	uint32_t n, max;
+	/* the range whose last scan found no free pair, until when (ms) */
+	uint16_t full_lo, full_hi;
+	uint64_t full_until;
 	struct dial_media_pool_stats st;
 };
 
@@ -731,6 +736,29 @@ static int media_wrap(struct dial_media **mp, struct pair *p,
 }
 
 
+/*
+ * A range found full stays full for FULL_MS without another scan: its
+ * pairs are this engine's live legs (their ends give pairs back through
+ * the pool, which comes first) or another process's. A scan of a full
+ * range is up to RAND_TRIES + SCAN_MAX failed bind()s; when a burst of
+ * new legs meets a full range (the calls retried at once after a restart,
+ * with the adopted ones still up), scanning for each of them stalled the
+ * SIP thread for 400 ms, and the overload control shed new calls.
+ */
+static bool full(struct dial_media_pool *pool, uint16_t lo, uint16_t hi)
+{
+	if (!pool || !pool->full_until || lo != pool->full_lo ||
+	    hi != pool->full_hi)
+		return false;
+	if (tmr_jiffies() < pool->full_until) {
+		++pool->st.refused_full;
+		return true;
+	}
+	pool->full_until = 0;
+	return false;
+}
+
+
 int dial_media_alloc_pooled(struct dial_media **mp,
 			    struct dial_media_pool *pool, const struct sa *ip,
 			    uint16_t port_min, uint16_t port_max)
@@ -751,6 +779,9 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 	if (p) {
 		pool_reuse(pool, p);
 	}
+	else if (full(pool, lo, hi)) {
+		return EADDRINUSE;
+	}
 	else {
 		err = pair_open(&p, ip, lo, hi);
 		if ((err == EMFILE || err == ENFILE) && pool && pool->n) {
@@ -758,6 +789,11 @@ int dial_media_alloc_pooled(struct dial_media **mp,
 			   descriptors a live call needs */
 			pool_flush(pool);
 			err = pair_open(&p, ip, lo, hi);
+		}
+		if (err == EADDRINUSE && pool) {
+			pool->full_lo = lo;
+			pool->full_hi = hi;
+			pool->full_until = tmr_jiffies() + FULL_MS;
 		}
 		if (err)
 			return err;

@@ -66,6 +66,8 @@ struct dial_media_pool_stats {
 	uint64_t closed;      /* ended pairs closed (pool full, expired), or flushed */
 	uint64_t expired;     /* idle pairs closed by dial_media_pool_expire */
 	uint64_t drained;     /* datagrams read and dropped while idle */
+	uint64_t refused_full;  /* refused at once: the range was found full
+				   less than 100 ms before */
 };
 
 /* An empty pool holding at most max idle pairs (0: none, every pair is

@@ -245,6 +245,8 @@ static void pool_publish(struct dial *d)
 			      memory_order_relaxed);
 	atomic_store_explicit(&d->ctr.rtp_drained, ps.drained,
 			      memory_order_relaxed);
+	atomic_store_explicit(&d->ctr.rtp_refused_full, ps.refused_full,
+			      memory_order_relaxed);
 }
 
 static void sweep_h(void *arg)

@@ -337,6 +337,60 @@ static void test_pool(const struct sa *ip, struct phone *pa,
 /* A UDP socket freed and another made in its place: after
  * dial_udp_local_forget the cache answers the new one's port (the listen
  * port 0 retry of dial/stack.c) */
+/* A full range is not scanned again for 100 ms: the legs in that window
+ * fail at once (counted), an idle pair of the pool still serves them, and
+ * the range is tried again after the window. */
+static void test_full(const struct sa *ip)
+{
+	struct dial_media_pool *pool = NULL, *none = NULL;
+	struct dial_media *a = NULL, *b = NULL, *c = NULL;
+	struct dial_media_pool_stats ps;
+
+	if (!ok(dial_media_pool_alloc(&pool, 4) == 0 &&
+		dial_media_pool_alloc(&none, 0) == 0, "pools of 4 and 0"))
+		goto out;
+	if (!ok(dial_media_alloc_pooled(&a, pool, ip, 46000, 46003) == 0 &&
+		dial_media_alloc_pooled(&b, pool, ip, 46000, 46003) == 0,
+		"both pairs of 46000-46003 taken"))
+		goto out;
+	is_int(dial_media_alloc_pooled(&c, pool, ip, 46000, 46003), EADDRINUSE,
+	       "a third: the scan finds none");
+	is_int(dial_media_alloc_pooled(&c, pool, ip, 46000, 46003), EADDRINUSE,
+	       "a fourth: refused at once");
+	dial_media_pool_stats_get(pool, &ps);
+	ok(ps.refused_full == 1 && ps.opened == 2, "one refused without a scan "
+	   "(%llu), 2 opened", (unsigned long long)ps.refused_full);
+	a = mem_deref(a);
+	ok(dial_media_alloc_pooled(&c, pool, ip, 46000, 46003) == 0,
+	   "an ended leg's pair, idle in the pool, still serves in the window");
+	c = mem_deref(c);
+	b = mem_deref(b);
+	mem_deref(pool);	/* its idle pairs close */
+	pool = NULL;
+
+	/* without a pool an ended leg's ports are free, but the window holds */
+	ok(dial_media_alloc_pooled(&a, none, ip, 46000, 46001) == 0,
+	   "the one pair of 46000-46001");
+	is_int(dial_media_alloc_pooled(&b, none, ip, 46000, 46001), EADDRINUSE,
+	       "full");
+	a = mem_deref(a);
+	is_int(dial_media_alloc_pooled(&b, none, ip, 46000, 46001), EADDRINUSE,
+	       "freed, but within 100 ms of the scan: refused");
+	is_int(dial_media_alloc_pooled(&b, none, ip, 46002, 46003), 0,
+	       "another range is not held by the window");
+	b = mem_deref(b);
+	usleep(120 * 1000);
+	ok(dial_media_alloc_pooled(&a, none, ip, 46000, 46001) == 0,
+	   "after the window: scanned again, taken");
+	a = mem_deref(a);
+ out:
+	mem_deref(a);
+	mem_deref(b);
+	mem_deref(c);
+	mem_deref(pool);
+	mem_deref(none);
+}
+
 static void test_udp_local(void)
 {
 	struct udp_sock *us = NULL;
@@ -560,6 +614,7 @@ int main(void)
 	b = mem_deref(b);
 
 	test_pool(&ip, &pa, &pb);
+	test_full(&ip);
  out:
 	mem_deref(a);
 	mem_deref(b);
