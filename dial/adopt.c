@@ -577,6 +577,22 @@ static bool dialog_gone(uint16_t code)
 	}
 }
 
+/* Does a request in the dialog go over a connection (TCP, TLS)? As libre
+ * decides it: the next hop's URI, else the target's. */
+static bool dlg_stream(const struct dial_dlg *g)
+{
+	struct pl pl, tp;
+	struct uri u;
+
+	pl_set_str(&pl, g->next_hop ? g->next_hop : g->target);
+	if (uri_decode(&u, &pl))
+		return false;
+	if (!pl_strcasecmp(&u.scheme, "sips"))
+		return true;
+	return !msg_param_decode(&u.params, "transport", &tp) &&
+	       pl_strcasecmp(&tp, "udp");
+}
+
 static void probe_resp_h(int err, const struct sip_msg *msg, void *arg)
 {
 	struct leg *leg = arg;
@@ -587,6 +603,15 @@ static void probe_resp_h(int err, const struct sip_msg *msg, void *arg)
 	/* ended meanwhile (hang-up, the peer's BYE): the answer is late */
 	if (leg->state == LEG_ENDED || (code && !dialog_gone(code)))
 		return;
+	/* no answer over a connection says nothing of the dialog: the
+	   peer's connection went with the dead process, a peer behind NAT
+	   takes no new one, and it connects again for its next request */
+	if (!code && dlg_stream(leg->adopt->dlg)) {
+		dial_log(LOG_NOTICE, "leg=%s: the OPTIONS after the adoption "
+			 "went unanswered over a connection (%s): the leg "
+			 "stays up", leg->id, strerror(err));
+		return;
+	}
 	if (code)
 		dial_log(LOG_NOTICE, "leg=%s: adopted dialog gone at the far "
 			 "end (OPTIONS answered %u)", leg->id, code);

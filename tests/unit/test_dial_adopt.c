@@ -1,6 +1,7 @@
 /* test_dial_adopt.c: dialogs of a killed process taken over (dial_adopt): bad input, EEXIST, a taken relay port, the OPTIONS probe and what its answer does, the peers' requests answered, our BYE and refreshes, media relayed again; the messages built */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@ struct peer {
 
 static struct dial *d;
 static uint16_t ep;	/* the engine's SIP port */
+/* the engine's notices that a probe over a connection ended nothing
+ * (logged on the SIP thread) */
+static atomic_int kept_over_conn;
 
 static int udp_bind(uint16_t port, uint16_t *bound)
 {
@@ -861,6 +865,61 @@ static void test_probe_codes(void)
 	}
 }
 
+/* a TCP port nothing listens on */
+static uint16_t closed_tcp_port(void)
+{
+	struct sockaddr_in a = {0};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port = 0;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+	    !getsockname(fd, (struct sockaddr *)&a, &len))
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* a peer reached over TCP: its connection went with the dead process, and
+ * one behind NAT takes no new one; an OPTIONS that finds no way to it
+ * says nothing of the dialog, and ends nothing */
+static void test_probe_tcp(void)
+{
+	char inv[1024], okm[1024];
+	struct dial_adopt a = {"CAtcp", inv, okm, true, 2, NULL, NULL};
+	struct dial_event *ev;
+	uint16_t port = closed_tcp_port();
+
+	snprintf(inv, sizeof(inv),
+		 "INVITE sip:x@127.0.0.1:%u;transport=tcp SIP/2.0\r\n"
+		 "Via: SIP/2.0/TCP 127.0.0.1:%u;branch=z9hG4bKt1\r\n"
+		 "From: " FROM_A "\r\nTo: <sip:a@127.0.0.1>\r\n"
+		 "Call-ID: probe-tcp@test\r\nCSeq: 10 INVITE\r\n"
+		 "Contact: <sip:dialerd@127.0.0.1:%u;transport=tcp>\r\n\r\n",
+		 port, ep, ep);
+	snprintf(okm, sizeof(okm),
+		 "SIP/2.0 200 OK\r\n"
+		 "Via: SIP/2.0/TCP 127.0.0.1:%u;branch=z9hG4bKt1\r\n"
+		 "From: " FROM_A "\r\nTo: " TO_A "\r\n"
+		 "Call-ID: probe-tcp@test\r\nCSeq: 10 INVITE\r\n"
+		 "Contact: <sip:x@127.0.0.1:%u;transport=tcp>\r\n\r\n",
+		 ep, port);
+	atomic_store(&kept_over_conn, 0);
+	dial_adopt(d, &a, NULL);
+	expect_adopted("CAtcp", 0, "a leg whose peer is reached over TCP");
+	ev = wait_ev(DIAL_EV_ENDED, "CAtcp", 1500);
+	ok(!ev, "its OPTIONS finds the peer's port closed: the leg stays up");
+	dial_event_free(ev);
+	is_int(atomic_load(&kept_over_conn), 1, "and says so, once");
+	is_int(dial_leg_hangup(d, "CAtcp", NULL), 0, "hang it up");
+	ev = wait_ev(DIAL_EV_ENDED, "CAtcp", 3000);
+	ok(ev && ev->local, "ended, ours");
+	dial_event_free(ev);
+}
+
 /* the leg ends before the OPTIONS is answered: its answer does nothing */
 static void test_probe_late(void)
 {
@@ -908,6 +967,8 @@ static void test_shutdown(void)
 static void log_h(int level, const char *msg, void *arg)
 {
 	(void)arg;
+	if (strstr(msg, "went unanswered over a connection"))
+		atomic_fetch_add(&kept_over_conn, 1);
 	if (level <= 4)
 		diag("dial: %s", msg);
 }
@@ -950,6 +1011,7 @@ int main(void)
 	test_port_taken();
 	test_probe_481();
 	test_probe_codes();
+	test_probe_tcp();
 	test_probe_late();
 	test_shutdown();
 	peer_close(&pa);
