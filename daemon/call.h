@@ -185,7 +185,8 @@ struct call {
 	char dial_group[40];		/* outbound-dial: its <Dial>'s id */
 	int branch;			/* ... and its index there; -1: none */
 	unsigned time_limit_s;		/* outbound-api: its TimeLimit, s (0:
-					 * none), for its first status event */
+					 * none), armed at the answer and
+					 * recorded on its first status event */
 	const char *hangup_by;		/* "local", "remote"; NULL: not yet */
 	struct call_callback cb;
 	bool has_leg;			/* a SIP leg was started or came in */

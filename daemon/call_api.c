@@ -23,7 +23,6 @@ struct acall {
 	char *url;
 	bool url_get;
 	char *twiml;
-	unsigned time_limit_s;
 	struct event *ring_timer;
 	bool timed_out;
 	bool answered;
@@ -68,8 +67,8 @@ static void answered(struct acall *a, const struct dial_event *ev)
 	snprintf(c->codec, sizeof(c->codec), "%s",
 		 ev->sdp.present ? ev->sdp.codec : "");
 	call_status_set(c, CALL_IN_PROGRESS, ev->code ? ev->code : 200);
-	if (a->time_limit_s)
-		call_time_limit(c, a->time_limit_s);
+	if (c->time_limit_s)
+		call_time_limit(c, c->time_limit_s);
 	if (a->twiml)
 		err = call_doc_run(c, a->twiml, strlen(a->twiml), &code);
 	else
@@ -131,7 +130,6 @@ static int take(struct call *c, struct acall *a, const struct call_api_params *p
 	}
 	a->c = call_ref(c);
 	a->url_get = p->url_get;
-	a->time_limit_s = p->time_limit_s;
 	c->time_limit_s = p->time_limit_s;
 	if ((p->url && !(a->url = strdup(p->url))) ||
 	    (p->twiml && !(a->twiml = strdup(p->twiml))))
