@@ -33,11 +33,13 @@ static uint16_t ep;	/* the engine's SIP port */
  * (logged on the SIP thread) */
 static atomic_int kept_over_conn;
 
-static int udp_bind(uint16_t port, uint16_t *bound)
+/* a loopback socket of type (SOCK_DGRAM, SOCK_STREAM) bound to port (0:
+ * any; *bound gets it) */
+static int lo_bind(int type, uint16_t port, uint16_t *bound)
 {
 	struct sockaddr_in a = {0};
 	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(AF_INET, type, 0);
 
 	if (fd < 0)
 		return -1;
@@ -52,6 +54,11 @@ static int udp_bind(uint16_t port, uint16_t *bound)
 	if (bound)
 		*bound = ntohs(a.sin_port);
 	return fd;
+}
+
+static int udp_bind(uint16_t port, uint16_t *bound)
+{
+	return lo_bind(SOCK_DGRAM, port, bound);
 }
 
 /* an even port whose next one is free too (a relay pair to bind again) */
@@ -868,16 +875,9 @@ static void test_probe_codes(void)
 /* a TCP port nothing listens on */
 static uint16_t closed_tcp_port(void)
 {
-	struct sockaddr_in a = {0};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	uint16_t port = 0;
+	int fd = lo_bind(SOCK_STREAM, 0, &port);
 
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
 	if (fd >= 0)
 		close(fd);
 	return port;
