@@ -462,7 +462,7 @@ void call_status_set(struct call *c, enum call_status st, uint16_t code)
 		c->ringing_us = now;
 	if (st == CALL_IN_PROGRESS && !c->answered_us)
 		c->answered_us = now;
-	if (call_status_final(st))
+	if (call_status_final(st) && !c->ended_us)	/* set: call_adopt's */
 		c->ended_us = now;
 	/* every status is a call_events row; the text log keeps the final
 	 * one at info, the others at debug (log lines were 5 % of the

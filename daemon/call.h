@@ -30,6 +30,7 @@
 struct config;
 struct dial;
 struct dial_event;
+struct dial_hdr;
 struct event;
 struct event_base;
 struct store;
@@ -408,6 +409,13 @@ struct call_adopt_call {
 	const char *const *hdr_names;
 	const char *const *hdr_values;
 	size_t nhdrs;
+	/* the child: when it ended before the kill (0: it is up), whether
+	 * its end is in the call log already (else only its callee's BYE
+	 * is), and its callee's BYE's policy headers */
+	int64_t ended_us;
+	bool end_logged;
+	const struct dial_hdr *bye_hdrs;
+	size_t nbye;
 };
 struct call_adopt {
 	struct call_adopt_call parent, child;
@@ -417,7 +425,8 @@ struct call_adopt {
  * this folder left up, in progress as the call log has them, numbering
  * their rows after the dead process's. The engine's part (dial_adopt) is
  * the caller's: from here their legs' events drive them as any call's.
- * EEXIST (a call of that SID), EINVAL, ENOMEM. */
+ * A child with ended_us ends at once (the engine holds no leg of it), its
+ * <Dial> with it. EEXIST (a call of that SID), EINVAL, ENOMEM. */
 int call_adopt(struct call_layer *cl, const struct call_adopt *a);
 
 /* ---- REST calls (call_api.c) ---- */

@@ -7,7 +7,9 @@
  * messages, fetches and callbacks after the dead process's, with a <Dial>
  * bridged to its child and a document that requests the <Dial>'s action
  * when it ends. Nothing is logged as a status change: the rows already
- * say in-progress, and the next snapshot is the call's end.
+ * say in-progress, and the next snapshot is the call's end. A child whose
+ * callee hung up before the kill ends here, as the engine's event of that
+ * BYE would have ended it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "daemon/call.h"
 #include "daemon/log.h"
+#include "dial/dial.h"
 #include "store/store.h"
 
 static char *dup_or_null(const char *s)
@@ -97,6 +100,33 @@ static int rebuild(struct call_layer *cl, const struct call_adopt_call *a,
 	return dir == CALL_OUTBOUND_DIAL ? 0 : headers(c, a);
 }
 
+/* The child's end, at the time the call log has it: the <Dial> ends
+ * completed, the callee's BYE's headers over the 200's, and its action
+ * or the rest of the document runs. A child whose end is logged already
+ * logs nothing again (its final status makes call_status_set a no-op). */
+static void callee_gone(struct call_layer *cl, struct call *child,
+			const struct call *parent,
+			const struct call_adopt_call *a)
+{
+	struct dial_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = DIAL_EV_ENDED;
+	snprintf(ev.leg_id, sizeof(ev.leg_id), "%s", child->sid);
+	snprintf(ev.bridged, sizeof(ev.bridged), "%s", parent->sid);
+	ev.time_us = (uint64_t)a->ended_us;
+	ev.dir = DIAL_DIR_RX;
+	ev.outbound = true;
+	ev.method = "BYE";
+	ev.hdrv = (struct dial_hdr *)a->bye_hdrs;	/* read, not written */
+	ev.hdrc = a->nbye;
+	ev.end = DIAL_END_COMPLETED;
+	child->ended_us = a->ended_us;	/* not the restart's time */
+	if (a->end_logged)
+		child->status = CALL_COMPLETED;	/* an answered call's end */
+	(void)call_leg_event(cl, &ev);
+}
+
 /* A call that could not be rebuilt leaves the table unlogged: its row
  * stays in progress for the next takeover. */
 static void drop(struct call *c)
@@ -145,14 +175,26 @@ int call_adopt(struct call_layer *cl, const struct call_adopt *a)
 		call_time_limit(parent, left > 0 ? (unsigned)left : 0);
 	}
 	up = (long long)((store_now_us() - child->answered_us) / 1000000);
-	log_write(LOG_NOTICE, "call", parent->sid, "adopted after a restart: "
-		  "connected to %s since %lld s%s", child->sid, up,
-		  a->dial.action || a->dial.then_doc ? "" : "; no <Dial action> "
-		  "and no document after it: the call ends with the <Dial>");
+	if (a->child.ended_us)
+		log_write(LOG_NOTICE, "call", parent->sid, "adopted after a "
+			  "restart: its <Dial> to %s ended before the kill; it "
+			  "ends now%s", child->sid,
+			  a->dial.action || a->dial.then_doc ? "" : " (no <Dial "
+			  "action> and no document after it: so does the call)");
+	else
+		log_write(LOG_NOTICE, "call", parent->sid, "adopted after a "
+			  "restart: connected to %s since %lld s%s", child->sid,
+			  up, a->dial.action || a->dial.then_doc ? "" : "; no "
+			  "<Dial action> and no document after it: the call ends "
+			  "with the <Dial>");
 	/* which calls outlived a process, for SQL */
 	snprintf(detail, sizeof(detail), "{\"seconds_up\":%lld}", up);
 	call_log_event(cl->store, parent, parent->ev_seq++, "adopted", 0, detail);
-	call_log_event(cl->store, child, child->ev_seq++, "adopted", 0, detail);
+	if (a->child.ended_us)
+		callee_gone(cl, child, parent, &a->child);
+	else
+		call_log_event(cl->store, child, child->ev_seq++, "adopted", 0,
+			       detail);
 	return 0;
  fail:
 	drop(child);

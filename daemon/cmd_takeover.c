@@ -521,8 +521,54 @@ static bool open_and_up(struct takeover *t, const struct store_open_call *c)
 	return c->answered_at && !final;
 }
 
+/* The open parents whose <Dial> ended while its action was fetched: each
+ * with its ended child, whose row is borrowed here only. */
+struct ended_batch {
+	struct takeover *t;
+	const struct smap *open;	/* by_sid of the open calls */
+	const char *sids[DIALOG_BATCH];
+	size_t n;
+};
+
+static void on_dial_ends(const struct store_open_call *calls, size_t n,
+			 void *arg)
+{
+	struct ended_batch *e = arg;
+	struct adopt_batch b = {.t = e->t};
+
+	for (size_t i = 0; i < n; i++) {
+		const struct by_sid *x = (const struct by_sid *)
+			smap_find(e->open, calls[i].parent_call_sid);
+
+		if (!x)
+			continue;
+		b.parent[b.n] = x->c;
+		b.child[b.n] = &calls[i];
+		b.sids[2 * b.n] = x->c->sid;
+		b.sids[2 * b.n + 1] = calls[i].sid;
+		if (++b.n == DIALOG_BATCH / 2)
+			adopt_flush(&b);
+	}
+	adopt_flush(&b);
+}
+
+static void ended_flush(struct ended_batch *e)
+{
+	char err[600];
+
+	if (!e->n)
+		return;
+	if (store_takeover_dial_ends(e->t->st, e->sids, e->n, on_dial_ends, e,
+				     err, sizeof(err)))
+		log_msg(LOG_WARNING, "takeover", "%zu answered calls not looked "
+			"at for a <Dial> that ended: %s", e->n, err[0] ? err :
+			"cannot read their children");
+	e->n = 0;
+}
+
 static void adoptions(struct takeover *t)
 {
+	struct ended_batch e = {.t = t};
 	struct adopt_batch b = {.t = t};
 	struct by_sid *v = calloc(t->ncalls ? t->ncalls : 1, sizeof(*v));
 	struct smap m;
@@ -553,6 +599,19 @@ static void adoptions(struct takeover *t)
 			adopt_flush(&b);
 	}
 	adopt_flush(&b);
+	/* the answered callers left: a <Dial> of theirs may have just ended */
+	e.open = &m;
+	for (size_t i = 0; v && i < t->ncalls; i++) {
+		const struct store_open_call *c = &t->calls[i];
+
+		if (c->parent_call_sid || !open_and_up(t, c) ||
+		    restart_adopts_has(t->adopts, c->sid))
+			continue;
+		e.sids[e.n++] = c->sid;
+		if (e.n == DIALOG_BATCH)
+			ended_flush(&e);
+	}
+	ended_flush(&e);
 	smap_fini(&m);
 	free(v);
 	if (restart_adopts_count(t->adopts))

@@ -28,6 +28,15 @@
  * Only a connected <Dial> (an answered child of an answered parent) is
  * taken up: a call still ringing, or one between documents, has state
  * that is in no row. Those are ended as before (restart_bye.c).
+ *
+ * A <Dial> may end in the last moment of the dead process, most often by
+ * the callee's BYE: the caller's leg is still up, the child's end is in
+ * the call log (or only its callee's BYE is), and the <Dial>'s action
+ * was being fetched. Such a call is taken up too, its caller's leg alone:
+ * the child ends as the call log says, and the action runs (or, with
+ * only the BYE logged, the rest of the document too), as it would have.
+ * A BYE on the caller's leg, or one dialerd sent to a child still open,
+ * means the call was being ended: it is ended as before.
  */
 
 /* What call_adopt and dial_adopt are given, owned. */
@@ -37,6 +46,8 @@ struct side {
 	struct dial_bye dlg;		/* id, invite, ok, uac, cseq */
 	char *local_sdp, *peer_sdp;
 	char **names, **values;		/* c.hdr_names / c.hdr_values */
+	char **bnames, **bvalues;	/* the BYE's, as c.bye_hdrs: */
+	struct dial_hdr *bye;
 	char *strs[8];			/* the strings c points at */
 	char source_ip[64];
 };
@@ -54,14 +65,20 @@ struct restart_adopts {
 	struct smap sids;		/* both sides of every pair */
 };
 
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void side_free(struct side *s)
 {
-	for (size_t i = 0; i < s->c.nhdrs; i++) {
-		free(s->names[i]);
-		free(s->values[i]);
-	}
-	free(s->names);
-	free(s->values);
+	strv_free(s->names, s->c.nhdrs);
+	strv_free(s->values, s->c.nhdrs);
+	strv_free(s->bnames, s->c.nbye);
+	strv_free(s->bvalues, s->c.nbye);
+	free(s->bye);
 	for (size_t i = 0; i < sizeof(s->strs) / sizeof(s->strs[0]); i++)
 		free(s->strs[i]);
 	free(s->local_sdp);
@@ -139,38 +156,77 @@ static char *copy_n(const char *p, size_t n)
 }
 
 /* The policy headers of a message (SipHeader_ of the INVITE,
- * DialSipHeader_ of the 200), first value of a name kept by the
- * parameter code. */
-static int policy_headers(struct side *s, const struct store_sip_row *r)
+ * DialSipHeader_ of the 200, and of a BYE that overlays them), first
+ * value of a name kept by the parameter code; *np counts those copied. */
+static int policy_headers(const struct store_sip_row *r, char ***namesp,
+			  char ***valuesp, size_t *np)
 {
 	size_t n = 0;
+	char **names, **values;
 
 	for (size_t i = 0; i < r->nhdrs; i++)
 		n += store_header_is_policy(r->hdrs[i].name, r->hdrs[i].name_len);
 	if (!n)
 		return 0;
-	s->names = calloc(n, sizeof(char *));
-	s->values = calloc(n, sizeof(char *));
-	if (!s->names || !s->values)
+	*namesp = names = calloc(n, sizeof(char *));
+	*valuesp = values = calloc(n, sizeof(char *));
+	if (!names || !values)
 		return ENOMEM;
 	for (size_t i = 0; i < r->nhdrs; i++) {
 		const struct store_header *h = &r->hdrs[i];
-		size_t k = s->c.nhdrs;
+		size_t k = *np;
 
 		if (!store_header_is_policy(h->name, h->name_len))
 			continue;
-		s->names[k] = copy_n(h->name, h->name_len);
-		s->values[k] = copy_n(h->value, h->value_len);
-		if (!s->names[k] || !s->values[k]) {
-			free(s->names[k]);
-			free(s->values[k]);
+		names[k] = copy_n(h->name, h->name_len);
+		values[k] = copy_n(h->value, h->value_len);
+		if (!names[k] || !values[k]) {
+			free(names[k]);
+			free(values[k]);
 			return ENOMEM;
 		}
-		s->c.nhdrs++;
+		(*np)++;
 	}
+	return 0;
+}
+
+static int side_headers(struct side *s, const struct store_sip_row *r)
+{
+	int err = policy_headers(r, &s->names, &s->values, &s->c.nhdrs);
+
 	s->c.hdr_names = (const char *const *)s->names;
 	s->c.hdr_values = (const char *const *)s->values;
+	return err;
+}
+
+/* The callee's BYE that ended the child before the kill: its policy
+ * headers as the engine's event would carry them. */
+static int side_bye(struct side *s, const struct store_sip_row *bye)
+{
+	int err = policy_headers(bye, &s->bnames, &s->bvalues, &s->c.nbye);
+
+	if (err || !s->c.nbye)
+		return err;
+	s->bye = calloc(s->c.nbye, sizeof(*s->bye));
+	if (!s->bye)
+		return ENOMEM;
+	for (size_t i = 0; i < s->c.nbye; i++) {
+		s->bye[i].name = s->bnames[i];
+		s->bye[i].value = s->bvalues[i];
+	}
+	s->c.bye_hdrs = s->bye;
 	return 0;
+}
+
+/* The first BYE of leg sid among rows: its index, n when there is none. */
+static size_t bye_of(const char *sid, const struct store_sip_row *rows,
+		     size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].call_sid && !strcmp(rows[i].call_sid, sid) &&
+		    rows[i].method && !strcmp(rows[i].method, "BYE"))
+			return i;
+	return n;
 }
 
 /* The first value of header name (or its compact form) in r that fits
@@ -261,9 +317,12 @@ static bool contact_is(const struct store_sip_row *r, const char *host,
 	return !strcasecmp(p, host) && cport == port;
 }
 
+/* The side of call oc: its dialog from the rows before upto (its peer's
+ * BYE, if any), the rest of what the call log says of it from all n. */
 static int side_fill(struct side *s, const struct store_open_call *oc,
 		     int64_t last_cb, const struct store_sip_row *rows,
-		     size_t n, bool parent, const char *host, uint16_t port)
+		     size_t upto, size_t n, bool parent, const char *host,
+		     uint16_t port)
 {
 	const struct store_sip_row *inv, *ok;
 	uint32_t cseq;
@@ -272,14 +331,14 @@ static int side_fill(struct side *s, const struct store_open_call *oc,
 
 	if (oc->cb_url && strstr(oc->cb_url, ":***@"))
 		return EINVAL;	/* its terminal callback could not be sent */
-	err = restart_bye_rows(&inv, &ok, &cseq, oc->sid, rows, n);
+	err = restart_bye_rows(&inv, &ok, &cseq, oc->sid, rows, upto);
 	if (!err && !contact_is(inv->direction == STORE_DIR_OUT ? inv : ok,
 				host, port))
 		err = EADDRNOTAVAIL;
 	if (!err)
-		err = restart_bye_dialog(&s->dlg, oc->sid, rows, n);
+		err = restart_bye_dialog(&s->dlg, oc->sid, rows, upto);
 	if (!err)
-		err = sdps(s, oc->sid, rows, n);
+		err = sdps(s, oc->sid, rows, upto);
 	if (err)
 		return err;
 	if (!keep(s, &k, &s->c.sid, oc->sid) ||
@@ -312,11 +371,13 @@ static int side_fill(struct side *s, const struct store_open_call *oc,
 		    rows[i].seq >= s->c.next_msg)
 			s->c.next_msg = rows[i].seq + 1;
 	if (!parent)
-		return policy_headers(s, ok);
-	if (s->dlg.uac)		/* a REST call: no INVITE of the caller's */
-		return 0;
+		err = side_headers(s, ok);
+	if (!parent && !err && upto < n && rows[upto].direction == STORE_DIR_IN)
+		err = side_bye(s, &rows[upto]);
+	if (!parent || s->dlg.uac) /* a REST call: no INVITE of the caller's */
+		return err;
 	source_ip(s, inv);
-	return policy_headers(s, inv);
+	return side_headers(s, inv);
 }
 
 int restart_adopts_add(struct restart_adopts **ap,
@@ -326,22 +387,27 @@ int restart_adopts_add(struct restart_adopts **ap,
 		       const char *sip_host, uint16_t sip_port)
 {
 	struct restart_adopts *a = *ap;
+	size_t pbye = bye_of(parent->sid, rows, n);
+	size_t cbye = bye_of(child->sid, rows, n);
 	struct pair *p;
 	int err = 0;
 
 	if (!child->dial_known || !child->answered_at || !parent->answered_at)
 		return ENOENT;
+	if (pbye < n || (cbye < n && !child->ended_at &&
+			 rows[cbye].direction != STORE_DIR_IN))
+		return EALREADY;
 	if ((child->dial_action && strstr(child->dial_action, ":***@")) ||
 	    (child->dial_then_url && strstr(child->dial_then_url, ":***@")))
 		return EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return ENOMEM;
-	err = side_fill(&p->parent, parent, parent_cb, rows, n, true, sip_host,
-			sip_port);
+	err = side_fill(&p->parent, parent, parent_cb, rows, n, n, true,
+			sip_host, sip_port);
 	if (!err)
-		err = side_fill(&p->child, child, child_cb, rows, n, false,
-				sip_host, sip_port);
+		err = side_fill(&p->child, child, child_cb, rows, cbye, n,
+				false, sip_host, sip_port);
 	if (!err && ((child->dial_action &&
 		      !(p->action = strdup(child->dial_action))) ||
 		     (child->dial_then_doc && child->dial_then_url &&
@@ -379,6 +445,10 @@ int restart_adopts_add(struct restart_adopts **ap,
 		pair_free(p);
 		return err;
 	}
+	/* the child's end: as its row has it, else its callee's BYE */
+	p->child.c.end_logged = child->ended_at != 0;
+	p->child.c.ended_us = child->ended_at ? child->ended_at :
+			      cbye < n ? rows[cbye].at : 0;
 	p->dial.action = p->action;
 	p->dial.action_get = child->dial_get;
 	p->dial.time_limit = child->dial_time_limit > 0 ?
@@ -436,7 +506,8 @@ void restart_adopts_send(struct restart_adopts *a, struct dial *d)
 		int err;
 
 		restart_adopts_get(a, i, &ca, &pa, &ch);
-		err = dial_adopt(d, &pa, &ch);
+		/* a child its callee hung up has no dialog left to take up */
+		err = dial_adopt(d, &pa, ca.child.ended_us ? NULL : &ch);
 		a->v[i]->engine = err == 0;
 		if (err)
 			log_write(LOG_ERR, "takeover", pa.id, "cannot take the "
@@ -473,7 +544,8 @@ void restart_adopts_calls(struct restart_adopts *a, struct call_layer *cl,
 		log_write(LOG_ERR, "takeover", pa.id, "cannot take the call up "
 			  "again: %s; hanging up", strerror(err));
 		(void)dial_leg_hangup(d, pa.id, &lost);
-		(void)dial_leg_hangup(d, ch.id, &lost);
+		if (!ca.child.ended_us)
+			(void)dial_leg_hangup(d, ch.id, &lost);
 	}
 	if (a && a->n)
 		log_msg(LOG_NOTICE, "takeover", "%zu of %zu connected calls the "

@@ -680,11 +680,24 @@ struct store_open_call {
 					 * the call's next fetch */
 	const char *codec;
 	int sip_response_code;		/* 0: none */
+	int64_t ended_at;		/* 0: none (an open call) */
 };
 /* Open calls of calls.instance = instance, by SID. 0, EIO, ENOMEM. */
 int store_takeover_calls(struct store_takeover *t, const char *instance,
 			 const struct store_open_call **callsp, size_t *np,
 			 char *err, size_t errsz);
+/* The <Dial>s that ended while their parent, one of parents, stays open
+ * and waits for the <Dial>'s action: per parent its newest child, when
+ * that one was answered, has ended, recorded an action, and no action
+ * request of the parent is logged since the child was created. h is
+ * called once (rows by SID, borrowed), before it returns. 0, EINVAL (a SID
+ * of other characters than letters and digits), EIO, ENOMEM. */
+typedef void (store_open_call_h)(const struct store_open_call *calls,
+				 size_t n, void *arg);
+int store_takeover_dial_ends(struct store_takeover *t,
+			     const char *const *parents, size_t n,
+			     store_open_call_h *h, void *arg, char *err,
+			     size_t errsz);
 /* The parameters of the call's latest status callback in webhook_requests
  * (none: h is not called). 0 or EIO. */
 typedef void (store_takeover_param_h)(const char *name, const char *value,

@@ -219,39 +219,58 @@ int store_takeover_release(struct store_takeover *t, unsigned id,
  * the call's first status event (the status callback's subscription, a
  * REST call's TimeLimit, a <Dial> child's action and timeLimit, or the
  * document that goes on after it) and the next fetch's number. */
-static const char open_sql[] =
-	"select c.sid, c.account_sid, c.parent_call_sid, c.direction,"
-	" c.from_addr, c.to_addr, c.caller_name, c.status, c.sip_call_id,"
-	" c.forwarded_from, " US("c.created_at") ", " US("c.ringing_at") ", "
-	US("c.answered_at") ", " US("c.started_at") ","
-	" coalesce((select max(e.sequence_number) + 1 from call_events e"
-	"  where e.call_sid = c.sid and e.root_sid = c.root_sid), 0),"
-	" (select max(w.sequence_number) from webhook_requests w"
-	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
-	"  and w.kind = 'status-callback'),"
-	" (select w.parameters->>'CallStatus' from webhook_requests w"
-	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
-	"  and w.kind = 'status-callback'"
-	"  and w.parameters->>'CallStatus' in"
-	"   ('completed', 'busy', 'failed', 'no-answer', 'canceled') limit 1),"
-	" s.d->'status_callback'->>'url', s.d->'status_callback'->>'method',"
-	" coalesce((s.d->'status_callback'->'events') ? 'completed', false),"
-	" c.root_sid,"
-	" coalesce(s.d ? 'dial', false), s.d->'dial'->>'action',"
-	" s.d->'dial'->>'method', s.d->'dial'->>'time_limit',"
-	" coalesce((select max(w.sequence_number) + 1 from webhook_requests w"
-	"  where w.call_sid = c.sid and w.root_sid = c.root_sid"
-	"  and w.kind <> 'status-callback'), 0),"
-	" c.codec, c.sip_response_code,"
-	" s.d->'dial'->'then'->>'doc', s.d->'dial'->'then'->>'url',"
-	" s.d->'dial'->'then'->>'verb', s.d->>'time_limit'"
-	" from calls c left join lateral (select e.detail d"
-	"  from call_events e where e.call_sid = c.sid and e.root_sid = c.root_sid"
-	"  and (e.detail ? 'status_callback' or e.detail ? 'dial'"
-	"   or e.detail ? 'time_limit')"
+#define CALL_SELECT \
+	"select c.sid, c.account_sid, c.parent_call_sid, c.direction," \
+	" c.from_addr, c.to_addr, c.caller_name, c.status, c.sip_call_id," \
+	" c.forwarded_from, " US("c.created_at") ", " US("c.ringing_at") ", " \
+	US("c.answered_at") ", " US("c.started_at") "," \
+	" coalesce((select max(e.sequence_number) + 1 from call_events e" \
+	"  where e.call_sid = c.sid and e.root_sid = c.root_sid), 0)," \
+	" (select max(w.sequence_number) from webhook_requests w" \
+	"  where w.call_sid = c.sid and w.root_sid = c.root_sid" \
+	"  and w.kind = 'status-callback')," \
+	" (select w.parameters->>'CallStatus' from webhook_requests w" \
+	"  where w.call_sid = c.sid and w.root_sid = c.root_sid" \
+	"  and w.kind = 'status-callback'" \
+	"  and w.parameters->>'CallStatus' in" \
+	"   ('completed', 'busy', 'failed', 'no-answer', 'canceled') limit 1)," \
+	" s.d->'status_callback'->>'url', s.d->'status_callback'->>'method'," \
+	" coalesce((s.d->'status_callback'->'events') ? 'completed', false)," \
+	" c.root_sid," \
+	" coalesce(s.d ? 'dial', false), s.d->'dial'->>'action'," \
+	" s.d->'dial'->>'method', s.d->'dial'->>'time_limit'," \
+	" coalesce((select max(w.sequence_number) + 1 from webhook_requests w" \
+	"  where w.call_sid = c.sid and w.root_sid = c.root_sid" \
+	"  and w.kind <> 'status-callback'), 0)," \
+	" c.codec, c.sip_response_code," \
+	" s.d->'dial'->'then'->>'doc', s.d->'dial'->'then'->>'url'," \
+	" s.d->'dial'->'then'->>'verb', s.d->>'time_limit', " US("c.ended_at") \
+	" from calls c left join lateral (select e.detail d" \
+	"  from call_events e where e.call_sid = c.sid and e.root_sid = c.root_sid" \
+	"  and (e.detail ? 'status_callback' or e.detail ? 'dial'" \
+	"   or e.detail ? 'time_limit')" \
 	"  order by e.sequence_number limit 1) s on true"
-	" where c.instance = $1"
-	" and c.status in ('queued', 'initiated', 'ringing', 'in-progress')"
+#define LIVE "('queued', 'initiated', 'ringing', 'in-progress')"
+static const char open_sql[] =
+	CALL_SELECT
+	" where c.instance = $1 and c.status in " LIVE
+	" order by c.sid";
+
+/* The <Dial>s over while their parent is not: per parent SID, its
+ * newest child when that one has ended after an answer and recorded its
+ * <Dial>'s action, and no action request of the parent went out since
+ * the child was created (the document did not move on). */
+static const char ended_sql[] =
+	CALL_SELECT
+	" join (select distinct on (k.parent_call_sid) k.sid, k.root_sid"
+	"  from calls k where k.parent_call_sid = any($1::text[])"
+	"  order by k.parent_call_sid, k.created_at desc, k.sid desc) n"
+	"  on n.sid = c.sid and n.root_sid = c.root_sid"
+	" where c.status not in " LIVE " and c.answered_at is not null"
+	" and c.ended_at is not null and s.d->'dial'->>'action' is not null"
+	" and not exists (select 1 from webhook_requests w"
+	"  where w.call_sid = c.parent_call_sid and w.root_sid = c.root_sid"
+	"  and w.kind = 'action' and w.at >= c.created_at)"
 	" order by c.sid";
 
 static const char *val(PGresult *r, int row, int col)
@@ -263,6 +282,44 @@ static int64_t num(PGresult *r, int row, int col, int64_t none)
 {
 	return PQgetisnull(r, row, col) ? none :
 	       strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Row i of a CALL_SELECT result, its strings borrowed from r. */
+static void call_row(PGresult *r, int i, struct store_open_call *c)
+{
+	c->sid = val(r, i, 0);
+	c->account_sid = val(r, i, 1);
+	c->parent_call_sid = val(r, i, 2);
+	c->direction = val(r, i, 3);
+	c->from = val(r, i, 4);
+	c->to = val(r, i, 5);
+	c->caller_name = val(r, i, 6);
+	c->status = val(r, i, 7);
+	c->sip_call_id = val(r, i, 8);
+	c->forwarded_from = val(r, i, 9);
+	c->created_at = num(r, i, 10, 0);
+	c->ringing_at = num(r, i, 11, 0);
+	c->answered_at = num(r, i, 12, 0);
+	c->started_at = num(r, i, 13, 0);
+	c->next_event = (uint32_t)num(r, i, 14, 0);
+	c->last_callback = num(r, i, 15, -1);
+	c->final_sent = val(r, i, 16);
+	c->cb_url = val(r, i, 17);
+	c->cb_get = val(r, i, 18) && strcmp(val(r, i, 18), "GET") == 0;
+	c->cb_completed = val(r, i, 19) && strcmp(val(r, i, 19), "t") == 0;
+	c->root_sid = val(r, i, 20);
+	c->dial_known = val(r, i, 21) && strcmp(val(r, i, 21), "t") == 0;
+	c->dial_action = val(r, i, 22);
+	c->dial_get = val(r, i, 23) && strcmp(val(r, i, 23), "GET") == 0;
+	c->dial_time_limit = (int)num(r, i, 24, 0);
+	c->next_fetch = (uint32_t)num(r, i, 25, 0);
+	c->codec = val(r, i, 26);
+	c->sip_response_code = (int)num(r, i, 27, 0);
+	c->dial_then_doc = val(r, i, 28);
+	c->dial_then_url = val(r, i, 29);
+	c->dial_then_verb = (int)num(r, i, 30, 0);
+	c->time_limit = (int)num(r, i, 31, 0);
+	c->ended_at = num(r, i, 32, 0);
 }
 
 int store_takeover_calls(struct store_takeover *t, const char *instance,
@@ -283,44 +340,8 @@ int store_takeover_calls(struct store_takeover *t, const char *instance,
 	t->calls = calloc(n ? (size_t)n : 1, sizeof(*t->calls));
 	if (!t->calls)
 		return ENOMEM;
-	for (int i = 0; i < n; i++) {
-		struct store_open_call *c = &t->calls[i];
-		PGresult *r = t->res;
-
-		c->sid = val(r, i, 0);
-		c->account_sid = val(r, i, 1);
-		c->parent_call_sid = val(r, i, 2);
-		c->direction = val(r, i, 3);
-		c->from = val(r, i, 4);
-		c->to = val(r, i, 5);
-		c->caller_name = val(r, i, 6);
-		c->status = val(r, i, 7);
-		c->sip_call_id = val(r, i, 8);
-		c->forwarded_from = val(r, i, 9);
-		c->created_at = num(r, i, 10, 0);
-		c->ringing_at = num(r, i, 11, 0);
-		c->answered_at = num(r, i, 12, 0);
-		c->started_at = num(r, i, 13, 0);
-		c->next_event = (uint32_t)num(r, i, 14, 0);
-		c->last_callback = num(r, i, 15, -1);
-		c->final_sent = val(r, i, 16);
-		c->cb_url = val(r, i, 17);
-		c->cb_get = val(r, i, 18) && strcmp(val(r, i, 18), "GET") == 0;
-		c->cb_completed = val(r, i, 19) &&
-				  strcmp(val(r, i, 19), "t") == 0;
-		c->root_sid = val(r, i, 20);
-		c->dial_known = val(r, i, 21) && strcmp(val(r, i, 21), "t") == 0;
-		c->dial_action = val(r, i, 22);
-		c->dial_get = val(r, i, 23) && strcmp(val(r, i, 23), "GET") == 0;
-		c->dial_time_limit = (int)num(r, i, 24, 0);
-		c->next_fetch = (uint32_t)num(r, i, 25, 0);
-		c->codec = val(r, i, 26);
-		c->sip_response_code = (int)num(r, i, 27, 0);
-		c->dial_then_doc = val(r, i, 28);
-		c->dial_then_url = val(r, i, 29);
-		c->dial_then_verb = (int)num(r, i, 30, 0);
-		c->time_limit = (int)num(r, i, 31, 0);
-	}
+	for (int i = 0; i < n; i++)
+		call_row(t->res, i, &t->calls[i]);
 	*callsp = t->calls;
 	*np = (size_t)n;
 	return 0;
@@ -351,6 +372,61 @@ int store_takeover_callback_params(struct store_takeover *t, const char *sid,
 
 #define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
+/* sids as a text[] literal, NUL-terminated. SIDs are letters and digits:
+ * no quoting. 0, EINVAL (another character), ENOMEM. */
+static int sid_array(struct sbuf *arr, const char *const *sids, size_t n)
+{
+	int e = sbuf_putc(arr, '{');
+
+	for (size_t i = 0; !e && i < n; i++) {
+		size_t len = strlen(sids[i]);
+
+		if (!len || strspn(sids[i], ALNUM) != len)
+			return EINVAL;
+		if (i)
+			e = sbuf_putc(arr, ',');
+		if (!e)
+			e = sbuf_put(arr, sids[i], len);
+	}
+	return e ? e : sbuf_put(arr, "}", 2);	/* with its NUL */
+}
+
+int store_takeover_dial_ends(struct store_takeover *t,
+			     const char *const *parents, size_t n,
+			     store_open_call_h *h, void *arg, char *err,
+			     size_t errsz)
+{
+	struct store_open_call *calls = NULL;
+	struct sbuf arr = {0};
+	const char *p[1];
+	PGresult *res;
+	int e, rows;
+
+	err[0] = '\0';
+	if (!t || !parents || !h)
+		return EINVAL;
+	e = sid_array(&arr, parents, n);
+	if (e) {
+		sbuf_free(&arr);
+		return e;
+	}
+	p[0] = (const char *)arr.p;
+	res = run(t, ended_sql, 1, p, err, errsz);
+	sbuf_free(&arr);
+	if (!res)
+		return EIO;
+	rows = PQntuples(res);
+	calls = calloc(rows ? (size_t)rows : 1, sizeof(*calls));
+	if (calls) {
+		for (int i = 0; i < rows; i++)
+			call_row(res, i, &calls[i]);
+		h(calls, (size_t)rows, arg);
+	}
+	free(calls);
+	PQclear(res);
+	return calls ? 0 : ENOMEM;
+}
+
 int store_takeover_sip(struct store_takeover *t, const char *const *sids,
 		       size_t n, store_sip_h *h, void *arg, char *err,
 		       size_t errsz)
@@ -372,22 +448,7 @@ int store_takeover_sip(struct store_takeover *t, const char *const *sids,
 	err[0] = '\0';
 	if (!t || !sids || !h)
 		return EINVAL;
-	/* SIDs are letters and digits: no quoting in the array literal */
-	e = sbuf_putc(&arr, '{');
-	for (size_t i = 0; !e && i < n; i++) {
-		size_t len = strlen(sids[i]);
-
-		if (!len || strspn(sids[i], ALNUM) != len) {
-			e = EINVAL;
-			break;
-		}
-		if (i)
-			e = sbuf_putc(&arr, ',');
-		if (!e)
-			e = sbuf_put(&arr, sids[i], len);
-	}
-	if (!e)
-		e = sbuf_put(&arr, "}", 2);	/* with its NUL */
+	e = sid_array(&arr, sids, n);
 	if (e) {
 		sbuf_free(&arr);
 		return e;
