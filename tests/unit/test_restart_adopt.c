@@ -90,9 +90,12 @@ static size_t call(struct msg *m, bool bye)
 	     "Contact", "<sip:10.0.0.1:5060>"));
 	mk(&m[n++], "CAp", 2, IN, "ACK sip:10.0.0.1:5060 SIP/2.0", NULL,
 	   H("CSeq", "7 ACK"));
-	if (bye)
+	if (bye) {	/* the callee hangs up */
 		mk(&m[n++], "CAc", 3, IN, "BYE sip:10.0.0.1:5060 SIP/2.0", NULL,
-		   H("CSeq", "2 BYE"));
+		   H("CSeq", "2 BYE", "X-Disposition", "done", "Reason",
+		     "Q.850;cause=16"));
+		m[n - 1].row.at = 5000000;
+	}
 	return n;
 }
 
@@ -243,10 +246,21 @@ static void test_not_adopted(void)
 	size_t n = call(m, true);
 
 	open_calls(&p, &c);
+	m[n - 1].row.direction = OUT;
 	r = rows_of(m, n);
 	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), EALREADY,
-	       "a BYE among its messages: it was ending");
+	       "dialerd's BYE to the callee of a child still open: it was ending");
 	free(r);
+	n = call(m, true);
+	m[n - 1].row.call_sid = "CAp";	/* the caller hangs up */
+	r = rows_of(m, n);
+	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), EALREADY,
+	       "the caller's BYE: it was ending");
+	c.ended_at = 7000000;
+	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), EALREADY,
+	       "... whether or not its child's end is logged");
+	free(r);
+	c.ended_at = 0;
 	n = call(m, false);
 	m[2].row.body = NULL;	/* call_log_bodies none */
 	r = rows_of(m, n);
@@ -260,6 +274,49 @@ static void test_not_adopted(void)
 	ok(a == NULL && restart_adopts_count(a) == 0, "nothing kept");
 	restart_adopts_send(NULL, NULL);
 	restart_adopts_calls(NULL, NULL, NULL);
+	free(r);
+}
+
+/* The <Dial> ended in the dead process's last moment, the caller up: the
+ * caller's leg is taken up alone and the child ends as the log says. */
+static void test_dial_ended(void)
+{
+	struct msg m[8];
+	struct store_open_call p, c;
+	struct store_sip_row *r;
+	struct restart_adopts *a = NULL;
+	struct call_adopt ca;
+	struct dial_adopt pa, ch;
+	size_t n = call(m, true);
+
+	open_calls(&p, &c);
+	r = rows_of(m, n);
+	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), 0,
+	       "the callee's BYE logged, the child still open: adopted");
+	restart_adopts_get(a, 0, &ca, &pa, &ch);
+	ok(ca.child.ended_us == 5000000 && !ca.child.end_logged,
+	   "the child ends at its callee's BYE, its end not logged yet");
+	ok(ca.child.nbye == 1 && !strcmp(ca.child.bye_hdrs[0].name, "X-Disposition") &&
+	   !strcmp(ca.child.bye_hdrs[0].value, "done"),
+	   "the BYE's policy headers, for DialSipHeader_ (its Reason is not one)");
+	ok(ca.child.nhdrs == 1 && !strcmp(ca.child.hdr_values[0], "7"),
+	   "the 200's as before");
+	is_int((int)ca.child.next_msg, 4, "the child's messages go on after its BYE");
+	ok(ca.parent.ended_us == 0 && pa.id && !strcmp(pa.id, "CAp"),
+	   "the caller's leg is up, to take up");
+	a = restart_adopts_free(a);
+
+	c.ended_at = 7000000;	/* its end logged: a time limit's BYE */
+	m[n - 1].row.direction = OUT;
+	free(r);
+	r = rows_of(m, n);
+	is_int(restart_adopts_add(&a, &p, -1, &c, 2, r, n, HERE), 0,
+	       "the child's end logged, dialerd's BYE to it: adopted");
+	restart_adopts_get(a, 0, &ca, &pa, &ch);
+	ok(ca.child.ended_us == 7000000 && ca.child.end_logged &&
+	   ca.child.nbye == 0,
+	   "the child ends as its row says; a BYE dialerd sent overlays nothing");
+	a = restart_adopts_free(a);
 	free(r);
 }
 
@@ -296,6 +353,7 @@ int main(void)
 {
 	test_adopted();
 	test_not_adopted();
+	test_dial_ended();
 	test_many();
 	return tap_done();
 }

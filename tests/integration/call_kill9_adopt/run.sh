@@ -6,10 +6,10 @@
 # that the caller's side sends to the port of dialerd's 200 after the restart reach the callee's
 # side from the port of dialerd's INVITE, and its echo comes back. A: the callee hangs up after the
 # restart: its BYE gets 200, the <Dial>'s action is requested (DialCallStatus=completed, the
-# child's SID and duration, DialSipHeader_X-Agent of the 200) and its <Hangup/> sends the caller a
-# BYE without cause=41. B: the caller hangs up after the restart: its BYE gets 200, the callee
-# gets dialerd's BYE without cause=41, and the action is still requested but its answer is not
-# run. Both children send their completed status callback after initiated, ringing and answered
+# child's SID and duration, DialSipHeader_X-Agent of the 200, X-Disposition of the callee's BYE)
+# and its <Hangup/> sends the caller a BYE without cause=41. B: the caller hangs up after the
+# restart: its BYE gets 200, the callee gets dialerd's BYE without cause=41, and the action is
+# still requested but its answer is not run. Both children send their completed status callback after initiated, ringing and answered
 # (SequenceNumber 3, CallDuration); all four calls end completed with no reason_text, durations
 # from answer to hang-up, who hung up; each leg's BYE and its 200 are its last messages in
 # sip_messages, no message number is taken twice, and the restart sent no BYE at all.
@@ -259,6 +259,9 @@ for name, parent, child, dur, action in (("A", pa, ca, da, "/action"), ("B", pb,
     check(near(a.get("DialCallDuration"), dur),
           "%s: DialCallDuration %s (%s s talked)" % (name, a.get("DialCallDuration"), dur))
     check(a.get("DialSipHeader_X-Agent") == "7", "%s: DialSipHeader_X-Agent=%s" % (name, a.get("DialSipHeader_X-Agent")))
+    want = "done" if name == "A" else None	# A's callee hangs up with X-Disposition in its BYE
+    check(a.get("DialSipHeader_X-Disposition") == want,
+          "%s: DialSipHeader_X-Disposition=%s" % (name, a.get("DialSipHeader_X-Disposition")))
 check(not any(r["path"] == "/after_b" for r in reqs),
       "B: the answer of the action of a call whose caller is gone was not run (no /after_b)")
 sys.exit(1 if bad else 0)
