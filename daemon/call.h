@@ -349,6 +349,9 @@ struct call_dial_then {
 int call_dial_start(struct call *parent, const struct cxml_dial *d,
 		    const char *doc_url, const struct call_dial_then *then,
 		    call_whisper_h *whisper, call_dial_done_h *done, void *arg);
+/* The action of the <Dial> parent runs, resolved against its document's
+ * URL, until a branch answers; NULL: none (or none that resolved). */
+const char *call_dial_action(const struct call *parent);
 /* The caller hung up or the call is being ended: cancel every branch. */
 void call_dial_abort(struct call *parent);
 /* A <Dial> a killed process had connected, taken up by the restart

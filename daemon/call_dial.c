@@ -71,13 +71,11 @@ static struct cdial_rec *rec_make(const struct cxml_dial *d,
 	if (d->action && webhook_url_resolve(doc_url, d->action, &x->action))
 		x->action = NULL;	/* call_doc.c reports it at the end */
 	if (!d->action && then && then->doc && doc_url) {
-		/* a body: not a C string */
-		x->then_doc = malloc(then->len + 1);
+		/* a body, not a C string; recorded only without a NUL */
+		x->then_doc = strndup(then->doc, then->len);
 		x->then_url = strdup(doc_url);
 		if (!x->then_doc || !x->then_url)
 			return rec_free(x);
-		memcpy(x->then_doc, then->doc, then->len);
-		x->then_doc[then->len] = '\0';
 		x->r.then_verb = then->verb;
 	}
 	x->r.action = x->action;
@@ -921,6 +919,13 @@ int call_dial_adopt(struct call *parent, const struct call_dial_adopted *a,
 	arm(cd->limit_timer, a->time_left_s > 0 ? a->time_left_s : 1);
 	parent->dial = cd;
 	return 0;
+}
+
+const char *call_dial_action(const struct call *parent)
+{
+	const struct cdial *cd = parent->dial;
+
+	return cd && cd->rec ? cd->rec->action : NULL;
 }
 
 void call_dial_abort(struct call *parent)

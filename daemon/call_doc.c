@@ -345,10 +345,11 @@ static void redirect_start(struct doc *d)
  */
 static void release_tree(struct doc *d, const struct cxml_dial *dv)
 {
-	char *abs = NULL;
+	/* resolved once, by the <Dial> (call_dial.c) */
+	const char *action = d->dialing ? call_dial_action(d->c) : NULL;
+	char *abs;
 
-	if (!d->dialing || !dv->action ||
-	    webhook_url_resolve(d->url, dv->action, &abs))
+	if (!action || !(abs = strdup(action)))
 		return;		/* the tree stays, as it did */
 	free(d->action_url);
 	d->action_url = abs;
