@@ -251,27 +251,25 @@ bool api_parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 bool api_parse_token(const char *tok, int64_t *created_us, char *sid,
 		     size_t size)
 {
-	char *end;
 	unsigned long long us;
-
 	size_t hex, id;
 
 	if (strncmp(tok, "PT", 2) != 0)
 		return false;
 	/* as api_page_token writes it: hex digits, "_", a SID of letters
-	   and digits (strtoull would take a sign, "0x" and spaces) */
+	   and digits (strtoull would take a sign, "0x" and spaces). At most
+	   15 digits: strtoull cannot overflow, and stops at the "_". */
 	hex = strspn(tok + 2, "0123456789abcdefABCDEF");
 	if (!hex || hex > 15 || tok[2 + hex] != '_')
 		return false;
 	id = strspn(tok + 3 + hex, "0123456789abcdefghijklmnopqrstuvwxyz"
 		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-	if (!id || tok[3 + hex + id] != '\0')
+	if (!id || tok[3 + hex + id] != '\0' || id >= size)
 		return false;
-	errno = 0;
-	us = strtoull(tok + 2, &end, 16);
-	if (errno || *end != '_' || !us || strlen(end + 1) >= size)
+	us = strtoull(tok + 2, NULL, 16);
+	if (!us)
 		return false;
-	snprintf(sid, size, "%s", end + 1);
+	memcpy(sid, tok + 3 + hex, id + 1);
 	*created_us = (int64_t)us;
 	return true;
 }

@@ -337,6 +337,9 @@ static void list_paging(void)
 	ok(api_parse_token(tok, &created, sid, sizeof(sid)), "parses");
 	ok(created == JAN1 + 123456 && strcmp(sid, "CA0123456789abcdef0123456789abcdef") == 0,
 	   "back to the same row");
+	ok(!api_parse_token(tok, &created, sid, 34) &&
+	   api_parse_token(tok, &created, sid, 35) && strlen(sid) == 34,
+	   "a SID longer than the buffer is refused, one that fits is whole");
 	snprintf(qs, sizeof(qs), "PageSize=20&Page=4&PageToken=%s", tok);
 	ok(list(&q, &f, qs) == NULL, "in a query");
 	ok(q.token && q.before_created_us == JAN1 + 123456 &&
