@@ -650,12 +650,17 @@ int call_doc_run(struct call *c, const char *body, size_t len, int *code)
 static void then_take(struct doc *d, const struct call_dial_record *r)
 {
 	struct cxml_doc *tree = NULL;
-	int code;
+	struct cxml_diags diags = {0};
+	int err;
 
 	if (!r->then_doc || !r->then_url || r->then_verb < 1)
 		return;
-	if (parse(d->c, r->then_doc, strlen(r->then_doc), &tree, &code) ||
-	    (size_t)r->then_verb > tree->nverbs ||
+	/* not parse(): its warnings were logged when the dead process ran
+	 * it, and the log would have them twice */
+	err = cxml_parse_once(r->then_doc, strlen(r->then_doc), d->c->cl->pol,
+			      &tree, &diags);
+	cxml_diags_free(&diags);
+	if (err || (size_t)r->then_verb > tree->nverbs ||
 	    tree->verbs[r->then_verb - 1].type != CXML_VERB_DIAL ||
 	    !(d->url = strdup(r->then_url))) {
 		log_write(LOG_WARNING, "call", d->c->sid, "the document after "
