@@ -686,10 +686,11 @@ struct store_open_call {
 int store_takeover_calls(struct store_takeover *t, const char *instance,
 			 const struct store_open_call **callsp, size_t *np,
 			 char *err, size_t errsz);
-/* The <Dial>s that ended while their parent, one of parents, stays open
- * and waits for the <Dial>'s action: per parent its newest child, when
- * that one was answered, has ended, recorded an action, and no action
- * request of the parent is logged since the child was created. h is
+/* The <Dial>s that ended while their parent, one of parents, stays open:
+ * per parent its newest child, when that one was answered, has ended,
+ * recorded an action or the document after its <Dial>, and no fetch of
+ * the parent (an action, a <Redirect>) is logged since the child was
+ * created: the <Dial>'s end had not moved the document on yet. h is
  * called once (rows by SID, borrowed), before it returns. 0, EINVAL (a SID
  * of other characters than letters and digits), EIO, ENOMEM. */
 typedef void (store_open_call_h)(const struct store_open_call *calls,

@@ -258,8 +258,9 @@ static const char open_sql[] =
 
 /* The <Dial>s over while their parent is not: per parent SID, its
  * newest child when that one has ended after an answer and recorded its
- * <Dial>'s action, and no action request of the parent went out since
- * the child was created (the document did not move on). */
+ * <Dial>'s action or the document after it, and no fetch of the parent
+ * is logged since the child was created (the document did not move on;
+ * a fetch's row is written when it is over). */
 static const char ended_sql[] =
 	CALL_SELECT
 	" join (select distinct on (k.parent_call_sid) k.sid, k.root_sid"
@@ -267,10 +268,12 @@ static const char ended_sql[] =
 	"  order by k.parent_call_sid, k.created_at desc, k.sid desc) n"
 	"  on n.sid = c.sid and n.root_sid = c.root_sid"
 	" where c.status not in " LIVE " and c.answered_at is not null"
-	" and c.ended_at is not null and s.d->'dial'->>'action' is not null"
+	" and c.ended_at is not null and (s.d->'dial'->>'action' is not null"
+	"  or s.d->'dial'->'then'->>'doc' is not null)"
 	" and not exists (select 1 from webhook_requests w"
 	"  where w.call_sid = c.parent_call_sid and w.root_sid = c.root_sid"
-	"  and w.kind = 'action' and w.at >= c.created_at)"
+	"  and w.kind <> 'status-callback'"
+	"  and w.at >= c.created_at)"
 	" order by c.sid";
 
 static const char *val(PGresult *r, int row, int col)
