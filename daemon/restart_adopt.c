@@ -32,9 +32,9 @@
  * A <Dial> may end in the last moment of the dead process, most often by
  * the callee's BYE: the caller's leg is still up, the child's end is in
  * the call log (or only its callee's BYE is), and the <Dial>'s action
- * was being fetched. Such a call is taken up too, its caller's leg alone:
- * the child ends as the call log says, and the action runs (or, with
- * only the BYE logged, the rest of the document too), as it would have.
+ * (or a <Redirect> after it) was being fetched. Such a call is taken up
+ * too, its caller's leg alone: the child ends as the call log says, and
+ * the action or the rest of the document runs, as it would have.
  * A BYE on the caller's leg, or one dialerd sent to a child still open,
  * means the call was being ended: it is ended as before.
  */
