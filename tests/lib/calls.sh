@@ -65,6 +65,21 @@ calls_wait_q() {
 	done
 }
 
+# calls_kill9 WHEN: dialerd killed with SIGKILL (asserted; WHEN says what was up) and started
+# again at once on its folder and addresses, as a supervisor restarts it: the peers' dialogs and
+# media point there. calls_newlog prints what the new process logged since.
+calls_kill9() {
+	_first=$DIALERD_PID
+	kill -KILL "$DIALERD_PID"
+	wait "$DIALERD_PID" 2>/dev/null
+	assert_eq "$?" 137 "dialerd killed with SIGKILL $1"
+	DIALERD_PID=
+	CALLS_LINES=$(wc -l <"$WORK/dialerd.log")
+	calls_start
+	[ "$DIALERD_PID" != "$_first" ] || harness_error "no new process"
+}
+calls_newlog() { tail -n +"$((CALLS_LINES + 1))" "$WORK/dialerd.log"; }
+
 # calls_wait_requests PATH COUNT SECONDS: waits until the recorder got COUNT requests for PATH;
 # false after SECONDS
 calls_wait_requests() {

@@ -126,24 +126,15 @@ rtp_start b1 "$CALLER_B" "$CALLEE_B" "$RELAY_B"
 rtp_check a1 "$RELAY_A2" "A before the kill"
 rtp_check b1 "$RELAY_B2" "B before the kill"
 
-FIRST=$DIALERD_PID
-kill -KILL "$DIALERD_PID"
-wait "$DIALERD_PID" 2>/dev/null
-assert_eq "$?" 137 "dialerd killed with SIGKILL, both calls up"
-# the same addresses, as a supervisor restarts it: the peers' dialogs and media point there
-DIALERD_PID=
-LINES=$(wc -l <dialerd.log)
-calls_start
-[ "$DIALERD_PID" != "$FIRST" ] || harness_error "no new process"
+calls_kill9 "while both calls are up"
 pass "dialerd started again on its folder and addresses"
-newlog() { tail -n +"$((LINES + 1))" dialerd.log; }
 
 # adopt_line PARENT CHILD: a line of the new process that names the call and says it adopted it
-adopt_line() { newlog | grep -i adopt | grep -q -e "$1" -e "$2"; }
+adopt_line() { calls_newlog | grep -i adopt | grep -q -e "$1" -e "$2"; }
 _d=$(( $(date +%s) + 10 ))
 until adopt_line "$PARENT_A" "$CHILD_A" && adopt_line "$PARENT_B" "$CHILD_B"; do
 	[ "$(date +%s)" -le $_d ] || fail "no line of the new process says it adopted both calls; about them it says:
-$(newlog | grep -e "$PARENT_A" -e "$CHILD_A" -e "$PARENT_B" -e "$CHILD_B" | sed 's/^/#   /')"
+$(calls_newlog | grep -e "$PARENT_A" -e "$CHILD_A" -e "$PARENT_B" -e "$CHILD_B" | sed 's/^/#   /')"
 	sleep 0.1
 done
 pass "the new process says it adopted both calls"

@@ -66,20 +66,14 @@ CHILD_B=$(q "select sid from calls where parent_call_sid = '$PARENT_B'")
 calls_wait_q 2 10 "select count(*) from sip_messages where call_sid in ('$CHILD_A', '$CHILD_B')
 	and method = 'BYE' and direction = 'in'"
 
-kill -KILL "$DIALERD_PID"
-wait "$DIALERD_PID" 2>/dev/null
-assert_eq "$?" 137 "dialerd killed with SIGKILL while it waited for /action and /after"
-DIALERD_PID=
-LINES=$(wc -l <dialerd.log)
-calls_start
-newlog() { tail -n +"$((LINES + 1))" dialerd.log; }
+calls_kill9 "while it waited for /action and /after"
 _d=$(( $(date +%s) + 10 ))
-until [ "$(newlog | grep -c "adopted after a restart")" -ge 2 ]; do
+until [ "$(calls_newlog | grep -c "adopted after a restart")" -ge 2 ]; do
 	[ "$(date +%s)" -le $_d ] || fail "the new process did not adopt both calls:
-$(newlog | grep -e "$PARENT_A" -e "$PARENT_B" | sed 's/^/#   /')"
+$(calls_newlog | grep -e "$PARENT_A" -e "$PARENT_B" | sed 's/^/#   /')"
 	sleep 0.1
 done
-assert_eq "$(newlog | grep "adopted after a restart" | grep -c -e "its <Dial> to $CHILD_A ended before the kill" \
+assert_eq "$(calls_newlog | grep "adopted after a restart" | grep -c -e "its <Dial> to $CHILD_A ended before the kill" \
 	-e "its <Dial> to $CHILD_B ended before the kill")" 2 \
 	"the new process took each caller's leg up, its child ended before the kill"
 

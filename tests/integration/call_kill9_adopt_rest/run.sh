@@ -65,20 +65,11 @@ CHILD=$(q "select sid from calls where parent_call_sid = '$PARENT'")
 assert_eq "$(q "select direction from calls where sid = '$PARENT'") $(trace bob 'req("INVITE", True)[0].h("X-Twilio-CallSid")')" \
 	"outbound-api $CHILD" "the REST call ($PARENT) and its <Dial>'s child ($CHILD) are up, their ACKs in the call log"
 
-FIRST=$DIALERD_PID
-kill -KILL "$DIALERD_PID"
-wait "$DIALERD_PID" 2>/dev/null
-assert_eq "$?" 137 "dialerd killed with SIGKILL, the call up"
-# the same addresses, as a supervisor restarts it: the peers' dialogs and media point there
-DIALERD_PID=
-LINES=$(wc -l <dialerd.log)
-calls_start
-[ "$DIALERD_PID" != "$FIRST" ] || harness_error "no new process"
-newlog() { tail -n +"$((LINES + 1))" dialerd.log; }
+calls_kill9 "while the call is up"
 _d=$(( $(date +%s) + 10 ))
-until newlog | grep "adopted after a restart" | grep "$PARENT" | grep -q "$CHILD"; do
+until calls_newlog | grep "adopted after a restart" | grep "$PARENT" | grep -q "$CHILD"; do
 	[ "$(date +%s)" -le $_d ] || fail "no line of the new process says it adopted the call; about it it says:
-$(newlog | grep -e "$PARENT" -e "$CHILD" | sed 's/^/#   /')"
+$(calls_newlog | grep -e "$PARENT" -e "$CHILD" | sed 's/^/#   /')"
 	sleep 0.1
 done
 pass "the new process says it adopted the REST call and its child"

@@ -43,20 +43,14 @@ assert_eq "$(q "select (detail->'dial'->'then'->>'verb') || ' ' || (detail->'dia
 	"1 http://127.0.0.1:$WH/voice true -" \
 	"the child's first event records its document, its URL and the verb after the <Dial>"
 
-kill -KILL "$DIALERD_PID"
-wait "$DIALERD_PID" 2>/dev/null
-assert_eq "$?" 137 "dialerd killed with SIGKILL, the call up"
-DIALERD_PID=
-LINES=$(wc -l <dialerd.log)
-calls_start
-newlog() { tail -n +"$((LINES + 1))" dialerd.log; }
+calls_kill9 "while the call is up"
 _d=$(( $(date +%s) + 10 ))
-until newlog | grep "adopted after a restart" | grep -q "$PARENT"; do
+until calls_newlog | grep "adopted after a restart" | grep -q "$PARENT"; do
 	[ "$(date +%s)" -le $_d ] || fail "the new process did not adopt the call:
-$(newlog | grep -e "$PARENT" -e "$CHILD" | sed 's/^/#   /')"
+$(calls_newlog | grep -e "$PARENT" -e "$CHILD" | sed 's/^/#   /')"
 	sleep 0.1
 done
-assert_eq "$(newlog | grep "adopted after a restart" | grep -c "no <Dial action>")" 0 \
+assert_eq "$(calls_newlog | grep "adopted after a restart" | grep -c "no <Dial action>")" 0 \
 	"the new process adopted the call, with the document after its <Dial>"
 [ "$(grep -c '"path": "/after"' requests.log)" = 0 ] ||
 	harness_error "/after requested before the callee hung up: HOLD too short for this machine"
