@@ -7,9 +7,10 @@
  * messages, fetches and callbacks after the dead process's, with a <Dial>
  * bridged to its child and a document that requests the <Dial>'s action
  * when it ends. Nothing is logged as a status change: the rows already
- * say in-progress, and the next snapshot is the call's end. A child whose
- * callee hung up before the kill ends here, as the engine's event of that
- * BYE would have ended it.
+ * say in-progress, and the next snapshot is the call's end. A child that
+ * ended before the kill (its callee hung up while the <Dial>'s action
+ * was fetched) ends here, as the engine's event of its end would have
+ * ended it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -104,9 +105,9 @@ static int rebuild(struct call_layer *cl, const struct call_adopt_call *a,
  * completed, the callee's BYE's headers over the 200's, and its action
  * or the rest of the document runs. A child whose end is logged already
  * logs nothing again (its final status makes call_status_set a no-op). */
-static void callee_gone(struct call_layer *cl, struct call *child,
-			const struct call *parent,
-			const struct call_adopt_call *a)
+static void child_end(struct call_layer *cl, struct call *child,
+		      const struct call *parent,
+		      const struct call_adopt_call *a)
 {
 	struct dial_event ev;
 
@@ -191,7 +192,7 @@ int call_adopt(struct call_layer *cl, const struct call_adopt *a)
 	snprintf(detail, sizeof(detail), "{\"seconds_up\":%lld}", up);
 	call_log_event(cl->store, parent, parent->ev_seq++, "adopted", 0, detail);
 	if (a->child.ended_us)
-		callee_gone(cl, child, parent, &a->child);
+		child_end(cl, child, parent, &a->child);
 	else
 		call_log_event(cl->store, child, child->ev_seq++, "adopted", 0,
 			       detail);

@@ -521,8 +521,8 @@ static bool open_and_up(struct takeover *t, const struct store_open_call *c)
 	return c->answered_at && !final;
 }
 
-/* The open parents whose <Dial> ended while its action was fetched: each
- * with its ended child, whose row is borrowed here only. */
+/* The open parents whose <Dial> ended while what follows it was fetched:
+ * each with its ended child, whose row is borrowed here only. */
 struct ended_batch {
 	struct takeover *t;
 	const struct smap *open;	/* by_sid of the open calls */

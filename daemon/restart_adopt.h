@@ -13,14 +13,17 @@ struct dial;
 struct restart_adopts;
 
 /* A connected <Dial> among the calls the takeover found open: parent, its
- * child, each one's highest status-callback SequenceNumber so far (-1:
- * none), and the SIP messages of both legs (any order of legs, each leg's
- * in wire order, bodies as stored). Added (the list is created at the
+ * child (open, or ended with the parent open: its end taken as the log
+ * has it, the parent's leg alone taken up), each one's highest
+ * status-callback SequenceNumber so far (-1: none), and the SIP messages
+ * of both legs (any order of legs, each leg's in wire order, bodies as
+ * stored). Added (the list is created at the
  * first) when both dialogs and both sides' SDP are in them and the
  * Contact dialerd gave both peers is sip_host:sip_port, where this process
  * listens. 0; ENOENT (a dialog or an SDP body is missing: call_log_bodies
- * none, a late offer still open), EALREADY (a BYE among them: the call
- * was ending), EADDRNOTAVAIL (the peers send to another address), EINVAL
+ * none, a late offer still open), EALREADY (a BYE on the parent's leg,
+ * or one dialerd sent on a child still open: the call was ending),
+ * EADDRNOTAVAIL (the peers send to another address), EINVAL
  * (a URL the call log keeps with *** for its password), ERANGE, ENOMEM.
  * Nothing is added on error. */
 int restart_adopts_add(struct restart_adopts **ap,
