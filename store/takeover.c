@@ -420,14 +420,14 @@ int store_takeover_dial_ends(struct store_takeover *t,
 		return EIO;
 	rows = PQntuples(res);
 	calls = calloc(rows ? (size_t)rows : 1, sizeof(*calls));
-	if (calls) {
-		for (int i = 0; i < rows; i++)
-			call_row(res, i, &calls[i]);
+	e = calls ? 0 : ENOMEM;
+	for (int i = 0; calls && i < rows; i++)
+		call_row(res, i, &calls[i]);
+	if (calls)
 		h(calls, (size_t)rows, arg);
-	}
 	free(calls);
 	PQclear(res);
-	return calls ? 0 : ENOMEM;
+	return e;
 }
 
 int store_takeover_sip(struct store_takeover *t, const char *const *sids,
