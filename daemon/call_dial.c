@@ -71,11 +71,14 @@ static struct cdial_rec *rec_make(const struct cxml_dial *d,
 	if (d->action && webhook_url_resolve(doc_url, d->action, &x->action))
 		x->action = NULL;	/* call_doc.c reports it at the end */
 	if (!d->action && then && then->doc && doc_url) {
-		/* a body, not a C string; recorded only without a NUL */
-		x->then_doc = strndup(then->doc, then->len);
+		/* a body, not a C string (no NUL after it: not strndup,
+		   which ASan's strict string checks read to a NUL) */
+		x->then_doc = malloc(then->len + 1);
 		x->then_url = strdup(doc_url);
 		if (!x->then_doc || !x->then_url)
 			return rec_free(x);
+		memcpy(x->then_doc, then->doc, then->len);
+		x->then_doc[then->len] = '\0';
 		x->r.then_verb = then->verb;
 	}
 	x->r.action = x->action;
