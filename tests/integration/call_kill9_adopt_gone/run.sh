@@ -4,7 +4,8 @@
 # action and a <Redirect>/after</Redirect> after it. Each callee sends BYE (with X-Disposition),
 # the process answers it, logs the child's end and fetches what comes next (A: /action, B:
 # /after), which takes 8 s; dialerd is killed with SIGKILL meanwhile, so neither caller has been
-# hung up, and started again at once on its folder and addresses. The new process takes each
+# hung up, and started again at once on its folder and addresses (the webhook now answers at
+# once). The new process takes each
 # caller's leg up alone and ends its <Dial> as the call log has it: A's action is requested again
 # (DialCallStatus=completed, the child's SID, DialCallDuration the time talked before the BYE, not
 # until the restart, DialBridged, DialSipHeader_ of the 200 with the BYE's over it), B's document
@@ -19,7 +20,8 @@ calls_init
 cd "$WORK" || harness_error "no work dir"
 
 HOLD=2000	# each callee hangs up this long after its ACK
-WAIT=8000	# /action and /after answer this late (B is set up while A's action waits)
+WAIT=8000	# /action and /after answer this late before the kill (B is set up while A's
+		# action waits), at once after it
 UAS_A=$(free_port)
 UAS_B=$(free_port)
 DIALERD_SIP_RTP_PORTS=$(port_block 16) || harness_error "no 16 free ports"
@@ -66,6 +68,8 @@ CHILD_B=$(q "select sid from calls where parent_call_sid = '$PARENT_B'")
 calls_wait_q 2 10 "select count(*) from sip_messages where call_sid in ('$CHILD_A', '$CHILD_B')
 	and method = 'BYE' and direction = 'in'"
 
+WAIT=0
+routes "$UAS_B" '' '<Redirect>/after</Redirect>'
 calls_kill9 "while it waited for /action and /after"
 _d=$(( $(date +%s) + 10 ))
 until [ "$(calls_newlog | grep -c "adopted after a restart")" -ge 2 ]; do
