@@ -5,11 +5,11 @@
 # the process answers it, logs the child's end and fetches what comes next (A: /action, B:
 # /after), which takes 8 s; dialerd is killed with SIGKILL meanwhile, so neither caller has been
 # hung up, and started again at once on its folder and addresses (the webhook now answers at
-# once). The new process takes each
-# caller's leg up alone and ends its <Dial> as the call log has it: A's action is requested again
-# (DialCallStatus=completed, the child's SID, DialCallDuration the time talked before the BYE, not
-# until the restart, DialBridged, DialSipHeader_ of the 200 with the BYE's over it), B's document
-# goes on with its <Redirect>; both answers' <Hangup/> send the caller a BYE without cause=41.
+# once). The new process takes each caller's leg up alone and ends its <Dial> as the call log
+# has it: A's action is requested again (DialCallStatus=completed, the child's SID,
+# DialCallDuration the time talked before the BYE, not until the restart, DialBridged,
+# DialSipHeader_ of the 200 with the BYE's over it), B's document goes on with its <Redirect>;
+# both answers' <Hangup/> send the caller a BYE without cause=41.
 # Before, the restart hung up both callers with cause=41 ("dialerd process lost") and fetched
 # nothing. All calls end completed, each child's ended_at its BYE's time, hung up remotely, and
 # nothing of the children is logged twice: one completed callback each, no second end.
