@@ -144,6 +144,9 @@ static const struct ckey keys[] = {
 	 DIAL_DENY_DEFAULT, 0, 0,
 	 "<Sip> targets never called, checked on the address contacted after "
 	 "DNS: self (our SIP listeners), CIDRs, addresses; empty: none"},
+	{"realtime_priority", C_UINT, OFF(realtime_priority), "0", 0, 99,
+	 "1-99: the SIP thread and the event loop run SCHED_RR at this "
+	 "priority (needs CAP_SYS_NICE); 0: the default scheduling"},
 	{"api_recent_seconds", C_UINT, OFF(api_recent_seconds), "60", 0, 3600,
 	 "the REST API answers a call from memory this long after it ended"},
 	{"sip_session_expires", C_UINT, OFF(sip_session_expires), "600", 90,

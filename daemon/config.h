@@ -61,6 +61,7 @@ struct config {
 	struct config_range sip_rtp_ports;	/* relayed media's UDP ports */
 	bool sip_rtp_latch_any;		/* latch any source, not only the SDP's */
 	unsigned sip_session_expires;	/* <Sip sessionTimeout> default */
+	unsigned realtime_priority;	/* SCHED_RR of SIP thread + loop; 0: off */
 	unsigned api_recent_seconds;	/* ended calls kept in memory */
 	char *voice_method;		/* GET or POST */
 	char *voice_fallback_url;

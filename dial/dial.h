@@ -47,6 +47,10 @@ struct dial_conf {
 				   Call-ID for late messages (0: 32000) */
 	unsigned quit_wait_ms;	/* dial_free: time given to BYE/CANCEL
 				   transactions (0: 2000) */
+	unsigned rt_priority;	/* 1-99: the SIP thread runs SCHED_RR at this
+				   priority (needs CAP_SYS_NICE or
+				   RLIMIT_RTPRIO; refused: a warning, and it
+				   runs as before); 0: the default policy */
 	unsigned max_events;	/* events waiting for the reader; past it
 				   DIAL_EV_SIP copies are dropped and counted
 				   (never the others) (0: 1000000) */

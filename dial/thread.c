@@ -1,5 +1,7 @@
 /* thread.c: the engine object: dial_alloc and dial_free, the SIP thread's life, the public accessors */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,11 +75,30 @@ static void ready(struct dial *d, int state, int err)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Under CFS a waking thread may wait milliseconds for a core that other
+ * busy processes hold; SIP timers and relayed media should not. */
+static void rt_set(unsigned prio)
+{
+	struct sched_param sp = {.sched_priority = (int)prio};
+	int err;
+
+	if (!prio)
+		return;
+	err = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
+	if (err)
+		dial_log(LOG_WARNING, "SIP thread: real-time priority %u refused "
+			 "(%s): it runs at the default priority", prio,
+			 strerror(err));
+	else
+		dial_log(LOG_INFO, "SIP thread: SCHED_RR priority %u", prio);
+}
+
 static void *sip_thread(void *arg)
 {
 	struct dial *d = arg;
 	int err;
 
+	rt_set(d->conf.rt_priority);
 	err = re_thread_init();
 	if (err) {
 		ready(d, 2, err);

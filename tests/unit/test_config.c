@@ -194,6 +194,22 @@ static void test_rtp_ports(void)
 	config_free(&cfg);
 }
 
+/* realtime_priority: 0 (default, off) to 99 */
+static void test_realtime(void)
+{
+	struct config cfg;
+	char err[600];
+
+	is_int(config_load(&cfg, NULL, err, sizeof(err)), 0, "defaults load");
+	is_int(cfg.realtime_priority, 0, "realtime_priority off by default");
+	config_free(&cfg);
+	write_conf("realtime_priority = 99\n");
+	is_int(config_load(&cfg, path, err, sizeof(err)), 0, "priority 99");
+	is_int(cfg.realtime_priority, 99, "realtime_priority = 99");
+	config_free(&cfg);
+	bad("realtime_priority = 100\n", "realtime_priority", "priority 100");
+}
+
 /* sip_rtp_latch: strict (default) or any */
 static void test_rtp_latch(void)
 {
@@ -298,6 +314,7 @@ int main(void)
 	test_bad();
 	test_rtp_ports();
 	test_rtp_latch();
+	test_realtime();
 	test_bodies();
 	test_exposed();
 	unlink(path);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # daemon_health: the daemon against a throwaway PostgreSQL; /health and /metrics
 # report what is true, follow the database going away and coming back, and
-# SIGTERM ends the daemon cleanly.
+# SIGTERM ends the daemon cleanly. realtime_priority puts the SIP thread and
+# the event loop, and only those, on SCHED_RR; refused, the daemon runs on.
 . "$(dirname "$0")/../../lib/common.sh"
 dlr_init
 . "$TOP/tests/lib/pg.sh"
@@ -10,7 +11,20 @@ pg_start
 export DIALERD_DATABASE_URL="$DATABASE_URL"
 export DIALERD_AUTH_TOKEN="tok-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export DIALERD_LOG_LEVEL=debug
+export DIALERD_REALTIME_PRIORITY=7
 start_dialerd
+
+# "PRIORITY POLICY" of each thread (/proc's stat fields 40 and 41; 2 is
+# SCHED_RR), the main thread first and once more in the list
+sched() {
+	for t in /proc/$DIALERD_PID/task/$DIALERD_PID /proc/$DIALERD_PID/task/*; do
+		sed 's/.*) //' "$t/stat" | cut -d' ' -f38,39
+	done
+}
+s=$(sched)
+assert_eq "$(printf '%s\n' "$s" | head -n 1)" "7 2" "realtime_priority: the event loop runs SCHED_RR at 7"
+assert_eq "$(printf '%s\n' "$s" | grep -c '^7 2$')" 3 "realtime_priority: one other thread (SIP) runs SCHED_RR at 7"
+assert_eq "$(printf '%s\n' "$s" | grep -v '^7 2$' | sort -u | tr '\n' ' ')" "0 0 " "realtime_priority: the other threads keep SCHED_OTHER"
 
 # the connection is made in the background: poll until it is up
 health_db() { curl -fsS "$DIALERD_URL/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["database"])'; }
@@ -66,4 +80,17 @@ stop_dialerd TERM
 assert_eq "$DIALERD_RC" 0 "SIGTERM: exit status 0"
 grep -q 'finishing in-flight work' "$WORK/dialerd.log" || fail "no shutdown line in the log"
 pass "SIGTERM logged an orderly shutdown"
+
+# without CAP_SYS_NICE (and RLIMIT_RTPRIO 0) the priority is refused:
+# warned, and the daemon runs
+printf '#!/bin/sh\nexec setpriv --bounding-set=-sys_nice --inh-caps=-sys_nice "%s" "$@"\n' \
+	"$DIALERD" >"$WORK/nonice"
+chmod +x "$WORK/nonice"
+: >"$WORK/dialerd.log"
+DIALERD="$WORK/nonice" start_dialerd
+assert_match "$(curl -fsS "$DIALERD_URL/health")" '"status":"(ok|degraded)"' "refused priority: the daemon answers"
+assert_eq "$(grep -c 'real-time priority 7 refused' "$WORK/dialerd.log")" 2 "refused priority: a warning for the SIP thread and one for the loop"
+assert_eq "$(sched | sort -u | tr '\n' ' ')" "0 0 " "refused priority: every thread SCHED_OTHER"
+stop_dialerd TERM
+assert_eq "$DIALERD_RC" 0 "refused priority: SIGTERM exit status 0"
 exit 0
