@@ -374,8 +374,8 @@ static struct event_base *loop_new(void)
 /* The event loop at the real-time priority the SIP thread got (dial/):
  * set last, so that the threads it started keep the default policy. At
  * 300 calls/s on 2 shared cores this cut the p99 post-dial delay from
- * 2.3-3.9 ms to 0.7-1.5 ms (docs/benchmarks.md): the tail was CFS
- * wake-up latency, not the loop's work. */
+ * 2.55 to 0.64 ms (docs/benchmarks.md): the tail was CFS wake-up
+ * latency, not the loop's work. */
 static void loop_realtime(unsigned prio)
 {
 	struct sched_param sp = {.sched_priority = (int)prio};
