@@ -371,26 +371,30 @@ static struct event_base *loop_new(void)
 	return b;
 }
 
-/* The event loop at the real-time priority the SIP thread got (dial/):
- * set last, so that the threads it started keep the default policy. At
+/* realtime_priority: the SIP thread and the event loop on SCHED_RR, set
+ * last, so that the threads the loop started keep the default policy. At
  * 300 calls/s on 2 shared cores this cut the p99 post-dial delay from
  * 2.55 to 0.64 ms (docs/benchmarks.md): the tail was CFS wake-up
- * latency, not the loop's work. */
-static void loop_realtime(unsigned prio)
+ * latency, not the threads' work. Refused, each runs as before. */
+static void realtime(struct server *srv, unsigned prio)
 {
 	struct sched_param sp = {.sched_priority = (int)prio};
-	int err;
+	const char *who[2] = {"SIP thread", "event loop"};
+	int err[2];
 
 	if (!prio)
 		return;
-	err = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
-	if (err)
-		log_msg(LOG_WARNING, "daemon", "event loop: real-time priority %u "
-			"refused (%s): it runs at the default priority", prio,
-			strerror(err));
-	else
-		log_msg(LOG_INFO, "daemon", "event loop: SCHED_RR priority %u",
-			prio);
+	err[0] = dial_rt_priority_set(sip_server_dial(srv->sip), prio);
+	err[1] = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
+	for (int i = 0; i < 2; i++) {
+		if (err[i])
+			log_msg(LOG_WARNING, "daemon", "%s: real-time priority %u "
+				"refused (%s): it runs at the default priority",
+				who[i], prio, strerror(err[i]));
+		else
+			log_msg(LOG_INFO, "daemon", "%s: SCHED_RR priority %u",
+				who[i], prio);
+	}
 }
 
 int server_run(const struct config *cfg)
@@ -525,7 +529,7 @@ int server_run(const struct config *cfg)
 		PACKAGE_VERSION, where, cfg->instance, db_state_name(srv.db));
 	if (log_defer_start(srv.base))
 		log_msg(LOG_WARNING, "daemon", "log lines are written one by one");
-	loop_realtime(cfg->realtime_priority);
+	realtime(&srv, cfg->realtime_priority);
 	event_base_loop(srv.base, EVLOOP_NO_EXIT_ON_EMPTY);
 	log_defer_stop();
 	e = registry_fatal(srv.reg);

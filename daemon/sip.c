@@ -245,7 +245,6 @@ int sip_server_start(struct sip_server **sp, struct event_base *base,
 	dc.rtp_port_min = (uint16_t)cfg->sip_rtp_ports.min;
 	dc.rtp_port_max = (uint16_t)cfg->sip_rtp_ports.max;
 	dc.rtp_latch_any = cfg->sip_rtp_latch_any;
-	dc.rt_priority = cfg->realtime_priority;
 	dc.adopting = adopting;
 	dc.tls_cert = cfg->sip_tls_cert;
 	dc.tls_ca_file = cfg->sip_tls_ca_file;

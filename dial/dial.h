@@ -47,10 +47,6 @@ struct dial_conf {
 				   Call-ID for late messages (0: 32000) */
 	unsigned quit_wait_ms;	/* dial_free: time given to BYE/CANCEL
 				   transactions (0: 2000) */
-	unsigned rt_priority;	/* 1-99: the SIP thread runs SCHED_RR at this
-				   priority (needs CAP_SYS_NICE or
-				   RLIMIT_RTPRIO; refused: a warning, and it
-				   runs as before); 0: the default policy */
 	unsigned max_events;	/* events waiting for the reader; past it
 				   DIAL_EV_SIP copies are dropped and counted
 				   (never the others) (0: 1000000) */
@@ -269,6 +265,12 @@ struct dial *dial_free(struct dial *d);
 
 /* The SIP port actually bound (listen port 0 picks one; tests). */
 uint16_t dial_listen_port(const struct dial *d);
+
+/* The SIP thread on SCHED_RR at prio (1-99), so that its wake-ups for a
+ * datagram, a timer or relayed media do not wait for a core other
+ * processes hold. Needs CAP_SYS_NICE or an RLIMIT_RTPRIO of prio. Any
+ * thread; 0 or pthread_setschedparam's error (EPERM, EINVAL). */
+int dial_rt_priority_set(struct dial *d, unsigned prio);
 
 /* Draining (the daemon's SIGTERM/SIGUSR1, or no instance id yet): while
  * on, out-of-dialog OPTIONS (a load balancer's probe) and new INVITEs are

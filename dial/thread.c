@@ -75,30 +75,11 @@ static void ready(struct dial *d, int state, int err)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Under CFS a waking thread may wait milliseconds for a core that other
- * busy processes hold; SIP timers and relayed media should not. */
-static void rt_set(unsigned prio)
-{
-	struct sched_param sp = {.sched_priority = (int)prio};
-	int err;
-
-	if (!prio)
-		return;
-	err = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
-	if (err)
-		dial_log(LOG_WARNING, "SIP thread: real-time priority %u refused "
-			 "(%s): it runs at the default priority", prio,
-			 strerror(err));
-	else
-		dial_log(LOG_INFO, "SIP thread: SCHED_RR priority %u", prio);
-}
-
 static void *sip_thread(void *arg)
 {
 	struct dial *d = arg;
 	int err;
 
-	rt_set(d->conf.rt_priority);
 	err = re_thread_init();
 	if (err) {
 		ready(d, 2, err);
@@ -372,6 +353,15 @@ bool dial_behind(const struct dial *d)
 uint16_t dial_listen_port(const struct dial *d)
 {
 	return d ? sa_port(&d->laddr) : 0;
+}
+
+int dial_rt_priority_set(struct dial *d, unsigned prio)
+{
+	struct sched_param sp = {.sched_priority = (int)prio};
+
+	if (!d)
+		return EINVAL;
+	return pthread_setschedparam(d->thread, SCHED_RR, &sp);
 }
 
 const char *dial_timer_impl(void)
