@@ -21,10 +21,12 @@
 static const char twilio_prefix[] = "/" API_VERSION "/Accounts/";
 static const char laml_prefix[] = "/api/laml/" API_VERSION "/Accounts/";
 
-/* One path segment into out, ".json" dropped from the last one. */
+/* One path segment into out, ".json" dropped from the last one (a
+ * trailing slash after it too: "Calls.json/" as "Calls/"). */
 static const char *segment(const char *p, char *out, size_t size, bool *ok)
 {
 	size_t n = strcspn(p, "/");
+	bool last = !p[n] || !p[n + 1];
 
 	if (n == 0 || n >= size) {
 		*ok = false;
@@ -32,7 +34,7 @@ static const char *segment(const char *p, char *out, size_t size, bool *ok)
 	}
 	memcpy(out, p, n);
 	out[n] = '\0';
-	if (!p[n] && n > 5 && strcmp(out + n - 5, ".json") == 0)
+	if (last && n > 5 && strcmp(out + n - 5, ".json") == 0)
 		out[n - 5] = '\0';
 	return p[n] ? p + n + 1 : p + n;
 }

@@ -40,6 +40,9 @@ static void paths(void)
 	is_int(path(&p, laml, SID "/Calls.json"), API_T_LIST, "the list under /api/laml");
 	is_str(p.prefix, "/api/laml", "SignalWire's prefix");
 	is_int(path(&p, tw, SID "/Calls/"), API_T_LIST, "a trailing slash");
+	is_int(path(&p, tw, SID "/Calls.json/"), API_T_LIST, "a trailing slash after .json");
+	is_int(path(&p, tw, SID "/Calls/CA1.json/"), API_T_CALL, "a call, .json and a trailing slash");
+	is_str(p.sid, "CA1", ".json dropped before the trailing slash");
 	is_int(path(&p, tw, SID "/Calls/CA1"), API_T_CALL, "a call");
 	is_str(p.sid, "CA1", "its SID");
 	is_int(path(&p, laml, SID "/Calls/CA1.json"), API_T_CALL, "a call, .json");
