@@ -300,6 +300,24 @@ bf_hooks_start() {
 	done
 }
 
+# what bf_dialerd_env sets whatever the caller gave
+BF_DIALERD_OWN="DIALERD_DATABASE_URL DIALERD_ACCOUNT_SID DIALERD_AUTH_TOKEN DIALERD_VOICE_URL
+	DIALERD_STATUS_CALLBACK DIALERD_SIP_MAX_INBOUND DIALERD_SIP_MAX_LEGS DIALERD_SIP_RTP_PORTS"
+
+# bf_dialerd_outside: the daemon's settings from the caller's environment (the DIALERD_<KEY>
+# names `dialerd config` lists, less BF_DIALERD_OWN) as JSON strings "NAME=value", secrets
+# masked: a run with any did not measure the shipped defaults, and its results say so
+bf_dialerd_outside() {
+	local v o val out=""
+	for v in $("$DIALERD" config | sed -n 's/.*(\(DIALERD_[A-Z0-9_]*\))$/\1/p'); do
+		[ -n "${!v+x}" ] || continue
+		for o in $BF_DIALERD_OWN; do [ "$o" = "$v" ] && continue 2; done
+		case $v in *TOKEN*|*PASSWORD*|*DATABASE_URL*) val='***';; *) val=${!v//[\"\\]/_};; esac
+		out="$out${out:+, }\"$v=$val\""
+	done
+	printf '%s' "$out"
+}
+
 # bf_dialerd_env: the daemon's settings: the shipped defaults (log level, batch size, timers)
 # except what a bench needs: addresses, the call log, the webhooks, and the limits on
 # concurrent calls and media ports (BF_MAX_CALLS, BF_RTP_PORTS)
