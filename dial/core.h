@@ -143,6 +143,7 @@ struct cid {
 	struct le he;		/* in d->ht_cid */
 	struct le le;		/* in leg->cids */
 	struct leg *leg;
+	size_t len;		/* of callid: compared on every lookup */
 	char callid[];
 };
 
