@@ -20,6 +20,7 @@
 #include "daemon/config.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
+#include "util/memdupz.h"
 
 static const char twilio_prefix[] = "/" API_VERSION "/Accounts/";
 static const char laml_prefix[] = "/api/laml/" API_VERSION "/Accounts/";
@@ -44,13 +45,9 @@ static bool read_input(struct api_req *r)
 	}
 	if (!len)
 		return true;
-	/* as received: a command to another instance carries it (memcpy:
-	   the evbuffer holds no terminating NUL for strndup to find) */
-	r->raw_body = malloc(len + 1);
-	if (r->raw_body) {
-		memcpy(r->raw_body, evbuffer_pullup(in, -1), len);
-		r->raw_body[len] = '\0';
-	}
+	/* as received: a command to another instance carries it (the
+	   evbuffer holds no terminating NUL) */
+	r->raw_body = util_memdupz(evbuffer_pullup(in, -1), len);
 	err = r->raw_body ? api_form_parse(&r->body, r->raw_body, len) : ENOMEM;
 	if (err == ENOMEM) {
 		api_error(r, 500, 20500, "Out of memory");

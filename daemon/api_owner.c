@@ -23,6 +23,7 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "store/store.h"
+#include "util/memdupz.h"
 
 #define HOUSEKEEP_S 3600
 
@@ -54,13 +55,8 @@ static void on_done(struct api_req *r, int status, const char *body,
 	char *json = NULL;
 	int err;
 
-	if (body && len) {
-		json = malloc(len + 1);
-		if (json) {
-			memcpy(json, body, len);
-			json[len] = '\0';
-		}
-	}
+	if (body && len)
+		json = util_memdupz(body, len);
 	err = store_command_finish(r->api->store, r->cmd_id, status < 500,
 				   (unsigned)status, json ? json : "null",
 				   on_logged, what_finish);

@@ -23,6 +23,7 @@
 #include "daemon/log.h"
 #include "dial/dial.h"
 #include "store/store.h"
+#include "util/memdupz.h"
 
 #define MAX_BRANCHES 10
 #define MAX_HDRS 64
@@ -71,14 +72,11 @@ static struct cdial_rec *rec_make(const struct cxml_dial *d,
 	if (d->action && webhook_url_resolve(doc_url, d->action, &x->action))
 		x->action = NULL;	/* call_doc.c reports it at the end */
 	if (!d->action && then && then->doc && doc_url) {
-		/* a body, not a C string (no NUL after it: not strndup,
-		   which ASan's strict string checks read to a NUL) */
-		x->then_doc = malloc(then->len + 1);
+		/* a body, not a C string: no NUL after it */
+		x->then_doc = util_memdupz(then->doc, then->len);
 		x->then_url = strdup(doc_url);
 		if (!x->then_doc || !x->then_url)
 			return rec_free(x);
-		memcpy(x->then_doc, then->doc, then->len);
-		x->then_doc[then->len] = '\0';
 		x->r.then_verb = then->verb;
 	}
 	x->r.action = x->action;

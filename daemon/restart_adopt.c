@@ -11,6 +11,7 @@
 #include "daemon/restart_bye.h"
 #include "daemon/smap.h"
 #include "dial/dial.h"
+#include "util/memdupz.h"
 
 /*
  * A process killed with calls up leaves each caller and callee holding a
@@ -142,20 +143,6 @@ static int sdps(struct side *s, const char *sid,
 	return s->local_sdp && s->peer_sdp ? 0 : ENOMEM;
 }
 
-/* A copy of n bytes that need not end in a NUL (a header's name or value
- * points into the row's header block: not strndup, which ASan's strict
- * string checks read to a NUL). */
-static char *copy_n(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
 /* The policy headers of a message (SipHeader_ of the INVITE,
  * DialSipHeader_ of the 200, and of a BYE that overlays them), first
  * value of a name kept by the parameter code; *np counts those copied. */
@@ -179,8 +166,9 @@ static int policy_headers(const struct store_sip_row *r, char ***namesp,
 
 		if (!store_header_is_policy(h->name, h->name_len))
 			continue;
-		names[k] = copy_n(h->name, h->name_len);
-		values[k] = copy_n(h->value, h->value_len);
+		/* they point into the row's header block: no NUL after them */
+		names[k] = util_memdupz(h->name, h->name_len);
+		values[k] = util_memdupz(h->value, h->value_len);
 		if (!names[k] || !values[k]) {
 			free(names[k]);
 			free(values[k]);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "dial/internal.h"
+#include "util/memdupz.h"
 
 enum { PT_TEL_EVENT = 101 };
 
@@ -325,11 +326,9 @@ int dial_sdp_answer(char *buf, size_t size, const char *offer, size_t olen,
 	if (!buf || !size || !offer || !addr)
 		return EINVAL;
 	/* a received body is not NUL-terminated: parse a terminated copy */
-	copy = malloc(olen + 1);
+	copy = util_memdupz(offer, olen);
 	if (!copy)
 		return ENOMEM;
-	memcpy(copy, offer, olen);
-	copy[olen] = '\0';
 	err = sdp_answer(buf, size, copy, olen, addr, port, codecv, codecc,
 			 sess_id, chosen);
 	free(copy);

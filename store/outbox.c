@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "util/memdupz.h"
 
 #define OUTBOX_NAME "webhook.outbox"
 #define OUTBOX_TMP "webhook.outbox.new"
@@ -149,13 +150,11 @@ static char *get_str(struct cur *c)
 		c->bad = true;
 		return NULL;
 	}
-	s = malloc((size_t)n + 1);
+	s = util_memdupz(c->p + c->off, n);
 	if (!s) {
 		c->bad = true;
 		return NULL;
 	}
-	memcpy(s, c->p + c->off, n);
-	s[n] = '\0';
 	c->off += n;
 	return s;
 }
