@@ -1,5 +1,6 @@
-/* test_dial_evq.c: the event FIFO is bounded in count and in bytes; past either bound SIP copies are dropped and counted */
+/* test_dial_evq.c: the event FIFO is bounded in count and in bytes; past either bound SIP copies are dropped and counted; its eventfd is readable exactly while events wait */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,44 @@ static char *big_msg(size_t *lenp)
 	n += (size_t)snprintf(m + n, cap - n, "Content-Length: 0\r\n\r\n");
 	*lenp = n;
 	return m;
+}
+
+static bool readable(const struct dial_evq *q)
+{
+	struct pollfd p = {.fd = q->efd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* The loop reads until the FIFO is empty, then asks once more: the
+ * eventfd is reset by the read that took the last event alone. */
+static void test_wakeup(void)
+{
+	struct dial_ctr ctr;
+	struct dial_evq q;
+	struct dial_event *ev;
+
+	memset(&ctr, 0, sizeof(ctr));
+	if (!is_int(dial_evq_init(&q, 10, 0, &ctr), 0, "wakeup: queue opened"))
+		return;
+	ok(!readable(&q), "wakeup: empty, not readable");
+	ok(dial_evq_next(&q) == NULL, "wakeup: nothing to take");
+	for (int round = 0; round < 3; round++) {
+		dial_evq_emit(&q, dial_event_bare(DIAL_EV_ENDED, "CA1"));
+		dial_evq_emit(&q, dial_event_bare(DIAL_EV_ENDED, "CA2"));
+		ok(!readable(&q), "wakeup %d: gathered, not flushed yet", round);
+		dial_evq_flush(&q);
+		ok(readable(&q), "wakeup %d: flushed, readable", round);
+		ev = dial_evq_next(&q);
+		dial_event_free(ev);
+		ok(ev && readable(&q), "wakeup %d: one taken, one left: readable", round);
+		ev = dial_evq_next(&q);
+		dial_event_free(ev);
+		ok(ev && !readable(&q), "wakeup %d: the last taken: reset", round);
+		ok(dial_evq_next(&q) == NULL && !readable(&q),
+		   "wakeup %d: asked once more: empty, still reset", round);
+	}
+	dial_evq_close(&q);
 }
 
 static unsigned drain(struct dial_evq *q)
@@ -111,6 +150,8 @@ int main(void)
 	is_int(drain(&q), 3, "count bound: 3 queued");
 	is_int((long long)atomic_load(&ctr.st_dropped), 2, "2 dropped");
 	dial_evq_close(&q);
+
+	test_wakeup();
  out:
 	free(m);
 	libre_close();
