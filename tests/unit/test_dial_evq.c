@@ -51,6 +51,7 @@ static void test_wakeup(void)
 	struct dial_ctr ctr;
 	struct dial_evq q;
 	struct dial_event *ev;
+	bool got;
 
 	memset(&ctr, 0, sizeof(ctr));
 	if (!is_int(dial_evq_init(&q, 10, 0, &ctr), 0, "wakeup: queue opened"))
@@ -64,11 +65,13 @@ static void test_wakeup(void)
 		dial_evq_flush(&q);
 		ok(readable(&q), "wakeup %d: flushed, readable", round);
 		ev = dial_evq_next(&q);
+		got = ev != NULL;
 		dial_event_free(ev);
-		ok(ev && readable(&q), "wakeup %d: one taken, one left: readable", round);
+		ok(got && readable(&q), "wakeup %d: one taken, one left: readable", round);
 		ev = dial_evq_next(&q);
+		got = ev != NULL;
 		dial_event_free(ev);
-		ok(ev && !readable(&q), "wakeup %d: the last taken: reset", round);
+		ok(got && !readable(&q), "wakeup %d: the last taken: reset", round);
 		ok(dial_evq_next(&q) == NULL && !readable(&q),
 		   "wakeup %d: asked once more: empty, still reset", round);
 	}
