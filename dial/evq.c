@@ -153,7 +153,8 @@ struct dial_event *dial_evq_next(struct dial_evq *q)
 	 * write that filled the queue and is reset once here, under the lock
 	 * the write is made under; a call on an empty queue (the reader's
 	 * last, to see it empty) finds it reset already, and its read failed
-	 * with EAGAIN: 2 of the event loop's ~45 system calls a call */
+	 * with EAGAIN: 2 of the event loop's ~60 system calls a call at
+	 * 300 calls/s */
 	if (ev && !q->head) {
 		uint64_t n;
 
